@@ -1,0 +1,146 @@
+/**
+ * The one error catalogue of otslake.
+ *
+ * Callers branch on `code`, never on class names or `instanceof` for anything that crossed a
+ * worker thread (structured clone strips classes and fields; see docs/errors.md). `retriable`
+ * drives `withRetry`. `context` carries what an operator needs to act, as fields, never free text.
+ */
+
+export const ERROR_CODES = {
+  // common
+  OTSL_RETRIES_EXHAUSTED: 'an operation kept failing with retriable errors until its retry budget ran out',
+  OTSL_ABORTED: 'an operation was cancelled through its AbortSignal (shutdown)',
+  OTSL_INTERNAL: 'a bug: an invariant of otslake itself did not hold',
+  // config
+  OTSL_CONFIG_INVALID: 'the configuration file or environment has a missing, unknown or malformed key',
+  // tunnel / tablestore wire
+  OTSL_TUNNEL_HTTP: 'the Tablestore endpoint could not be reached or returned a non-protobuf answer',
+  OTSL_TUNNEL_TIMEOUT: 'a Tablestore request did not complete within its timeout',
+  OTSL_TUNNEL_SERVER: 'the Tablestore/Tunnel server answered with an error code (see serverCode)',
+  OTSL_TUNNEL_AUTH: 'the server rejected the credentials or the signature (OTSAuthFailed / OTSPermissionDenied)',
+  OTSL_TUNNEL_SEQUENCE_MISMATCH: 'a Tunnel checkpoint was rejected because its sequence number is stale (OTSSequenceNumberNotMatch)',
+  OTSL_TUNNEL_RESOURCE_GONE: 'the Tunnel client or channel is no longer valid (OTSResourceGone), reconnect',
+  OTSL_TUNNEL_PROTOCOL: 'a Tunnel message could not be encoded or decoded',
+  OTSL_TUNNEL_CHANNEL_STATE: 'an illegal channel state transition was requested',
+  OTSL_DECODE_CORRUPT_RECORD: 'a PlainBuffer record is truncated, malformed or fails its CRC-8 check',
+  OTSL_DECODE_TOKEN: 'a Tunnel token is not base64(Token) with a known version',
+  // lake
+  OTSL_LAKE_ALREADY_EXISTS: 'put-if-absent found the object already there',
+  OTSL_LAKE_NOT_FOUND: 'the object does not exist',
+  OTSL_LAKE_IO: 'the object store failed (filesystem or OSS error)',
+  OTSL_LAKE_URI_INVALID: 'a lake URI is neither file:// nor oss://bucket/prefix',
+  OTSL_LAKE_NOT_A_TABLE: 'no Delta log found at the table location',
+  OTSL_LAKE_LOG_CORRUPT: 'the Delta log is unreadable: bad JSON, missing versions, missing protocol or metadata',
+  OTSL_LAKE_UNSUPPORTED_FEATURE: 'the table uses a Delta reader/writer feature otslake does not support',
+  OTSL_LAKE_COMMIT_CONFLICT: 'a Delta commit lost a race that cannot be retried (metadata/protocol change)',
+  OTSL_LAKE_FENCED: 'another writer committed a txn for one of our appIds: it owns the channel now',
+  OTSL_LAKE_SCHEMA: 'a value or column does not fit the table schema',
+  OTSL_PARQUET_WRITE: 'encoding a Parquet file failed',
+  OTSL_PARQUET_READ: 'decoding a Parquet file failed',
+  // workers / daemon
+  OTSL_WORKER_CRASHED: 'a worker thread died or threw an unexpected error while running a channel task',
+  OTSL_DAEMON_STATE: 'the daemon was asked to do something its current state forbids',
+  // emulator
+  OTSL_EMULATOR: 'the emulator could not start or was misused',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ErrorContext {
+  table?: string;
+  tunnelId?: string;
+  channelId?: string;
+  batchId?: string;
+  token?: string;
+  file?: string;
+  version?: number;
+  recordIndex?: number;
+  byteOffset?: number;
+  key?: string;
+  uri?: string;
+  rpc?: string;
+  requestId?: string;
+  attempts?: number;
+  [extra: string]: string | number | boolean | undefined;
+}
+
+export interface SerializedError {
+  code: ErrorCode;
+  message: string;
+  retriable: boolean;
+  context: ErrorContext;
+  stack?: string;
+  cause?: SerializedError | { message: string };
+}
+
+export interface OtslakeErrorOptions {
+  cause?: unknown;
+  retriable?: boolean;
+  context?: ErrorContext;
+}
+
+export class OtslakeError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  readonly context: ErrorContext;
+
+  constructor(code: ErrorCode, message: string, options: OtslakeErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'OtslakeError';
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+    this.context = options.context ?? {};
+  }
+
+  /** Plain data that survives structured clone and never holds secrets. */
+  toSerialized(): SerializedError {
+    return serializeError(this);
+  }
+}
+
+export function isOtslakeError(err: unknown): err is OtslakeError {
+  return err instanceof OtslakeError;
+}
+
+export function hasCode(err: unknown, code: ErrorCode): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+}
+
+export function serializeError(err: unknown): SerializedError {
+  if (err instanceof OtslakeError) {
+    const out: SerializedError = {
+      code: err.code,
+      message: err.message,
+      retriable: err.retriable,
+      context: { ...err.context },
+    };
+    if (err.stack !== undefined) out.stack = err.stack;
+    if (err.cause !== undefined) out.cause = causeOf(err.cause);
+    return out;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  const out: SerializedError = { code: 'OTSL_INTERNAL', message, retriable: false, context: {} };
+  if (err instanceof Error && err.stack !== undefined) out.stack = err.stack;
+  return out;
+}
+
+function causeOf(cause: unknown): SerializedError | { message: string } {
+  if (cause instanceof OtslakeError) return serializeError(cause);
+  return { message: cause instanceof Error ? cause.message : String(cause) };
+}
+
+/** Rebuilds an error that crossed a thread or process boundary as data. */
+export function deserializeError(data: SerializedError): OtslakeError {
+  const err = new OtslakeError(data.code, data.message, {
+    retriable: data.retriable,
+    context: data.context,
+    ...(data.cause ? { cause: new Error(data.cause.message) } : {}),
+  });
+  if (data.stack !== undefined) err.stack = data.stack;
+  return err;
+}
+
+/** Programmer errors are never retried, whatever else says. */
+export function isProgrammerError(err: unknown): boolean {
+  return err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError || err instanceof SyntaxError;
+}
