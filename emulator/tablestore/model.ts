@@ -1,0 +1,97 @@
+/**
+ * The data model shared by tablestore-local's table API (table-store.ts) and its Tunnel service
+ * (tunnel-service.ts). The table store owns tables, rows and the per-partition change log; the
+ * Tunnel service only reads them. Nothing here is the client's code: the emulator has its own
+ * PlainBuffer codec so that one bug cannot hide on both sides of the wire.
+ *
+ * Partitions are ranges over a 32-bit hash of the first primary-key column ([hashStart, hashEnd)),
+ * so a split halves a range and a merge joins two adjacent ones. A closed partition takes no new
+ * writes; its change log stays readable until a tunnel has drained it.
+ */
+
+export type PkValue =
+  | { type: 'INTEGER'; value: bigint }
+  | { type: 'STRING'; value: string }
+  | { type: 'BINARY'; value: Uint8Array };
+
+export type ColumnValue = PkValue | { type: 'DOUBLE'; value: number } | { type: 'BOOLEAN'; value: boolean };
+
+export interface PkCell { name: string; value: PkValue }
+export interface Cell { name: string; value: ColumnValue; /** ms */ timestamp: number }
+
+export type CellChange =
+  | { op: 'put'; name: string; value: ColumnValue; timestamp: number }
+  | { op: 'delete-one'; name: string; timestamp: number }
+  | { op: 'delete-all'; name: string };
+
+export interface SequenceInfo {
+  epoch: number;
+  /** µs since epoch; strictly increasing per (table, partition) together with rowIndex. */
+  timestamp: bigint;
+  rowIndex: number;
+}
+
+export type ChangeAction = 'PUT_ROW' | 'UPDATE_ROW' | 'DELETE_ROW';
+
+export interface ChangeRecord {
+  partitionId: string;
+  seq: SequenceInfo;
+  action: ChangeAction;
+  primaryKey: PkCell[];
+  /** PUT_ROW: the put cells of the new row; UPDATE_ROW: the changes; DELETE_ROW: empty. */
+  changes: CellChange[];
+}
+
+export interface PartitionInfo {
+  id: string;
+  hashStart: number;
+  hashEnd: number;
+  parents: string[];
+  /** true once split or merged away: no new writes land here. */
+  closed: boolean;
+  createdAtUs: bigint;
+}
+
+export interface TableInfo {
+  name: string;
+  primaryKey: Array<{ name: string; type: 'INTEGER' | 'STRING' | 'BINARY' }>;
+  streamEnabled: boolean;
+  streamExpirationHours: number;
+  createdAtUs: bigint;
+}
+
+export interface StoredRow { primaryKey: PkCell[]; cells: Cell[] }
+
+export interface ChangePage {
+  records: ChangeRecord[];
+  /** Index to pass as `fromIndex` next time. */
+  nextIndex: number;
+  /** The partition is closed and every record up to its end was returned. */
+  drained: boolean;
+}
+
+export interface ScanPage {
+  rows: StoredRow[];
+  /** No row after the last one returned. */
+  done: boolean;
+}
+
+export type TableStoreEvent =
+  | { kind: 'change'; table: string; record: ChangeRecord }
+  | { kind: 'partitions'; table: string; partitions: PartitionInfo[] }
+  | { kind: 'table-deleted'; table: string };
+
+/** What the Tunnel service needs from the table store. */
+export interface TableStoreView {
+  getTable(name: string): TableInfo | undefined;
+  listTables(): string[];
+  /** Every partition of the table, closed ones included, in creation order. */
+  partitions(table: string): PartitionInfo[];
+  /** Change-log records of one partition from index `fromIndex`, at most `limit` of them. */
+  changes(table: string, partitionId: string, fromIndex: number, limit: number): ChangePage;
+  changeCount(table: string, partitionId: string): number;
+  /** Current rows whose hash falls in [hashStart, hashEnd), sorted by primary key, strictly after `afterPk`. */
+  scan(table: string, range: { hashStart: number; hashEnd: number }, afterPk: PkCell[] | null, limit: number): ScanPage;
+  /** Subscribe to changes; returns an unsubscribe function. */
+  subscribe(listener: (event: TableStoreEvent) => void): () => void;
+}
