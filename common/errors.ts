@@ -29,6 +29,8 @@ export const ERROR_CODES = {
   OTSL_LAKE_NOT_FOUND: 'the object does not exist',
   OTSL_LAKE_IO: 'the object store failed (filesystem or OSS error)',
   OTSL_LAKE_URI_INVALID: 'a lake URI is neither file:// nor oss://bucket/prefix',
+  OTSL_LAKE_KEY_INVALID: 'an object key is empty, absolute, or has empty, "." or ".." segments',
+  OTSL_LAKE_RANGE_INVALID: 'a ranged read starts at or beyond the end of the object',
   OTSL_LAKE_NOT_A_TABLE: 'no Delta log found at the table location',
   OTSL_LAKE_LOG_CORRUPT: 'the Delta log is unreadable: bad JSON, missing versions, missing protocol or metadata',
   OTSL_LAKE_UNSUPPORTED_FEATURE: 'the table uses a Delta reader/writer feature otslake does not support',
@@ -40,6 +42,7 @@ export const ERROR_CODES = {
   // workers / daemon
   OTSL_WORKER_CRASHED: 'a worker thread died or threw an unexpected error while running a channel task',
   OTSL_DAEMON_STATE: 'the daemon was asked to do something its current state forbids',
+  OTSL_HTTP_LISTEN: 'the HTTP endpoints could not listen on http.host:http.port (address in use, no permission)',
   // emulator
   OTSL_EMULATOR: 'the emulator could not start or was misused',
 } as const;

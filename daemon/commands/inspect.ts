@@ -1,9 +1,143 @@
+/**
+ * `otslake inspect URI [--version N] [--json]`: what an operator wants to know about a Delta table
+ * before trusting it — version, protocol, schema, partitioning, file/record/byte totals, txn positions.
+ * Reads the log only (never data files), so it works on any table whose log we can read.
+ */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseCommandArgs } from '../../common/args.js';
+import { OtslakeError, isOtslakeError } from '../../common/errors.js';
+import type { DataType, StructType } from '../../lake/actions.js';
+import type { ObjectStore } from '../../lake/object-store.js';
+import { loadSnapshot, parseStats, type Snapshot } from '../../lake/snapshot.js';
+import { openStore } from '../../lake/store.js';
 import type { Command } from '../cli.js';
 
+export interface TableSummary {
+  version: number;
+  minReaderVersion: number;
+  minWriterVersion: number;
+  schema: StructType;
+  partitionColumns: string[];
+  numFiles: number;
+  /** Sum of stats.numRecords; null when at least one file has no stats. */
+  numRecords: number | null;
+  sizeBytes: number;
+  /** appId → txn version. */
+  txns: Record<string, number>;
+}
+
+export function summarizeSnapshot(snapshot: Snapshot): TableSummary {
+  let numRecords: number | null = 0;
+  let sizeBytes = 0;
+  for (const add of snapshot.files.values()) {
+    sizeBytes += add.size;
+    if (numRecords === null) continue;
+    const n = parseStats(add)?.numRecords;
+    numRecords = typeof n === 'number' ? numRecords + n : null;
+  }
+  const txns: Record<string, number> = {};
+  for (const [appId, txn] of [...snapshot.txns].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) txns[appId] = txn.version;
+  return {
+    version: snapshot.version,
+    minReaderVersion: snapshot.protocol.minReaderVersion,
+    minWriterVersion: snapshot.protocol.minWriterVersion,
+    schema: snapshot.schema,
+    partitionColumns: snapshot.metadata.partitionColumns,
+    numFiles: snapshot.files.size,
+    numRecords,
+    sizeBytes,
+    txns,
+  };
+}
+
+function typeName(type: DataType): string {
+  if (typeof type === 'string') return type;
+  if (type.type === 'array') return `array<${typeName(type.elementType)}>`;
+  if (type.type === 'map') return `map<${typeName(type.keyType)},${typeName(type.valueType)}>`;
+  if (type.type === 'struct') return `struct<${type.fields.map((f) => `${f.name}:${typeName(f.type)}`).join(',')}>`;
+  return JSON.stringify(type);
+}
+
+export function formatSummary(uri: string, s: TableSummary, snapshot: Snapshot): string {
+  const lines = [
+    `table:      ${uri}`,
+    `version:    ${s.version} (${new Date(snapshot.timestamp).toISOString()})`,
+    `protocol:   reader ${s.minReaderVersion}, writer ${s.minWriterVersion}` +
+      (snapshot.protocol.readerFeatures?.length ? `; reader features ${snapshot.protocol.readerFeatures.join(', ')}` : '') +
+      (snapshot.protocol.writerFeatures?.length ? `; writer features ${snapshot.protocol.writerFeatures.join(', ')}` : ''),
+    `partitions: ${s.partitionColumns.length ? s.partitionColumns.join(', ') : '(none)'}`,
+    `files:      ${s.numFiles}`,
+    `records:    ${s.numRecords === null ? 'unknown (some files have no stats)' : s.numRecords}`,
+    `size:       ${s.sizeBytes} bytes`,
+    'schema:',
+    ...s.schema.fields.map((f) => `  ${f.name}: ${typeName(f.type)}${f.nullable ? '' : ' NOT NULL'}`),
+    `txns:       ${Object.keys(s.txns).length === 0 ? '(none)' : ''}`,
+    ...Object.entries(s.txns).map(([appId, v]) => `  ${appId} = ${v}`),
+  ];
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * file:///abs, a plain local path, or oss://bucket/prefix with the OSS settings taken from the
+ * environment (OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET, optional OSS_SESSION_TOKEN, OSS_ENDPOINT,
+ * OSS_REGION): inspect is an ad-hoc tool, it has no config file.
+ */
+export function openTableStore(uri: string, env: NodeJS.ProcessEnv = process.env): ObjectStore {
+  if (!/^[a-z][a-z0-9+.-]*:/i.test(uri)) return openStore(pathToFileURL(resolve(uri)).href);
+  if (!uri.startsWith('oss://')) return openStore(uri);
+  const accessKeyId = env.OSS_ACCESS_KEY_ID;
+  const accessKeySecret = env.OSS_ACCESS_KEY_SECRET;
+  if (!accessKeyId || !accessKeySecret) {
+    throw new OtslakeError('OTSL_CONFIG_INVALID', `set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET to inspect ${uri}`, { context: { uri } });
+  }
+  return openStore(uri, {
+    oss: {
+      accessKeyId, accessKeySecret,
+      ...(env.OSS_SESSION_TOKEN ? { stsToken: env.OSS_SESSION_TOKEN } : {}),
+      ...(env.OSS_ENDPOINT ? { endpoint: env.OSS_ENDPOINT } : {}),
+      ...(env.OSS_REGION ? { region: env.OSS_REGION } : {}),
+    },
+  });
+}
+
 export const command: Command = {
-  summary: 'inspect',
-  async run(): Promise<number> {
-    process.stderr.write('otslake inspect: not implemented yet\n');
-    return 2;
+  summary: 'describe a Delta table: version, protocol, schema, files, records, txns',
+  async run(argv: string[]): Promise<number> {
+    let parsed;
+    try {
+      parsed = parseCommandArgs(argv, { version: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+    } catch (err) {
+      process.stderr.write(`otslake inspect: ${(err as Error).message}\nusage: otslake inspect URI [--version N] [--json]\n`);
+      return 2;
+    }
+    const { values, positionals } = parsed;
+    if (values.help || positionals.length !== 1) {
+      process.stderr.write('usage: otslake inspect URI [--version N] [--json]\n');
+      return values.help ? 0 : 2;
+    }
+    const uri = positionals[0]!;
+    let version: number | undefined;
+    if (values.version !== undefined) {
+      version = Number(values.version);
+      if (!/^\d+$/.test(values.version) || !Number.isSafeInteger(version)) {
+        process.stderr.write(`otslake inspect: --version must be a non-negative integer, got "${values.version}"\n`);
+        return 2;
+      }
+    }
+    let store: ObjectStore | undefined;
+    try {
+      store = openTableStore(uri);
+      const snapshot = await loadSnapshot(store, version === undefined ? {} : { version });
+      const summary = summarizeSnapshot(snapshot);
+      process.stdout.write(values.json ? JSON.stringify(summary) + '\n' : formatSummary(store.uri, summary, snapshot));
+      return 0;
+    } catch (err) {
+      if (!isOtslakeError(err)) throw err;
+      process.stderr.write(`otslake inspect: ${err.code}: ${err.message}\n`);
+      return 1;
+    } finally {
+      await store?.close?.();
+    }
   },
 };

@@ -1,19 +1,316 @@
-/** Placeholder until the Tunnel service lands: answers every /tunnel/* call with OTSTunnelServerUnavailable. */
+/**
+ * tablestore-local's Tunnel service: the /tunnel/* RPCs of docs/tunnel-protocol.md §1 over the
+ * emulator's table store. The HTTP server has verified the signature and calls handle(); errors
+ * leave as RpcError(httpStatus, code) so the server can write the protobuf Error.
+ *
+ * Every handler runs its state changes synchronously, then awaits persistence before answering,
+ * so concurrent requests never interleave halfway and an answered change survives a restart.
+ */
+import { randomBytes } from 'node:crypto';
+import { hasCode } from '../../common/errors.js';
+import { decodeMessage, encodeMessage, type MessageName, type Messages } from '../../tunnel/proto.js';
 import type { TableStoreView } from './model.js';
 import { RpcError, type RpcContext, type RpcService } from './rpc.js';
+import {
+  createTunnelRecord,
+  describeChannels,
+  invalid,
+  rpoJsonOf,
+  syncStreamChannels,
+  tunnelInfoOf,
+  tunnelRpoOf,
+} from './tunnel-catalog.js';
+import { resolveTunnelOptions, type ResolvedTunnelOptions, type TunnelServiceOptions } from './tunnel-options.js';
+import { initialToken, readRecords, validateToken } from './tunnel-reader.js';
+import { applyHeartbeat, applySchedule, isExpired, releaseClientChannels, stageOf } from './tunnel-scheduler.js';
+import { loadTunnelState, TunnelStateWriter, type ChannelRecord, type ClientRecord, type TunnelRecord, type TunnelState } from './tunnel-state.js';
 
-export interface TunnelServiceOptions {
-  instance: string;
-  dataDir?: string;
-}
+export type { TunnelServiceOptions } from './tunnel-options.js';
+
+type Handler = (body: Uint8Array, nowMs: number) => Uint8Array;
 
 export class TunnelService implements RpcService {
-  constructor(readonly store: TableStoreView, readonly options: TunnelServiceOptions) {}
+  private readonly opts: ResolvedTunnelOptions;
+  private readonly state: TunnelState;
+  private readonly writer: TunnelStateWriter;
+  private readonly handlers: Record<string, Handler>;
+  private readonly sweepTimer: NodeJS.Timeout | undefined;
+  private readonly unsubscribe: () => void;
+  private dirty = false;
+
+  constructor(readonly store: TableStoreView, readonly options: TunnelServiceOptions) {
+    this.opts = resolveTunnelOptions(options);
+    this.state = loadTunnelState(options.dataDir);
+    this.writer = new TunnelStateWriter(options.dataDir);
+    // Clients of a previous run get a full timeout from now to reconnect their heartbeats.
+    const now = this.clock();
+    for (const client of this.state.clients) client.lastHeartbeatMs = now;
+    this.handlers = {
+      '/tunnel/create': (b, n) => this.createTunnel(b, n),
+      '/tunnel/delete': (b) => this.deleteTunnel(b),
+      '/tunnel/list': (b, n) => this.listTunnel(b, n),
+      '/tunnel/describe': (b, n) => this.describeTunnel(b, n),
+      '/tunnel/getrpo': (b, n) => this.getRpo(b, n),
+      '/tunnel/getrpobyoffset': (b, n) => this.getRpo(b, n),
+      '/tunnel/schedule': (b) => this.schedule(b),
+      '/tunnel/connect': (b, n) => this.connect(b, n),
+      '/tunnel/heartbeat': (b, n) => this.heartbeat(b, n),
+      '/tunnel/shutdown': (b) => this.shutdown(b),
+      '/tunnel/getcheckpoint': (b) => this.getCheckpoint(b),
+      '/tunnel/checkpoint': (b) => this.checkpoint(b),
+      '/tunnel/readrecords': (b, n) => this.readRecords(b, n),
+    };
+    this.unsubscribe = store.subscribe((event) => {
+      if (event.kind === 'table-deleted') this.dropTable(event.table);
+    });
+    if (this.opts.sweepIntervalMs > 0) {
+      this.sweepTimer = setInterval(() => {
+        this.sweepExpiredClients(this.clock()).catch(() => undefined);
+      }, this.opts.sweepIntervalMs);
+      this.sweepTimer.unref();
+    }
+  }
+
   handles(path: string): boolean {
-    return path.startsWith('/tunnel/');
+    return Object.prototype.hasOwnProperty.call(this.handlers, path);
   }
-  async handle(path: string, _body: Uint8Array, _ctx: RpcContext): Promise<Uint8Array> {
-    throw new RpcError(503, 'OTSTunnelServerUnavailable', `${path} is not implemented`);
+
+  async handle(path: string, body: Uint8Array, ctx: RpcContext): Promise<Uint8Array> {
+    const handler = this.handlers[path];
+    if (handler === undefined) throw new RpcError(400, 'OTSParameterInvalid', `unknown Tunnel API ${path}`);
+    try {
+      return handler(body, this.options.clock?.() ?? ctx.receivedAt);
+    } finally {
+      // Also after a throw: an expired client is dropped even though its heartbeat fails.
+      await this.persistIfDirty();
+    }
   }
-  async close(): Promise<void> {}
+
+  /** Releases the channels of every client whose heartbeat is older than its timeout; returns their ids. */
+  async sweepExpiredClients(nowMs: number = this.clock()): Promise<string[]> {
+    const expired = this.state.clients.filter((c) => isExpired(c, nowMs));
+    for (const client of expired) this.dropClient(client);
+    await this.persistIfDirty();
+    return expired.map((c) => c.id);
+  }
+
+  /** Waits for pending state writes and stops the sweep timer. */
+  async close(): Promise<void> {
+    if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
+    this.unsubscribe();
+    await this.writer.flush();
+  }
+
+  // ---- tunnels ----
+
+  private createTunnel(body: Uint8Array, nowMs: number): Uint8Array {
+    const { tunnel } = decode('CreateTunnelRequest', body);
+    const taken = this.state.tunnels.some((t) => t.table === tunnel.table_name && t.name === tunnel.tunnel_name);
+    if (taken) throw new RpcError(409, 'OTSTunnelExist', `tunnel ${tunnel.tunnel_name} already exists on table ${tunnel.table_name}`);
+    const record = createTunnelRecord(this.store, tunnel, nowMs);
+    this.state.tunnels.push(record);
+    this.dirty = true;
+    return encodeMessage('CreateTunnelResponse', { tunnel_id: record.id });
+  }
+
+  private deleteTunnel(body: Uint8Array): Uint8Array {
+    const req = decode('DeleteTunnelRequest', body);
+    const tunnel = this.tunnelByName(req.table_name, req.tunnel_name, req.tunnel_id);
+    this.state.tunnels = this.state.tunnels.filter((t) => t !== tunnel);
+    this.state.clients = this.state.clients.filter((c) => c.tunnelId !== tunnel.id);
+    this.dirty = true;
+    return encodeMessage('DeleteTunnelResponse', {});
+  }
+
+  private listTunnel(body: Uint8Array, nowMs: number): Uint8Array {
+    const req = decode('ListTunnelRequest', body);
+    const table = req.table_name ?? '';
+    const tunnels = this.state.tunnels
+      .filter((t) => table === '' || t.table === table)
+      .map((t) => tunnelInfoOf(t, this.opts.instance, stageOf(t, nowMs, this.opts)));
+    return encodeMessage('ListTunnelResponse', { tunnels });
+  }
+
+  private describeTunnel(body: Uint8Array, nowMs: number): Uint8Array {
+    const req = decode('DescribeTunnelRequest', body);
+    const tunnel = this.tunnelByName(req.table_name, req.tunnel_name, req.tunnel_id);
+    this.sync(tunnel);
+    const channels = describeChannels(tunnel, nowMs, this.opts);
+    return encodeMessage('DescribeTunnelResponse', {
+      tunnel: tunnelInfoOf(tunnel, this.opts.instance, stageOf(tunnel, nowMs, this.opts)),
+      channels,
+      tunnel_rpo: tunnelRpoOf(channels),
+    });
+  }
+
+  private getRpo(body: Uint8Array, nowMs: number): Uint8Array {
+    const req = decode('GetRpoRequest', body);
+    const tunnel = this.tunnelById(req.tunnel_id ?? '');
+    this.sync(tunnel);
+    const { rpo, tunnelRpo } = rpoJsonOf(tunnel, describeChannels(tunnel, nowMs, this.opts), nowMs);
+    return encodeMessage('GetRpoResponse', {
+      rpo_infos: new TextEncoder().encode(rpo),
+      tunnel_rpo_infos: new TextEncoder().encode(tunnelRpo),
+      tunnel_id: tunnel.id,
+    });
+  }
+
+  private schedule(body: Uint8Array): Uint8Array {
+    const req = decode('ScheduleRequest', body);
+    const tunnel = this.tunnelById(req.tunnel_id);
+    this.sync(tunnel);
+    applySchedule(tunnel, req.channels);
+    this.dirty = true;
+    return encodeMessage('ScheduleResponse', {});
+  }
+
+  // ---- clients ----
+
+  private connect(body: Uint8Array, nowMs: number): Uint8Array {
+    const req = decode('ConnectRequest', body);
+    const tunnel = this.tunnelById(req.tunnel_id);
+    const tag = req.client_config?.client_tag || 'client';
+    const timeoutSec = Number(req.client_config?.timeout ?? 0n) > 0 ? Number(req.client_config?.timeout) : this.opts.defaultClientTimeoutSec;
+    const client: ClientRecord = {
+      id: `${tag}_${randomBytes(8).toString('hex')}`,
+      tunnelId: tunnel.id,
+      timeoutMs: timeoutSec * 1000,
+      lastHeartbeatMs: nowMs,
+    };
+    this.state.clients.push(client);
+    this.dirty = true;
+    return encodeMessage('ConnectResponse', { client_id: client.id });
+  }
+
+  private heartbeat(body: Uint8Array, nowMs: number): Uint8Array {
+    const req = decode('HeartbeatRequest', body);
+    const tunnel = this.tunnelById(req.tunnel_id);
+    const client = this.state.clients.find((c) => c.id === req.client_id && c.tunnelId === tunnel.id);
+    if (client === undefined) throw gone(`client ${req.client_id} is not connected to tunnel ${tunnel.id}`);
+    if (isExpired(client, nowMs)) {
+      this.dropClient(client);
+      throw gone(`client ${client.id} missed its heartbeat timeout of ${client.timeoutMs / 1000} s`);
+    }
+    client.lastHeartbeatMs = nowMs;
+    this.sync(tunnel);
+    // Release dead peers now rather than at the next sweep, so their channels can move at once.
+    for (const peer of this.state.clients.filter((c) => c.tunnelId === tunnel.id && isExpired(c, nowMs))) this.dropClient(peer);
+    const live = this.state.clients.filter((c) => c.tunnelId === tunnel.id);
+    const outcome = applyHeartbeat(tunnel, client, req.channels, live, nowMs, this.opts);
+    if (outcome.changed) this.dirty = true;
+    return encodeMessage('HeartbeatResponse', { channels: outcome.channels });
+  }
+
+  private shutdown(body: Uint8Array): Uint8Array {
+    const req = decode('ShutdownRequest', body);
+    const client = this.state.clients.find((c) => c.id === req.client_id && c.tunnelId === req.tunnel_id);
+    // A repeated shutdown (client retry) finds nothing left to release, which is fine.
+    if (client !== undefined) this.dropClient(client);
+    return encodeMessage('ShutdownResponse', {});
+  }
+
+  // ---- channels ----
+
+  private getCheckpoint(body: Uint8Array): Uint8Array {
+    const req = decode('GetCheckpointRequest', body);
+    const { channel } = this.channelOf(req.tunnel_id, req.channel_id);
+    return encodeMessage('GetCheckpointResponse', {
+      checkpoint: channel.checkpoint?.token ?? initialToken(channel),
+      sequence_number: BigInt(channel.checkpoint?.seq ?? 0),
+    });
+  }
+
+  private checkpoint(body: Uint8Array): Uint8Array {
+    const req = decode('CheckpointRequest', body);
+    const { tunnel, channel } = this.channelOf(req.tunnel_id, req.channel_id);
+    if (this.opts.checkpointRequiresOwner && channel.owner !== req.client_id) {
+      throw gone(`client ${req.client_id} does not own channel ${channel.id} of tunnel ${tunnel.id}`);
+    }
+    const seq = Number(req.sequence_number);
+    const stored = channel.checkpoint?.seq ?? 0;
+    const zero = seq === 0 && this.opts.acceptZeroSequence;
+    const fits = this.opts.sequenceRule === 'next' ? seq === stored + 1 : seq > stored;
+    if (!zero && !fits) {
+      throw new RpcError(409, 'OTSSequenceNumberNotMatch', `channel ${channel.id}: sequence_number ${seq} does not follow the stored ${stored}`);
+    }
+    validateToken(channel, req.checkpoint);
+    // An accepted seq 0 keeps the stored number, so it cannot reopen the door to a fenced-off owner.
+    channel.checkpoint = { token: req.checkpoint, seq: zero ? stored : seq };
+    this.dirty = true;
+    return encodeMessage('CheckpointResponse', {});
+  }
+
+  private readRecords(body: Uint8Array, nowMs: number): Uint8Array {
+    const req = decode('ReadRecordsRequest', body);
+    const { tunnel, channel } = this.channelOf(req.tunnel_id, req.channel_id);
+    return encodeMessage('ReadRecordsResponse', readRecords(this.store, tunnel, channel, req.token, nowMs, this.opts));
+  }
+
+  // ---- helpers ----
+
+  private clock(): number {
+    return this.options.clock?.() ?? Date.now();
+  }
+
+  private sync(tunnel: TunnelRecord): void {
+    if (syncStreamChannels(this.store, tunnel)) this.dirty = true;
+  }
+
+  private tunnelById(id: string): TunnelRecord {
+    const tunnel = this.state.tunnels.find((t) => t.id === id);
+    if (tunnel === undefined) throw invalid(`tunnel ${id} does not exist`);
+    return tunnel;
+  }
+
+  private tunnelByName(table: string, name: string, id: string | undefined): TunnelRecord {
+    const tunnel = this.state.tunnels.find((t) => (id ? t.id === id : t.table === table && t.name === name));
+    if (tunnel === undefined) throw invalid(`tunnel ${name} does not exist on table ${table}`);
+    return tunnel;
+  }
+
+  private channelOf(tunnelId: string, channelId: string): { tunnel: TunnelRecord; channel: ChannelRecord } {
+    const tunnel = this.tunnelById(tunnelId);
+    let channel = tunnel.channels.find((c) => c.id === channelId);
+    if (channel === undefined) {
+      this.sync(tunnel);
+      channel = tunnel.channels.find((c) => c.id === channelId);
+    }
+    if (channel === undefined) throw invalid(`channel ${channelId} does not exist in tunnel ${tunnel.id}`);
+    return { tunnel, channel };
+  }
+
+  private dropClient(client: ClientRecord): void {
+    const tunnel = this.state.tunnels.find((t) => t.id === client.tunnelId);
+    if (tunnel !== undefined) releaseClientChannels(tunnel, client.id);
+    this.state.clients = this.state.clients.filter((c) => c !== client);
+    this.dirty = true;
+  }
+
+  private dropTable(table: string): void {
+    const ids = new Set(this.state.tunnels.filter((t) => t.table === table).map((t) => t.id));
+    if (ids.size === 0) return;
+    this.state.tunnels = this.state.tunnels.filter((t) => !ids.has(t.id));
+    this.state.clients = this.state.clients.filter((c) => !ids.has(c.tunnelId));
+    this.dirty = true;
+    this.persistIfDirty().catch(() => undefined);
+  }
+
+  private async persistIfDirty(): Promise<void> {
+    if (!this.dirty) return;
+    this.dirty = false;
+    await this.writer.save(this.state);
+  }
+}
+
+function decode<N extends MessageName>(name: N, body: Uint8Array): Messages[N] {
+  try {
+    return decodeMessage(name, body);
+  } catch (err) {
+    if (hasCode(err, 'OTSL_TUNNEL_PROTOCOL')) throw invalid((err as Error).message);
+    throw err;
+  }
+}
+
+function gone(message: string): RpcError {
+  return new RpcError(410, 'OTSResourceGone', message);
 }

@@ -1,0 +1,316 @@
+/**
+ * The single source of otslake's configuration keys, defaults, environment variables and docs.
+ * docs/configuration.md is rendered from this file (config/config-doc.ts) and a test keeps them in sync.
+ *
+ * Every `doc` says why the default is what it is, so that an operator can judge whether to change it.
+ * Secrets are `sensitive`: convict then never echoes their value, and redactedConfig() masks them.
+ * Durations and sizes accept human strings in files ('30s', '128MiB') and are numbers once resolved.
+ */
+import { availableParallelism } from 'node:os';
+import { oneOf, registerConfigFormats } from './formats.js';
+
+export const TUNNEL_TYPES = ['BaseData', 'Stream', 'BaseAndStream'] as const;
+export const TABLE_MODES = ['changelog', 'mirror'] as const;
+export const COLUMN_TYPES = ['INTEGER', 'DOUBLE', 'BOOLEAN', 'STRING', 'BINARY'] as const;
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+
+export type TunnelType = (typeof TUNNEL_TYPES)[number];
+export type TableMode = (typeof TABLE_MODES)[number];
+export type ColumnType = (typeof COLUMN_TYPES)[number];
+export type LogLevelName = (typeof LOG_LEVELS)[number];
+
+/** One leaf of the schema, as convict reads it. `format` is a registered name or a check function. */
+export interface KeySpec {
+  doc: string;
+  format: string | ((x: unknown) => void);
+  default: unknown;
+  env?: string;
+  sensitive?: boolean;
+  /** Shown in docs instead of `default` when the default depends on the machine. */
+  defaultText?: string;
+}
+
+export interface SchemaNode {
+  [name: string]: KeySpec | SchemaNode;
+}
+
+export function isKeySpec(node: KeySpec | SchemaNode): node is KeySpec {
+  return Object.prototype.hasOwnProperty.call(node, 'default');
+}
+
+/** Leaves the machine's cores to the daemon's own event loop (commits, HTTP, heartbeats). */
+export function defaultWorkerThreads(): number {
+  return Math.max(1, availableParallelism() - 1);
+}
+
+registerConfigFormats();
+
+export const CONFIG_SCHEMA = {
+  source: {
+    endpoint: {
+      doc: 'Tablestore instance endpoint, e.g. https://myinst.cn-hangzhou.ots.aliyuncs.com. Required: there is no sensible default region.',
+      format: 'http-url',
+      default: '',
+      env: 'OTSLAKE_SOURCE_ENDPOINT',
+    },
+    instance: {
+      doc: 'Tablestore instance name (sent as x-ots-instancename). Required.',
+      format: 'required-string',
+      default: '',
+      env: 'OTSLAKE_SOURCE_INSTANCE',
+    },
+    accessKeyId: {
+      doc: 'AccessKey ID for Tablestore. Required; prefer the environment variable over the file.',
+      format: 'required-string',
+      default: '',
+      env: 'OTSLAKE_SOURCE_ACCESS_KEY_ID',
+    },
+    accessKeySecret: {
+      doc: 'AccessKey secret for Tablestore. Required; keep it out of the file (systemd EnvironmentFile, mode 0600).',
+      format: 'required-string',
+      default: '',
+      env: 'OTSLAKE_SOURCE_ACCESS_KEY_SECRET',
+      sensitive: true,
+    },
+    securityToken: {
+      doc: 'STS security token when the AccessKey is temporary. Empty means a long-term AccessKey.',
+      format: 'optional-string',
+      default: '',
+      env: 'OTSLAKE_SOURCE_SECURITY_TOKEN',
+      sensitive: true,
+    },
+    requestTimeoutMs: {
+      doc: 'Per-request timeout for Tablestore/Tunnel calls. 30s covers a ReadRecords of several MB on a slow link while still detecting a dead connection well within the Tunnel heartbeat timeout.',
+      format: 'duration-ms',
+      default: 30_000,
+      env: 'OTSLAKE_SOURCE_REQUEST_TIMEOUT_MS',
+    },
+  },
+  lake: {
+    uri: {
+      doc: 'Root of the lake: file:///absolute/path or oss://bucket/prefix. Each table lives in its `path` below it. The default matches the systemd unit\'s StateDirectory.',
+      format: 'lake-uri',
+      default: 'file:///var/lib/otslake/lake',
+      env: 'OTSLAKE_LAKE_URI',
+    },
+    oss: {
+      endpoint: {
+        doc: 'OSS endpoint, e.g. https://oss-cn-hangzhou.aliyuncs.com (or http://127.0.0.1:9000 for the emulator). Required when lake.uri is oss://.',
+        format: 'optional-http-url',
+        default: '',
+        env: 'OTSLAKE_LAKE_OSS_ENDPOINT',
+      },
+      region: {
+        doc: 'OSS region, e.g. oss-cn-hangzhou. Needed for V4 signing; empty lets the client derive it from the endpoint.',
+        format: 'optional-string',
+        default: '',
+        env: 'OTSLAKE_LAKE_OSS_REGION',
+      },
+      accessKeyId: {
+        doc: 'AccessKey ID for OSS. Required when lake.uri is oss://; may differ from the Tablestore key (least privilege).',
+        format: 'optional-string',
+        default: '',
+        env: 'OTSLAKE_LAKE_OSS_ACCESS_KEY_ID',
+      },
+      accessKeySecret: {
+        doc: 'AccessKey secret for OSS. Required when lake.uri is oss://; keep it in the environment.',
+        format: 'optional-string',
+        default: '',
+        env: 'OTSLAKE_LAKE_OSS_ACCESS_KEY_SECRET',
+        sensitive: true,
+      },
+      securityToken: {
+        doc: 'STS security token for OSS when the key is temporary. Empty means a long-term AccessKey.',
+        format: 'optional-string',
+        default: '',
+        env: 'OTSLAKE_LAKE_OSS_SECURITY_TOKEN',
+        sensitive: true,
+      },
+      sldEnable: {
+        doc: 'Path-style addressing (/bucket/key) instead of bucket.endpoint. Off for Alibaba Cloud; turn on for emulators and IP endpoints, whose hostnames cannot carry a bucket.',
+        format: 'flag',
+        default: false,
+        env: 'OTSLAKE_LAKE_OSS_SLD_ENABLE',
+      },
+    },
+    targetFileSizeBytes: {
+      doc: 'Size compaction aims for. 128MiB is the usual Parquet sweet spot for Spark/Trino scans (kafka-delta-ingest uses the same); smaller files multiply object-store requests.',
+      format: 'size-bytes',
+      default: 128 * 1024 * 1024,
+      env: 'OTSLAKE_LAKE_TARGET_FILE_SIZE_BYTES',
+    },
+    checkpointInterval: {
+      doc: 'Write a Delta checkpoint every N commits. 10 is Delta\'s own default (delta.checkpointInterval), so readers replay at most 9 JSON commits.',
+      format: 'count',
+      default: 10,
+      env: 'OTSLAKE_LAKE_CHECKPOINT_INTERVAL',
+    },
+  },
+  tables: {
+    doc: 'The tables to land: a list of { table, tunnel: { name, type }, mode, path, columns?, partitionBy? }. Empty by default so that a fresh config validates; the daemon then has nothing to do. See "tables entries" below.',
+    format: 'table-list',
+    default: [],
+  },
+  batch: {
+    intervalMs: {
+      doc: 'Time between the starts of two micro-batches of a table. Each batch is one Delta commit: 30s keeps lag near half a minute while a table gains at most 2,880 commits a day, which checkpoints make cheap to read.',
+      format: 'duration-ms',
+      default: 30_000,
+      env: 'OTSLAKE_BATCH_INTERVAL_MS',
+    },
+    maxRecordsPerChannel: {
+      doc: 'Record budget of one channel task. 100k rows bound a worker\'s buffers to tens of MB for typical rows and still make files worth reading.',
+      format: 'count',
+      default: 100_000,
+      env: 'OTSLAKE_BATCH_MAX_RECORDS_PER_CHANNEL',
+    },
+    maxBytesPerChannel: {
+      doc: 'Byte budget (raw Tunnel record bytes) of one channel task. 64MiB caps worker memory for wide rows, where the record budget alone would not.',
+      format: 'size-bytes',
+      default: 64 * 1024 * 1024,
+      env: 'OTSLAKE_BATCH_MAX_BYTES_PER_CHANNEL',
+    },
+    maxDurationMs: {
+      doc: 'Time budget of one channel task. 20s ends a read of a quiet channel well before the next batch is due (batch.intervalMs), so one slow channel does not hold back a table\'s commit.',
+      format: 'duration-ms',
+      default: 20_000,
+      env: 'OTSLAKE_BATCH_MAX_DURATION_MS',
+    },
+  },
+  workers: {
+    threads: {
+      doc: 'Worker threads that decode records and write Parquet. Default: CPU cores − 1 (min 1), leaving a core for the daemon\'s event loop, whose lag grows when workers take every core.',
+      format: 'count',
+      default: defaultWorkerThreads(),
+      defaultText: 'CPU cores − 1, at least 1',
+      env: 'OTSLAKE_WORKERS_THREADS',
+    },
+  },
+  http: {
+    host: {
+      doc: 'Address of the health/metrics/status endpoints. Loopback by default: /status shows table names and positions, so exposing it is a deliberate choice.',
+      format: 'required-string',
+      default: '127.0.0.1',
+      env: 'OTSLAKE_HTTP_HOST',
+    },
+    port: {
+      doc: 'Port of the health/metrics/status endpoints; 0 picks a free port (tests). 9780 is unassigned and away from the emulators (8780, 9000).',
+      format: 'tcp-port',
+      default: 9780,
+      env: 'OTSLAKE_HTTP_PORT',
+    },
+  },
+  log: {
+    level: {
+      doc: 'Lowest log level written (JSON lines on stderr). info logs one line per batch and state change, which journald keeps cheaply.',
+      format: oneOf(LOG_LEVELS),
+      default: 'info',
+      env: 'OTSLAKE_LOG_LEVEL',
+    },
+  },
+  shutdown: {
+    graceMs: {
+      doc: 'On SIGTERM, how long the in-flight batch may take to commit before it is abandoned (nothing is lost: uncommitted files are invisible). 30s covers a batch at default budgets; the systemd unit\'s TimeoutStopSec (60s) is longer.',
+      format: 'duration-ms',
+      default: 30_000,
+      env: 'OTSLAKE_SHUTDOWN_GRACE_MS',
+    },
+  },
+  maintenance: {
+    compact: {
+      enabled: {
+        doc: 'Bin-pack small files in the background. On by default: micro-batches write many small files, and readers pay per file.',
+        format: 'flag',
+        default: true,
+        env: 'OTSLAKE_MAINTENANCE_COMPACT_ENABLED',
+      },
+      intervalMs: {
+        doc: 'How often a table is considered for compaction. 1h lets about 120 batches of small files accumulate, enough to be worth rewriting.',
+        format: 'duration-ms',
+        default: 3_600_000,
+        env: 'OTSLAKE_MAINTENANCE_COMPACT_INTERVAL_MS',
+      },
+      minFiles: {
+        doc: 'Compact only when at least this many files are below lake.targetFileSizeBytes / 2; fewer is not worth a rewrite.',
+        format: 'count',
+        default: 10,
+        env: 'OTSLAKE_MAINTENANCE_COMPACT_MIN_FILES',
+      },
+    },
+    vacuum: {
+      enabled: {
+        doc: 'Delete files no longer referenced by the table (compacted, or written by batches that never committed). On by default, else storage only grows.',
+        format: 'flag',
+        default: true,
+        env: 'OTSLAKE_MAINTENANCE_VACUUM_ENABLED',
+      },
+      intervalMs: {
+        doc: 'How often vacuum runs per table. Daily is plenty next to a 7-day retention.',
+        format: 'duration-ms',
+        default: 86_400_000,
+        env: 'OTSLAKE_MAINTENANCE_VACUUM_INTERVAL_MS',
+      },
+      retentionMs: {
+        doc: 'Unreferenced files younger than this are kept, so readers on older snapshots and time travel keep working. 7 days is Delta\'s default (delta.deletedFileRetentionDuration).',
+        format: 'duration-ms',
+        default: 604_800_000,
+        env: 'OTSLAKE_MAINTENANCE_VACUUM_RETENTION_MS',
+      },
+    },
+    logRetentionMs: {
+      doc: 'Delta commits older than this and older than the latest checkpoint are removed after a checkpoint. 30 days is Delta\'s default (delta.logRetentionDuration).',
+      format: 'duration-ms',
+      default: 2_592_000_000,
+      env: 'OTSLAKE_MAINTENANCE_LOG_RETENTION_MS',
+    },
+  },
+} satisfies SchemaNode;
+
+/** Fields of one `tables` entry, for docs and for the entry checker (table-list.ts). */
+export const TABLE_ENTRY_DOCS: readonly { key: string; required: boolean; default: string; doc: string }[] = [
+  { key: 'table', required: true, default: '', doc: 'Tablestore table name.' },
+  { key: 'tunnel.name', required: false, default: 'otslake-<table>', doc: 'Tunnel to read. Its server-side checkpoints show the daemon\'s progress, so give each table its own tunnel.' },
+  { key: 'tunnel.type', required: false, default: 'BaseAndStream', doc: `One of ${TUNNEL_TYPES.join(', ')}. BaseAndStream lands the existing rows, then every change.` },
+  { key: 'mode', required: false, default: 'changelog', doc: `One of ${TABLE_MODES.join(', ')}. changelog appends one row per change (never rewrites files); mirror keeps one row per primary key.` },
+  { key: 'path', required: false, default: '<table>', doc: 'The table\'s folder under lake.uri: relative, no "..", segments must not start with "_" or ".".' },
+  { key: 'columns', required: false, default: '[]', doc: `Declared attribute columns, a list of { name, type } with type one of ${COLUMN_TYPES.join(', ')}. Undeclared columns are discovered from the data.` },
+  { key: 'partitionBy', required: false, default: '[]', doc: 'Column names to partition the Delta table by. Empty: unpartitioned, which suits most tables below a few hundred GB.' },
+];
+
+export interface KeyDescription {
+  key: string;
+  doc: string;
+  default: unknown;
+  defaultText: string | null;
+  /** The registered format name, or 'enum' for a oneOf() check. */
+  format: string;
+  env: string | null;
+  sensitive: boolean;
+}
+
+/** Every leaf key in schema order, with dotted paths. */
+export function listConfigKeys(node: SchemaNode = CONFIG_SCHEMA, prefix = ''): KeyDescription[] {
+  const out: KeyDescription[] = [];
+  for (const [name, child] of Object.entries(node)) {
+    const key = prefix ? `${prefix}.${name}` : name;
+    if (isKeySpec(child)) {
+      out.push({
+        key,
+        doc: child.doc,
+        default: child.default,
+        defaultText: child.defaultText ?? null,
+        format: typeof child.format === 'string' ? child.format : 'enum',
+        env: child.env ?? null,
+        sensitive: child.sensitive === true,
+      });
+    } else {
+      out.push(...listConfigKeys(child, key));
+    }
+  }
+  return out;
+}
+
+/** The convention every `env` above follows: OTSLAKE_ + the dotted path in SCREAMING_SNAKE_CASE. */
+export function envNameFor(key: string): string {
+  return 'OTSLAKE_' + key.split('.').map((s) => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
+}

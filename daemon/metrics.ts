@@ -1,0 +1,130 @@
+/**
+ * The daemon's metrics facade: event verbs (recordsRead, commitCompleted, …) so that the batch loop
+ * never spells a metric name (kafka-delta-ingest's IngestMetrics). Names follow
+ * otslake_<noun>_<unit>; durations are recorded in seconds, as Prometheus expects, and taken in ms.
+ */
+import { MetricsRegistry, type Counter, type Gauge, type Histogram } from './prometheus-registry.js';
+
+export { CONTENT_TYPE as METRICS_CONTENT_TYPE } from './prometheus-registry.js';
+
+/** Commit latency is an object-store round trip or a few: 10 ms (local disk) to tens of seconds (retries). */
+const COMMIT_BUCKETS_S = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** A batch lasts up to batch.maxDurationMs (20 s by default) plus its commit. */
+const BATCH_BUCKETS_S = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300];
+
+export const DAEMON_STATES = ['created', 'running', 'draining', 'stopped', 'failed'] as const;
+export type DaemonStateName = (typeof DAEMON_STATES)[number];
+
+export class Metrics {
+  readonly registry = new MetricsRegistry();
+
+  private readonly tunnelRecords: Counter;
+  private readonly tunnelBytes: Counter;
+  private readonly lakeFiles: Counter;
+  private readonly lakeBytes: Counter;
+  private readonly lakeRows: Counter;
+  private readonly batches: Counter;
+  private readonly batchRows: Counter;
+  private readonly batchDuration: Histogram;
+  private readonly lastBatch: Gauge;
+  private readonly commits: Counter;
+  private readonly commitLatency: Histogram;
+  private readonly commitConflicts: Counter;
+  private readonly lakeVersion: Gauge;
+  private readonly lag: Gauge;
+  private readonly errors: Counter;
+  private readonly deadLetters: Counter;
+  private readonly tunnelCheckpoints: Counter;
+  private readonly workerTasks: Gauge;
+  private readonly workerWaiting: Gauge;
+  private readonly state: Gauge;
+
+  constructor(nowMs: number = Date.now()) {
+    const r = this.registry;
+    r.gauge('otslake_start_time_seconds', 'Unix time the daemon started.').set({}, nowMs / 1000);
+    this.state = r.gauge('otslake_daemon_state', 'Daemon lifecycle state: 1 for the current state, 0 for the others.', ['state']);
+    this.tunnelRecords = r.counter('otslake_tunnel_records_total', 'Records read from the Tunnel.', ['table', 'channel']);
+    this.tunnelBytes = r.counter('otslake_tunnel_bytes_total', 'Record bytes read from the Tunnel.', ['table', 'channel']);
+    this.lakeFiles = r.counter('otslake_lake_files_total', 'Data files written to the lake (committed or not).', ['table']);
+    this.lakeBytes = r.counter('otslake_lake_bytes_total', 'Bytes of data files written to the lake.', ['table']);
+    this.lakeRows = r.counter('otslake_lake_rows_total', 'Rows in data files written to the lake.', ['table']);
+    this.batches = r.counter('otslake_batches_total', 'Micro-batches committed.', ['table']);
+    this.batchRows = r.counter('otslake_batch_rows_total', 'Changes landed by committed micro-batches.', ['table']);
+    this.batchDuration = r.histogram('otslake_batch_duration_seconds', 'Duration of a micro-batch, from planning to Tunnel checkpoint.', ['table'], BATCH_BUCKETS_S);
+    this.lastBatch = r.gauge('otslake_last_batch_timestamp_seconds', 'Unix time the last micro-batch of a table completed; alert when it stops moving.', ['table']);
+    this.commits = r.counter('otslake_commits_total', 'Delta commits written.', ['table']);
+    this.commitLatency = r.histogram('otslake_commit_latency_seconds', 'Latency of a Delta commit, including conflict retries.', ['table'], COMMIT_BUCKETS_S);
+    this.commitConflicts = r.counter('otslake_commit_conflicts_total', 'Delta commits that lost a race; fenced="true" means another writer owns a channel.', ['table', 'fenced']);
+    this.lakeVersion = r.gauge('otslake_lake_version', 'Latest Delta table version written.', ['table']);
+    this.lag = r.gauge('otslake_channel_lag_seconds', 'Age of the newest change landed for a channel.', ['table', 'channel']);
+    this.errors = r.counter('otslake_errors_total', 'Errors by kind (OTSL_* code).', ['kind']);
+    this.deadLetters = r.counter('otslake_dead_letters_total', 'Rows quarantined instead of landed, by reason.', ['table', 'reason']);
+    this.tunnelCheckpoints = r.counter('otslake_tunnel_checkpoints_total', 'Channel positions checkpointed to the Tunnel server.', ['table']);
+    this.workerTasks = r.gauge('otslake_worker_tasks', 'Channel tasks running on worker threads.');
+    this.workerWaiting = r.gauge('otslake_worker_waiting_tasks', 'Channel tasks waiting for a free worker thread.');
+    this.daemonState('created');
+  }
+
+  recordsRead(table: string, channel: string, n: number, bytes: number): void {
+    this.tunnelRecords.inc({ table, channel }, n);
+    this.tunnelBytes.inc({ table, channel }, bytes);
+  }
+
+  filesWritten(table: string, n: number, bytes: number, rows: number): void {
+    this.lakeFiles.inc({ table }, n);
+    this.lakeBytes.inc({ table }, bytes);
+    this.lakeRows.inc({ table }, rows);
+  }
+
+  batchCompleted(table: string, durationMs: number, rows: number, nowMs: number = Date.now()): void {
+    this.batches.inc({ table });
+    this.batchRows.inc({ table }, rows);
+    this.batchDuration.observe({ table }, durationMs / 1000);
+    this.lastBatch.set({ table }, nowMs / 1000);
+  }
+
+  commitCompleted(table: string, latencyMs: number, version?: number): void {
+    this.commits.inc({ table });
+    this.commitLatency.observe({ table }, latencyMs / 1000);
+    if (version !== undefined) this.lakeVersion.set({ table }, version);
+  }
+
+  commitConflicted(table: string, fenced: boolean): void {
+    this.commitConflicts.inc({ table, fenced: String(fenced) });
+  }
+
+  tunnelCheckpointed(table: string, channels = 1): void {
+    this.tunnelCheckpoints.inc({ table }, channels);
+  }
+
+  channelLag(table: string, channel: string, lagMs: number): void {
+    this.lag.set({ table, channel }, lagMs / 1000);
+  }
+
+  /** A channel that finished (split parent) or moved to another daemon: drop its series. */
+  channelRemoved(table: string, channel: string): void {
+    for (const m of [this.lag, this.tunnelRecords, this.tunnelBytes]) m.remove({ table, channel });
+  }
+
+  errorOccurred(kind: string): void {
+    this.errors.inc({ kind });
+  }
+
+  deadLettered(table: string, reason: string, n: number): void {
+    this.deadLetters.inc({ table, reason }, n);
+  }
+
+  workerTasksObserved(running: number, waiting: number): void {
+    this.workerTasks.set({}, running);
+    this.workerWaiting.set({}, waiting);
+  }
+
+  daemonState(current: DaemonStateName): void {
+    for (const s of DAEMON_STATES) this.state.set({ state: s }, s === current ? 1 : 0);
+  }
+
+  /** Prometheus text exposition 0.0.4, served with METRICS_CONTENT_TYPE. */
+  render(): string {
+    return this.registry.render();
+  }
+}

@@ -1,0 +1,520 @@
+/**
+ * tablestore-local's table store: tables, rows with column versions, hash-range partitions and the
+ * per-partition change log the Tunnel service reads (TableStoreView, model.ts).
+ *
+ * Rows live in a Map for lookups plus one array kept sorted by primary key for scans; a write
+ * touches the array only when a row appears or disappears (binary search + splice). Change logs are
+ * plain arrays indexed from 0, so a Tunnel reader's position is an array index.
+ * Every write is journalled as the change record it produced, so replay re-applies the same records
+ * with the same timestamps and sequence info.
+ */
+import { randomUUID } from 'node:crypto';
+import { OtslakeError } from '../../common/errors.js';
+import { Journal } from './journal.js';
+import type {
+  CellChange, ChangeAction, ChangePage, ChangeRecord, ColumnValue, PartitionInfo, PkCell, ScanPage,
+  SequenceInfo, StoredRow, TableInfo, TableStoreEvent, TableStoreView,
+} from './model.js';
+import { HASH_SPACE, comparePks, partitionHash, pkKey } from './pk-order.js';
+import type { DecodedKeyCell } from './plainbuffer-read.js';
+import { RpcError } from './rpc.js';
+import { partitionFor, validatePrimaryKey } from './table-rules.js';
+
+export interface TableDefinition {
+  name: string;
+  primaryKey: TableInfo['primaryKey'];
+  streamEnabled?: boolean;
+  streamExpirationHours?: number;
+  /** Versions kept per column (table option max_versions); default 1. */
+  maxVersions?: number;
+  timeToLiveSec?: number;
+  /** Initial partition count; default the store's partitionsPerTable. */
+  partitions?: number;
+}
+
+export type RowCondition = 'IGNORE' | 'EXPECT_EXIST' | 'EXPECT_NOT_EXIST';
+
+export type RowWrite =
+  | { kind: 'put'; primaryKey: PkCell[]; cells: Array<{ name: string; value: ColumnValue; timestamp?: number }>; condition: RowCondition }
+  | { kind: 'update'; primaryKey: PkCell[]; changes: Array<
+      | { op: 'put'; name: string; value: ColumnValue; timestamp?: number }
+      | { op: 'delete-one'; name: string; timestamp: number }
+      | { op: 'delete-all'; name: string }>; condition: RowCondition }
+  | { kind: 'delete'; primaryKey: PkCell[]; condition: RowCondition };
+
+export type WriteResult =
+  | { ok: true; record: ChangeRecord }
+  | { ok: false; code: 'OTSConditionCheckFail' | 'OTSParameterInvalid'; message: string };
+
+export interface Version { value: ColumnValue; timestamp: number }
+export interface RowVersions { primaryKey: PkCell[]; columns: Array<{ name: string; versions: Version[] }> }
+
+export interface TableDetails extends TableInfo {
+  maxVersions: number;
+  timeToLiveSec: number;
+  streamId: string;
+}
+
+interface RowState { key: string; primaryKey: PkCell[]; hash: number; columns: Map<string, Version[]> }
+interface PartitionState { info: PartitionInfo; log: ChangeRecord[]; lastTs: bigint; lastRowIndex: number }
+interface TableState { details: TableDetails; rows: Map<string, RowState>; sorted: RowState[]; partitions: PartitionState[] }
+
+type JournalEntry =
+  | { op: 'create-table'; details: TableDetails; partitions: PartitionInfo[] }
+  | { op: 'delete-table'; table: string }
+  | { op: 'change'; table: string; record: ChangeRecord }
+  | { op: 'partitions'; table: string; closed: string[]; created: PartitionInfo[] };
+
+export interface TableStoreOptions {
+  dataDir?: string;
+  /** Initial partitions of a new table; default 4. */
+  partitionsPerTable?: number;
+  /** µs since epoch; the default has µs resolution and never goes backwards. */
+  clockUs?: () => bigint;
+}
+
+const defaultClockUs = (): bigint => BigInt(Math.floor((performance.timeOrigin + performance.now()) * 1000));
+
+function notFound(table: string): RpcError {
+  return new RpcError(404, 'OTSObjectNotExist', `Requested table does not exist: ${table}`);
+}
+
+export class TableStore implements TableStoreView {
+  private readonly tables = new Map<string, TableState>();
+  private readonly listeners = new Set<(event: TableStoreEvent) => void>();
+  private readonly partitionsPerTable: number;
+  private readonly clockUs: () => bigint;
+  private journal: Journal | null = null;
+
+  constructor(options: TableStoreOptions = {}) {
+    this.partitionsPerTable = options.partitionsPerTable ?? 4;
+    this.clockUs = options.clockUs ?? defaultClockUs;
+    if (!Number.isInteger(this.partitionsPerTable) || this.partitionsPerTable < 1 || this.partitionsPerTable > 256) {
+      throw new OtslakeError('OTSL_EMULATOR', `partitionsPerTable must be an integer in 1..256, got ${options.partitionsPerTable}`);
+    }
+    if (options.dataDir !== undefined) {
+      const { journal, entries } = Journal.open<JournalEntry>(options.dataDir);
+      for (const entry of entries) this.replay(entry);
+      this.journal = journal;
+    }
+  }
+
+  close(): void {
+    this.journal?.close();
+    this.journal = null;
+    this.listeners.clear();
+  }
+
+  // ---- TableStoreView -------------------------------------------------------------------------
+
+  getTable(name: string): TableInfo | undefined {
+    const d = this.tables.get(name)?.details;
+    if (!d) return undefined;
+    return { name: d.name, primaryKey: d.primaryKey, streamEnabled: d.streamEnabled, streamExpirationHours: d.streamExpirationHours, createdAtUs: d.createdAtUs };
+  }
+
+  describe(name: string): TableDetails {
+    const t = this.tables.get(name);
+    if (!t) throw notFound(name);
+    return { ...t.details };
+  }
+
+  listTables(): string[] {
+    return [...this.tables.keys()];
+  }
+
+  partitions(table: string): PartitionInfo[] {
+    return this.table(table).partitions.map((p) => ({ ...p.info }));
+  }
+
+  changes(table: string, partitionId: string, fromIndex: number, limit: number): ChangePage {
+    const p = this.partition(table, partitionId);
+    const start = Math.max(0, fromIndex);
+    const records = p.log.slice(start, start + Math.max(0, limit));
+    const nextIndex = start + records.length;
+    return { records, nextIndex, drained: p.info.closed && nextIndex >= p.log.length };
+  }
+
+  changeCount(table: string, partitionId: string): number {
+    return this.partition(table, partitionId).log.length;
+  }
+
+  scan(table: string, range: { hashStart: number; hashEnd: number }, afterPk: PkCell[] | null, limit: number): ScanPage {
+    const t = this.table(table);
+    let i = afterPk === null ? 0 : this.upperBound(t.sorted, afterPk);
+    const rows: StoredRow[] = [];
+    for (; i < t.sorted.length && rows.length < limit; i++) {
+      const row = t.sorted[i]!;
+      if (row.hash >= range.hashStart && row.hash < range.hashEnd) rows.push(latestImage(row));
+    }
+    let done = true;
+    for (; i < t.sorted.length; i++) {
+      const h = t.sorted[i]!.hash;
+      if (h >= range.hashStart && h < range.hashEnd) {
+        done = false;
+        break;
+      }
+    }
+    return { rows, done };
+  }
+
+  subscribe(listener: (event: TableStoreEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // ---- tables ---------------------------------------------------------------------------------
+
+  createTable(def: TableDefinition): TableDetails {
+    if (this.tables.has(def.name)) throw new RpcError(409, 'OTSObjectAlreadyExist', `Requested table already exists: ${def.name}`);
+    const count = def.partitions ?? this.partitionsPerTable;
+    const createdAtUs = this.clockUs();
+    const details: TableDetails = {
+      name: def.name,
+      primaryKey: def.primaryKey.map((c) => ({ ...c })),
+      streamEnabled: def.streamEnabled ?? false,
+      streamExpirationHours: def.streamExpirationHours ?? 24,
+      createdAtUs,
+      maxVersions: def.maxVersions ?? 1,
+      timeToLiveSec: def.timeToLiveSec ?? -1,
+      streamId: randomUUID(),
+    };
+    const partitions: PartitionInfo[] = [];
+    for (let i = 0; i < count; i++) {
+      partitions.push({
+        id: randomUUID(),
+        hashStart: Math.floor((HASH_SPACE * i) / count),
+        hashEnd: Math.floor((HASH_SPACE * (i + 1)) / count),
+        parents: [],
+        closed: false,
+        createdAtUs,
+      });
+    }
+    this.apply({ op: 'create-table', details, partitions });
+    return { ...details };
+  }
+
+  deleteTable(name: string): void {
+    if (!this.tables.has(name)) throw notFound(name);
+    this.apply({ op: 'delete-table', table: name });
+  }
+
+  // ---- rows -----------------------------------------------------------------------------------
+
+  /** Applies writes in order; expected failures (conditions, bad keys) are per-row results. */
+  writeRows(table: string, writes: RowWrite[], nowMs: number = Date.now()): WriteResult[] {
+    const t = this.table(table);
+    const results: WriteResult[] = [];
+    const records: ChangeRecord[] = [];
+    // Each write sees the ones before it (a batch may put a row and then update it).
+    for (const write of writes) {
+      const result = this.prepare(t, write, nowMs);
+      results.push(result);
+      if (!result.ok) continue;
+      records.push(result.record);
+      this.applyChange(t, result.record, false);
+    }
+    this.journal?.append(records.map((record): JournalEntry => ({ op: 'change', table, record })));
+    for (const record of records) this.emit({ kind: 'change', table, record });
+    return results;
+  }
+
+  getRow(table: string, primaryKey: PkCell[]): RowVersions | undefined {
+    const t = this.table(table);
+    const row = t.rows.get(pkKey(primaryKey));
+    return row ? versionsOf(row) : undefined;
+  }
+
+  /**
+   * Rows from `start` (inclusive) towards `end` (exclusive), FORWARD ascending or BACKWARD
+   * descending, at most `limit`; `next` is the key of the first row not returned.
+   */
+  range(table: string, start: DecodedKeyCell[], end: DecodedKeyCell[], direction: 'FORWARD' | 'BACKWARD', limit: number,
+    accept: (row: RowVersions) => boolean = () => true): { rows: RowVersions[]; next: PkCell[] | null } {
+    const t = this.table(table);
+    const rows: RowVersions[] = [];
+    if (direction === 'FORWARD') {
+      for (let i = this.lowerBound(t.sorted, start); i < t.sorted.length; i++) {
+        const row = t.sorted[i]!;
+        if (comparePks(row.primaryKey, end) >= 0) break;
+        if (rows.length >= limit) return { rows, next: row.primaryKey };
+        const v = versionsOf(row);
+        if (accept(v)) rows.push(v);
+      }
+    } else {
+      for (let i = this.upperBound(t.sorted, start) - 1; i >= 0; i--) {
+        const row = t.sorted[i]!;
+        if (comparePks(row.primaryKey, end) <= 0) break;
+        if (rows.length >= limit) return { rows, next: row.primaryKey };
+        const v = versionsOf(row);
+        if (accept(v)) rows.push(v);
+      }
+    }
+    return { rows, next: null };
+  }
+
+  rowCount(table: string): number {
+    return this.table(table).rows.size;
+  }
+
+  // ---- partitions -----------------------------------------------------------------------------
+
+  splitPartition(table: string, partitionId: string): PartitionInfo[] {
+    const t = this.table(table);
+    const p = this.partition(table, partitionId);
+    if (p.info.closed) throw new OtslakeError('OTSL_EMULATOR', 'cannot split a closed partition', { context: { table, partitionId } });
+    const { hashStart, hashEnd } = p.info;
+    if (hashEnd - hashStart < 2) throw new OtslakeError('OTSL_EMULATOR', 'partition range too small to split', { context: { table, partitionId } });
+    const mid = Math.floor((hashStart + hashEnd) / 2);
+    const createdAtUs = this.clockUs();
+    const created = [
+      { id: randomUUID(), hashStart, hashEnd: mid, parents: [partitionId], closed: false, createdAtUs },
+      { id: randomUUID(), hashStart: mid, hashEnd, parents: [partitionId], closed: false, createdAtUs },
+    ];
+    this.apply({ op: 'partitions', table: t.details.name, closed: [partitionId], created });
+    return created.map((c) => ({ ...c }));
+  }
+
+  mergePartitions(table: string, a: string, b: string): PartitionInfo {
+    const pa = this.partition(table, a).info;
+    const pb = this.partition(table, b).info;
+    if (a === b || pa.closed || pb.closed) {
+      throw new OtslakeError('OTSL_EMULATOR', 'merge needs two distinct open partitions', { context: { table, a, b } });
+    }
+    if (pa.hashEnd !== pb.hashStart && pb.hashEnd !== pa.hashStart) {
+      throw new OtslakeError('OTSL_EMULATOR', 'merge needs two adjacent partitions', { context: { table, a, b } });
+    }
+    const child = {
+      id: randomUUID(),
+      hashStart: Math.min(pa.hashStart, pb.hashStart),
+      hashEnd: Math.max(pa.hashEnd, pb.hashEnd),
+      parents: [a, b],
+      closed: false,
+      createdAtUs: this.clockUs(),
+    };
+    this.apply({ op: 'partitions', table, closed: [a, b], created: [child] });
+    return { ...child };
+  }
+
+  // ---- internals ------------------------------------------------------------------------------
+
+  private table(name: string): TableState {
+    const t = this.tables.get(name);
+    if (!t) throw notFound(name);
+    return t;
+  }
+
+  private partition(table: string, partitionId: string): PartitionState {
+    const p = this.table(table).partitions.find((x) => x.info.id === partitionId);
+    if (!p) throw new RpcError(404, 'OTSObjectNotExist', `partition ${partitionId} of table ${table} does not exist`);
+    return p;
+  }
+
+  /** Journals, then applies, then tells subscribers: a subscriber never sees what replay would not. */
+  private apply(entry: JournalEntry): void {
+    this.journal?.append([entry]);
+    this.replay(entry);
+    if (entry.op === 'delete-table') this.emit({ kind: 'table-deleted', table: entry.table });
+    else if (entry.op !== 'change') this.emit({ kind: 'partitions', table: entry.op === 'create-table' ? entry.details.name : entry.table, partitions: this.partitions(entry.op === 'create-table' ? entry.details.name : entry.table) });
+  }
+
+  private replay(entry: JournalEntry): void {
+    switch (entry.op) {
+      case 'create-table':
+        this.tables.set(entry.details.name, {
+          details: entry.details,
+          rows: new Map(),
+          sorted: [],
+          partitions: entry.partitions.map((info) => ({ info, log: [], lastTs: 0n, lastRowIndex: -1 })),
+        });
+        return;
+      case 'delete-table':
+        this.tables.delete(entry.table);
+        return;
+      case 'change': {
+        const t = this.tables.get(entry.table);
+        if (t) this.applyChange(t, entry.record, false);
+        return;
+      }
+      case 'partitions': {
+        const t = this.tables.get(entry.table);
+        if (!t) return;
+        let lastTs = 0n;
+        for (const p of t.partitions) {
+          if (!entry.closed.includes(p.info.id)) continue;
+          p.info.closed = true;
+          if (p.lastTs > lastTs) lastTs = p.lastTs;
+        }
+        // Children continue the parents' sequence so that (timestamp, rowIndex) keeps rising.
+        for (const info of entry.created) t.partitions.push({ info, log: [], lastTs, lastRowIndex: 0 });
+        return;
+      }
+    }
+  }
+
+  private prepare(t: TableState, write: RowWrite, nowMs: number): WriteResult {
+    const problem = validatePrimaryKey(t.details, write.primaryKey);
+    if (problem) return { ok: false, code: 'OTSParameterInvalid', message: problem };
+    const exists = t.rows.has(pkKey(write.primaryKey));
+    if (write.condition === 'EXPECT_EXIST' && !exists) return { ok: false, code: 'OTSConditionCheckFail', message: 'Condition check failed.' };
+    if (write.condition === 'EXPECT_NOT_EXIST' && exists) return { ok: false, code: 'OTSConditionCheckFail', message: 'Condition check failed.' };
+    const p = partitionFor(t.partitions, partitionHash(write.primaryKey[0]!.value));
+    let action: ChangeAction;
+    let changes: CellChange[];
+    if (write.kind === 'put') {
+      action = 'PUT_ROW';
+      changes = write.cells.map((c) => ({ op: 'put', name: c.name, value: c.value, timestamp: c.timestamp ?? nowMs }));
+    } else if (write.kind === 'update') {
+      action = 'UPDATE_ROW';
+      changes = write.changes.map((c) => (c.op === 'put' ? { ...c, timestamp: c.timestamp ?? nowMs } : { ...c }));
+    } else {
+      action = 'DELETE_ROW';
+      changes = [];
+    }
+    const record: ChangeRecord = { partitionId: p.info.id, seq: this.nextSequence(p), action, primaryKey: write.primaryKey, changes };
+    return { ok: true, record };
+  }
+
+  private nextSequence(p: PartitionState): SequenceInfo {
+    const now = this.clockUs();
+    if (now > p.lastTs) {
+      p.lastTs = now;
+      p.lastRowIndex = 0;
+    } else {
+      p.lastRowIndex += 1;
+    }
+    return { epoch: 0, timestamp: p.lastTs, rowIndex: p.lastRowIndex };
+  }
+
+  private applyChange(t: TableState, record: ChangeRecord, notify = true): void {
+    const p = t.partitions.find((x) => x.info.id === record.partitionId);
+    if (p) {
+      p.log.push(record);
+      // Replay restores the sequence position; live writes already advanced it in prepare().
+      if (record.seq.timestamp > p.lastTs || (record.seq.timestamp === p.lastTs && record.seq.rowIndex > p.lastRowIndex)) {
+        p.lastTs = record.seq.timestamp;
+        p.lastRowIndex = record.seq.rowIndex;
+      }
+    }
+    applyToRows(t, record);
+    if (notify) this.emit({ kind: 'change', table: t.details.name, record });
+  }
+
+  private emit(event: TableStoreEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A subscriber's bug must not fail a write that is already durable.
+      }
+    }
+  }
+
+  /** First index whose key is >= `pk`. */
+  private lowerBound(sorted: RowState[], pk: ReadonlyArray<{ value: DecodedKeyCell['value'] }>): number {
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (comparePks(sorted[mid]!.primaryKey, pk) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** First index whose key is > `pk`. */
+  private upperBound(sorted: RowState[], pk: ReadonlyArray<{ value: DecodedKeyCell['value'] }>): number {
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (comparePks(sorted[mid]!.primaryKey, pk) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+function applyToRows(t: TableState, record: ChangeRecord): void {
+  const key = pkKey(record.primaryKey);
+  let row = t.rows.get(key);
+  if (record.action === 'DELETE_ROW') {
+    if (row) removeRow(t, row);
+    return;
+  }
+  if (record.action === 'PUT_ROW') {
+    if (row) row.columns.clear();
+  } else if (!row && !record.changes.some((c) => c.op === 'put')) {
+    return; // deletes on a missing row leave nothing behind
+  }
+  if (!row) {
+    row = { key, primaryKey: record.primaryKey, hash: partitionHash(record.primaryKey[0]!.value), columns: new Map() };
+    insertRow(t, row);
+  }
+  for (const change of record.changes) {
+    if (change.op === 'put') putVersion(row, change.name, { value: change.value, timestamp: change.timestamp }, t.details.maxVersions);
+    else if (change.op === 'delete-all') row.columns.delete(change.name);
+    else {
+      const versions = row.columns.get(change.name);
+      if (!versions) continue;
+      const kept = versions.filter((v) => v.timestamp !== change.timestamp);
+      if (kept.length === 0) row.columns.delete(change.name);
+      else row.columns.set(change.name, kept);
+    }
+  }
+}
+
+/** Versions newest first; an equal timestamp overwrites; beyond maxVersions the oldest go. */
+function putVersion(row: RowState, name: string, version: Version, maxVersions: number): void {
+  const versions = row.columns.get(name) ?? [];
+  const same = versions.findIndex((v) => v.timestamp === version.timestamp);
+  if (same >= 0) versions.splice(same, 1);
+  let i = 0;
+  while (i < versions.length && versions[i]!.timestamp > version.timestamp) i++;
+  versions.splice(i, 0, version);
+  if (versions.length > maxVersions) versions.length = maxVersions;
+  row.columns.set(name, versions);
+}
+
+function insertRow(t: TableState, row: RowState): void {
+  t.rows.set(row.key, row);
+  let lo = 0;
+  let hi = t.sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (comparePks(t.sorted[mid]!.primaryKey, row.primaryKey) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  t.sorted.splice(lo, 0, row);
+}
+
+function removeRow(t: TableState, row: RowState): void {
+  t.rows.delete(row.key);
+  let lo = 0;
+  let hi = t.sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (comparePks(t.sorted[mid]!.primaryKey, row.primaryKey) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  if (t.sorted[lo] === row) t.sorted.splice(lo, 1);
+}
+
+function sortedNames(row: RowState): string[] {
+  return [...row.columns.keys()].sort();
+}
+
+function versionsOf(row: RowState): RowVersions {
+  return { primaryKey: row.primaryKey, columns: sortedNames(row).map((name) => ({ name, versions: row.columns.get(name)!.slice() })) };
+}
+
+/** The base-data image of a row: the newest version of every column. */
+function latestImage(row: RowState): StoredRow {
+  return {
+    primaryKey: row.primaryKey,
+    cells: sortedNames(row).map((name) => {
+      const v = row.columns.get(name)![0]!;
+      return { name, value: v.value, timestamp: v.timestamp };
+    }),
+  };
+}

@@ -1,0 +1,61 @@
+/**
+ * Options of tablestore-local's Tunnel service. Every behaviour the protocol reference marks
+ * UNVERIFIED (docs/tunnel-protocol.md §11) is a switch here, with the default documented in
+ * docs/emulator.md, so that a test can pin the variant it depends on.
+ */
+
+/** Which signal makes a channel "complete" (unblocks children, ends the base phase). */
+export type CompletionSignal = 'either' | 'checkpoint' | 'terminated';
+
+/** How a Checkpoint's sequence number must relate to the stored one. */
+export type SequenceRule = 'greater' | 'next';
+
+export interface TunnelServiceOptions {
+  /** Instance name reported in TunnelInfo.instance_name. */
+  instance: string;
+  /** Directory for tunnel-state.json; without it the state lives in memory only. */
+  dataDir?: string;
+  /** ms since epoch; defaults to the request's receivedAt (RPCs) or Date.now() (timers). */
+  clock?: () => number;
+  /** How long a new tunnel stays in InitBaseDataAndStreamShard. */
+  initDelayMs?: number;
+  /** ReadRecords page limits. */
+  readMaxRecords?: number;
+  readMaxBytes?: number;
+  /** Heartbeat timeout used when ConnectTunnel carries none (seconds, as on the wire). */
+  defaultClientTimeoutSec?: number;
+  /** Period of the expired-client sweep; 0 disables the timer (tests call sweepExpiredClients). */
+  sweepIntervalMs?: number;
+  completionSignal?: CompletionSignal;
+  sequenceRule?: SequenceRule;
+  /** Accept sequence_number 0 unconditionally (the Spark connector always sends 0). */
+  acceptZeroSequence?: boolean;
+  /** Reject Checkpoint from a client that does not own the channel (OTSResourceGone). */
+  checkpointRequiresOwner?: boolean;
+  /** DescribeTunnel shows schedulable-but-unowned channels as OPEN ("Spark mode", §8). */
+  describeSchedulableAsOpen?: boolean;
+  /** ReadRecords with token "finished": 'error' = OTSParameterInvalid, 'finished' = empty page, finished again. */
+  finishedTokenRead?: 'error' | 'finished';
+}
+
+export type ResolvedTunnelOptions = Required<Omit<TunnelServiceOptions, 'dataDir' | 'clock'>> &
+  Pick<TunnelServiceOptions, 'dataDir' | 'clock'>;
+
+export const TUNNEL_DEFAULTS = {
+  initDelayMs: 100,
+  readMaxRecords: 1000,
+  readMaxBytes: 1024 * 1024,
+  defaultClientTimeoutSec: 300,
+  sweepIntervalMs: 1000,
+  completionSignal: 'either',
+  sequenceRule: 'greater',
+  acceptZeroSequence: true,
+  checkpointRequiresOwner: false,
+  describeSchedulableAsOpen: false,
+  finishedTokenRead: 'error',
+} as const satisfies Omit<ResolvedTunnelOptions, 'instance' | 'dataDir' | 'clock'>;
+
+export function resolveTunnelOptions(options: TunnelServiceOptions): ResolvedTunnelOptions {
+  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  return { ...TUNNEL_DEFAULTS, ...defined } as ResolvedTunnelOptions;
+}

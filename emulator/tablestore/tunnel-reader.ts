@@ -1,0 +1,138 @@
+/**
+ * ReadRecords: turns a token into a page of Tunnel records (§5). Reads are pure functions of the
+ * token and the table store, so a retried request returns the same page (change logs only grow).
+ *
+ * Base channels page through the current rows of their hash range in PK order (PUT_ROW images
+ * without sequence info) and end with next_token "finished". Stream channels page through their
+ * partition's change log; at the live tail they answer zero records and a token for the same
+ * position; a closed partition, or a backfill tunnel past its end offset, ends with "finished".
+ */
+import { ActionType, FINISHED_TOKEN, type ReadRecordsResponse, type RecordMsg } from '../../tunnel/proto.js';
+import type { ChangeAction, TableStoreView } from './model.js';
+import { encodeStreamRecord } from './plainbuffer-write.js';
+import { RpcError } from './rpc.js';
+import type { ResolvedTunnelOptions } from './tunnel-options.js';
+import type { ChannelRecord, TunnelRecord } from './tunnel-state.js';
+import { decodeToken, encodeToken, type BasePosition, type StreamPosition } from './tunnel-token.js';
+
+type ReaderOptions = Pick<ResolvedTunnelOptions, 'readMaxRecords' | 'readMaxBytes' | 'finishedTokenRead'>;
+
+const ACTION: Record<ChangeAction, ActionType> = {
+  PUT_ROW: ActionType.PUT_ROW,
+  UPDATE_ROW: ActionType.UPDATE_ROW,
+  DELETE_ROW: ActionType.DELETE_ROW,
+};
+
+/** The token a never-checkpointed channel starts from. */
+export function initialToken(channel: ChannelRecord): string {
+  if (channel.kind === 'BaseData') return encodeToken({ kind: 'base', lastPk: null, totalCount: 0 });
+  return encodeToken({ kind: 'stream', channelId: channel.id, index: channel.startIndex, timestampUs: 0n, totalCount: 0 });
+}
+
+/** Checks that a token (from a client) is a valid position of this channel, or "finished". */
+export function validateToken(channel: ChannelRecord, token: string): void {
+  if (token === FINISHED_TOKEN) return;
+  positionOf(channel, token);
+}
+
+export function readRecords(
+  store: TableStoreView,
+  tunnel: TunnelRecord,
+  channel: ChannelRecord,
+  token: string,
+  nowMs: number,
+  options: ReaderOptions,
+): ReadRecordsResponse {
+  if (token === FINISHED_TOKEN) {
+    if (options.finishedTokenRead === 'finished') return { records: [], next_token: FINISHED_TOKEN, may_more_record: false };
+    throw new RpcError(400, 'OTSParameterInvalid', `channel ${channel.id} is finished; there is nothing to read after "finished"`);
+  }
+  if (store.getTable(tunnel.table) === undefined) {
+    throw new RpcError(400, 'OTSParameterInvalid', `table ${tunnel.table} of tunnel ${tunnel.id} no longer exists`);
+  }
+  const position = positionOf(channel, token);
+  return position.kind === 'base'
+    ? readBase(store, tunnel, channel, position, options)
+    : readStream(store, tunnel, channel, position, nowMs, options);
+}
+
+function positionOf(channel: ChannelRecord, token: string): BasePosition | StreamPosition {
+  const position = decodeToken(token);
+  if (channel.kind === 'BaseData' && position.kind !== 'base') {
+    throw new RpcError(400, 'OTSParameterInvalid', `channel ${channel.id} is a BaseData channel; the token is a stream token`);
+  }
+  if (channel.kind === 'Stream' && (position.kind !== 'stream' || position.channelId !== channel.id)) {
+    throw new RpcError(400, 'OTSParameterInvalid', `the token does not belong to stream channel ${channel.id}`);
+  }
+  return position;
+}
+
+function readBase(
+  store: TableStoreView,
+  tunnel: TunnelRecord,
+  channel: ChannelRecord,
+  position: BasePosition,
+  options: ReaderOptions,
+): ReadRecordsResponse {
+  const page = store.scan(tunnel.table, { hashStart: channel.hashStart, hashEnd: channel.hashEnd }, position.lastPk, options.readMaxRecords);
+  const records: RecordMsg[] = [];
+  let bytes = 0;
+  for (const row of page.rows) {
+    const record = encodeStreamRecord(row, { withSequence: false });
+    if (records.length > 0 && bytes + record.length > options.readMaxBytes) break;
+    bytes += record.length;
+    records.push({ action_type: ActionType.PUT_ROW, record });
+  }
+  const all = records.length === page.rows.length;
+  if (page.done && all) return { records, next_token: FINISHED_TOKEN, may_more_record: false };
+  const last = page.rows[records.length - 1];
+  const next = encodeToken({
+    kind: 'base',
+    lastPk: last === undefined ? position.lastPk : last.primaryKey,
+    totalCount: position.totalCount + records.length,
+  });
+  return { records, next_token: next, may_more_record: true };
+}
+
+function readStream(
+  store: TableStoreView,
+  tunnel: TunnelRecord,
+  channel: ChannelRecord,
+  position: StreamPosition,
+  nowMs: number,
+  options: ReaderOptions,
+): ReadRecordsResponse {
+  const endUs = tunnel.streamConfig?.endOffsetNs === undefined ? undefined : BigInt(tunnel.streamConfig.endOffsetNs) / 1000n;
+  const page = store.changes(tunnel.table, channel.partitionId, position.index, options.readMaxRecords);
+  const records: RecordMsg[] = [];
+  let bytes = 0;
+  let pastEnd = false;
+  let timestampUs = position.timestampUs;
+  for (const change of page.records) {
+    if (endUs !== undefined && change.seq.timestamp >= endUs) {
+      pastEnd = true;
+      break;
+    }
+    const record = encodeStreamRecord(change, { withSequence: true });
+    if (records.length > 0 && bytes + record.length > options.readMaxBytes) break;
+    bytes += record.length;
+    records.push({ action_type: ACTION[change.action], record });
+    timestampUs = change.seq.timestamp;
+  }
+  const nextIndex = position.index + records.length;
+  const tailReached = records.length === page.records.length;
+  const finished =
+    pastEnd ||
+    (tailReached && page.drained) ||
+    (tailReached && endUs !== undefined && BigInt(nowMs) * 1000n >= endUs && nextIndex >= store.changeCount(tunnel.table, channel.partitionId));
+  if (finished) return { records, next_token: FINISHED_TOKEN, may_more_record: false };
+  const next = encodeToken({
+    kind: 'stream',
+    channelId: channel.id,
+    index: nextIndex,
+    timestampUs,
+    totalCount: position.totalCount + records.length,
+  });
+  const mayMore = !tailReached || nextIndex < store.changeCount(tunnel.table, channel.partitionId);
+  return { records, next_token: next, may_more_record: mayMore };
+}

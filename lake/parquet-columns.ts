@@ -1,0 +1,357 @@
+/**
+ * Typed column buffers filled row by row, turned into Arrow data one row group at a time.
+ *
+ * Values go straight into growable typed arrays (BigInt64Array, Float64Array, UTF-8 bytes + offsets)
+ * because building Arrow vectors from JS arrays (`vectorFromArray`) costs more than the whole
+ * Parquet encode (docs/parquet.md). Each builder also keeps the file-level statistics Delta wants
+ * (`lake/file-stats.ts`), so stats never need a second pass over the data or the footer.
+ */
+import * as arrow from 'apache-arrow';
+import { OtslakeError } from '../common/errors.js';
+import type { DataType, StructType } from './actions.js';
+
+export type ColumnType = 'long' | 'double' | 'boolean' | 'string' | 'binary' | 'timestamp' | 'array<string>';
+
+export interface ColumnSpec {
+  name: string;
+  type: ColumnType;
+  nullable: boolean;
+}
+
+/** File-level statistics of one column, as JS values (strings untruncated, timestamps in µs). */
+export interface ColumnStats {
+  nullCount: number;
+  min: bigint | number | string | undefined;
+  max: bigint | number | string | undefined;
+  /** A NaN or ±Infinity was seen: JSON cannot carry it, so no bounds are emitted. */
+  unbounded: boolean;
+}
+
+const encoder = new TextEncoder();
+
+/** The Delta schema's columns minus partition columns, in schema order: what a data file holds. */
+export function dataColumnsOf(schema: StructType, partitionColumns: readonly string[] = []): ColumnSpec[] {
+  const partitions = new Set(partitionColumns);
+  return schema.fields.filter((f) => !partitions.has(f.name)).map((f) => ({ name: f.name, type: columnTypeOf(f.name, f.type), nullable: f.nullable }));
+}
+
+export function columnTypeOf(name: string, type: DataType): ColumnType {
+  if (typeof type === 'string') {
+    if (type === 'long' || type === 'double' || type === 'boolean' || type === 'string' || type === 'binary' || type === 'timestamp') return type;
+  } else if (type.type === 'array' && type.elementType === 'string') {
+    return 'array<string>';
+  }
+  throw new OtslakeError('OTSL_LAKE_SCHEMA', `column "${name}" has type ${JSON.stringify(type)}, which the Parquet writer does not support`, {
+    context: { column: name },
+  });
+}
+
+export function arrowTypeOf(type: ColumnType): arrow.DataType {
+  switch (type) {
+    case 'long': return new arrow.Int64();
+    case 'double': return new arrow.Float64();
+    case 'boolean': return new arrow.Bool();
+    case 'string': return new arrow.Utf8();
+    case 'binary': return new arrow.Binary();
+    case 'timestamp': return new arrow.TimestampMicrosecond('UTC');
+    case 'array<string>': return new arrow.List(new arrow.Field('element', new arrow.Utf8(), true));
+  }
+}
+
+/** Code-point order, i.e. the UTF-8 byte order Delta and Parquet use; JS `<` is UTF-16 order. */
+export function compareStrings(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    // Only surrogates (D800–DFFF) sort differently from code points against E000–FFFF.
+    if (x >= 0xd800 && y >= 0xd800) return (x >= 0xe000 ? x - 0x800 : x + 0x2000) - (y >= 0xe000 ? y - 0x800 : y + 0x2000);
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+function grow<T extends BigInt64Array | Float64Array | Uint8Array | Int32Array>(buf: T, needed: number): T {
+  if (needed <= buf.length) return buf;
+  const next = new (buf.constructor as new (n: number) => T)(Math.max(needed, buf.length * 2, 64));
+  next.set(buf as never);
+  return next;
+}
+
+/** Validity bits, allocated lazily: a column without nulls ships no bitmap. */
+class Validity {
+  bits: Uint8Array | null = null;
+  nullCount = 0;
+
+  set(row: number, valid: boolean): void {
+    if (valid) {
+      if (this.bits) {
+        this.bits = grow(this.bits, (row >> 3) + 1);
+        this.bits[row >> 3]! |= 1 << (row & 7);
+      }
+      return;
+    }
+    if (!this.bits) {
+      this.bits = new Uint8Array(Math.max(64, (row >> 3) + 1));
+      // Every earlier row was valid.
+      for (let i = 0; i < row; i++) this.bits[i >> 3]! |= 1 << (i & 7);
+    }
+    this.bits = grow(this.bits, (row >> 3) + 1);
+    this.nullCount += 1;
+  }
+
+  reset(): void {
+    this.bits = null;
+    this.nullCount = 0;
+  }
+}
+
+export abstract class ColumnBuilder {
+  length = 0;
+  protected readonly validity = new Validity();
+  readonly stats: ColumnStats = { nullCount: 0, min: undefined, max: undefined, unbounded: false };
+
+  constructor(readonly spec: ColumnSpec) {}
+
+  /** `null`/`undefined` is a null; anything of the wrong kind is OTSL_LAKE_SCHEMA. */
+  append(value: unknown): void {
+    if (value === null || value === undefined) {
+      if (!this.spec.nullable) throw this.badValue(value, 'a non-null value');
+      this.validity.set(this.length, false);
+      this.stats.nullCount += 1;
+      this.appendNull();
+    } else {
+      this.validity.set(this.length, true);
+      this.appendValue(value);
+    }
+    this.length += 1;
+  }
+
+  /** Bytes held by the current row group's buffers (uncompressed). */
+  abstract get byteSize(): number;
+  protected abstract appendNull(): void;
+  protected abstract appendValue(value: unknown): void;
+  protected abstract buildData(nullBitmap: Uint8Array | undefined): arrow.Data;
+  protected abstract resetBuffers(): void;
+
+  /** Hands the current row group over as Arrow data and starts an empty one. */
+  takeRowGroup(): arrow.Data {
+    const bits = this.validity.bits ? this.validity.bits.subarray(0, (this.length + 7) >> 3) : undefined;
+    const data = this.buildData(bits);
+    this.length = 0;
+    this.validity.reset();
+    this.resetBuffers();
+    return data;
+  }
+
+  /** Starts a new file: statistics restart from zero. */
+  resetStats(): void {
+    this.stats.nullCount = 0;
+    this.stats.min = undefined;
+    this.stats.max = undefined;
+    this.stats.unbounded = false;
+  }
+
+  protected badValue(value: unknown, expected: string): OtslakeError {
+    const shown = typeof value === 'bigint' ? `${value}n` : typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : String(value);
+    return new OtslakeError('OTSL_LAKE_SCHEMA', `column "${this.spec.name}" (${this.spec.type}) expects ${expected}, got ${typeof value} ${shown}`, {
+      context: { column: this.spec.name, columnType: this.spec.type, row: this.length },
+    });
+  }
+
+  protected nullCountForData(): number {
+    return this.validity.nullCount;
+  }
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+class Int64Builder extends ColumnBuilder {
+  private values = new BigInt64Array(1024);
+
+  get byteSize(): number { return this.length * 8; }
+  protected appendNull(): void { this.values = grow(this.values, this.length + 1); this.values[this.length] = 0n; }
+
+  protected appendValue(value: unknown): void {
+    let v: bigint;
+    if (typeof value === 'bigint') v = value;
+    else if (this.spec.type === 'timestamp' && value instanceof Date) v = BigInt(value.getTime()) * 1000n;
+    else if (typeof value === 'number' && Number.isSafeInteger(value)) v = BigInt(value);
+    else throw this.badValue(value, this.spec.type === 'timestamp' ? 'µs since epoch as bigint/integer, or a Date' : 'a bigint or safe integer');
+    if (v < INT64_MIN || v > INT64_MAX) throw this.badValue(value, 'a value inside int64');
+    this.values = grow(this.values, this.length + 1);
+    this.values[this.length] = v;
+    const s = this.stats;
+    if (s.min === undefined || v < (s.min as bigint)) s.min = v;
+    if (s.max === undefined || v > (s.max as bigint)) s.max = v;
+  }
+
+  protected buildData(nullBitmap: Uint8Array | undefined): arrow.Data {
+    return arrow.makeData({ type: arrowTypeOf(this.spec.type) as arrow.Int64, length: this.length, nullCount: this.nullCountForData(), nullBitmap, data: this.values.slice(0, this.length) });
+  }
+
+  protected resetBuffers(): void { /* the buffer is reused; takeRowGroup copied out the used part */ }
+}
+
+class DoubleBuilder extends ColumnBuilder {
+  private values = new Float64Array(1024);
+
+  get byteSize(): number { return this.length * 8; }
+  protected appendNull(): void { this.values = grow(this.values, this.length + 1); this.values[this.length] = 0; }
+
+  protected appendValue(value: unknown): void {
+    if (typeof value !== 'number') throw this.badValue(value, 'a number');
+    this.values = grow(this.values, this.length + 1);
+    this.values[this.length] = value;
+    const s = this.stats;
+    if (!Number.isFinite(value)) { s.unbounded = true; return; }
+    if (s.min === undefined || value < (s.min as number)) s.min = value;
+    if (s.max === undefined || value > (s.max as number)) s.max = value;
+  }
+
+  protected buildData(nullBitmap: Uint8Array | undefined): arrow.Data {
+    return arrow.makeData({ type: new arrow.Float64(), length: this.length, nullCount: this.nullCountForData(), nullBitmap, data: this.values.slice(0, this.length) });
+  }
+
+  protected resetBuffers(): void {}
+}
+
+class BoolBuilder extends ColumnBuilder {
+  private bits = new Uint8Array(128);
+
+  get byteSize(): number { return (this.length + 7) >> 3; }
+  protected appendNull(): void { this.bits = grow(this.bits, (this.length >> 3) + 1); }
+
+  protected appendValue(value: unknown): void {
+    if (typeof value !== 'boolean') throw this.badValue(value, 'a boolean');
+    this.bits = grow(this.bits, (this.length >> 3) + 1);
+    if (value) this.bits[this.length >> 3]! |= 1 << (this.length & 7);
+  }
+
+  protected buildData(nullBitmap: Uint8Array | undefined): arrow.Data {
+    return arrow.makeData({ type: new arrow.Bool(), length: this.length, nullCount: this.nullCountForData(), nullBitmap, data: this.bits.slice(0, (this.length + 7) >> 3) });
+  }
+
+  protected resetBuffers(): void { this.bits.fill(0); }
+}
+
+/** UTF-8 or raw bytes in one buffer plus offsets: Arrow's own variable-width layout. */
+class VarBinaryBuilder extends ColumnBuilder {
+  private bytes = new Uint8Array(16 * 1024);
+  private offsets = new Int32Array(1025);
+  private used = 0;
+
+  get byteSize(): number { return this.used + this.length * 4; }
+  protected appendNull(): void { this.pushOffset(); }
+
+  protected appendValue(value: unknown): void {
+    if (this.spec.type === 'string') {
+      if (typeof value !== 'string') throw this.badValue(value, 'a string');
+      this.appendString(value);
+      const s = this.stats;
+      if (s.min === undefined || compareStrings(value, s.min as string) < 0) s.min = value;
+      if (s.max === undefined || compareStrings(value, s.max as string) > 0) s.max = value;
+    } else {
+      if (!(value instanceof Uint8Array)) throw this.badValue(value, 'a Uint8Array');
+      this.bytes = grow(this.bytes, this.used + value.length);
+      this.bytes.set(value, this.used);
+      this.used += value.length;
+      this.pushOffset();
+    }
+  }
+
+  /** Also used by the list builder for its elements. */
+  appendString(value: string): void {
+    // A UTF-8 string is at most 3 bytes per UTF-16 unit.
+    this.bytes = grow(this.bytes, this.used + value.length * 3);
+    this.used += encoder.encodeInto(value, this.bytes.subarray(this.used)).written;
+    this.pushOffset();
+  }
+
+  private pushOffset(): void {
+    this.offsets = grow(this.offsets, this.length + 2);
+    this.offsets[this.length + 1] = this.used;
+    if (this.used > 0x7fffffff) throw this.badValue('…', 'less than 2 GiB of bytes per row group');
+  }
+
+  /** Element count when used as a list child (validity is not tracked there). */
+  elementCount = 0;
+  appendElement(value: string): void {
+    this.offsets = grow(this.offsets, this.elementCount + 2);
+    this.bytes = grow(this.bytes, this.used + value.length * 3);
+    this.used += encoder.encodeInto(value, this.bytes.subarray(this.used)).written;
+    this.offsets[this.elementCount + 1] = this.used;
+    this.elementCount += 1;
+  }
+
+  takeElements(): arrow.Data {
+    const data = arrow.makeData({ type: new arrow.Utf8(), length: this.elementCount, nullCount: 0, valueOffsets: this.offsets.slice(0, this.elementCount + 1), data: this.bytes.slice(0, this.used) });
+    this.elementCount = 0;
+    this.used = 0;
+    return data;
+  }
+
+  protected buildData(nullBitmap: Uint8Array | undefined): arrow.Data {
+    const type = this.spec.type === 'string' ? new arrow.Utf8() : new arrow.Binary();
+    return arrow.makeData({ type, length: this.length, nullCount: this.nullCountForData(), nullBitmap, valueOffsets: this.offsets.slice(0, this.length + 1), data: this.bytes.slice(0, this.used) } as never);
+  }
+
+  protected resetBuffers(): void { this.used = 0; }
+}
+
+/** list<string> with non-null elements (column names in `_deleted_columns`). */
+class StringListBuilder extends ColumnBuilder {
+  private offsets = new Int32Array(1025);
+  private readonly child = new VarBinaryBuilder({ name: 'element', type: 'string', nullable: true });
+  private elements = 0;
+  private elementBytes = 0;
+
+  get byteSize(): number { return this.length * 4 + this.elementBytes; }
+  protected appendNull(): void { this.pushOffset(); }
+
+  protected appendValue(value: unknown): void {
+    if (!Array.isArray(value)) throw this.badValue(value, 'an array of strings');
+    for (const item of value) {
+      if (typeof item !== 'string') throw this.badValue(item, 'strings as list elements');
+      this.child.appendElement(item);
+      this.elementBytes += item.length + 4;
+      this.elements += 1;
+    }
+    this.pushOffset();
+  }
+
+  private pushOffset(): void {
+    this.offsets = grow(this.offsets, this.length + 2);
+    this.offsets[this.length + 1] = this.elements;
+  }
+
+  protected buildData(nullBitmap: Uint8Array | undefined): arrow.Data {
+    const child = this.child.takeElements();
+    const type = arrowTypeOf('array<string>') as arrow.List<arrow.Utf8>;
+    return arrow.makeData({ type, length: this.length, nullCount: this.nullCountForData(), nullBitmap, valueOffsets: this.offsets.slice(0, this.length + 1), child: child as arrow.Data<arrow.Utf8> });
+  }
+
+  protected resetBuffers(): void {
+    this.elements = 0;
+    this.elementBytes = 0;
+  }
+}
+
+export function createColumnBuilder(spec: ColumnSpec): ColumnBuilder {
+  switch (spec.type) {
+    case 'long':
+    case 'timestamp': return new Int64Builder(spec);
+    case 'double': return new DoubleBuilder(spec);
+    case 'boolean': return new BoolBuilder(spec);
+    case 'string':
+    case 'binary': return new VarBinaryBuilder(spec);
+    case 'array<string>': return new StringListBuilder(spec);
+  }
+}
+
+/** The Arrow schema of a data file; Parquet nullability (OPTIONAL/REQUIRED) follows `nullable`. */
+export function arrowSchemaOf(columns: readonly ColumnSpec[]): arrow.Schema {
+  return new arrow.Schema(columns.map((c) => new arrow.Field(c.name, arrowTypeOf(c.type), c.nullable)));
+}

@@ -1,0 +1,279 @@
+/**
+ * Writes rows into Parquet data files of a Delta table: rows are appended to typed column buffers,
+ * each full row group is handed to parquet-rs (parquet-wasm) at once and its buffers reused, and the
+ * encoded bytes stream into the object store while later rows arrive. So a batch is never held twice:
+ * only the row group being filled lives in JS, and only what parquet-rs has not yet emitted lives in
+ * wasm. Files roll at a target size; each closed file comes back with the stats of its rows.
+ *
+ * Encoder choice, page format and figures: docs/parquet.md.
+ */
+import { randomUUID } from 'node:crypto';
+import * as arrow from 'apache-arrow';
+import * as pw from 'parquet-wasm';
+import { OtslakeError, hasCode } from '../common/errors.js';
+import type { FileStats } from './actions.js';
+import { computeFileStats, type StatsOptions } from './file-stats.js';
+import type { ObjectStore } from './object-store.js';
+import { arrowSchemaOf, createColumnBuilder, type ColumnBuilder, type ColumnSpec } from './parquet-columns.js';
+import { partitionDirectory } from './partition-path.js';
+
+export type ParquetCompression = 'zstd' | 'snappy' | 'uncompressed';
+
+export const DEFAULT_TARGET_FILE_BYTES = 128 * 1024 * 1024;
+export const DEFAULT_ROW_GROUP_ROWS = 100_000;
+export const DEFAULT_ROW_GROUP_BYTES = 64 * 1024 * 1024;
+const ENGINE = 'otslake (parquet-rs via parquet-wasm)';
+
+export interface ParquetFileWriterOptions {
+  store: ObjectStore;
+  /** The columns of the file, in order; partition columns are not stored in data files. */
+  columns: readonly ColumnSpec[];
+  partitionValues?: Record<string, string | null>;
+  /** Directory inside the table ('' = root, else ending in '/'); by default the Hive-style partition path. */
+  directory?: string;
+  /** Files roll once their estimated size reaches this (approximate: it is known exactly only after encoding). */
+  targetFileBytes?: number;
+  rowGroupRows?: number;
+  /** Uncompressed bytes of buffered column data that close a row group early (wide rows). */
+  rowGroupBytes?: number;
+  compression?: ParquetCompression;
+  stats?: StatsOptions;
+  signal?: AbortSignal;
+}
+
+/** One finished data file, ready to become an `add` action (see `addActionFor`). */
+export interface WrittenFile {
+  /** Key relative to the table root, not URI-encoded. */
+  path: string;
+  size: number;
+  numRecords: number;
+  modificationTime: number;
+  partitionValues: Record<string, string | null>;
+  stats: FileStats;
+}
+
+interface OpenFile {
+  path: string;
+  rows: number;
+  rawBytes: number;
+  emittedBytes: number;
+  controller: ReadableStreamDefaultController<pw.RecordBatch>;
+  /** Resolves when parquet-rs asks for more input: the backlog is consumed. */
+  pulled: Promise<void>;
+  upload: Promise<WrittenFile>;
+  /** Set when the file is finished: everything but what the store reports. */
+  result?: WrittenFile;
+}
+
+const CODECS: Record<ParquetCompression, pw.Compression> = {
+  zstd: pw.Compression.ZSTD,
+  snappy: pw.Compression.SNAPPY,
+  uncompressed: pw.Compression.UNCOMPRESSED,
+};
+
+function writerProperties(compression: ParquetCompression, rowGroupRows: number): pw.WriterProperties {
+  // Data Page V1: the Delta spec's default `delta.parquet.format.version` 1.0.0 and what every engine reads.
+  return new pw.WriterPropertiesBuilder()
+    .setWriterVersion(pw.WriterVersion.V1)
+    .setCompression(CODECS[compression])
+    .setStatisticsEnabled(pw.EnabledStatistics.Chunk)
+    .setMaxRowGroupSize(rowGroupRows)
+    .setCreatedBy(ENGINE)
+    .build();
+}
+
+export class ParquetFileWriter {
+  private readonly columns: readonly ColumnSpec[];
+  private readonly builders: ColumnBuilder[];
+  private readonly schema: arrow.Schema;
+  private readonly structType: arrow.Struct;
+  private readonly directory: string;
+  private readonly partitionValues: Record<string, string | null>;
+  private readonly targetFileBytes: number;
+  private readonly rowGroupRows: number;
+  private readonly rowGroupBytes: number;
+  private readonly compression: ParquetCompression;
+  private current: OpenFile | null = null;
+  private readonly uploads: Promise<WrittenFile>[] = [];
+  private fileSeq = 0;
+  /** Observed compressed/raw ratio, used to estimate a file's size before parquet-rs emits it. */
+  private ratio = 0.35;
+  private failure: unknown = null;
+  private closed = false;
+
+  constructor(private readonly options: ParquetFileWriterOptions) {
+    if (options.columns.length === 0) throw new OtslakeError('OTSL_PARQUET_WRITE', 'a Parquet file needs at least one column');
+    const names = new Set<string>();
+    for (const c of options.columns) {
+      if (names.has(c.name.toLowerCase())) throw new OtslakeError('OTSL_LAKE_SCHEMA', `duplicate column "${c.name}"`, { context: { column: c.name } });
+      names.add(c.name.toLowerCase());
+    }
+    this.columns = options.columns;
+    this.builders = options.columns.map(createColumnBuilder);
+    this.schema = arrowSchemaOf(options.columns);
+    this.structType = new arrow.Struct(this.schema.fields);
+    this.partitionValues = options.partitionValues ?? {};
+    this.directory = options.directory ?? partitionDirectory(this.partitionValues);
+    this.targetFileBytes = options.targetFileBytes ?? DEFAULT_TARGET_FILE_BYTES;
+    this.rowGroupRows = options.rowGroupRows ?? DEFAULT_ROW_GROUP_ROWS;
+    this.rowGroupBytes = Math.min(options.rowGroupBytes ?? DEFAULT_ROW_GROUP_BYTES, this.targetFileBytes);
+    this.compression = options.compression ?? 'zstd';
+  }
+
+  /** Rows appended to the open row group so far. */
+  get bufferedRows(): number {
+    return this.builders[0]!.length;
+  }
+
+  /**
+   * Appends one row (column name → value; a missing key is null). A value of the wrong type throws
+   * OTSL_LAKE_SCHEMA and leaves the writer unusable (its columns would no longer line up): abort it.
+   */
+  appendRow(row: Readonly<Record<string, unknown>>): void {
+    this.checkUsable();
+    try {
+      for (let i = 0; i < this.builders.length; i++) this.builders[i]!.append(row[this.columns[i]!.name]);
+    } catch (err) {
+      this.failure = err;
+      throw err;
+    }
+    if (this.builders[0]!.length >= this.rowGroupRows || this.bufferedBytes() >= this.rowGroupBytes) this.flushRowGroup();
+  }
+
+  /** Waits until the encoder has taken every flushed row group (backpressure), surfacing upload errors. */
+  async drain(): Promise<void> {
+    this.checkUsable();
+    const file = this.current;
+    if (file) await Promise.race([file.pulled, file.upload.then(() => undefined)]);
+    this.checkUsable();
+  }
+
+  /** Flushes and closes the last file; returns every file written, in order. No rows → no file. */
+  async close(): Promise<WrittenFile[]> {
+    this.checkUsable();
+    this.closed = true;
+    if (this.bufferedRows > 0) this.flushRowGroup();
+    if (this.current) this.finishFile();
+    const files = await Promise.all(this.uploads);
+    return files;
+  }
+
+  /** Stops writing and deletes the files already uploaded (best effort; vacuum removes leftovers). */
+  async abort(reason?: unknown): Promise<void> {
+    this.closed = true;
+    this.failure ??= reason ?? new OtslakeError('OTSL_ABORTED', 'Parquet writer aborted');
+    if (this.current) {
+      try { this.current.controller.error(this.failure); } catch { /* already closed */ }
+      this.current = null;
+    }
+    const settled = await Promise.allSettled(this.uploads);
+    await Promise.allSettled(settled.map((s) => (s.status === 'fulfilled' ? this.options.store.delete(s.value.path) : undefined)));
+  }
+
+  private checkUsable(): void {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new OtslakeError('OTSL_INTERNAL', 'Parquet writer used after close');
+  }
+
+  private bufferedBytes(): number {
+    let sum = 0;
+    for (const b of this.builders) sum += b.byteSize;
+    return sum;
+  }
+
+  private flushRowGroup(): void {
+    const rows = this.bufferedRows;
+    if (rows === 0) return;
+    const rawBytes = this.bufferedBytes();
+    const file = (this.current ??= this.openFile());
+    const children = this.builders.map((b) => b.takeRowGroup());
+    const struct = arrow.makeData({ type: this.structType, length: rows, nullCount: 0, children });
+    const ipc = arrow.tableToIPC(new arrow.Table([new arrow.RecordBatch(this.schema, struct)]), 'stream');
+    try {
+      for (const batch of pw.Table.fromIPCStream(ipc).recordBatches()) file.controller.enqueue(batch);
+    } catch (err) {
+      this.failure = new OtslakeError('OTSL_PARQUET_WRITE', `encoding a row group failed: ${(err as Error).message}`, { cause: err, context: { file: file.path } });
+      throw this.failure;
+    }
+    file.rows += rows;
+    file.rawBytes += rawBytes;
+    if (Math.max(file.emittedBytes, file.rawBytes * this.ratio) >= this.targetFileBytes) this.finishFile();
+  }
+
+  private openFile(): OpenFile {
+    const suffix = this.compression === 'uncompressed' ? '' : `.${this.compression}`;
+    const path = `${this.directory}part-${String(this.fileSeq++).padStart(5, '0')}-${randomUUID()}.c000${suffix}.parquet`;
+    let controller!: ReadableStreamDefaultController<pw.RecordBatch>;
+    let onPull!: () => void;
+    const file = { path, rows: 0, rawBytes: 0, emittedBytes: 0 } as OpenFile;
+    const renewPulled = () => { file.pulled = new Promise<void>((resolve) => { onPull = resolve; }); };
+    renewPulled();
+    const input = new ReadableStream<pw.RecordBatch>({
+      start: (c) => { controller = c; },
+      pull: () => { onPull(); renewPulled(); },
+    }, { highWaterMark: 1 });
+    file.controller = controller;
+    file.upload = this.upload(file, input);
+    // Reported through checkUsable/close; never an unhandled rejection in between.
+    file.upload.catch((err: unknown) => { this.failure ??= err; });
+    this.uploads.push(file.upload);
+    return file;
+  }
+
+  private async upload(file: OpenFile, input: ReadableStream<pw.RecordBatch>): Promise<WrittenFile> {
+    const properties = writerProperties(this.compression, this.rowGroupRows);
+    const body = (async function* () {
+      const output = await pw.transformParquetStream(input, properties);
+      const reader = (output as ReadableStream<Uint8Array>).getReader();
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return;
+          file.emittedBytes += value.byteLength;
+          yield value;
+        }
+      } finally {
+        reader.releaseLock();
+      }
+    })();
+    let meta;
+    try {
+      meta = await this.options.store.put(file.path, body, this.options.signal ? { signal: this.options.signal } : {});
+    } catch (err) {
+      if (hasCode(err, 'OTSL_LAKE_IO') || hasCode(err, 'OTSL_ABORTED')) throw err;
+      throw new OtslakeError('OTSL_PARQUET_WRITE', `writing ${file.path} failed: ${(err as Error).message}`, {
+        cause: err,
+        context: { file: file.path, uri: this.options.store.uri },
+      });
+    }
+    return { ...file.result!, size: meta.size, modificationTime: meta.lastModified };
+  }
+
+  /** Ends the current file: its stats are taken now, its upload completes in the background. */
+  private finishFile(): void {
+    const file = this.current;
+    if (!file) return;
+    this.current = null;
+    const stats = computeFileStats(this.columns, this.builders.map((b) => ({ ...b.stats })), file.rows, this.options.stats);
+    for (const b of this.builders) b.resetStats();
+    file.result = { path: file.path, size: 0, numRecords: file.rows, modificationTime: 0, partitionValues: { ...this.partitionValues }, stats };
+    void file.upload.then((w) => { if (file.rawBytes > 0) this.ratio = w.size / file.rawBytes; }, () => undefined);
+    file.controller.close();
+  }
+}
+
+/** Writes `rows` into as many files as the target size asks for. */
+export async function writeParquetFiles(rows: Iterable<Readonly<Record<string, unknown>>>, options: ParquetFileWriterOptions): Promise<WrittenFile[]> {
+  const writer = new ParquetFileWriter(options);
+  try {
+    let n = 0;
+    for (const row of rows) {
+      writer.appendRow(row);
+      if (++n % 8192 === 0) await writer.drain();
+    }
+    return await writer.close();
+  } catch (err) {
+    await writer.abort(err);
+    throw err;
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * Delta commits with optimistic concurrency (docs/delta-lake.md A5, A12, C1–C2).
+ *
+ * A commit is `_delta_log/<v>.json` created with put-if-absent. When another writer got `v` first,
+ * its commit (and any later ones) are read and checked the way Spark's ConflictChecker does for the
+ * operations otslake performs; a loss that cannot hurt (blind appends, compaction next to appends)
+ * is retried at the next free version. A conflict is a return value, never an exception: the caller
+ * decides (drop the batch when fenced, retry compaction later). Only I/O failures throw.
+ *
+ * Every commit carries a unique `commitInfo.txnId`: when a put succeeded but its response was lost,
+ * the retry finds the version taken, reads it, recognises its own txnId and reports success instead
+ * of writing the same data a second time.
+ */
+import { randomUUID } from 'node:crypto';
+import { OtslakeError, hasCode } from '../common/errors.js';
+import { withRetry, type RetryPolicy } from '../common/retry.js';
+import { decodeActions, encodeActions, parseSchema, type Action, type Add, type CommitInfo, type Metadata, type Protocol, type Remove, type Txn } from './actions.js';
+import { stringifyStats } from './file-stats.js';
+import { commitKey, LOG_DIR, parseLogFile } from './log-path.js';
+import type { ObjectStore } from './object-store.js';
+import type { WrittenFile } from './parquet-file.js';
+import { encodeLogPath } from './partition-path.js';
+
+export const ENGINE_INFO = 'otslake/0.1.0';
+export const DEFAULT_MAX_COMMIT_ATTEMPTS = 100;
+
+export interface CommitOptions {
+  /** The version the actions were prepared against (the snapshot read); -1 when creating the table. */
+  readVersion: number;
+  /** commitInfo.operation: 'WRITE', 'STREAMING UPDATE', 'OPTIMIZE', 'CREATE TABLE', … */
+  operation: string;
+  operationParameters?: Record<string, unknown>;
+  /** Extra commitInfo fields (e.g. the Tunnel positions a batch reached). */
+  commitInfo?: Record<string, unknown>;
+  /**
+   * The table metadata the actions were prepared against. A winner that changed the metadata is
+   * tolerated only if it kept every column of this one with the same type (e.g. it added a column).
+   */
+  readMetadata?: Metadata;
+  /** How many versions to try before giving up (each lost race costs one). */
+  maxAttempts?: number;
+  /** Backoff for retriable store errors on a single put/get. */
+  retryPolicy?: Partial<RetryPolicy>;
+  signal?: AbortSignal;
+  /** Clock for commitInfo.timestamp (tests). */
+  nowMs?: () => number;
+}
+
+export type CommitResult =
+  | { kind: 'committed'; version: number; attempts: number }
+  | { kind: 'conflict'; winningVersion: number; fenced: boolean; reason: string };
+
+/** Why a winning commit forbids ours, or null when ours can go on top of it. */
+export function findConflict(ours: readonly Action[], winner: readonly Action[], readMetadata?: Metadata): { fenced: boolean; reason: string } | null {
+  const ourAppIds = new Set<string>();
+  const ourRemoved = new Set<string>();
+  let ourMetadata = false;
+  for (const a of ours) {
+    if ('txn' in a) ourAppIds.add(a.txn.appId);
+    else if ('remove' in a) ourRemoved.add(safeDecode(a.remove.path));
+    else if ('metaData' in a || 'protocol' in a) ourMetadata = true;
+  }
+  for (const a of winner) {
+    if ('txn' in a && ourAppIds.has(a.txn.appId)) {
+      return { fenced: true, reason: `another writer committed txn ${a.txn.appId} version ${a.txn.version}` };
+    }
+  }
+  for (const a of winner) {
+    if ('protocol' in a) return { fenced: false, reason: 'the table protocol changed' };
+    if ('metaData' in a) {
+      if (ourMetadata) return { fenced: false, reason: 'the table metadata changed concurrently with ours' };
+      const why = incompatibleMetadata(readMetadata, a.metaData);
+      if (why) return { fenced: false, reason: why };
+    }
+    if ('remove' in a && ourRemoved.has(safeDecode(a.remove.path))) {
+      return { fenced: false, reason: `file ${a.remove.path} was removed concurrently` };
+    }
+  }
+  return null;
+}
+
+function incompatibleMetadata(read: Metadata | undefined, next: Metadata): string | null {
+  if (!read) return 'the table metadata changed';
+  if (read.id !== next.id) return 'the table was replaced (metadata id changed)';
+  if (JSON.stringify(read.partitionColumns) !== JSON.stringify(next.partitionColumns)) return 'the partition columns changed';
+  const nextFields = new Map(parseSchema(next.schemaString).fields.map((f) => [f.name, f]));
+  for (const f of parseSchema(read.schemaString).fields) {
+    const g = nextFields.get(f.name);
+    if (!g || JSON.stringify(g.type) !== JSON.stringify(f.type)) return `column ${f.name} was dropped or changed type`;
+    if (f.nullable && !g.nullable) return `column ${f.name} became non-nullable`;
+  }
+  return null;
+}
+
+function safeDecode(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
+
+function validate(actions: readonly Action[]): void {
+  const appIds = new Set<string>();
+  const paths = new Set<string>();
+  for (const a of actions) {
+    if ('commitInfo' in a) throw new OtslakeError('OTSL_INTERNAL', 'commit() writes the commitInfo itself');
+    if ('txn' in a) {
+      if (appIds.has(a.txn.appId)) throw new OtslakeError('OTSL_INTERNAL', `two txn actions for appId ${a.txn.appId} in one commit`, { context: { appId: a.txn.appId } });
+      appIds.add(a.txn.appId);
+    }
+    if ('add' in a) {
+      if (paths.has(a.add.path)) throw new OtslakeError('OTSL_INTERNAL', `file ${a.add.path} added twice in one commit`, { context: { file: a.add.path } });
+      paths.add(a.add.path);
+    }
+  }
+}
+
+/** Commits `actions` (no commitInfo: it is written here, first) as the next version. */
+export async function commit(store: ObjectStore, actions: readonly Action[], options: CommitOptions): Promise<CommitResult> {
+  validate(actions);
+  const txnId = randomUUID();
+  const now = options.nowMs ?? Date.now;
+  const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_COMMIT_ATTEMPTS;
+  const onlyAdds = actions.every((a) => 'add' in a || 'txn' in a);
+  const retry = { policy: { maxAttempts: 5, initialDelayMs: 50, maxDelayMs: 2_000, ...options.retryPolicy }, ...(options.signal ? { signal: options.signal } : {}) };
+  let version = options.readVersion + 1;
+
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    const info: CommitInfo = {
+      timestamp: now(),
+      operation: options.operation,
+      operationParameters: options.operationParameters ?? {},
+      ...(options.readVersion >= 0 ? { readVersion: options.readVersion } : {}),
+      isolationLevel: 'WriteSerializable',
+      isBlindAppend: onlyAdds,
+      engineInfo: ENGINE_INFO,
+      txnId,
+      ...options.commitInfo,
+    };
+    const body = encodeActions([{ commitInfo: info }, ...orderActions(actions)]);
+    const key = commitKey(version);
+    const created = await withRetry(async () => {
+      try {
+        await store.put(key, body, { ifAbsent: true, ...(options.signal ? { signal: options.signal } : {}) });
+        return true;
+      } catch (err) {
+        if (hasCode(err, 'OTSL_LAKE_ALREADY_EXISTS')) return false;
+        throw err;
+      }
+    }, retry);
+    if (created) return { kind: 'committed', version, attempts: attempt };
+
+    // Lost the race for `version` (or our own earlier put landed unseen): look at every commit that exists now.
+    const winners = [version, ...(await commitsAfter(store, version, options.signal))];
+    for (const w of winners) {
+      const winner = await withRetry(() => store.get(commitKey(w), options.signal ? { signal: options.signal } : {}), retry);
+      const winnerActions = decodeActions(winner, w);
+      const winnerInfo = winnerActions.find((a): a is { commitInfo: CommitInfo } => 'commitInfo' in a);
+      if (winnerInfo?.commitInfo.txnId === txnId) return { kind: 'committed', version: w, attempts: attempt };
+      if (options.readVersion < 0) return { kind: 'conflict', winningVersion: w, fenced: false, reason: 'the table already exists' };
+      const conflict = findConflict(actions, winnerActions, options.readMetadata);
+      if (conflict) return { kind: 'conflict', winningVersion: w, ...conflict };
+      const newMetadata = winnerActions.find((a): a is { metaData: Metadata } => 'metaData' in a);
+      if (newMetadata && options.readMetadata) options = { ...options, readMetadata: newMetadata.metaData };
+    }
+    version = winners[winners.length - 1]! + 1;
+  }
+  throw new OtslakeError('OTSL_LAKE_COMMIT_CONFLICT', `gave up committing after ${maxAttempts} lost races`, {
+    context: { uri: store.uri, version, attempts: maxAttempts },
+  });
+}
+
+/** Spark's order: commitInfo, protocol, metaData, txn, then file actions (removes before adds). */
+function orderActions(actions: readonly Action[]): Action[] {
+  const rank = (a: Action): number => ('protocol' in a ? 0 : 'metaData' in a ? 1 : 'txn' in a ? 2 : 'remove' in a ? 3 : 'add' in a ? 4 : 5);
+  return [...actions].sort((a, b) => rank(a) - rank(b));
+}
+
+/** Versions of the commit files after `version`, ascending. */
+async function commitsAfter(store: ObjectStore, version: number, signal?: AbortSignal): Promise<number[]> {
+  const listed = await store.list(`${LOG_DIR}/`, { startAfter: commitKey(version), ...(signal ? { signal } : {}) });
+  const out: number[] = [];
+  for (const o of listed) {
+    const f = parseLogFile(o.key);
+    if (f?.kind === 'commit' && f.version > version) out.push(f.version);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+// ---- action builders ----
+
+export const DEFAULT_PROTOCOL: Protocol = { minReaderVersion: 1, minWriterVersion: 2 };
+
+export function txnAction(appId: string, version: number, nowMs = Date.now()): { txn: Txn } {
+  return { txn: { appId, version, lastUpdated: nowMs } };
+}
+
+/** The add for a file the Parquet writer produced; `dataChange: false` for compaction output. */
+export function addActionFor(file: WrittenFile, dataChange = true): { add: Add } {
+  return {
+    add: {
+      path: encodeLogPath(file.path),
+      partitionValues: file.partitionValues,
+      size: file.size,
+      modificationTime: Math.floor(file.modificationTime),
+      dataChange,
+      stats: stringifyStats(file.stats),
+    },
+  };
+}
+
+/** The remove that retires a live file; `dataChange: false` for rearrangements (compaction). */
+export function removeActionFor(add: Add, options: { dataChange: boolean; nowMs?: number }): { remove: Remove } {
+  return {
+    remove: {
+      path: add.path,
+      deletionTimestamp: options.nowMs ?? Date.now(),
+      dataChange: options.dataChange,
+      extendedFileMetadata: true,
+      partitionValues: add.partitionValues,
+      size: add.size,
+      ...(add.stats ? { stats: add.stats } : {}),
+    },
+  };
+}
+
+/** Largest version number among existing commit files, or -1 when there is none. */
+export async function latestCommitVersion(store: ObjectStore, signal?: AbortSignal): Promise<number> {
+  const listed = await store.list(`${LOG_DIR}/`, signal ? { signal } : {});
+  let latest = -1;
+  for (const o of listed) {
+    const f = parseLogFile(o.key);
+    if (f?.kind === 'commit' && f.version > latest) latest = f.version;
+  }
+  return latest;
+}

@@ -1,0 +1,83 @@
+/**
+ * VACUUM (docs/delta-lake.md A9, C8): deletes data files that the latest snapshot does not reference
+ * and that are older than the retention (delta.deletedFileRetentionDuration, 7 days). Files of
+ * batches that never committed (orphans) and files removed long enough ago both qualify.
+ *
+ * Never touched: files the snapshot references, files removed within the retention (time travel),
+ * anything younger than the retention (a writer may be about to commit it), and everything under a
+ * `_`- or `.`-prefixed folder or name (`_delta_log`, `_otslake`, `_change_data`, …).
+ */
+import { OtslakeError } from '../common/errors.js';
+import { parseDeltaInterval } from '../common/units.js';
+import type { Metadata } from './actions.js';
+import type { ObjectMeta, ObjectStore } from './object-store.js';
+import { decodeLogPath } from './partition-path.js';
+import { loadSnapshot } from './snapshot.js';
+
+export const DEFAULT_DELETED_FILE_RETENTION = 'interval 1 week';
+
+export interface VacuumOptions {
+  /** Overrides delta.deletedFileRetentionDuration. */
+  retentionMs?: number;
+  /** Permit a retention shorter than the table's (time travel and slow writers may break). */
+  allowShortRetention?: boolean;
+  /** Default true: only report. */
+  dryRun?: boolean;
+  nowMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface VacuumResult {
+  snapshotVersion: number;
+  retentionMs: number;
+  dryRun: boolean;
+  /** Files deleted (or to be deleted in a dry run). */
+  files: ObjectMeta[];
+  bytes: number;
+}
+
+export function deletedFileRetentionMsOf(metadata: Metadata): number {
+  return parseDeltaInterval(metadata.configuration['delta.deletedFileRetentionDuration'] ?? DEFAULT_DELETED_FILE_RETENTION);
+}
+
+/** True for keys vacuum must never consider: hidden or `_` state folders, and the log itself. */
+export function isProtectedKey(key: string): boolean {
+  return key.split('/').some((segment) => segment.startsWith('_') || segment.startsWith('.'));
+}
+
+export async function vacuum(store: ObjectStore, options: VacuumOptions = {}): Promise<VacuumResult> {
+  const signal = options.signal ? { signal: options.signal } : {};
+  const now = options.nowMs ?? Date.now();
+  const snapshot = await loadSnapshot(store, { ...signal, nowMs: now });
+  const tableRetentionMs = deletedFileRetentionMsOf(snapshot.metadata);
+  const retentionMs = options.retentionMs ?? tableRetentionMs;
+  if (retentionMs < tableRetentionMs && !options.allowShortRetention) {
+    throw new OtslakeError('OTSL_CONFIG_INVALID', `vacuum retention ${retentionMs} ms is shorter than the table's delta.deletedFileRetentionDuration (${tableRetentionMs} ms)`, {
+      context: { uri: store.uri, retentionMs, tableRetentionMs },
+    });
+  }
+  const cutoff = now - retentionMs;
+
+  const keep = new Set<string>();
+  const root = store.uri.endsWith('/') ? store.uri : `${store.uri}/`;
+  // Paths may also be absolute URIs; one that points into this table protects its key too.
+  const keyOf = (path: string) => {
+    const decoded = decodeLogPath(path);
+    return decoded.startsWith(root) ? decoded.slice(root.length) : decoded;
+  };
+  for (const add of snapshot.files.values()) keep.add(keyOf(add.path));
+  for (const remove of snapshot.tombstones.values()) {
+    if ((remove.deletionTimestamp ?? now) > cutoff) keep.add(keyOf(remove.path));
+  }
+
+  const files: ObjectMeta[] = [];
+  for (const meta of await store.list('', signal)) {
+    if (isProtectedKey(meta.key) || keep.has(meta.key) || meta.lastModified > cutoff) continue;
+    files.push(meta);
+  }
+  const dryRun = options.dryRun ?? true;
+  if (!dryRun) {
+    for (const f of files) await store.delete(f.key, signal);
+  }
+  return { snapshotVersion: snapshot.version, retentionMs, dryRun, files, bytes: files.reduce((n, f) => n + f.size, 0) };
+}

@@ -1,0 +1,252 @@
+/**
+ * The Tunnel wire transport: signed protobuf POSTs over node:http(s) with a keep-alive agent, a
+ * per-request timeout, protobuf `Error` decoding and retries (docs/tunnel-protocol.md §2).
+ *
+ * Retry rule. A request the server may have applied is retried only when the RPC is idempotent
+ * (ListTunnel, DescribeTunnel, ReadRecords, GetCheckpoint — the Java SDK's list). A failure before the
+ * request left this machine (connect phase: refused, DNS, unreachable) is retried for every RPC, and so
+ * are server codes that say "not applied" (busy, quota). Everything else is final.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { OtslakeError, type ErrorCode, type ErrorContext } from '../common/errors.js';
+import { silentLogger, type Logger } from '../common/log.js';
+import { withRetry, type RetryPolicy } from '../common/retry.js';
+import { decodeMessage } from './proto.js';
+import { signRequest, type Credentials } from './signing.js';
+import { classifyServerError, isRetriableNetworkCode } from './server-errors.js';
+
+export interface TransportOptions {
+  /** e.g. 'https://myinst.cn-hangzhou.ots.aliyuncs.com' or 'http://127.0.0.1:8800'. */
+  endpoint: string;
+  instanceName: string;
+  credentials: Credentials;
+  /** Per attempt; Go's tunnel client uses 60 s. */
+  requestTimeoutMs?: number;
+  /** Overrides the per-RPC defaults (see retryPolicyFor). */
+  retry?: Partial<RetryPolicy>;
+  logger?: Logger;
+  apiVersion?: string;
+  /** A ReadRecords page is ~1 MiB; anything far beyond is a broken peer, not data. */
+  maxResponseBytes?: number;
+  maxSockets?: number;
+}
+
+export interface CallOptions {
+  idempotent: boolean;
+  signal?: AbortSignal | undefined;
+  /** Operator context added to every error (tunnelId, channelId…). */
+  context?: ErrorContext;
+}
+
+export interface RpcResponse {
+  body: Uint8Array;
+  httpStatus: number;
+  requestId?: string | undefined;
+}
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+const USER_AGENT = 'otslake-tunnel/0.1';
+
+/** Go's tunnel client: ReadRecords backs off from 16 ms up to 3 s for 75 s; the rest from 100 ms to 2 s for 35 s (§2.6). */
+export function retryPolicyFor(path: string): RetryPolicy {
+  if (path === '/tunnel/readrecords') return { maxAttempts: 12, initialDelayMs: 16, maxDelayMs: 3_000, multiplier: 2, maxElapsedMs: 75_000 };
+  return { maxAttempts: 10, initialDelayMs: 100, maxDelayMs: 2_000, multiplier: 2, maxElapsedMs: 35_000 };
+}
+
+export class TunnelTransport {
+  private readonly url: URL;
+  private readonly agent: http.Agent;
+  private readonly requestFn: typeof http.request;
+  private readonly timeoutMs: number;
+  private readonly maxResponseBytes: number;
+  private readonly logger: Logger;
+
+  constructor(private readonly options: TransportOptions) {
+    try {
+      this.url = new URL(options.endpoint);
+    } catch (err) {
+      throw new OtslakeError('OTSL_CONFIG_INVALID', `tunnel endpoint is not a URL: ${options.endpoint}`, { cause: err, context: { key: 'endpoint' } });
+    }
+    if (this.url.protocol !== 'http:' && this.url.protocol !== 'https:') {
+      throw new OtslakeError('OTSL_CONFIG_INVALID', `tunnel endpoint must be http(s): ${options.endpoint}`, { context: { key: 'endpoint' } });
+    }
+    const secure = this.url.protocol === 'https:';
+    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 64 };
+    this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    this.requestFn = secure ? https.request : http.request;
+    this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /** host:port only — safe for logs and error contexts. */
+  get endpointLabel(): string {
+    return this.url.host;
+  }
+
+  async call(path: string, body: Uint8Array, options: CallOptions): Promise<RpcResponse> {
+    const policy = { ...retryPolicyFor(path), ...this.options.retry };
+    const context: ErrorContext = { ...options.context, rpc: path, endpoint: this.endpointLabel };
+    return withRetry((attempt) => this.sendOnce(path, body, options.idempotent, context, attempt, options.signal), {
+      policy,
+      ...(options.signal ? { signal: options.signal } : {}),
+      onRetry: (err, attempt, delayMs) => {
+        const e = err as OtslakeError;
+        this.logger.warn('tunnel rpc retry', { rpc: path, attempt, delayMs, code: e.code, serverCode: e.context?.serverCode, requestId: e.context?.requestId, message: e.message });
+      },
+    });
+  }
+
+  /** Closes idle keep-alive sockets; in-flight requests finish. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private sendOnce(path: string, body: Uint8Array, idempotent: boolean, context: ErrorContext, attempt: number, signal?: AbortSignal): Promise<RpcResponse> {
+    const fullPath = joinPath(this.url.pathname, path);
+    const headers: Record<string, string | number> = {
+      ...signRequest({
+        path: fullPath,
+        body,
+        instanceName: this.options.instanceName,
+        credentials: this.options.credentials,
+        ...(this.options.apiVersion ? { apiVersion: this.options.apiVersion } : {}),
+      }),
+      'content-length': body.byteLength,
+      'user-agent': USER_AGENT,
+    };
+    const ctx = attempt > 1 ? { ...context, attempts: attempt } : context;
+
+    return new Promise<RpcResponse>((resolve, reject) => {
+      let settled = false;
+      // 'connect' until the socket is connected: a failure there means the server never saw the request.
+      let phase: 'connect' | 'sent' = 'connect';
+      const timeoutSignal = AbortSignal.timeout(this.timeoutMs);
+
+      const finish = (err: OtslakeError | undefined, value?: RpcResponse) => {
+        if (settled) return;
+        settled = true;
+        timeoutSignal.removeEventListener('abort', onTimeout);
+        signal?.removeEventListener('abort', onAbort);
+        if (err) {
+          req.destroy();
+          reject(err);
+        } else {
+          resolve(value!);
+        }
+      };
+      const onTimeout = () =>
+        finish(
+          new OtslakeError('OTSL_TUNNEL_TIMEOUT', `${path} did not complete within ${this.timeoutMs} ms`, {
+            retriable: phase === 'connect' || idempotent,
+            context: { ...ctx, timeoutMs: this.timeoutMs, phase },
+          }),
+        );
+      const onAbort = () => finish(new OtslakeError('OTSL_ABORTED', `${path} aborted`, { cause: signal?.reason, context: ctx }));
+
+      const req = this.requestFn({
+        protocol: this.url.protocol,
+        hostname: this.url.hostname,
+        port: this.url.port,
+        method: 'POST',
+        path: fullPath,
+        agent: this.agent,
+        headers,
+      });
+      if (signal?.aborted) {
+        onAbort();
+        return;
+      }
+      timeoutSignal.addEventListener('abort', onTimeout, { once: true });
+      signal?.addEventListener('abort', onAbort, { once: true });
+
+      req.on('socket', (socket) => {
+        if (!socket.connecting) phase = 'sent';
+        else socket.once('connect', () => (phase = 'sent'));
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        const code = err.code ?? 'UNKNOWN';
+        const neverSent = phase === 'connect' || isConnectPhaseCode(code);
+        finish(
+          new OtslakeError('OTSL_TUNNEL_HTTP', `${path} to ${this.endpointLabel} failed: ${err.message}`, {
+            cause: err,
+            retriable: neverSent || (idempotent && isRetriableNetworkCode(code)),
+            context: { ...ctx, errno: code, phase: neverSent ? 'connect' : 'sent' },
+          }),
+        );
+      });
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        let received = 0;
+        res.on('data', (chunk: Buffer) => {
+          received += chunk.length;
+          if (received > this.maxResponseBytes) {
+            finish(new OtslakeError('OTSL_TUNNEL_PROTOCOL', `${path} response exceeds ${this.maxResponseBytes} bytes`, { context: { ...ctx, maxResponseBytes: this.maxResponseBytes } }));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('error', (err: NodeJS.ErrnoException) => {
+          finish(
+            new OtslakeError('OTSL_TUNNEL_HTTP', `${path} response from ${this.endpointLabel} broke off: ${err.message}`, {
+              cause: err,
+              retriable: idempotent,
+              context: { ...ctx, errno: err.code ?? 'UNKNOWN', phase: 'response' },
+            }),
+          );
+        });
+        res.on('end', () => {
+          if (settled) return;
+          const status = res.statusCode ?? 0;
+          const requestId = headerString(res.headers['x-ots-requestid']);
+          const responseBody = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+          if (status >= 200 && status < 300) {
+            finish(undefined, { body: responseBody, httpStatus: status, requestId });
+            return;
+          }
+          finish(this.errorFromResponse(path, status, requestId, responseBody, idempotent, ctx));
+        });
+      });
+      req.end(body);
+    });
+  }
+
+  private errorFromResponse(path: string, status: number, requestId: string | undefined, body: Uint8Array, idempotent: boolean, ctx: ErrorContext): OtslakeError {
+    const base: ErrorContext = { ...ctx, httpStatus: status, ...(requestId ? { requestId } : {}) };
+    let serverCode: string | undefined;
+    let serverMessage = '';
+    try {
+      const decoded = decodeMessage('Error', body);
+      serverCode = decoded.code;
+      serverMessage = decoded.message ?? '';
+    } catch {
+      // Not a protobuf Error (a proxy page, an empty body): Go's fallback treats 5xx as the retryable server code.
+    }
+    if (serverCode === undefined) {
+      return new OtslakeError('OTSL_TUNNEL_HTTP', `${path} answered HTTP ${status} without a protobuf Error body`, {
+        retriable: status >= 500 && idempotent,
+        context: base,
+      });
+    }
+    const { code, retriable } = classifyServerError(serverCode, status, idempotent);
+    return new OtslakeError(code as ErrorCode, `${path} failed: ${serverCode}${serverMessage ? `: ${serverMessage}` : ''}`, {
+      retriable,
+      context: { ...base, serverCode },
+    });
+  }
+}
+
+function joinPath(prefix: string, path: string): string {
+  const trimmed = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+  return `${trimmed}${path}`;
+}
+
+function headerString(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function isConnectPhaseCode(code: string): boolean {
+  return code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH';
+}

@@ -1,0 +1,344 @@
+/**
+ * PlainBuffer record decoder for Tunnel records (docs/tunnel-protocol.md §5.3), a port of the Java reader's
+ * rules (which verifies every checksum), not of the npm SDK's decoder (which cannot read Tunnel records, §2.7).
+ *
+ *   record    := u32(0x75) row                                   all integers little-endian
+ *   row       := 0x01 pkcell* [0x02 cell+] [0x08] [0x0B ext] 0x09 rowCrc
+ *   cell      := 0x03 0x04 u32 name [0x05 u32 len vt payload] [0x06 op] [0x07 i64 tsMs] 0x0A cellCrc
+ *   cellCrc   = crc(name, vt+payload, ts, op)      rowCrc = crc(each cellCrc, deleteMarker ? 1 : 0)
+ *
+ * This is the product's hot path, so the decoder pushes into a sink instead of building objects: no
+ * allocation per cell except the value itself (a bigint, a string, a Buffer view), and column names come
+ * from a per-decoder NameCache. A cell reaches the sink only after its own checksum passed; a record that is
+ * truncated or corrupt throws OTSL_DECODE_CORRUPT_RECORD and the row it was in never gets `endRow` — the
+ * sink must drop a row that began but did not end. Nothing is skipped silently.
+ */
+import { OtslakeError } from '../common/errors.js';
+import { CRC8_TABLE, crc8Byte, crc8Range } from './crc8.js';
+import { FNV_OFFSET, FNV_PRIME, NameCache } from './name-cache.js';
+import type { ActionType, RecordMsg } from './proto.js';
+
+export const PB_HEADER = 0x75;
+export const TAG = {
+  ROW_PK: 0x01,
+  ROW_DATA: 0x02,
+  CELL: 0x03,
+  CELL_NAME: 0x04,
+  CELL_VALUE: 0x05,
+  CELL_TYPE: 0x06,
+  CELL_TIMESTAMP: 0x07,
+  DELETE_ROW_MARKER: 0x08,
+  ROW_CHECKSUM: 0x09,
+  CELL_CHECKSUM: 0x0a,
+  EXTENSION: 0x0b,
+  SEQ_INFO: 0x0c,
+  SEQ_INFO_EPOCH: 0x0d,
+  SEQ_INFO_TS: 0x0e,
+  SEQ_INFO_ROW_INDEX: 0x0f,
+} as const;
+
+/** Wire value types; VT.NONE marks a delete cell (no value). */
+export const VT = { NONE: -1, INTEGER: 0x00, DOUBLE: 0x01, BOOLEAN: 0x02, STRING: 0x03, BINARY: 0x07 } as const;
+export type ValueType = (typeof VT)[keyof typeof VT];
+
+/** Cell operations; PUT has no wire byte (absent op), the others are the wire values. */
+export const CELL_OP = { PUT: 0x00, DELETE_ALL_VERSION: 0x01, DELETE_ONE_VERSION: 0x03 } as const;
+export type CellOp = (typeof CELL_OP)[keyof typeof CELL_OP];
+
+/** INTEGER → bigint, DOUBLE → number, BOOLEAN → boolean, STRING → string, BINARY → Buffer view (copy it to keep it). */
+export type CellValue = bigint | number | boolean | string | Uint8Array;
+
+export interface RecordSink {
+  /** `origin` = this row is the record's origin_record (previous values; PK may be absent). */
+  beginRow(recordIndex: number, actionType: ActionType, origin: boolean): void;
+  primaryKey(name: string, type: ValueType, value: CellValue): void;
+  /** `value` is undefined and `type` VT.NONE for delete cells; `timestampMs` is -1 when absent (DELETE_ALL_VERSION). */
+  cell(name: string, op: CellOp, type: ValueType, value: CellValue | undefined, timestampMs: number): void;
+  /** Sequence fields are meaningful only when `hasSequence` (stream records; base rows have none). */
+  endRow(deleteMarker: boolean, hasSequence: boolean, epoch: number, timestampUs: number, rowIndex: number): void;
+}
+
+export interface DecodeOptions {
+  /** Only for error context. */
+  channelId?: string;
+  /** Index of records[0] in the channel's page, for error context. */
+  firstRecordIndex?: number;
+}
+
+const TWO_32 = 4294967296;
+const MAX_HI_SAFE = 0x1fffff; // hi word bound that keeps hi * 2^32 + lo within Number.MAX_SAFE_INTEGER
+
+export class PlainBufferDecoder {
+  private readonly names = new NameCache();
+  private buf: Buffer = Buffer.alloc(0);
+  private pos = 0;
+  private end = 0;
+  private recordIndex = 0;
+  private channelId: string | undefined;
+  private origin = false;
+
+  /** Decodes every record (and its origin_record) into the sink; returns the number of records. */
+  decodeRecords(records: readonly RecordMsg[], sink: RecordSink, options: DecodeOptions = {}): number {
+    this.channelId = options.channelId;
+    const first = options.firstRecordIndex ?? 0;
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      this.recordIndex = first + i;
+      this.decodeRow(r.record, r.action_type, sink, false);
+      if (r.origin_record !== undefined && r.origin_record.length > 0) this.decodeRow(r.origin_record, r.action_type, sink, true);
+    }
+    return records.length;
+  }
+
+  /** Decodes a single record (and its origin_record); `options.firstRecordIndex` is its index for errors. */
+  decodeRecord(record: RecordMsg, sink: RecordSink, options: DecodeOptions = {}): void {
+    this.decodeRecords([record], sink, options);
+  }
+
+  private decodeRow(bytes: Uint8Array, actionType: ActionType, sink: RecordSink, origin: boolean): void {
+    this.buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.pos = 0;
+    this.end = bytes.byteLength;
+    this.origin = origin;
+    this.seqEpoch = 0;
+    this.seqTimestampUs = 0;
+    this.seqRowIndex = 0;
+    if (actionType !== 1 && actionType !== 2 && actionType !== 3) this.corrupt(`unknown action type ${String(actionType)}`);
+    if (this.end < 4 || this.readU32() !== PB_HEADER) {
+      this.pos = 0;
+      this.corrupt('missing PlainBuffer header 0x75');
+    }
+    sink.beginRow(this.recordIndex, actionType, origin);
+    let rowCrc = 0;
+    let tag = this.nextTag();
+    if (tag === TAG.ROW_PK) {
+      tag = this.nextTag();
+      while (tag === TAG.CELL) {
+        rowCrc = CRC8_TABLE[rowCrc ^ this.readCell(sink, true)]!;
+        tag = this.nextTag();
+      }
+    } else if (!origin) {
+      this.corrupt(`expected TAG_ROW_PK, found 0x${tag.toString(16)}`, -1);
+    }
+    if (tag === TAG.ROW_DATA) {
+      tag = this.nextTag();
+      while (tag === TAG.CELL) {
+        rowCrc = CRC8_TABLE[rowCrc ^ this.readCell(sink, false)]!;
+        tag = this.nextTag();
+      }
+    }
+    let deleteMarker = false;
+    if (tag === TAG.DELETE_ROW_MARKER) {
+      deleteMarker = true;
+      tag = this.nextTag();
+    }
+    let hasSequence = false;
+    if (tag === TAG.EXTENSION) {
+      hasSequence = this.readExtension();
+      tag = this.nextTag();
+    }
+    if (tag !== TAG.ROW_CHECKSUM) this.corrupt(`expected TAG_ROW_CHECKSUM, found 0x${tag.toString(16)}`, -1);
+    const expected = this.readU8();
+    rowCrc = crc8Byte(rowCrc, deleteMarker ? 1 : 0);
+    if (expected !== rowCrc) this.corrupt(`row checksum mismatch (stored 0x${expected.toString(16)}, computed 0x${rowCrc.toString(16)})`, -1);
+    if (this.pos !== this.end) this.corrupt('trailing bytes after the row (a record holds exactly one row)');
+    sink.endRow(deleteMarker, hasSequence, this.seqEpoch, this.seqTimestampUs, this.seqRowIndex);
+  }
+
+  private seqEpoch = 0;
+  private seqTimestampUs = 0;
+  private seqRowIndex = 0;
+
+  /** After TAG_CELL. Returns the verified cell checksum. */
+  private readCell(sink: RecordSink, isPk: boolean): number {
+    const b = this.buf;
+    if (this.nextTag() !== TAG.CELL_NAME) this.corrupt('expected TAG_CELL_NAME', -1);
+    const nameLen = this.readU32();
+    const nameStart = this.pos;
+    const nameEnd = this.need(nameLen);
+    let crc = 0;
+    let hash = FNV_OFFSET;
+    for (let i = nameStart; i < nameEnd; i++) {
+      const byte = b[i]!;
+      crc = CRC8_TABLE[crc ^ byte]!;
+      hash = Math.imul(hash ^ byte, FNV_PRIME);
+    }
+    const name = this.names.resolve(b, nameStart, nameEnd, hash);
+    this.pos = nameEnd;
+
+    let tag = this.nextTag();
+    let type: ValueType = VT.NONE;
+    let value: CellValue | undefined;
+    if (tag === TAG.CELL_VALUE) {
+      const valueLen = this.readU32();
+      const start = this.pos;
+      const valueEnd = this.need(valueLen);
+      if (valueLen < 1) this.corrupt('empty cell value');
+      const vt = b[start]!;
+      switch (vt) {
+        case VT.INTEGER:
+          if (valueLen !== 9) this.corrupt(`INTEGER value length ${valueLen}, expected 9`);
+          value = b.readBigInt64LE(start + 1);
+          break;
+        case VT.DOUBLE:
+          if (valueLen !== 9) this.corrupt(`DOUBLE value length ${valueLen}, expected 9`);
+          value = b.readDoubleLE(start + 1);
+          break;
+        case VT.BOOLEAN: {
+          if (valueLen !== 2) this.corrupt(`BOOLEAN value length ${valueLen}, expected 2`);
+          const v = b[start + 1]!;
+          if (v > 1) this.corrupt(`BOOLEAN byte ${v}, expected 0 or 1`);
+          value = v === 1;
+          break;
+        }
+        case VT.STRING:
+        case VT.BINARY: {
+          if (valueLen < 5) this.corrupt(`value length ${valueLen} too short for a length prefix`);
+          const n = this.u32At(start + 1);
+          if (n + 5 !== valueLen) this.corrupt(`payload length ${n} disagrees with value length ${valueLen}`);
+          value = vt === VT.STRING ? b.toString('utf8', start + 5, valueEnd) : b.subarray(start + 5, valueEnd);
+          break;
+        }
+        default:
+          this.corrupt(`unknown value type 0x${vt.toString(16)}`);
+      }
+      type = vt as ValueType;
+      // The checksum covers vt + payload (not the u32 length prefix): one contiguous range for every type.
+      crc = crc8Range(crc, b, start, valueEnd);
+      this.pos = valueEnd;
+      tag = this.nextTag();
+    }
+    let op = -1;
+    if (tag === TAG.CELL_TYPE) {
+      op = this.readU8();
+      tag = this.nextTag();
+    }
+    let timestampMs = -1;
+    if (tag === TAG.CELL_TIMESTAMP) {
+      const start = this.pos;
+      this.need(8);
+      const lo = this.u32At(start);
+      const hi = b.readInt32LE(start + 4);
+      if (hi < 0) this.corrupt('negative cell timestamp');
+      if (hi > MAX_HI_SAFE) this.corrupt('cell timestamp beyond 2^53 ms');
+      timestampMs = hi * TWO_32 + lo;
+      crc = crc8Range(crc, b, start, start + 8);
+      this.pos = start + 8;
+      tag = this.nextTag();
+    }
+    if (op >= 0) crc = CRC8_TABLE[crc ^ op]!; // after the timestamp: the Java writer's order, not the wire order
+    if (tag !== TAG.CELL_CHECKSUM) this.corrupt(`expected TAG_CELL_CHECKSUM, found 0x${tag.toString(16)}`, -1);
+    const stored = this.readU8();
+    if (stored !== crc) this.corrupt(`cell "${name}" checksum mismatch (stored 0x${stored.toString(16)}, computed 0x${crc.toString(16)})`, -1);
+
+    if (isPk) {
+      if (value === undefined || op >= 0 || timestampMs >= 0) this.corrupt(`primary-key cell "${name}" must have a value and no type or timestamp`);
+      sink.primaryKey(name, type, value!);
+      return crc;
+    }
+    // Cell forms of a Tunnel record (J:PlainBufferConversion.toRecordColumn).
+    if (op < 0) {
+      if (value === undefined || timestampMs < 0) this.corrupt(`PUT cell "${name}" should have both value and timestamp`);
+      sink.cell(name, CELL_OP.PUT, type, value, timestampMs);
+    } else if (op === CELL_OP.DELETE_ONE_VERSION) {
+      if (value !== undefined || timestampMs < 0) this.corrupt(`DELETE_ONE_VERSION cell "${name}" should not have value but should have timestamp`);
+      sink.cell(name, CELL_OP.DELETE_ONE_VERSION, VT.NONE, undefined, timestampMs);
+    } else if (op === CELL_OP.DELETE_ALL_VERSION) {
+      if (value !== undefined || timestampMs >= 0) this.corrupt(`DELETE_ALL_VERSION cell "${name}" should not have value and timestamp`);
+      sink.cell(name, CELL_OP.DELETE_ALL_VERSION, VT.NONE, undefined, -1);
+    } else {
+      this.corrupt(`unknown cell type 0x${op.toString(16)} on "${name}"`);
+    }
+    return crc;
+  }
+
+  /** After TAG_EXTENSION. Unknown extension entries are skipped by their length (the Java reader's rule). */
+  private readExtension(): boolean {
+    const extLen = this.readU32();
+    const extEnd = this.need(extLen);
+    const outerEnd = this.end;
+    this.end = extEnd; // bounds checks now stop at the extension's end
+    let hasSequence = false;
+    while (this.pos < extEnd) {
+      const tag = this.readU8();
+      const len = this.readU32();
+      const fieldEnd = this.need(len);
+      if (tag === TAG.SEQ_INFO) {
+        const savedEnd = this.end;
+        this.end = fieldEnd;
+        if (this.readU8() !== TAG.SEQ_INFO_EPOCH) this.corrupt('expected TAG_SEQ_INFO_EPOCH', -1);
+        this.need(4);
+        this.seqEpoch = this.buf.readInt32LE(this.pos);
+        this.pos += 4;
+        if (this.readU8() !== TAG.SEQ_INFO_TS) this.corrupt('expected TAG_SEQ_INFO_TS', -1);
+        this.need(8);
+        const lo = this.u32At(this.pos);
+        const hi = this.buf.readInt32LE(this.pos + 4);
+        if (hi > MAX_HI_SAFE || hi < -MAX_HI_SAFE) this.corrupt('sequence timestamp beyond 2^53 µs');
+        this.seqTimestampUs = hi * TWO_32 + lo;
+        this.pos += 8;
+        if (this.readU8() !== TAG.SEQ_INFO_ROW_INDEX) this.corrupt('expected TAG_SEQ_INFO_ROW_INDEX', -1);
+        this.need(4);
+        this.seqRowIndex = this.buf.readInt32LE(this.pos);
+        this.pos += 4;
+        if (this.pos !== fieldEnd) this.corrupt('sequence info longer than its fields');
+        this.end = savedEnd;
+        hasSequence = true;
+      }
+      this.pos = fieldEnd;
+    }
+    this.end = outerEnd;
+    return hasSequence;
+  }
+
+  private nextTag(): number {
+    if (this.pos >= this.end) this.corrupt('truncated: expected a tag');
+    return this.buf[this.pos++]!;
+  }
+
+  private readU8(): number {
+    if (this.pos >= this.end) this.corrupt('truncated: expected a byte');
+    return this.buf[this.pos++]!;
+  }
+
+  private readU32(): number {
+    if (this.pos + 4 > this.end) this.corrupt('truncated: expected a u32');
+    const v = this.u32At(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  private u32At(p: number): number {
+    const b = this.buf;
+    return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16)) + b[p + 3]! * 0x1000000;
+  }
+
+  /** Checks that `len` bytes follow; returns the end offset. */
+  private need(len: number): number {
+    const end = this.pos + len;
+    if (end > this.end) this.corrupt(`truncated: ${len} bytes announced, ${this.end - this.pos} left`);
+    return end;
+  }
+
+  /** `delta` points the reported offset at the byte just consumed (-1) when that byte is the culprit. */
+  private corrupt(reason: string, delta = 0): never {
+    const byteOffset = Math.max(0, this.pos + delta);
+    const where = this.channelId === undefined ? '' : ` of channel ${this.channelId}`;
+    throw new OtslakeError('OTSL_DECODE_CORRUPT_RECORD', `corrupt PlainBuffer record ${this.recordIndex}${where}${this.origin ? ' (origin_record)' : ''} at byte ${byteOffset}: ${reason}`, {
+      context: {
+        ...(this.channelId === undefined ? {} : { channelId: this.channelId }),
+        recordIndex: this.recordIndex,
+        byteOffset,
+        origin: this.origin,
+        reason,
+      },
+    });
+  }
+}
+
+/** A decoder per worker thread is enough: decoding is synchronous and the name cache is worth sharing. */
+const sharedDecoder = new PlainBufferDecoder();
+
+export function decodeRecords(records: readonly RecordMsg[], sink: RecordSink, options?: DecodeOptions): number {
+  return sharedDecoder.decodeRecords(records, sink, options);
+}

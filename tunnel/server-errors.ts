@@ -1,0 +1,37 @@
+/**
+ * The table that turns a Tablestore/Tunnel server error code into an otslake error code and a retry
+ * decision (docs/tunnel-protocol.md §2.5–2.6). Kept as data so the policy is readable in one place.
+ */
+import type { ErrorCode } from '../common/errors.js';
+
+const AUTH_CODES = new Set(['OTSAuthFailed', 'OTSPermissionDenied', 'OTSNoPermissionAccess', 'OTSInvalidSTSToken']);
+
+/** The server refused before doing anything: safe to retry even a non-idempotent RPC (Java retries these for any action). */
+const NOT_APPLIED_CODES = new Set(['OTSServerBusy', 'OTSNotEnoughCapacityUnit', 'OTSPartitionUnavailable', 'OTSTableNotReady', 'OTSRowOperationConflict', 'OTSQuotaExhausted']);
+
+/** The outcome is unknown: retry only idempotent RPCs. */
+const UNKNOWN_OUTCOME_CODES = new Set(['OTSTunnelServerUnavailable', 'OTSTimeout', 'OTSInternalServerError', 'OTSServerUnavailable']);
+
+export interface ServerErrorClass {
+  code: ErrorCode;
+  retriable: boolean;
+}
+
+export function classifyServerError(serverCode: string, httpStatus: number, idempotent: boolean): ServerErrorClass {
+  if (AUTH_CODES.has(serverCode)) return { code: 'OTSL_TUNNEL_AUTH', retriable: false };
+  if (serverCode === 'OTSSequenceNumberNotMatch') return { code: 'OTSL_TUNNEL_SEQUENCE_MISMATCH', retriable: false };
+  if (serverCode === 'OTSResourceGone') return { code: 'OTSL_TUNNEL_RESOURCE_GONE', retriable: false };
+  if (NOT_APPLIED_CODES.has(serverCode)) return { code: 'OTSL_TUNNEL_SERVER', retriable: true };
+  if (UNKNOWN_OUTCOME_CODES.has(serverCode) || httpStatus >= 500) return { code: 'OTSL_TUNNEL_SERVER', retriable: idempotent };
+  return { code: 'OTSL_TUNNEL_SERVER', retriable: false };
+}
+
+/** Codes that stop a Tunnel worker for good instead of reconnecting (Go daemon.isTunnelInvalid, Java isTunnelInvalid). */
+export function isFatalTunnelCode(serverCode: string | undefined): boolean {
+  return serverCode === 'OTSParameterInvalid' || serverCode === 'OTSTunnelExpired' || serverCode === 'OTSPermissionDenied' || serverCode === 'OTSAuthFailed';
+}
+
+/** Socket errors after the request was sent: the server may or may not have applied it. */
+export function isRetriableNetworkCode(code: string): boolean {
+  return code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'UND_ERR_SOCKET' || code === 'UNKNOWN';
+}

@@ -1,0 +1,207 @@
+/**
+ * The worker pool: the only caller of piscina's `run`. It bounds in-flight tasks to the pool's
+ * capacity (so piscina's own queue stays empty and waiting work is visible here), revives handled
+ * failures from data, and turns whatever else reaches the main thread — a thread that died, a raw
+ * throw that bypassed createTaskHandler — into OTSL_WORKER_CRASHED with the task's context.
+ *
+ * Worker files: `.ts` runs under tsx (vitest, `npx tsx`), `.js` from dist/ in production; pick with
+ * resolveWorkerFile(import.meta.url, 'channel-task').
+ */
+import { Piscina } from 'piscina';
+import { deserializeError, OtslakeError } from '../common/errors.js';
+import { silentLogger, type Logger } from '../common/log.js';
+import { contextOf, type ChannelTaskInput, type ChannelTaskOk, type ChannelTaskResult } from './protocol.js';
+
+export interface WorkerPoolOptions {
+  /** Absolute path or file: URL of the worker module (its default export handles tasks). */
+  readonly filename: string | URL;
+  /** Maximum threads (workers.threads); also the number of tasks in flight at most. */
+  readonly threads: number;
+  /** Per-thread setup, sent once: endpoints, credentials, lake root. Must be structured-cloneable. */
+  readonly workerData?: unknown;
+  /** Threads above one exit after this long without work. */
+  readonly idleTimeoutMs?: number;
+  /** close() waits this long for running tasks before terminating threads. */
+  readonly closeTimeoutMs?: number;
+  readonly log?: Logger;
+  /** A thread died while no task of it was in flight (piscina's pool 'error' event). */
+  readonly onWorkerError?: (err: OtslakeError) => void;
+  /** Called whenever running/waiting change, e.g. to feed Metrics.workerTasksObserved. */
+  readonly onTasksChanged?: (running: number, waiting: number) => void;
+}
+
+export type ChannelTaskOutcome = ChannelTaskOk | { readonly kind: 'failed'; readonly error: OtslakeError };
+
+export interface WorkerPool {
+  readonly capacity: number;
+  /** Tasks handed to a thread. */
+  readonly running: number;
+  /** Tasks waiting here for a free slot. */
+  readonly waiting: number;
+  /**
+   * Runs one channel task. Resolves with the result (a handled failure is `{kind:'failed'}` with a
+   * revived OtslakeError); rejects with OTSL_WORKER_CRASHED (retriable) when the thread died, or
+   * OTSL_ABORTED when `signal` fired or the pool was destroyed.
+   */
+  run(input: ChannelTaskInput, options?: { signal?: AbortSignal }): Promise<ChannelTaskOutcome>;
+  /** Graceful: no new tasks, running ones finish (up to closeTimeoutMs), waiting ones are rejected. */
+  close(): Promise<void>;
+  /** Immediate: running and waiting tasks are rejected with OTSL_ABORTED, threads terminated. */
+  destroy(): Promise<void>;
+}
+
+/** `.ts` beside a `.ts` caller (tsx/vitest), `.js` beside a compiled caller (dist/). */
+export function resolveWorkerFile(callerUrl: string, basename: string): string {
+  return new URL(`./${basename}${callerUrl.endsWith('.ts') ? '.ts' : '.js'}`, callerUrl).href;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (err: OtslakeError) => void;
+}
+
+function isResult(x: unknown): x is ChannelTaskResult {
+  return typeof x === 'object' && x !== null && ((x as { kind?: unknown }).kind === 'ok' || (x as { kind?: unknown }).kind === 'failed');
+}
+
+export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
+  if (!Number.isInteger(options.threads) || options.threads < 1) {
+    throw new OtslakeError('OTSL_INTERNAL', `worker pool threads must be an integer ≥ 1, got ${options.threads}`);
+  }
+  const filename = options.filename instanceof URL ? options.filename.href : options.filename;
+  const log = (options.log ?? silentLogger).child({ component: 'worker-pool' });
+  const capacity = options.threads;
+  const piscina = new Piscina({
+    filename,
+    // Node 20 cannot load .ts in a worker; tsx's loader can (docs: dependencies.md §4).
+    ...(filename.endsWith('.ts') ? { execArgv: ['--import', 'tsx'] } : {}),
+    minThreads: 1,
+    maxThreads: capacity,
+    concurrentTasksPerWorker: 1,
+    idleTimeout: options.idleTimeoutMs ?? 60_000,
+    closeTimeout: options.closeTimeoutMs ?? 30_000,
+    // 'sync' parks idle threads in Atomics.wait, freezing their event loop: keep-alive sockets and
+    // timers of a worker's Tunnel/OSS clients would stall between tasks.
+    atomics: 'disabled',
+    ...(options.workerData === undefined ? {} : { workerData: options.workerData }),
+  });
+
+  let running = 0;
+  const waiters: Waiter[] = [];
+  let state: 'open' | 'closing' | 'destroyed' = 'open';
+
+  const changed = () => options.onTasksChanged?.(running, waiters.length);
+
+  // Without a listener, an 'error' from a thread that died between tasks would crash the daemon.
+  piscina.on('error', (err: unknown) => {
+    if (state !== 'open') {
+      log.warn('worker pool stopped with tasks still running', { error: err });
+      return;
+    }
+    const wrapped = new OtslakeError('OTSL_WORKER_CRASHED', `a worker thread failed outside any task: ${(err as Error)?.message ?? String(err)}`, {
+      cause: err,
+      retriable: true,
+    });
+    log.error('worker thread failed', { error: wrapped });
+    options.onWorkerError?.(wrapped);
+  });
+
+  function acquire(signal: AbortSignal | undefined, input: ChannelTaskInput): Promise<void> {
+    if (running < capacity) {
+      running++;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        const i = waiters.indexOf(waiter);
+        if (i >= 0) waiters.splice(i, 1);
+        changed();
+        reject(abortedError(input, 'aborted while waiting for a worker thread', signal?.reason));
+      };
+      const waiter: Waiter = {
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject: (err) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      waiters.push(waiter);
+      changed();
+    });
+  }
+
+  function release(): void {
+    const next = waiters.shift();
+    // The slot passes straight to the next waiter, so `running` never dips below capacity in between.
+    if (next) next.resolve();
+    else running--;
+    changed();
+  }
+
+  function abortedError(input: ChannelTaskInput, message: string, cause?: unknown): OtslakeError {
+    return new OtslakeError('OTSL_ABORTED', `channel task ${message}`, { context: contextOf(input), ...(cause === undefined ? {} : { cause }) });
+  }
+
+  function rejectWaiters(message: string): void {
+    for (const w of waiters.splice(0)) w.reject(new OtslakeError('OTSL_ABORTED', message));
+    changed();
+  }
+
+  async function run(input: ChannelTaskInput, runOptions: { signal?: AbortSignal } = {}): Promise<ChannelTaskOutcome> {
+    const { signal } = runOptions;
+    if (state !== 'open') throw new OtslakeError('OTSL_DAEMON_STATE', `worker pool is ${state}`, { context: contextOf(input) });
+    if (signal?.aborted) throw abortedError(input, 'aborted before it started', signal.reason);
+    await acquire(signal, input);
+    changed();
+    let raw: unknown;
+    try {
+      raw = await piscina.run(input, signal ? { signal } : {});
+    } catch (err) {
+      if (signal?.aborted) throw abortedError(input, 'aborted', signal.reason);
+      // close() past its timeout and destroy() terminate threads: that is a stop, not a crash.
+      if (state !== 'open') throw abortedError(input, `stopped: worker pool ${state}`, err);
+      const wrapped = new OtslakeError(
+        'OTSL_WORKER_CRASHED',
+        `worker failed running channel ${input.channelId} of table ${input.table}: ${(err as Error)?.message ?? String(err)}`,
+        { cause: err, retriable: true, context: contextOf(input) },
+      );
+      log.error('channel task crashed', { error: wrapped });
+      throw wrapped;
+    } finally {
+      release();
+    }
+    if (!isResult(raw)) {
+      throw new OtslakeError('OTSL_INTERNAL', 'worker returned something that is not a ChannelTaskResult', { context: contextOf(input) });
+    }
+    return raw.kind === 'ok' ? raw : { kind: 'failed', error: deserializeError(raw.error) };
+  }
+
+  let closing: Promise<void> | null = null;
+
+  return {
+    capacity,
+    get running() {
+      return running;
+    },
+    get waiting() {
+      return waiters.length;
+    },
+    run,
+    close() {
+      if (closing) return closing;
+      state = 'closing';
+      rejectWaiters('worker pool is closing');
+      closing = piscina.close();
+      return closing;
+    },
+    async destroy() {
+      state = 'destroyed';
+      rejectWaiters('worker pool destroyed');
+      await piscina.destroy();
+    },
+  };
+}

@@ -1,0 +1,128 @@
+/**
+ * The whole contract between the daemon and its worker threads: nothing else crosses.
+ *
+ * Inputs and results are plain data (structured clone). Errors cross as `SerializedError` data,
+ * because a cloned Error keeps only message/stack/cause and loses `code` (docs/errors.md).
+ * Bytes never cross: workers write Parquet straight to the lake and return file metadata.
+ * Unions are tagged by `kind`; add a new task kind as a new member, never by overloading a field.
+ */
+import { OtslakeError, serializeError, type ErrorContext, type SerializedError } from '../common/errors.js';
+import type { WrittenFile } from '../lake/parquet-file.js';
+
+/** Bumped on any incompatible change; a worker built from another version refuses the task. */
+export const PROTOCOL_VERSION = 1 as const;
+
+export interface TaskBudget {
+  /** Stop after this many records (batch.maxRecordsPerChannel). */
+  readonly maxRecords: number;
+  /** Stop after this many raw record bytes (batch.maxBytesPerChannel). */
+  readonly maxBytes: number;
+  /** Stop reading after this long (batch.maxDurationMs); the files are still finished and returned. */
+  readonly maxDurationMs: number;
+}
+
+export interface ChannelTaskInput {
+  readonly kind: 'read-channel';
+  readonly protocol: typeof PROTOCOL_VERSION;
+  readonly batchId: string;
+  readonly table: string;
+  readonly tunnelId: string;
+  readonly channelId: string;
+  /** The Tunnel client id the channel is assigned to, when the read needs it. */
+  readonly clientId?: string;
+  /** Token to read from: the offset entry in force, or the Tunnel checkpoint on a first batch. */
+  readonly startToken: string;
+  /** `n` of `_otslake/offsets/<tunnelId>/<channelId>/<n>.json` this task writes (the txn version it becomes). */
+  readonly offsetSeq: number;
+  readonly budget: TaskBudget;
+}
+
+/** Every task kind the workers accept; a union so that new kinds extend it. */
+export type TaskInput = ChannelTaskInput;
+
+/** One data file the worker wrote; the daemon turns it into an `add` action (lake/transaction.ts addActionFor). */
+export type AddFileMeta = WrittenFile;
+
+/** Rows that could not be landed (a value contradicting its column), written aside and counted, never dropped. */
+export interface DeadLetterMeta {
+  /** Key relative to the table root, under _otslake/. */
+  readonly path: string;
+  readonly rows: number;
+  /** Count per reason, e.g. { 'type-mismatch': 3 }. */
+  readonly reasons: Readonly<Record<string, number>>;
+}
+
+export interface TaskStats {
+  readonly records: number;
+  readonly bytesRead: number;
+  readonly rowsWritten: number;
+  readonly bytesWritten: number;
+  readonly readRequests: number;
+  readonly durationMs: number;
+  /** Commit time of the newest record read (ms since epoch), for the lag metric; null if none. */
+  readonly lastRecordTimeMs: number | null;
+}
+
+export interface ChannelTaskOk {
+  readonly kind: 'ok';
+  readonly endToken: string;
+  /** The channel was read to its end: a parent whose children may start once this batch commits. */
+  readonly finished: boolean;
+  readonly files: readonly AddFileMeta[];
+  readonly deadLetters: readonly DeadLetterMeta[];
+  readonly stats: TaskStats;
+}
+
+/** A failure the worker handled: an expected outcome, sent as data. */
+export interface ChannelTaskFailed {
+  readonly kind: 'failed';
+  readonly error: SerializedError;
+}
+
+export type ChannelTaskResult = ChannelTaskOk | ChannelTaskFailed;
+
+export function contextOf(input: ChannelTaskInput): ErrorContext {
+  return { table: input.table, tunnelId: input.tunnelId, channelId: input.channelId, batchId: input.batchId };
+}
+
+/** Builds the failed result for any error, keeping its code and adding the task's context. */
+export function failedResult(err: unknown, input?: ChannelTaskInput): ChannelTaskFailed {
+  const error = serializeError(err);
+  return { kind: 'failed', error: input ? { ...error, context: { ...contextOf(input), ...error.context } } : error };
+}
+
+function isTaskInput(x: unknown): x is { kind: unknown; protocol: unknown } {
+  return typeof x === 'object' && x !== null && 'kind' in x;
+}
+
+export type ChannelTaskImpl = (input: ChannelTaskInput) => Promise<ChannelTaskResult>;
+
+/**
+ * Wraps a worker's implementation as the piscina entry (`export default createTaskHandler(impl)`):
+ * checks the protocol version and the kind, and turns every thrown error into `{kind:'failed'}` data,
+ * so that its code survives the thread boundary. Only a dying thread is left for the pool to report.
+ * It does not insist on running in a worker thread, so that the implementation can be unit-tested in-process.
+ */
+export function createTaskHandler(impl: ChannelTaskImpl): (input: unknown) => Promise<ChannelTaskResult> {
+  return async (input: unknown) => {
+    if (!isTaskInput(input)) return failedResult(new OtslakeError('OTSL_INTERNAL', 'worker received a task that is not an object with a kind'));
+    if (input.protocol !== PROTOCOL_VERSION) {
+      return failedResult(
+        new OtslakeError('OTSL_INTERNAL', `worker speaks protocol ${PROTOCOL_VERSION}, task has ${String(input.protocol)}: dist/ is stale, rebuild`),
+      );
+    }
+    const task = input as TaskInput;
+    switch (task.kind) {
+      case 'read-channel':
+        try {
+          return await impl(task);
+        } catch (err) {
+          return failedResult(err, task);
+        }
+      default: {
+        const unknownKind: never = task.kind;
+        return failedResult(new OtslakeError('OTSL_INTERNAL', `worker does not know task kind "${String(unknownKind)}"`));
+      }
+    }
+  };
+}
