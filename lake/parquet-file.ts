@@ -144,7 +144,10 @@ export class ParquetFileWriter {
   async drain(): Promise<void> {
     this.checkUsable();
     const file = this.current;
-    if (file) await Promise.race([file.pulled, file.upload.then(() => undefined)]);
+    // desiredSize ≤ 0: row groups are queued that parquet-rs has not taken yet; wait for its next pull.
+    while (file && this.current === file && (file.controller.desiredSize ?? 1) <= 0 && !this.failure) {
+      await Promise.race([file.pulled, file.upload.then(() => undefined)]);
+    }
     this.checkUsable();
   }
 

@@ -33,3 +33,18 @@ export { Checkpointer, type ChannelIds, type CheckpointOutcome } from './checkpo
 export { TunnelSession, type TunnelSessionOptions, type OwnedChannel, type StartPosition, type SessionState } from './tunnel-session.js';
 export { ActionType, ChannelStatus, TunnelType, StartOffsetFlag } from './proto.js';
 export type { RecordMsg, ChannelMsg, TunnelInfo, ChannelInfo, ReadRecordsResponse, GetCheckpointResponse } from './proto.js';
+export {
+  PlainBufferDecoder,
+  decodeRecords,
+  CELL_OP,
+  VT,
+  TAG,
+  PB_HEADER,
+  type RecordSink,
+  type CellOp,
+  type CellValue,
+  type ValueType,
+  type DecodeOptions,
+} from './plainbuffer.js';
+export { decodeRecordToObject, type DecodedRecord, type DecodedRow, type DecodedCell, type DecodedPrimaryKey, type SequenceInfo } from './plainbuffer-object.js';
+export { CRC8_TABLE, crc8Byte, crc8Range } from './crc8.js';

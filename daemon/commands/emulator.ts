@@ -49,16 +49,23 @@ export const command: Command = {
     }
     const logger = createLogger({ level: level as 'info', bindings: { component: 'tablestore-local' } });
     const { startTablestoreEmulator } = await import('../../emulator/tablestore/index.js');
-    const emulator = await startTablestoreEmulator({
-      host: values.host!,
-      port,
-      instance: values.instance!,
-      accessKeyId: values['access-key-id']!,
-      accessKeySecret: values['access-key-secret']!,
-      ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
-      ...(partitions !== undefined ? { partitionsPerTable: partitions } : {}),
-      logger,
-    });
+    let emulator;
+    try {
+      emulator = await startTablestoreEmulator({
+        host: values.host!,
+        port,
+        instance: values.instance!,
+        accessKeyId: values['access-key-id']!,
+        accessKeySecret: values['access-key-secret']!,
+        ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
+        ...(partitions !== undefined ? { partitionsPerTable: partitions } : {}),
+        logger,
+      });
+    } catch (err) {
+      const cause = (err as Error).cause instanceof Error ? `: ${((err as Error).cause as Error).message}` : '';
+      process.stderr.write(`otslake emulator: ${(err as Error).message}${cause}\n`);
+      return 1;
+    }
     process.stdout.write(`tablestore-local instance ${emulator.instance} listening on ${emulator.endpoint}\n`);
     await new Promise<void>((resolve) => {
       const stop = (signal: NodeJS.Signals) => {

@@ -14,14 +14,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTablestoreEmulator, type TablestoreEmulator } from '../../emulator/tablestore/index.js';
 
 const require = createRequire(import.meta.url);
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const TableStore: any = require('tablestore');
 
 const INSTANCE = 'testinst';
 const AK = 'test-ak-id';
 const SK = 'test-ak-secret';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Client = any;
 
 function client(endpoint: string, overrides: Record<string, string> = {}): Client {

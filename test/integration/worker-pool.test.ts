@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasCode, OtslakeError } from '../../common/errors.js';
-import { createWorkerPool, type WorkerPool } from '../../workers/pool.js';
+import { createWorkerPool, resolveWorkerFile, type WorkerPool } from '../../workers/pool.js';
 import { PROTOCOL_VERSION, type ChannelTaskInput } from '../../workers/protocol.js';
 
 const FIXTURE = new URL('../fixtures/worker-pool-task.ts', import.meta.url);
@@ -164,6 +164,11 @@ describe('worker pool lifecycle', () => {
     expect((await hanging).code).toBe('OTSL_ABORTED');
     expect((await queued).code).toBe('OTSL_ABORTED');
     expect((await rejection(pool.run(task('ok')))).code).toBe('OTSL_DAEMON_STATE');
+  });
+
+  it('resolves the worker module beside its caller: .ts under tsx/vitest, .js from dist', () => {
+    expect(resolveWorkerFile('file:///app/workers/pool.ts', 'channel-task')).toBe('file:///app/workers/channel-task.ts');
+    expect(resolveWorkerFile('file:///app/dist/workers/pool.js', 'channel-task')).toBe('file:///app/dist/workers/channel-task.js');
   });
 
   it('rejects a bad thread count with a clear error', () => {
