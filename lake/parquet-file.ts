@@ -71,15 +71,21 @@ const CODECS: Record<ParquetCompression, pw.Compression> = {
   uncompressed: pw.Compression.UNCOMPRESSED,
 };
 
-function writerProperties(compression: ParquetCompression, rowGroupRows: number): pw.WriterProperties {
+function writerProperties(columns: readonly ColumnSpec[], compression: ParquetCompression, rowGroupRows: number): pw.WriterProperties {
   // Data Page V1: the Delta spec's default `delta.parquet.format.version` 1.0.0 and what every engine reads.
-  return new pw.WriterPropertiesBuilder()
+  let builder = new pw.WriterPropertiesBuilder()
     .setWriterVersion(pw.WriterVersion.V1)
     .setCompression(CODECS[compression])
     .setStatisticsEnabled(pw.EnabledStatistics.Chunk)
     .setMaxRowGroupSize(rowGroupRows)
-    .setCreatedBy(ENGINE)
-    .build();
+    .setCreatedBy(ENGINE);
+  // Ids, timestamps and amounts are mostly distinct: parquet-rs would build a dictionary, overflow
+  // it and fall back, costing ~4x the time and ~1.6x the bytes of PLAIN + zstd (docs/parquet.md).
+  // DELTA_BINARY_PACKED would be smaller still, but Spark before 3.3 cannot read it vectorized.
+  for (const c of columns) {
+    if (c.type === 'long' || c.type === 'timestamp' || c.type === 'double') builder = builder.setColumnDictionaryEnabled(c.name, false);
+  }
+  return builder.build();
 }
 
 export class ParquetFileWriter {
@@ -224,7 +230,7 @@ export class ParquetFileWriter {
   }
 
   private async upload(file: OpenFile, input: ReadableStream<pw.RecordBatch>): Promise<WrittenFile> {
-    const properties = writerProperties(this.compression, this.rowGroupRows);
+    const properties = writerProperties(this.columns, this.compression, this.rowGroupRows);
     const body = (async function* () {
       const output = await pw.transformParquetStream(input, properties);
       const reader = (output as ReadableStream<Uint8Array>).getReader();

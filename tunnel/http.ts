@@ -164,7 +164,8 @@ export class TunnelTransport {
 
       req.on('socket', (socket) => {
         if (!socket.connecting) phase = 'sent';
-        else socket.once('connect', () => (phase = 'sent'));
+        // Over TLS the request can only leave after the handshake: until then nothing reached the server.
+        else socket.once(this.url.protocol === 'https:' ? 'secureConnect' : 'connect', () => (phase = 'sent'));
       });
       req.on('error', (err: NodeJS.ErrnoException) => {
         const code = err.code ?? 'UNKNOWN';

@@ -340,13 +340,17 @@ export class TableStore implements TableStoreView {
         const t = this.tables.get(entry.table);
         if (!t) return;
         let lastTs = 0n;
+        let lastRowIndex = 0;
         for (const p of t.partitions) {
           if (!entry.closed.includes(p.info.id)) continue;
           p.info.closed = true;
-          if (p.lastTs > lastTs) lastTs = p.lastTs;
+          if (p.lastTs > lastTs || (p.lastTs === lastTs && p.lastRowIndex > lastRowIndex)) {
+            lastTs = p.lastTs;
+            lastRowIndex = p.lastRowIndex;
+          }
         }
         // Children continue the parents' sequence so that (timestamp, rowIndex) keeps rising.
-        for (const info of entry.created) t.partitions.push({ info, log: [], lastTs, lastRowIndex: 0 });
+        for (const info of entry.created) t.partitions.push({ info, log: [], lastTs, lastRowIndex });
         return;
       }
     }

@@ -259,6 +259,12 @@ describe('tablestore-local table API with the official SDK', () => {
 
     const ok = await fetch(`${emu.endpoint}/ListTable`, { method: 'POST', headers: signedHeaders('/ListTable', body), body });
     expect(ok.status).toBe(200);
+    expect(ok.headers.get('x-ots-requestid')).toBeTruthy();
+    // /tunnel/* goes to the Tunnel service behind the same authentication
+    const tunnels = await fetch(`${emu.endpoint}/tunnel/list`, { method: 'POST', headers: signedHeaders('/tunnel/list', body), body });
+    expect(tunnels.status).toBe(200);
+    const unsigned = await fetch(`${emu.endpoint}/tunnel/list`, { method: 'POST', headers: signedHeaders('/tunnel/list', body, 'wrong'), body });
+    expect(unsigned.status).toBe(403);
     const tampered = signedHeaders('/ListTable', body);
     const badMd5 = await fetch(`${emu.endpoint}/ListTable`, { method: 'POST', headers: tampered, body: Uint8Array.of(1) });
     expect(badMd5.status).toBe(400);
@@ -351,11 +357,15 @@ describe('tablestore-local persistence', () => {
 });
 
 describe('otslake emulator (CLI)', () => {
-  it('prints the listening line, serves the SDK and exits cleanly on SIGTERM', async () => {
+  beforeAll(() => {
     const root = path.resolve(import.meta.dirname, '../..');
-    // Build dist/ (tsc exits non-zero while other folders have type errors; it still emits).
+    // bin/otslake runs dist/: build it (tsc still emits when other folders have type errors).
     spawnSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: root, stdio: 'ignore' });
     expect(fs.existsSync(path.join(root, 'dist/daemon/commands/emulator.js'))).toBe(true);
+  });
+
+  it('prints the listening line, serves the SDK and exits cleanly on SIGTERM', async () => {
+    const root = path.resolve(import.meta.dirname, '../..');
     const child = spawn(process.execPath, ['bin/otslake', 'emulator', '--port', '0', '--instance', INSTANCE, '--access-key-id', AK, '--access-key-secret', SK, '--log-level', 'warn'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       let out = '';
@@ -379,6 +389,20 @@ describe('otslake emulator (CLI)', () => {
       expect(code).toBe(0);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('exits with 1 and a clear message when the port is taken', async () => {
+    const root = path.resolve(import.meta.dirname, '../..');
+    const busy = await startTablestoreEmulator({ instance: INSTANCE, accessKeyId: AK, accessKeySecret: SK });
+    try {
+      const port = new URL(busy.endpoint).port;
+      const r = spawnSync(process.execPath, ['bin/otslake', 'emulator', '--port', port, '--instance', 'i', '--access-key-id', 'a', '--access-key-secret', 's'], { cwd: root, encoding: 'utf8', timeout: 20_000 });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain('cannot listen');
+      expect(r.stderr).not.toContain(' s\n'); // the secret is not echoed
+    } finally {
+      await busy.close();
     }
   });
 

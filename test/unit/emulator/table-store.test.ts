@@ -61,6 +61,20 @@ describe('TableStore', () => {
     expect(() => store.splitPartition('t', p.id)).toThrow(expect.objectContaining({ code: 'OTSL_EMULATOR' }));
   });
 
+  it('keeps child sequences above the parents even when the clock stands still', () => {
+    const store = new TableStore({ partitionsPerTable: 1, clockUs: () => 42n });
+    store.createTable({ name: 't', primaryKey: [{ name: 'id', type: 'INTEGER' }] });
+    const parent = store.partitions('t')[0]!;
+    store.writeRows('t', [0, 1, 2].map((i) => ({ kind: 'delete' as const, primaryKey: [int('id', i)], condition: 'IGNORE' as const })));
+    const children = store.splitPartition('t', parent.id);
+    store.writeRows('t', [0, 1, 2, 3].map((i) => ({ kind: 'delete' as const, primaryKey: [int('id', i)], condition: 'IGNORE' as const })));
+    const lastOfParent = store.changes('t', parent.id, 0, 10).records.at(-1)!;
+    expect(lastOfParent.seq).toEqual({ epoch: 0, timestamp: 42n, rowIndex: 2 });
+    for (const child of children) {
+      for (const r of store.changes('t', child.id, 0, 10).records) expect(seqLess(lastOfParent, r)).toBe(true);
+    }
+  });
+
   it('merges only two adjacent open partitions', () => {
     const store = new TableStore({ partitionsPerTable: 3 });
     store.createTable({ name: 't', primaryKey: [{ name: 'id', type: 'STRING' }] });

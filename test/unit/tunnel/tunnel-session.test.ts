@@ -214,6 +214,25 @@ describe('TunnelSession against a scripted Tunnel server', () => {
     expect(fake.heartbeats.at(-1)!.client_id).toBe('client-2');
   });
 
+  it('treats OTSTunnelServerUnavailable as transient, but reconnects once heartbeats fail for longer than the timeout', async () => {
+    fake.assign = () => [{ channel_id: 'ch1', version: 1n, status: OPEN }];
+    const s = new TunnelSession({ client, tunnelId: 'tun-1', heartbeatIntervalMs: 10, heartbeatTimeoutMs: 80 });
+    session = s;
+    await s.start();
+    const dropped = new Promise<void>((resolve) => s.on('channels', (o) => o.length === 0 && resolve()));
+    const reconnected = once(s, 'reconnected', { signal: WAIT() });
+    const failedAt = Date.now();
+    fake.heartbeatError = { status: 503, code: 'OTSTunnelServerUnavailable' };
+    const beatsBefore = fake.heartbeats.length;
+    await dropped;
+    expect(Date.now() - failedAt).toBeGreaterThanOrEqual(80);
+    expect(fake.heartbeats.length - beatsBefore).toBeGreaterThanOrEqual(2); // transient failures were retried, not fatal
+    fake.heartbeatError = undefined;
+    const [clientId] = await reconnected;
+    expect(clientId).toBe('client-2');
+    expect(s.state).toBe('running');
+  });
+
   it('fails (no reconnect) on a fatal server code', async () => {
     const s = makeSession(10);
     await s.start();
