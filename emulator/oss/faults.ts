@@ -87,9 +87,11 @@ export class FaultInjector {
     this.random = { ...random };
   }
 
+  /** Disarms every rule and rate, and zeroes the `fired` counters. */
   clear(): void {
     this.rules = [];
     this.random = {};
+    for (const kind of KINDS) this.fired[kind] = 0;
   }
 
   /** Rules still armed (with their remaining hits) and the random rates. */

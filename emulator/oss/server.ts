@@ -9,6 +9,7 @@
  *   DELETE /__otslake/faults   disarm everything
  */
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { OtslakeError } from '../../common/errors.js';
@@ -60,8 +61,10 @@ export interface OssEmulator {
   readonly bucket: string;
   readonly region: string;
   readonly faults: FaultInjector;
-  /** The most recent requests (at most 10,000), oldest first. */
+  /** The most recent requests (at most 10,000), oldest first; recorded when answered (or dropped). */
   readonly requests: RequestRecord[];
+  /** Emits 'request' with each RequestRecord as it is recorded: tests await these instead of sleeping. */
+  readonly events: EventEmitter;
   /** Disarms faults and forgets the request log, keeping the objects. */
   reset(): void;
   close(): Promise<void>;
@@ -83,9 +86,11 @@ export async function startOssEmulator(options: OssEmulatorOptions): Promise<Oss
   const requests: RequestRecord[] = [];
   const closing = new AbortController();
 
+  const events = new EventEmitter();
   const record = (entry: RequestRecord) => {
     requests.push(entry);
     if (requests.length > MAX_REQUEST_RECORDS) requests.splice(0, requests.length - MAX_REQUEST_RECORDS);
+    events.emit('request', entry);
   };
 
   const server = createServer((req, res) => {
@@ -240,6 +245,7 @@ export async function startOssEmulator(options: OssEmulatorOptions): Promise<Oss
     region,
     faults,
     requests,
+    events,
     reset() {
       faults.clear();
       requests.length = 0;

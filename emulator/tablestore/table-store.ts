@@ -2,9 +2,8 @@
  * tablestore-local's table store: tables, rows with column versions, hash-range partitions and the
  * per-partition change log the Tunnel service reads (TableStoreView, model.ts).
  *
- * Rows live in a Map for lookups plus one array kept sorted by primary key for scans; a write
- * touches the array only when a row appears or disappears (binary search + splice). Change logs are
- * plain arrays indexed from 0, so a Tunnel reader's position is an array index.
+ * Rows live in a RowIndex (row-index.ts), sorted by primary key. Change logs are plain arrays
+ * indexed from 0, so a Tunnel reader's position is an array index.
  * Every write is journalled as the change record it produced, so replay re-applies the same records
  * with the same timestamps and sequence info.
  */
@@ -15,7 +14,8 @@ import type {
   CellChange, ChangeAction, ChangePage, ChangeRecord, ColumnValue, PartitionInfo, PkCell, ScanPage,
   SequenceInfo, StoredRow, TableInfo, TableStoreEvent, TableStoreView,
 } from './model.js';
-import { HASH_SPACE, comparePks, partitionHash, pkKey } from './pk-order.js';
+import { HASH_SPACE, comparePks, partitionHash } from './pk-order.js';
+import { RowIndex, latestImage, versionsOf, type RowVersions } from './row-index.js';
 import type { DecodedKeyCell } from './plainbuffer-read.js';
 import { RpcError } from './rpc.js';
 import { partitionFor, validatePrimaryKey } from './table-rules.js';
@@ -46,8 +46,7 @@ export type WriteResult =
   | { ok: true; record: ChangeRecord }
   | { ok: false; code: 'OTSConditionCheckFail' | 'OTSParameterInvalid'; message: string };
 
-export interface Version { value: ColumnValue; timestamp: number }
-export interface RowVersions { primaryKey: PkCell[]; columns: Array<{ name: string; versions: Version[] }> }
+export type { RowVersions, Version } from './row-index.js';
 
 export interface TableDetails extends TableInfo {
   maxVersions: number;
@@ -55,9 +54,8 @@ export interface TableDetails extends TableInfo {
   streamId: string;
 }
 
-interface RowState { key: string; primaryKey: PkCell[]; hash: number; columns: Map<string, Version[]> }
 interface PartitionState { info: PartitionInfo; log: ChangeRecord[]; lastTs: bigint; lastRowIndex: number }
-interface TableState { details: TableDetails; rows: Map<string, RowState>; sorted: RowState[]; partitions: PartitionState[] }
+interface TableState { details: TableDetails; rows: RowIndex; partitions: PartitionState[] }
 
 type JournalEntry =
   | { op: 'create-table'; details: TableDetails; partitions: PartitionInfo[] }
@@ -141,15 +139,16 @@ export class TableStore implements TableStoreView {
 
   scan(table: string, range: { hashStart: number; hashEnd: number }, afterPk: PkCell[] | null, limit: number): ScanPage {
     const t = this.table(table);
-    let i = afterPk === null ? 0 : this.upperBound(t.sorted, afterPk);
+    const sorted = t.rows.sorted;
+    let i = afterPk === null ? 0 : t.rows.upperBound(afterPk);
     const rows: StoredRow[] = [];
-    for (; i < t.sorted.length && rows.length < limit; i++) {
-      const row = t.sorted[i]!;
+    for (; i < sorted.length && rows.length < limit; i++) {
+      const row = sorted[i]!;
       if (row.hash >= range.hashStart && row.hash < range.hashEnd) rows.push(latestImage(row));
     }
     let done = true;
-    for (; i < t.sorted.length; i++) {
-      const h = t.sorted[i]!.hash;
+    for (; i < sorted.length; i++) {
+      const h = sorted[i]!.hash;
       if (h >= range.hashStart && h < range.hashEnd) {
         done = false;
         break;
@@ -221,7 +220,7 @@ export class TableStore implements TableStoreView {
 
   getRow(table: string, primaryKey: PkCell[]): RowVersions | undefined {
     const t = this.table(table);
-    const row = t.rows.get(pkKey(primaryKey));
+    const row = t.rows.get(primaryKey);
     return row ? versionsOf(row) : undefined;
   }
 
@@ -234,16 +233,18 @@ export class TableStore implements TableStoreView {
     const t = this.table(table);
     const rows: RowVersions[] = [];
     if (direction === 'FORWARD') {
-      for (let i = this.lowerBound(t.sorted, start); i < t.sorted.length; i++) {
-        const row = t.sorted[i]!;
+      const sorted = t.rows.sorted;
+      for (let i = t.rows.lowerBound(start); i < sorted.length; i++) {
+        const row = sorted[i]!;
         if (comparePks(row.primaryKey, end) >= 0) break;
         if (rows.length >= limit) return { rows, next: row.primaryKey };
         const v = versionsOf(row);
         if (accept(v)) rows.push(v);
       }
     } else {
-      for (let i = this.upperBound(t.sorted, start) - 1; i >= 0; i--) {
-        const row = t.sorted[i]!;
+      const sorted = t.rows.sorted;
+      for (let i = t.rows.upperBound(start) - 1; i >= 0; i--) {
+        const row = sorted[i]!;
         if (comparePks(row.primaryKey, end) <= 0) break;
         if (rows.length >= limit) return { rows, next: row.primaryKey };
         const v = versionsOf(row);
@@ -323,8 +324,7 @@ export class TableStore implements TableStoreView {
       case 'create-table':
         this.tables.set(entry.details.name, {
           details: entry.details,
-          rows: new Map(),
-          sorted: [],
+          rows: new RowIndex(entry.details.maxVersions),
           partitions: entry.partitions.map((info) => ({ info, log: [], lastTs: 0n, lastRowIndex: -1 })),
         });
         return;
@@ -359,7 +359,7 @@ export class TableStore implements TableStoreView {
   private prepare(t: TableState, write: RowWrite, nowMs: number): WriteResult {
     const problem = validatePrimaryKey(t.details, write.primaryKey);
     if (problem) return { ok: false, code: 'OTSParameterInvalid', message: problem };
-    const exists = t.rows.has(pkKey(write.primaryKey));
+    const exists = t.rows.get(write.primaryKey) !== undefined;
     if (write.condition === 'EXPECT_EXIST' && !exists) return { ok: false, code: 'OTSConditionCheckFail', message: 'Condition check failed.' };
     if (write.condition === 'EXPECT_NOT_EXIST' && exists) return { ok: false, code: 'OTSConditionCheckFail', message: 'Condition check failed.' };
     const p = partitionFor(t.partitions, partitionHash(write.primaryKey[0]!.value));
@@ -400,7 +400,7 @@ export class TableStore implements TableStoreView {
         p.lastRowIndex = record.seq.rowIndex;
       }
     }
-    applyToRows(t, record);
+    t.rows.apply(record);
     if (notify) this.emit({ kind: 'change', table: t.details.name, record });
   }
 
@@ -413,112 +413,4 @@ export class TableStore implements TableStoreView {
       }
     }
   }
-
-  /** First index whose key is >= `pk`. */
-  private lowerBound(sorted: RowState[], pk: ReadonlyArray<{ value: DecodedKeyCell['value'] }>): number {
-    let lo = 0;
-    let hi = sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (comparePks(sorted[mid]!.primaryKey, pk) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  /** First index whose key is > `pk`. */
-  private upperBound(sorted: RowState[], pk: ReadonlyArray<{ value: DecodedKeyCell['value'] }>): number {
-    let lo = 0;
-    let hi = sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (comparePks(sorted[mid]!.primaryKey, pk) <= 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-}
-
-function applyToRows(t: TableState, record: ChangeRecord): void {
-  const key = pkKey(record.primaryKey);
-  let row = t.rows.get(key);
-  if (record.action === 'DELETE_ROW') {
-    if (row) removeRow(t, row);
-    return;
-  }
-  if (record.action === 'PUT_ROW') {
-    if (row) row.columns.clear();
-  } else if (!row && !record.changes.some((c) => c.op === 'put')) {
-    return; // deletes on a missing row leave nothing behind
-  }
-  if (!row) {
-    row = { key, primaryKey: record.primaryKey, hash: partitionHash(record.primaryKey[0]!.value), columns: new Map() };
-    insertRow(t, row);
-  }
-  for (const change of record.changes) {
-    if (change.op === 'put') putVersion(row, change.name, { value: change.value, timestamp: change.timestamp }, t.details.maxVersions);
-    else if (change.op === 'delete-all') row.columns.delete(change.name);
-    else {
-      const versions = row.columns.get(change.name);
-      if (!versions) continue;
-      const kept = versions.filter((v) => v.timestamp !== change.timestamp);
-      if (kept.length === 0) row.columns.delete(change.name);
-      else row.columns.set(change.name, kept);
-    }
-  }
-}
-
-/** Versions newest first; an equal timestamp overwrites; beyond maxVersions the oldest go. */
-function putVersion(row: RowState, name: string, version: Version, maxVersions: number): void {
-  const versions = row.columns.get(name) ?? [];
-  const same = versions.findIndex((v) => v.timestamp === version.timestamp);
-  if (same >= 0) versions.splice(same, 1);
-  let i = 0;
-  while (i < versions.length && versions[i]!.timestamp > version.timestamp) i++;
-  versions.splice(i, 0, version);
-  if (versions.length > maxVersions) versions.length = maxVersions;
-  row.columns.set(name, versions);
-}
-
-function insertRow(t: TableState, row: RowState): void {
-  t.rows.set(row.key, row);
-  let lo = 0;
-  let hi = t.sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (comparePks(t.sorted[mid]!.primaryKey, row.primaryKey) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  t.sorted.splice(lo, 0, row);
-}
-
-function removeRow(t: TableState, row: RowState): void {
-  t.rows.delete(row.key);
-  let lo = 0;
-  let hi = t.sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (comparePks(t.sorted[mid]!.primaryKey, row.primaryKey) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  if (t.sorted[lo] === row) t.sorted.splice(lo, 1);
-}
-
-function sortedNames(row: RowState): string[] {
-  return [...row.columns.keys()].sort();
-}
-
-function versionsOf(row: RowState): RowVersions {
-  return { primaryKey: row.primaryKey, columns: sortedNames(row).map((name) => ({ name, versions: row.columns.get(name)!.slice() })) };
-}
-
-/** The base-data image of a row: the newest version of every column. */
-function latestImage(row: RowState): StoredRow {
-  return {
-    primaryKey: row.primaryKey,
-    cells: sortedNames(row).map((name) => {
-      const v = row.columns.get(name)![0]!;
-      return { name, value: v.value, timestamp: v.timestamp };
-    }),
-  };
 }

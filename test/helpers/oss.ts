@@ -4,7 +4,8 @@
  * enough that fault tests take milliseconds.
  */
 import OSS from 'ali-oss';
-import { startOssEmulator, type OssEmulator } from '../../emulator/oss/server.js';
+import { once } from 'node:events';
+import { startOssEmulator, type OssEmulator, type RequestRecord } from '../../emulator/oss/server.js';
 import { OssStore, type OssStoreOptions } from '../../lake/oss-store.js';
 
 export type Addressing = 'virtual-host' | 'path';
@@ -43,4 +44,13 @@ export function aliOssClient(emulator: OssEmulator, addressing: Addressing): OSS
     ...TEST_CREDENTIALS,
     ...(addressing === 'path' ? { sldEnable: true } : {}),
   } as OSS.Options);
+}
+
+/** Resolves with the first request the emulator records (from now on) that matches; rejects after `timeoutMs`. */
+export async function waitForRequest(emulator: OssEmulator, matches: (r: RequestRecord) => boolean, timeoutMs = 5_000): Promise<RequestRecord> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  for (;;) {
+    const [record] = (await once(emulator.events, 'request', { signal })) as [RequestRecord];
+    if (matches(record)) return record;
+  }
 }

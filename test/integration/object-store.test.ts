@@ -3,7 +3,7 @@
  * against the OSS emulator in both addressing styles. Then OSS-only behaviour: retries through
  * injected faults, the "retry after an unseen success" case, and multipart uploads.
  */
-import { readdir } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { serializeError } from '../../common/errors.js';
@@ -12,7 +12,7 @@ import { LocalStore, TEMP_PREFIX } from '../../lake/local-store.js';
 import type { ObjectStore } from '../../lake/object-store.js';
 import { OssStore } from '../../lake/oss-store.js';
 import { openStore, parseStoreUri } from '../../lake/store.js';
-import { ADDRESSING_STYLES, TEST_CREDENTIALS, openTestOssStore, startTestOss, type Addressing } from '../helpers/oss.js';
+import { ADDRESSING_STYLES, TEST_CREDENTIALS, openTestOssStore, startTestOss, waitForRequest, type Addressing } from '../helpers/oss.js';
 import { createTmpDir, type TmpDir } from '../helpers/tmp-dir.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -39,8 +39,6 @@ let ossRun = 0;
 const ossBackend = (addressing: Addressing): Backend => ({
   name: `OssStore (${addressing})`,
   async open() {
-    const root = OssStore.open({ ...TEST_CREDENTIALS, bucket: emulator.bucket, endpoint: emulator.endpoint });
-    await root.close();
     // A fresh prefix per test keeps tests independent on one emulator.
     ossRun += 1;
     const store = openTestOssStore(emulator, addressing, { prefix: `contract-${addressing}-${ossRun}`, listPageSize: 7 });
@@ -191,8 +189,7 @@ describe('LocalStore specifics', () => {
     await store.put('_delta_log/00000000000000000000.json.bak', bytes('c'));
     expect(await readdir(join(dir.path, '_delta_log'))).toEqual(['00000000000000000000.json', '00000000000000000000.json.bak']);
     // A temp file left by a crash is invisible to list.
-    await new LocalStore(dir.path).put(`_delta_log/x`, bytes('x'));
-    const { writeFile } = await import('node:fs/promises');
+    await store.put('_delta_log/x', bytes('x'));
     await writeFile(join(dir.path, '_delta_log', `${TEMP_PREFIX}crashed`), 'partial');
     expect((await store.list('_delta_log/')).map((m) => m.key)).toEqual(['_delta_log/00000000000000000000.json', '_delta_log/00000000000000000000.json.bak', '_delta_log/x']);
   });
@@ -259,11 +256,14 @@ describe.each(ADDRESSING_STYLES)('OssStore against faults (%s)', (addressing) =>
   it('treats a timed-out put-if-absent whose write landed late as our success', async () => {
     const slow = openTestOssStore(emulator, addressing, { prefix: `faults-${addressing}-${run}`, requestTimeoutMs: 150 });
     emulator.faults.inject({ kind: 'delay', op: 'PutObject', delayMs: 400 });
+    // The delayed first attempt is answered (into a closed connection) only after the retry: wait for it.
+    const delayedAnswer = waitForRequest(emulator, (r) => r.op === 'PutObject' && r.fault === 'delay');
     try {
       await slow.put('late', bytes('mine'), { ifAbsent: true });
     } finally {
       await slow.close();
     }
+    expect((await delayedAnswer).status).toBe(409);
     expect(text(await store.get('late'))).toBe('mine');
     expect(emulator.faults.fired.delay).toBe(1);
   });
@@ -352,7 +352,7 @@ describe.each(ADDRESSING_STYLES)('OssStore against faults (%s)', (addressing) =>
         }
         await expect(mp.put('contested.parquet', racing(), { ifAbsent: true })).rejects.toMatchObject({ code: 'OTSL_LAKE_ALREADY_EXISTS' });
         expect((await mp.get('contested.parquet')).length).toBe(10);
-        expect(emulator.requests.filter((r) => r.op === 'CompleteMultipartUpload').map((r) => r.status)).toEqual([0, 200, 409]);
+        expect(emulator.requests.filter((r) => r.op === 'CompleteMultipartUpload').map((r) => r.status)).toEqual([0, 404, 409]);
         expect(emulator.requests.filter((r) => r.op === 'AbortMultipartUpload').map((r) => r.status)).toEqual([204]);
       } finally {
         await mp.close();

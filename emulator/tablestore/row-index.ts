@@ -1,0 +1,131 @@
+/**
+ * The rows of one table: a Map for lookups by key plus one array kept sorted by primary key for
+ * scans. A write touches the array only when a row appears or disappears (binary search + splice),
+ * which stays cheap at emulator scale and keeps scans a plain walk.
+ */
+import type { ChangeRecord, ColumnValue, PkCell, StoredRow } from './model.js';
+import { comparePks, partitionHash, pkKey } from './pk-order.js';
+import type { KeyValue } from './plainbuffer-read.js';
+
+export interface Version { value: ColumnValue; timestamp: number }
+export interface RowVersions { primaryKey: PkCell[]; columns: Array<{ name: string; versions: Version[] }> }
+
+export interface RowState {
+  key: string;
+  primaryKey: PkCell[];
+  /** partitionHash of the first primary-key column. */
+  hash: number;
+  /** Versions newest first. */
+  columns: Map<string, Version[]>;
+}
+
+type Key = ReadonlyArray<{ value: KeyValue }>;
+
+export class RowIndex {
+  private readonly byKey = new Map<string, RowState>();
+  /** Sorted by primary key; read-only for callers. */
+  readonly sorted: RowState[] = [];
+
+  constructor(private readonly maxVersions: number) {}
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  get(pk: PkCell[]): RowState | undefined {
+    return this.byKey.get(pkKey(pk));
+  }
+
+  /** First index whose key is >= `pk`. */
+  lowerBound(pk: Key): number {
+    let lo = 0;
+    let hi = this.sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (comparePks(this.sorted[mid]!.primaryKey, pk) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** First index whose key is > `pk`. */
+  upperBound(pk: Key): number {
+    let lo = 0;
+    let hi = this.sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (comparePks(this.sorted[mid]!.primaryKey, pk) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Applies a change record; the same records in the same order always give the same rows. */
+  apply(record: ChangeRecord): void {
+    const key = pkKey(record.primaryKey);
+    let row = this.byKey.get(key);
+    if (record.action === 'DELETE_ROW') {
+      if (row) this.remove(row);
+      return;
+    }
+    if (record.action === 'PUT_ROW') {
+      if (row) row.columns.clear();
+    } else if (!row && !record.changes.some((c) => c.op === 'put')) {
+      return; // deletes on a missing row leave nothing behind
+    }
+    if (!row) {
+      row = { key, primaryKey: record.primaryKey, hash: partitionHash(record.primaryKey[0]!.value), columns: new Map() };
+      this.byKey.set(key, row);
+      this.sorted.splice(this.lowerBound(row.primaryKey), 0, row);
+    }
+    for (const change of record.changes) {
+      if (change.op === 'put') this.putVersion(row, change.name, { value: change.value, timestamp: change.timestamp });
+      else if (change.op === 'delete-all') row.columns.delete(change.name);
+      else {
+        const versions = row.columns.get(change.name);
+        if (!versions) continue;
+        const kept = versions.filter((v) => v.timestamp !== change.timestamp);
+        if (kept.length === 0) row.columns.delete(change.name);
+        else row.columns.set(change.name, kept);
+      }
+    }
+  }
+
+  private remove(row: RowState): void {
+    this.byKey.delete(row.key);
+    const i = this.lowerBound(row.primaryKey);
+    if (this.sorted[i] === row) this.sorted.splice(i, 1);
+  }
+
+  /** An equal timestamp overwrites; beyond maxVersions the oldest versions go. */
+  private putVersion(row: RowState, name: string, version: Version): void {
+    const versions = row.columns.get(name) ?? [];
+    const same = versions.findIndex((v) => v.timestamp === version.timestamp);
+    if (same >= 0) versions.splice(same, 1);
+    let i = 0;
+    while (i < versions.length && versions[i]!.timestamp > version.timestamp) i++;
+    versions.splice(i, 0, version);
+    if (versions.length > this.maxVersions) versions.length = this.maxVersions;
+    row.columns.set(name, versions);
+  }
+}
+
+function sortedNames(row: RowState): string[] {
+  return [...row.columns.keys()].sort();
+}
+
+/** Every version of every column, columns by name. */
+export function versionsOf(row: RowState): RowVersions {
+  return { primaryKey: row.primaryKey, columns: sortedNames(row).map((name) => ({ name, versions: row.columns.get(name)!.slice() })) };
+}
+
+/** The base-data image of a row: the newest version of every column. */
+export function latestImage(row: RowState): StoredRow {
+  return {
+    primaryKey: row.primaryKey,
+    cells: sortedNames(row).map((name) => {
+      const v = row.columns.get(name)![0]!;
+      return { name, value: v.value, timestamp: v.timestamp };
+    }),
+  };
+}
