@@ -8,9 +8,29 @@
  */
 import { OtslakeError, serializeError, type ErrorContext, type SerializedError } from '../common/errors.js';
 import type { WrittenFile } from '../lake/parquet-file.js';
+import type { ColumnType } from '../lake/parquet-columns.js';
+
+export type { ColumnType } from '../lake/parquet-columns.js';
 
 /** Bumped on any incompatible change; a worker built from another version refuses the task. */
-export const PROTOCOL_VERSION = 1 as const;
+export const PROTOCOL_VERSION = 2 as const;
+
+/** How a table lands in the lake (design §3); the workers implement 'changelog'. */
+export type TableMode = 'changelog' | 'mirror';
+
+/** Tablestore primary-key column types. */
+export type PrimaryKeyType = 'INTEGER' | 'STRING' | 'BINARY';
+
+export interface PrimaryKeyColumn {
+  readonly name: string;
+  readonly type: PrimaryKeyType;
+}
+
+/** A data column of the Delta table (never one of the metadata columns `_op`, `_ts`, …). */
+export interface DataColumn {
+  readonly name: string;
+  readonly type: ColumnType;
+}
 
 export interface TaskBudget {
   /** Stop after this many records (batch.maxRecordsPerChannel). */
@@ -28,13 +48,61 @@ export interface ChannelTaskInput {
   readonly table: string;
   readonly tunnelId: string;
   readonly channelId: string;
-  /** The Tunnel client id the channel is assigned to, when the read needs it. */
-  readonly clientId?: string;
+  /** The Tunnel client id the channel is assigned to (ReadRecords is refused for anyone else). */
+  readonly clientId: string;
+  /** The table's folder under the lake root; the worker writes into `openStore(lake.uri).child(tablePath)`. */
+  readonly tablePath: string;
   /** Token to read from: the offset entry in force, or the Tunnel checkpoint on a first batch. */
   readonly startToken: string;
-  /** `n` of `_otslake/offsets/<tunnelId>/<channelId>/<n>.json` this task writes (the txn version it becomes). */
-  readonly offsetSeq: number;
+  /** txn version in force for this channel (0 = none); the worker claims the first free entry above it. */
+  readonly committedSeq: number;
+  readonly mode: TableMode;
+  /** The table's primary key, in order, with Tablestore types. */
+  readonly primaryKey: readonly PrimaryKeyColumn[];
+  /** The table's current data columns (primary key and attributes), without the metadata columns. */
+  readonly columns: readonly DataColumn[];
+  /** Unknown attribute columns become new columns (reported in `newColumns`) instead of dead letters. */
+  readonly discoverColumns: boolean;
+  /** A record whose raw bytes exceed this is dead-lettered, not decoded. */
+  readonly maxRowBytes: number;
+  /** Data files roll at about this size. */
+  readonly targetFileBytes: number;
   readonly budget: TaskBudget;
+}
+
+/**
+ * Per-thread setup, sent once through piscina `workerData` (not per task): endpoints, credentials,
+ * lake root, Parquet options. Plain data carved from ResolvedConfig by `workerSetupFrom()`
+ * (workers/worker-setup.ts). Secrets ride here because workerData never leaves the process.
+ */
+export interface WorkerSetup {
+  readonly protocol: typeof PROTOCOL_VERSION;
+  readonly tunnel: {
+    readonly endpoint: string;
+    readonly instanceName: string;
+    readonly accessKeyId: string;
+    readonly accessKeySecret: string;
+    readonly securityToken: string | null;
+    readonly requestTimeoutMs: number;
+  };
+  readonly lake: {
+    /** file:///abs/path or oss://bucket/prefix: the lake root; tables live at `tablePath` below it. */
+    readonly uri: string;
+    /** Present exactly when `uri` is oss://. */
+    readonly oss: {
+      readonly endpoint: string;
+      readonly region: string | null;
+      readonly accessKeyId: string;
+      readonly accessKeySecret: string;
+      readonly securityToken: string | null;
+      readonly pathStyle: boolean;
+    } | null;
+  };
+  readonly parquet: {
+    readonly compression: 'zstd' | 'snappy' | 'uncompressed';
+    readonly rowGroupRows: number;
+  };
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
 
 /** Every task kind the workers accept; a union so that new kinds extend it. */
@@ -43,12 +111,15 @@ export type TaskInput = ChannelTaskInput;
 /** One data file the worker wrote; the daemon turns it into an `add` action (lake/transaction.ts addActionFor). */
 export type AddFileMeta = WrittenFile;
 
-/** Rows that could not be landed (a value contradicting its column), written aside and counted, never dropped. */
+/**
+ * Records that could not be landed, written aside and counted, never dropped: NDJSON at
+ * `_otslake/dead-letters/<encoded channelId>/<batchId>.jsonl` in the table folder, not in the Delta log.
+ */
 export interface DeadLetterMeta {
-  /** Key relative to the table root, under _otslake/. */
+  /** Key relative to the table root, under _otslake/ (not URI-encoded). */
   readonly path: string;
   readonly rows: number;
-  /** Count per reason, e.g. { 'type-mismatch': 3 }. */
+  /** Count per reason: 'corrupt-record' | 'type-mismatch' | 'unknown-column' | 'oversized-row' | 'column-name-conflict'. */
   readonly reasons: Readonly<Record<string, number>>;
 }
 
@@ -70,6 +141,15 @@ export interface ChannelTaskOk {
   readonly finished: boolean;
   readonly files: readonly AddFileMeta[];
   readonly deadLetters: readonly DeadLetterMeta[];
+  /**
+   * The offset entry this task claimed: the txn version the daemon must commit for the channel.
+   * null when nothing was read and the token did not move: then nothing is committed for it.
+   */
+  readonly offsetSeq: number | null;
+  /** Attribute columns seen for the first time (discovery on): add them as nullable columns in the same commit. */
+  readonly newColumns: readonly DataColumn[];
+  /** `%08x:%016x:%08x` (epoch, timestamp µs, row index) of the last stream record read; null if none. */
+  readonly lastSequence: string | null;
   readonly stats: TaskStats;
 }
 

@@ -143,6 +143,18 @@ describe('ParquetFileWriter', () => {
     expect(await store.list('')).toEqual([]);
   });
 
+  it('drain() returns whether or not a row group is waiting (no hang on an idle encoder)', async () => {
+    const writer = new ParquetFileWriter({ store, columns: COLUMNS.slice(0, 1), rowGroupRows: 100 });
+    await writer.drain(); // nothing written yet
+    for (let i = 0; i < 1050; i++) {
+      writer.appendRow({ id: BigInt(i) });
+      if (i % 7 === 0) await writer.drain();
+    }
+    const files = await writer.close();
+    expect(files.map((f) => f.numRecords)).toEqual([1050]);
+    expect(readParquetMetadata(await readFile(path.join(dir, files[0]!.path))).row_groups).toHaveLength(11);
+  });
+
   it('writes no file for no rows', async () => {
     expect(await writeParquetFiles([], { store, columns: COLUMNS })).toEqual([]);
     expect(await store.list('')).toEqual([]);

@@ -1,0 +1,99 @@
+/**
+ * The Delta schema a table starts with (design §3): the primary-key columns as DescribeTable reports
+ * them (asked through the official `tablestore` SDK, the same client users write with), the attribute
+ * columns the config declares, and the changelog's metadata columns. Columns discovered later are
+ * appended by the committer in the commit that carries their first data.
+ */
+import { createRequire } from 'node:module';
+import { OtslakeError } from '../common/errors.js';
+import type { StructField, StructType } from '../lake/actions.js';
+import type { ColumnType as LakeColumnType } from '../lake/parquet-columns.js';
+import type { ResolvedConfig, TableConfig } from '../config/load.js';
+import type { ColumnType as SourceColumnType } from '../config/schema.js';
+
+export interface KeyColumn {
+  readonly name: string;
+  readonly type: LakeColumnType;
+}
+
+/** The changelog metadata columns, in the order they follow the data columns. */
+export const METADATA_FIELDS: readonly StructField[] = [
+  { name: '_op', type: 'string', nullable: true, metadata: {} },
+  { name: '_ts', type: 'timestamp', nullable: true, metadata: {} },
+  { name: '_seq', type: 'string', nullable: true, metadata: {} },
+  { name: '_channel', type: 'string', nullable: true, metadata: {} },
+  { name: '_deleted_columns', type: { type: 'array', elementType: 'string', containsNull: true }, nullable: true, metadata: {} },
+];
+const METADATA_NAMES = new Set(METADATA_FIELDS.map((f) => f.name));
+
+const SOURCE_TO_LAKE: Record<SourceColumnType, LakeColumnType> = {
+  INTEGER: 'long',
+  DOUBLE: 'double',
+  BOOLEAN: 'boolean',
+  STRING: 'string',
+  BINARY: 'binary',
+};
+
+/** DescribeTable's PrimaryKeyType enum as the SDK returns it (1 INTEGER, 2 STRING, 3 BINARY). */
+const PK_TYPE_TO_LAKE: Record<number, LakeColumnType> = { 1: 'long', 2: 'string', 3: 'binary' };
+
+export function lakeTypeOf(type: SourceColumnType): LakeColumnType {
+  return SOURCE_TO_LAKE[type];
+}
+
+export function initialSchema(primaryKey: readonly KeyColumn[], table: TableConfig): StructType {
+  const fields: StructField[] = primaryKey.map((k) => ({ name: k.name, type: k.type, nullable: false, metadata: {} }));
+  for (const c of table.columns) fields.push({ name: c.name, type: lakeTypeOf(c.type), nullable: true, metadata: {} });
+  fields.push(...METADATA_FIELDS);
+  return { type: 'struct', fields };
+}
+
+/** The data columns (primary key + attributes) of a schema: what a worker writes besides metadata. */
+export function dataColumnsOf(schema: StructType): { name: string; type: LakeColumnType }[] {
+  return schema.fields
+    .filter((f) => !METADATA_NAMES.has(f.name))
+    .map((f) => ({ name: f.name, type: (typeof f.type === 'string' ? f.type : 'array<string>') as LakeColumnType }));
+}
+
+interface SdkClient {
+  describeTable(params: { tableName: string }): Promise<{ tableMeta: { primaryKey: { name: string; type: number | string }[] } }>;
+}
+interface SdkModule {
+  Client: new (config: Record<string, unknown>) => SdkClient;
+}
+
+export type DescribePrimaryKey = (table: string, signal?: AbortSignal) => Promise<KeyColumn[]>;
+
+/** DescribeTable through the official SDK (it has no types; only the fields read here are assumed). */
+export function sdkPrimaryKeyDescriber(source: ResolvedConfig['source']): DescribePrimaryKey {
+  const sdk = createRequire(import.meta.url)('tablestore') as SdkModule;
+  const client = new sdk.Client({
+    accessKeyId: source.accessKeyId,
+    secretAccessKey: source.accessKeySecret,
+    ...(source.securityToken ? { stsToken: source.securityToken } : {}),
+    endpoint: source.endpoint,
+    instancename: source.instance,
+    maxRetries: 3,
+  });
+  return async (table) => {
+    let described;
+    try {
+      described = await client.describeTable({ tableName: table });
+    } catch (err) {
+      const e = err as { code?: unknown; message?: unknown };
+      throw new OtslakeError('OTSL_TUNNEL_SERVER', `DescribeTable failed for ${table}: ${String(e.message ?? err)}`, {
+        retriable: true,
+        context: { table, serverCode: typeof e.code === 'string' ? e.code : String(e.code ?? '') },
+      });
+    }
+    return described.tableMeta.primaryKey.map((k) => {
+      const type = typeof k.type === 'number' ? PK_TYPE_TO_LAKE[k.type] : SOURCE_TO_LAKE[k.type as SourceColumnType];
+      if (type === undefined) {
+        throw new OtslakeError('OTSL_LAKE_SCHEMA', `primary-key column ${k.name} of ${table} has unsupported type ${String(k.type)}`, {
+          context: { table, column: k.name },
+        });
+      }
+      return { name: k.name, type };
+    });
+  };
+}
