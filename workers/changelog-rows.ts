@@ -1,0 +1,166 @@
+/**
+ * RecordSink → changelog rows (design §3): one row per Tunnel record with the primary key, the
+ * attribute values, and `_op`, `_ts`, `_seq`, `_channel`, `_deleted_columns`.
+ *
+ * Hot path: one row object is reused for every record (the Parquet writer copies values out on
+ * append), so decoding allocates per row only what the row itself needs (the `_seq` string, the
+ * values the decoder made). Type checks compare the wire type byte against the column's, no lookup
+ * beyond the name → slot map. A row that breaks the schema is not fixed up: it gets a verdict, and
+ * the caller sends its record to the dead letters.
+ */
+import { ActionType } from '../tunnel/proto.js';
+import { CELL_OP, VT, type CellOp, type CellValue, type RecordSink, type ValueType } from '../tunnel/plainbuffer.js';
+import { columnTypeOfValue, valueTypeName, type BatchSchema } from './schema-map.js';
+
+export type RowVerdict = 'ok' | 'type-mismatch' | 'unknown-column' | 'column-name-conflict';
+
+/** What was wrong with a rejected row, for its dead letter. */
+export interface RowProblem {
+  column: string;
+  /** The column's Delta type, when it has one. */
+  expectedType?: string;
+  /** Tablestore type of the offending value. */
+  actualType: string;
+}
+
+const OP_NAMES: Record<ActionType, string> = {
+  [ActionType.PUT_ROW]: 'PUT',
+  [ActionType.UPDATE_ROW]: 'UPDATE',
+  [ActionType.DELETE_ROW]: 'DELETE',
+};
+
+const HEX_ZEROS = '0000000000000000';
+
+function hex(value: number, width: number): string {
+  const digits = value >= 0 ? value.toString(16) : BigInt.asUintN(width * 4, BigInt(value)).toString(16);
+  return digits.length >= width ? digits : HEX_ZEROS.slice(0, width - digits.length) + digits;
+}
+
+/** `%08x:%016x:%08x` of a sequence: sortable as text within a channel. */
+export function formatSequence(epoch: number, timestampUs: number, rowIndex: number): string {
+  return `${hex(epoch >>> 0, 8)}:${hex(timestampUs, 16)}:${hex(rowIndex >>> 0, 8)}`;
+}
+
+export class ChangelogRowSink implements RecordSink {
+  /** The row of the last record, valid until the next beginRow: hand it to the writer right away. */
+  readonly row: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  verdict: RowVerdict = 'ok';
+  problem: RowProblem | null = null;
+  /** The last record decoded to its end (a corrupt one never does). */
+  complete = false;
+  /** `_seq` of the last record; null for base rows. */
+  sequence: string | null = null;
+  /** `_ts` of the last record in µs, or null. */
+  timestampUs: number | null = null;
+
+  private inOrigin = false;
+  private newestCellMs = -1;
+  private readonly deleted: string[] = [];
+  /** Unknown columns met in the current row; they join the schema only if the row is accepted. */
+  private readonly staged: Array<{ name: string; valueType: ValueType }> = [];
+
+  constructor(
+    private readonly schema: BatchSchema,
+    private readonly channelId: string,
+  ) {}
+
+  beginRow(_recordIndex: number, actionType: ActionType, origin: boolean): void {
+    // origin_record holds the previous values; a changelog row carries only the change itself.
+    this.inOrigin = origin;
+    if (origin) return;
+    const row = this.row;
+    const columns = this.schema.columns;
+    for (let i = 0; i < columns.length; i++) row[columns[i]!.name] = null;
+    row._op = OP_NAMES[actionType];
+    row._channel = this.channelId;
+    row._deleted_columns = null;
+    this.verdict = 'ok';
+    this.problem = null;
+    this.complete = false;
+    this.sequence = null;
+    this.timestampUs = null;
+    this.newestCellMs = -1;
+    this.deleted.length = 0;
+    this.staged.length = 0;
+  }
+
+  primaryKey(name: string, type: ValueType, value: CellValue): void {
+    if (!this.inOrigin) this.put(name, type, value);
+  }
+
+  cell(name: string, op: CellOp, type: ValueType, value: CellValue | undefined, timestampMs: number): void {
+    if (this.inOrigin) return;
+    if (timestampMs > this.newestCellMs) this.newestCellMs = timestampMs;
+    if (op === CELL_OP.PUT) this.put(name, type, value!);
+    else this.deleted.push(name);
+  }
+
+  endRow(_deleteMarker: boolean, hasSequence: boolean, epoch: number, timestampUs: number, rowIndex: number): void {
+    if (this.inOrigin) return;
+    const row = this.row;
+    if (hasSequence) {
+      this.sequence = formatSequence(epoch, timestampUs, rowIndex);
+      this.timestampUs = timestampUs;
+    } else {
+      this.timestampUs = this.newestCellMs >= 0 ? this.newestCellMs * 1000 : null;
+    }
+    row._seq = this.sequence;
+    row._ts = this.timestampUs;
+    // Deleted columns name what an UPDATE removed; the list is copied by the writer, so it is reused.
+    if (row._op === 'UPDATE') row._deleted_columns = this.deleted;
+    this.complete = true;
+  }
+
+  /**
+   * Called once the whole record (origin_record included) decoded and the verdict is 'ok': the
+   * row's unknown columns join the schema now, not earlier, so a record that is dead-lettered
+   * after all never adds a column. Returns true when the schema grew.
+   */
+  acceptRow(): boolean {
+    for (const s of this.staged) this.schema.discoverColumn(s.name, s.valueType);
+    const grew = this.staged.length > 0;
+    this.staged.length = 0;
+    return grew;
+  }
+
+  private put(name: string, type: ValueType, value: CellValue): void {
+    const slot = this.schema.lookup(name);
+    if (slot !== undefined) {
+      if (slot.valueType !== type) this.reject('type-mismatch', { column: name, expectedType: slot.type, actualType: valueTypeName(type) });
+      else this.row[name] = value;
+      return;
+    }
+    this.putUnknown(name, type, value);
+  }
+
+  /** A column the schema does not have: discovered (staged) or rejected. */
+  private putUnknown(name: string, type: ValueType, value: CellValue): void {
+    if (!this.schema.discover) {
+      this.reject('unknown-column', { column: name, actualType: valueTypeName(type) });
+      return;
+    }
+    for (const s of this.staged) {
+      if (s.name !== name) continue;
+      if (s.valueType !== type) this.reject('type-mismatch', { column: name, expectedType: columnTypeOfValue(s.valueType) ?? 'none', actualType: valueTypeName(type) });
+      return;
+    }
+    if (this.schema.conflictOf(name) !== null || type === VT.NONE || this.stagedLowerClash(name)) {
+      this.reject('column-name-conflict', { column: name, actualType: valueTypeName(type) });
+      return;
+    }
+    this.staged.push({ name, valueType: type });
+    this.row[name] = value;
+  }
+
+  private stagedLowerClash(name: string): boolean {
+    const lower = name.toLowerCase();
+    return this.staged.some((s) => s.name.toLowerCase() === lower);
+  }
+
+  /** The first problem of a row is the one reported. */
+  private reject(verdict: RowVerdict, problem: RowProblem): void {
+    if (this.verdict !== 'ok') return;
+    this.verdict = verdict;
+    this.problem = problem;
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * Tablestore types → Delta/Parquet column types, and the schema of one channel batch.
+ *
+ * Mapping (design §3): INTEGER → long, DOUBLE → double, BOOLEAN → boolean, STRING → string,
+ * BINARY → binary. A column's type is fixed by the table schema, or, for a column discovered in this
+ * batch, by its first value. A value of another type is never coerced: coercion would land a wrong
+ * value silently (a STRING "12abc" in a long column), so the row goes to the dead letters instead.
+ */
+import { OtslakeError } from '../common/errors.js';
+import type { ColumnSpec, ColumnType } from '../lake/parquet-columns.js';
+import { VT, type ValueType } from '../tunnel/plainbuffer.js';
+import type { DataColumn, PrimaryKeyColumn, PrimaryKeyType } from './protocol.js';
+
+/** Changelog metadata columns, in file order, after the data columns (design §3). */
+export const METADATA_COLUMNS: readonly ColumnSpec[] = [
+  { name: '_op', type: 'string', nullable: true },
+  { name: '_ts', type: 'timestamp', nullable: true },
+  { name: '_seq', type: 'string', nullable: true },
+  { name: '_channel', type: 'string', nullable: true },
+  { name: '_deleted_columns', type: 'array<string>', nullable: true },
+];
+
+const METADATA_NAMES = new Set(METADATA_COLUMNS.map((c) => c.name.toLowerCase()));
+
+/** The Tablestore wire type a column accepts; null for types no Tablestore value has (timestamp, arrays). */
+export function valueTypeOfColumn(type: ColumnType): ValueType | null {
+  switch (type) {
+    case 'long': return VT.INTEGER;
+    case 'double': return VT.DOUBLE;
+    case 'boolean': return VT.BOOLEAN;
+    case 'string': return VT.STRING;
+    case 'binary': return VT.BINARY;
+    default: return null;
+  }
+}
+
+/** The column type a Tablestore value lands as; null for VT.NONE (a delete cell has no value). */
+export function columnTypeOfValue(type: ValueType): ColumnType | null {
+  switch (type) {
+    case VT.INTEGER: return 'long';
+    case VT.DOUBLE: return 'double';
+    case VT.BOOLEAN: return 'boolean';
+    case VT.STRING: return 'string';
+    case VT.BINARY: return 'binary';
+    default: return null;
+  }
+}
+
+export function columnTypeOfPrimaryKey(type: PrimaryKeyType): ColumnType {
+  switch (type) {
+    case 'INTEGER': return 'long';
+    case 'STRING': return 'string';
+    case 'BINARY': return 'binary';
+  }
+}
+
+/** Tablestore's name of a wire type, for dead letters and messages. */
+export function valueTypeName(type: ValueType): string {
+  switch (type) {
+    case VT.INTEGER: return 'INTEGER';
+    case VT.DOUBLE: return 'DOUBLE';
+    case VT.BOOLEAN: return 'BOOLEAN';
+    case VT.STRING: return 'STRING';
+    case VT.BINARY: return 'BINARY';
+    default: return 'NONE';
+  }
+}
+
+/** One data column as the row sink sees it. */
+export interface ColumnSlot {
+  readonly name: string;
+  readonly type: ColumnType;
+  /** The only wire type accepted; VT.NONE (matches no value) for columns no value may fill. */
+  readonly valueType: ValueType;
+}
+
+/** Why a name cannot become a column: it shadows a metadata column or differs from one only in case. */
+export type NameConflict = 'reserved' | 'case-duplicate';
+
+/**
+ * The data columns of one batch: the table's, plus those discovered while reading. Delta column names
+ * are case-insensitive while Tablestore's are not, hence the lower-cased index.
+ */
+export class BatchSchema {
+  private readonly slots = new Map<string, ColumnSlot>();
+  private readonly lowerNames = new Set<string>();
+  private readonly ordered: ColumnSlot[] = [];
+  private readonly discovered: DataColumn[] = [];
+  /** Bumped whenever a column is added: the Parquet writer must then be reopened. */
+  version = 0;
+
+  constructor(columns: readonly DataColumn[], primaryKey: readonly PrimaryKeyColumn[], readonly discover: boolean) {
+    for (const c of columns) {
+      const conflict = this.conflictOf(c.name);
+      if (conflict !== null) {
+        throw new OtslakeError('OTSL_LAKE_SCHEMA', `table column "${c.name}" ${conflict === 'reserved' ? 'shadows a changelog metadata column' : 'appears twice (Delta names ignore case)'}`, {
+          context: { column: c.name },
+        });
+      }
+      this.insert(c.name, c.type);
+    }
+    for (const pk of primaryKey) {
+      const slot = this.slots.get(pk.name);
+      const expected = columnTypeOfPrimaryKey(pk.type);
+      if (slot === undefined || slot.type !== expected) {
+        throw new OtslakeError('OTSL_LAKE_SCHEMA', `primary-key column "${pk.name}" (${pk.type}) must be a ${expected} column of the table, found ${slot?.type ?? 'none'}`, {
+          context: { column: pk.name, columnType: slot?.type ?? 'none' },
+        });
+      }
+    }
+  }
+
+  lookup(name: string): ColumnSlot | undefined {
+    return this.slots.get(name);
+  }
+
+  /** Data columns in file order. */
+  get columns(): readonly ColumnSlot[] {
+    return this.ordered;
+  }
+
+  /** Columns discovered in this batch, in the order they were first seen. */
+  get newColumns(): readonly DataColumn[] {
+    return this.discovered;
+  }
+
+  /** What a Parquet data file of this batch holds: the data columns, then the metadata columns. */
+  fileColumns(): ColumnSpec[] {
+    return [...this.ordered.map((s) => ({ name: s.name, type: s.type, nullable: true })), ...METADATA_COLUMNS];
+  }
+
+  conflictOf(name: string): NameConflict | null {
+    const lower = name.toLowerCase();
+    if (METADATA_NAMES.has(lower)) return 'reserved';
+    return this.lowerNames.has(lower) ? 'case-duplicate' : null;
+  }
+
+  /** Adds a column discovered from a value of `valueType`; the caller checked conflictOf() first. */
+  discoverColumn(name: string, valueType: ValueType): ColumnSlot {
+    const type = columnTypeOfValue(valueType);
+    if (type === null || this.conflictOf(name) !== null) {
+      throw new OtslakeError('OTSL_INTERNAL', `column "${name}" cannot be discovered from a ${valueTypeName(valueType)} value`, { context: { column: name } });
+    }
+    const slot = this.insert(name, type);
+    this.discovered.push({ name, type });
+    return slot;
+  }
+
+  private insert(name: string, type: ColumnType): ColumnSlot {
+    const slot: ColumnSlot = { name, type, valueType: valueTypeOfColumn(type) ?? VT.NONE };
+    this.slots.set(name, slot);
+    this.lowerNames.add(name.toLowerCase());
+    this.ordered.push(slot);
+    this.version++;
+    return slot;
+  }
+}
