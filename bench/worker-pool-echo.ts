@@ -8,6 +8,9 @@ export function echo(input: ChannelTaskInput): ChannelTaskOk {
     finished: false,
     files: [{ path: `part-${input.channelId}.parquet`, size: 1, numRecords: 1, modificationTime: 0, partitionValues: {}, stats: { numRecords: 1 } }],
     deadLetters: [],
+    offsetSeq: null,
+    newColumns: [],
+    lastSequence: null,
     stats: { records: 1, bytesRead: 1, rowsWritten: 1, bytesWritten: 1, readRequests: 1, durationMs: 0, lastRecordTimeMs: null },
   };
 }

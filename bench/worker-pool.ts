@@ -24,7 +24,15 @@ function input(i: number): ChannelTaskInput {
     tunnelId: 'tunnel',
     channelId: `ch-${i % 16}`,
     startToken: 'token-'.padEnd(120, 'x'),
-    offsetSeq: i,
+    clientId: 'client-1',
+    tablePath: 'orders',
+    committedSeq: i,
+    mode: 'changelog',
+    primaryKey: [{ name: 'id', type: 'INTEGER' }],
+    columns: [{ name: 'id', type: 'long' }],
+    discoverColumns: true,
+    maxRowBytes: 1 << 20,
+    targetFileBytes: 1 << 20,
     budget: { maxRecords: 100_000, maxBytes: 64 << 20, maxDurationMs: 20_000 },
   };
 }

@@ -128,7 +128,6 @@ function codeOf(err: unknown): ErrorCode {
 
 function taskInput(ctx: TableContext, view: TableView, batchId: string, slot: ChannelSlot): ChannelTaskInput {
   const columns = dataColumnsOf(JSON.parse(view.metadata.schemaString));
-  const pkNames = new Set(ctx.primaryKey.map((k) => k.name));
   return {
     kind: 'read-channel',
     protocol: PROTOCOL_VERSION,
@@ -142,7 +141,7 @@ function taskInput(ctx: TableContext, view: TableView, batchId: string, slot: Ch
     tablePath: ctx.table.path,
     mode: ctx.table.mode,
     primaryKey: ctx.primaryKey.map((k) => ({ name: k.name, type: k.type })),
-    columns: columns.filter((c) => !pkNames.has(c.name)),
+    columns,
     discoverColumns: true,
     maxRowBytes: ctx.maxRowBytes,
     targetFileBytes: ctx.targetFileBytes,

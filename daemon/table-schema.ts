@@ -10,11 +10,10 @@ import type { StructField, StructType } from '../lake/actions.js';
 import type { ColumnType as LakeColumnType } from '../lake/parquet-columns.js';
 import type { ResolvedConfig, TableConfig } from '../config/load.js';
 import type { ColumnType as SourceColumnType } from '../config/schema.js';
+import type { PrimaryKeyColumn, PrimaryKeyType } from '../workers/protocol.js';
 
-export interface KeyColumn {
-  readonly name: string;
-  readonly type: LakeColumnType;
-}
+/** A primary-key column with its Tablestore type (the workers decode by it). */
+export type KeyColumn = PrimaryKeyColumn;
 
 /** The changelog metadata columns, in the order they follow the data columns. */
 export const METADATA_FIELDS: readonly StructField[] = [
@@ -34,15 +33,16 @@ const SOURCE_TO_LAKE: Record<SourceColumnType, LakeColumnType> = {
   BINARY: 'binary',
 };
 
-/** DescribeTable's PrimaryKeyType enum as the SDK returns it (1 INTEGER, 2 STRING, 3 BINARY). */
-const PK_TYPE_TO_LAKE: Record<number, LakeColumnType> = { 1: 'long', 2: 'string', 3: 'binary' };
+/** DescribeTable's PrimaryKeyType enum as the SDK returns it. */
+const PK_TYPE_BY_NUMBER: Record<number, PrimaryKeyType> = { 1: 'INTEGER', 2: 'STRING', 3: 'BINARY' };
+const PK_TYPES: readonly string[] = ['INTEGER', 'STRING', 'BINARY'];
 
 export function lakeTypeOf(type: SourceColumnType): LakeColumnType {
   return SOURCE_TO_LAKE[type];
 }
 
 export function initialSchema(primaryKey: readonly KeyColumn[], table: TableConfig): StructType {
-  const fields: StructField[] = primaryKey.map((k) => ({ name: k.name, type: k.type, nullable: false, metadata: {} }));
+  const fields: StructField[] = primaryKey.map((k) => ({ name: k.name, type: lakeTypeOf(k.type), nullable: false, metadata: {} }));
   for (const c of table.columns) fields.push({ name: c.name, type: lakeTypeOf(c.type), nullable: true, metadata: {} });
   fields.push(...METADATA_FIELDS);
   return { type: 'struct', fields };
@@ -87,7 +87,7 @@ export function sdkPrimaryKeyDescriber(source: ResolvedConfig['source']): Descri
       });
     }
     return described.tableMeta.primaryKey.map((k) => {
-      const type = typeof k.type === 'number' ? PK_TYPE_TO_LAKE[k.type] : SOURCE_TO_LAKE[k.type as SourceColumnType];
+      const type = typeof k.type === 'number' ? PK_TYPE_BY_NUMBER[k.type] : PK_TYPES.includes(k.type) ? (k.type as PrimaryKeyType) : undefined;
       if (type === undefined) {
         throw new OtslakeError('OTSL_LAKE_SCHEMA', `primary-key column ${k.name} of ${table} has unsupported type ${String(k.type)}`, {
           context: { table, column: k.name },

@@ -8,7 +8,7 @@
  */
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
-import type { Compressors, FileMetaData } from 'hyparquet';
+import type { Compressors, FileMetaData, ParquetParsers } from 'hyparquet';
 import { OtslakeError } from '../common/errors.js';
 
 let zstdDecompress: ((buf: Uint8Array, opts?: { defaultHeapSize?: number }) => Uint8Array) | undefined;
@@ -35,6 +35,10 @@ export interface ReadParquetOptions {
   columns?: string[];
   /** For error context: the key or path the bytes came from. */
   file?: string;
+  /** false: un-annotated BYTE_ARRAY (Delta `binary`) stays Uint8Array instead of becoming a string. */
+  utf8?: boolean;
+  /** hyparquet's value parsers, e.g. `timestampFromMicroseconds: (us) => us` to keep µs exact. */
+  parsers?: Partial<ParquetParsers>;
 }
 
 export type ParquetRow = Record<string, unknown>;
@@ -64,7 +68,12 @@ export async function readParquetRows(bytes: Uint8Array, options: ReadParquetOpt
       columns = columns.filter((c) => present.has(c));
       if (columns.length === 0) return Array.from({ length: Number(metadata.num_rows) }, () => ({}));
     }
-    return (await parquetReadObjects({ file, metadata, compressors, ...(columns ? { columns } : {}) })) as ParquetRow[];
+    return (await parquetReadObjects({
+      file, metadata, compressors,
+      ...(columns ? { columns } : {}),
+      ...(options.utf8 === undefined ? {} : { utf8: options.utf8 }),
+      ...(options.parsers ? { parsers: options.parsers } : {}),
+    })) as ParquetRow[];
   } catch (err) {
     if (err instanceof OtslakeError) throw err;
     throw new OtslakeError('OTSL_PARQUET_READ', `cannot decode Parquet file ${options.file ?? ''}: ${(err as Error).message}`.trim(), {

@@ -21,6 +21,7 @@ export const METADATA_COLUMNS: readonly ColumnSpec[] = [
 ];
 
 const METADATA_NAMES = new Set(METADATA_COLUMNS.map((c) => c.name.toLowerCase()));
+const METADATA_TYPES = new Map(METADATA_COLUMNS.map((c) => [c.name, c.type]));
 
 /** The Tablestore wire type a column accepts; null for types no Tablestore value has (timestamp, arrays). */
 export function valueTypeOfColumn(type: ColumnType): ValueType | null {
@@ -51,6 +52,8 @@ export function columnTypeOfPrimaryKey(type: PrimaryKeyType): ColumnType {
     case 'INTEGER': return 'long';
     case 'STRING': return 'string';
     case 'BINARY': return 'binary';
+    default:
+      throw new OtslakeError('OTSL_LAKE_SCHEMA', `primary-key type must be INTEGER, STRING or BINARY, got ${JSON.stringify(type)}`, { context: { columnType: String(type) } });
   }
 }
 
@@ -89,8 +92,17 @@ export class BatchSchema {
   /** Bumped whenever a column is added: the Parquet writer must then be reopened. */
   version = 0;
 
+  /**
+   * `columns` may or may not list the primary key (it is added from `primaryKey` when absent), and may
+   * carry the metadata columns of the table's Delta schema (skipped when their type is the expected one).
+   */
   constructor(columns: readonly DataColumn[], primaryKey: readonly PrimaryKeyColumn[], readonly discover: boolean) {
+    const listed = new Set(columns.map((c) => c.name));
+    for (const pk of primaryKey) {
+      if (!listed.has(pk.name)) this.insert(pk.name, columnTypeOfPrimaryKey(pk.type));
+    }
     for (const c of columns) {
+      if (METADATA_TYPES.get(c.name) === c.type) continue;
       const conflict = this.conflictOf(c.name);
       if (conflict !== null) {
         throw new OtslakeError('OTSL_LAKE_SCHEMA', `table column "${c.name}" ${conflict === 'reserved' ? 'shadows a changelog metadata column' : 'appears twice (Delta names ignore case)'}`, {
@@ -100,11 +112,11 @@ export class BatchSchema {
       this.insert(c.name, c.type);
     }
     for (const pk of primaryKey) {
-      const slot = this.slots.get(pk.name);
+      const slot = this.slots.get(pk.name)!;
       const expected = columnTypeOfPrimaryKey(pk.type);
-      if (slot === undefined || slot.type !== expected) {
-        throw new OtslakeError('OTSL_LAKE_SCHEMA', `primary-key column "${pk.name}" (${pk.type}) must be a ${expected} column of the table, found ${slot?.type ?? 'none'}`, {
-          context: { column: pk.name, columnType: slot?.type ?? 'none' },
+      if (slot.type !== expected) {
+        throw new OtslakeError('OTSL_LAKE_SCHEMA', `primary-key column "${pk.name}" (${String(pk.type)}) must be a ${expected} column, the table has ${slot.type}`, {
+          context: { column: pk.name, columnType: slot.type },
         });
       }
     }

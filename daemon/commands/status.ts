@@ -1,9 +1,53 @@
+/**
+ * `otslake status --config FILE [--json]`: per table the lake version and rows, per channel the
+ * position in force, state, owner and lag from DescribeTunnel, the tunnel stage and full-snapshot
+ * progress. Reads the lake and the Tunnel directly, so it works whether or not a daemon runs.
+ */
+import { parseCommandArgs } from '../../common/args.js';
+import { isOtslakeError } from '../../common/errors.js';
+import { loadConfig } from '../../config/load.js';
+import { TunnelClient } from '../../tunnel/tunnel-client.js';
 import type { Command } from '../cli.js';
+import { openLakeRoot } from '../lake-root.js';
+import { collectTableStatus, renderTableStatus } from '../table-status.js';
 
 export const command: Command = {
-  summary: 'status',
-  async run(): Promise<number> {
-    process.stderr.write('otslake status: not implemented yet\n');
-    return 2;
+  summary: 'show per-table progress',
+  async run(argv: string[]): Promise<number> {
+    let args;
+    try {
+      args = parseCommandArgs(argv, { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } });
+    } catch (err) {
+      process.stderr.write(`otslake status: ${(err as Error).message}\nusage: otslake status --config FILE [--json]\n`);
+      return 2;
+    }
+    if (typeof args.values.config !== 'string') {
+      process.stderr.write('otslake status: --config FILE is required\n');
+      return 2;
+    }
+    let client: TunnelClient | null = null;
+    try {
+      const config = loadConfig(args.values.config);
+          const lakeRoot = openLakeRoot(config);
+      client = new TunnelClient({
+        endpoint: config.source.endpoint,
+        instanceName: config.source.instance,
+        accessKeyId: config.source.accessKeyId,
+        accessKeySecret: config.source.accessKeySecret,
+        securityToken: config.source.securityToken ?? undefined,
+        requestTimeoutMs: config.source.requestTimeoutMs,
+        retry: { maxAttempts: 3 },
+      });
+      const tables = [];
+      for (const t of config.tables) tables.push(await collectTableStatus(t, lakeRoot, client));
+      process.stdout.write(args.values.json === true ? JSON.stringify({ tables }, null, 2) + '\n' : tables.map(renderTableStatus).join('\n\n') + '\n');
+      await lakeRoot.close?.();
+      return 0;
+    } catch (err) {
+      process.stderr.write(`otslake status: ${isOtslakeError(err) ? `${err.code}: ${err.message}` : String(err)}\n`);
+      return 1;
+    } finally {
+      client?.close();
+    }
   },
 };

@@ -30,6 +30,7 @@ import {
   type OssReply,
   type OssRequest,
 } from './request.js';
+import { accessKeyIdOf, verifySignature, type EmulatorCredential } from './signature.js';
 import { OSS_ERRORS, document, element, errorDocument, type OssErrorSpec } from './xml.js';
 
 export interface OssEmulatorOptions {
@@ -43,14 +44,19 @@ export interface OssEmulatorOptions {
   /** Only used in HostId and bucket-region headers; default cn-hangzhou. */
   region?: string;
   logger?: Logger;
+  /** When given, OSS V1 signatures must verify against one of these (V4 and AWS-signed requests pass unverified). */
+  credentials?: EmulatorCredential[];
 }
 
 export interface RequestRecord {
   op: string;
   method: string;
   key: string;
+  /** 0 when the connection was dropped instead of answered. */
   status: number;
   fault: FaultDecision['kind'];
+  /** The AccessKeyId the request was signed with, if any. */
+  accessKeyId?: string;
 }
 
 export interface OssEmulator {
@@ -85,6 +91,7 @@ export async function startOssEmulator(options: OssEmulatorOptions): Promise<Oss
   const faults = new FaultInjector();
   const requests: RequestRecord[] = [];
   const closing = new AbortController();
+  const credentials = options.credentials === undefined ? undefined : new Map(options.credentials.map((c) => [c.accessKeyId, c.accessKeySecret]));
 
   const events = new EventEmitter();
   const record = (entry: RequestRecord) => {
@@ -118,7 +125,8 @@ export async function startOssEmulator(options: OssEmulatorOptions): Promise<Oss
     const hostId = `${parsed.bucket ?? 'oss'}.oss-${region}.aliyuncs.com`;
     const op = classifyOperation(method, parsed.bucket, parsed.key, parsed.query, req.headers);
     const fault = faults.decide({ op, method, key: parsed.key });
-    const log = (status: number) => record({ op, method, key: parsed.key, status, fault: fault.kind });
+    const accessKeyId = accessKeyIdOf(req.headers);
+    const log = (status: number) => record({ op, method, key: parsed.key, status, fault: fault.kind, ...(accessKeyId !== undefined ? { accessKeyId } : {}) });
     if (fault.kind === 'drop-before') {
       log(0);
       req.socket.destroy();
@@ -143,6 +151,7 @@ export async function startOssEmulator(options: OssEmulatorOptions): Promise<Oss
     const request: OssRequest = { method, bucket: parsed.bucket, key: parsed.key, query: parsed.query, headers: req.headers, body, requestId, s3: isS3Client(req.headers), op };
     let reply: OssReply;
     try {
+      if (credentials !== undefined) verifySignature(credentials, method, req.headers, parsed.bucket, parsed.key, parsed.query);
       reply = await dispatch(request);
     } catch (err) {
       if (!(err instanceof OssReplyError)) throw err;

@@ -63,3 +63,9 @@ export function verifySignature(
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw fail('SignatureDoesNotMatch', { OSSAccessKeyId: accessKeyId });
   return accessKeyId;
 }
+
+/** The AccessKeyId a request claims (V1, V4 or AWS), for the request log; never the secret. */
+export function accessKeyIdOf(headers: IncomingHttpHeaders): string | undefined {
+  const auth = header(headers, 'authorization') ?? '';
+  return /^OSS ([^:]+):/.exec(auth)?.[1] ?? /Credential=([^/,\s]+)\//.exec(auth)?.[1];
+}

@@ -43,7 +43,7 @@ function field(body: unknown, name: string): string {
   return value;
 }
 
-function adminHandler(store: TableStore, faults: FaultInjector): AdminHandler {
+function adminHandler(store: TableStore, faults: FaultInjector, tunnel: TunnelService): AdminHandler {
   return async (method, path, query, body) => {
     const route = `${method} ${path}`;
     switch (route) {
@@ -66,6 +66,9 @@ function adminHandler(store: TableStore, faults: FaultInjector): AdminHandler {
       case 'DELETE /_admin/faults':
         faults.clear(query.get('path') ?? undefined);
         return { status: 200, json: { faults: faults.list() } };
+      case 'POST /_admin/corrupt-records':
+        tunnel.tamper.corruptNext(field(body, 'channelId'), Number((body as Record<string, unknown> | undefined)?.count ?? 1));
+        return { status: 200, json: { pending: tunnel.tamper.list() } };
       default:
         return { status: 404, json: { error: `no admin route ${route}` } };
     }
@@ -92,7 +95,7 @@ export async function startTablestoreEmulator(opts: TablestoreEmulatorOptions): 
       credentials: { instance: opts.instance, accessKeyId: opts.accessKeyId, accessKeySecret: opts.accessKeySecret },
       services: [new TableApi(store), tunnel],
       faults,
-      admin: adminHandler(store, faults),
+      admin: adminHandler(store, faults, tunnel),
       logger,
     });
   } catch (err) {

@@ -21,6 +21,7 @@ import {
   tunnelRpoOf,
 } from './tunnel-catalog.js';
 import { resolveTunnelOptions, type ResolvedTunnelOptions, type TunnelServiceOptions } from './tunnel-options.js';
+import { RecordTamper } from './record-tamper.js';
 import { initialToken, readRecords, validateToken } from './tunnel-reader.js';
 import { applyHeartbeat, applySchedule, isExpired, releaseClientChannels, stageOf } from './tunnel-scheduler.js';
 import { loadTunnelState, TunnelStateWriter, type ChannelRecord, type ClientRecord, type TunnelRecord, type TunnelState } from './tunnel-state.js';
@@ -37,6 +38,8 @@ export class TunnelService implements RpcService {
   private readonly sweepTimer: NodeJS.Timeout | undefined;
   private readonly unsubscribe: () => void;
   private dirty = false;
+  /** Test hook: corrupt records of the next ReadRecords answers (docs/emulator.md). */
+  readonly tamper = new RecordTamper();
 
   constructor(readonly store: TableStoreView, readonly options: TunnelServiceOptions) {
     this.opts = resolveTunnelOptions(options);
@@ -243,7 +246,8 @@ export class TunnelService implements RpcService {
   private readRecords(body: Uint8Array, nowMs: number): Uint8Array {
     const req = decode('ReadRecordsRequest', body);
     const { tunnel, channel } = this.channelOf(req.tunnel_id, req.channel_id);
-    return encodeMessage('ReadRecordsResponse', readRecords(this.store, tunnel, channel, req.token, nowMs, this.opts));
+    const response = readRecords(this.store, tunnel, channel, req.token, nowMs, this.opts);
+    return encodeMessage('ReadRecordsResponse', this.tamper.apply(channel.id, response));
   }
 
   // ---- helpers ----

@@ -9,9 +9,11 @@ import { once } from 'node:events';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { OssEmulator } from '../../emulator/oss/server.js';
+import { startOssEmulator, type OssEmulator } from '../../emulator/oss/server.js';
+import OSS from 'ali-oss';
+import { OssStore } from '../../lake/oss-store.js';
 import { runChdb } from '../helpers/chdb.js';
-import { ADDRESSING_STYLES, aliOssClient, openTestOssStore, startTestOss } from '../helpers/oss.js';
+import { ADDRESSING_STYLES, FAST_RETRY, aliOssClient, endpointFor, openTestOssStore, startTestOss } from '../helpers/oss.js';
 import { createTmpDir, type TmpDir } from '../helpers/tmp-dir.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -223,6 +225,51 @@ describe('OSS protocol details over raw HTTP (path style)', () => {
     const ranged = await fetch(url('t/_delta_log/00000000000000000002.json'), { headers: { ...aws, Range: 'bytes=2-12' } });
     expect(ranged.status).toBe(206);
     expect(await ranged.text()).toBe('_delta_log/');
+  });
+});
+
+describe('signature verification', () => {
+  it('verifies ali-oss V1 signatures in both styles, rejects a wrong secret, and follows refreshed STS credentials', async () => {
+    const signed = await startOssEmulator({ bucket: 'signed', credentials: [{ accessKeyId: 'ak-1', accessKeySecret: 's-1' }, { accessKeyId: 'ak-2', accessKeySecret: 's-2' }] });
+    try {
+      for (const style of ADDRESSING_STYLES) {
+        const client = new OSS({ bucket: 'signed', endpoint: endpointFor(signed, style), accessKeyId: 'ak-1', accessKeySecret: 's-1', ...(style === 'path' ? { sldEnable: true } : {}) } as OSS.Options);
+        await client.put(`${style}/a`, Buffer.from('a'), { headers: { 'x-oss-forbid-overwrite': 'true', 'x-oss-meta-x': 'y' } });
+        await client.put(`${style}/b`, Buffer.from('b'));
+        const page = await client.listV2({ prefix: `${style}/`, 'max-keys': '1' }, {});
+        const next = await client.listV2({ prefix: `${style}/`, 'max-keys': '1', 'continuation-token': page.nextContinuationToken! }, {});
+        expect(next.objects.map((o) => o.name)).toEqual([`${style}/b`]);
+        const data = Buffer.alloc(250 * 1024, 1);
+        await client.multipartUpload(`${style}/mp`, data, { partSize: 100 * 1024 });
+        expect(((await client.get(`${style}/mp`)).content as Buffer).length).toBe(data.length);
+        const wrong = new OSS({ bucket: 'signed', endpoint: endpointFor(signed, style), accessKeyId: 'ak-1', accessKeySecret: 'not-s-1', ...(style === 'path' ? { sldEnable: true } : {}) } as OSS.Options);
+        expect(await failure(wrong.get(`${style}/a`))).toMatchObject({ code: 'SignatureDoesNotMatch', status: 403 });
+      }
+
+      let refreshes = 0;
+      const sts = OssStore.open({
+        bucket: 'signed', endpoint: signed.endpoint, accessKeyId: 'ak-1', accessKeySecret: 's-1', stsToken: 'token-1', refreshIntervalMs: 0,
+        refreshCredentials: async () => {
+          refreshes += 1;
+          return { accessKeyId: 'ak-2', accessKeySecret: 's-2', stsToken: `token-${refreshes + 1}` };
+        },
+        retry: FAST_RETRY,
+      });
+      signed.requests.length = 0;
+      await sts.put('sts/k', new TextEncoder().encode('v'), { ifAbsent: true });
+      expect(new TextDecoder().decode(await sts.get('sts/k'))).toBe('v');
+      await sts.close();
+      expect(refreshes).toBeGreaterThanOrEqual(1);
+      expect(signed.requests.map((r) => r.accessKeyId)).toEqual(['ak-2', 'ak-2']);
+
+      const bad = OssStore.open({ bucket: 'signed', endpoint: signed.endpoint, accessKeyId: 'ak-1', accessKeySecret: 'leaked-if-you-see-this', retry: FAST_RETRY });
+      const err = await bad.get('sts/k').catch((e: unknown) => e as Error);
+      await bad.close();
+      expect(err).toMatchObject({ code: 'OTSL_LAKE_IO', retriable: false, context: { status: 403, ossCode: 'SignatureDoesNotMatch' } });
+      expect(JSON.stringify(err) + (err as Error).message).not.toContain('leaked-if-you-see-this');
+    } finally {
+      await signed.close();
+    }
   });
 });
 

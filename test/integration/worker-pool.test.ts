@@ -14,7 +14,15 @@ function task(channelId: string, batchId = 'batch-1'): ChannelTaskInput {
     tunnelId: 'tunnel-1',
     channelId,
     startToken: 'tok0',
-    offsetSeq: 3,
+    clientId: 'client-1',
+    tablePath: 'orders',
+    committedSeq: 3,
+    mode: 'changelog',
+    primaryKey: [{ name: 'id', type: 'INTEGER' }],
+    columns: [{ name: 'id', type: 'long' }],
+    discoverColumns: true,
+    maxRowBytes: 1 << 20,
+    targetFileBytes: 1 << 20,
     budget: { maxRecords: 10, maxBytes: 1000, maxDurationMs: 1000 },
   };
 }

@@ -1,0 +1,226 @@
+/**
+ * The daemon's lifecycle around its table runners (docs/style.md §7.6).
+ *
+ *   created ──run()──▶ running ──shutdown()──▶ draining ──▶ stopped
+ *                         │                       │ grace expired / destroy()
+ *                         └── fatal error ──▶ failed ◀──┘ (destroy(err))
+ *
+ * - created: built, nothing started.
+ * - running: every table runs its batch loop; the HTTP endpoints answer.
+ * - draining: no new batch is planned; in-flight batches may still commit (bounded by shutdown.graceMs),
+ *   then sessions are shut down (channels go back to the server), the pool and HTTP server close.
+ * - stopped: everything closed; run() has resolved.
+ * - failed: a fatal error (or destroy(err)); run() rejects with it.
+ *
+ * Library code: it never touches `process` (signals belong to daemon/main.ts). Tests await its
+ * events ('state', 'table-ready', 'batch-committed', 'batch', 'idle') instead of sleeping.
+ */
+import { EventEmitter } from 'node:events';
+import { OtslakeError } from '../common/errors.js';
+import { silentLogger, type Logger } from '../common/log.js';
+import type { ObjectStore } from '../lake/object-store.js';
+import type { ResolvedConfig } from '../config/load.js';
+import { redactedConfig } from '../config/load.js';
+import type { TunnelClient } from '../tunnel/tunnel-client.js';
+import type { WorkerPool } from '../workers/pool.js';
+import type { BatchReport } from './batch-cycle.js';
+import { createHttpServer, type BoundAddress, type HttpServer, type Readiness } from './http-server.js';
+import { Metrics, type DaemonStateName } from './metrics.js';
+import { TableRunner, type SessionSettings } from './table-runner.js';
+import type { DescribePrimaryKey } from './table-schema.js';
+
+export type DaemonState = DaemonStateName;
+
+export interface DaemonOptions {
+  config: ResolvedConfig;
+  tunnelClient: TunnelClient;
+  /** The lake root (lake.uri); each table lives in its `path` below it. */
+  lakeRoot: ObjectStore;
+  pool: WorkerPool;
+  describePrimaryKey: DescribePrimaryKey;
+  metrics?: Metrics;
+  log?: Logger;
+  /** Serve /healthz, /readyz, /metrics, /status on config.http (default true). */
+  http?: boolean;
+  session?: SessionSettings;
+  /** Stop (as shutdown('idle')) once every table is caught up: `run --until-idle`. */
+  untilIdle?: boolean;
+}
+
+interface DaemonEvents {
+  state: [state: DaemonState, previous: DaemonState];
+  'table-ready': [table: string];
+  batch: [table: string, report: BatchReport];
+  'batch-committed': [table: string, report: BatchReport];
+  idle: [];
+  'http-listening': [address: BoundAddress];
+}
+
+export class Daemon extends EventEmitter<DaemonEvents> {
+  readonly metrics: Metrics;
+  private readonly log: Logger;
+  private readonly runners: TableRunner[];
+  private readonly destroyController = new AbortController();
+  private readonly stopController = new AbortController();
+  private stateValue: DaemonState = 'created';
+  private http: HttpServer | null = null;
+  private graceTimer: NodeJS.Timeout | null = null;
+  private fatal: OtslakeError | null = null;
+  private address: BoundAddress | null = null;
+
+  constructor(private readonly options: DaemonOptions) {
+    super();
+    this.metrics = options.metrics ?? new Metrics();
+    this.log = (options.log ?? silentLogger).child({ component: 'daemon' });
+    this.runners = options.config.tables.map(
+      (table) =>
+        new TableRunner({
+          config: options.config,
+          table,
+          tunnelClient: options.tunnelClient,
+          lakeRoot: options.lakeRoot,
+          pool: options.pool,
+          metrics: this.metrics,
+          log: (options.log ?? silentLogger).child({ table: table.table }),
+          describePrimaryKey: options.describePrimaryKey,
+          ...(options.session ? { session: options.session } : {}),
+        }),
+    );
+  }
+
+  get state(): DaemonState {
+    return this.stateValue;
+  }
+
+  get httpAddress(): BoundAddress | null {
+    return this.address;
+  }
+
+  /** Resolves once stopped; rejects with the fatal error when failed. */
+  async run(): Promise<void> {
+    if (this.stateValue !== 'created') throw new OtslakeError('OTSL_DAEMON_STATE', `run() from state ${this.stateValue}`);
+    this.transition('running', { tables: this.runners.map((r) => r.name) });
+    try {
+      if (this.options.http !== false) await this.startHttp();
+      // A table that fails stops the others too: they drain, so nothing committed is lost.
+      await Promise.all(
+        this.runners.map((r) =>
+          this.runTable(r).catch((err: unknown) => {
+            this.log.error('table failed', { table: r.name, error: err });
+            if (!this.fatal) this.fatal = err as OtslakeError;
+            this.shutdown('fatal error');
+          }),
+        ),
+      );
+    } catch (err) {
+      this.fatal ??= err as OtslakeError;
+    }
+    await this.drain();
+    if (this.fatal) {
+      this.transition('failed', { error: this.fatal });
+      throw this.fatal;
+    }
+    this.transition('stopped', {});
+  }
+
+  /** Stop planning batches; let the in-flight ones commit within shutdown.graceMs. Synchronous, idempotent. */
+  shutdown(reason = 'requested'): void {
+    if (this.stateValue !== 'running') return;
+    this.transition('draining', { reason });
+    this.stopController.abort(new Error(`shutdown: ${reason}`));
+    for (const r of this.runners) r.stop();
+    this.graceTimer = setTimeout(() => {
+      this.log.warn('shutdown grace expired; abandoning in-flight batches (their files stay invisible)', { graceMs: this.options.config.shutdown.graceMs });
+      this.destroy();
+    }, this.options.config.shutdown.graceMs);
+    this.graceTimer.unref();
+  }
+
+  /** Abort everything in flight now. With an error the daemon ends failed. */
+  destroy(err?: unknown): void {
+    if (err !== undefined && !this.fatal) this.fatal = err instanceof OtslakeError ? err : new OtslakeError('OTSL_INTERNAL', String(err), { cause: err });
+    if (this.stateValue === 'running') this.shutdown('destroy');
+    for (const r of this.runners) r.stop();
+    this.destroyController.abort(new Error('destroy'));
+    void this.options.pool.destroy().catch(() => undefined);
+  }
+
+  private async runTable(runner: TableRunner): Promise<void> {
+    runner.on('batch', (report) => {
+      this.emit('batch', runner.name, report);
+      if (report.outcome === 'committed') {
+        this.log.info('batch committed', { table: runner.name, batchId: report.batchId, version: report.version, rows: report.rows, records: report.records, durationMs: report.durationMs });
+        this.emit('batch-committed', runner.name, report);
+      }
+    });
+    runner.on('idle', () => this.onRunnerIdle());
+    runner.on('failed', (err) => {
+      if (!this.fatal) this.fatal = err;
+      this.shutdown('fatal tunnel error');
+    });
+    const startSignal = AbortSignal.any([this.stopController.signal, this.destroyController.signal]);
+    try {
+      await runner.start(startSignal);
+    } catch (err) {
+      if (startSignal.aborted) return;
+      throw err;
+    }
+    this.emit('table-ready', runner.name);
+    await runner.loop(this.destroyController.signal);
+  }
+
+  private onRunnerIdle(): void {
+    if (!this.runners.every((r) => r.idle)) return;
+    this.log.info('every table caught up', {});
+    this.emit('idle');
+    if (this.options.untilIdle) this.shutdown('idle');
+  }
+
+  private async drain(): Promise<void> {
+    for (const r of this.runners) r.stop();
+    const bound = AbortSignal.any([this.destroyController.signal, AbortSignal.timeout(5_000)]);
+    await Promise.all(this.runners.map((r) => r.close(bound).catch((err: unknown) => this.log.warn('tunnel session shutdown failed', { table: r.name, error: err }))));
+    if (this.destroyController.signal.aborted) await this.options.pool.destroy().catch(() => undefined);
+    else await this.options.pool.close();
+    await this.http?.close();
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+  }
+
+  private async startHttp(): Promise<void> {
+    const { host, port } = this.options.config.http;
+    this.http = createHttpServer({
+      host,
+      port,
+      log: this.log,
+      metrics: () => this.metrics.render(),
+      readiness: () => this.readiness(),
+      status: () => this.status(),
+    });
+    this.address = await this.http.start();
+    this.emit('http-listening', this.address);
+  }
+
+  readiness(): Readiness {
+    if (this.stateValue !== 'running') return { ready: false, reason: `state=${this.stateValue}` };
+    const waiting = this.runners.filter((r) => !r.ready).map((r) => r.name);
+    return waiting.length === 0 ? { ready: true } : { ready: false, reason: `tables not started: ${waiting.join(', ')}` };
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      state: this.stateValue,
+      tables: this.runners.map((r) => r.status()),
+      workers: { capacity: this.options.pool.capacity, running: this.options.pool.running, waiting: this.options.pool.waiting },
+      config: redactedConfig(this.options.config),
+    };
+  }
+
+  private transition(next: DaemonState, fields: Record<string, unknown>): void {
+    const previous = this.stateValue;
+    this.stateValue = next;
+    this.metrics.daemonState(next);
+    const level = next === 'failed' ? 'error' : 'info';
+    this.log[level]('daemon state changed', { from: previous, to: next, ...fields });
+    this.emit('state', next, previous);
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * The composition root: config → clients, lake store, worker pool, metrics → Daemon.run().
+ * The only place that touches process signals: the first SIGTERM/SIGINT drains gracefully (bounded by
+ * shutdown.graceMs inside the Daemon), a second one destroys at once. Nothing is lost either way:
+ * uncommitted files are invisible and their channels restart from the position in force.
+ */
+import { createLogger, type Logger } from '../common/log.js';
+import type { ResolvedConfig } from '../config/load.js';
+import { TunnelClient } from '../tunnel/tunnel-client.js';
+import { createWorkerPool } from '../workers/pool.js';
+import { workerSetupFrom } from '../workers/worker-setup.js';
+import { Daemon, type DaemonOptions } from './daemon.js';
+import { openLakeRoot } from './lake-root.js';
+import { Metrics } from './metrics.js';
+import type { SessionSettings } from './table-runner.js';
+import { sdkPrimaryKeyDescriber } from './table-schema.js';
+
+export interface BuildDaemonOptions {
+  untilIdle?: boolean;
+  http?: boolean;
+  log?: Logger;
+  session?: SessionSettings;
+  /** Worker module (tests); defaults to workers/channel-task beside this build. */
+  workerFile?: string;
+}
+
+/** `.ts` under tsx/vitest, `.js` from dist/. */
+function defaultWorkerFile(): string {
+  return new URL(`../workers/channel-task${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href;
+}
+
+/** Builds a Daemon and everything it uses from a resolved config. */
+export function buildDaemon(config: ResolvedConfig, options: BuildDaemonOptions = {}): { daemon: Daemon; close(): void } {
+  const log = options.log ?? createLogger({ level: config.log.level, bindings: { service: 'otslake' } });
+  const metrics = new Metrics();
+  const tunnelClient = new TunnelClient({
+    endpoint: config.source.endpoint,
+    instanceName: config.source.instance,
+    accessKeyId: config.source.accessKeyId,
+    accessKeySecret: config.source.accessKeySecret,
+    securityToken: config.source.securityToken ?? undefined,
+    requestTimeoutMs: config.source.requestTimeoutMs,
+    logger: log.child({ component: 'tunnel' }),
+  });
+  const lakeRoot = openLakeRoot(config);
+  const pool = createWorkerPool({
+    filename: options.workerFile ?? defaultWorkerFile(),
+    threads: config.workers.threads,
+    workerData: workerSetupFrom(config),
+    closeTimeoutMs: config.shutdown.graceMs,
+    log,
+    onTasksChanged: (running, waiting) => metrics.workerTasksObserved(running, waiting),
+    onWorkerError: (err) => metrics.errorOccurred(err.code),
+  });
+  const daemonOptions: DaemonOptions = {
+    config,
+    tunnelClient,
+    lakeRoot,
+    pool,
+    describePrimaryKey: sdkPrimaryKeyDescriber(config.source),
+    metrics,
+    log,
+    ...(options.http !== undefined ? { http: options.http } : {}),
+    ...(options.session ? { session: options.session } : {}),
+    ...(options.untilIdle ? { untilIdle: true } : {}),
+  };
+  return {
+    daemon: new Daemon(daemonOptions),
+    close: () => {
+      tunnelClient.close();
+      void lakeRoot.close?.();
+    },
+  };
+}
+
+/** Runs the daemon until it stops; returns the process exit code. Installs the signal handlers. */
+export async function runDaemon(config: ResolvedConfig, options: BuildDaemonOptions = {}): Promise<number> {
+  const { daemon, close } = buildDaemon(config, options);
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) daemon.shutdown(signal);
+    else daemon.destroy();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    await daemon.run();
+    return 0;
+  } catch {
+    // The daemon logged the fatal error with its context.
+    return 1;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    close();
+  }
+}

@@ -1,0 +1,238 @@
+/**
+ * Everything one table needs, and its loop of batches:
+ *
+ *   start(): tunnel (created if missing) → past InitBaseDataAndStreamShard → TunnelSession
+ *            → Delta table (created on first start: DescribeTable keys + config columns + metadata)
+ *   loop():  runBatch → busy? next batch at once : wait batch.intervalMs (or a channel change)
+ *            → quiet batch? ask DescribeTunnel whether the table is caught up (idle)
+ *
+ * One batch per table is in flight at any time; stop() lets the current batch finish and commit.
+ */
+import { EventEmitter } from 'node:events';
+import { OtslakeError, hasCode } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import type { ObjectStore } from '../lake/object-store.js';
+import { loadSnapshot } from '../lake/snapshot.js';
+import { createTable } from '../lake/table-create.js';
+import type { ResolvedConfig, TableConfig } from '../config/load.js';
+import type { TunnelClient } from '../tunnel/tunnel-client.js';
+import { TunnelSession } from '../tunnel/tunnel-session.js';
+import type { WorkerPool } from '../workers/pool.js';
+import { runBatch, type BatchReport, type TableContext } from './batch-cycle.js';
+import type { Metrics } from './metrics.js';
+import { initialSchema, type DescribePrimaryKey } from './table-schema.js';
+import { assessTunnel, type TunnelProgress } from './tunnel-progress.js';
+import { ensureTunnel, waitUntilInitialised } from './tunnel-setup.js';
+
+/** Tablestore rows are at most a few MB; a bigger value is corrupt input, not data. */
+export const DEFAULT_MAX_ROW_BYTES = 4 * 1024 * 1024;
+
+export interface SessionSettings {
+  heartbeatIntervalMs?: number;
+  heartbeatTimeoutMs?: number;
+  clientTag?: string;
+}
+
+export interface TableRunnerOptions {
+  config: ResolvedConfig;
+  table: TableConfig;
+  tunnelClient: TunnelClient;
+  lakeRoot: ObjectStore;
+  pool: WorkerPool;
+  metrics: Metrics;
+  log: Logger;
+  describePrimaryKey: DescribePrimaryKey;
+  session?: SessionSettings;
+}
+
+interface RunnerEvents {
+  batch: [BatchReport];
+  idle: [TunnelProgress];
+  busy: [];
+  failed: [OtslakeError];
+}
+
+export class TableRunner extends EventEmitter<RunnerEvents> {
+  readonly name: string;
+  private ctx: TableContext | null = null;
+  private session: TunnelSession | null = null;
+  private stopping = false;
+  private wake: (() => void) | null = null;
+  private idleValue = false;
+  private lastBatch: BatchReport | null = null;
+  private progress: TunnelProgress | null = null;
+  private lastError: OtslakeError | null = null;
+
+  constructor(private readonly options: TableRunnerOptions) {
+    super();
+    this.name = options.table.table;
+  }
+
+  get ready(): boolean {
+    return this.ctx !== null;
+  }
+
+  get idle(): boolean {
+    return this.idleValue;
+  }
+
+  /** Tunnel, session and Delta table. `signal` aborts the waits (shutdown during start). */
+  async start(signal: AbortSignal): Promise<void> {
+    const { table, tunnelClient, config, log } = this.options;
+    if (table.mode !== 'changelog') {
+      throw new OtslakeError('OTSL_CONFIG_INVALID', `table ${table.table}: mode "${table.mode}" is not supported by the daemon yet; use changelog`, {
+        context: { table: table.table, key: 'tables.mode' },
+      });
+    }
+    const tunnelId = await ensureTunnel(tunnelClient, table, log, signal);
+    await waitUntilInitialised(tunnelClient, table, tunnelId, log, signal);
+    const store = this.options.lakeRoot.child(table.path);
+    const primaryKey = await this.options.describePrimaryKey(table.table, signal);
+    await this.ensureTable(store, primaryKey, signal);
+
+    const s = this.options.session ?? {};
+    const session = new TunnelSession({
+      client: tunnelClient,
+      tunnelId,
+      logger: log,
+      ...(s.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: s.heartbeatIntervalMs } : {}),
+      ...(s.heartbeatTimeoutMs !== undefined ? { heartbeatTimeoutMs: s.heartbeatTimeoutMs } : {}),
+      ...(s.clientTag !== undefined ? { clientTag: s.clientTag } : {}),
+    });
+    session.on('failed', (err) => {
+      this.lastError = err;
+      this.emit('failed', err);
+      this.stop();
+    });
+    session.on('channels', () => this.wake?.());
+    this.session = session;
+    await session.start(signal);
+    this.ctx = {
+      table, tunnelId, store, session, pool: this.options.pool, primaryKey,
+      budget: { maxRecords: config.batch.maxRecordsPerChannel, maxBytes: config.batch.maxBytesPerChannel, maxDurationMs: config.batch.maxDurationMs },
+      targetFileBytes: config.lake.targetFileSizeBytes,
+      maxRowBytes: DEFAULT_MAX_ROW_BYTES,
+      log, metrics: this.options.metrics, view: null, slots: new Map(),
+    };
+    log.info('table ready', { tunnelId, clientId: session.clientId, path: table.path });
+  }
+
+  private async ensureTable(store: ObjectStore, primaryKey: Awaited<ReturnType<DescribePrimaryKey>>, signal: AbortSignal): Promise<void> {
+    const { table, config, log } = this.options;
+    try {
+      await loadSnapshot(store, { signal });
+      return;
+    } catch (err) {
+      if (!hasCode(err, 'OTSL_LAKE_NOT_A_TABLE')) throw err;
+    }
+    const created = await createTable(store, {
+      schema: initialSchema(primaryKey, table),
+      partitionColumns: [...table.partitionBy],
+      configuration: { 'delta.appendOnly': 'true', 'delta.checkpointInterval': String(config.lake.checkpointInterval) },
+      name: table.table,
+      signal,
+    });
+    // A conflict means another daemon created it first: theirs is as good as ours.
+    log.info(created.kind === 'committed' ? 'delta table created' : 'delta table created by another writer', { path: table.path });
+  }
+
+  /** Batches until stop(); `signal` (destroy) aborts the batch in flight. */
+  async loop(signal: AbortSignal): Promise<void> {
+    const ctx = this.ctx;
+    if (!ctx) throw new OtslakeError('OTSL_DAEMON_STATE', 'table runner loop before start', { context: { table: this.name } });
+    const intervalMs = this.options.config.batch.intervalMs;
+    while (!this.stopping && !signal.aborted) {
+      let pauseMs = 0;
+      try {
+        const report = await runBatch(ctx, signal);
+        this.lastBatch = report;
+        this.emit('batch', report);
+        if (report.quiet) {
+          await this.checkIdle(ctx, signal);
+          pauseMs = intervalMs;
+        } else {
+          this.setBusy();
+        }
+      } catch (err) {
+        if (signal.aborted) break;
+        this.lastError = err as OtslakeError;
+        this.options.metrics.errorOccurred((err as OtslakeError).code ?? 'OTSL_INTERNAL');
+        this.options.log.error('batch failed; retried after the batch interval', { error: err });
+        this.setBusy();
+        pauseMs = intervalMs;
+      }
+      if (pauseMs > 0 && !this.stopping) await this.pause(pauseMs, signal);
+    }
+  }
+
+  private async checkIdle(ctx: TableContext, signal: AbortSignal): Promise<void> {
+    let progress: TunnelProgress;
+    try {
+      progress = await assessTunnel(this.options.tunnelClient, ctx.table, ctx.tunnelId, ctx.session.clientId ?? '', new Set(ctx.slots.keys()), signal);
+    } catch (err) {
+      this.options.log.warn('describe tunnel failed', { error: err });
+      return;
+    }
+    this.progress = progress;
+    if (progress.caughtUp) {
+      if (!this.idleValue) {
+        this.idleValue = true;
+        this.options.log.info('table caught up', { stage: progress.stage, channels: progress.channels.length });
+        this.emit('idle', progress);
+      }
+      return;
+    }
+    this.setBusy();
+    // Channels wait for an owner (children of a finished parent, the stream after the base stage):
+    // ask for them now instead of at the next scheduled heartbeat.
+    if (progress.unowned > 0) await ctx.session.heartbeatNow(signal).catch(() => undefined);
+  }
+
+  private setBusy(): void {
+    if (!this.idleValue) return;
+    this.idleValue = false;
+    this.emit('busy');
+  }
+
+  /** Waits `ms`, cut short by stop() or a change of our channels. */
+  private pause(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        this.wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+      this.wake = done;
+    });
+  }
+
+  /** No new batch after the current one. Idempotent. */
+  stop(): void {
+    this.stopping = true;
+    this.wake?.();
+  }
+
+  /** Releases our channels to the server (ShutdownTunnel). */
+  async close(signal?: AbortSignal): Promise<void> {
+    await this.session?.shutdown(signal);
+  }
+
+  status(): Record<string, unknown> {
+    const ctx = this.ctx;
+    return {
+      table: this.name,
+      ready: this.ready,
+      idle: this.idleValue,
+      tunnelId: ctx?.tunnelId ?? null,
+      clientId: this.session?.clientId ?? null,
+      lakeVersion: ctx?.view?.version ?? null,
+      channels: ctx ? [...ctx.slots.values()].map((s) => ({ channelId: s.channelId, committedSeq: s.committedSeq, finished: s.finished, checkpointed: s.token === s.checkpointedToken })) : [],
+      lastBatch: this.lastBatch,
+      stage: this.progress?.stage ?? null,
+      lastError: this.lastError ? { code: this.lastError.code, message: this.lastError.message } : null,
+    };
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * A table's status read from the outside (lake + DescribeTunnel), so that `otslake status` works
+ * without a running daemon: lake version and rows, per channel the offset entry in force, the
+ * server's view of the channel (state, owner, RPO/lag), the tunnel stage and full-snapshot progress.
+ */
+import { hasCode } from '../common/errors.js';
+import type { TableConfig } from '../config/load.js';
+import type { ObjectStore } from '../lake/object-store.js';
+import { parseTxnAppId, readOffsetEntry } from '../lake/offset-log.js';
+import { loadSnapshot, parseStats } from '../lake/snapshot.js';
+import type { TunnelClient } from '../tunnel/tunnel-client.js';
+import { summarizeTunnel, type TunnelProgress } from './tunnel-progress.js';
+import { describeTunnel, findTunnelId } from './tunnel-setup.js';
+
+export interface ChannelStatusLine {
+  channelId: string;
+  /** From DescribeTunnel; null when the server no longer lists it. */
+  type: string | null;
+  state: string | null;
+  owner: string | null;
+  rpoMs: number | null;
+  lagMs: number | null;
+  /** The offset entry in force (txn version); null when nothing was committed for the channel. */
+  committedSeq: number | null;
+  finished: boolean | null;
+  recordsInLastBatch: number | null;
+  lastSequence: string | null;
+  committedAtMs: number | null;
+}
+
+export interface TableStatus {
+  table: string;
+  path: string;
+  tunnel: { name: string; id: string | null; stage: string | null; baseChannels: TunnelProgress['baseChannels'] | null; rpoMs: number | null };
+  lake: { exists: boolean; version: number | null; rows: number | null; files: number | null };
+  channels: ChannelStatusLine[];
+}
+
+export async function collectTableStatus(table: TableConfig, lakeRoot: ObjectStore, client: TunnelClient, nowMs = Date.now()): Promise<TableStatus> {
+  const store = lakeRoot.child(table.path);
+  const tunnelId = await findTunnelId(client, table);
+  const status: TableStatus = {
+    table: table.table,
+    path: table.path,
+    tunnel: { name: table.tunnel.name, id: tunnelId, stage: null, baseChannels: null, rpoMs: null },
+    lake: { exists: false, version: null, rows: null, files: null },
+    channels: [],
+  };
+  const byChannel = new Map<string, ChannelStatusLine>();
+  const line = (channelId: string): ChannelStatusLine => {
+    let l = byChannel.get(channelId);
+    if (!l) {
+      l = { channelId, type: null, state: null, owner: null, rpoMs: null, lagMs: null, committedSeq: null, finished: null, recordsInLastBatch: null, lastSequence: null, committedAtMs: null };
+      byChannel.set(channelId, l);
+    }
+    return l;
+  };
+
+  if (tunnelId !== null) {
+    const summary = summarizeTunnel(await describeTunnel(client, table, tunnelId));
+    status.tunnel = { ...status.tunnel, stage: summary.stage, baseChannels: summary.baseChannels, rpoMs: summary.tunnelRpoMs };
+    for (const c of summary.channels) {
+      const l = line(c.channelId);
+      Object.assign(l, { type: c.type, state: c.status, owner: c.owner, rpoMs: c.rpoMs, lagMs: c.rpoMs === null || c.status === 'TERMINATED' ? null : Math.max(0, nowMs - c.rpoMs) });
+    }
+  }
+
+  let snapshot;
+  try {
+    snapshot = await loadSnapshot(store);
+  } catch (err) {
+    if (!hasCode(err, 'OTSL_LAKE_NOT_A_TABLE')) throw err;
+  }
+  if (snapshot) {
+    let rows: number | null = 0;
+    for (const add of snapshot.files.values()) {
+      const n = parseStats(add)?.numRecords;
+      rows = rows !== null && typeof n === 'number' ? rows + n : null;
+    }
+    status.lake = { exists: true, version: snapshot.version, rows, files: snapshot.files.size };
+    await Promise.all(
+      [...snapshot.txns.values()].map(async (txn) => {
+        const ids = parseTxnAppId(txn.appId);
+        if (!ids || ids.tunnelId !== tunnelId) return;
+        const entry = await readOffsetEntry(store, ids.tunnelId, ids.channelId, txn.version);
+        Object.assign(line(ids.channelId), {
+          committedSeq: txn.version, finished: entry.finished, recordsInLastBatch: entry.records, lastSequence: entry.lastSequence ?? null, committedAtMs: txn.lastUpdated ?? null,
+        });
+      }),
+    );
+  }
+  status.channels = [...byChannel.values()].sort((a, b) => (a.channelId < b.channelId ? -1 : a.channelId > b.channelId ? 1 : 0));
+  return status;
+}
+
+function cell(v: unknown): string {
+  return v === null || v === undefined ? '-' : String(v);
+}
+
+/** Human-readable rendering for the terminal. */
+export function renderTableStatus(s: TableStatus): string {
+  const out: string[] = [];
+  const base = s.tunnel.baseChannels;
+  out.push(`table ${s.table} (lake path ${s.path})`);
+  out.push(`  lake:   ${s.lake.exists ? `version ${s.lake.version}, ${cell(s.lake.rows)} rows in ${s.lake.files} files` : 'no Delta table yet'}`);
+  out.push(`  tunnel: ${s.tunnel.name} ${s.tunnel.id === null ? '(does not exist)' : `id ${s.tunnel.id}, stage ${cell(s.tunnel.stage)}`}` +
+    (base && base.total > 0 ? `, full snapshot ${base.finished}/${base.total} base channels finished` : ''));
+  if (s.channels.length > 0) {
+    out.push('  channel                                   type      state       owner  seq  finished  lag');
+    for (const c of s.channels) {
+      const lag = c.lagMs === null ? '-' : `${(c.lagMs / 1000).toFixed(1)}s`;
+      out.push(`  ${c.channelId.padEnd(40)}  ${cell(c.type).padEnd(8)}  ${cell(c.state).padEnd(10)}  ${c.owner ? 'yes' : 'no '}    ${cell(c.committedSeq).padStart(3)}  ${cell(c.finished).padEnd(8)}  ${lag}`);
+    }
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,214 @@
+/**
+ * The piscina entry: one channel's share of a micro-batch (design §1 "compute").
+ *
+ *   ReadRecords from startToken, page after page, until the budget, "finished", or the live tail
+ *   → decode record by record into changelog rows → Parquet files in the table folder
+ *   → dead letters (if any) → claim the offset entry → return file metadata. Never commits.
+ *
+ * A batch ends on a page boundary: the end token is a page's next_token, so every record before it is
+ * in a data file or in the dead letters, and none after it is. Records are decoded one at a time so
+ * that a corrupt record costs only itself, never its neighbours.
+ */
+import { hasCode, OtslakeError } from '../common/errors.js';
+import { claimOffsetEntry } from '../lake/offset-log.js';
+import type { ObjectStore } from '../lake/object-store.js';
+import { ParquetFileWriter, type WrittenFile } from '../lake/parquet-file.js';
+import { PlainBufferDecoder } from '../tunnel/plainbuffer.js';
+import { FINISHED_TOKEN, type RecordMsg } from '../tunnel/proto.js';
+import { ChangelogRowSink } from './changelog-rows.js';
+import { DeadLetters } from './dead-letters.js';
+import { createTaskHandler, type ChannelTaskInput, type ChannelTaskOk, type ChannelTaskResult, type TaskStats } from './protocol.js';
+import { BatchSchema } from './schema-map.js';
+import { threadResources, type WorkerResources } from './worker-setup.js';
+
+/** One decoder per thread: its column-name cache serves every task of the thread. */
+const decoder = new PlainBufferDecoder();
+
+function checkInput(input: ChannelTaskInput): void {
+  const bad = (key: string, why: string) =>
+    new OtslakeError('OTSL_CONFIG_INVALID', `channel task ${key} ${why}`, { context: { key, table: input.table, channelId: input.channelId } });
+  if (input.mode !== 'changelog') throw bad('mode', `is "${String(input.mode)}"; the workers land only changelog tables so far`);
+  for (const key of ['maxRecords', 'maxBytes', 'maxDurationMs'] as const) {
+    const v = input.budget?.[key];
+    if (!(typeof v === 'number' && v > 0)) throw bad(`budget.${key}`, `must be a positive number, got ${String(v)}`);
+  }
+  if (!(input.maxRowBytes > 0)) throw bad('maxRowBytes', `must be a positive number, got ${String(input.maxRowBytes)}`);
+  if (!(input.targetFileBytes > 0)) throw bad('targetFileBytes', `must be a positive number, got ${String(input.targetFileBytes)}`);
+  if (!Number.isInteger(input.committedSeq) || input.committedSeq < 0) throw bad('committedSeq', `must be an integer ≥ 0, got ${String(input.committedSeq)}`);
+  if (typeof input.clientId !== 'string' || input.clientId === '') throw bad('clientId', 'is required');
+}
+
+function emptyStats(durationMs = 0): TaskStats {
+  return { records: 0, bytesRead: 0, rowsWritten: 0, bytesWritten: 0, readRequests: 0, durationMs, lastRecordTimeMs: null };
+}
+
+/**
+ * Rows → data files. A file's columns are fixed, so a discovered column closes the open writer (its
+ * upload finishes in the background) and opens one with the wider schema; files without the new
+ * column read it as null. Appending stays synchronous: no await per row.
+ */
+class ChangelogFiles {
+  private writer: ParquetFileWriter | null = null;
+  private writerVersion = -1;
+  private readonly closing: Promise<WrittenFile[]>[] = [];
+  rows = 0;
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly schema: BatchSchema,
+    private readonly input: ChannelTaskInput,
+    private readonly resources: WorkerResources,
+  ) {}
+
+  append(row: Readonly<Record<string, unknown>>): void {
+    if (this.writer !== null && this.writerVersion !== this.schema.version) this.retire(this.writer);
+    if (this.writer === null) {
+      this.writer = new ParquetFileWriter({
+        store: this.store,
+        columns: this.schema.fileColumns(),
+        directory: '',
+        targetFileBytes: this.input.targetFileBytes,
+        rowGroupRows: this.resources.rowGroupRows,
+        compression: this.resources.compression,
+      });
+      this.writerVersion = this.schema.version;
+    }
+    this.writer.appendRow(row);
+    this.rows++;
+  }
+
+  /** Backpressure: lets the encoder catch up between pages. */
+  async drain(): Promise<void> {
+    await this.writer?.drain();
+  }
+
+  async close(): Promise<WrittenFile[]> {
+    if (this.writer !== null) this.retire(this.writer);
+    return (await Promise.all(this.closing)).flat();
+  }
+
+  /** Best effort: files of a batch that never commits are invisible anyway, and vacuum removes them. */
+  async abort(reason: unknown): Promise<void> {
+    await this.writer?.abort(reason);
+    this.writer = null;
+    const settled = await Promise.allSettled(this.closing);
+    const paths = settled.flatMap((s) => (s.status === 'fulfilled' ? s.value.map((f) => f.path) : []));
+    await Promise.allSettled(paths.map((p) => this.store.delete(p)));
+  }
+
+  private retire(writer: ParquetFileWriter): void {
+    const closed = writer.close();
+    // Awaited in close()/abort(); never an unhandled rejection in between.
+    closed.catch(() => undefined);
+    this.closing.push(closed);
+    this.writer = null;
+  }
+}
+
+export async function readChannel(input: ChannelTaskInput, resources: WorkerResources = threadResources()): Promise<ChannelTaskResult> {
+  const startedMs = performance.now();
+  checkInput(input);
+  if (input.startToken === FINISHED_TOKEN) {
+    return { kind: 'ok', endToken: FINISHED_TOKEN, finished: true, files: [], deadLetters: [], offsetSeq: null, newColumns: [], lastSequence: null, stats: emptyStats() };
+  }
+  const store = resources.tableStore(input.tablePath);
+  const client = resources.tunnelClient();
+  const schema = new BatchSchema(input.columns, input.primaryKey, input.discoverColumns);
+  const sink = new ChangelogRowSink(schema, input.channelId);
+  const deadLetters = new DeadLetters(input.channelId, input.batchId);
+  const output = new ChangelogFiles(store, schema, input, resources);
+  const { maxRecords, maxBytes, maxDurationMs } = input.budget;
+
+  let token = input.startToken;
+  let finished = false;
+  let records = 0;
+  let bytesRead = 0;
+  let readRequests = 0;
+  let lastSequence: string | null = null;
+  let newestUs = -1;
+
+  const landRecord = (record: RecordMsg, pageToken: string, recordIndex: number): void => {
+    const size = record.record.byteLength + (record.origin_record?.byteLength ?? 0);
+    bytesRead += size;
+    const place = { token: pageToken, recordIndex };
+    if (size > input.maxRowBytes) {
+      deadLetters.addRawRecord('oversized-row', record, place, { bytes: size });
+      return;
+    }
+    try {
+      decoder.decodeRecord(record, sink, { channelId: input.channelId, firstRecordIndex: recordIndex });
+    } catch (err) {
+      if (!hasCode(err, 'OTSL_DECODE_CORRUPT_RECORD')) throw err;
+      const e = err as OtslakeError;
+      deadLetters.addRawRecord('corrupt-record', record, place, { error: { code: e.code, message: e.message } });
+      return;
+    }
+    if (sink.sequence !== null) lastSequence = sink.sequence;
+    if (sink.timestampUs !== null && sink.timestampUs > newestUs) newestUs = sink.timestampUs;
+    if (sink.verdict !== 'ok') {
+      deadLetters.addRow(sink.verdict, record, place, sink.problem!);
+      return;
+    }
+    sink.acceptRow();
+    output.append(sink.row);
+  };
+
+  try {
+    for (;;) {
+      const pageToken = token;
+      const page = await client.readRecords({ tunnel_id: input.tunnelId, client_id: input.clientId, channel_id: input.channelId, token: pageToken });
+      readRequests++;
+      for (let i = 0; i < page.records.length; i++) landRecord(page.records[i]!, pageToken, i);
+      records += page.records.length;
+      token = page.next_token;
+      await output.drain();
+      if (token === FINISHED_TOKEN) {
+        finished = true;
+        break;
+      }
+      // The live tail: an empty page, or the server saying no more is there. Stop instead of spinning.
+      if (page.records.length === 0 || page.may_more_record === false) break;
+      if (records >= maxRecords || bytesRead >= maxBytes || performance.now() - startedMs >= maxDurationMs) break;
+    }
+    const files = await output.close();
+    const dead = await deadLetters.write(store);
+    const moved = records > 0 || token !== input.startToken;
+    const entry = moved
+      ? await claimOffsetEntry(store, input.committedSeq, {
+          tunnelId: input.tunnelId,
+          channelId: input.channelId,
+          batchId: input.batchId,
+          startToken: input.startToken,
+          endToken: token,
+          finished,
+          records,
+          lastSequence,
+        })
+      : null;
+    const result: ChannelTaskOk = {
+      kind: 'ok',
+      endToken: token,
+      finished,
+      files,
+      deadLetters: dead ? [dead] : [],
+      offsetSeq: entry?.seq ?? null,
+      newColumns: [...schema.newColumns],
+      lastSequence,
+      stats: {
+        records,
+        bytesRead,
+        rowsWritten: output.rows,
+        bytesWritten: files.reduce((sum, f) => sum + f.size, 0),
+        readRequests,
+        durationMs: Math.round(performance.now() - startedMs),
+        lastRecordTimeMs: newestUs >= 0 ? Math.floor(newestUs / 1000) : null,
+      },
+    };
+    return result;
+  } catch (err) {
+    await output.abort(err);
+    throw err;
+  }
+}
+
+export default createTaskHandler(readChannel);
