@@ -1,0 +1,43 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LocalStore } from '../../../lake/local-store.js';
+import { ActionType } from '../../../tunnel/proto.js';
+import { DeadLetters, deadLetterKey, renderValue } from '../../../workers/dead-letters.js';
+import { encodeRow, int, bin } from '../../helpers/plainbuffer-encoder.js';
+import { createTmpDir, type TmpDir } from '../../helpers/tmp-dir.js';
+
+let dir: TmpDir | undefined;
+afterEach(async () => {
+  await dir?.cleanup();
+  dir = undefined;
+});
+
+describe('dead letters', () => {
+  it('renders bigint as a decimal string and binary as base64', () => {
+    expect(renderValue(2n ** 63n - 1n)).toBe('9223372036854775807');
+    expect(renderValue(new Uint8Array([255, 0]))).toBe('/wA=');
+    expect(renderValue(undefined)).toBeNull();
+    expect(renderValue(1.5)).toBe(1.5);
+  });
+
+  it('encodes the channel id in the key', () => {
+    expect(deadLetterKey('a/b c', 'batch-1')).toBe('_otslake/dead-letters/a%2Fb%20c/batch-1.jsonl');
+  });
+
+  it('writes nothing when empty; otherwise one NDJSON file with the counts per reason', async () => {
+    dir = await createTmpDir('otslake-dead-letters-');
+    const store = new LocalStore(dir.path);
+    const dl = new DeadLetters('ch/1', 'b1');
+    expect(await dl.write(store)).toBeNull();
+    const record = { action_type: ActionType.PUT_ROW, record: encodeRow({ pk: [{ name: 'id', value: int(7) }], cells: [{ name: 'k', value: bin(new Uint8Array([1])), timestampMs: 3 }] }) };
+    dl.addRawRecord('oversized-row', record, { token: 't0', recordIndex: 4 }, { bytes: 999 });
+    dl.addRow('unknown-column', record, { token: 't0', recordIndex: 5 }, { column: 'k', actualType: 'BINARY' });
+    const meta = await dl.write(store);
+    expect(meta).toEqual({ path: '_otslake/dead-letters/ch%2F1/b1.jsonl', rows: 2, reasons: { 'oversized-row': 1, 'unknown-column': 1 } });
+    const lines = (await readFile(join(dir.path, meta!.path), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(lines[0]).toMatchObject({ reason: 'oversized-row', channelId: 'ch/1', batchId: 'b1', token: 't0', recordIndex: 4, actionType: 'PUT_ROW', bytes: 999 });
+    expect(Buffer.from(lines[0].record, 'base64')).toEqual(Buffer.from(record.record));
+    expect(lines[1]).toMatchObject({ reason: 'unknown-column', column: 'k', row: { id: '7', k: 'AQ==', _op: 'PUT', _ts: 3000, _seq: null, _channel: 'ch/1' }, types: { id: 'INTEGER', k: 'BINARY' } });
+  });
+});
