@@ -43,7 +43,7 @@ export function formatSequence(epoch: number, timestampUs: number, rowIndex: num
 
 export class ChangelogRowSink implements RecordSink {
   /** The row of the last record, valid until the next beginRow: hand it to the writer right away. */
-  readonly row: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  readonly row: Record<string, unknown> = {};
   verdict: RowVerdict = 'ok';
   problem: RowProblem | null = null;
   /** The last record decoded to its end (a corrupt one never does). */

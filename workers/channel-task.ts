@@ -18,6 +18,7 @@ import { FINISHED_TOKEN, type RecordMsg } from '../tunnel/proto.js';
 import { ChangelogRowSink } from './changelog-rows.js';
 import { DeadLetters } from './dead-letters.js';
 import { createTaskHandler, type ChannelTaskInput, type ChannelTaskOk, type ChannelTaskResult, type TaskStats } from './protocol.js';
+import { handleMergeMirrorTask, type MergeMirrorTaskInput, type MergeMirrorTaskResult } from './mirror-task.js';
 import { BatchSchema } from './schema-map.js';
 import { threadResources, type WorkerResources } from './worker-setup.js';
 
@@ -211,4 +212,15 @@ export async function readChannel(input: ChannelTaskInput, resources: WorkerReso
   }
 }
 
-export default createTaskHandler(readChannel);
+const handleChannelTask = createTaskHandler(readChannel);
+
+/**
+ * The piscina entry of every worker thread: channel tasks here, `merge-mirror` tasks to
+ * workers/mirror-task.ts. Each handler checks the protocol version and returns failures as data.
+ */
+export default async function handleTask(input: unknown): Promise<ChannelTaskResult | MergeMirrorTaskResult> {
+  if (typeof input === 'object' && input !== null && (input as { kind?: unknown }).kind === 'merge-mirror') {
+    return handleMergeMirrorTask(input as MergeMirrorTaskInput);
+  }
+  return handleChannelTask(input);
+}

@@ -159,7 +159,9 @@ async function writeRun(bucket: number, rows: readonly { key: string; row: Mirro
     const sample = rows.slice(0, 256);
     rowBytes = Math.max(16, sample.reduce((s, r) => s + rawBytesOf(r.row), 0) / sample.length / 3);
   }
-  const fileCount = Math.max(1, Math.ceil((rows.length * rowBytes) / options.targetFileBytes));
+  // Rounded, not ceiled: a file splits once it reaches 1.5× the target (into two of ~0.75×), so a
+  // file just over the target is not cut into two small ones that each carry a Parquet footer.
+  const fileCount = Math.max(1, Math.round((rows.length * rowBytes) / options.targetFileBytes));
   const out: MirrorAddFile[] = [];
   for (let f = 0; f < fileCount; f++) {
     const from = Math.floor((f * rows.length) / fileCount);

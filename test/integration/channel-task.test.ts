@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasCode } from '../../common/errors.js';
 import { LocalStore } from '../../lake/local-store.js';
+import type { ObjectStore } from '../../lake/object-store.js';
 import { readOffsetEntry } from '../../lake/offset-log.js';
 import { readParquetRows, type ParquetRow } from '../../lake/parquet-read.js';
 import { TunnelType } from '../../tunnel/proto.js';
@@ -17,7 +18,7 @@ import type { TunnelClient } from '../../tunnel/tunnel-client.js';
 import { TunnelSession } from '../../tunnel/tunnel-session.js';
 import { readChannel } from '../../workers/channel-task.js';
 import { createWorkerPool } from '../../workers/pool.js';
-import { PROTOCOL_VERSION, type ChannelTaskInput, type ChannelTaskOk, type ChannelTaskResult, type DeadLetterMeta, type WorkerSetup } from '../../workers/protocol.js';
+import { createTaskHandler, PROTOCOL_VERSION, type ChannelTaskInput, type ChannelTaskOk, type ChannelTaskResult, type DeadLetterMeta, type WorkerSetup } from '../../workers/protocol.js';
 import { closeWorkerResources, configureWorker, type WorkerResources } from '../../workers/worker-setup.js';
 import { startTestEmulator, tablestoreSdk as TS, type TablestoreSdkClient, type TestEmulator } from '../helpers/emulator.js';
 import { createTmpDir, type TmpDir } from '../helpers/tmp-dir.js';
@@ -372,6 +373,46 @@ describe('bad input', () => {
     const bad = await readChannel(taskInput({ table: 'x', tunnelId: 't', channelId: 'c', startToken: 'tok', clientId: 'c1', budget: { maxRecords: 0, maxBytes: 1, maxDurationMs: 1 } }), resources).catch((err: unknown) => err);
     expect(hasCode(bad, 'OTSL_CONFIG_INVALID')).toBe(true);
     expect((bad as Error).message).toMatch(/budget\.maxRecords/);
+  });
+});
+
+describe('a failing read', () => {
+  it('fails as data with the task context and leaves no data file and no offset entry behind', async () => {
+    const TABLE = 'flaky';
+    await createTable(TABLE, [{ name: 'id', type: 'INTEGER' }]);
+    const { tunnelId, session } = await ownTunnel(TABLE, TunnelType.Stream);
+    for (let i = 0; i < 8; i++) await sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: [{ id: TS.Long.fromNumber(i) }], attributeColumns: [{ s: `v${i}` }] });
+    const { channelId, token } = await startChannel(session);
+    const real = resources.tunnelClient();
+    let reads = 0;
+    // The second ReadRecords meets a real server error (not retriable), after the first page's files were written.
+    const client = {
+      readRecords: async (...args: Parameters<TunnelClient['readRecords']>) => {
+        if (++reads === 2) emu.emulator.faults.set({ path: '/tunnel/readrecords', errorRate: 1, errorStatus: 400, errorCode: 'OTSParameterInvalid', times: 1 });
+        return real.readRecords(...args);
+      },
+    } as unknown as TunnelClient;
+    // Row groups of 2 rows and a 1-byte target: every row group becomes its own uploaded file.
+    const store = resources.tableStore(TABLE);
+    const deleted: string[] = [];
+    const watched = Object.assign(Object.create(store) as ObjectStore, {
+      delete: (key: string, options?: { signal?: AbortSignal }) => {
+        deleted.push(key);
+        return store.delete(key, options);
+      },
+    });
+    const flaky: WorkerResources = { ...resources, rowGroupRows: 2, tunnelClient: () => client, tableStore: () => watched };
+    const handler = createTaskHandler((input) => readChannel(input, flaky));
+    const result = await handler(taskInput({ table: TABLE, tunnelId, channelId, startToken: token, clientId: session.clientId!, targetFileBytes: 1, batchId: 'flaky-batch' }));
+    expect(reads).toBe(2);
+    expect(result.kind).toBe('failed');
+    if (result.kind !== 'failed') return;
+    expect(result.error).toMatchObject({ code: 'OTSL_TUNNEL_SERVER', context: { table: TABLE, channelId, batchId: 'flaky-batch' } });
+    // Files had been uploaded (page 1: 4 rows, 2 files) and were removed again.
+    expect(deleted.length).toBeGreaterThanOrEqual(2);
+    expect(deleted.every((k) => k.endsWith('.zstd.parquet'))).toBe(true);
+    const left = await new LocalStore(join(lake.path, TABLE)).list('');
+    expect(left.map((m) => m.key)).toEqual([]);
   });
 });
 

@@ -22,6 +22,7 @@ import { createMirrorTable, mirrorFileActions, mirrorShapeOf } from '../../lake/
 import { planMergeTasks } from '../../lake/mirror/plan.js';
 import { deleteStaging, stagingDirectory } from '../../lake/mirror/staging.js';
 import { runMergeMirrorTask, type MergeMirrorTaskOk } from '../../workers/mirror-task.js';
+import { PROTOCOL_VERSION } from '../../workers/protocol.js';
 import { runChdb, deltaSql } from '../helpers/chdb.js';
 import { createTmpDir, type TmpDir } from '../helpers/tmp-dir.js';
 
@@ -171,9 +172,9 @@ describe('mirror table through the merge engine', () => {
         const out: MergeMirrorTaskOk[] = [];
         for (const t of tasks) {
           out.push(await runMergeMirrorTask({
-            kind: 'merge-mirror', protocol: 1, batchId, table: 'orders', tablePath: '', stagedFiles, bucketCount: shape.settings.buckets,
+            kind: 'merge-mirror', protocol: PROTOCOL_VERSION, batchId, table: 'orders', tablePath: '', stagedFiles, bucketCount: shape.settings.buckets,
             buckets: t.buckets, files: t.files, keyColumns: shape.keyColumns, columns: shape.columns, changeDataFeed: true,
-            targetFileBytes: 3000, minFileBytes: 1200,
+            targetFileBytes: 1500, minFileBytes: 600,
           }, taskStore));
         }
         return out;

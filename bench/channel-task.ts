@@ -1,0 +1,157 @@
+/**
+ * The channel task's hot path (workers/channel-task.ts readChannel: decode → changelog rows → Parquet
+ * zstd → offset entry) on pre-encoded ReadRecords pages served from memory, so no HTTP is timed.
+ * Beside it, in the same run, the two parts it is made of, each alone:
+ *   decode-only   PlainBufferDecoder into a sink that does nothing (the floor for reading records)
+ *   write-only    ParquetFileWriter.appendRow of prebuilt row objects with the same values
+ * The task should cost about decode + write; more means overhead in the row sink or the loop.
+ *
+ * Record mix: 70% PUT (2 PK + 6 attributes: strings, integer, double, boolean), 20% UPDATE
+ * (2 PUT cells + 1 delete), 10% DELETE; stream records with sequence info; pages of 1000.
+ *
+ *   npx tsx bench/channel-task.ts [--records 50000] [--runs 2]
+ *
+ * Prints one JSON line per figure (best of the runs) and a summary line.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { ChangeRecord, CellChange, PkCell } from '../emulator/tablestore/model.js';
+import { encodeStreamRecord } from '../emulator/tablestore/plainbuffer-write.js';
+import { LocalStore } from '../lake/local-store.js';
+import { ParquetFileWriter } from '../lake/parquet-file.js';
+import { PlainBufferDecoder, type RecordSink } from '../tunnel/plainbuffer.js';
+import { ActionType, type ReadRecordsResponse, type RecordMsg } from '../tunnel/proto.js';
+import type { TunnelClient } from '../tunnel/tunnel-client.js';
+import { readChannel } from '../workers/channel-task.js';
+import { PROTOCOL_VERSION, type ChannelTaskInput } from '../workers/protocol.js';
+import { BatchSchema } from '../workers/schema-map.js';
+import type { WorkerResources } from '../workers/worker-setup.js';
+
+const { values } = parseArgs({ options: { records: { type: 'string', default: '50000' }, runs: { type: 'string', default: '2' } } });
+const N = Number(values.records);
+const RUNS = Number(values.runs);
+const PAGE = 1000;
+const STATUSES = ['created', 'paid', 'shipped', 'delivered', 'cancelled'];
+
+const ACTIONS = { PUT_ROW: ActionType.PUT_ROW, UPDATE_ROW: ActionType.UPDATE_ROW, DELETE_ROW: ActionType.DELETE_ROW } as const;
+
+function change(i: number): { record: ChangeRecord; row: Record<string, unknown> } {
+  const tsMs = 1_700_000_000_000 + i;
+  const seq = { epoch: 0, timestamp: BigInt(tsMs) * 1000n + 7n, rowIndex: i % 16 };
+  const user = `user-${(i * 7919) % 100_000}`;
+  const primaryKey: PkCell[] = [{ name: 'user_id', value: { type: 'STRING', value: user } }, { name: 'order_id', value: { type: 'INTEGER', value: BigInt(i) } }];
+  const kind = i % 10;
+  const row: Record<string, unknown> = { user_id: user, order_id: BigInt(i), _ts: tsMs * 1000 + 7, _seq: `00000000:${(tsMs * 1000 + 7).toString(16).padStart(16, '0')}:${(i % 16).toString(16).padStart(8, '0')}`, _channel: 'p0' };
+  let changes: CellChange[] = [];
+  let action: ChangeRecord['action'] = 'DELETE_ROW';
+  if (kind < 7) {
+    action = 'PUT_ROW';
+    const cols = { status: STATUSES[i % 5]!, amount: (i % 10_000) / 100, qty: BigInt(i % 17), paid: i % 2 === 0, city: `city-${i % 50}`, note: `note ${i}` };
+    changes = [
+      { op: 'put', name: 'status', value: { type: 'STRING', value: cols.status }, timestamp: tsMs },
+      { op: 'put', name: 'amount', value: { type: 'DOUBLE', value: cols.amount }, timestamp: tsMs },
+      { op: 'put', name: 'qty', value: { type: 'INTEGER', value: cols.qty }, timestamp: tsMs },
+      { op: 'put', name: 'paid', value: { type: 'BOOLEAN', value: cols.paid }, timestamp: tsMs },
+      { op: 'put', name: 'city', value: { type: 'STRING', value: cols.city }, timestamp: tsMs },
+      { op: 'put', name: 'note', value: { type: 'STRING', value: cols.note }, timestamp: tsMs },
+    ];
+    Object.assign(row, cols, { _op: 'PUT', _deleted_columns: null });
+  } else if (kind < 9) {
+    action = 'UPDATE_ROW';
+    changes = [
+      { op: 'put', name: 'status', value: { type: 'STRING', value: 'paid' }, timestamp: tsMs },
+      { op: 'put', name: 'paid', value: { type: 'BOOLEAN', value: true }, timestamp: tsMs },
+      { op: 'delete-all', name: 'note' },
+    ];
+    Object.assign(row, { status: 'paid', paid: true, _op: 'UPDATE', _deleted_columns: ['note'] });
+  } else {
+    Object.assign(row, { _op: 'DELETE', _deleted_columns: null });
+  }
+  return { record: { partitionId: 'p0', seq, action, primaryKey, changes }, row };
+}
+
+const pages: ReadRecordsResponse[] = [];
+const rows: Record<string, unknown>[] = [];
+let rawBytes = 0;
+for (let start = 0; start < N; start += PAGE) {
+  const records: RecordMsg[] = [];
+  for (let i = start; i < Math.min(N, start + PAGE); i++) {
+    const { record, row } = change(i);
+    const bytes = encodeStreamRecord(record, { withSequence: true });
+    rawBytes += bytes.length;
+    records.push({ action_type: ACTIONS[record.action], record: bytes });
+    rows.push(row);
+  }
+  pages.push({ records, next_token: start + PAGE >= N ? 'finished' : `t${start + PAGE}`, may_more_record: true });
+}
+
+const COLUMNS = [
+  { name: 'user_id', type: 'string' as const },
+  { name: 'order_id', type: 'long' as const },
+  { name: 'status', type: 'string' as const },
+  { name: 'amount', type: 'double' as const },
+  { name: 'qty', type: 'long' as const },
+  { name: 'paid', type: 'boolean' as const },
+  { name: 'city', type: 'string' as const },
+  { name: 'note', type: 'string' as const },
+];
+const PRIMARY_KEY = [{ name: 'user_id', type: 'STRING' as const }, { name: 'order_id', type: 'INTEGER' as const }];
+
+const noop: RecordSink = { beginRow() {}, primaryKey() {}, cell() {}, endRow() {} };
+
+async function decodeOnly(): Promise<number> {
+  const decoder = new PlainBufferDecoder();
+  const t0 = performance.now();
+  for (const p of pages) decoder.decodeRecords(p.records, noop);
+  return performance.now() - t0;
+}
+
+async function writeOnly(dir: string): Promise<number> {
+  const store = new LocalStore(dir, { fsync: false });
+  const columns = new BatchSchema(COLUMNS, PRIMARY_KEY, false).fileColumns();
+  const t0 = performance.now();
+  const writer = new ParquetFileWriter({ store, columns, directory: '', targetFileBytes: 128 << 20 });
+  for (let i = 0; i < rows.length; i++) {
+    writer.appendRow(rows[i]!);
+    if (i % PAGE === PAGE - 1) await writer.drain();
+  }
+  await writer.close();
+  return performance.now() - t0;
+}
+
+async function task(dir: string): Promise<number> {
+  const store = new LocalStore(dir, { fsync: false });
+  const byToken = new Map(pages.map((p, i) => [i === 0 ? 'start' : pages[i - 1]!.next_token, p]));
+  const client = { readRecords: async (req: { token: string }) => ({ ...byToken.get(req.token)!, responseBytes: 0 }) } as unknown as TunnelClient;
+  const resources = { tunnelClient: () => client, tableStore: () => store, compression: 'zstd', rowGroupRows: 100_000 } as unknown as WorkerResources;
+  const input: ChannelTaskInput = {
+    kind: 'read-channel', protocol: PROTOCOL_VERSION, batchId: 'bench', table: 'orders', tunnelId: 't', channelId: 'p0', clientId: 'c',
+    tablePath: '', startToken: 'start', committedSeq: 0, mode: 'changelog', primaryKey: PRIMARY_KEY, columns: COLUMNS, discoverColumns: false,
+    maxRowBytes: 1 << 20, targetFileBytes: 128 << 20, budget: { maxRecords: N * 2, maxBytes: 1 << 30, maxDurationMs: 600_000 },
+  };
+  const t0 = performance.now();
+  const result = await readChannel(input, resources);
+  const ms = performance.now() - t0;
+  if (result.kind !== 'ok' || result.stats.rowsWritten !== N || !result.finished) throw new Error(`bench task did not land every record: ${JSON.stringify(result).slice(0, 300)}`);
+  return ms;
+}
+
+const best: Record<string, number> = { 'decode-only': Infinity, 'write-only': Infinity, task: Infinity };
+for (let run = 0; run < RUNS; run++) {
+  for (const name of Object.keys(best)) {
+    const dir = await mkdtemp(join(tmpdir(), `otslake-bench-task-`));
+    try {
+      const ms = name === 'decode-only' ? await decodeOnly() : name === 'write-only' ? await writeOnly(dir) : await task(dir);
+      best[name] = Math.min(best[name]!, ms);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
+for (const [name, ms] of Object.entries(best)) {
+  console.log(JSON.stringify({ bench: 'channel-task', case: name, records: N, ms: Math.round(ms), recordsPerSec: Math.round((N / ms) * 1000), rawMBPerSec: Number((rawBytes / 1e6 / (ms / 1000)).toFixed(1)) }));
+}
+const parts = best['decode-only']! + best['write-only']!;
+console.log(JSON.stringify({ bench: 'channel-task', summary: 'task time relative to decode-only + write-only in this run', taskOverParts: Number((best.task! / parts).toFixed(2)), rawBytesPerRecord: Math.round(rawBytes / N) }));
