@@ -174,6 +174,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       return;
     }
     this.progress = progress;
+    this.options.log.debug('tunnel progress', { stage: progress.stage, unowned: progress.unowned, caughtUp: progress.caughtUp, reading: ctx.slots.size });
     if (progress.caughtUp) {
       if (!this.idleValue) {
         this.idleValue = true;
@@ -183,9 +184,9 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       return;
     }
     this.setBusy();
-    // Channels wait for an owner (children of a finished parent, the stream after the base stage):
-    // ask for them now instead of at the next scheduled heartbeat.
-    if (progress.unowned > 0) await ctx.session.heartbeatNow(signal).catch(() => undefined);
+    // Channels wait for an owner (children of a finished parent, the stream after the base stage), or
+    // our TERMINATED/CLOSE reports wait for a heartbeat: heartbeat now instead of at the next tick.
+    await ctx.session.heartbeatNow(signal).catch(() => undefined);
   }
 
   private setBusy(): void {

@@ -28,7 +28,7 @@ export const command: Command = {
     let client: TunnelClient | null = null;
     try {
       const config = loadConfig(args.values.config);
-          const lakeRoot = openLakeRoot(config);
+      const lakeRoot = openLakeRoot(config);
       client = new TunnelClient({
         endpoint: config.source.endpoint,
         instanceName: config.source.instance,

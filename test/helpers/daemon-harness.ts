@@ -87,7 +87,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     tablePath: join(lake.path, 'orders'),
     config: (overrides = {}) => testConfig({ ...base, ...overrides }),
     start(opts = {}) {
-      const { daemon } = buildDaemon(opts.config ?? h.config(), { http: false, session: { heartbeatIntervalMs: 200, heartbeatTimeoutMs: 10_000 }, ...opts });
+      const { daemon } = buildDaemon(opts.config ?? h.config(), { http: false, ...opts });
       const states: string[] = [];
       daemon.on('state', (state) => states.push(state));
       const done = daemon.run();

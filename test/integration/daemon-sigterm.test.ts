@@ -97,7 +97,6 @@ describe('daemon: SIGTERM on the CLI process', () => {
     await writeFile(configPath, JSON.stringify(cfg));
     const tablePath = join(h.lake.path, 'lake', 'orders');
 
-    const t0 = Date.now();
     const first = runCli(['run', '--config', configPath]);
     await first.logged('batch committed');
     const signalledAt = Date.now();
@@ -108,12 +107,10 @@ describe('daemon: SIGTERM on the CLI process', () => {
     expect(transitions).toEqual(['running', 'draining', 'stopped']);
     expect(await lakeRowCount(tablePath)).toBeLessThan(30);
 
-    console.log('first done', Date.now() - t0);
     const second = runCli(['run', '--config', configPath, '--until-idle']);
     expect(await second.exited).toBe(0);
     expect(asChanges(await readChangelog(tablePath))).toEqual(sortChanges(changes));
 
-    console.log('second done', Date.now() - t0, second.logs.map((l) => `${String(l.time).slice(17)} ${l.msg}`).join('\n'));
     for (let id = 1; id <= 10; id++) changes.push(await h.updateRow(id, { name: `renamed-${id}` }));
     changes.push(await h.deleteRow(30));
     const third = runCli(['run', '--config', configPath, '--until-idle']);

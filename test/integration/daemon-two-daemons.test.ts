@@ -32,9 +32,11 @@ describe('daemon: two daemons, one tunnel', () => {
     const changes: Change[] = [];
     for (let id = 1; id <= 40; id++) changes.push(await h.putRow(id, `order-${id}`, id));
 
-    const a = h.start();
+    // Rebalancing happens at heartbeats: make them frequent so that the test does not wait for them.
+    const session = { heartbeatIntervalMs: 200, heartbeatTimeoutMs: 10_000 };
+    const a = h.start({ session });
     await waitForEvent(a.daemon, 'table-ready');
-    const b = h.start();
+    const b = h.start({ session });
     const byA = committedBy(a.daemon);
     const byB = committedBy(b.daemon);
     await Promise.all([untilHoldsChannels(a.daemon), untilHoldsChannels(b.daemon)]);

@@ -275,7 +275,9 @@ describe('OSS faults while a table is being written', () => {
       { kind: 'delay', op: 'CompleteMultipartUpload', keyPrefix: `${prefix}/${LOG_DIR}/0`, delayMs: 600 },
       { kind: 'delay', op: 'CompleteMultipartUpload', keyPrefix: `${prefix}/${checkpointKey(3)}`, delayMs: 600 },
       { kind: 'delay', op: 'PutObject', keyPrefix: `${prefix}/${LAST_CHECKPOINT}`, delayMs: 600 },
-      { kind: 'delay', op: 'GetObject', keyPrefix: `${prefix}/`, delayMs: 600 },
+      // Versions 1-10 are the two writers' appends, so compaction is the first to read a data file and commits 11.
+      { kind: 'delay', op: 'GetObject', keyPrefix: `${prefix}/day=`, delayMs: 600 },
+      { kind: 'delay', op: 'CompleteMultipartUpload', keyPrefix: `${prefix}/${commitKey(11)}`, delayMs: 600 },
     );
     const writerA = openStore(chaos);
     const writerB = openStore(chaos);
@@ -288,7 +290,7 @@ describe('OSS faults while a table is being written', () => {
     };
     await Promise.all([runWriter(writerA, 'a', 5), runWriter(writerB, 'b', 5)]);
     const compaction = await compactTable(writerA);
-    expect(compaction.kind).toBe('compacted');
+    expect(compaction).toMatchObject({ kind: 'compacted', version: 11 });
     if (compaction.kind === 'compacted') await checkpointIfDue(writerA, compaction.version);
     let readVersion = compaction.kind === 'compacted' ? compaction.version : 0;
     for (let n = 6; n <= 7; n++) {
@@ -296,14 +298,14 @@ describe('OSS faults while a table is being written', () => {
       await checkpointIfDue(writerB, readVersion);
     }
 
-    // Every kind of fault really hit this run; the four delayed requests have been answered.
+    // Every kind of fault really hit this run; the five delayed requests have been answered.
     const fired = { ...emulator.faults.fired };
     emulator.faults.clear();
     expect(fired.error).toBeGreaterThan(0);
     expect(fired['drop-before']).toBeGreaterThan(0);
     expect(fired['drop-after']).toBeGreaterThan(0);
-    expect(fired.delay).toBe(4);
-    await recorded(emulator, (r) => r.fault === 'delay', 4);
+    expect(fired.delay).toBe(5);
+    await recorded(emulator, (r) => r.fault === 'delay', 5);
 
     const { latest, txns, snapshot } = await verifyTable(setup, model);
     expect(latest).toBe(10 + 1 + 2); // appends, the OPTIMIZE, appends after it

@@ -1,0 +1,44 @@
+/**
+ * Lifecycle bounds: a batch that cannot finish is abandoned when shutdown.graceMs expires (nothing
+ * committed, the daemon still ends stopped), and destroy() during the drain ends it at once.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { lakeRowCount, createHarness, waitForEvent, type Harness } from '../helpers/daemon-harness.js';
+
+const STUCK = new URL('../fixtures/daemon-stuck-task.ts', import.meta.url).href;
+let h: Harness | undefined;
+
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+describe('daemon: shutdown bounds', () => {
+  it('abandons an in-flight batch once the grace expires', async () => {
+    h = await createHarness();
+    await h.putRow(1, 'one', 1);
+    const { daemon, done, states } = h.start({ config: h.config({ shutdown: { graceMs: '300ms' } }), workerFile: STUCK });
+    await waitForEvent(daemon, 'table-ready');
+    const started = Date.now();
+    daemon.shutdown('test');
+    daemon.shutdown('again'); // idempotent
+    await done;
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(states).toEqual(['running', 'draining', 'stopped']);
+    expect(await lakeRowCount(h.tablePath)).toBe(0);
+  }, 20_000);
+
+  it('destroy() during the drain stops at once, and run() cannot be called twice', async () => {
+    h = await createHarness();
+    const { daemon, done, states } = h.start({ config: h.config({ shutdown: { graceMs: '30s' } }), workerFile: STUCK });
+    await waitForEvent(daemon, 'table-ready');
+    daemon.shutdown('test');
+    const started = Date.now();
+    daemon.destroy();
+    await done;
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(states).toEqual(['running', 'draining', 'stopped']);
+    await expect(daemon.run()).rejects.toMatchObject({ code: 'OTSL_DAEMON_STATE' });
+  }, 20_000);
+});

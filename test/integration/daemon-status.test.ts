@@ -1,0 +1,76 @@
+/**
+ * What an operator sees: the HTTP endpoints of a running daemon (/readyz, /status, /metrics) and
+ * `otslake status`, which reads the lake and DescribeTunnel directly and so works with no daemon.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { command as statusCommand } from '../../daemon/commands/status.js';
+import type { TableStatus } from '../../daemon/table-status.js';
+import { createHarness, TABLE, waitForEvent, type Harness } from '../helpers/daemon-harness.js';
+
+let h: Harness | undefined;
+
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await h?.close();
+  h = undefined;
+});
+
+async function runStatus(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((out += String(chunk)), true));
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((err += String(chunk)), true));
+  try {
+    const code = await statusCommand.run(args);
+    return { code, out, err };
+  } finally {
+    vi.restoreAllMocks();
+  }
+}
+
+describe('daemon: status', () => {
+  it('serves /readyz, /status and /metrics while running, and `otslake status` after it stopped', async () => {
+    h = await createHarness();
+    for (let id = 1; id <= 6; id++) await h.putRow(id, `order-${id}`, id);
+    const config = h.config({ http: { host: '127.0.0.1', port: 0 } });
+    const { daemon, stop } = h.start({ config, http: true });
+    await waitForEvent(daemon, 'idle');
+
+    const url = daemon.httpAddress!.url;
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    const live = (await (await fetch(`${url}/status`)).json()) as { state: string; tables: { table: string; ready: boolean; idle: boolean }[]; config: { source: { accessKeySecret: string } } };
+    expect(live.state).toBe('running');
+    expect(live.tables).toMatchObject([{ table: TABLE, ready: true, idle: true }]);
+    expect(live.config.source.accessKeySecret).toBe('[Redacted]');
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/otslake_batches_total\{table="orders"\} [1-9]/);
+    await stop();
+
+    const configPath = join(h.lake.path, 'otslake.json');
+    await writeFile(configPath, JSON.stringify({
+      source: { endpoint: h.emu.endpoint, instance: h.emu.instance, accessKeyId: h.emu.accessKeyId, accessKeySecret: h.emu.accessKeySecret },
+      lake: { uri: pathToFileURL(h.lake.path).href },
+      tables: [{ table: TABLE, tunnel: { name: 'otslake-orders' }, path: 'orders' }],
+      log: { level: 'silent' },
+    }));
+    const json = await runStatus(['--config', configPath, '--json']);
+    expect(json.err).toBe('');
+    expect(json.code).toBe(0);
+    const [status] = (JSON.parse(json.out) as { tables: TableStatus[] }).tables;
+    expect(status!.lake).toMatchObject({ exists: true, rows: 6 });
+    expect(status!.lake.version).toBeGreaterThan(0);
+    expect(status!.tunnel).toMatchObject({ stage: 'ProcessStream', baseChannels: { finished: 2, total: 2 } });
+    const base = status!.channels.filter((c) => c.type === 'BaseData');
+    expect(base.map((c) => [c.state, c.finished, c.committedSeq! > 0])).toEqual([['TERMINATED', true, true], ['TERMINATED', true, true]]);
+
+    const text = await runStatus(['--config', configPath]);
+    expect(text.out).toContain('full snapshot 2/2 base channels finished');
+
+    const missing = await runStatus(['--json']);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toContain('--config FILE is required');
+  }, 40_000);
+});
