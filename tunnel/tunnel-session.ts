@@ -81,6 +81,8 @@ export class TunnelSession extends EventEmitter<SessionEvents> {
   private heartbeatChain: Promise<void> = Promise.resolve();
   private readonly loopAbort = new AbortController();
   private wake: (() => void) | undefined;
+  /** Set when release()/markFinished() happened while no idle was waiting (a heartbeat was in flight). */
+  private wakePending = false;
   private loopDone: Promise<void> = Promise.resolve();
   private lastEmitted = '';
 
@@ -297,6 +299,12 @@ export class TunnelSession extends EventEmitter<SessionEvents> {
   /** An AbortSignal-aware pause that release()/markFinished() can cut short so reports reach the server promptly. */
   private idle(ms: number, signal: AbortSignal): Promise<void> {
     return new Promise<void>((resolve) => {
+      if (this.wakePending) {
+        // A local report arrived while the previous heartbeat was in flight: send it now, not a tick later.
+        this.wakePending = false;
+        resolve();
+        return;
+      }
       const done = () => {
         clearTimeout(timer);
         signal.removeEventListener('abort', done);
@@ -314,7 +322,8 @@ export class TunnelSession extends EventEmitter<SessionEvents> {
     const next = new Map(this.channels);
     next.set(channelId, applyLocalEvent(current, event));
     this.replaceChannels(next);
-    this.wake?.();
+    if (this.wake) this.wake();
+    else this.wakePending = true;
   }
 
   private replaceChannels(next: Map<string, ChannelState>): void {

@@ -21,6 +21,9 @@ class FakeTunnel {
   /** What the next heartbeat answers; a function sees the request. */
   assign: (req: Messages['HeartbeatRequest']) => ChannelMsg[] = () => [];
   heartbeatError: { status: number; code: string } | undefined;
+  /** While set, heartbeat answers wait for it (a heartbeat "in flight"). */
+  heartbeatGate: Promise<void> | undefined;
+  onHeartbeat: ((req: Messages['HeartbeatRequest']) => void) | undefined;
   checkpointStore = new Map<string, { token: string; seq: bigint }>();
   getCheckpointError: { status: number; code: string } | undefined;
   private clientCounter = 0;
@@ -51,8 +54,12 @@ class FakeTunnel {
       case '/tunnel/heartbeat': {
         const req = decodeMessage('HeartbeatRequest', body);
         this.heartbeats.push(req);
+        this.onHeartbeat?.(req);
         if (this.heartbeatError) return fail(this.heartbeatError);
-        return ok('HeartbeatResponse', { channels: this.assign(req) });
+        const answer = () => ok('HeartbeatResponse', { channels: this.assign(req) });
+        if (this.heartbeatGate) void this.heartbeatGate.then(answer);
+        else answer();
+        return;
       }
       case '/tunnel/getcheckpoint': {
         const req = decodeMessage('GetCheckpointRequest', body);
@@ -144,6 +151,30 @@ describe('TunnelSession against a scripted Tunnel server', () => {
     await s.heartbeatNow(); // release()/markFinished() also wake the loop, so this may be the second report
     expect(fake.heartbeats.map((h) => h.channels)).toContainEqual([{ channel_id: 'base1', version: 5n, status: TERMINATED }]);
     expect(s.ownedChannels()).toEqual([]);
+  });
+
+  it('a release made while a heartbeat is in flight is reported right after it, not a whole interval later', async () => {
+    fake.assign = (req) => {
+      const reported = new Set(req.channels.filter((c) => c.status === CLOSE).map((c) => c.channel_id));
+      return (['a', 'b'] as const).filter((id) => !reported.has(id)).map((id) => ({ channel_id: id, version: 1n, status: OPEN }));
+    };
+    const s = makeSession(60_000);
+    await s.start();
+    expect(s.ownedChannels().map((c) => c.channelId)).toEqual(['a', 'b']);
+    let open!: () => void;
+    fake.heartbeatGate = new Promise<void>((r) => (open = r));
+    const inFlight = new Promise<void>((r) => (fake.onHeartbeat = () => r()));
+    s.release('a'); // wakes the idle loop: its heartbeat now hangs on the gate
+    await inFlight;
+    s.release('b'); // no idle loop to wake: must not wait for the next 60 s tick
+    const bReported = new Promise<void>((r) => {
+      fake.onHeartbeat = (req) => {
+        if (req.channels.some((c) => c.channel_id === 'b' && c.status === CLOSE)) r();
+      };
+    });
+    fake.heartbeatGate = undefined;
+    open();
+    await Promise.race([bReported, new Promise((_, reject) => AbortSignal.timeout(5_000).addEventListener('abort', () => reject(new Error('CLOSE of b not sent'))))]);
   });
 
   it('a channel whose checkpoint is already "finished" is not read and is reported TERMINATED', async () => {
