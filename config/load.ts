@@ -13,7 +13,8 @@ import { parseLakeUri, type LakeLocation } from './formats.js';
 import { CONFIG_SCHEMA, isKeySpec, listConfigKeys, type LogLevelName, type SchemaNode } from './schema.js';
 import { resolveTables, type TableConfig } from './table-list.js';
 
-export type { TableConfig, ColumnConfig } from './table-list.js';
+export type { TableConfig, ColumnConfig, MirrorTableConfig } from './table-list.js';
+export { typeConflictPolicyOf } from './table-list.js';
 export type { LakeLocation } from './formats.js';
 
 export interface OssSettings {
@@ -56,6 +57,7 @@ export interface ResolvedConfig {
   readonly maintenance: {
     readonly compact: { readonly enabled: boolean; readonly intervalMs: number; readonly minFiles: number };
     readonly vacuum: { readonly enabled: boolean; readonly intervalMs: number; readonly retentionMs: number };
+    readonly logCleanupIntervalMs: number;
     readonly logRetentionMs: number;
   };
 }
@@ -214,6 +216,7 @@ export function resolveConfig(raw: unknown, env: Env = {}, source: string | null
     maintenance: {
       compact: { ...props.maintenance.compact },
       vacuum: { ...props.maintenance.vacuum },
+      logCleanupIntervalMs: props.maintenance.logCleanupIntervalMs,
       logRetentionMs: props.maintenance.logRetentionMs,
     },
   };

@@ -13,11 +13,24 @@ export const TUNNEL_TYPES = ['BaseData', 'Stream', 'BaseAndStream'] as const;
 export const TABLE_MODES = ['changelog', 'mirror'] as const;
 export const COLUMN_TYPES = ['INTEGER', 'DOUBLE', 'BOOLEAN', 'STRING', 'BINARY'] as const;
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+/** lake/mirror/type-conflict.ts TYPE_CONFLICT_POLICIES (config/ stays free of lake imports). */
+export const TYPE_CONFLICT_POLICIES = ['companion', 'string', 'dead-letter'] as const;
+/**
+ * companion: the value lands with its own type in `<name>__<type>`, so nothing leaves the table and
+ * a mirror still equals its source (a dead-lettered UPDATE would leave a mirror row stale).
+ */
+export const DEFAULT_TYPE_CONFLICT_POLICY = 'companion';
+/** lake/mirror/layout.ts DEFAULT_MIRROR_BUCKETS / MAX_MIRROR_BUCKETS. */
+export const DEFAULT_MIRROR_BUCKETS = 16;
+export const MAX_MIRROR_BUCKETS = 4096;
+/** A mirror batch rewrites about min(changed keys, files) × this (docs/mirror.md §Cost): far below the changelog's 128MiB. */
+export const DEFAULT_MIRROR_TARGET_FILE_BYTES = 8 * 1024 * 1024;
 
 export type TunnelType = (typeof TUNNEL_TYPES)[number];
 export type TableMode = (typeof TABLE_MODES)[number];
 export type ColumnType = (typeof COLUMN_TYPES)[number];
 export type LogLevelName = (typeof LOG_LEVELS)[number];
+export type TypeConflictPolicyName = (typeof TYPE_CONFLICT_POLICIES)[number];
 
 /** One leaf of the schema, as convict reads it. `format` is a registered name or a check function. */
 export interface KeySpec {
@@ -225,9 +238,9 @@ export const CONFIG_SCHEMA = {
         env: 'OTSLAKE_MAINTENANCE_COMPACT_ENABLED',
       },
       intervalMs: {
-        doc: 'How often a table is considered for compaction. 1h lets about 120 batches of small files accumulate, enough to be worth rewriting.',
+        doc: 'How often a table is considered for compaction (changelog tables; mirror merges keep their own sizes). 5m bounds the small files readers see to ~300 with one-second batches (10 at the default 30s), and a compaction commit (dataChange false) never conflicts with the batches.',
         format: 'duration-ms',
-        default: 3_600_000,
+        default: 300_000,
         env: 'OTSLAKE_MAINTENANCE_COMPACT_INTERVAL_MS',
       },
       minFiles: {
@@ -257,6 +270,12 @@ export const CONFIG_SCHEMA = {
         env: 'OTSLAKE_MAINTENANCE_VACUUM_RETENTION_MS',
       },
     },
+    logCleanupIntervalMs: {
+      doc: 'How often expired Delta log files are removed (after a checkpoint exists to anchor the log). 1h keeps the listing cost negligible; retention, not this interval, decides what goes.',
+      format: 'duration-ms',
+      default: 3_600_000,
+      env: 'OTSLAKE_MAINTENANCE_LOG_CLEANUP_INTERVAL_MS',
+    },
     logRetentionMs: {
       doc: 'Delta commits older than this and older than the latest checkpoint are removed after a checkpoint. 30 days is Delta\'s default (delta.logRetentionDuration).',
       format: 'duration-ms',
@@ -274,7 +293,11 @@ export const TABLE_ENTRY_DOCS: readonly { key: string; required: boolean; defaul
   { key: 'mode', required: false, default: 'changelog', doc: `One of ${TABLE_MODES.join(', ')}. changelog appends one row per change (never rewrites files); mirror keeps one row per primary key.` },
   { key: 'path', required: false, default: '<table>', doc: 'The table\'s folder under lake.uri: relative, no "..", segments must not start with "_" or ".".' },
   { key: 'columns', required: false, default: '[]', doc: `Declared attribute columns, a list of { name, type } with type one of ${COLUMN_TYPES.join(', ')}. Undeclared columns are discovered from the data.` },
-  { key: 'partitionBy', required: false, default: '[]', doc: 'Column names to partition the Delta table by. Empty: unpartitioned, which suits most tables below a few hundred GB.' },
+  { key: 'partitionBy', required: false, default: '[]', doc: 'Column names to partition the Delta table by. Empty: unpartitioned, which suits most tables below a few hundred GB. Must be empty for mirror tables.' },
+  { key: 'typeConflictPolicy', required: false, default: DEFAULT_TYPE_CONFLICT_POLICY, doc: `One of ${TYPE_CONFLICT_POLICIES.join(', ')}: what a value whose type contradicts its column becomes (both modes). companion lands it with its own type in the nullable column <name>__<type>; string lands its text in <name>__string; dead-letter sets the row aside under _otslake/dead-letters (a mirror then misses that change). Counted in otslake_type_conflicts_total{table,column,policy} and shown in /status.` },
+  { key: 'changeDataFeed', required: false, default: 'false', doc: 'mode mirror only: delta.enableChangeDataFeed on the table (writer version 4), each batch writes its net changes under _change_data/. Fixed at table creation.' },
+  { key: 'mirror.buckets', required: false, default: String(DEFAULT_MIRROR_BUCKETS), doc: `mode mirror only: primary-key hash buckets (1..${MAX_MIRROR_BUCKETS}); merge tasks of a batch run in parallel over buckets. Fixed at table creation.` },
+  { key: 'mirror.targetFileSize', required: false, default: '8MiB', doc: 'mode mirror only: size the merge cuts files to. A batch rewrites about min(changed keys, files) × this, so it is far below lake.targetFileSizeBytes.' },
 ];
 
 export interface KeyDescription {

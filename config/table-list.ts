@@ -2,14 +2,21 @@
  * Checks and resolves the `tables` list. convict validates a list only as a whole, so each entry is
  * checked here and every problem is named by its index (`tables[1].mode: must be one of …`).
  */
+import { parseBytes } from '../common/units.js';
 import type { ConfigIssue } from './config-error.js';
 import {
   COLUMN_TYPES,
+  DEFAULT_MIRROR_BUCKETS,
+  DEFAULT_MIRROR_TARGET_FILE_BYTES,
+  DEFAULT_TYPE_CONFLICT_POLICY,
+  MAX_MIRROR_BUCKETS,
   TABLE_MODES,
+  TYPE_CONFLICT_POLICIES,
   TUNNEL_TYPES,
   type ColumnType,
   type TableMode,
   type TunnelType,
+  type TypeConflictPolicyName,
 } from './schema.js';
 
 export interface ColumnConfig {
@@ -25,9 +32,29 @@ export interface TableConfig {
   readonly path: string;
   readonly columns: readonly ColumnConfig[];
   readonly partitionBy: readonly string[];
+  /**
+   * What a value whose type contradicts its column becomes (lake/mirror/type-conflict.ts). Present
+   * only when the file sets it; use typeConflictPolicyOf() for the effective one.
+   */
+  readonly typeConflictPolicy?: TypeConflictPolicyName;
+  /** Present exactly when mode is mirror: the layout fixed at table creation (docs/mirror.md). */
+  readonly mirror?: MirrorTableConfig;
 }
 
-const ENTRY_KEYS = ['table', 'tunnel', 'mode', 'path', 'columns', 'partitionBy'];
+export interface MirrorTableConfig {
+  readonly buckets: number;
+  readonly targetFileSizeBytes: number;
+  /** delta.enableChangeDataFeed on the table (`tables[].changeDataFeed`). */
+  readonly changeDataFeed: boolean;
+}
+
+/** The policy in force for a table: the configured one, else the default. */
+export function typeConflictPolicyOf(table: Pick<TableConfig, 'typeConflictPolicy'>): TypeConflictPolicyName {
+  return table.typeConflictPolicy ?? DEFAULT_TYPE_CONFLICT_POLICY;
+}
+
+const ENTRY_KEYS = ['table', 'tunnel', 'mode', 'path', 'columns', 'partitionBy', 'typeConflictPolicy', 'changeDataFeed', 'mirror'];
+const MIRROR_KEYS = ['buckets', 'targetFileSize'];
 const TUNNEL_KEYS = ['name', 'type'];
 const COLUMN_KEYS = ['name', 'type'];
 /** Metadata columns of changelog tables (design §3); a declared column must not shadow them. */
@@ -121,6 +148,38 @@ function checkPartitionBy(value: unknown, at: string, issues: ConfigIssue[]): st
   return names;
 }
 
+function checkMirror(entry: Record<string, unknown>, mode: TableMode, partitionBy: readonly string[], at: string, issues: ConfigIssue[]): MirrorTableConfig | undefined {
+  if (mode !== 'mirror') {
+    if (entry.mirror !== undefined) issues.push({ key: `${at}.mirror`, problem: 'is only allowed with mode mirror' });
+    if (entry.changeDataFeed !== undefined) issues.push({ key: `${at}.changeDataFeed`, problem: 'is only allowed with mode mirror (a changelog table is its own change feed)' });
+    return undefined;
+  }
+  if (partitionBy.length > 0) issues.push({ key: `${at}.partitionBy`, problem: 'must be empty with mode mirror (mirror tables are laid out by primary-key hash buckets)' });
+  const cdf = entry.changeDataFeed;
+  if (cdf !== undefined && typeof cdf !== 'boolean') issues.push({ key: `${at}.changeDataFeed`, problem: 'must be true or false' });
+  const mirror = entry.mirror ?? {};
+  let buckets = DEFAULT_MIRROR_BUCKETS;
+  let targetFileSizeBytes = DEFAULT_MIRROR_TARGET_FILE_BYTES;
+  if (!isPlainObject(mirror)) {
+    issues.push({ key: `${at}.mirror`, problem: 'must be an object { buckets, targetFileSize }' });
+  } else {
+    reportUnknownKeys(mirror, MIRROR_KEYS, `${at}.mirror`, issues);
+    if (mirror.buckets !== undefined) {
+      if (typeof mirror.buckets === 'number' && Number.isInteger(mirror.buckets) && mirror.buckets >= 1 && mirror.buckets <= MAX_MIRROR_BUCKETS) buckets = mirror.buckets;
+      else issues.push({ key: `${at}.mirror.buckets`, problem: `must be an integer in 1..${MAX_MIRROR_BUCKETS}` });
+    }
+    if (mirror.targetFileSize !== undefined) {
+      try {
+        targetFileSizeBytes = parseBytes(mirror.targetFileSize as string | number);
+        if (targetFileSizeBytes < 1024) throw new Error('below 1KiB');
+      } catch {
+        issues.push({ key: `${at}.mirror.targetFileSize`, problem: 'must be a size of at least 1KiB, e.g. "8MiB"' });
+      }
+    }
+  }
+  return { buckets, targetFileSizeBytes, changeDataFeed: cdf === true };
+}
+
 function checkEntry(entry: unknown, i: number, issues: ConfigIssue[]): TableConfig | null {
   const at = `tables[${i}]`;
   if (!isPlainObject(entry)) {
@@ -157,8 +216,14 @@ function checkEntry(entry: unknown, i: number, issues: ConfigIssue[]): TableConf
   const path = checkPath(entry.path ?? name, `${at}.path`, issues);
   const columns = checkColumns(entry.columns, `${at}.columns`, issues);
   const partitionBy = checkPartitionBy(entry.partitionBy, `${at}.partitionBy`, issues);
+  const mirror = checkMirror(entry, mode, partitionBy, at, issues);
+  const policy = entry.typeConflictPolicy === undefined ? undefined : pickEnum(entry.typeConflictPolicy, TYPE_CONFLICT_POLICIES, DEFAULT_TYPE_CONFLICT_POLICY, `${at}.typeConflictPolicy`, issues);
   if (issues.length > before || path === null) return null;
-  return { table: name, tunnel: { name: tunnelName, type: tunnelType }, mode, path, columns, partitionBy };
+  return {
+    table: name, tunnel: { name: tunnelName, type: tunnelType }, mode, path, columns, partitionBy,
+    ...(policy === undefined ? {} : { typeConflictPolicy: policy }),
+    ...(mirror === undefined ? {} : { mirror }),
+  };
 }
 
 /** Two entries must not write the same folder, nor one inside the other (a table's files would mix). */

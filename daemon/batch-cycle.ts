@@ -22,13 +22,14 @@ import { checkpointIfDue } from '../lake/checkpoint-writer.js';
 import { commitKey } from '../lake/log-path.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import { loadSnapshot } from '../lake/snapshot.js';
-import type { TableConfig } from '../config/load.js';
+import { typeConflictPolicyOf, type TableConfig } from '../config/load.js';
 import type { TunnelSession } from '../tunnel/tunnel-session.js';
 import type { WorkerPool } from '../workers/pool.js';
 import { PROTOCOL_VERSION, type ChannelTaskInput, type TaskBudget } from '../workers/protocol.js';
 import { partitionOwned, resolveSlot, type ChannelSlot } from './channel-slots.js';
 import { commitBatch, viewAfterCommit, type ChannelResult, type TableView } from './committer.js';
 import type { Metrics } from './metrics.js';
+import { commitMirrorBatch, type MirrorBatchStats, type MirrorState } from './mirror-batch.js';
 import { dataColumnsOf, type KeyColumn } from './table-schema.js';
 import { checkpointTunnel, type ChannelPosition } from './tunnel-checkpoint.js';
 
@@ -48,6 +49,10 @@ export interface TableContext {
   /** Cached between batches; null forces a snapshot load. */
   view: TableView | null;
   readonly slots: Map<string, ChannelSlot>;
+  /** Present for mode mirror: channel tasks stage their rows and the batch merges them (mirror-batch.ts). */
+  readonly mirror?: MirrorState;
+  /** Values landed under the type-conflict policy by committed batches, keyed `column\u0000policy`. */
+  readonly typeConflicts?: Map<string, { column: string; policy: string; count: number }>;
 }
 
 export interface BatchReport {
@@ -62,6 +67,8 @@ export interface BatchReport {
   readonly durationMs: number;
   /** Every task read nothing, none failed, every position is checkpointed. */
   readonly quiet: boolean;
+  /** Mode mirror: what the merges of a committed or dropped batch did. */
+  readonly mirror?: MirrorBatchStats;
 }
 
 /** Reuses the cached view unless a commit exists after it (another writer, or a lost view). */
@@ -146,6 +153,8 @@ function taskInput(ctx: TableContext, view: TableView, batchId: string, slot: Ch
     maxRowBytes: ctx.maxRowBytes,
     targetFileBytes: ctx.targetFileBytes,
     budget: ctx.budget,
+    typeConflictPolicy: typeConflictPolicyOf(ctx.table),
+    ...(ctx.mirror ? { destination: 'staging' as const, mirrorBuckets: ctx.mirror.buckets } : {}),
   };
 }
 
@@ -183,17 +192,38 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
   return { results, failed, records };
 }
 
+/** Values a committed batch landed under the type-conflict policy: metrics and the runner's status. */
+function countTypeConflicts(ctx: TableContext, included: readonly ChannelResult[]): void {
+  for (const r of included) {
+    for (const c of r.result.typeConflicts ?? []) {
+      ctx.metrics.typeConflicted(ctx.table.table, c.column, c.policy, c.count);
+      const key = `${c.column}\u0000${c.policy}`;
+      const seen = ctx.typeConflicts?.get(key);
+      if (seen) seen.count += c.count;
+      else ctx.typeConflicts?.set(key, { column: c.column, policy: c.policy, count: c.count });
+    }
+  }
+}
+
 export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise<BatchReport> {
   const started = Date.now();
   const batchId = randomUUID();
   const view = await refreshView(ctx, signal);
   const { planned, pendingCheckpoint } = await planChannels(ctx, view, signal);
   const { results, failed, records } = await runTasks(ctx, view, batchId, planned, signal);
+  let mirrorStats: MirrorBatchStats | null = null;
   const report = (outcome: BatchReport['outcome'], version: number, rows: number, finishedChannels: string[], quiet: boolean): BatchReport => ({
     batchId, outcome, version, channels: planned.length, records, rows, failedTasks: failed, finishedChannels, durationMs: Date.now() - started, quiet,
+    ...(mirrorStats ? { mirror: mirrorStats } : {}),
   });
 
-  const committed = await commitBatch({ store: ctx.store, view, tunnelId: ctx.tunnelId, batchId, results, log: ctx.log, ...(signal ? { signal } : {}) });
+  const committed = ctx.mirror
+    ? await commitMirrorBatch({
+        store: ctx.store, pool: ctx.pool, mirror: ctx.mirror, view, tunnelId: ctx.tunnelId, table: ctx.table.table, tablePath: ctx.table.path,
+        batchId, results, log: ctx.log, ...(signal ? { signal } : {}),
+      })
+    : await commitBatch({ store: ctx.store, view, tunnelId: ctx.tunnelId, batchId, results, log: ctx.log, ...(signal ? { signal } : {}) });
+  mirrorStats = (committed as { mirror?: MirrorBatchStats | null }).mirror ?? null;
   if (committed.kind === 'nothing') {
     const quiet = records === 0 && failed === 0 && committed.plan.deferred.length === 0 && !pendingCheckpoint;
     return report('empty', view.version, 0, [], quiet);
@@ -209,6 +239,8 @@ export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise
   }
 
   ctx.metrics.commitCompleted(ctx.table.table, committed.latencyMs, committed.version);
+  countTypeConflicts(ctx, committed.plan.included);
+  if (mirrorStats) ctx.metrics.mirrorMerged(ctx.table.table, mirrorStats);
   ctx.view = viewAfterCommit(view, committed, ctx.tunnelId);
   if (ctx.view === null) ctx.slots.clear();
   const advanced: ChannelSlot[] = [];
@@ -227,11 +259,16 @@ export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise
   // A channel the server marked CLOSING during the batch: its data is committed, give it back now.
   for (const ch of partitionOwned(ctx.session.ownedChannels()).closing) releaseChannel(ctx, ch.channelId, 'closing after commit');
   try {
+    const cpStarted = Date.now();
     const cp = await checkpointIfDue(ctx.store, committed.version, committed.metadata, signal);
-    if (cp) ctx.log.info('delta checkpoint written', { version: cp.version, sizeBytes: cp.sizeInBytes });
+    if (cp) {
+      ctx.log.info('delta checkpoint written', { version: cp.version, sizeBytes: cp.sizeInBytes });
+      ctx.metrics.maintenanceCompleted(ctx.table.table, 'checkpoint', 'done', Date.now() - cpStarted, 1);
+    }
   } catch (err) {
     // Readers fall back to the JSON log; the next multiple of the interval tries again.
     ctx.log.warn('delta checkpoint failed', { version: committed.version, error: err });
+    ctx.metrics.maintenanceCompleted(ctx.table.table, 'checkpoint', 'failed', 0, 0);
   }
   ctx.metrics.batchCompleted(ctx.table.table, Date.now() - started, committed.plan.rows);
   return report('committed', committed.version, committed.plan.rows, finishedChannels, false);

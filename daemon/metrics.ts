@@ -38,6 +38,12 @@ export class Metrics {
   private readonly workerTasks: Gauge;
   private readonly workerWaiting: Gauge;
   private readonly state: Gauge;
+  private readonly typeConflicts: Counter;
+  private readonly maintenanceRuns: Counter;
+  private readonly maintenanceDuration: Histogram;
+  private readonly maintenanceFiles: Counter;
+  private readonly mirrorRows: Counter;
+  private readonly mirrorFilesRewritten: Counter;
 
   constructor(nowMs: number = Date.now()) {
     const r = this.registry;
@@ -62,7 +68,30 @@ export class Metrics {
     this.tunnelCheckpoints = r.counter('otslake_tunnel_checkpoints_total', 'Channel positions checkpointed to the Tunnel server.', ['table']);
     this.workerTasks = r.gauge('otslake_worker_tasks', 'Channel tasks running on worker threads.');
     this.workerWaiting = r.gauge('otslake_worker_waiting_tasks', 'Channel tasks waiting for a free worker thread.');
+    this.typeConflicts = r.counter('otslake_type_conflicts_total', 'Values whose type contradicted their column, by the policy applied (companion, string, dead-letter).', ['table', 'column', 'policy']);
+    this.maintenanceRuns = r.counter('otslake_maintenance_runs_total', 'Maintenance runs (checkpoint, log-cleanup, compact, vacuum) by outcome: done, nothing-to-do, conflict, failed.', ['table', 'task', 'outcome']);
+    this.maintenanceDuration = r.histogram('otslake_maintenance_duration_seconds', 'Duration of a maintenance run.', ['table', 'task'], BATCH_BUCKETS_S);
+    this.maintenanceFiles = r.counter('otslake_maintenance_files_total', 'Files a maintenance run wrote (checkpoint), rewrote (compact) or deleted (log-cleanup, vacuum).', ['table', 'task']);
+    this.mirrorRows = r.counter('otslake_mirror_rows_total', 'Net row changes applied to mirror tables by committed batches.', ['table', 'change']);
+    this.mirrorFilesRewritten = r.counter('otslake_mirror_files_rewritten_total', 'Mirror data files replaced (copy-on-write) by committed batches.', ['table']);
     this.daemonState('created');
+  }
+
+  typeConflicted(table: string, column: string, policy: string, n: number): void {
+    this.typeConflicts.inc({ table, column, policy }, n);
+  }
+
+  maintenanceCompleted(table: string, task: string, outcome: string, durationMs: number, files: number): void {
+    this.maintenanceRuns.inc({ table, task, outcome });
+    this.maintenanceDuration.observe({ table, task }, durationMs / 1000);
+    if (files > 0) this.maintenanceFiles.inc({ table, task }, files);
+  }
+
+  mirrorMerged(table: string, stats: { inserted: number; updated: number; deleted: number; filesRewritten: number }): void {
+    this.mirrorRows.inc({ table, change: 'insert' }, stats.inserted);
+    this.mirrorRows.inc({ table, change: 'update' }, stats.updated);
+    this.mirrorRows.inc({ table, change: 'delete' }, stats.deleted);
+    this.mirrorFilesRewritten.inc({ table }, stats.filesRewritten);
   }
 
   recordsRead(table: string, channel: string, n: number, bytes: number): void {

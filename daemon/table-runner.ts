@@ -12,15 +12,20 @@ import { EventEmitter } from 'node:events';
 import { OtslakeError, hasCode } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { ObjectStore } from '../lake/object-store.js';
+import type { Metadata } from '../lake/actions.js';
+import { createMirrorTable } from '../lake/mirror/mirror-table.js';
+import { MIRROR_MODE_PROPERTY, mirrorSettingsOf } from '../lake/mirror/layout.js';
 import { loadSnapshot } from '../lake/snapshot.js';
 import { createTable } from '../lake/table-create.js';
-import type { ResolvedConfig, TableConfig } from '../config/load.js';
+import { typeConflictPolicyOf, type ResolvedConfig, type TableConfig } from '../config/load.js';
 import type { TunnelClient } from '../tunnel/tunnel-client.js';
 import { TunnelSession } from '../tunnel/tunnel-session.js';
 import type { WorkerPool } from '../workers/pool.js';
 import { runBatch, type BatchReport, type TableContext } from './batch-cycle.js';
+import { TableMaintenance } from './maintenance.js';
 import type { Metrics } from './metrics.js';
-import { initialSchema, type DescribePrimaryKey } from './table-schema.js';
+import type { MirrorState } from './mirror-batch.js';
+import { initialSchema, lakeTypeOf, type DescribePrimaryKey } from './table-schema.js';
 import { assessTunnel, type TunnelProgress } from './tunnel-progress.js';
 import { ensureTunnel, waitUntilInitialised } from './tunnel-setup.js';
 
@@ -62,6 +67,8 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
   private lastBatch: BatchReport | null = null;
   private progress: TunnelProgress | null = null;
   private lastError: OtslakeError | null = null;
+  private maintenance: TableMaintenance | null = null;
+  private readonly typeConflicts = new Map<string, { column: string; policy: string; count: number }>();
 
   constructor(private readonly options: TableRunnerOptions) {
     super();
@@ -79,16 +86,13 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
   /** Tunnel, session and Delta table. `signal` aborts the waits (shutdown during start). */
   async start(signal: AbortSignal): Promise<void> {
     const { table, tunnelClient, config, log } = this.options;
-    if (table.mode !== 'changelog') {
-      throw new OtslakeError('OTSL_CONFIG_INVALID', `table ${table.table}: mode "${table.mode}" is not supported by the daemon yet; use changelog`, {
-        context: { table: table.table, key: 'tables.mode' },
-      });
-    }
     const tunnelId = await ensureTunnel(tunnelClient, table, log, signal);
     await waitUntilInitialised(tunnelClient, table, tunnelId, log, signal);
     const store = this.options.lakeRoot.child(table.path);
     const primaryKey = await this.options.describePrimaryKey(table.table, signal);
-    await this.ensureTable(store, primaryKey, signal);
+    const metadata = await this.ensureTable(store, primaryKey, signal);
+    const mirror = this.mirrorStateOf(metadata);
+    this.maintenance = new TableMaintenance({ config, table, store, metrics: this.options.metrics, log });
 
     const s = this.options.session ?? {};
     const session = new TunnelSession({
@@ -113,27 +117,66 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       targetFileBytes: config.lake.targetFileSizeBytes,
       maxRowBytes: DEFAULT_MAX_ROW_BYTES,
       log, metrics: this.options.metrics, view: null, slots: new Map(),
+      ...(mirror ? { mirror } : {}),
+      typeConflicts: this.typeConflicts,
     };
     log.info('table ready', { tunnelId, clientId: session.clientId, path: table.path });
   }
 
-  private async ensureTable(store: ObjectStore, primaryKey: Awaited<ReturnType<DescribePrimaryKey>>, signal: AbortSignal): Promise<void> {
+  /** The table's metadata, after creating the table on first start. A mode that contradicts the config is OTSL_CONFIG_INVALID. */
+  private async ensureTable(store: ObjectStore, primaryKey: Awaited<ReturnType<DescribePrimaryKey>>, signal: AbortSignal): Promise<Metadata> {
     const { table, config, log } = this.options;
     try {
-      await loadSnapshot(store, { signal });
-      return;
+      return this.checkMode((await loadSnapshot(store, { signal })).metadata);
     } catch (err) {
       if (!hasCode(err, 'OTSL_LAKE_NOT_A_TABLE')) throw err;
     }
-    const created = await createTable(store, {
-      schema: initialSchema(primaryKey, table),
-      partitionColumns: [...table.partitionBy],
-      configuration: { 'delta.appendOnly': 'true', 'delta.checkpointInterval': String(config.lake.checkpointInterval) },
-      name: table.table,
-      signal,
-    });
+    const checkpointInterval = { 'delta.checkpointInterval': String(config.lake.checkpointInterval) };
+    const created = table.mode === 'mirror'
+      ? await createMirrorTable(store, {
+          schema: {
+            type: 'struct',
+            fields: [
+              ...primaryKey.map((k) => ({ name: k.name, type: lakeTypeOf(k.type), nullable: false, metadata: {} })),
+              ...table.columns.map((c) => ({ name: c.name, type: lakeTypeOf(c.type), nullable: true, metadata: {} })),
+            ],
+          },
+          primaryKey: primaryKey.map((k) => k.name),
+          buckets: table.mirror!.buckets,
+          changeDataFeed: table.mirror!.changeDataFeed,
+          configuration: checkpointInterval,
+          name: table.table,
+          signal,
+        })
+      : await createTable(store, {
+          schema: initialSchema(primaryKey, table),
+          partitionColumns: [...table.partitionBy],
+          configuration: { 'delta.appendOnly': 'true', ...checkpointInterval },
+          name: table.table,
+          signal,
+        });
     // A conflict means another daemon created it first: theirs is as good as ours.
-    log.info(created.kind === 'committed' ? 'delta table created' : 'delta table created by another writer', { path: table.path });
+    log.info(created.kind === 'committed' ? 'delta table created' : 'delta table created by another writer', { path: table.path, mode: table.mode });
+    return created.kind === 'committed' ? created.metadata : this.checkMode((await loadSnapshot(store, { signal })).metadata);
+  }
+
+  private checkMode(metadata: Metadata): Metadata {
+    const { table } = this.options;
+    const lakeMode = metadata.configuration[MIRROR_MODE_PROPERTY] === 'mirror' ? 'mirror' : 'changelog';
+    if (lakeMode !== table.mode) {
+      throw new OtslakeError('OTSL_CONFIG_INVALID', `table ${table.table}: the config says mode ${table.mode}, but the Delta table at ${table.path} is a ${lakeMode} table; a table's mode is fixed at creation`, {
+        context: { table: table.table, key: 'tables.mode', path: table.path },
+      });
+    }
+    return metadata;
+  }
+
+  /** Mirror layout from the table itself (fixed at creation); the file target from the config. */
+  private mirrorStateOf(metadata: Metadata): MirrorState | null {
+    const { table } = this.options;
+    if (table.mode !== 'mirror') return null;
+    const settings = mirrorSettingsOf(metadata.configuration);
+    return { buckets: settings.buckets, changeDataFeed: settings.changeDataFeed, targetFileBytes: table.mirror!.targetFileSizeBytes, files: null, filesVersion: -1 };
   }
 
   /** Batches until stop(); `signal` (destroy) aborts the batch in flight. */
@@ -153,6 +196,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         } else {
           this.setBusy();
         }
+        await this.maintenance?.runDue(signal);
       } catch (err) {
         if (signal.aborted) break;
         this.lastError = err as OtslakeError;
@@ -163,6 +207,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       }
       if (pauseMs > 0 && !this.stopping) await this.pause(pauseMs, signal);
     }
+    await this.maintenance?.settle();
   }
 
   private async checkIdle(ctx: TableContext, signal: AbortSignal): Promise<void> {
@@ -234,6 +279,10 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       lastBatch: this.lastBatch,
       stage: this.progress?.stage ?? null,
       lastError: this.lastError ? { code: this.lastError.code, message: this.lastError.message } : null,
+      mode: this.options.table.mode,
+      typeConflictPolicy: typeConflictPolicyOf(this.options.table),
+      typeConflicts: [...this.typeConflicts.values()],
+      maintenance: this.maintenance?.status() ?? null,
     };
   }
 }

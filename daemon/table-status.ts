@@ -4,7 +4,7 @@
  * server's view of the channel (state, owner, RPO/lag), the tunnel stage and full-snapshot progress.
  */
 import { hasCode } from '../common/errors.js';
-import type { TableConfig } from '../config/load.js';
+import { typeConflictPolicyOf, type TableConfig } from '../config/load.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import { parseTxnAppId, readOffsetEntry } from '../lake/offset-log.js';
 import { loadSnapshot, parseStats } from '../lake/snapshot.js';
@@ -32,9 +32,13 @@ export interface TableStatus {
   table: string;
   path: string;
   tunnel: { name: string; id: string | null; stage: string | null; baseChannels: TunnelProgress['baseChannels'] | null; rpoMs: number | null };
-  lake: { exists: boolean; version: number | null; rows: number | null; files: number | null };
+  lake: { exists: boolean; version: number | null; rows: number | null; files: number | null; mode: string | null; changeDataFeed: boolean | null };
+  /** tables[].typeConflictPolicy in force, and the companion columns (`<name>__<type>`) it has created so far. */
+  typeConflicts: { policy: string; companionColumns: string[] };
   channels: ChannelStatusLine[];
 }
+
+const COMPANION = /^(.+)__(long|double|boolean|string|binary)$/;
 
 export async function collectTableStatus(table: TableConfig, lakeRoot: ObjectStore, client: TunnelClient, nowMs = Date.now()): Promise<TableStatus> {
   const store = lakeRoot.child(table.path);
@@ -43,7 +47,8 @@ export async function collectTableStatus(table: TableConfig, lakeRoot: ObjectSto
     table: table.table,
     path: table.path,
     tunnel: { name: table.tunnel.name, id: tunnelId, stage: null, baseChannels: null, rpoMs: null },
-    lake: { exists: false, version: null, rows: null, files: null },
+    lake: { exists: false, version: null, rows: null, files: null, mode: null, changeDataFeed: null },
+    typeConflicts: { policy: typeConflictPolicyOf(table), companionColumns: [] },
     channels: [],
   };
   const byChannel = new Map<string, ChannelStatusLine>();
@@ -77,7 +82,13 @@ export async function collectTableStatus(table: TableConfig, lakeRoot: ObjectSto
       const n = parseStats(add)?.numRecords;
       rows = rows !== null && typeof n === 'number' ? rows + n : null;
     }
-    status.lake = { exists: true, version: snapshot.version, rows, files: snapshot.files.size };
+    const conf = snapshot.metadata.configuration;
+    status.lake = { exists: true, version: snapshot.version, rows, files: snapshot.files.size, mode: conf['otslake.mode'] ?? 'changelog', changeDataFeed: conf['delta.enableChangeDataFeed'] === 'true' };
+    const names = new Set(snapshot.schema.fields.map((f) => f.name));
+    status.typeConflicts.companionColumns = [...names].filter((n) => {
+      const m = COMPANION.exec(n);
+      return m !== null && names.has(m[1]!);
+    });
     await Promise.all(
       [...snapshot.txns.values()].map(async (txn) => {
         const ids = parseTxnAppId(txn.appId);
@@ -102,7 +113,8 @@ export function renderTableStatus(s: TableStatus): string {
   const out: string[] = [];
   const base = s.tunnel.baseChannels;
   out.push(`table ${s.table} (lake path ${s.path})`);
-  out.push(`  lake:   ${s.lake.exists ? `version ${s.lake.version}, ${cell(s.lake.rows)} rows in ${s.lake.files} files` : 'no Delta table yet'}`);
+  out.push(`  lake:   ${s.lake.exists ? `${s.lake.mode} table${s.lake.changeDataFeed ? ' with change data feed' : ''}, version ${s.lake.version}, ${cell(s.lake.rows)} rows in ${s.lake.files} files` : 'no Delta table yet'}`);
+  out.push(`  type conflicts: policy ${s.typeConflicts.policy}; companion columns: ${s.typeConflicts.companionColumns.length > 0 ? s.typeConflicts.companionColumns.join(', ') : 'none'}`);
   out.push(`  tunnel: ${s.tunnel.name} ${s.tunnel.id === null ? '(does not exist)' : `id ${s.tunnel.id}, stage ${cell(s.tunnel.stage)}`}` +
     (base && base.total > 0 ? `, full snapshot ${base.finished}/${base.total} base channels finished` : ''));
   if (s.channels.length > 0) {

@@ -35,6 +35,8 @@ export interface CompactionOptions {
 
 export type CompactionResult =
   | { kind: 'nothing-to-do'; snapshotVersion: number }
+  /** Mirror tables keep their own file sizes (docs/mirror.md): OPTIMIZE would drop the layout tags. */
+  | { kind: 'not-applicable'; snapshotVersion: number; reason: string }
   | { kind: 'planned'; snapshotVersion: number; bins: CompactionBin[] }
   | { kind: 'compacted'; version: number; bins: CompactionBin[]; removed: number; added: WrittenFile[] }
   | { kind: 'conflict'; bins: CompactionBin[]; result: Extract<CommitResult, { kind: 'conflict' }> };
@@ -109,6 +111,9 @@ async function copyFileRows(store: ObjectStore, add: Add, columns: readonly Colu
 export async function compactTable(store: ObjectStore, options: CompactionOptions = {}): Promise<CompactionResult> {
   const signal = options.signal ? { signal: options.signal } : {};
   const snapshot = await loadSnapshot(store, signal);
+  if (snapshot.metadata.configuration['otslake.mode'] === 'mirror') {
+    return { kind: 'not-applicable', snapshotVersion: snapshot.version, reason: 'a mirror table: its merges split and merge files themselves, and compaction would drop their layout tags' };
+  }
   const target = options.targetFileBytes ?? DEFAULT_TARGET_FILE_BYTES;
   const bins = planCompaction(snapshot, target);
   if (bins.length === 0) return { kind: 'nothing-to-do', snapshotVersion: snapshot.version };

@@ -10,7 +10,15 @@
  */
 import { ActionType } from '../tunnel/proto.js';
 import { CELL_OP, VT, type CellOp, type CellValue, type RecordSink, type ValueType } from '../tunnel/plainbuffer.js';
+import { resolveTypeConflict, type TypeConflictPolicy } from '../lake/mirror/type-conflict.js';
 import { columnTypeOfValue, valueTypeName, type BatchSchema } from './schema-map.js';
+
+/** Values of one column that landed elsewhere under a type-conflict policy (metrics and status). */
+export interface TypeConflictCount {
+  readonly column: string;
+  readonly policy: 'companion' | 'string';
+  readonly count: number;
+}
 
 export type RowVerdict = 'ok' | 'type-mismatch' | 'unknown-column' | 'column-name-conflict';
 
@@ -58,11 +66,26 @@ export class ChangelogRowSink implements RecordSink {
   private readonly deleted: string[] = [];
   /** Unknown columns met in the current row; they join the schema only if the row is accepted. */
   private readonly staged: Array<{ name: string; valueType: ValueType }> = [];
+  /** Type conflicts of the current row, counted only if the row is accepted. */
+  private readonly conflicts: string[] = [];
+  private readonly conflictCounts = new Map<string, number>();
 
+  /**
+   * `policy` decides what a value of the wrong type in a known attribute column becomes
+   * (lake/mirror/type-conflict.ts); 'dead-letter' rejects the row, as before policies existed.
+   */
   constructor(
     private readonly schema: BatchSchema,
     private readonly channelId: string,
+    private readonly policy: TypeConflictPolicy = 'dead-letter',
   ) {}
+
+  /** Values landed under the policy so far, per original column. */
+  typeConflicts(): TypeConflictCount[] {
+    if (this.policy === 'dead-letter') return [];
+    const policy = this.policy;
+    return [...this.conflictCounts].map(([column, count]) => ({ column, policy, count }));
+  }
 
   beginRow(_recordIndex: number, actionType: ActionType, origin: boolean): void {
     // origin_record holds the previous values; a changelog row carries only the change itself.
@@ -82,10 +105,12 @@ export class ChangelogRowSink implements RecordSink {
     this.newestCellMs = -1;
     this.deleted.length = 0;
     this.staged.length = 0;
+    this.conflicts.length = 0;
   }
 
   primaryKey(name: string, type: ValueType, value: CellValue): void {
-    if (!this.inOrigin) this.put(name, type, value);
+    // A key of the wrong type has no companion: the row cannot be addressed, so it is a dead letter.
+    if (!this.inOrigin) this.put(name, type, value, false);
   }
 
   cell(name: string, op: CellOp, type: ValueType, value: CellValue | undefined, timestampMs: number): void {
@@ -120,17 +145,39 @@ export class ChangelogRowSink implements RecordSink {
     for (const s of this.staged) this.schema.discoverColumn(s.name, s.valueType);
     const grew = this.staged.length > 0;
     this.staged.length = 0;
+    for (const c of this.conflicts) this.conflictCounts.set(c, (this.conflictCounts.get(c) ?? 0) + 1);
+    this.conflicts.length = 0;
     return grew;
   }
 
-  private put(name: string, type: ValueType, value: CellValue): void {
+  private put(name: string, type: ValueType, value: CellValue, resolvable = true): void {
     const slot = this.schema.lookup(name);
     if (slot !== undefined) {
-      if (slot.valueType !== type) this.reject('type-mismatch', { column: name, expectedType: slot.type, actualType: valueTypeName(type) });
-      else this.row[name] = value;
+      if (slot.valueType === type) this.row[name] = value;
+      else if (resolvable && this.policy !== 'dead-letter' && type !== VT.NONE) this.putConflicting(name, slot.type, type, value);
+      else this.reject('type-mismatch', { column: name, expectedType: slot.type, actualType: valueTypeName(type) });
       return;
     }
     this.putUnknown(name, type, value);
+  }
+
+  /** A value of the wrong type for `name`, landed in its companion column under the policy. */
+  private putConflicting(name: string, columnType: BatchSchema['columns'][number]['type'], type: ValueType, value: CellValue): void {
+    const outcome = resolveTypeConflict(name, columnType, value, this.policy);
+    if (outcome.action !== 'land') {
+      this.reject('type-mismatch', { column: name, expectedType: columnType, actualType: valueTypeName(type) });
+      return;
+    }
+    const landedType = outcome.policy === 'string' ? VT.STRING : type;
+    const target = this.schema.lookup(outcome.column);
+    if (target !== undefined && target.valueType !== landedType) {
+      // The companion name is taken by a column of another type: nowhere to land it.
+      this.reject('type-mismatch', { column: name, expectedType: columnType, actualType: valueTypeName(type) });
+      return;
+    }
+    this.conflicts.push(name);
+    if (target !== undefined) this.row[outcome.column] = outcome.value;
+    else this.putUnknown(outcome.column, landedType, outcome.value as CellValue);
   }
 
   /** A column the schema does not have: discovered (staged) or rejected. */

@@ -13,13 +13,17 @@ import { hasCode, OtslakeError } from '../common/errors.js';
 import { claimOffsetEntry } from '../lake/offset-log.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import { ParquetFileWriter, type WrittenFile } from '../lake/parquet-file.js';
+import { encodeKey, keyColumnsOf } from '../lake/mirror/key-encoding.js';
+import { bucketOf } from '../lake/mirror/layout.js';
+import { stagingDirectory } from '../lake/mirror/staging.js';
+import { parseTypeConflictPolicy } from '../lake/mirror/type-conflict.js';
 import { PlainBufferDecoder } from '../tunnel/plainbuffer.js';
 import { FINISHED_TOKEN, type RecordMsg } from '../tunnel/proto.js';
 import { ChangelogRowSink } from './changelog-rows.js';
 import { DeadLetters } from './dead-letters.js';
 import { createTaskHandler, type ChannelTaskInput, type ChannelTaskOk, type ChannelTaskResult, type TaskStats } from './protocol.js';
 import { handleMergeMirrorTask, type MergeMirrorTaskInput, type MergeMirrorTaskResult } from './mirror-task.js';
-import { BatchSchema } from './schema-map.js';
+import { BatchSchema, columnTypeOfPrimaryKey } from './schema-map.js';
 import { threadResources, type WorkerResources } from './worker-setup.js';
 
 /** One decoder per thread: its column-name cache serves every task of the thread. */
@@ -28,7 +32,14 @@ const decoder = new PlainBufferDecoder();
 function checkInput(input: ChannelTaskInput): void {
   const bad = (key: string, why: string) =>
     new OtslakeError('OTSL_CONFIG_INVALID', `channel task ${key} ${why}`, { context: { key, table: input.table, channelId: input.channelId } });
-  if (input.mode !== 'changelog') throw bad('mode', `is "${String(input.mode)}"; the workers land only changelog tables so far`);
+  if (input.mode === 'mirror') {
+    if (input.destination !== 'staging') throw bad('destination', `must be "staging" for mode mirror, got ${JSON.stringify(input.destination)}`);
+    const b = input.mirrorBuckets;
+    if (b !== undefined && !(Number.isInteger(b) && b >= 1)) throw bad('mirrorBuckets', `must be an integer ≥ 1, got ${String(b)}`);
+  } else if (input.mode !== 'changelog') {
+    throw bad('mode', `is "${String(input.mode)}", expected changelog or mirror`);
+  }
+  if (input.typeConflictPolicy !== undefined) parseTypeConflictPolicy(String(input.typeConflictPolicy));
   for (const key of ['maxRecords', 'maxBytes', 'maxDurationMs'] as const) {
     const v = input.budget?.[key];
     if (!(typeof v === 'number' && v > 0)) throw bad(`budget.${key}`, `must be a positive number, got ${String(v)}`);
@@ -52,6 +63,7 @@ class ChangelogFiles {
   private writer: ParquetFileWriter | null = null;
   private writerVersion = -1;
   private readonly closing: Promise<WrittenFile[]>[] = [];
+  private readonly directory: string;
   rows = 0;
 
   constructor(
@@ -59,7 +71,9 @@ class ChangelogFiles {
     private readonly schema: BatchSchema,
     private readonly input: ChannelTaskInput,
     private readonly resources: WorkerResources,
-  ) {}
+  ) {
+    this.directory = input.destination === 'staging' ? stagingDirectory(input.batchId) : '';
+  }
 
   append(row: Readonly<Record<string, unknown>>): void {
     if (this.writer !== null && this.writerVersion !== this.schema.version) this.retire(this.writer);
@@ -67,7 +81,7 @@ class ChangelogFiles {
       this.writer = new ParquetFileWriter({
         store: this.store,
         columns: this.schema.fileColumns(),
-        directory: '',
+        directory: this.directory,
         targetFileBytes: this.input.targetFileBytes,
         rowGroupRows: this.resources.rowGroupRows,
         compression: this.resources.compression,
@@ -106,6 +120,24 @@ class ChangelogFiles {
   }
 }
 
+/** The mirror buckets the landed rows fall into, so the batch merges only those (docs/mirror.md). */
+class BucketTracker {
+  private readonly seen = new Set<number>();
+  private readonly keyColumns;
+
+  constructor(input: ChannelTaskInput, private readonly count: number) {
+    this.keyColumns = keyColumnsOf(input.primaryKey.map((k) => ({ name: k.name, type: columnTypeOfPrimaryKey(k.type) })));
+  }
+
+  add(row: Readonly<Record<string, unknown>>): void {
+    this.seen.add(bucketOf(encodeKey(this.keyColumns, row), this.count));
+  }
+
+  sorted(): number[] {
+    return [...this.seen].sort((a, b) => a - b);
+  }
+}
+
 export async function readChannel(input: ChannelTaskInput, resources: WorkerResources = threadResources()): Promise<ChannelTaskResult> {
   const startedMs = performance.now();
   checkInput(input);
@@ -115,7 +147,8 @@ export async function readChannel(input: ChannelTaskInput, resources: WorkerReso
   const store = resources.tableStore(input.tablePath);
   const client = resources.tunnelClient();
   const schema = new BatchSchema(input.columns, input.primaryKey, input.discoverColumns);
-  const sink = new ChangelogRowSink(schema, input.channelId);
+  const sink = new ChangelogRowSink(schema, input.channelId, input.typeConflictPolicy ?? 'dead-letter');
+  const buckets = input.mode === 'mirror' && input.mirrorBuckets !== undefined ? new BucketTracker(input, input.mirrorBuckets) : null;
   const deadLetters = new DeadLetters(input.channelId, input.batchId);
   const output = new ChangelogFiles(store, schema, input, resources);
   const { maxRecords, maxBytes, maxDurationMs } = input.budget;
@@ -127,6 +160,7 @@ export async function readChannel(input: ChannelTaskInput, resources: WorkerReso
   let readRequests = 0;
   let lastSequence: string | null = null;
   let newestUs = -1;
+  const deadLetteredConflicts = new Map<string, number>();
 
   const landRecord = (record: RecordMsg, pageToken: string, recordIndex: number): void => {
     const size = record.record.byteLength + (record.origin_record?.byteLength ?? 0);
@@ -147,11 +181,13 @@ export async function readChannel(input: ChannelTaskInput, resources: WorkerReso
     if (sink.sequence !== null) lastSequence = sink.sequence;
     if (sink.timestampUs !== null && sink.timestampUs > newestUs) newestUs = sink.timestampUs;
     if (sink.verdict !== 'ok') {
+      if (sink.verdict === 'type-mismatch') deadLetteredConflicts.set(sink.problem!.column, (deadLetteredConflicts.get(sink.problem!.column) ?? 0) + 1);
       deadLetters.addRow(sink.verdict, record, place, sink.problem!);
       return;
     }
     sink.acceptRow();
     output.append(sink.row);
+    buckets?.add(sink.row);
   };
 
   try {
@@ -195,6 +231,8 @@ export async function readChannel(input: ChannelTaskInput, resources: WorkerReso
       offsetSeq: entry?.seq ?? null,
       newColumns: [...schema.newColumns],
       lastSequence,
+      ...(buckets ? { touchedBuckets: buckets.sorted() } : {}),
+      typeConflicts: [...sink.typeConflicts(), ...[...deadLetteredConflicts].map(([column, count]) => ({ column, policy: 'dead-letter' as const, count }))],
       stats: {
         records,
         bytesRead,

@@ -8,9 +8,10 @@
  * resolveWorkerFile(import.meta.url, 'channel-task').
  */
 import { Piscina } from 'piscina';
-import { deserializeError, OtslakeError } from '../common/errors.js';
+import { deserializeError, OtslakeError, type ErrorContext, type SerializedError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
-import { contextOf, type ChannelTaskInput, type ChannelTaskOk, type ChannelTaskResult } from './protocol.js';
+import type { MergeMirrorTaskInput, MergeMirrorTaskOk } from './mirror-task.js';
+import { contextOf, type ChannelTaskInput, type ChannelTaskOk } from './protocol.js';
 
 export interface WorkerPoolOptions {
   /** Absolute path or file: URL of the worker module (its default export handles tasks). */
@@ -31,6 +32,7 @@ export interface WorkerPoolOptions {
 }
 
 export type ChannelTaskOutcome = ChannelTaskOk | { readonly kind: 'failed'; readonly error: OtslakeError };
+export type MergeMirrorTaskOutcome = MergeMirrorTaskOk | { readonly kind: 'failed'; readonly error: OtslakeError };
 
 export interface WorkerPool {
   readonly capacity: number;
@@ -44,6 +46,8 @@ export interface WorkerPool {
    * OTSL_ABORTED when `signal` fired or the pool was destroyed.
    */
   run(input: ChannelTaskInput, options?: { signal?: AbortSignal }): Promise<ChannelTaskOutcome>;
+  /** Runs one merge-mirror task (workers/mirror-task.ts) on the same threads and slots, same outcomes. */
+  runMerge(input: MergeMirrorTaskInput, options?: { signal?: AbortSignal }): Promise<MergeMirrorTaskOutcome>;
   /** Graceful: no new tasks, running ones finish (up to closeTimeoutMs), waiting ones are rejected. */
   close(): Promise<void>;
   /** Immediate: running and waiting tasks are rejected with OTSL_ABORTED, threads terminated. */
@@ -55,12 +59,19 @@ export function resolveWorkerFile(callerUrl: string, basename: string): string {
   return new URL(`./${basename}${callerUrl.endsWith('.ts') ? '.ts' : '.js'}`, callerUrl).href;
 }
 
+/** How a task is named in errors and logs. */
+interface TaskLabel {
+  readonly noun: string;
+  readonly description: string;
+  readonly context: ErrorContext;
+}
+
 interface Waiter {
   resolve: () => void;
   reject: (err: OtslakeError) => void;
 }
 
-function isResult(x: unknown): x is ChannelTaskResult {
+function isResult(x: unknown): x is { kind: 'ok' } | { kind: 'failed'; error: SerializedError } {
   return typeof x === 'object' && x !== null && ((x as { kind?: unknown }).kind === 'ok' || (x as { kind?: unknown }).kind === 'failed');
 }
 
@@ -106,7 +117,7 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     options.onWorkerError?.(wrapped);
   });
 
-  function acquire(signal: AbortSignal | undefined, input: ChannelTaskInput): Promise<void> {
+  function acquire(signal: AbortSignal | undefined, task: TaskLabel): Promise<void> {
     if (running < capacity) {
       running++;
       return Promise.resolve();
@@ -116,7 +127,7 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
         const i = waiters.indexOf(waiter);
         if (i >= 0) waiters.splice(i, 1);
         changed();
-        reject(abortedError(input, 'aborted while waiting for a worker thread', signal?.reason));
+        reject(abortedError(task, 'aborted while waiting for a worker thread', signal?.reason));
       };
       const waiter: Waiter = {
         resolve: () => {
@@ -142,8 +153,8 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     changed();
   }
 
-  function abortedError(input: ChannelTaskInput, message: string, cause?: unknown): OtslakeError {
-    return new OtslakeError('OTSL_ABORTED', `channel task ${message}`, { context: contextOf(input), ...(cause === undefined ? {} : { cause }) });
+  function abortedError(task: TaskLabel, message: string, cause?: unknown): OtslakeError {
+    return new OtslakeError('OTSL_ABORTED', `${task.noun} ${message}`, { context: task.context, ...(cause === undefined ? {} : { cause }) });
   }
 
   function rejectWaiters(message: string): void {
@@ -151,33 +162,41 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     changed();
   }
 
-  async function run(input: ChannelTaskInput, runOptions: { signal?: AbortSignal } = {}): Promise<ChannelTaskOutcome> {
-    const { signal } = runOptions;
-    if (state !== 'open') throw new OtslakeError('OTSL_DAEMON_STATE', `worker pool is ${state}`, { context: contextOf(input) });
-    if (signal?.aborted) throw abortedError(input, 'aborted before it started', signal.reason);
-    await acquire(signal, input);
+  async function runTask(input: unknown, task: TaskLabel, signal: AbortSignal | undefined): Promise<{ kind: 'ok' } | { kind: 'failed'; error: OtslakeError }> {
+    if (state !== 'open') throw new OtslakeError('OTSL_DAEMON_STATE', `worker pool is ${state}`, { context: task.context });
+    if (signal?.aborted) throw abortedError(task, 'aborted before it started', signal.reason);
+    await acquire(signal, task);
     changed();
     let raw: unknown;
     try {
       raw = await piscina.run(input, signal ? { signal } : {});
     } catch (err) {
-      if (signal?.aborted) throw abortedError(input, 'aborted', signal.reason);
+      if (signal?.aborted) throw abortedError(task, 'aborted', signal.reason);
       // close() past its timeout and destroy() terminate threads: that is a stop, not a crash.
-      if (state !== 'open') throw abortedError(input, `stopped: worker pool ${state}`, err);
-      const wrapped = new OtslakeError(
-        'OTSL_WORKER_CRASHED',
-        `worker failed running channel ${input.channelId} of table ${input.table}: ${(err as Error)?.message ?? String(err)}`,
-        { cause: err, retriable: true, context: contextOf(input) },
-      );
-      log.error('channel task crashed', { error: wrapped });
+      if (state !== 'open') throw abortedError(task, `stopped: worker pool ${state}`, err);
+      const wrapped = new OtslakeError('OTSL_WORKER_CRASHED', `worker failed running ${task.description}: ${(err as Error)?.message ?? String(err)}`, {
+        cause: err, retriable: true, context: task.context,
+      });
+      log.error(`${task.noun} crashed`, { error: wrapped });
       throw wrapped;
     } finally {
       release();
     }
     if (!isResult(raw)) {
-      throw new OtslakeError('OTSL_INTERNAL', 'worker returned something that is not a ChannelTaskResult', { context: contextOf(input) });
+      throw new OtslakeError('OTSL_INTERNAL', `worker returned something that is not a ${task.noun} result`, { context: task.context });
     }
     return raw.kind === 'ok' ? raw : { kind: 'failed', error: deserializeError(raw.error) };
+  }
+
+  function run(input: ChannelTaskInput, runOptions: { signal?: AbortSignal } = {}): Promise<ChannelTaskOutcome> {
+    const task = { noun: 'channel task', description: `channel ${input.channelId} of table ${input.table}`, context: contextOf(input) };
+    return runTask(input, task, runOptions.signal) as Promise<ChannelTaskOutcome>;
+  }
+
+  function runMerge(input: MergeMirrorTaskInput, runOptions: { signal?: AbortSignal } = {}): Promise<MergeMirrorTaskOutcome> {
+    const context = { table: input.table, batchId: input.batchId, buckets: input.buckets.join(',') };
+    const task = { noun: 'merge-mirror task', description: `the merge of buckets ${context.buckets} of table ${input.table}`, context };
+    return runTask(input, task, runOptions.signal) as Promise<MergeMirrorTaskOutcome>;
   }
 
   let closing: Promise<void> | null = null;
@@ -191,6 +210,7 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
       return waiters.length;
     },
     run,
+    runMerge,
     close() {
       if (closing) return closing;
       state = 'closing';

@@ -9,6 +9,7 @@
 import { OtslakeError, serializeError, type ErrorContext, type SerializedError } from '../common/errors.js';
 import type { WrittenFile } from '../lake/parquet-file.js';
 import type { ColumnType } from '../lake/parquet-columns.js';
+import type { TypeConflictPolicy } from '../lake/mirror/type-conflict.js';
 
 export type { ColumnType } from '../lake/parquet-columns.js';
 
@@ -68,6 +69,16 @@ export interface ChannelTaskInput {
   /** Data files roll at about this size. */
   readonly targetFileBytes: number;
   readonly budget: TaskBudget;
+  /**
+   * Where the changelog rows go: 'table' (data files of a changelog table, the default) or
+   * 'staging' (`_otslake/staging/<batchId>/`, read back by the batch's merge-mirror tasks).
+   * Mode mirror requires 'staging': a worker that does not know the field refuses mode mirror.
+   */
+  readonly destination?: 'table' | 'staging';
+  /** Mode mirror: `otslake.mirror.buckets`, so the task can report the buckets its rows touch. */
+  readonly mirrorBuckets?: number;
+  /** What a value of the wrong type becomes (tables[].typeConflictPolicy); absent = 'dead-letter'. */
+  readonly typeConflictPolicy?: TypeConflictPolicy;
 }
 
 /**
@@ -151,6 +162,10 @@ export interface ChannelTaskOk {
   /** `%08x:%016x:%08x` (epoch, timestamp µs, row index) of the last stream record read; null if none. */
   readonly lastSequence: string | null;
   readonly stats: TaskStats;
+  /** Destination 'staging' with mirrorBuckets: the buckets of the rows written (sorted). */
+  readonly touchedBuckets?: readonly number[];
+  /** Values of the wrong type per column and policy: landed in companions, or rows dead-lettered for it. */
+  readonly typeConflicts?: readonly { readonly column: string; readonly policy: TypeConflictPolicy; readonly count: number }[];
 }
 
 /** A failure the worker handled: an expected outcome, sent as data. */

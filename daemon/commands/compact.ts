@@ -44,6 +44,8 @@ export const command: Command = {
       const result = await compactTable(store, { targetFileBytes, dryRun: !values.execute });
       if (values.json) {
         process.stdout.write(JSON.stringify(result, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) + '\n');
+      } else if (result.kind === 'not-applicable') {
+        process.stdout.write(`not compacted at version ${result.snapshotVersion}: ${result.reason}\n`);
       } else if (result.kind === 'nothing-to-do') {
         process.stdout.write(`nothing to compact at version ${result.snapshotVersion}\n`);
       } else if (result.kind === 'planned') {

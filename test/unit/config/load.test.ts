@@ -116,7 +116,7 @@ describe('loadConfig', () => {
       expect.arrayContaining([
         'tables[1].mode: must be one of changelog, mirror',
         'tables[1].tunnel.type: must be one of BaseData, Stream, BaseAndStream',
-        'tables[1].colour: unknown key (allowed: table, tunnel, mode, path, columns, partitionBy)',
+        'tables[1].colour: unknown key (allowed: table, tunnel, mode, path, columns, partitionBy, typeConflictPolicy, changeDataFeed, mirror)',
         'tables[2].table: must be a Tablestore table name: letters, digits and "_", not starting with a digit',
         'tables[3].path: "orders" is already used by tables[0]',
         "tables[4].columns[0].name: \"_op\" is reserved for otslake's metadata columns (_op, _ts, _seq, _channel, _deleted_columns)",

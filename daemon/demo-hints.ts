@@ -1,0 +1,40 @@
+/**
+ * How to look at the demo's lake, printed when the demo starts: a chdb query (embedded ClickHouse
+ * with delta-kernel-rs, a Delta reader independent of ours), `otslake inspect` and `otslake status`.
+ */
+import { createRequire } from 'node:module';
+
+/** Changes per minute and the order value they carry: a query any Delta reader can run. */
+export function demoQuery(tablePath: string): string {
+  const path = tablePath.replace(/'/g, "\\'");
+  return (
+    `SELECT toStartOfMinute(_ts) AS minute, count() AS changes, countIf(_op = 'PUT') AS new_orders, round(sum(amount), 2) AS amount ` +
+    `FROM deltaLakeLocal('${path}') WHERE _op != 'DELETE' GROUP BY minute ORDER BY minute`
+  );
+}
+
+/** chdb is a dev dependency (its native library is large); null when it is not installed. */
+function chdbModulePath(): string | null {
+  try {
+    return createRequire(import.meta.url).resolve('chdb');
+  } catch {
+    return null;
+  }
+}
+
+export function queryHints(tablePath: string, configPath: string): string[] {
+  const chdb = chdbModulePath();
+  const sql = demoQuery(tablePath);
+  // `cd /`: chdb reads local files only below its working directory.
+  const chdbLine = chdb
+    ? `  cd / && OTSLAKE_SQL="${sql}" node -e "console.log(require('${chdb}').query(process.env.OTSLAKE_SQL, 'PrettyCompact'))"`
+    : `  (install the dev dependencies for chdb, or run this SQL in any Delta reader)\n  ${sql}`;
+  return [
+    'Query the table while it fills (chdb, embedded ClickHouse):',
+    chdbLine,
+    'Describe the Delta table (versions, files, schema):',
+    `  bin/otslake inspect ${tablePath}`,
+    'Per-channel positions and lag (from another terminal, while the demo runs):',
+    `  bin/otslake status --config ${configPath}`,
+  ];
+}

@@ -1,0 +1,179 @@
+/**
+ * Scheduled maintenance of one table, run by its runner between batches (issue 5):
+ *
+ * | task        | when                                        | how it meets the batches                                   |
+ * |-------------|---------------------------------------------|------------------------------------------------------------|
+ * | checkpoint  | after our commits, every delta.checkpointInterval (batch-cycle.ts; compaction's commits here too) | no commit             |
+ * | log cleanup | every maintenance.logCleanupIntervalMs      | deletes only JSON/checkpoints behind a checkpoint           |
+ * | compact     | every maintenance.compact.intervalMs, changelog tables with ≥ minFiles small files | in the background; dataChange:false |
+ * | vacuum      | every maintenance.vacuum.intervalMs         | only while no compaction is in flight                       |
+ *
+ * Compaction runs in the background so that a long rewrite never delays a batch: its commit
+ * (removes + adds, no txn, no metadata) and the daemon's appends retry past each other under the
+ * normal optimistic concurrency (lake/transaction.ts findConflict), neither fences the other.
+ * Vacuum and log cleanup are listings plus deletes and run inline. Vacuum never overlaps a batch of
+ * this runner nor its compaction, whose files are not in the log yet. Every run is logged and
+ * counted (otslake_maintenance_runs_total{task,outcome}); a failure is a warning, never fatal.
+ */
+import { hasCode, OtslakeError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import type { ResolvedConfig, TableConfig } from '../config/load.js';
+import { checkpointIfDue } from '../lake/checkpoint-writer.js';
+import { compactTable } from '../lake/compaction.js';
+import { cleanupExpiredLogs } from '../lake/log-cleanup.js';
+import { STAGING_ROOT } from '../lake/mirror/staging.js';
+import type { ObjectStore } from '../lake/object-store.js';
+import { loadSnapshot } from '../lake/snapshot.js';
+import { vacuum } from '../lake/vacuum.js';
+import type { Metrics } from './metrics.js';
+
+export type MaintenanceTask = 'log-cleanup' | 'compact' | 'vacuum';
+
+export interface MaintenanceRun {
+  readonly task: MaintenanceTask;
+  readonly outcome: 'done' | 'nothing-to-do' | 'conflict' | 'failed' | 'not-applicable';
+  readonly atMs: number;
+  readonly durationMs: number;
+  /** Files rewritten (compact) or deleted (log-cleanup, vacuum). */
+  readonly files: number;
+  readonly version?: number;
+  readonly error?: string;
+}
+
+export interface TableMaintenanceOptions {
+  readonly config: ResolvedConfig;
+  readonly table: TableConfig;
+  readonly store: ObjectStore;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly nowMs?: () => number;
+}
+
+export class TableMaintenance {
+  private readonly now: () => number;
+  private readonly lastRun = new Map<MaintenanceTask, number>();
+  private readonly lastResult = new Map<MaintenanceTask, MaintenanceRun>();
+  private compaction: Promise<void> | null = null;
+  /** Compaction commits that landed: the runner's cached view is behind by them (it refreshes by itself). */
+  compactions = 0;
+
+  constructor(private readonly options: TableMaintenanceOptions) {
+    this.now = options.nowMs ?? Date.now;
+    // Schedules start with the runner: a restart loop must not turn into a vacuum loop.
+    const start = this.now();
+    for (const t of ['log-cleanup', 'compact', 'vacuum'] as const) this.lastRun.set(t, start);
+  }
+
+  private due(task: MaintenanceTask, intervalMs: number): boolean {
+    return this.now() - (this.lastRun.get(task) ?? 0) >= intervalMs;
+  }
+
+  /** Between two batches: starts what is due. Returns once the inline tasks are done. */
+  async runDue(signal: AbortSignal): Promise<void> {
+    const m = this.options.config.maintenance;
+    if (this.options.table.mode === 'changelog' && m.compact.enabled && this.compaction === null && this.due('compact', m.compact.intervalMs)) {
+      this.lastRun.set('compact', this.now());
+      const running = this.run('compact', signal, () => this.compact(signal));
+      this.compaction = running.finally(() => {
+        this.compaction = null;
+      });
+    }
+    if (m.vacuum.enabled && this.compaction === null && this.due('vacuum', m.vacuum.intervalMs)) {
+      this.lastRun.set('vacuum', this.now());
+      await this.run('vacuum', signal, () => this.vacuum(signal));
+    }
+    if (this.due('log-cleanup', m.logCleanupIntervalMs)) {
+      this.lastRun.set('log-cleanup', this.now());
+      await this.run('log-cleanup', signal, () => this.cleanupLogs(signal));
+    }
+  }
+
+  /** Waits for a background compaction (shutdown); `signal` (destroy) aborts it. */
+  async settle(): Promise<void> {
+    await this.compaction;
+  }
+
+  status(): Record<string, unknown> {
+    const m = this.options.config.maintenance;
+    return {
+      compact: this.options.table.mode === 'mirror' ? 'not applicable: mirror merges keep file sizes' : m.compact.enabled ? this.lastResult.get('compact') ?? 'scheduled' : 'disabled',
+      vacuum: m.vacuum.enabled ? this.lastResult.get('vacuum') ?? 'scheduled' : 'disabled',
+      logCleanup: this.lastResult.get('log-cleanup') ?? 'scheduled',
+      compacting: this.compaction !== null,
+    };
+  }
+
+  private async run(task: MaintenanceTask, signal: AbortSignal, body: () => Promise<Omit<MaintenanceRun, 'task' | 'atMs' | 'durationMs'>>): Promise<void> {
+    const started = this.now();
+    let result: MaintenanceRun;
+    try {
+      result = { task, atMs: started, durationMs: 0, ...(await body()) };
+    } catch (err) {
+      if (signal.aborted) return;
+      const e = err instanceof OtslakeError ? err : new OtslakeError('OTSL_INTERNAL', String(err), { cause: err });
+      this.options.metrics.errorOccurred(e.code);
+      this.options.log.warn(`maintenance ${task} failed; tried again at its next interval`, { task, error: e });
+      result = { task, atMs: started, durationMs: 0, outcome: 'failed', files: 0, error: `${e.code}: ${e.message}` };
+    }
+    result = { ...result, durationMs: this.now() - started };
+    this.lastResult.set(task, result);
+    this.options.metrics.maintenanceCompleted(this.options.table.table, task, result.outcome, result.durationMs, result.files);
+    if (result.outcome !== 'failed') {
+      this.options.log.info(`maintenance ${task}: ${result.outcome}`, { task, outcome: result.outcome, files: result.files, durationMs: result.durationMs, ...(result.version === undefined ? {} : { version: result.version }) });
+    }
+  }
+
+  private async compact(signal: AbortSignal): Promise<Omit<MaintenanceRun, 'task' | 'atMs' | 'durationMs'>> {
+    const { config, store } = this.options;
+    const targetFileBytes = config.lake.targetFileSizeBytes;
+    const snapshot = await loadSnapshot(store, { signal });
+    let small = 0;
+    for (const add of snapshot.files.values()) if (add.size < targetFileBytes / 2) small++;
+    if (small < config.maintenance.compact.minFiles) return { outcome: 'nothing-to-do', files: 0 };
+    const result = await compactTable(store, { targetFileBytes, signal });
+    switch (result.kind) {
+      case 'compacted': {
+        this.compactions++;
+        await checkpointIfDue(store, result.version, undefined, signal).catch((err: unknown) => this.options.log.warn('delta checkpoint failed', { version: result.version, error: err }));
+        return { outcome: 'done', files: result.removed, version: result.version };
+      }
+      case 'conflict':
+        // Lost to a commit that removed one of its files: nothing is visible, try at the next interval.
+        return { outcome: 'conflict', files: 0, error: result.result.reason };
+      case 'not-applicable':
+        return { outcome: 'not-applicable', files: 0 };
+      default:
+        return { outcome: 'nothing-to-do', files: 0 };
+    }
+  }
+
+  private async vacuum(signal: AbortSignal): Promise<Omit<MaintenanceRun, 'task' | 'atMs' | 'durationMs'>> {
+    const { store, config } = this.options;
+    const retentionMs = config.maintenance.vacuum.retentionMs;
+    // The configured retention is the operator's decision, even below the table's property.
+    const result = await vacuum(store, { retentionMs, allowShortRetention: true, dryRun: false, signal, nowMs: this.now() });
+    const staged = await this.sweepStaging(retentionMs, signal);
+    const files = result.files.length + staged;
+    return { outcome: files > 0 ? 'done' : 'nothing-to-do', files, version: result.snapshotVersion };
+  }
+
+  /** Staging files of mirror batches that crashed before their commit: vacuum skips `_otslake/`. */
+  private async sweepStaging(retentionMs: number, signal: AbortSignal): Promise<number> {
+    const { store } = this.options;
+    const cutoff = this.now() - retentionMs;
+    const stale = (await store.list(STAGING_ROOT, { signal })).filter((o) => o.lastModified < cutoff);
+    for (const o of stale) {
+      try {
+        await store.delete(o.key, { signal });
+      } catch (err) {
+        if (!hasCode(err, 'OTSL_LAKE_NOT_FOUND')) throw err;
+      }
+    }
+    return stale.length;
+  }
+
+  private async cleanupLogs(signal: AbortSignal): Promise<Omit<MaintenanceRun, 'task' | 'atMs' | 'durationMs'>> {
+    const result = await cleanupExpiredLogs(this.options.store, { retentionMs: this.options.config.maintenance.logRetentionMs, signal, nowMs: this.now() });
+    return { outcome: result.deleted.length > 0 ? 'done' : 'nothing-to-do', files: result.deleted.length, ...(result.anchorVersion === null ? {} : { version: result.anchorVersion }) };
+  }
+}
