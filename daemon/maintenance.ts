@@ -15,13 +15,12 @@
  * this runner nor its compaction, whose files are not in the log yet. Every run is logged and
  * counted (otslake_maintenance_runs_total{task,outcome}); a failure is a warning, never fatal.
  */
-import { hasCode, OtslakeError } from '../common/errors.js';
+import { OtslakeError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { ResolvedConfig, TableConfig } from '../config/load.js';
 import { checkpointIfDue } from '../lake/checkpoint-writer.js';
 import { compactTable } from '../lake/compaction.js';
 import { cleanupExpiredLogs } from '../lake/log-cleanup.js';
-import { STAGING_ROOT } from '../lake/mirror/staging.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import { loadSnapshot } from '../lake/snapshot.js';
 import { vacuum } from '../lake/vacuum.js';
@@ -152,24 +151,8 @@ export class TableMaintenance {
     const retentionMs = config.maintenance.vacuum.retentionMs;
     // The configured retention is the operator's decision, even below the table's property.
     const result = await vacuum(store, { retentionMs, allowShortRetention: true, dryRun: false, signal, nowMs: this.now() });
-    const staged = await this.sweepStaging(retentionMs, signal);
-    const files = result.files.length + staged;
+    const files = result.files.length;
     return { outcome: files > 0 ? 'done' : 'nothing-to-do', files, version: result.snapshotVersion };
-  }
-
-  /** Staging files of mirror batches that crashed before their commit: vacuum skips `_otslake/`. */
-  private async sweepStaging(retentionMs: number, signal: AbortSignal): Promise<number> {
-    const { store } = this.options;
-    const cutoff = this.now() - retentionMs;
-    const stale = (await store.list(STAGING_ROOT, { signal })).filter((o) => o.lastModified < cutoff);
-    for (const o of stale) {
-      try {
-        await store.delete(o.key, { signal });
-      } catch (err) {
-        if (!hasCode(err, 'OTSL_LAKE_NOT_FOUND')) throw err;
-      }
-    }
-    return stale.length;
   }
 
   private async cleanupLogs(signal: AbortSignal): Promise<Omit<MaintenanceRun, 'task' | 'atMs' | 'durationMs'>> {

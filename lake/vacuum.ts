@@ -5,13 +5,17 @@
  *
  * Never touched: files the snapshot references, files removed within the retention (time travel),
  * anything younger than the retention (a writer may be about to commit it), and everything under a
- * `_`- or `.`-prefixed folder or name (`_delta_log`, `_otslake`, `_change_data`, …).
+ * `_`- or `.`-prefixed folder or name (`_delta_log`, `_otslake`, …) — with two exceptions that hold
+ * only data nobody references after the retention: `_change_data/` (as Spark's VACUUM, CDF of
+ * versions older than the retention is given up) and mirror staging under `_otslake/staging/`
+ * (changes of batches that crashed before their commit; a committed batch deletes its own).
  */
 import { OtslakeError } from '../common/errors.js';
 import { parseDeltaInterval } from '../common/units.js';
 import type { Metadata } from './actions.js';
 import type { ObjectMeta, ObjectStore } from './object-store.js';
 import { decodeLogPath } from './partition-path.js';
+import { STAGING_ROOT } from './mirror/staging.js';
 import { loadSnapshot } from './snapshot.js';
 
 export const DEFAULT_DELETED_FILE_RETENTION = 'interval 1 week';
@@ -40,9 +44,14 @@ export function deletedFileRetentionMsOf(metadata: Metadata): number {
   return parseDeltaInterval(metadata.configuration['delta.deletedFileRetentionDuration'] ?? DEFAULT_DELETED_FILE_RETENTION);
 }
 
+/** `_` folders whose files vacuum does consider: they hold data, never state. */
+export const VACUUMABLE_PREFIXES = ['_change_data/', STAGING_ROOT] as const;
+
 /** True for keys vacuum must never consider: hidden or `_` state folders, and the log itself. */
 export function isProtectedKey(key: string): boolean {
-  return key.split('/').some((segment) => segment.startsWith('_') || segment.startsWith('.'));
+  const prefix = VACUUMABLE_PREFIXES.find((p) => key.startsWith(p));
+  const rest = prefix === undefined ? key : key.slice(prefix.length);
+  return rest.split('/').some((segment) => segment.startsWith('_') || segment.startsWith('.'));
 }
 
 export async function vacuum(store: ObjectStore, options: VacuumOptions = {}): Promise<VacuumResult> {

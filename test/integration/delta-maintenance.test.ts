@@ -161,6 +161,24 @@ describe('vacuum', () => {
   });
 });
 
+describe('vacuum of data under _ folders', () => {
+  it('removes expired change-data files and crashed mirror staging, never other daemon state', async () => {
+    await createTable(store, { schema: SCHEMA, partitionColumns: ['part'] });
+    await appendSmallFiles(store, 1);
+    const state = ['_otslake/offsets/t/c/00000000000000000001.json', '_otslake/dead-letters/c/b1.jsonl', '_delta_log/_sidecars/x.parquet'];
+    const garbage = ['_change_data/cdc-00000-x.c000.zstd.parquet', '_otslake/staging/batch-1/part-00000-y.c000.zstd.parquet'];
+    for (const key of [...state, ...garbage]) {
+      await mkdir(path.dirname(path.join(dir, key)), { recursive: true });
+      await writeFile(path.join(dir, key), 'x');
+    }
+    expect((await vacuum(store, { dryRun: true })).files).toEqual([]);
+    const done = await vacuum(store, { nowMs: Date.now() + 8 * DAY, dryRun: false });
+    expect(done.files.map((f) => f.key).sort()).toEqual([...garbage].sort());
+    for (const key of state) expect((await store.head(key)) !== null, key).toBe(true);
+    for (const key of garbage) expect(await store.head(key)).toBeNull();
+  });
+});
+
 describe('log cleanup', () => {
   it('deletes expired commits only behind a checkpoint, never the newest checkpoint or later', async () => {
     await createTable(store, { schema: SCHEMA, partitionColumns: ['part'], configuration: { 'delta.checkpointInterval': '3' } });
