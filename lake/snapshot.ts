@@ -343,6 +343,55 @@ export async function loadSnapshot(store: ObjectStore, options: LoadSnapshotOpti
   return buildSnapshot(store, segment, options);
 }
 
+/**
+ * Brings a snapshot up to the latest version (or `options.version`) by replaying only the commits
+ * after it: one LIST of the log tail plus one GET per new commit, whatever the table's size. A
+ * long-running writer calls this every batch instead of loadSnapshot. The given snapshot's maps are
+ * reused (mutated): the argument must not be used afterwards. Falls back to a full load when the
+ * commits it needs are gone (log cleanup ran past it) or the target is older than the snapshot.
+ */
+export async function advanceSnapshot(store: ObjectStore, snapshot: Snapshot, options: LoadSnapshotOptions = {}): Promise<Snapshot> {
+  if (options.version !== undefined && options.version < snapshot.version) return loadSnapshot(store, options);
+  const files = await listLog(store, snapshot.version, options.signal);
+  const commits = new Map<number, string>();
+  let latest = snapshot.version;
+  for (const f of files) {
+    if (f.kind !== 'commit') continue;
+    commits.set(f.version, f.key);
+    latest = Math.max(latest, f.version);
+  }
+  const target = options.version ?? latest;
+  if (target > latest) {
+    throw new OtslakeError('OTSL_LAKE_NOT_FOUND', `version ${target} does not exist; the latest version is ${latest}`, { context: { version: target, uri: store.uri } });
+  }
+  if (target === snapshot.version) return snapshot;
+  const range = commitRange(commits, snapshot.version, target);
+  if (typeof range === 'number') return loadSnapshot(store, options);
+  const state: ReplayState = {
+    protocol: snapshot.protocol, metadata: snapshot.metadata,
+    files: snapshot.files, tombstones: snapshot.tombstones, txns: snapshot.txns, domainMetadata: snapshot.domainMetadata,
+  };
+  let timestamp = snapshot.timestamp;
+  for await (const commit of readCommits(store, range, options.signal)) {
+    for (const action of commit.actions) applyAction(state, action);
+    if (commit.version === target) timestamp = commitTimestamp(commit.actions, Date.now());
+  }
+  assertLogReadable(state.protocol!, store.uri);
+  expire(state, state.metadata!, options.nowMs ?? Date.now());
+  return {
+    version: target,
+    protocol: state.protocol!,
+    metadata: state.metadata!,
+    schema: state.metadata === snapshot.metadata ? snapshot.schema : parseSchema(state.metadata!.schemaString),
+    files: state.files,
+    tombstones: state.tombstones,
+    txns: state.txns,
+    domainMetadata: state.domainMetadata,
+    timestamp,
+    checkpointVersion: snapshot.checkpointVersion,
+  };
+}
+
 // ---- commit history for the daemon ----
 
 export interface CommitSummary {

@@ -4,8 +4,9 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodeActions, type Action } from '../../../lake/actions.js';
 import { commitKey, checkpointKey, LAST_CHECKPOINT } from '../../../lake/log-path.js';
-import { decodeFilePath, fileKey, loadSnapshot, parseIntervalMs, parseStats, readCommitInfos } from '../../../lake/snapshot.js';
+import { advanceSnapshot, decodeFilePath, fileKey, loadSnapshot, parseIntervalMs, parseStats, readCommitInfos } from '../../../lake/snapshot.js';
 import { LocalStore } from '../../../lake/local-store.js';
+import { writeCheckpoint } from '../../../lake/checkpoint-writer.js';
 
 const DAY_MS = 86_400_000;
 const NOW = Date.UTC(2026, 0, 10);
@@ -209,5 +210,46 @@ describe('helpers', () => {
     expect(infos[1]!.txns.map((t) => t.appId)).toEqual(['x', 'y']);
     expect(infos[0]!.commitInfo?.operation).toBe('WRITE');
     expect((await readCommitInfos(store, 0, { toVersion: 0 })).map((c) => c.version)).toEqual([0]);
+  });
+});
+
+describe('advanceSnapshot', () => {
+  const summary = (s: Awaited<ReturnType<typeof loadSnapshot>>) => ({
+    version: s.version,
+    files: [...s.files.keys()].sort(),
+    tombstones: [...s.tombstones.keys()].sort(),
+    txns: [...s.txns.entries()].map(([k, t]) => [k, t.version]).sort(),
+    configuration: s.metadata.configuration,
+    protocol: s.protocol,
+    timestamp: s.timestamp,
+  });
+
+  it('replays only the new commits and equals a full load at every step', async () => {
+    await commit(0, [commitInfo(1000), protocol(), metaData(), add('a.parquet'), add('b.parquet')]);
+    let snap = await loadSnapshot(store, { nowMs: NOW });
+    await commit(1, [commitInfo(2000), remove('a.parquet', NOW - 1000), add('c.parquet'), { txn: { appId: 'otslake/t/ch1', version: 1, lastUpdated: NOW } }]);
+    await commit(2, [commitInfo(3000), metaData({ 'delta.appendOnly': 'true' }), { txn: { appId: 'otslake/t/ch1', version: 3, lastUpdated: NOW } }]);
+    snap = await advanceSnapshot(store, snap, { nowMs: NOW });
+    expect(summary(snap)).toEqual(summary(await loadSnapshot(store, { nowMs: NOW })));
+    expect(snap.version).toBe(2);
+    expect(snap.txns.get('otslake/t/ch1')?.version).toBe(3);
+    // Nothing new: the same snapshot comes back.
+    expect(await advanceSnapshot(store, snap, { nowMs: NOW })).toBe(snap);
+    await commit(3, [commitInfo(4000), protocol(1, 4), add('d.parquet')]);
+    snap = await advanceSnapshot(store, snap, { nowMs: NOW });
+    expect(summary(snap)).toEqual(summary(await loadSnapshot(store, { nowMs: NOW })));
+  });
+
+  it('falls back to a full load when the commits it needs were cleaned up behind a checkpoint', async () => {
+    await commit(0, [commitInfo(1000), protocol(), metaData(), add('a.parquet')]);
+    const old = await loadSnapshot(store, { nowMs: NOW });
+    await commit(1, [commitInfo(2000), add('b.parquet')]);
+    await commit(2, [commitInfo(3000), add('c.parquet')]);
+    await writeCheckpoint(store, await loadSnapshot(store, { nowMs: NOW }));
+    await store.delete(commitKey(0));
+    await store.delete(commitKey(1)); // log cleanup behind the checkpoint at 2
+    const advanced = await advanceSnapshot(store, old, { nowMs: NOW });
+    expect(summary(advanced)).toEqual(summary(await loadSnapshot(store, { nowMs: NOW })));
+    expect(advanced.checkpointVersion).toBe(2);
   });
 });
