@@ -21,7 +21,7 @@ import type { Logger } from '../common/log.js';
 import { checkpointIfDue } from '../lake/checkpoint-writer.js';
 import { commitKey } from '../lake/log-path.js';
 import type { ObjectStore } from '../lake/object-store.js';
-import { loadSnapshot } from '../lake/snapshot.js';
+import { loadSnapshot, readCommitInfos } from '../lake/snapshot.js';
 import { typeConflictPolicyOf, type TableConfig } from '../config/load.js';
 import type { TunnelSession } from '../tunnel/tunnel-session.js';
 import type { WorkerPool } from '../workers/pool.js';
@@ -71,9 +71,35 @@ export interface BatchReport {
   readonly mirror?: MirrorBatchStats;
 }
 
+/**
+ * The cached view moved forward over other writers' commits (compaction, another daemon) by reading
+ * only those commits; null when that is not enough (a gap left by log cleanup, a protocol change).
+ */
+async function advanceView(ctx: TableContext, view: TableView, signal?: AbortSignal): Promise<TableView | null> {
+  const commits = await readCommitInfos(ctx.store, view.version + 1, signal ? { signal } : {});
+  const txns = new Map(view.txns);
+  let metadata = view.metadata;
+  let version = view.version;
+  for (const c of commits) {
+    if (c.version !== version + 1 || c.protocol !== null) return null;
+    for (const t of c.txns) txns.set(t.appId, t.version);
+    if (c.metadata !== null) metadata = c.metadata;
+    version = c.version;
+  }
+  return version === view.version ? null : { version, metadata, txns };
+}
+
 /** Reuses the cached view unless a commit exists after it (another writer, or a lost view). */
 export async function refreshView(ctx: TableContext, signal?: AbortSignal): Promise<TableView> {
   if (ctx.view !== null && (await ctx.store.head(commitKey(ctx.view.version + 1), signal ? { signal } : {})) === null) return ctx.view;
+  const advanced = ctx.view === null ? null : await advanceView(ctx, ctx.view, signal);
+  if (advanced !== null) {
+    // Positions are re-read all the same: another writer may have taken one of our channels.
+    ctx.log.info('table moved under us, positions re-read', { fromVersion: ctx.view!.version, toVersion: advanced.version });
+    ctx.view = advanced;
+    ctx.slots.clear();
+    return advanced;
+  }
   const snapshot = await loadSnapshot(ctx.store, signal ? { signal } : {});
   const txns = new Map<string, number>();
   for (const [appId, txn] of snapshot.txns) txns.set(appId, txn.version);

@@ -401,6 +401,9 @@ export interface CommitSummary {
   commitInfo: CommitInfo | null;
   /** txn actions of this commit (fencing: who advanced which appId). */
   txns: Txn[];
+  /** The commit's metaData / protocol action, if it changed them. */
+  metadata: Metadata | null;
+  protocol: Protocol | null;
 }
 
 /** The commits from `fromVersion` (inclusive) to `toVersion` or the end of the log, in order. */
@@ -421,7 +424,9 @@ export async function readCommitInfos(
     const commitInfo = c.actions.find((a) => 'commitInfo' in a) as { commitInfo: CommitInfo } | undefined;
     const txns = c.actions.filter((a): a is { txn: Txn } => 'txn' in a).map((a) => a.txn);
     const mtime = commits.find((x) => x.version === c.version)?.mtime ?? 0;
-    out.push({ version: c.version, timestamp: commitTimestamp(c.actions, mtime), commitInfo: commitInfo?.commitInfo ?? null, txns });
+    const metadata = (c.actions.find((a) => 'metaData' in a) as { metaData: Metadata } | undefined)?.metaData ?? null;
+    const protocol = (c.actions.find((a) => 'protocol' in a) as { protocol: Protocol } | undefined)?.protocol ?? null;
+    out.push({ version: c.version, timestamp: commitTimestamp(c.actions, mtime), commitInfo: commitInfo?.commitInfo ?? null, txns, metadata, protocol });
   }
   return out;
 }
