@@ -4,7 +4,8 @@
  * | task        | when                                        | how it meets the batches                                   |
  * |-------------|---------------------------------------------|------------------------------------------------------------|
  * | checkpoint  | after our commits, every delta.checkpointInterval (batch-cycle.ts; compaction's commits here too) | no commit             |
- * | log cleanup | every maintenance.logCleanupIntervalMs      | deletes only JSON/checkpoints behind a checkpoint           |
+ * | log cleanup | every maintenance.logCleanupIntervalMs      | deletes only JSON/checkpoints behind a checkpoint, and      |
+ * |             |                                             | offset entries below the ones in force (10 min old)         |
  * | compact     | every maintenance.compact.intervalMs, changelog tables with ≥ minFiles small files | in the background; dataChange:false |
  * | vacuum      | every maintenance.vacuum.intervalMs         | only while no compaction is in flight                       |
  *
@@ -22,11 +23,15 @@ import { checkpointIfDue } from '../lake/checkpoint-writer.js';
 import { compactTable } from '../lake/compaction.js';
 import { cleanupExpiredLogs } from '../lake/log-cleanup.js';
 import type { ObjectStore } from '../lake/object-store.js';
+import { pruneOffsetEntries } from '../lake/offset-log.js';
 import { loadSnapshot } from '../lake/snapshot.js';
 import { vacuum } from '../lake/vacuum.js';
 import type { Metrics } from './metrics.js';
 
 export type MaintenanceTask = 'log-cleanup' | 'compact' | 'vacuum';
+
+/** Offset entries below the one in force are kept this long for daemons whose snapshot is a little behind. */
+const OFFSET_ENTRY_MIN_AGE_MS = 10 * 60_000;
 
 export interface MaintenanceRun {
   readonly task: MaintenanceTask;
@@ -156,7 +161,14 @@ export class TableMaintenance {
   }
 
   private async cleanupLogs(signal: AbortSignal): Promise<Omit<MaintenanceRun, 'task' | 'atMs' | 'durationMs'>> {
-    const result = await cleanupExpiredLogs(this.options.store, { retentionMs: this.options.config.maintenance.logRetentionMs, signal, nowMs: this.now() });
-    return { outcome: result.deleted.length > 0 ? 'done' : 'nothing-to-do', files: result.deleted.length, ...(result.anchorVersion === null ? {} : { version: result.anchorVersion }) };
+    const { store, config } = this.options;
+    const result = await cleanupExpiredLogs(store, { retentionMs: config.maintenance.logRetentionMs, signal, nowMs: this.now() });
+    // Offset entries below the ones in force are history nobody resumes from.
+    const snapshot = await loadSnapshot(store, { signal });
+    const txns = new Map([...snapshot.txns].map(([appId, t]) => [appId, t.version] as const));
+    const pruned = await pruneOffsetEntries(store, txns, { minAgeMs: OFFSET_ENTRY_MIN_AGE_MS, nowMs: this.now(), signal });
+    const files = result.deleted.length + pruned;
+    return { outcome: files > 0 ? 'done' : 'nothing-to-do', files, ...(result.anchorVersion === null ? {} : { version: result.anchorVersion }) };
   }
+
 }

@@ -119,3 +119,34 @@ export async function listOffsetEntries(store: ObjectStore, tunnelId: string, ch
     .filter((n) => Number.isFinite(n))
     .sort((a, b) => a - b);
 }
+
+export interface PruneOffsetEntriesOptions {
+  /** Entries younger than this stay even below the committed one: a reader with a slightly older snapshot may still need them. */
+  minAgeMs: number;
+  nowMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Deletes the entries below the one in force for every channel of `txns` (appId → committed version).
+ * A channel batch leaves one entry per commit, so without this `_otslake/offsets/` grows by one object
+ * per channel per batch forever. Entries at or above the committed one (in force, or claimed by a batch
+ * in flight) are never touched. Returns how many were deleted.
+ */
+export async function pruneOffsetEntries(store: ObjectStore, txns: ReadonlyMap<string, number>, options: PruneOffsetEntriesOptions): Promise<number> {
+  const cutoff = (options.nowMs ?? Date.now()) - options.minAgeMs;
+  const signal = options.signal ? { signal: options.signal } : {};
+  let deleted = 0;
+  for (const [appId, committed] of txns) {
+    const ids = parseTxnAppId(appId);
+    if (ids === null) continue;
+    const metas = await store.list(channelPrefix(ids.tunnelId, ids.channelId), signal);
+    for (const meta of metas) {
+      const n = Number(meta.key.slice(meta.key.lastIndexOf('/') + 1, -'.json'.length));
+      if (!Number.isFinite(n) || n >= committed || meta.lastModified > cutoff) continue;
+      await store.delete(meta.key, signal);
+      deleted++;
+    }
+  }
+  return deleted;
+}
