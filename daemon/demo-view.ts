@@ -42,6 +42,11 @@ export class DemoView {
 
   constructor(private readonly out: ViewOutput) {}
 
+  /** Someone else wrote to the output: the next refresh draws below it instead of over it. */
+  release(): void {
+    this.drawnLines = 0;
+  }
+
   /** Renders one refresh; rates are per second since the previous one. */
   render(sample: DemoSample): void {
     const prev = this.previous;

@@ -189,6 +189,7 @@ async function runDemo(
       return;
     }
     stopping = true;
+    view.release();
     out.write(`\nstopping (${why}): writer first, then the daemon commits its in-flight batch…\n`);
     void writer.stop().then(() => daemon.shutdown(why));
   };
@@ -203,6 +204,7 @@ async function runDemo(
           stopping = true;
           void (async () => {
             await writer.stop();
+            view.release();
             out.write(`\n--duration reached: writer stopped at ${writer.written} changes; letting the daemon catch up…\n`);
             await catchUp(daemon, () => landed >= writer.written);
             daemon.shutdown('demo duration reached');
@@ -230,6 +232,7 @@ async function runDemo(
     await running;
   } catch (err) {
     code = 1;
+    view.release();
     out.write(`\ndaemon failed: ${isOtslakeError(err) ? `${err.code}: ${err.message}` : String(err)} (logs: ${logPath})\n`);
   } finally {
     clearInterval(refresh);

@@ -33,7 +33,9 @@ const CLI = new URL('../../daemon/cli.ts', import.meta.url).href;
 const PRELOAD_ROWS = 240;
 /** Rows per ReadRecords page and per channel task: a base channel of ~120 rows takes ~6 batches. */
 const PAGE_RECORDS = 20;
-const WRITES_PER_SECOND = 60;
+const WRITES_PER_SECOND = 100;
+/** Added to every ReadRecords: stretches the read phase so that more kills land mid-read. */
+const READ_LATENCY_MS = 20;
 
 let h: Harness | undefined;
 let oss: OssEmulator | undefined;
@@ -299,8 +301,9 @@ async function runScenario(scenario: Scenario): Promise<void> {
       shutdown: { graceMs: '5s' },
     }),
   );
+  h.emu.emulator.faults.set({ path: '/tunnel/readrecords', latencyMs: READ_LATENCY_MS });
   if (scenario.faults) {
-    h.emu.emulator.faults.set({ path: '/tunnel/readrecords', errorRate: 0.1, dropRate: 0.05, drop: 'before' });
+    h.emu.emulator.faults.set({ path: '/tunnel/readrecords', latencyMs: READ_LATENCY_MS, errorRate: 0.1, dropRate: 0.05, drop: 'before' });
     h.emu.emulator.faults.set({ path: '/tunnel/checkpoint', errorRate: 0.15, dropRate: 0.1, drop: 'after' });
     oss?.faults.setRandom({ errorRate: 0.03 });
   }

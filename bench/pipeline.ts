@@ -1,0 +1,291 @@
+/**
+ * End to end, emulator → lake, with the daemon as an operator runs it (`otslake run`, its own process):
+ *
+ *   throughput  N rows pre-loaded through BatchWriteRow, then `run --until-idle` with 1 and 2 worker
+ *               threads on a fresh tunnel and lake each: rows/s and Parquet MB/s from the daemon's
+ *               "table ready" to "every table caught up", wall time from spawn to exit, peak RSS of
+ *               the daemon process (VmHWM). Reference in the same run: DuckDB writing the same rows
+ *               to one zstd Parquet file (its best case: no Tunnel, no decoding, no commit).
+ *   freshness   a daemon running (batch.intervalMs 1s), the SDK writing R rows/s for S seconds; per
+ *               row, write-to-visible latency = timestamp of the Delta commit whose files hold the row
+ *               − the time the SDK acknowledged the write (files mapped to rows by DuckDB). p50/p99.
+ *
+ *   npx tsx bench/pipeline.ts [--rows 50000] [--threads 1,2] [--rate 500] [--seconds 10]
+ *   npm run build && node dist/bench/pipeline.js …   (the daemon then runs from dist/, as bin/otslake does)
+ *
+ * The Tablestore emulator runs in this process; the machine's cores are shared with it.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startTablestoreEmulator } from '../emulator/tablestore/index.js';
+
+const { values } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '50000' },
+    threads: { type: 'string', default: '1,2' },
+    rate: { type: 'string', default: '500' },
+    seconds: { type: 'string', default: '10' },
+  },
+});
+const ROWS = Number(values.rows);
+const THREADS = values.threads!.split(',').map(Number);
+const RATE = Number(values.rate);
+const SECONDS = Number(values.seconds);
+const CREDS = { instance: 'bench', accessKeyId: 'bench-ak', accessKeySecret: 'bench-secret' };
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const SDK: any = createRequire(import.meta.url)('tablestore');
+const FROM_SOURCES = import.meta.url.endsWith('.ts');
+
+/** `otslake <args>` from dist/ (bin/otslake) or, under tsx, from the sources. */
+function spawnCli(args: string[]) {
+  const argv = FROM_SOURCES
+    ? ['--import', 'tsx', '-e', `import(${JSON.stringify(new URL('../daemon/cli.ts', import.meta.url).href)}).then((m) => m.main(process.argv.slice(1)))`, '--', ...args]
+    : [fileURLToPath(new URL('../../bin/otslake', import.meta.url)), ...args];
+  return spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** Peak resident set of a live process (Linux VmHWM), polled until it exits. */
+async function watchPeakRss(pid: number, exited: Promise<unknown>): Promise<number | null> {
+  let peakKiB: number | null = null;
+  let done = false;
+  void exited.then(() => (done = true));
+  while (!done) {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+      if (m) peakKiB = Number(m[1]);
+    } catch {
+      break;
+    }
+    await Promise.race([delay(100), exited]);
+  }
+  return peakKiB === null ? null : Math.round(peakKiB / 1024);
+}
+
+interface DaemonRun {
+  logs: Record<string, unknown>[];
+  code: number | null;
+  wallMs: number;
+  peakRssMiB: number | null;
+}
+
+async function runDaemon(configPath: string, extra: string[], until?: (logs: Record<string, unknown>[]) => Promise<void>): Promise<DaemonRun> {
+  const started = performance.now();
+  const child = spawnCli(['run', '--config', configPath, ...extra]);
+  const logs: Record<string, unknown>[] = [];
+  let pending = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    pending += chunk;
+    const lines = pending.split('\n');
+    pending = lines.pop()!;
+    for (const l of lines) {
+      try {
+        logs.push(JSON.parse(l) as Record<string, unknown>);
+      } catch {
+        logs.push({ msg: 'non-json', line: l });
+      }
+    }
+  });
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const peak = watchPeakRss(child.pid!, exited);
+  if (until) {
+    await until(logs);
+    child.kill('SIGTERM');
+  }
+  const code = await exited;
+  return { logs, code, wallMs: performance.now() - started, peakRssMiB: await peak };
+}
+
+function logTimeMs(logs: Record<string, unknown>[], msg: string): number | null {
+  const rec = logs.find((l) => l.msg === msg);
+  return rec ? Date.parse(String(rec.time)) : null;
+}
+
+async function parquetBytes(tablePath: string): Promise<number> {
+  let bytes = 0;
+  for (const name of await readdir(tablePath)) if (name.endsWith('.parquet')) bytes += (await stat(join(tablePath, name))).size;
+  return bytes;
+}
+
+function configFor(emulatorEndpoint: string, lakeDir: string, table: string, tunnel: string, threads: number, batch: Record<string, unknown>) {
+  return {
+    source: { endpoint: emulatorEndpoint, ...CREDS, requestTimeoutMs: '30s' },
+    lake: { uri: pathToFileURL(lakeDir).href },
+    tables: [{ table, tunnel: { name: tunnel, type: 'BaseAndStream' }, path: table }],
+    batch,
+    workers: { threads },
+    http: { port: 0 },
+    log: { level: 'info' },
+    shutdown: { graceMs: '30s' },
+  };
+}
+
+const row = (i: number) => [{ status: ['created', 'paid', 'shipped'][i % 3] }, { amount: (i % 1000) / 10 + 0.5 }, { qty: SDK.Long.fromNumber(i % 17) }, { note: `note ${i}` }];
+
+async function createTable(sdk: { createTable(p: unknown): Promise<unknown> }, name: string): Promise<void> {
+  await sdk.createTable({
+    tableMeta: { tableName: name, primaryKey: [{ name: 'id', type: 'INTEGER' }] },
+    reservedThroughput: { capacityUnit: { read: 0, write: 0 } },
+    tableOptions: { timeToLive: -1, maxVersions: 1 },
+    streamSpecification: { enableStream: true, expirationTime: 24 },
+  });
+}
+
+async function duckdbReference(rows: number, dir: string): Promise<{ ms: number; bytes: number }> {
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const db = await DuckDBInstance.create(':memory:', { threads: '1' });
+  const con = await db.connect();
+  const file = join(dir, 'duckdb.parquet');
+  const started = performance.now();
+  await con.run(
+    `COPY (SELECT i AS id, ['created','paid','shipped'][i % 3 + 1] AS status, (i % 1000) / 10 + 0.5 AS amount, i % 17 AS qty, 'note ' || i AS note FROM range(${rows}) t(i)) ` +
+      `TO '${file}' (FORMAT parquet, COMPRESSION zstd)`,
+  );
+  const ms = performance.now() - started;
+  con.closeSync();
+  db.closeSync();
+  return { ms, bytes: (await stat(file)).size };
+}
+
+/** Per row id, the timestamp (ms) of the commit that made it visible: the log maps files to commits, DuckDB files to ids. */
+async function visibleAtById(tablePath: string): Promise<Map<number, number>> {
+  const fileTs = new Map<string, number>();
+  const logDir = join(tablePath, '_delta_log');
+  for (const name of (await readdir(logDir)).filter((n) => /^\d{20}\.json$/.test(n))) {
+    const actions = (await readFile(join(logDir, name), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, { path?: string; timestamp?: number }>);
+    const ts = actions.find((a) => a.commitInfo)?.commitInfo?.timestamp ?? (await stat(join(logDir, name))).mtimeMs;
+    for (const a of actions) if (a.add?.path) fileTs.set(join(tablePath, decodeURIComponent(a.add.path)), ts);
+  }
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const db = await DuckDBInstance.create(':memory:', { threads: '1' });
+  const con = await db.connect();
+  const files = [...fileTs.keys()].map((f) => `'${f}'`).join(',');
+  const reader = await con.runAndReadAll(`SELECT id, filename FROM read_parquet([${files}], filename = true) WHERE _op = 'PUT'`);
+  const out = new Map<number, number>();
+  for (const [id, filename] of reader.getRows()) {
+    // A row can land twice (a base-data image and its stream change): it was visible at the first.
+    const ts = fileTs.get(String(filename))!;
+    const seen = out.get(Number(id));
+    if (seen === undefined || ts < seen) out.set(Number(id), ts);
+  }
+  con.closeSync();
+  db.closeSync();
+  return out;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'otslake-bench-pipeline-'));
+const emu = await startTablestoreEmulator({ port: 0, ...CREDS, dataDir: join(dir, 'ts'), partitionsPerTable: 2, tunnel: { initDelayMs: 0 } });
+try {
+  const sdk = new SDK.Client({ accessKeyId: CREDS.accessKeyId, secretAccessKey: CREDS.accessKeySecret, endpoint: emu.endpoint, instancename: CREDS.instance, maxRetries: 0 });
+  const cond = new SDK.Condition(SDK.RowExistenceExpectation.IGNORE, null);
+  console.log(JSON.stringify({ bench: 'pipeline.setup', rows: ROWS, threads: THREADS, cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, daemonFrom: FROM_SOURCES ? 'sources (tsx)' : 'dist' }));
+
+  // ---- throughput ----
+  await createTable(sdk, 'orders');
+  const loadStarted = performance.now();
+  for (let start = 0; start < ROWS; start += 200) {
+    const n = Math.min(200, ROWS - start);
+    await sdk.batchWriteRow({
+      tables: [{ tableName: 'orders', rows: Array.from({ length: n }, (_, k) => ({ type: 'PUT', condition: cond, primaryKey: [{ id: SDK.Long.fromNumber(start + k) }], attributeColumns: row(start + k) })) }],
+    });
+  }
+  console.log(JSON.stringify({ bench: 'pipeline.preload', rows: ROWS, ms: Math.round(performance.now() - loadStarted), rowsPerSec: Math.round(ROWS / ((performance.now() - loadStarted) / 1000)) }));
+
+  const ref = await duckdbReference(ROWS, dir);
+  for (const threads of THREADS) {
+    const lakeDir = join(dir, `lake-${threads}`);
+    const configPath = join(dir, `throughput-${threads}.json`);
+    // Big budgets: each channel task reads until its channel's base data is done or 100k records.
+    await writeFile(configPath, JSON.stringify(configFor(emu.endpoint, lakeDir, 'orders', `bench-${threads}`, threads, { intervalMs: '100ms', maxRecordsPerChannel: 100_000, maxDurationMs: '30s' })));
+    const run = await runDaemon(configPath, ['--until-idle']);
+    if (run.code !== 0) throw new Error(`daemon exited ${run.code}: ${JSON.stringify(run.logs.slice(-5))}`);
+    const ready = logTimeMs(run.logs, 'table ready');
+    const caughtUp = logTimeMs(run.logs, 'every table caught up');
+    const ingestMs = ready !== null && caughtUp !== null ? caughtUp - ready : run.wallMs;
+    const rows = run.logs.filter((l) => l.msg === 'batch committed').reduce((n, l) => n + Number(l.rows ?? 0), 0);
+    const bytes = await parquetBytes(join(lakeDir, 'orders'));
+    console.log(
+      JSON.stringify({
+        bench: 'pipeline.throughput',
+        threads,
+        rows,
+        ingestMs,
+        rowsPerSec: Math.round(rows / (ingestMs / 1000)),
+        parquetMBps: +(bytes / 1e6 / (ingestMs / 1000)).toFixed(2),
+        parquetMB: +(bytes / 1e6).toFixed(2),
+        commits: run.logs.filter((l) => l.msg === 'batch committed').length,
+        wallMs: Math.round(run.wallMs),
+        peakRssMiB: run.peakRssMiB,
+        reference: 'DuckDB COPY of the same rows to one zstd Parquet file, 1 thread',
+        referenceRowsPerSec: Math.round(ROWS / (ref.ms / 1000)),
+        referenceMBps: +(ref.bytes / 1e6 / (ref.ms / 1000)).toFixed(2),
+        referenceMB: +(ref.bytes / 1e6).toFixed(2),
+      }),
+    );
+  }
+
+  // ---- freshness ----
+  await createTable(sdk, 'fresh');
+  const lakeDir = join(dir, 'lake-fresh');
+  const configPath = join(dir, 'fresh.json');
+  await writeFile(configPath, JSON.stringify(configFor(emu.endpoint, lakeDir, 'fresh', 'bench-fresh', 1, { intervalMs: '1s', maxDurationMs: '1s' })));
+  const ackedAt = new Map<number, number>();
+  const waitReady = async (logs: Record<string, unknown>[]) => {
+    while (!logs.some((l) => l.msg === 'table ready')) await delay(20);
+  };
+  const fresh = await runDaemon(configPath, [], async (logs) => {
+    await waitReady(logs);
+    // Writes in ticks of 20 ms (one BatchWriteRow each) at RATE rows/s; acknowledged time per row.
+    const started = performance.now();
+    let next = 1;
+    while (performance.now() - started < SECONDS * 1000) {
+      const due = Math.floor(((performance.now() - started) / 1000) * RATE) + 1;
+      if (due > next) {
+        const ids = Array.from({ length: Math.min(200, due - next) }, (_, k) => next + k);
+        next += ids.length;
+        await sdk.batchWriteRow({ tables: [{ tableName: 'fresh', rows: ids.map((id) => ({ type: 'PUT', condition: cond, primaryKey: [{ id: SDK.Long.fromNumber(id) }], attributeColumns: row(id) })) }] });
+        const now = Date.now();
+        for (const id of ids) ackedAt.set(id, now);
+      }
+      await delay(20);
+    }
+    // Let the last writes land: until every id is in the lake or 15 s passed.
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      const landed = logs.filter((l) => l.msg === 'batch committed').reduce((n, l) => n + Number(l.rows ?? 0), 0);
+      if (landed >= ackedAt.size) break;
+      await delay(100);
+    }
+  });
+  const visible = await visibleAtById(join(lakeDir, 'fresh'));
+  const latencies = [...ackedAt].filter(([id]) => visible.has(id)).map(([id, at]) => Math.max(0, visible.get(id)! - at)).sort((a, b) => a - b);
+  console.log(
+    JSON.stringify({
+      bench: 'pipeline.freshness',
+      rate: RATE,
+      seconds: SECONDS,
+      batchIntervalMs: 1000,
+      written: ackedAt.size,
+      visible: latencies.length,
+      p50Ms: latencies.length ? percentile(latencies, 50) : null,
+      p99Ms: latencies.length ? percentile(latencies, 99) : null,
+      maxMs: latencies.at(-1) ?? null,
+      commits: fresh.logs.filter((l) => l.msg === 'batch committed').length,
+      peakRssMiB: fresh.peakRssMiB,
+      reference: 'batch.intervalMs: a row waits on average half an interval for the next batch, plus the batch itself',
+    }),
+  );
+} finally {
+  await emu.close();
+  await rm(dir, { recursive: true, force: true });
+}
