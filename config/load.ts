@@ -34,6 +34,8 @@ export interface ResolvedConfig {
     readonly accessKeySecret: string;
     readonly securityToken: string | null;
     readonly requestTimeoutMs: number;
+    readonly heartbeatIntervalMs: number;
+    readonly heartbeatTimeoutMs: number;
   };
   readonly lake: {
     readonly uri: string;
@@ -196,6 +198,9 @@ export function resolveConfig(raw: unknown, env: Env = {}, source: string | null
   const tables = resolveTables(props.tables, issues);
   const location = typeof props.lake.uri === 'string' ? parseLakeUri(props.lake.uri) : null;
   const oss = location ? resolveOss(props, location, issues) : null;
+  if (typeof props.source.heartbeatTimeoutMs === 'number' && props.source.heartbeatTimeoutMs <= props.source.heartbeatIntervalMs) {
+    issues.push({ key: 'source.heartbeatTimeoutMs', problem: `must be longer than source.heartbeatIntervalMs (${props.source.heartbeatIntervalMs} ms)` });
+  }
   if (issues.length > 0 || location === null) throw new ConfigError(issues, source);
 
   const resolved: ResolvedConfig = {

@@ -98,6 +98,18 @@ export const CONFIG_SCHEMA = {
       default: 30_000,
       env: 'OTSLAKE_SOURCE_REQUEST_TIMEOUT_MS',
     },
+    heartbeatIntervalMs: {
+      doc: 'Tunnel heartbeat interval. The heartbeat both keeps our channels and brings new ones (children of a split, channels freed by another daemon); 10s picks them up promptly at a negligible request rate (the SDKs use 30s).',
+      format: 'duration-ms',
+      default: 10_000,
+      env: 'OTSLAKE_SOURCE_HEARTBEAT_INTERVAL_MS',
+    },
+    heartbeatTimeoutMs: {
+      doc: 'Tunnel client timeout sent on connect: after this long without a heartbeat the server gives our channels to another client. It is also how long a crashed (SIGKILLed) daemon\'s channels stay blocked before its restart can take them back; 60s instead of the SDKs\' 300s keeps a systemd restart quick, and is still far above any event-loop pause. Must exceed heartbeatIntervalMs.',
+      format: 'duration-ms',
+      default: 60_000,
+      env: 'OTSLAKE_SOURCE_HEARTBEAT_TIMEOUT_MS',
+    },
   },
   lake: {
     uri: {
@@ -140,7 +152,7 @@ export const CONFIG_SCHEMA = {
         sensitive: true,
       },
       sldEnable: {
-        doc: 'Path-style addressing (/bucket/key) instead of bucket.endpoint. Off for Alibaba Cloud; turn on for emulators and IP endpoints, whose hostnames cannot carry a bucket.',
+        doc: 'Path-style addressing (/bucket/key) instead of bucket.endpoint. Off for Alibaba Cloud and for IP endpoints (e.g. http://127.0.0.1:9000; ali-oss then names the bucket in the Host header, which the emulator reads). Turn on only for a hostname endpoint without per-bucket DNS, e.g. http://localhost:9000.',
         format: 'flag',
         default: false,
         env: 'OTSLAKE_LAKE_OSS_SLD_ENABLE',

@@ -99,8 +99,8 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       client: tunnelClient,
       tunnelId,
       logger: log,
-      ...(s.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: s.heartbeatIntervalMs } : {}),
-      ...(s.heartbeatTimeoutMs !== undefined ? { heartbeatTimeoutMs: s.heartbeatTimeoutMs } : {}),
+      heartbeatIntervalMs: s.heartbeatIntervalMs ?? config.source.heartbeatIntervalMs,
+      heartbeatTimeoutMs: s.heartbeatTimeoutMs ?? config.source.heartbeatTimeoutMs,
       ...(s.clientTag !== undefined ? { clientTag: s.clientTag } : {}),
     });
     session.on('failed', (err) => {

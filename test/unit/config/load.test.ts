@@ -89,7 +89,7 @@ describe('loadConfig', () => {
     const issues = issuesOf(() =>
       resolveConfig({ ...MINIMAL, source: { ...MINIMAL.source, endpiont: 'x' }, lake: { oss: { bucket: 'b' } }, extra: 1 }, { ...SECRETS, OTSLAKE_HTTP_PROT: '1' }),
     );
-    expect(issues).toContain('source.endpiont: unknown key (allowed here: endpoint, instance, accessKeyId, accessKeySecret, securityToken, requestTimeoutMs)');
+    expect(issues).toContain('source.endpiont: unknown key (allowed here: endpoint, instance, accessKeyId, accessKeySecret, securityToken, requestTimeoutMs, heartbeatIntervalMs, heartbeatTimeoutMs)');
     expect(issues.some((i) => i.startsWith('lake.oss.bucket: unknown key'))).toBe(true);
     expect(issues.some((i) => i.startsWith('extra: unknown key'))).toBe(true);
     expect(issues.some((i) => i.startsWith('OTSLAKE_HTTP_PROT: environment variable is not a configuration key'))).toBe(true);
@@ -211,5 +211,14 @@ describe('testConfig', () => {
   it('merges overrides through the same validation', () => {
     expect(testConfig({ batch: { intervalMs: '2s' } }).batch.intervalMs).toBe(2_000);
     expect(() => testConfig({ tables: [{ table: 'x', mode: 'nope' }] })).toThrow(/tables\[0\]\.mode: must be one of changelog, mirror/);
+  });
+});
+
+describe('tunnel heartbeat settings', () => {
+  it('default to a 10 s interval and a 60 s client timeout, and the timeout must exceed the interval', () => {
+    const cfg = testConfig();
+    expect(cfg.source.heartbeatIntervalMs).toBe(10_000);
+    expect(cfg.source.heartbeatTimeoutMs).toBe(60_000);
+    expect(() => testConfig({ source: { heartbeatIntervalMs: '30s', heartbeatTimeoutMs: '20s' } })).toThrow(/source\.heartbeatTimeoutMs: must be longer than source\.heartbeatIntervalMs/);
   });
 });
