@@ -1,0 +1,62 @@
+/**
+ * One daemon serves several tables on one worker pool: `orders` as a changelog and `customers` as a
+ * mirror, each with its own tunnel, both landing exactly what the SDK wrote (read back by chdb).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { asChanges, createHarness, readChangelog, sortChanges, waitForEvent, type Change, type Harness } from '../helpers/daemon-harness.js';
+import { readDeltaTable } from '../helpers/chdb.js';
+import { tablestoreSdk as TS } from '../helpers/emulator.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const IGNORE = () => new TS.Condition(TS.RowExistenceExpectation.IGNORE, null);
+
+describe('daemon: several tables', () => {
+  it('lands a changelog table and a mirror table from one process and one pool', async () => {
+    h = await createHarness();
+    await h.sdk.createTable({
+      tableMeta: { tableName: 'customers', primaryKey: [{ name: 'cid', type: 'STRING' }] },
+      reservedThroughput: { capacityUnit: { read: 0, write: 0 } },
+      tableOptions: { timeToLive: -1, maxVersions: 1 },
+      streamSpecification: { enableStream: true, expirationTime: 24 },
+    });
+    const putCustomer = (cid: string, city: string) =>
+      h!.sdk.putRow({ tableName: 'customers', condition: IGNORE(), primaryKey: [{ cid }], attributeColumns: [{ city }, { tier: TS.Long.fromNumber(1) }] });
+
+    const orders: Change[] = [];
+    for (let id = 1; id <= 6; id++) orders.push(await h.putRow(id, `order-${id}`, id));
+    for (const cid of ['c1', 'c2', 'c3']) await putCustomer(cid, 'Hangzhou');
+
+    const base = h.config();
+    const config = h.config({
+      tables: [
+        ...base.tables.map((t) => ({ table: t.table, tunnel: t.tunnel, mode: t.mode, path: t.path, columns: t.columns })),
+        { table: 'customers', tunnel: { name: 'otslake-customers', type: 'BaseAndStream' }, mode: 'mirror', path: 'customers' },
+      ],
+      workers: { threads: 2 },
+    });
+    const { daemon, stop } = h.start({ config });
+    await waitForEvent(daemon, 'idle', 30_000);
+
+    orders.push(await h.updateRow(2, { qty: 22 }));
+    orders.push(await h.deleteRow(3));
+    await putCustomer('c2', 'Shanghai');
+    await h.sdk.deleteRow({ tableName: 'customers', condition: IGNORE(), primaryKey: [{ cid: 'c3' }] });
+    await putCustomer('c4', 'Beijing');
+    await waitForEvent(daemon, 'idle', 30_000);
+    await stop();
+
+    expect(asChanges(await readChangelog(h.tablePath))).toEqual(sortChanges(orders));
+    const customers = await readDeltaTable(join(h.lake.path, 'customers'), { select: 'cid, city', orderBy: 'cid' });
+    expect(customers).toEqual([
+      { cid: 'c1', city: 'Hangzhou' },
+      { cid: 'c2', city: 'Shanghai' },
+      { cid: 'c4', city: 'Beijing' },
+    ]);
+  }, 60_000);
+});
