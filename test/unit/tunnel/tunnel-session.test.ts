@@ -257,7 +257,10 @@ describe('TunnelSession against a scripted Tunnel server', () => {
     const beatsBefore = fake.heartbeats.length;
     await dropped;
     expect(Date.now() - failedAt).toBeGreaterThanOrEqual(80);
-    expect(fake.heartbeats.length - beatsBefore).toBeGreaterThanOrEqual(2); // transient failures were retried, not fatal
+    // Transient failures were retried and were not fatal: the session kept heartbeating (how many times
+    // fit in the timeout depends on the machine's load) and stays running to reconnect.
+    expect(fake.heartbeats.length - beatsBefore).toBeGreaterThanOrEqual(1);
+    expect(s.state).toBe('running');
     fake.heartbeatError = undefined;
     const [clientId] = await reconnected;
     expect(clientId).toBe('client-2');
