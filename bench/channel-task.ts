@@ -3,13 +3,15 @@
  * zstd → offset entry) on pre-encoded ReadRecords pages served from memory, so no HTTP is timed.
  * Beside it, in the same run, the two parts it is made of, each alone:
  *   decode-only   PlainBufferDecoder into a sink that does nothing (the floor for reading records)
+ *   decode-rows   PlainBufferDecoder into the task's ChangelogRowSink, rows accepted but not written
+ *                 (decode-rows − decode-only = what building changelog rows costs)
  *   write-only    ParquetFileWriter.appendRow of prebuilt row objects with the same values
  * The task should cost about decode + write; more means overhead in the row sink or the loop.
  *
  * Record mix: 70% PUT (2 PK + 6 attributes: strings, integer, double, boolean), 20% UPDATE
  * (2 PUT cells + 1 delete), 10% DELETE; stream records with sequence info; pages of 1000.
  *
- *   npx tsx bench/channel-task.ts [--records 50000] [--runs 2]
+ *   npx tsx bench/channel-task.ts [--records 50000] [--runs 2] [--case task]   (--case: one case alone, e.g. to profile it)
  *
  * Prints one JSON line per figure (best of the runs) and a summary line.
  */
@@ -26,10 +28,11 @@ import { ActionType, type ReadRecordsResponse, type RecordMsg } from '../tunnel/
 import type { TunnelClient } from '../tunnel/tunnel-client.js';
 import { readChannel } from '../workers/channel-task.js';
 import { PROTOCOL_VERSION, type ChannelTaskInput } from '../workers/protocol.js';
+import { ChangelogRowSink } from '../workers/changelog-rows.js';
 import { BatchSchema } from '../workers/schema-map.js';
 import type { WorkerResources } from '../workers/worker-setup.js';
 
-const { values } = parseArgs({ options: { records: { type: 'string', default: '50000' }, runs: { type: 'string', default: '2' } } });
+const { values } = parseArgs({ options: { records: { type: 'string', default: '50000' }, runs: { type: 'string', default: '2' }, case: { type: 'string' } } });
 const N = Number(values.records);
 const RUNS = Number(values.runs);
 const PAGE = 1000;
@@ -108,6 +111,25 @@ async function decodeOnly(): Promise<number> {
   return performance.now() - t0;
 }
 
+async function decodeRows(): Promise<number> {
+  const decoder = new PlainBufferDecoder();
+  const sink = new ChangelogRowSink(new BatchSchema(COLUMNS, PRIMARY_KEY, false), 'p0');
+  let accepted = 0;
+  const t0 = performance.now();
+  for (const p of pages) {
+    for (let i = 0; i < p.records.length; i++) {
+      decoder.decodeRecord(p.records[i]!, sink, { channelId: 'p0', firstRecordIndex: i });
+      if (sink.verdict === 'ok') {
+        sink.acceptRow();
+        accepted++;
+      }
+    }
+  }
+  const ms = performance.now() - t0;
+  if (accepted !== N) throw new Error(`decode-rows accepted ${accepted} of ${N} rows`);
+  return ms;
+}
+
 async function writeOnly(dir: string): Promise<number> {
   const store = new LocalStore(dir, { fsync: false });
   const columns = new BatchSchema(COLUMNS, PRIMARY_KEY, false).fileColumns();
@@ -138,12 +160,17 @@ async function task(dir: string): Promise<number> {
   return ms;
 }
 
-const best: Record<string, number> = { 'decode-only': Infinity, 'write-only': Infinity, task: Infinity };
+const best: Record<string, number> = { 'decode-only': Infinity, 'decode-rows': Infinity, 'write-only': Infinity, task: Infinity };
+if (values.case !== undefined) {
+  if (!(values.case in best)) throw new Error(`--case must be one of ${Object.keys(best).join(', ')}, got ${values.case}`);
+  for (const name of Object.keys(best)) if (name !== values.case) delete best[name];
+}
 for (let run = 0; run < RUNS; run++) {
   for (const name of Object.keys(best)) {
     const dir = await mkdtemp(join(tmpdir(), `otslake-bench-task-`));
     try {
-      const ms = name === 'decode-only' ? await decodeOnly() : name === 'write-only' ? await writeOnly(dir) : await task(dir);
+      const ms =
+        name === 'decode-only' ? await decodeOnly() : name === 'decode-rows' ? await decodeRows() : name === 'write-only' ? await writeOnly(dir) : await task(dir);
       best[name] = Math.min(best[name]!, ms);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -154,4 +181,12 @@ for (const [name, ms] of Object.entries(best)) {
   console.log(JSON.stringify({ bench: 'channel-task', case: name, records: N, ms: Math.round(ms), recordsPerSec: Math.round((N / ms) * 1000), rawMBPerSec: Number((rawBytes / 1e6 / (ms / 1000)).toFixed(1)) }));
 }
 const parts = best['decode-only']! + best['write-only']!;
-console.log(JSON.stringify({ bench: 'channel-task', summary: 'task time relative to decode-only + write-only in this run', taskOverParts: Number((best.task! / parts).toFixed(2)), rawBytesPerRecord: Math.round(rawBytes / N) }));
+if (values.case === undefined) {
+  console.log(JSON.stringify({
+    bench: 'channel-task',
+    summary: 'task time relative to decode-only + write-only, and to decode-rows + write-only, in this run',
+    taskOverParts: Number((best.task! / parts).toFixed(2)),
+    taskOverRowsAndWrite: Number((best.task! / (best['decode-rows']! + best['write-only']!)).toFixed(2)),
+    rawBytesPerRecord: Math.round(rawBytes / N),
+  }));
+}

@@ -43,11 +43,15 @@ const CREDS = { instance: 'bench', accessKeyId: 'bench-ak', accessKeySecret: 'be
 const SDK: any = createRequire(import.meta.url)('tablestore');
 const FROM_SOURCES = import.meta.url.endsWith('.ts');
 
-/** `otslake <args>` from dist/ (bin/otslake) or, under tsx, from the sources. */
+/**
+ * `otslake <args>` from dist/ (bin/otslake) or, under tsx, from the sources. BENCH_DAEMON_NODE_ARGS
+ * adds node options to the daemon only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
+ */
 function spawnCli(args: string[]) {
-  const argv = FROM_SOURCES
+  const nodeArgs = (process.env.BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const argv = [...nodeArgs, ...(FROM_SOURCES
     ? ['--import', 'tsx', '-e', `import(${JSON.stringify(new URL('../daemon/cli.ts', import.meta.url).href)}).then((m) => m.main(process.argv.slice(1)))`, '--', ...args]
-    : [fileURLToPath(new URL('../../bin/otslake', import.meta.url)), ...args];
+    : [fileURLToPath(new URL('../../bin/otslake', import.meta.url)), ...args])];
   return spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 

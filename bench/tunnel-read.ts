@@ -4,11 +4,26 @@
  * Reference in the same run: encoding the same records with encodeStreamRecord alone, i.e. the
  * cost the service adds on top of the record bytes.
  *
+ * Two reads of the same table: the first encodes every record (`uncached`), the second finds the
+ * bytes kept per change-log record (what several tunnels or a redo after a crash get). A second
+ * table of the same rows warms the JIT first, so the uncached read is not also the cold one.
+ *
+ * Also the ReadRecordsResponse codec alone on pages of 1000 of these records: the direct codec
+ * (read-records-wire.ts, what encodeMessage/decodeMessage use) beside the generic protobufjs path.
+ *
  *   npx tsx bench/tunnel-read.ts [rows=20000]
  *
  * Prints one JSON line per figure.
  */
-import { decodeMessage, encodeMessage, StartOffsetFlag, TunnelType } from '../tunnel/proto.js';
+import {
+  decodeMessage,
+  decodeMessageGeneric,
+  encodeMessage,
+  encodeMessageGeneric,
+  StartOffsetFlag,
+  TunnelType,
+  type ReadRecordsResponse,
+} from '../tunnel/proto.js';
 import { encodeStreamRecord } from '../emulator/tablestore/plainbuffer-write.js';
 import { TableStore, type RowWrite } from '../emulator/tablestore/table-store.js';
 import { TunnelService } from '../emulator/tablestore/tunnel-service.js';
@@ -17,7 +32,7 @@ const rows = Number(process.argv[2] ?? 20_000);
 const ctx = () => ({ instance: 'bench', accessKeyId: 'ak', requestId: 'r', receivedAt: Date.now() });
 
 const store = new TableStore({ partitionsPerTable: 1 });
-store.createTable({ name: 'bench', primaryKey: [{ name: 'id', type: 'INTEGER' }], streamEnabled: true });
+for (const name of ['bench', 'warm-up']) store.createTable({ name, primaryKey: [{ name: 'id', type: 'INTEGER' }], streamEnabled: true });
 const writes: RowWrite[] = [];
 for (let i = 0; i < rows; i++) {
   writes.push({
@@ -31,20 +46,27 @@ for (let i = 0; i < rows; i++) {
     ],
   });
 }
-for (let i = 0; i < writes.length; i += 1000) store.writeRows('bench', writes.slice(i, i + 1000));
+for (let i = 0; i < writes.length; i += 1000) {
+  store.writeRows('bench', writes.slice(i, i + 1000));
+  store.writeRows('warm-up', writes.slice(i, i + 1000));
+}
 
 const svc = new TunnelService(store, { instance: 'bench', initDelayMs: 0, sweepIntervalMs: 0 });
-const created = await svc.handle(
-  '/tunnel/create',
-  encodeMessage('CreateTunnelRequest', {
-    tunnel: { table_name: 'bench', tunnel_name: 't', tunnel_type: TunnelType.Stream, stream_tunnel_config: { flag: StartOffsetFlag.EARLIEST } },
-  }),
-  ctx(),
-);
-const tunnelId = decodeMessage('CreateTunnelResponse', created).tunnel_id;
-const channelId = store.partitions('bench')[0]!.id;
 
-async function readAll(): Promise<{ records: number; bytes: number; ms: number }> {
+async function openChannel(table: string): Promise<{ tunnelId: string; channelId: string }> {
+  const created = await svc.handle(
+    '/tunnel/create',
+    encodeMessage('CreateTunnelRequest', {
+      tunnel: { table_name: table, tunnel_name: 't', tunnel_type: TunnelType.Stream, stream_tunnel_config: { flag: StartOffsetFlag.EARLIEST } },
+    }),
+    ctx(),
+  );
+  return { tunnelId: decodeMessage('CreateTunnelResponse', created).tunnel_id, channelId: store.partitions(table)[0]!.id };
+}
+const warm = await openChannel('warm-up');
+const { tunnelId, channelId } = await openChannel('bench');
+
+async function readAll({ tunnelId, channelId } = { tunnelId: warm.tunnelId, channelId: warm.channelId }): Promise<{ records: number; bytes: number; ms: number }> {
   const cp = await svc.handle('/tunnel/getcheckpoint', encodeMessage('GetCheckpointRequest', { tunnel_id: tunnelId, client_id: 'b', channel_id: channelId }), ctx());
   let token = decodeMessage('GetCheckpointResponse', cp).checkpoint;
   let records = 0;
@@ -71,14 +93,43 @@ function encodeAll(): { ms: number; bytes: number } {
   return { ms: performance.now() - t0, bytes };
 }
 
-await readAll(); // warm-up
+await readAll(); // warm-up: JIT and the other table's cache
 encodeAll();
-const read = await readAll();
+const uncached = await readAll({ tunnelId, channelId });
+const read = await readAll({ tunnelId, channelId });
 const ref = encodeAll();
-if (read.records !== rows) throw new Error(`read ${read.records} records, expected ${rows}`);
+if (read.records !== rows || uncached.records !== rows) throw new Error(`read ${uncached.records} then ${read.records} records, expected ${rows}`);
+console.log(JSON.stringify({ bench: 'tunnel-read', figure: 'readrecords_uncached_records_per_s', value: Math.round(uncached.records / (uncached.ms / 1000)), rows }));
 console.log(JSON.stringify({ bench: 'tunnel-read', figure: 'readrecords_records_per_s', value: Math.round(read.records / (read.ms / 1000)), rows }));
 console.log(JSON.stringify({ bench: 'tunnel-read', figure: 'readrecords_mb_per_s', value: +(read.bytes / 1e6 / (read.ms / 1000)).toFixed(1), rows }));
 console.log(JSON.stringify({ bench: 'tunnel-read', figure: 'reference_encode_records_per_s', value: Math.round(rows / (ref.ms / 1000)), rows }));
 console.log(JSON.stringify({ bench: 'tunnel-read', figure: 'service_overhead_ratio', value: +(read.ms / ref.ms).toFixed(2), rows }));
+/** ms per page for `fn` over the pages, best of 3 passes. */
+function timePages<T>(pages: T[], fn: (page: T) => unknown): number {
+  let best = Infinity;
+  for (let pass = 0; pass < 3; pass++) {
+    const t0 = performance.now();
+    for (const page of pages) fn(page);
+    best = Math.min(best, (performance.now() - t0) / pages.length);
+  }
+  return best;
+}
+const pages: ReadRecordsResponse[] = [];
+for (let i = 0; i < rows; i += 1000) {
+  const { records } = store.changes('bench', channelId, i, 1000);
+  pages.push({ records: records.map((r) => ({ action_type: 1, record: encodeStreamRecord(r, { withSequence: true }) })), next_token: 'x'.repeat(120), may_more_record: true });
+}
+const wires = pages.map((p) => encodeMessage('ReadRecordsResponse', p));
+const codec = {
+  encodeFastMs: timePages(pages, (p) => encodeMessage('ReadRecordsResponse', p)),
+  encodeGenericMs: timePages(pages, (p) => encodeMessageGeneric('ReadRecordsResponse', p)),
+  decodeFastMs: timePages(wires, (w) => decodeMessage('ReadRecordsResponse', w)),
+  decodeGenericMs: timePages(wires, (w) => decodeMessageGeneric('ReadRecordsResponse', w)),
+};
+for (const dir of ['encode', 'decode'] as const) {
+  const fast = codec[`${dir}FastMs`];
+  const generic = codec[`${dir}GenericMs`];
+  console.log(JSON.stringify({ bench: 'tunnel-read', figure: `proto_${dir}_page_ms`, value: +fast.toFixed(3), reference_generic_ms: +generic.toFixed(3), speedup: +(generic / fast).toFixed(1), recordsPerPage: 1000 }));
+}
 await svc.close();
 store.close();

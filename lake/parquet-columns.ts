@@ -79,6 +79,24 @@ function grow<T extends BigInt64Array | Float64Array | Uint8Array | Int32Array>(
   return next;
 }
 
+/**
+ * UTF-8 of `value` into `bytes` at `at` (room checked by the caller); returns the byte count. Short
+ * ASCII, most values, is copied by a loop: cheaper than a subarray plus a native encodeInto call.
+ */
+function writeUtf8(bytes: Uint8Array, at: number, value: string): number {
+  const n = value.length;
+  if (n < 64) {
+    let i = 0;
+    for (; i < n; i++) {
+      const c = value.charCodeAt(i);
+      if (c >= 0x80) break;
+      bytes[at + i] = c;
+    }
+    if (i === n) return n;
+  }
+  return encoder.encodeInto(value, bytes.subarray(at)).written;
+}
+
 /** Validity bits, allocated lazily: a column without nulls ships no bitmap. */
 class Validity {
   bits: Uint8Array | null = null;
@@ -145,6 +163,15 @@ export abstract class ColumnBuilder {
     return data;
   }
 
+  /** The statistics of the rows so far; read them here, not from `stats`, which may lag behind. */
+  currentStats(): ColumnStats {
+    this.settleStats();
+    return this.stats;
+  }
+
+  /** Brings `stats` up to date, for builders that keep part of it in a cheaper form while appending. */
+  protected settleStats(): void {}
+
   /** Starts a new file: statistics restart from zero. */
   resetStats(): void {
     this.stats.nullCount = 0;
@@ -167,25 +194,65 @@ export abstract class ColumnBuilder {
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
+const TWO_32 = 4294967296;
+/** The number fast path writes the two 32-bit halves of an int64 in memory order. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 class Int64Builder extends ColumnBuilder {
   private values = new BigInt64Array(1024);
+  private words = new Uint32Array(this.values.buffer);
+  /** Bounds of the number values since the last settleStats (`_ts` comes as numbers): no bigint per row. */
+  private numberMin = Infinity;
+  private numberMax = -Infinity;
 
   get byteSize(): number { return this.length * 8; }
-  protected appendNull(): void { this.values = grow(this.values, this.length + 1); this.values[this.length] = 0n; }
+  protected appendNull(): void { this.ensure(this.length + 1); this.values[this.length] = 0n; }
+
+  private ensure(rows: number): void {
+    if (rows <= this.values.length) return;
+    this.values = grow(this.values, rows);
+    this.words = new Uint32Array(this.values.buffer);
+  }
 
   protected appendValue(value: unknown): void {
+    if (typeof value === 'number' && LITTLE_ENDIAN && Number.isSafeInteger(value)) {
+      this.ensure(this.length + 1);
+      const high = Math.floor(value / TWO_32);
+      const w = this.length * 2;
+      this.words[w] = value - high * TWO_32;
+      this.words[w + 1] = high; // a negative high word wraps to its two's complement, as int64 wants
+      if (value < this.numberMin) this.numberMin = value;
+      if (value > this.numberMax) this.numberMax = value;
+      return;
+    }
     let v: bigint;
     if (typeof value === 'bigint') v = value;
     else if (this.spec.type === 'timestamp' && value instanceof Date) v = BigInt(value.getTime()) * 1000n;
     else if (typeof value === 'number' && Number.isSafeInteger(value)) v = BigInt(value);
     else throw this.badValue(value, this.spec.type === 'timestamp' ? 'µs since epoch as bigint/integer, or a Date' : 'a bigint or safe integer');
     if (v < INT64_MIN || v > INT64_MAX) throw this.badValue(value, 'a value inside int64');
-    this.values = grow(this.values, this.length + 1);
+    this.ensure(this.length + 1);
     this.values[this.length] = v;
     const s = this.stats;
     if (s.min === undefined || v < (s.min as bigint)) s.min = v;
     if (s.max === undefined || v > (s.max as bigint)) s.max = v;
+  }
+
+  protected override settleStats(): void {
+    if (this.numberMin > this.numberMax) return;
+    const s = this.stats;
+    const min = BigInt(this.numberMin);
+    const max = BigInt(this.numberMax);
+    if (s.min === undefined || min < (s.min as bigint)) s.min = min;
+    if (s.max === undefined || max > (s.max as bigint)) s.max = max;
+    this.numberMin = Infinity;
+    this.numberMax = -Infinity;
+  }
+
+  override resetStats(): void {
+    super.resetStats();
+    this.numberMin = Infinity;
+    this.numberMax = -Infinity;
   }
 
   protected buildData(nullBitmap: Uint8Array | undefined): arrow.Data {
@@ -251,8 +318,9 @@ class VarBinaryBuilder extends ColumnBuilder {
       if (typeof value !== 'string') throw this.badValue(value, 'a string');
       this.appendString(value);
       const s = this.stats;
-      if (s.min === undefined || compareStrings(value, s.min as string) < 0) s.min = value;
-      if (s.max === undefined || compareStrings(value, s.max as string) > 0) s.max = value;
+      // Repeated values (`_op`, `_channel`, enums) are often the very same string: skip the compare.
+      if (s.min === undefined || (value !== s.min && compareStrings(value, s.min as string) < 0)) s.min = value;
+      if (s.max === undefined || (value !== s.max && compareStrings(value, s.max as string) > 0)) s.max = value;
     } else {
       if (!(value instanceof Uint8Array)) throw this.badValue(value, 'a Uint8Array');
       this.bytes = grow(this.bytes, this.used + value.length);
@@ -266,7 +334,7 @@ class VarBinaryBuilder extends ColumnBuilder {
   appendString(value: string): void {
     // A UTF-8 string is at most 3 bytes per UTF-16 unit.
     this.bytes = grow(this.bytes, this.used + value.length * 3);
-    this.used += encoder.encodeInto(value, this.bytes.subarray(this.used)).written;
+    this.used += writeUtf8(this.bytes, this.used, value);
     this.pushOffset();
   }
 
@@ -281,7 +349,7 @@ class VarBinaryBuilder extends ColumnBuilder {
   appendElement(value: string): void {
     this.offsets = grow(this.offsets, this.elementCount + 2);
     this.bytes = grow(this.bytes, this.used + value.length * 3);
-    this.used += encoder.encodeInto(value, this.bytes.subarray(this.used)).written;
+    this.used += writeUtf8(this.bytes, this.used, value);
     this.offsets[this.elementCount + 1] = this.used;
     this.elementCount += 1;
   }

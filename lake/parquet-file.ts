@@ -263,7 +263,7 @@ export class ParquetFileWriter {
     const file = this.current;
     if (!file) return;
     this.current = null;
-    const stats = computeFileStats(this.columns, this.builders.map((b) => ({ ...b.stats })), file.rows, this.options.stats);
+    const stats = computeFileStats(this.columns, this.builders.map((b) => ({ ...b.currentStats() })), file.rows, this.options.stats);
     for (const b of this.builders) b.resetStats();
     file.result = { path: file.path, size: 0, numRecords: file.rows, modificationTime: 0, partitionValues: { ...this.partitionValues }, stats };
     void file.upload.then((w) => { if (file.rawBytes > 0) this.ratio = w.size / file.rawBytes; }, () => undefined);

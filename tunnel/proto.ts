@@ -11,6 +11,7 @@
 import protobuf from 'protobufjs';
 import Long from 'long';
 import { OtslakeError } from '../common/errors.js';
+import { decodeReadRecordsResponse, encodeReadRecordsResponse } from './read-records-wire.js';
 
 const TUNNEL_PROTO = `
 syntax = "proto2";
@@ -226,6 +227,16 @@ function lookup(name: string): protobuf.Type {
 }
 
 export function encodeMessage<N extends MessageName>(name: N, value: Messages[N]): Uint8Array {
+  // The data-carrying message skips the per-record object copies; same bytes (read-records-wire.ts).
+  if (name === 'ReadRecordsResponse') {
+    const fast = encodeReadRecordsResponse(value as ReadRecordsResponse);
+    if (fast !== null) return fast;
+  }
+  return encodeMessageGeneric(name, value);
+}
+
+/** encodeMessage through protobufjs for every message (no fast path): the reference the fast path is tested against. */
+export function encodeMessageGeneric<N extends MessageName>(name: N, value: Messages[N]): Uint8Array {
   const type = lookup(name);
   const wire = toWire(type, value as unknown as Record<string, unknown>);
   const missing = type.fieldsArray.find((f) => f.required && wire[f.name] === undefined);
@@ -237,6 +248,15 @@ export function encodeMessage<N extends MessageName>(name: N, value: Messages[N]
 
 /** Decodes a message; a missing proto2 required field or malformed bytes is OTSL_TUNNEL_PROTOCOL. */
 export function decodeMessage<N extends MessageName>(name: N, bytes: Uint8Array): Messages[N] {
+  if (name === 'ReadRecordsResponse') {
+    const fast = decodeReadRecordsResponse(bytes);
+    if (fast !== null) return fast as Messages[N];
+  }
+  return decodeMessageGeneric(name, bytes);
+}
+
+/** decodeMessage through protobufjs for every message (no fast path): the reference the fast path is tested against. */
+export function decodeMessageGeneric<N extends MessageName>(name: N, bytes: Uint8Array): Messages[N] {
   const type = lookup(name);
   try {
     const msg = type.decode(bytes) as unknown as Record<string, unknown>;

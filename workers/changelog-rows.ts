@@ -38,15 +38,41 @@ const OP_NAMES: Record<ActionType, string> = {
 };
 
 const HEX_ZEROS = '0000000000000000';
+const HEX_BYTES = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const TWO_32 = 4294967296;
 
 function hex(value: number, width: number): string {
   const digits = value >= 0 ? value.toString(16) : BigInt.asUintN(width * 4, BigInt(value)).toString(16);
   return digits.length >= width ? digits : HEX_ZEROS.slice(0, width - digits.length) + digits;
 }
 
+/** `%08x` of an unsigned 32-bit integer by byte table: Number#toString(16) of a double is ~5x slower. */
+function hex32(value: number): string {
+  return HEX_BYTES[value >>> 24]! + HEX_BYTES[(value >>> 16) & 0xff]! + HEX_BYTES[(value >>> 8) & 0xff]! + HEX_BYTES[value & 0xff]!;
+}
+
+/** Consecutive records share the epoch and the timestamp's high word: their text is formatted once. */
+let lastEpoch = -1;
+let lastEpochText = '';
+let lastHigh = -1;
+let lastHighText = '';
+
 /** `%08x:%016x:%08x` of a sequence: sortable as text within a channel. */
 export function formatSequence(epoch: number, timestampUs: number, rowIndex: number): string {
-  return `${hex(epoch >>> 0, 8)}:${hex(timestampUs, 16)}:${hex(rowIndex >>> 0, 8)}`;
+  if (!(timestampUs >= 0 && timestampUs <= Number.MAX_SAFE_INTEGER && Number.isInteger(timestampUs))) {
+    return `${hex(epoch >>> 0, 8)}:${hex(timestampUs, 16)}:${hex(rowIndex >>> 0, 8)}`;
+  }
+  const high = Math.floor(timestampUs / TWO_32);
+  if (high !== lastHigh) {
+    lastHigh = high;
+    lastHighText = hex32(high);
+  }
+  const e = epoch >>> 0;
+  if (e !== lastEpoch) {
+    lastEpoch = e;
+    lastEpochText = hex32(e) + ':';
+  }
+  return lastEpochText + lastHighText + hex32(timestampUs - high * TWO_32) + ':' + hex32(rowIndex >>> 0);
 }
 
 export class ChangelogRowSink implements RecordSink {

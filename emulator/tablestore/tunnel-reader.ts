@@ -9,7 +9,7 @@
  */
 import { ActionType, FINISHED_TOKEN, type ReadRecordsResponse, type RecordMsg } from '../../tunnel/proto.js';
 import type { ChangeAction, TableStoreView } from './model.js';
-import { encodeStreamRecord } from './plainbuffer-write.js';
+import { encodeStreamRecord, recordBytesOf } from './plainbuffer-write.js';
 import { RpcError } from './rpc.js';
 import type { ResolvedTunnelOptions } from './tunnel-options.js';
 import type { ChannelRecord, TunnelRecord } from './tunnel-state.js';
@@ -113,7 +113,8 @@ function readStream(
       pastEnd = true;
       break;
     }
-    const record = encodeStreamRecord(change, { withSequence: true });
+    // Shared bytes, encoded once per change-log record: the protobuf encoder copies them out.
+    const record = recordBytesOf(change);
     if (records.length > 0 && bytes + record.length > options.readMaxBytes) break;
     bytes += record.length;
     records.push({ action_type: ACTION[change.action], record });

@@ -1,0 +1,189 @@
+/**
+ * A direct codec for the one message that carries data, ReadRecordsResponse (§1.1):
+ *
+ *   ReadRecordsResponse { repeated Record records = 1; required string next_token = 2; optional bool may_more_record = 3; }
+ *   Record              { required ActionType action_type = 1; required bytes record = 2; optional bytes origin_record = 3; }
+ *
+ * The generic path (proto.ts) copies every record into a wire object, then through protobufjs's
+ * fromObject, and on the way in through fromWire: three objects per record for a few hundred bytes.
+ * This codec reads and writes the bytes directly and returns exactly what the generic path returns
+ * (same bytes out, same object shapes in, Buffer views where protobufjs gives them). It handles the
+ * canonical form only — ASCII tokens, known action types, no unknown fields, short varints — and
+ * answers null for anything else, so that the generic path decides (or throws) as it always did.
+ */
+import type { ActionType, ReadRecordsResponse, RecordMsg } from './proto.js';
+
+const TAG_RECORDS = (1 << 3) | 2;
+const TAG_NEXT_TOKEN = (2 << 3) | 2;
+const TAG_MAY_MORE = (3 << 3) | 0;
+const TAG_ACTION = (1 << 3) | 0;
+const TAG_RECORD = (2 << 3) | 2;
+const TAG_ORIGIN = (3 << 3) | 2;
+
+function varintSize(n: number): number {
+  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return false;
+  return true;
+}
+
+/** PUT_ROW, UPDATE_ROW, DELETE_ROW: the enum is closed (proto2), other values are not the canonical form. */
+function isAction(value: unknown): value is ActionType {
+  return value === 1 || value === 2 || value === 3;
+}
+
+/** Size of one Record's body, or -1 when it is not in the canonical form. */
+function recordBodySize(r: RecordMsg): number {
+  if (r === null || typeof r !== 'object' || !isAction(r.action_type) || !(r.record instanceof Uint8Array)) return -1;
+  let size = 2 + 1 + varintSize(r.record.length) + r.record.length;
+  const origin = r.origin_record;
+  if (origin !== undefined && origin !== null) {
+    if (!(origin instanceof Uint8Array)) return -1;
+    size += 1 + varintSize(origin.length) + origin.length;
+  }
+  return size;
+}
+
+/** The bytes `encodeMessage('ReadRecordsResponse', msg)` produces, or null to use the generic path. */
+export function encodeReadRecordsResponse(msg: ReadRecordsResponse): Buffer | null {
+  const records = msg.records;
+  const token = msg.next_token;
+  const mayMore = msg.may_more_record;
+  if (!Array.isArray(records) || typeof token !== 'string' || !isAscii(token)) return null;
+  if (mayMore !== undefined && mayMore !== null && typeof mayMore !== 'boolean') return null;
+  const bodySizes = new Array<number>(records.length);
+  let size = 1 + varintSize(token.length) + token.length + (typeof mayMore === 'boolean' ? 2 : 0);
+  for (let i = 0; i < records.length; i++) {
+    const body = recordBodySize(records[i]!);
+    if (body < 0) return null;
+    bodySizes[i] = body;
+    size += 1 + varintSize(body) + body;
+  }
+  const out = Buffer.allocUnsafe(size);
+  let pos = 0;
+  const varint = (n: number): void => {
+    while (n >= 0x80) {
+      out[pos++] = (n & 0x7f) | 0x80;
+      n >>>= 7;
+    }
+    out[pos++] = n;
+  };
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    out[pos++] = TAG_RECORDS;
+    varint(bodySizes[i]!);
+    out[pos++] = TAG_ACTION;
+    out[pos++] = r.action_type;
+    out[pos++] = TAG_RECORD;
+    varint(r.record.length);
+    out.set(r.record, pos);
+    pos += r.record.length;
+    const origin = r.origin_record;
+    if (origin !== undefined && origin !== null) {
+      out[pos++] = TAG_ORIGIN;
+      varint(origin.length);
+      out.set(origin, pos);
+      pos += origin.length;
+    }
+  }
+  out[pos++] = TAG_NEXT_TOKEN;
+  varint(token.length);
+  pos += out.write(token, pos, 'latin1');
+  if (typeof mayMore === 'boolean') {
+    out[pos++] = TAG_MAY_MORE;
+    out[pos++] = mayMore ? 1 : 0;
+  }
+  return out;
+}
+
+/** Cursor over the input; every read returns -1 when the bytes are not in the canonical form. */
+class Cursor {
+  pos = 0;
+  constructor(readonly bytes: Uint8Array, public end: number) {}
+
+  /** A varint of at most 4 bytes (< 2^28): lengths, tags and small values. */
+  varint(): number {
+    const b = this.bytes;
+    let value = 0;
+    for (let shift = 0; shift < 28; shift += 7) {
+      if (this.pos >= this.end) return -1;
+      const byte = b[this.pos++]!;
+      value |= (byte & 0x7f) << shift;
+      if (byte < 0x80) return value;
+    }
+    return -1;
+  }
+
+  /** A length-delimited field's [start, end), or -1. */
+  span(): number {
+    const len = this.varint();
+    if (len < 0 || this.pos + len > this.end) return -1;
+    const start = this.pos;
+    this.pos += len;
+    return start;
+  }
+}
+
+function decodeRecord(c: Cursor, end: number): RecordMsg | null {
+  const b = c.bytes;
+  let action: ActionType | -1 = -1;
+  let record: Uint8Array | undefined;
+  let origin: Uint8Array | undefined;
+  while (c.pos < end) {
+    const tag = b[c.pos++]!;
+    if (tag === TAG_RECORD || tag === TAG_ORIGIN) {
+      const start = c.span();
+      if (start < 0 || c.pos > end) return null;
+      const view = b.subarray(start, c.pos);
+      if (tag === TAG_RECORD) record = view;
+      else origin = view;
+    } else if (tag === TAG_ACTION) {
+      if (c.pos >= end) return null;
+      const value = b[c.pos++]!;
+      if (!isAction(value)) return null;
+      action = value;
+    } else {
+      return null;
+    }
+  }
+  if (c.pos !== end || action === -1 || record === undefined) return null;
+  return origin === undefined ? { action_type: action, record } : { action_type: action, record, origin_record: origin };
+}
+
+/** What `decodeMessage('ReadRecordsResponse', bytes)` returns, or null to use the generic path. */
+export function decodeReadRecordsResponse(bytes: Uint8Array): ReadRecordsResponse | null {
+  if (!(bytes instanceof Uint8Array)) return null;
+  const text = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const c = new Cursor(bytes, bytes.length);
+  const records: RecordMsg[] = [];
+  let token: string | undefined;
+  let mayMore: boolean | undefined;
+  while (c.pos < bytes.length) {
+    const tag = bytes[c.pos++]!;
+    if (tag === TAG_RECORDS) {
+      const start = c.span();
+      if (start < 0) return null;
+      const end = c.pos;
+      c.pos = start;
+      const record = decodeRecord(c, end);
+      if (record === null) return null;
+      records.push(record);
+    } else if (tag === TAG_NEXT_TOKEN) {
+      const start = c.span();
+      if (start < 0) return null;
+      for (let i = start; i < c.pos; i++) if (bytes[i]! >= 0x80) return null;
+      token = text.toString('latin1', start, c.pos);
+    } else if (tag === TAG_MAY_MORE) {
+      if (c.pos >= bytes.length) return null;
+      const v = bytes[c.pos++]!;
+      if (v > 1) return null;
+      mayMore = v === 1;
+    } else {
+      return null;
+    }
+  }
+  if (token === undefined) return null;
+  return mayMore === undefined ? { records, next_token: token } : { records, next_token: token, may_more_record: mayMore };
+}
