@@ -44,9 +44,18 @@ function change(i: number): { record: ChangeRecord; row: Record<string, unknown>
   const tsMs = 1_700_000_000_000 + i;
   const seq = { epoch: 0, timestamp: BigInt(tsMs) * 1000n + 7n, rowIndex: i % 16 };
   const user = `user-${(i * 7919) % 100_000}`;
-  const primaryKey: PkCell[] = [{ name: 'user_id', value: { type: 'STRING', value: user } }, { name: 'order_id', value: { type: 'INTEGER', value: BigInt(i) } }];
+  const primaryKey: PkCell[] = [
+    { name: 'user_id', value: { type: 'STRING', value: user } },
+    { name: 'order_id', value: { type: 'INTEGER', value: BigInt(i) } },
+  ];
   const kind = i % 10;
-  const row: Record<string, unknown> = { user_id: user, order_id: BigInt(i), _ts: tsMs * 1000 + 7, _seq: `00000000:${(tsMs * 1000 + 7).toString(16).padStart(16, '0')}:${(i % 16).toString(16).padStart(8, '0')}`, _channel: 'p0' };
+  const row: Record<string, unknown> = {
+    user_id: user,
+    order_id: BigInt(i),
+    _ts: tsMs * 1000 + 7,
+    _seq: `00000000:${(tsMs * 1000 + 7).toString(16).padStart(16, '0')}:${(i % 16).toString(16).padStart(8, '0')}`,
+    _channel: 'p0',
+  };
   let changes: CellChange[] = [];
   let action: ChangeRecord['action'] = 'DELETE_ROW';
   if (kind < 7) {
@@ -100,7 +109,10 @@ const COLUMNS = [
   { name: 'city', type: 'string' as const },
   { name: 'note', type: 'string' as const },
 ];
-const PRIMARY_KEY = [{ name: 'user_id', type: 'STRING' as const }, { name: 'order_id', type: 'INTEGER' as const }];
+const PRIMARY_KEY = [
+  { name: 'user_id', type: 'STRING' as const },
+  { name: 'order_id', type: 'INTEGER' as const },
+];
 
 const noop: RecordSink = { beginRow() {}, primaryKey() {}, cell() {}, endRow() {} };
 
@@ -149,14 +161,29 @@ async function task(dir: string): Promise<number> {
   const client = { readRecords: async (req: { token: string }) => ({ ...byToken.get(req.token)!, responseBytes: 0 }) } as unknown as TunnelClient;
   const resources = { tunnelClient: () => client, tableStore: () => store, compression: 'zstd', rowGroupRows: 100_000 } as unknown as WorkerResources;
   const input: ChannelTaskInput = {
-    kind: 'read-channel', protocol: PROTOCOL_VERSION, batchId: 'bench', table: 'orders', tunnelId: 't', channelId: 'p0', clientId: 'c',
-    tablePath: '', startToken: 'start', committedSeq: 0, mode: 'changelog', primaryKey: PRIMARY_KEY, columns: COLUMNS, discoverColumns: false,
-    maxRowBytes: 1 << 20, targetFileBytes: 128 << 20, budget: { maxRecords: N * 2, maxBytes: 1 << 30, maxDurationMs: 600_000 },
+    kind: 'read-channel',
+    protocol: PROTOCOL_VERSION,
+    batchId: 'bench',
+    table: 'orders',
+    tunnelId: 't',
+    channelId: 'p0',
+    clientId: 'c',
+    tablePath: '',
+    startToken: 'start',
+    committedSeq: 0,
+    mode: 'changelog',
+    primaryKey: PRIMARY_KEY,
+    columns: COLUMNS,
+    discoverColumns: false,
+    maxRowBytes: 1 << 20,
+    targetFileBytes: 128 << 20,
+    budget: { maxRecords: N * 2, maxBytes: 1 << 30, maxDurationMs: 600_000 },
   };
   const t0 = performance.now();
   const result = await readChannel(input, resources);
   const ms = performance.now() - t0;
-  if (result.kind !== 'ok' || result.stats.rowsWritten !== N || !result.finished) throw new Error(`bench task did not land every record: ${JSON.stringify(result).slice(0, 300)}`);
+  if (result.kind !== 'ok' || result.stats.rowsWritten !== N || !result.finished)
+    throw new Error(`bench task did not land every record: ${JSON.stringify(result).slice(0, 300)}`);
   return ms;
 }
 
@@ -170,7 +197,13 @@ for (let run = 0; run < RUNS; run++) {
     const dir = await mkdtemp(join(tmpdir(), `otslake-bench-task-`));
     try {
       const ms =
-        name === 'decode-only' ? await decodeOnly() : name === 'decode-rows' ? await decodeRows() : name === 'write-only' ? await writeOnly(dir) : await task(dir);
+        name === 'decode-only'
+          ? await decodeOnly()
+          : name === 'decode-rows'
+            ? await decodeRows()
+            : name === 'write-only'
+              ? await writeOnly(dir)
+              : await task(dir);
       best[name] = Math.min(best[name]!, ms);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -178,15 +211,26 @@ for (let run = 0; run < RUNS; run++) {
   }
 }
 for (const [name, ms] of Object.entries(best)) {
-  console.log(JSON.stringify({ bench: 'channel-task', case: name, records: N, ms: Math.round(ms), recordsPerSec: Math.round((N / ms) * 1000), rawMBPerSec: Number((rawBytes / 1e6 / (ms / 1000)).toFixed(1)) }));
+  console.log(
+    JSON.stringify({
+      bench: 'channel-task',
+      case: name,
+      records: N,
+      ms: Math.round(ms),
+      recordsPerSec: Math.round((N / ms) * 1000),
+      rawMBPerSec: Number((rawBytes / 1e6 / (ms / 1000)).toFixed(1)),
+    }),
+  );
 }
 const parts = best['decode-only']! + best['write-only']!;
 if (values.case === undefined) {
-  console.log(JSON.stringify({
-    bench: 'channel-task',
-    summary: 'task time relative to decode-only + write-only, and to decode-rows + write-only, in this run',
-    taskOverParts: Number((best.task! / parts).toFixed(2)),
-    taskOverRowsAndWrite: Number((best.task! / (best['decode-rows']! + best['write-only']!)).toFixed(2)),
-    rawBytesPerRecord: Math.round(rawBytes / N),
-  }));
+  console.log(
+    JSON.stringify({
+      bench: 'channel-task',
+      summary: 'task time relative to decode-only + write-only, and to decode-rows + write-only, in this run',
+      taskOverParts: Number((best.task! / parts).toFixed(2)),
+      taskOverRowsAndWrite: Number((best.task! / (best['decode-rows']! + best['write-only']!)).toFixed(2)),
+      rawBytesPerRecord: Math.round(rawBytes / N),
+    }),
+  );
 }

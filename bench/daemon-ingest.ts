@@ -31,9 +31,21 @@ const CREDS = { instance: 'bench', accessKeyId: 'bench-ak', accessKeySecret: 'be
 const SDK: any = createRequire(import.meta.url)('tablestore');
 
 const dir = await mkdtemp(join(tmpdir(), 'otslake-bench-daemon-'));
-const emu = await startTablestoreEmulator({ port: 0, ...CREDS, dataDir: join(dir, 'ts'), partitionsPerTable: 2, tunnel: { initDelayMs: 0, sweepIntervalMs: 0 } });
+const emu = await startTablestoreEmulator({
+  port: 0,
+  ...CREDS,
+  dataDir: join(dir, 'ts'),
+  partitionsPerTable: 2,
+  tunnel: { initDelayMs: 0, sweepIntervalMs: 0 },
+});
 try {
-  const sdk = new SDK.Client({ accessKeyId: CREDS.accessKeyId, secretAccessKey: CREDS.accessKeySecret, endpoint: emu.endpoint, instancename: CREDS.instance, maxRetries: 0 });
+  const sdk = new SDK.Client({
+    accessKeyId: CREDS.accessKeyId,
+    secretAccessKey: CREDS.accessKeySecret,
+    endpoint: emu.endpoint,
+    instancename: CREDS.instance,
+    maxRetries: 0,
+  });
   await sdk.createTable({
     tableMeta: { tableName: 'orders', primaryKey: [{ name: 'id', type: 'INTEGER' }] },
     reservedThroughput: { capacityUnit: { read: 0, write: 0 } },
@@ -44,13 +56,22 @@ try {
   for (let start = 0; start < ROWS; start += 200) {
     const n = Math.min(200, ROWS - start);
     await sdk.batchWriteRow({
-      tables: [{
-        tableName: 'orders',
-        rows: Array.from({ length: n }, (_, k) => ({
-          type: 'PUT', condition: cond, primaryKey: [{ id: SDK.Long.fromNumber(start + k) }],
-          attributeColumns: [{ status: ['created', 'paid', 'shipped'][(start + k) % 3] }, { amount: ((start + k) % 1000) / 10 }, { qty: SDK.Long.fromNumber((start + k) % 17) }, { note: `note ${start + k}` }],
-        })),
-      }],
+      tables: [
+        {
+          tableName: 'orders',
+          rows: Array.from({ length: n }, (_, k) => ({
+            type: 'PUT',
+            condition: cond,
+            primaryKey: [{ id: SDK.Long.fromNumber(start + k) }],
+            attributeColumns: [
+              { status: ['created', 'paid', 'shipped'][(start + k) % 3] },
+              { amount: ((start + k) % 1000) / 10 },
+              { qty: SDK.Long.fromNumber((start + k) % 17) },
+              { note: `note ${start + k}` },
+            ],
+          })),
+        },
+      ],
     });
   }
 
@@ -72,7 +93,12 @@ try {
   close();
 
   // Reference: ReadRecords only, on a second tunnel.
-  const client = new TunnelClient({ endpoint: emu.endpoint, instanceName: CREDS.instance, accessKeyId: CREDS.accessKeyId, accessKeySecret: CREDS.accessKeySecret });
+  const client = new TunnelClient({
+    endpoint: emu.endpoint,
+    instanceName: CREDS.instance,
+    accessKeyId: CREDS.accessKeyId,
+    accessKeySecret: CREDS.accessKeySecret,
+  });
   const { tunnel_id } = await client.createTunnel({ tunnel: { table_name: 'orders', tunnel_name: 'reference', tunnel_type: TunnelType.BaseData } });
   const session = new TunnelSession({ client, tunnelId: tunnel_id });
   const t1 = performance.now();
@@ -90,11 +116,19 @@ try {
   await session.shutdown();
   client.close();
 
-  console.log(JSON.stringify({
-    bench: 'daemon.base-snapshot-until-idle', rows: ROWS, threads: THREADS, ms: Math.round(daemonMs), rowsPerSec: Math.round(ROWS / (daemonMs / 1000)),
-    reference: 'ReadRecords only (no decode, no Parquet, no commit)', referenceRecords: records, referenceRowsPerSec: Math.round(records / (readMs / 1000)),
-    rssMiB: Math.round(process.memoryUsage().rss / 1048576),
-  }));
+  console.log(
+    JSON.stringify({
+      bench: 'daemon.base-snapshot-until-idle',
+      rows: ROWS,
+      threads: THREADS,
+      ms: Math.round(daemonMs),
+      rowsPerSec: Math.round(ROWS / (daemonMs / 1000)),
+      reference: 'ReadRecords only (no decode, no Parquet, no commit)',
+      referenceRecords: records,
+      referenceRowsPerSec: Math.round(records / (readMs / 1000)),
+      rssMiB: Math.round(process.memoryUsage().rss / 1048576),
+    }),
+  );
 } finally {
   await emu.close();
   await rm(dir, { recursive: true, force: true });

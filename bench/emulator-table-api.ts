@@ -53,9 +53,11 @@ function timeStore(dataDir: string | undefined, writes: RowWrite[]): number {
 async function runConcurrent(total: number, fn: (i: number) => Promise<unknown>): Promise<number> {
   let next = 0;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < total) await fn(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) await fn(next++);
+    }),
+  );
   return performance.now() - t0;
 }
 
@@ -64,7 +66,13 @@ try {
   const writes = storeWrites(rows * 10);
   const memMs = timeStore(undefined, writes);
   const journalMs = timeStore(path.join(dir, 'journal'), writes);
-  emit({ bench: 'store.writeRows', rows: writes.length, rowsPerSec: Math.round(writes.length / (memMs / 1000)), reference: 'same with journal', referenceRowsPerSec: Math.round(writes.length / (journalMs / 1000)) });
+  emit({
+    bench: 'store.writeRows',
+    rows: writes.length,
+    rowsPerSec: Math.round(writes.length / (memMs / 1000)),
+    reference: 'same with journal',
+    referenceRowsPerSec: Math.round(writes.length / (journalMs / 1000)),
+  });
 
   const emu = await startTablestoreEmulator({ instance: 'bench', accessKeyId: 'ak', accessKeySecret: 'sk' });
   const client = new SDK.Client({ accessKeyId: 'ak', secretAccessKey: 'sk', endpoint: emu.endpoint, instancename: 'bench', maxRetries: 0 });
@@ -76,36 +84,75 @@ try {
   const cond = new SDK.Condition(SDK.RowExistenceExpectation.IGNORE, null);
   // Warm up both paths (JIT, keep-alive sockets) before timing either.
   await runConcurrent(200, () => client.listTable({}));
-  await runConcurrent(200, (i) => client.putRow({ tableName: 'b', condition: cond, primaryKey: [{ id: SDK.Long.fromNumber(-1 - i) }], attributeColumns: [{ w: 1.0 }] }));
+  await runConcurrent(200, (i) =>
+    client.putRow({ tableName: 'b', condition: cond, primaryKey: [{ id: SDK.Long.fromNumber(-1 - i) }], attributeColumns: [{ w: 1.0 }] }),
+  );
   const listMs = await runConcurrent(rows, () => client.listTable({}));
-  const putMs = await runConcurrent(rows, (i) => client.putRow({
-    tableName: 'b', condition: cond, primaryKey: [{ id: SDK.Long.fromNumber(i) }], attributeColumns: [{ name: `user-${i}` }, { amount: i * 1.25 }],
-  }));
-  emit({ bench: 'sdk.putRow', concurrency, calls: rows, callsPerSec: Math.round(rows / (putMs / 1000)), reference: 'sdk.listTable', referenceCallsPerSec: Math.round(rows / (listMs / 1000)) });
+  const putMs = await runConcurrent(rows, (i) =>
+    client.putRow({
+      tableName: 'b',
+      condition: cond,
+      primaryKey: [{ id: SDK.Long.fromNumber(i) }],
+      attributeColumns: [{ name: `user-${i}` }, { amount: i * 1.25 }],
+    }),
+  );
+  emit({
+    bench: 'sdk.putRow',
+    concurrency,
+    calls: rows,
+    callsPerSec: Math.round(rows / (putMs / 1000)),
+    reference: 'sdk.listTable',
+    referenceCallsPerSec: Math.round(rows / (listMs / 1000)),
+  });
 
   const batches = Math.ceil(rows / 20);
-  const batchMs = await runConcurrent(batches, (b) => client.batchWriteRow({
-    tables: [{
-      tableName: 'b',
-      rows: Array.from({ length: 200 }, (_, k) => ({
-        type: 'PUT', condition: cond, primaryKey: [{ id: SDK.Long.fromNumber(rows + b * 200 + k) }], attributeColumns: [{ name: 'x' }, { amount: 1.5 }],
-      })),
-    }],
-  }));
-  emit({ bench: 'sdk.batchWriteRow', concurrency, rows: batches * 200, rowsPerSec: Math.round((batches * 200) / (batchMs / 1000)), reference: 'sdk.putRow rows/s', referenceRowsPerSec: Math.round(rows / (putMs / 1000)) });
+  const batchMs = await runConcurrent(batches, (b) =>
+    client.batchWriteRow({
+      tables: [
+        {
+          tableName: 'b',
+          rows: Array.from({ length: 200 }, (_, k) => ({
+            type: 'PUT',
+            condition: cond,
+            primaryKey: [{ id: SDK.Long.fromNumber(rows + b * 200 + k) }],
+            attributeColumns: [{ name: 'x' }, { amount: 1.5 }],
+          })),
+        },
+      ],
+    }),
+  );
+  emit({
+    bench: 'sdk.batchWriteRow',
+    concurrency,
+    rows: batches * 200,
+    rowsPerSec: Math.round((batches * 200) / (batchMs / 1000)),
+    reference: 'sdk.putRow rows/s',
+    referenceRowsPerSec: Math.round(rows / (putMs / 1000)),
+  });
 
   let read = 0;
   let start: unknown[] = [{ id: SDK.INF_MIN }];
   const t0 = performance.now();
   start = [{ id: SDK.Long.fromNumber(0) }];
   for (;;) {
-    const page = await client.getRange({ tableName: 'b', direction: SDK.Direction.FORWARD, inclusiveStartPrimaryKey: start, exclusiveEndPrimaryKey: [{ id: SDK.INF_MAX }] });
+    const page = await client.getRange({
+      tableName: 'b',
+      direction: SDK.Direction.FORWARD,
+      inclusiveStartPrimaryKey: start,
+      exclusiveEndPrimaryKey: [{ id: SDK.INF_MAX }],
+    });
     read += page.rows.length;
     if (!page.nextStartPrimaryKey) break;
     start = page.nextStartPrimaryKey.map((c: { name: string; value: unknown }) => ({ [c.name]: c.value }));
   }
   const rangeMs = performance.now() - t0;
-  emit({ bench: 'sdk.getRange', rows: read, rowsPerSec: Math.round(read / (rangeMs / 1000)), reference: 'store.writeRows in memory', referenceRowsPerSec: Math.round(writes.length / (memMs / 1000)) });
+  emit({
+    bench: 'sdk.getRange',
+    rows: read,
+    rowsPerSec: Math.round(read / (rangeMs / 1000)),
+    reference: 'store.writeRows in memory',
+    referenceRowsPerSec: Math.round(writes.length / (memMs / 1000)),
+  });
   await emu.close();
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });

@@ -63,7 +63,10 @@ async function newTable(store: ObjectStore): Promise<number> {
 async function appendBatch(store: ObjectStore, n: number, readVersion: number): Promise<number> {
   const rows = Array.from({ length: 5 }, (_, i) => ({ id: BigInt(n * 5 + i), name: `row-${n}-${i}`, _op: 'PUT' }));
   const files = await writeParquetFiles(rows, { store, columns: COLUMNS as never, directory: '' });
-  const result = await commit(store, [txnAction('otslake/bench/ch', n + 1), ...files.map((f) => addActionFor(f))], { readVersion, operation: 'STREAMING UPDATE' });
+  const result = await commit(store, [txnAction('otslake/bench/ch', n + 1), ...files.map((f) => addActionFor(f))], {
+    readVersion,
+    operation: 'STREAMING UPDATE',
+  });
   if (result.kind !== 'committed') throw new Error(`batch ${n} not committed: ${result.reason}`);
   return result.version;
 }
@@ -93,7 +96,14 @@ async function main(): Promise<void> {
         logCleanupIntervalMs: '1h',
       },
     });
-    const maintenance = new TableMaintenance({ config, table: config.tables[0]!, store: maintained, metrics: new Metrics(), log: silentLogger, nowMs: () => clock });
+    const maintenance = new TableMaintenance({
+      config,
+      table: config.tables[0]!,
+      store: maintained,
+      metrics: new Metrics(),
+      log: silentLogger,
+      nowMs: () => clock,
+    });
     const abort = new AbortController();
 
     let vM = await newTable(maintained);
@@ -121,8 +131,20 @@ async function main(): Promise<void> {
     const r = await measureLoad(reference);
     const common = { batches, simulatedHours: Math.round((batches / 3600) * 100) / 100, checkpointInterval, compactIntervalMs };
     emit({ figure: 'live files after batches', ...common, withMaintenance: m.files, referenceNoMaintenance: r.files });
-    emit({ figure: 'snapshot load ms (best of 3)', ...common, withMaintenance: m.ms, referenceNoMaintenance: r.ms, checkpointVersion: m.checkpointVersion, version: m.version });
-    emit({ figure: 'ms per batch incl. maintenance', ...common, withMaintenance: Math.round((maintainedMs / batches) * 100) / 100, referenceNoMaintenance: Math.round((referenceMs / batches) * 100) / 100 });
+    emit({
+      figure: 'snapshot load ms (best of 3)',
+      ...common,
+      withMaintenance: m.ms,
+      referenceNoMaintenance: r.ms,
+      checkpointVersion: m.checkpointVersion,
+      version: m.version,
+    });
+    emit({
+      figure: 'ms per batch incl. maintenance',
+      ...common,
+      withMaintenance: Math.round((maintainedMs / batches) * 100) / 100,
+      referenceNoMaintenance: Math.round((referenceMs / batches) * 100) / 100,
+    });
     emit({ figure: 'maintenance runs', status: maintenance.status() });
   } finally {
     await rm(root, { recursive: true, force: true });

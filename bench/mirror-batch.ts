@@ -71,7 +71,9 @@ async function buildTable(store: ObjectStore, rows: number): Promise<void> {
   }
   const outcomes = [];
   for (const [bucket, changes] of byBucket) {
-    outcomes.push(await mergeBucket(bucket, [], changes, { store, keyColumns: shape.keyColumns, columns: shape.columns, changeDataFeed: false, targetFileBytes: TARGET }));
+    outcomes.push(
+      await mergeBucket(bucket, [], changes, { store, keyColumns: shape.keyColumns, columns: shape.columns, changeDataFeed: false, targetFileBytes: TARGET }),
+    );
   }
   await commit(store, mirrorFileActions(outcomes), { readVersion: snapshot.version, operation: 'WRITE' });
 }
@@ -86,16 +88,27 @@ async function measure(rows: number): Promise<Record<string, unknown>> {
 
     // Stage one batch of KEYS random UPDATEs, as a channel task would.
     let seed = rows;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     const staged = Array.from({ length: KEYS }, (_, n) => ({
-      ...rowOf(Math.floor(rand() * rows)), qty: BigInt(1000 + n), customer: null, amount: null,
-      _op: 'UPDATE', _ts: 1_700_000_000_000_000n + BigInt(n), _seq: `00000000:${(n + 1).toString(16).padStart(16, '0')}:00000000`, _channel: 'c', _deleted_columns: [],
+      ...rowOf(Math.floor(rand() * rows)),
+      qty: BigInt(1000 + n),
+      customer: null,
+      amount: null,
+      _op: 'UPDATE',
+      _ts: 1_700_000_000_000_000n + BigInt(n),
+      _seq: `00000000:${(n + 1).toString(16).padStart(16, '0')}:00000000`,
+      _channel: 'c',
+      _deleted_columns: [],
     }));
     const columns = [
-      { name: 'id', type: 'long', nullable: false }, { name: 'customer', type: 'string', nullable: true },
-      { name: 'amount', type: 'double', nullable: true }, { name: 'qty', type: 'long', nullable: true },
-      { name: '_op', type: 'string', nullable: true }, { name: '_ts', type: 'timestamp', nullable: true },
-      { name: '_seq', type: 'string', nullable: true }, { name: '_channel', type: 'string', nullable: true },
+      { name: 'id', type: 'long', nullable: false },
+      { name: 'customer', type: 'string', nullable: true },
+      { name: 'amount', type: 'double', nullable: true },
+      { name: 'qty', type: 'long', nullable: true },
+      { name: '_op', type: 'string', nullable: true },
+      { name: '_ts', type: 'timestamp', nullable: true },
+      { name: '_seq', type: 'string', nullable: true },
+      { name: '_channel', type: 'string', nullable: true },
       { name: '_deleted_columns', type: 'array<string>', nullable: true },
     ] as const;
     const stagedFiles = (await writeParquetFiles(staged, { store, columns: columns as never, directory: stagingDirectory('b1') })).map((f) => f.path);
@@ -105,10 +118,24 @@ async function measure(rows: number): Promise<Record<string, unknown>> {
     const t2 = performance.now();
     const shape = mirrorShapeOf(snapshot.metadata, snapshot.schema);
     const [task] = planMergeTasks(snapshot.files.values(), BUCKETS, { maxTasks: 1 });
-    const result = await runMergeMirrorTask({
-      kind: 'merge-mirror', protocol: PROTOCOL_VERSION, batchId: 'b1', table: 'bench', tablePath: '', stagedFiles, bucketCount: BUCKETS,
-      buckets: task!.buckets, files: task!.files, keyColumns: shape.keyColumns, columns: shape.columns, changeDataFeed: false, targetFileBytes: TARGET,
-    }, store);
+    const result = await runMergeMirrorTask(
+      {
+        kind: 'merge-mirror',
+        protocol: PROTOCOL_VERSION,
+        batchId: 'b1',
+        table: 'bench',
+        tablePath: '',
+        stagedFiles,
+        bucketCount: BUCKETS,
+        buckets: task!.buckets,
+        files: task!.files,
+        keyColumns: shape.keyColumns,
+        columns: shape.columns,
+        changeDataFeed: false,
+        targetFileBytes: TARGET,
+      },
+      store,
+    );
     const committed = await commit(store, mirrorFileActions([result]), { readVersion: snapshot.version, readMetadata: snapshot.metadata, operation: 'MERGE' });
     const batchMs = performance.now() - t2;
     if (committed.kind !== 'committed') throw new Error('bench commit lost');
@@ -129,9 +156,19 @@ async function measure(rows: number): Promise<Record<string, unknown>> {
     const fullRewriteMs = performance.now() - t3;
 
     return {
-      bench: 'mirror-batch', tableRows: rows, tableFiles: snapshot.files.size, changedKeys: KEYS, targetFileBytes: TARGET, buckets: BUCKETS,
-      batchMs: Math.round(batchMs), snapshotLoadMs: Math.round(t2 - t1), mergeMs: Math.round(result.stats.durationMs),
-      filesTouched: result.stats.filesRead, rowsRewritten: result.stats.rowsWritten, bytesRead: result.stats.bytesRead, bytesWritten: result.stats.bytesWritten,
+      bench: 'mirror-batch',
+      tableRows: rows,
+      tableFiles: snapshot.files.size,
+      changedKeys: KEYS,
+      targetFileBytes: TARGET,
+      buckets: BUCKETS,
+      batchMs: Math.round(batchMs),
+      snapshotLoadMs: Math.round(t2 - t1),
+      mergeMs: Math.round(result.stats.durationMs),
+      filesTouched: result.stats.filesRead,
+      rowsRewritten: result.stats.rowsWritten,
+      bytesRead: result.stats.bytesRead,
+      bytesWritten: result.stats.bytesWritten,
       reference: { fullRewriteMs: Math.round(fullRewriteMs), rowsRewritten: refRows, bytesWritten: refBytes },
       buildMs: Math.round(buildMs),
     };
@@ -152,11 +189,15 @@ for (const rows of SIZES) {
 if (results.length >= 2) {
   const first = results[0]!;
   const last = results[results.length - 1]!;
-  console.log(JSON.stringify({
-    bench: 'mirror-batch-summary',
-    tableGrowth: (last.tableRows as number) / (first.tableRows as number),
-    batchMsGrowth: Number(((last.batchMs as number) / (first.batchMs as number)).toFixed(2)),
-    bytesWrittenGrowth: Number(((last.bytesWritten as number) / (first.bytesWritten as number)).toFixed(2)),
-    referenceMsGrowth: Number(((last.reference as { fullRewriteMs: number }).fullRewriteMs / (first.reference as { fullRewriteMs: number }).fullRewriteMs).toFixed(2)),
-  }));
+  console.log(
+    JSON.stringify({
+      bench: 'mirror-batch-summary',
+      tableGrowth: (last.tableRows as number) / (first.tableRows as number),
+      batchMsGrowth: Number(((last.batchMs as number) / (first.batchMs as number)).toFixed(2)),
+      bytesWrittenGrowth: Number(((last.bytesWritten as number) / (first.bytesWritten as number)).toFixed(2)),
+      referenceMsGrowth: Number(
+        ((last.reference as { fullRewriteMs: number }).fullRewriteMs / (first.reference as { fullRewriteMs: number }).fullRewriteMs).toFixed(2),
+      ),
+    }),
+  );
 }

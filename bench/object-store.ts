@@ -39,7 +39,10 @@ async function timed(fn: () => Promise<void>): Promise<number> {
   return Number(process.hrtime.bigint() - started) / 1e6;
 }
 
-const commitBody = (i: number) => Buffer.from(`{"commitInfo":{"timestamp":${Date.now()},"operation":"STREAMING UPDATE","n":${i}}}\n{"add":{"path":"part-${i}.parquet","size":1234,"dataChange":true}}\n`);
+const commitBody = (i: number) =>
+  Buffer.from(
+    `{"commitInfo":{"timestamp":${Date.now()},"operation":"STREAMING UPDATE","n":${i}}}\n{"add":{"path":"part-${i}.parquet","size":1234,"dataChange":true}}\n`,
+  );
 const large = Buffer.alloc(LARGE_BYTES);
 for (let i = 0; i < large.length; i += 4096) large[i] = i & 0xff;
 
@@ -56,12 +59,24 @@ try {
   const refMs = await timed(async () => {
     for (let i = 0; i < COMMITS; i += 1) await writeFile(join(dir, 'lake/ref', `${i}.json`), commitBody(i));
   });
-  emit({ bench: 'local-commit', commits: COMMITS, perCommitMs: +(localMs / COMMITS).toFixed(3), reference: 'fs.writeFile', referencePerCommitMs: +(refMs / COMMITS).toFixed(3) });
+  emit({
+    bench: 'local-commit',
+    commits: COMMITS,
+    perCommitMs: +(localMs / COMMITS).toFixed(3),
+    reference: 'fs.writeFile',
+    referencePerCommitMs: +(refMs / COMMITS).toFixed(3),
+  });
 
   // Local: one large file.
   const localLargeMs = await timed(async () => void (await local.put('large.bin', large)));
   const refLargeMs = await timed(() => writeFile(join(dir, 'lake/ref/large.bin'), large));
-  emit({ bench: 'local-large', mib: LARGE_BYTES / 2 ** 20, mibPerS: +(LARGE_BYTES / 2 ** 20 / (localLargeMs / 1000)).toFixed(1), reference: 'fs.writeFile', referenceMibPerS: +(LARGE_BYTES / 2 ** 20 / (refLargeMs / 1000)).toFixed(1) });
+  emit({
+    bench: 'local-large',
+    mib: LARGE_BYTES / 2 ** 20,
+    mibPerS: +(LARGE_BYTES / 2 ** 20 / (localLargeMs / 1000)).toFixed(1),
+    reference: 'fs.writeFile',
+    referenceMibPerS: +(LARGE_BYTES / 2 ** 20 / (refLargeMs / 1000)).toFixed(1),
+  });
 
   // OSS through the emulator: small commits.
   const oss = OssStore.open({ ...credentials, bucket: 'bench', endpoint: emulator.endpoint, prefix: 'store' });
@@ -72,16 +87,36 @@ try {
   const rawMs = await timed(async () => {
     for (let i = 0; i < COMMITS; i += 1) await client.put(`raw/_delta_log/${i}.json`, commitBody(i), { headers: { 'x-oss-forbid-overwrite': 'true' } });
   });
-  emit({ bench: 'oss-commit', commits: COMMITS, perCommitMs: +(ossMs / COMMITS).toFixed(3), reference: 'ali-oss put', referencePerCommitMs: +(rawMs / COMMITS).toFixed(3) });
+  emit({
+    bench: 'oss-commit',
+    commits: COMMITS,
+    perCommitMs: +(ossMs / COMMITS).toFixed(3),
+    reference: 'ali-oss put',
+    referencePerCommitMs: +(rawMs / COMMITS).toFixed(3),
+  });
 
   // OSS: one large object, simple and multipart.
   const simple = OssStore.open({ ...credentials, bucket: 'bench', endpoint: emulator.endpoint, prefix: 'simple', multipartThresholdBytes: LARGE_BYTES + 1 });
   const simpleMs = await timed(async () => void (await simple.put('large.bin', large)));
-  const multipart = OssStore.open({ ...credentials, bucket: 'bench', endpoint: emulator.endpoint, prefix: 'mp', multipartThresholdBytes: 8 * 2 ** 20, partSizeBytes: 8 * 2 ** 20 });
+  const multipart = OssStore.open({
+    ...credentials,
+    bucket: 'bench',
+    endpoint: emulator.endpoint,
+    prefix: 'mp',
+    multipartThresholdBytes: 8 * 2 ** 20,
+    partSizeBytes: 8 * 2 ** 20,
+  });
   const multipartMs = await timed(async () => void (await multipart.put('large.bin', large, { ifAbsent: true })));
   const rawLargeMs = await timed(async () => void (await client.put('raw/large.bin', large)));
   const mibPerS = (ms: number) => +(LARGE_BYTES / 2 ** 20 / (ms / 1000)).toFixed(1);
-  emit({ bench: 'oss-large', mib: LARGE_BYTES / 2 ** 20, simpleMibPerS: mibPerS(simpleMs), multipartMibPerS: mibPerS(multipartMs), reference: 'ali-oss put', referenceMibPerS: mibPerS(rawLargeMs) });
+  emit({
+    bench: 'oss-large',
+    mib: LARGE_BYTES / 2 ** 20,
+    simpleMibPerS: mibPerS(simpleMs),
+    multipartMibPerS: mibPerS(multipartMs),
+    reference: 'ali-oss put',
+    referenceMibPerS: mibPerS(rawLargeMs),
+  });
 
   // OSS: listing.
   for (let i = 0; i < KEYS; i += 100) {
@@ -92,7 +127,10 @@ try {
   const rawListMs = await timed(async () => {
     let token: string | null = null;
     do {
-      const page: OSS.ListV2ObjectResult = await client.listV2({ prefix: 'store/many/', 'max-keys': '1000', ...(token ? { 'continuation-token': token } : {}) }, {});
+      const page: OSS.ListV2ObjectResult = await client.listV2(
+        { prefix: 'store/many/', 'max-keys': '1000', ...(token ? { 'continuation-token': token } : {}) },
+        {},
+      );
       token = page.nextContinuationToken ?? null;
     } while (token);
   });

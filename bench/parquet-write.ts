@@ -18,13 +18,21 @@ const WRITERS = ['otslake', 'hyparquet', 'duckdb'] as const;
 type WriterName = (typeof WRITERS)[number];
 
 interface Row {
-  id: bigint; user_id: string; amount: number; paid: boolean; status: string; _ts: bigint; note: string | null; _op: string; _seq: string | null;
+  id: bigint;
+  user_id: string;
+  amount: number;
+  paid: boolean;
+  status: string;
+  _ts: bigint;
+  note: string | null;
+  _op: string;
+  _seq: string | null;
 }
 
 /** Deterministic rows: int64 ids beyond 2^53, strings, doubles, booleans, µs UTC timestamps, 30 % null notes. */
 function* generateRows(n: number): Generator<Row> {
   let seed = 42;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
   const words = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliet'];
   const statuses = ['NEW', 'PAID', 'SHIPPED', 'DONE', 'CANCELLED'];
   const ops = ['PUT', 'UPDATE', 'DELETE'];
@@ -51,9 +59,15 @@ async function runOtslake(rows: number, dir: string): Promise<string> {
   const writer = new ParquetFileWriter({
     store,
     columns: [
-      { name: 'id', type: 'long', nullable: false }, { name: 'user_id', type: 'string', nullable: true }, { name: 'amount', type: 'double', nullable: true },
-      { name: 'paid', type: 'boolean', nullable: true }, { name: 'status', type: 'string', nullable: true }, { name: '_ts', type: 'timestamp', nullable: true },
-      { name: 'note', type: 'string', nullable: true }, { name: '_op', type: 'string', nullable: true }, { name: '_seq', type: 'string', nullable: true },
+      { name: 'id', type: 'long', nullable: false },
+      { name: 'user_id', type: 'string', nullable: true },
+      { name: 'amount', type: 'double', nullable: true },
+      { name: 'paid', type: 'boolean', nullable: true },
+      { name: 'status', type: 'string', nullable: true },
+      { name: '_ts', type: 'timestamp', nullable: true },
+      { name: 'note', type: 'string', nullable: true },
+      { name: '_op', type: 'string', nullable: true },
+      { name: '_seq', type: 'string', nullable: true },
     ],
     targetFileBytes: 1 << 30,
   });
@@ -72,14 +86,30 @@ async function runHyparquet(rows: number, dir: string): Promise<string> {
   await zstd.init();
   const cols: Record<keyof Row, unknown[]> = { id: [], user_id: [], amount: [], paid: [], status: [], _ts: [], note: [], _op: [], _seq: [] };
   for (const row of generateRows(rows)) for (const k of Object.keys(cols) as (keyof Row)[]) cols[k].push(row[k]);
-  const str = (name: string, required = false) => ({ name, type: 'BYTE_ARRAY' as const, repetition_type: required ? ('REQUIRED' as const) : ('OPTIONAL' as const), converted_type: 'UTF8' as const, logical_type: { type: 'STRING' as const } });
+  const str = (name: string, required = false) => ({
+    name,
+    type: 'BYTE_ARRAY' as const,
+    repetition_type: required ? ('REQUIRED' as const) : ('OPTIONAL' as const),
+    converted_type: 'UTF8' as const,
+    logical_type: { type: 'STRING' as const },
+  });
   const schema = [
     { name: 'root', num_children: 9 },
     { name: 'id', type: 'INT64' as const, repetition_type: 'REQUIRED' as const },
-    str('user_id'), { name: 'amount', type: 'DOUBLE' as const, repetition_type: 'OPTIONAL' as const }, { name: 'paid', type: 'BOOLEAN' as const, repetition_type: 'OPTIONAL' as const },
+    str('user_id'),
+    { name: 'amount', type: 'DOUBLE' as const, repetition_type: 'OPTIONAL' as const },
+    { name: 'paid', type: 'BOOLEAN' as const, repetition_type: 'OPTIONAL' as const },
     str('status'),
-    { name: '_ts', type: 'INT64' as const, repetition_type: 'OPTIONAL' as const, converted_type: 'TIMESTAMP_MICROS' as const, logical_type: { type: 'TIMESTAMP' as const, isAdjustedToUTC: true, unit: 'MICROS' as const } },
-    str('note'), str('_op'), str('_seq'),
+    {
+      name: '_ts',
+      type: 'INT64' as const,
+      repetition_type: 'OPTIONAL' as const,
+      converted_type: 'TIMESTAMP_MICROS' as const,
+      logical_type: { type: 'TIMESTAMP' as const, isAdjustedToUTC: true, unit: 'MICROS' as const },
+    },
+    str('note'),
+    str('_op'),
+    str('_seq'),
   ];
   const buf = parquetWriteBuffer({
     columnData: Object.entries(cols).map(([name, data]) => ({ name, data: data as never })),
@@ -98,19 +128,29 @@ async function runDuckdb(rows: number, dir: string): Promise<string> {
   const { DuckDBInstance } = await import('@duckdb/node-api');
   const db = await DuckDBInstance.create(':memory:', { threads: '1' });
   const con = await db.connect();
-  await con.run('CREATE TABLE t (id BIGINT NOT NULL, user_id VARCHAR, amount DOUBLE, paid BOOLEAN, status VARCHAR, _ts BIGINT, note VARCHAR, _op VARCHAR, _seq VARCHAR)');
+  await con.run(
+    'CREATE TABLE t (id BIGINT NOT NULL, user_id VARCHAR, amount DOUBLE, paid BOOLEAN, status VARCHAR, _ts BIGINT, note VARCHAR, _op VARCHAR, _seq VARCHAR)',
+  );
   const app = await con.createAppender('t');
   for (const r of generateRows(rows)) {
-    app.appendBigInt(r.id); app.appendVarchar(r.user_id); app.appendDouble(r.amount); app.appendBoolean(r.paid); app.appendVarchar(r.status);
+    app.appendBigInt(r.id);
+    app.appendVarchar(r.user_id);
+    app.appendDouble(r.amount);
+    app.appendBoolean(r.paid);
+    app.appendVarchar(r.status);
     app.appendBigInt(r._ts);
-    if (r.note === null) app.appendNull(); else app.appendVarchar(r.note);
+    if (r.note === null) app.appendNull();
+    else app.appendVarchar(r.note);
     app.appendVarchar(r._op);
-    if (r._seq === null) app.appendNull(); else app.appendVarchar(r._seq);
+    if (r._seq === null) app.appendNull();
+    else app.appendVarchar(r._seq);
     app.endRow();
   }
   app.closeSync();
   const file = path.join(dir, 'duckdb.parquet');
-  await con.run(`COPY (SELECT id, user_id, amount, paid, status, make_timestamptz(_ts) AS _ts, note, _op, _seq FROM t) TO '${file}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)`);
+  await con.run(
+    `COPY (SELECT id, user_id, amount, paid, status, make_timestamptz(_ts) AS _ts, note, _op, _seq FROM t) TO '${file}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)`,
+  );
   con.closeSync();
   db.closeSync();
   return file;
@@ -138,7 +178,9 @@ function runChild(writer: WriterName, rows: number): Promise<{ ms: number; bytes
   return new Promise((resolve, reject) => {
     const cp = fork(process.argv[1]!, ['--child', writer, '--rows', String(rows)], { execArgv: process.execArgv });
     let result: unknown;
-    cp.on('message', (m) => { result = m; });
+    cp.on('message', (m) => {
+      result = m;
+    });
     cp.on('error', reject);
     cp.on('exit', (code) => (code === 0 && result ? resolve(result as never) : reject(new Error(`${writer} child exited with ${code}`))));
   });
@@ -154,17 +196,32 @@ async function main(): Promise<void> {
     const r = await runChild(w, rows);
     if (r.numRows !== rows) throw new Error(`${w} wrote ${r.numRows} rows, expected ${rows}`);
     results[w] = r;
-    console.log(JSON.stringify({
-      bench: 'parquet-write', writer: w, rows, ms: Math.round(r.ms), rowsPerSec: Math.round(rows / (r.ms / 1000)),
-      outMBps: +((r.bytes / 1e6) / (r.ms / 1000)).toFixed(2), fileMB: +(r.bytes / 1e6).toFixed(2), peakRssMB: Math.round(r.rssMb),
-    }));
+    console.log(
+      JSON.stringify({
+        bench: 'parquet-write',
+        writer: w,
+        rows,
+        ms: Math.round(r.ms),
+        rowsPerSec: Math.round(rows / (r.ms / 1000)),
+        outMBps: +(r.bytes / 1e6 / (r.ms / 1000)).toFixed(2),
+        fileMB: +(r.bytes / 1e6).toFixed(2),
+        peakRssMB: Math.round(r.rssMb),
+      }),
+    );
   }
   const ref = results.duckdb;
   if (ref) {
-    console.log(JSON.stringify({
-      bench: 'parquet-write', summary: 'time and size relative to the DuckDB reference in this run',
-      ...Object.fromEntries(Object.entries(results).filter(([w]) => w !== 'duckdb').map(([w, r]) => [w, { timeX: +(r.ms / ref.ms).toFixed(2), sizeX: +(r.bytes / ref.bytes).toFixed(2) }])),
-    }));
+    console.log(
+      JSON.stringify({
+        bench: 'parquet-write',
+        summary: 'time and size relative to the DuckDB reference in this run',
+        ...Object.fromEntries(
+          Object.entries(results)
+            .filter(([w]) => w !== 'duckdb')
+            .map(([w, r]) => [w, { timeX: +(r.ms / ref.ms).toFixed(2), sizeX: +(r.bytes / ref.bytes).toFixed(2) }]),
+        ),
+      }),
+    );
   }
 }
 

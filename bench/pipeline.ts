@@ -49,9 +49,19 @@ const FROM_SOURCES = import.meta.url.endsWith('.ts');
  */
 function spawnCli(args: string[]) {
   const nodeArgs = (process.env.BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-  const argv = [...nodeArgs, ...(FROM_SOURCES
-    ? ['--import', 'tsx', '-e', `import(${JSON.stringify(new URL('../daemon/cli.ts', import.meta.url).href)}).then((m) => m.main(process.argv.slice(1)))`, '--', ...args]
-    : [fileURLToPath(new URL('../../bin/otslake', import.meta.url)), ...args])];
+  const argv = [
+    ...nodeArgs,
+    ...(FROM_SOURCES
+      ? [
+          '--import',
+          'tsx',
+          '-e',
+          `import(${JSON.stringify(new URL('../daemon/cli.ts', import.meta.url).href)}).then((m) => m.main(process.argv.slice(1)))`,
+          '--',
+          ...args,
+        ]
+      : [fileURLToPath(new URL('../../bin/otslake', import.meta.url)), ...args]),
+  ];
   return spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
@@ -130,7 +140,12 @@ function configFor(emulatorEndpoint: string, lakeDir: string, table: string, tun
   };
 }
 
-const row = (i: number) => [{ status: ['created', 'paid', 'shipped'][i % 3] }, { amount: (i % 1000) / 10 + 0.5 }, { qty: SDK.Long.fromNumber(i % 17) }, { note: `note ${i}` }];
+const row = (i: number) => [
+  { status: ['created', 'paid', 'shipped'][i % 3] },
+  { amount: (i % 1000) / 10 + 0.5 },
+  { qty: SDK.Long.fromNumber(i % 17) },
+  { note: `note ${i}` },
+];
 
 async function createTable(sdk: { createTable(p: unknown): Promise<unknown> }, name: string): Promise<void> {
   await sdk.createTable({
@@ -162,7 +177,10 @@ async function visibleAtById(tablePath: string): Promise<Map<number, number>> {
   const fileTs = new Map<string, number>();
   const logDir = join(tablePath, '_delta_log');
   for (const name of (await readdir(logDir)).filter((n) => /^\d{20}\.json$/.test(n))) {
-    const actions = (await readFile(join(logDir, name), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, { path?: string; timestamp?: number }>);
+    const actions = (await readFile(join(logDir, name), 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, { path?: string; timestamp?: number }>);
     const ts = actions.find((a) => a.commitInfo)?.commitInfo?.timestamp ?? (await stat(join(logDir, name))).mtimeMs;
     for (const a of actions) if (a.add?.path) fileTs.set(join(tablePath, decodeURIComponent(a.add.path)), ts);
   }
@@ -190,9 +208,25 @@ function percentile(sorted: readonly number[], p: number): number {
 const dir = await mkdtemp(join(tmpdir(), 'otslake-bench-pipeline-'));
 const emu = await startTablestoreEmulator({ port: 0, ...CREDS, dataDir: join(dir, 'ts'), partitionsPerTable: 2, tunnel: { initDelayMs: 0 } });
 try {
-  const sdk = new SDK.Client({ accessKeyId: CREDS.accessKeyId, secretAccessKey: CREDS.accessKeySecret, endpoint: emu.endpoint, instancename: CREDS.instance, maxRetries: 0 });
+  const sdk = new SDK.Client({
+    accessKeyId: CREDS.accessKeyId,
+    secretAccessKey: CREDS.accessKeySecret,
+    endpoint: emu.endpoint,
+    instancename: CREDS.instance,
+    maxRetries: 0,
+  });
   const cond = new SDK.Condition(SDK.RowExistenceExpectation.IGNORE, null);
-  console.log(JSON.stringify({ bench: 'pipeline.setup', rows: ROWS, threads: THREADS, cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, daemonFrom: FROM_SOURCES ? 'sources (tsx)' : 'dist' }));
+  console.log(
+    JSON.stringify({
+      bench: 'pipeline.setup',
+      rows: ROWS,
+      threads: THREADS,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      node: process.version,
+      daemonFrom: FROM_SOURCES ? 'sources (tsx)' : 'dist',
+    }),
+  );
 
   // ---- throughput ----
   await createTable(sdk, 'orders');
@@ -200,17 +234,39 @@ try {
   for (let start = 0; start < ROWS; start += 200) {
     const n = Math.min(200, ROWS - start);
     await sdk.batchWriteRow({
-      tables: [{ tableName: 'orders', rows: Array.from({ length: n }, (_, k) => ({ type: 'PUT', condition: cond, primaryKey: [{ id: SDK.Long.fromNumber(start + k) }], attributeColumns: row(start + k) })) }],
+      tables: [
+        {
+          tableName: 'orders',
+          rows: Array.from({ length: n }, (_, k) => ({
+            type: 'PUT',
+            condition: cond,
+            primaryKey: [{ id: SDK.Long.fromNumber(start + k) }],
+            attributeColumns: row(start + k),
+          })),
+        },
+      ],
     });
   }
-  console.log(JSON.stringify({ bench: 'pipeline.preload', rows: ROWS, ms: Math.round(performance.now() - loadStarted), rowsPerSec: Math.round(ROWS / ((performance.now() - loadStarted) / 1000)) }));
+  console.log(
+    JSON.stringify({
+      bench: 'pipeline.preload',
+      rows: ROWS,
+      ms: Math.round(performance.now() - loadStarted),
+      rowsPerSec: Math.round(ROWS / ((performance.now() - loadStarted) / 1000)),
+    }),
+  );
 
   const ref = await duckdbReference(ROWS, dir);
   for (const threads of THREADS) {
     const lakeDir = join(dir, `lake-${threads}`);
     const configPath = join(dir, `throughput-${threads}.json`);
     // Big budgets: each channel task reads until its channel's base data is done or 100k records.
-    await writeFile(configPath, JSON.stringify(configFor(emu.endpoint, lakeDir, 'orders', `bench-${threads}`, threads, { intervalMs: '100ms', maxRecordsPerChannel: 100_000, maxDurationMs: '30s' })));
+    await writeFile(
+      configPath,
+      JSON.stringify(
+        configFor(emu.endpoint, lakeDir, 'orders', `bench-${threads}`, threads, { intervalMs: '100ms', maxRecordsPerChannel: 100_000, maxDurationMs: '30s' }),
+      ),
+    );
     const run = await runDaemon(configPath, ['--until-idle']);
     if (run.code !== 0) throw new Error(`daemon exited ${run.code}: ${JSON.stringify(run.logs.slice(-5))}`);
     const ready = logTimeMs(run.logs, 'table ready');
@@ -257,7 +313,14 @@ try {
       if (due > next) {
         const ids = Array.from({ length: Math.min(200, due - next) }, (_, k) => next + k);
         next += ids.length;
-        await sdk.batchWriteRow({ tables: [{ tableName: 'fresh', rows: ids.map((id) => ({ type: 'PUT', condition: cond, primaryKey: [{ id: SDK.Long.fromNumber(id) }], attributeColumns: row(id) })) }] });
+        await sdk.batchWriteRow({
+          tables: [
+            {
+              tableName: 'fresh',
+              rows: ids.map((id) => ({ type: 'PUT', condition: cond, primaryKey: [{ id: SDK.Long.fromNumber(id) }], attributeColumns: row(id) })),
+            },
+          ],
+        });
         const now = Date.now();
         for (const id of ids) ackedAt.set(id, now);
       }
@@ -272,7 +335,10 @@ try {
     }
   });
   const visible = await visibleAtById(join(lakeDir, 'fresh'));
-  const latencies = [...ackedAt].filter(([id]) => visible.has(id)).map(([id, at]) => Math.max(0, visible.get(id)! - at)).sort((a, b) => a - b);
+  const latencies = [...ackedAt]
+    .filter(([id]) => visible.has(id))
+    .map(([id, at]) => Math.max(0, visible.get(id)! - at))
+    .sort((a, b) => a - b);
   console.log(
     JSON.stringify({
       bench: 'pipeline.freshness',

@@ -28,7 +28,10 @@ function makeRow(i: number): { action: ActionType; row: EncRow; json: unknown } 
   const ts = 1_700_000_000_000 + i;
   const seq = { epoch: 0, timestampUs: BigInt(ts) * 1000n + 7n, rowIndex: i % 16 };
   const user = `user-${(i * 7919) % 100_000}`;
-  const pk = [{ name: 'user_id', value: str(user) }, { name: 'order_id', value: int(i) }];
+  const pk = [
+    { name: 'user_id', value: str(user) },
+    { name: 'order_id', value: int(i) },
+  ];
   const jsonPk = { user_id: user, order_id: i };
   const jsonSeq = [0, ts * 1000 + 7, i % 16];
   const kind = i % 10;

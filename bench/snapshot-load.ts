@@ -19,7 +19,9 @@ import { readParquetRows } from '../lake/parquet-read.js';
 import { loadSnapshot } from '../lake/snapshot.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const TESTDATA = process.env.OTSLAKE_DELTA_TESTDATA ?? path.resolve(HERE, HERE.includes(`${path.sep}dist${path.sep}`) ? '../../../shared/testdata/delta' : '../../shared/testdata/delta');
+const TESTDATA =
+  process.env.OTSLAKE_DELTA_TESTDATA ??
+  path.resolve(HERE, HERE.includes(`${path.sep}dist${path.sep}`) ? '../../../shared/testdata/delta' : '../../shared/testdata/delta');
 const KERNEL_DATA = path.join(TESTDATA, 'kernel-data');
 
 function emit(record: Record<string, unknown>): void {
@@ -57,18 +59,32 @@ async function main(): Promise<void> {
     // Reference first, so the reader does not profit from a warmer page cache than the reference.
     const reference = await best(runs, async () => {
       let n = 0;
-      for (const name of readdirSync(logDir).filter((f) => f.endsWith('.json')).sort()) {
-        for (const line of readFileSync(path.join(logDir, name), 'utf8').split('\n')) if (line) { JSON.parse(line); n++; }
+      for (const name of readdirSync(logDir)
+        .filter((f) => f.endsWith('.json'))
+        .sort()) {
+        for (const line of readFileSync(path.join(logDir, name), 'utf8').split('\n'))
+          if (line) {
+            JSON.parse(line);
+            n++;
+          }
       }
       return n;
     });
     const rssBeforeMb = Math.round(process.memoryUsage().rss / 2 ** 20);
     const load = await best(runs, () => loadSnapshot(new LocalStore(table)));
     emit({
-      bench: 'snapshot-load', table: '300k-add-files-100-col-partitioned', files: load.result.files.size, version: load.result.version,
-      loadMs: load.ms, rssMb: load.rssMb, rssBeforeMb,
-      reference: 'read + JSON.parse every commit line', referenceMs: reference.ms, referenceActions: reference.result,
-      ratio: Number((load.ms / Math.max(1, reference.ms)).toFixed(2)), runs,
+      bench: 'snapshot-load',
+      table: '300k-add-files-100-col-partitioned',
+      files: load.result.files.size,
+      version: load.result.version,
+      loadMs: load.ms,
+      rssMb: load.rssMb,
+      rssBeforeMb,
+      reference: 'read + JSON.parse every commit line',
+      referenceMs: reference.ms,
+      referenceActions: reference.result,
+      ratio: Number((load.ms / Math.max(1, reference.ms)).toFixed(2)),
+      runs,
     });
 
     const sidecarArchive = path.join(KERNEL_DATA, 'v2-checkpoints-parquet-with-sidecars.tar.zst');
@@ -76,9 +92,13 @@ async function main(): Promise<void> {
     const v2 = path.join(tmp, 'v2-checkpoints-parquet-with-sidecars');
     // The newest checkpoint and the sidecars it names: exactly what the snapshot has to decode.
     const logDir2 = path.join(v2, '_delta_log');
-    const checkpointFile = readdirSync(logDir2).filter((f) => f.includes('.checkpoint.') && f.endsWith('.parquet')).sort().at(-1)!;
+    const checkpointFile = readdirSync(logDir2)
+      .filter((f) => f.includes('.checkpoint.') && f.endsWith('.parquet'))
+      .sort()
+      .at(-1)!;
     const sidecarNames = (await readParquetRows(readFileSync(path.join(logDir2, checkpointFile)), { columns: ['sidecar'] }))
-      .map((r) => (r.sidecar as { path?: string } | undefined)?.path).filter((p): p is string => typeof p === 'string');
+      .map((r) => (r.sidecar as { path?: string } | undefined)?.path)
+      .filter((p): p is string => typeof p === 'string');
     const parquetFiles = [path.join(logDir2, checkpointFile), ...sidecarNames.map((n) => path.join(logDir2, '_sidecars', decodeURIComponent(n)))];
     const rawRead = await best(runs, async () => {
       let rows = 0;
@@ -87,8 +107,15 @@ async function main(): Promise<void> {
     });
     const v2Load = await best(runs, () => loadSnapshot(new LocalStore(v2)));
     emit({
-      bench: 'snapshot-load', table: 'v2-checkpoints-parquet-with-sidecars', files: v2Load.result.files.size, loadMs: v2Load.ms,
-      reference: 'hyparquet read of the checkpoint and sidecar files (all columns)', referenceMs: rawRead.ms, referenceRows: rawRead.result, parquetFiles: parquetFiles.length, runs,
+      bench: 'snapshot-load',
+      table: 'v2-checkpoints-parquet-with-sidecars',
+      files: v2Load.result.files.size,
+      loadMs: v2Load.ms,
+      reference: 'hyparquet read of the checkpoint and sidecar files (all columns)',
+      referenceMs: rawRead.ms,
+      referenceRows: rawRead.result,
+      parquetFiles: parquetFiles.length,
+      runs,
     });
   } finally {
     rmSync(tmp, { recursive: true, force: true });

@@ -66,8 +66,14 @@ async function openChannel(table: string): Promise<{ tunnelId: string; channelId
 const warm = await openChannel('warm-up');
 const { tunnelId, channelId } = await openChannel('bench');
 
-async function readAll({ tunnelId, channelId } = { tunnelId: warm.tunnelId, channelId: warm.channelId }): Promise<{ records: number; bytes: number; ms: number }> {
-  const cp = await svc.handle('/tunnel/getcheckpoint', encodeMessage('GetCheckpointRequest', { tunnel_id: tunnelId, client_id: 'b', channel_id: channelId }), ctx());
+async function readAll(
+  { tunnelId, channelId } = { tunnelId: warm.tunnelId, channelId: warm.channelId },
+): Promise<{ records: number; bytes: number; ms: number }> {
+  const cp = await svc.handle(
+    '/tunnel/getcheckpoint',
+    encodeMessage('GetCheckpointRequest', { tunnel_id: tunnelId, client_id: 'b', channel_id: channelId }),
+    ctx(),
+  );
   let token = decodeMessage('GetCheckpointResponse', cp).checkpoint;
   let records = 0;
   let bytes = 0;
@@ -99,7 +105,9 @@ const uncached = await readAll({ tunnelId, channelId });
 const read = await readAll({ tunnelId, channelId });
 const ref = encodeAll();
 if (read.records !== rows || uncached.records !== rows) throw new Error(`read ${uncached.records} then ${read.records} records, expected ${rows}`);
-console.log(JSON.stringify({ bench: 'tunnel-read', figure: 'readrecords_uncached_records_per_s', value: Math.round(uncached.records / (uncached.ms / 1000)), rows }));
+console.log(
+  JSON.stringify({ bench: 'tunnel-read', figure: 'readrecords_uncached_records_per_s', value: Math.round(uncached.records / (uncached.ms / 1000)), rows }),
+);
 console.log(JSON.stringify({ bench: 'tunnel-read', figure: 'readrecords_records_per_s', value: Math.round(read.records / (read.ms / 1000)), rows }));
 console.log(JSON.stringify({ bench: 'tunnel-read', figure: 'readrecords_mb_per_s', value: +(read.bytes / 1e6 / (read.ms / 1000)).toFixed(1), rows }));
 console.log(JSON.stringify({ bench: 'tunnel-read', figure: 'reference_encode_records_per_s', value: Math.round(rows / (ref.ms / 1000)), rows }));
@@ -117,7 +125,11 @@ function timePages<T>(pages: T[], fn: (page: T) => unknown): number {
 const pages: ReadRecordsResponse[] = [];
 for (let i = 0; i < rows; i += 1000) {
   const { records } = store.changes('bench', channelId, i, 1000);
-  pages.push({ records: records.map((r) => ({ action_type: 1, record: encodeStreamRecord(r, { withSequence: true }) })), next_token: 'x'.repeat(120), may_more_record: true });
+  pages.push({
+    records: records.map((r) => ({ action_type: 1, record: encodeStreamRecord(r, { withSequence: true }) })),
+    next_token: 'x'.repeat(120),
+    may_more_record: true,
+  });
 }
 const wires = pages.map((p) => encodeMessage('ReadRecordsResponse', p));
 const codec = {
@@ -129,7 +141,16 @@ const codec = {
 for (const dir of ['encode', 'decode'] as const) {
   const fast = codec[`${dir}FastMs`];
   const generic = codec[`${dir}GenericMs`];
-  console.log(JSON.stringify({ bench: 'tunnel-read', figure: `proto_${dir}_page_ms`, value: +fast.toFixed(3), reference_generic_ms: +generic.toFixed(3), speedup: +(generic / fast).toFixed(1), recordsPerPage: 1000 }));
+  console.log(
+    JSON.stringify({
+      bench: 'tunnel-read',
+      figure: `proto_${dir}_page_ms`,
+      value: +fast.toFixed(3),
+      reference_generic_ms: +generic.toFixed(3),
+      speedup: +(generic / fast).toFixed(1),
+      recordsPerPage: 1000,
+    }),
+  );
 }
 await svc.close();
 store.close();

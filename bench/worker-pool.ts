@@ -49,23 +49,34 @@ async function measure(name: string, run: (i: number) => Promise<unknown>): Prom
     }),
   );
   const ms = performance.now() - start;
-  process.stdout.write(JSON.stringify({ bench: 'worker-pool', variant: name, tasks, threads, totalMs: Math.round(ms), perTaskUs: Math.round((ms / tasks) * 1000) }) + '\n');
+  process.stdout.write(
+    JSON.stringify({ bench: 'worker-pool', variant: name, tasks, threads, totalMs: Math.round(ms), perTaskUs: Math.round((ms / tasks) * 1000) }) + '\n',
+  );
 }
 
 const execArgv = filename.endsWith('.ts') ? ['--import', 'tsx'] : [];
 const variants: [string, () => { run: (i: number) => Promise<unknown>; close: () => Promise<void> }][] = [
-  ['raw piscina.run, atomics disabled (reference)', () => {
-    const p = new Piscina({ filename, execArgv, minThreads: threads, maxThreads: threads, atomics: 'disabled', idleTimeout: 60_000 });
-    return { run: (i) => p.run(input(i)), close: () => p.close() };
-  }],
-  ["raw piscina.run, atomics 'sync' (piscina's default)", () => {
-    const p = new Piscina({ filename, execArgv, minThreads: threads, maxThreads: threads, idleTimeout: 60_000 });
-    return { run: (i) => p.run(input(i)), close: () => p.close() };
-  }],
-  ['createWorkerPool().run', () => {
-    const p = createWorkerPool({ filename, threads });
-    return { run: (i) => p.run(input(i)), close: () => p.close() };
-  }],
+  [
+    'raw piscina.run, atomics disabled (reference)',
+    () => {
+      const p = new Piscina({ filename, execArgv, minThreads: threads, maxThreads: threads, atomics: 'disabled', idleTimeout: 60_000 });
+      return { run: (i) => p.run(input(i)), close: () => p.close() };
+    },
+  ],
+  [
+    "raw piscina.run, atomics 'sync' (piscina's default)",
+    () => {
+      const p = new Piscina({ filename, execArgv, minThreads: threads, maxThreads: threads, idleTimeout: 60_000 });
+      return { run: (i) => p.run(input(i)), close: () => p.close() };
+    },
+  ],
+  [
+    'createWorkerPool().run',
+    () => {
+      const p = createWorkerPool({ filename, threads });
+      return { run: (i) => p.run(input(i)), close: () => p.close() };
+    },
+  ],
 ];
 
 // Two rounds, alternating, so JIT warm-up and CPU contention do not favour whoever runs last.

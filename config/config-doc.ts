@@ -14,7 +14,12 @@ function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
-const DURATION_STEPS: [number, string][] = [[86_400_000, 'd'], [3_600_000, 'h'], [60_000, 'm'], [1_000, 's']];
+const DURATION_STEPS: [number, string][] = [
+  [86_400_000, 'd'],
+  [3_600_000, 'h'],
+  [60_000, 'm'],
+  [1_000, 's'],
+];
 
 /** The largest unit that divides the value, so the doc shows what an operator would type. */
 function humanDuration(ms: number): string {
@@ -38,9 +43,7 @@ export function renderConfigKeys(): string {
     const secret = k.sensitive ? ' **secret**' : '';
     return `| \`${k.key}\` | ${formatDefault(k)} | ${env} | ${cell(k.doc)}${secret} |`;
   });
-  const tableRows = TABLE_ENTRY_DOCS.map(
-    (f) => `| \`${f.key}\` | ${f.required ? 'required' : `\`${f.default}\``} | ${cell(f.doc)} |`,
-  );
+  const tableRows = TABLE_ENTRY_DOCS.map((f) => `| \`${f.key}\` | ${f.required ? 'required' : `\`${f.default}\``} | ${cell(f.doc)} |`);
   return [
     BEGIN_MARKER,
     '',

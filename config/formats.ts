@@ -29,9 +29,7 @@ function isNonNegativeInteger(x: unknown): x is number {
 }
 
 /** Parses the lake location; shared by the format check and the resolver. */
-export type LakeLocation =
-  | { readonly kind: 'file'; readonly path: string }
-  | { readonly kind: 'oss'; readonly bucket: string; readonly prefix: string };
+export type LakeLocation = { readonly kind: 'file'; readonly path: string } | { readonly kind: 'oss'; readonly bucket: string; readonly prefix: string };
 
 export function parseLakeUri(uri: string): LakeLocation | null {
   if (uri.startsWith('file://')) {

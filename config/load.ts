@@ -155,7 +155,8 @@ function resolveOss(props: Record<string, any>, location: LakeLocation, issues: 
   if (location.kind !== 'oss') return null;
   const oss = props.lake.oss as Record<string, any>;
   const need = (name: string, value: string) => {
-    if (value === '') issues.push({ key: `lake.oss.${name}`, problem: `is required when lake.uri is oss:// (or set ${KEYS.find((k) => k.key === `lake.oss.${name}`)!.env})` });
+    if (value === '')
+      issues.push({ key: `lake.oss.${name}`, problem: `is required when lake.uri is oss:// (or set ${KEYS.find((k) => k.key === `lake.oss.${name}`)!.env})` });
   };
   need('endpoint', oss.endpoint);
   need('accessKeyId', oss.accessKeyId);

@@ -105,7 +105,7 @@ export const CONFIG_SCHEMA = {
       env: 'OTSLAKE_SOURCE_HEARTBEAT_INTERVAL_MS',
     },
     heartbeatTimeoutMs: {
-      doc: 'Tunnel client timeout sent on connect: after this long without a heartbeat the server gives our channels to another client. It is also how long a crashed (SIGKILLed) daemon\'s channels stay blocked before its restart can take them back; 60s instead of the SDKs\' 300s keeps a systemd restart quick, and is still far above any event-loop pause. Must exceed heartbeatIntervalMs.',
+      doc: "Tunnel client timeout sent on connect: after this long without a heartbeat the server gives our channels to another client. It is also how long a crashed (SIGKILLed) daemon's channels stay blocked before its restart can take them back; 60s instead of the SDKs' 300s keeps a systemd restart quick, and is still far above any event-loop pause. Must exceed heartbeatIntervalMs.",
       format: 'duration-ms',
       default: 60_000,
       env: 'OTSLAKE_SOURCE_HEARTBEAT_TIMEOUT_MS',
@@ -113,7 +113,7 @@ export const CONFIG_SCHEMA = {
   },
   lake: {
     uri: {
-      doc: 'Root of the lake: file:///absolute/path or oss://bucket/prefix. Each table lives in its `path` below it. The default matches the systemd unit\'s StateDirectory.',
+      doc: "Root of the lake: file:///absolute/path or oss://bucket/prefix. Each table lives in its `path` below it. The default matches the systemd unit's StateDirectory.",
       format: 'lake-uri',
       default: 'file:///var/lib/otslake/lake',
       env: 'OTSLAKE_LAKE_URI',
@@ -165,7 +165,7 @@ export const CONFIG_SCHEMA = {
       env: 'OTSLAKE_LAKE_TARGET_FILE_SIZE_BYTES',
     },
     checkpointInterval: {
-      doc: 'Write a Delta checkpoint every N commits. 10 is Delta\'s own default (delta.checkpointInterval), so readers replay at most 9 JSON commits.',
+      doc: "Write a Delta checkpoint every N commits. 10 is Delta's own default (delta.checkpointInterval), so readers replay at most 9 JSON commits.",
       format: 'count',
       default: 10,
       env: 'OTSLAKE_LAKE_CHECKPOINT_INTERVAL',
@@ -184,7 +184,7 @@ export const CONFIG_SCHEMA = {
       env: 'OTSLAKE_BATCH_INTERVAL_MS',
     },
     maxRecordsPerChannel: {
-      doc: 'Record budget of one channel task. 100k rows bound a worker\'s buffers to tens of MB for typical rows and still make files worth reading.',
+      doc: "Record budget of one channel task. 100k rows bound a worker's buffers to tens of MB for typical rows and still make files worth reading.",
       format: 'count',
       default: 100_000,
       env: 'OTSLAKE_BATCH_MAX_RECORDS_PER_CHANNEL',
@@ -196,7 +196,7 @@ export const CONFIG_SCHEMA = {
       env: 'OTSLAKE_BATCH_MAX_BYTES_PER_CHANNEL',
     },
     maxDurationMs: {
-      doc: 'Time budget of one channel task. 20s ends a read of a quiet channel well before the next batch is due (batch.intervalMs), so one slow channel does not hold back a table\'s commit.',
+      doc: "Time budget of one channel task. 20s ends a read of a quiet channel well before the next batch is due (batch.intervalMs), so one slow channel does not hold back a table's commit.",
       format: 'duration-ms',
       default: 20_000,
       env: 'OTSLAKE_BATCH_MAX_DURATION_MS',
@@ -204,7 +204,7 @@ export const CONFIG_SCHEMA = {
   },
   workers: {
     threads: {
-      doc: 'Worker threads that decode records and write Parquet. Default: CPU cores − 1 (min 1), leaving a core for the daemon\'s event loop, whose lag grows when workers take every core.',
+      doc: "Worker threads that decode records and write Parquet. Default: CPU cores − 1 (min 1), leaving a core for the daemon's event loop, whose lag grows when workers take every core.",
       format: 'count',
       default: defaultWorkerThreads(),
       defaultText: 'CPU cores − 1, at least 1',
@@ -235,7 +235,7 @@ export const CONFIG_SCHEMA = {
   },
   shutdown: {
     graceMs: {
-      doc: 'On SIGTERM, how long the in-flight batch may take to commit before it is abandoned (nothing is lost: uncommitted files are invisible). 30s covers a batch at default budgets; the systemd unit\'s TimeoutStopSec (60s) is longer.',
+      doc: "On SIGTERM, how long the in-flight batch may take to commit before it is abandoned (nothing is lost: uncommitted files are invisible). 30s covers a batch at default budgets; the systemd unit's TimeoutStopSec (60s) is longer.",
       format: 'duration-ms',
       default: 30_000,
       env: 'OTSLAKE_SHUTDOWN_GRACE_MS',
@@ -276,7 +276,7 @@ export const CONFIG_SCHEMA = {
         env: 'OTSLAKE_MAINTENANCE_VACUUM_INTERVAL_MS',
       },
       retentionMs: {
-        doc: 'Unreferenced files younger than this are kept, so readers on older snapshots and time travel keep working. 7 days is Delta\'s default (delta.deletedFileRetentionDuration).',
+        doc: "Unreferenced files younger than this are kept, so readers on older snapshots and time travel keep working. 7 days is Delta's default (delta.deletedFileRetentionDuration).",
         format: 'duration-ms',
         default: 604_800_000,
         env: 'OTSLAKE_MAINTENANCE_VACUUM_RETENTION_MS',
@@ -289,7 +289,7 @@ export const CONFIG_SCHEMA = {
       env: 'OTSLAKE_MAINTENANCE_LOG_CLEANUP_INTERVAL_MS',
     },
     logRetentionMs: {
-      doc: 'Delta commits older than this and older than the latest checkpoint are removed after a checkpoint. 30 days is Delta\'s default (delta.logRetentionDuration).',
+      doc: "Delta commits older than this and older than the latest checkpoint are removed after a checkpoint. 30 days is Delta's default (delta.logRetentionDuration).",
       format: 'duration-ms',
       default: 2_592_000_000,
       env: 'OTSLAKE_MAINTENANCE_LOG_RETENTION_MS',
@@ -300,16 +300,61 @@ export const CONFIG_SCHEMA = {
 /** Fields of one `tables` entry, for docs and for the entry checker (table-list.ts). */
 export const TABLE_ENTRY_DOCS: readonly { key: string; required: boolean; default: string; doc: string }[] = [
   { key: 'table', required: true, default: '', doc: 'Tablestore table name.' },
-  { key: 'tunnel.name', required: false, default: 'otslake-<table>', doc: 'Tunnel to read. Its server-side checkpoints show the daemon\'s progress, so give each table its own tunnel.' },
-  { key: 'tunnel.type', required: false, default: 'BaseAndStream', doc: `One of ${TUNNEL_TYPES.join(', ')}. BaseAndStream lands the existing rows, then every change.` },
-  { key: 'mode', required: false, default: 'changelog', doc: `One of ${TABLE_MODES.join(', ')}. changelog appends one row per change (never rewrites files); mirror keeps one row per primary key.` },
+  {
+    key: 'tunnel.name',
+    required: false,
+    default: 'otslake-<table>',
+    doc: "Tunnel to read. Its server-side checkpoints show the daemon's progress, so give each table its own tunnel.",
+  },
+  {
+    key: 'tunnel.type',
+    required: false,
+    default: 'BaseAndStream',
+    doc: `One of ${TUNNEL_TYPES.join(', ')}. BaseAndStream lands the existing rows, then every change.`,
+  },
+  {
+    key: 'mode',
+    required: false,
+    default: 'changelog',
+    doc: `One of ${TABLE_MODES.join(', ')}. changelog appends one row per change (never rewrites files); mirror keeps one row per primary key.`,
+  },
   { key: 'path', required: false, default: '<table>', doc: 'The table\'s folder under lake.uri: relative, no "..", segments must not start with "_" or ".".' },
-  { key: 'columns', required: false, default: '[]', doc: `Declared attribute columns, a list of { name, type } with type one of ${COLUMN_TYPES.join(', ')}. Undeclared columns are discovered from the data.` },
-  { key: 'partitionBy', required: false, default: '[]', doc: 'Column names to partition the Delta table by. Empty: unpartitioned, which suits most tables below a few hundred GB. Must be empty for mirror tables.' },
-  { key: 'typeConflictPolicy', required: false, default: DEFAULT_TYPE_CONFLICT_POLICY, doc: `One of ${TYPE_CONFLICT_POLICIES.join(', ')}: what a value whose type contradicts its column becomes (both modes). companion lands it with its own type in the nullable column <name>__<type>; string lands its text in <name>__string; dead-letter sets the row aside under _otslake/dead-letters (a mirror then misses that change). Counted in otslake_type_conflicts_total{table,column,policy} and shown in /status.` },
-  { key: 'changeDataFeed', required: false, default: 'false', doc: 'mode mirror only: delta.enableChangeDataFeed on the table (writer version 4), each batch writes its net changes under _change_data/. Fixed at table creation.' },
-  { key: 'mirror.buckets', required: false, default: String(DEFAULT_MIRROR_BUCKETS), doc: `mode mirror only: primary-key hash buckets (1..${MAX_MIRROR_BUCKETS}); merge tasks of a batch run in parallel over buckets. Fixed at table creation.` },
-  { key: 'mirror.targetFileSize', required: false, default: '8MiB', doc: 'mode mirror only: size the merge cuts files to. A batch rewrites about min(changed keys, files) × this, so it is far below lake.targetFileSizeBytes.' },
+  {
+    key: 'columns',
+    required: false,
+    default: '[]',
+    doc: `Declared attribute columns, a list of { name, type } with type one of ${COLUMN_TYPES.join(', ')}. Undeclared columns are discovered from the data.`,
+  },
+  {
+    key: 'partitionBy',
+    required: false,
+    default: '[]',
+    doc: 'Column names to partition the Delta table by. Empty: unpartitioned, which suits most tables below a few hundred GB. Must be empty for mirror tables.',
+  },
+  {
+    key: 'typeConflictPolicy',
+    required: false,
+    default: DEFAULT_TYPE_CONFLICT_POLICY,
+    doc: `One of ${TYPE_CONFLICT_POLICIES.join(', ')}: what a value whose type contradicts its column becomes (both modes). companion lands it with its own type in the nullable column <name>__<type>; string lands its text in <name>__string; dead-letter sets the row aside under _otslake/dead-letters (a mirror then misses that change). Counted in otslake_type_conflicts_total{table,column,policy} and shown in /status.`,
+  },
+  {
+    key: 'changeDataFeed',
+    required: false,
+    default: 'false',
+    doc: 'mode mirror only: delta.enableChangeDataFeed on the table (writer version 4), each batch writes its net changes under _change_data/. Fixed at table creation.',
+  },
+  {
+    key: 'mirror.buckets',
+    required: false,
+    default: String(DEFAULT_MIRROR_BUCKETS),
+    doc: `mode mirror only: primary-key hash buckets (1..${MAX_MIRROR_BUCKETS}); merge tasks of a batch run in parallel over buckets. Fixed at table creation.`,
+  },
+  {
+    key: 'mirror.targetFileSize',
+    required: false,
+    default: '8MiB',
+    doc: 'mode mirror only: size the merge cuts files to. A batch rewrites about min(changed keys, files) × this, so it is far below lake.targetFileSizeBytes.',
+  },
 ];
 
 export interface KeyDescription {
@@ -347,5 +392,11 @@ export function listConfigKeys(node: SchemaNode = CONFIG_SCHEMA, prefix = ''): K
 
 /** The convention every `env` above follows: OTSLAKE_ + the dotted path in SCREAMING_SNAKE_CASE. */
 export function envNameFor(key: string): string {
-  return 'OTSLAKE_' + key.split('.').map((s) => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
+  return (
+    'OTSLAKE_' +
+    key
+      .split('.')
+      .map((s) => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase())
+      .join('_')
+  );
 }

@@ -148,13 +148,21 @@ function checkPartitionBy(value: unknown, at: string, issues: ConfigIssue[]): st
   return names;
 }
 
-function checkMirror(entry: Record<string, unknown>, mode: TableMode, partitionBy: readonly string[], at: string, issues: ConfigIssue[]): MirrorTableConfig | undefined {
+function checkMirror(
+  entry: Record<string, unknown>,
+  mode: TableMode,
+  partitionBy: readonly string[],
+  at: string,
+  issues: ConfigIssue[],
+): MirrorTableConfig | undefined {
   if (mode !== 'mirror') {
     if (entry.mirror !== undefined) issues.push({ key: `${at}.mirror`, problem: 'is only allowed with mode mirror' });
-    if (entry.changeDataFeed !== undefined) issues.push({ key: `${at}.changeDataFeed`, problem: 'is only allowed with mode mirror (a changelog table is its own change feed)' });
+    if (entry.changeDataFeed !== undefined)
+      issues.push({ key: `${at}.changeDataFeed`, problem: 'is only allowed with mode mirror (a changelog table is its own change feed)' });
     return undefined;
   }
-  if (partitionBy.length > 0) issues.push({ key: `${at}.partitionBy`, problem: 'must be empty with mode mirror (mirror tables are laid out by primary-key hash buckets)' });
+  if (partitionBy.length > 0)
+    issues.push({ key: `${at}.partitionBy`, problem: 'must be empty with mode mirror (mirror tables are laid out by primary-key hash buckets)' });
   const cdf = entry.changeDataFeed;
   if (cdf !== undefined && typeof cdf !== 'boolean') issues.push({ key: `${at}.changeDataFeed`, problem: 'must be true or false' });
   const mirror = entry.mirror ?? {};
@@ -165,7 +173,8 @@ function checkMirror(entry: Record<string, unknown>, mode: TableMode, partitionB
   } else {
     reportUnknownKeys(mirror, MIRROR_KEYS, `${at}.mirror`, issues);
     if (mirror.buckets !== undefined) {
-      if (typeof mirror.buckets === 'number' && Number.isInteger(mirror.buckets) && mirror.buckets >= 1 && mirror.buckets <= MAX_MIRROR_BUCKETS) buckets = mirror.buckets;
+      if (typeof mirror.buckets === 'number' && Number.isInteger(mirror.buckets) && mirror.buckets >= 1 && mirror.buckets <= MAX_MIRROR_BUCKETS)
+        buckets = mirror.buckets;
       else issues.push({ key: `${at}.mirror.buckets`, problem: `must be an integer in 1..${MAX_MIRROR_BUCKETS}` });
     }
     if (mirror.targetFileSize !== undefined) {
@@ -217,10 +226,18 @@ function checkEntry(entry: unknown, i: number, issues: ConfigIssue[]): TableConf
   const columns = checkColumns(entry.columns, `${at}.columns`, issues);
   const partitionBy = checkPartitionBy(entry.partitionBy, `${at}.partitionBy`, issues);
   const mirror = checkMirror(entry, mode, partitionBy, at, issues);
-  const policy = entry.typeConflictPolicy === undefined ? undefined : pickEnum(entry.typeConflictPolicy, TYPE_CONFLICT_POLICIES, DEFAULT_TYPE_CONFLICT_POLICY, `${at}.typeConflictPolicy`, issues);
+  const policy =
+    entry.typeConflictPolicy === undefined
+      ? undefined
+      : pickEnum(entry.typeConflictPolicy, TYPE_CONFLICT_POLICIES, DEFAULT_TYPE_CONFLICT_POLICY, `${at}.typeConflictPolicy`, issues);
   if (issues.length > before || path === null) return null;
   return {
-    table: name, tunnel: { name: tunnelName, type: tunnelType }, mode, path, columns, partitionBy,
+    table: name,
+    tunnel: { name: tunnelName, type: tunnelType },
+    mode,
+    path,
+    columns,
+    partitionBy,
     ...(policy === undefined ? {} : { typeConflictPolicy: policy }),
     ...(mirror === undefined ? {} : { mirror }),
   };
@@ -238,7 +255,10 @@ function checkOverlaps(tables: { index: number; cfg: TableConfig }[], issues: Co
         issues.push({ key: `tables[${x.index}].path`, problem: `"${x.cfg.path}" and tables[${y.index}].path "${y.cfg.path}" are nested` });
       }
       if (x.cfg.table === y.cfg.table && x.cfg.tunnel.name === y.cfg.tunnel.name) {
-        issues.push({ key: `tables[${x.index}].tunnel.name`, problem: `tunnel "${x.cfg.tunnel.name}" of table "${x.cfg.table}" is already read by tables[${y.index}]` });
+        issues.push({
+          key: `tables[${x.index}].tunnel.name`,
+          problem: `tunnel "${x.cfg.tunnel.name}" of table "${x.cfg.table}" is already read by tables[${y.index}]`,
+        });
       }
     }
   }

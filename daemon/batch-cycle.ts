@@ -239,14 +239,32 @@ export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise
   const { results, failed, records } = await runTasks(ctx, view, batchId, planned, signal);
   let mirrorStats: MirrorBatchStats | null = null;
   const report = (outcome: BatchReport['outcome'], version: number, rows: number, finishedChannels: string[], quiet: boolean): BatchReport => ({
-    batchId, outcome, version, channels: planned.length, records, rows, failedTasks: failed, finishedChannels, durationMs: Date.now() - started, quiet,
+    batchId,
+    outcome,
+    version,
+    channels: planned.length,
+    records,
+    rows,
+    failedTasks: failed,
+    finishedChannels,
+    durationMs: Date.now() - started,
+    quiet,
     ...(mirrorStats ? { mirror: mirrorStats } : {}),
   });
 
   const committed = ctx.mirror
     ? await commitMirrorBatch({
-        store: ctx.store, pool: ctx.pool, mirror: ctx.mirror, view, tunnelId: ctx.tunnelId, table: ctx.table.table, tablePath: ctx.table.path,
-        batchId, results, log: ctx.log, ...(signal ? { signal } : {}),
+        store: ctx.store,
+        pool: ctx.pool,
+        mirror: ctx.mirror,
+        view,
+        tunnelId: ctx.tunnelId,
+        table: ctx.table.table,
+        tablePath: ctx.table.path,
+        batchId,
+        results,
+        log: ctx.log,
+        ...(signal ? { signal } : {}),
       })
     : await commitBatch({ store: ctx.store, view, tunnelId: ctx.tunnelId, batchId, results, log: ctx.log, ...(signal ? { signal } : {}) });
   mirrorStats = (committed as { mirror?: MirrorBatchStats | null }).mirror ?? null;
@@ -257,7 +275,9 @@ export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise
   if (committed.kind === 'dropped') {
     ctx.metrics.commitConflicted(ctx.table.table, committed.fenced);
     ctx.log.warn(committed.fenced ? 'batch fenced: another writer owns a channel; dropped' : 'batch lost a commit race; dropped', {
-      batchId, winningVersion: committed.winningVersion, reason: committed.reason,
+      batchId,
+      winningVersion: committed.winningVersion,
+      reason: committed.reason,
     });
     ctx.view = null;
     ctx.slots.clear();

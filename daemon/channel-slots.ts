@@ -40,7 +40,14 @@ export async function resolveSlot(ctx: SlotContext, view: TableView, channel: Ow
   const committedSeq = view.txns.get(txnAppId(ctx.tunnelId, channel.channelId)) ?? 0;
   if (committedSeq === 0) {
     if (start.finished) return null;
-    return { channelId: channel.channelId, assignment: channel.assignment, committedSeq: 0, token: start.token, finished: false, checkpointedToken: start.token };
+    return {
+      channelId: channel.channelId,
+      assignment: channel.assignment,
+      committedSeq: 0,
+      token: start.token,
+      finished: false,
+      checkpointedToken: start.token,
+    };
   }
   const entry = await readOffsetEntry(ctx.store, ctx.tunnelId, channel.channelId, committedSeq, signal);
   if (start.finished && !entry.finished) {

@@ -149,7 +149,14 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     runner.on('batch', (report) => {
       this.emit('batch', runner.name, report);
       if (report.outcome === 'committed') {
-        this.log.info('batch committed', { table: runner.name, batchId: report.batchId, version: report.version, rows: report.rows, records: report.records, durationMs: report.durationMs });
+        this.log.info('batch committed', {
+          table: runner.name,
+          batchId: report.batchId,
+          version: report.version,
+          rows: report.rows,
+          records: report.records,
+          durationMs: report.durationMs,
+        });
         this.emit('batch-committed', runner.name, report);
       }
     });
@@ -179,7 +186,9 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   private async drain(): Promise<void> {
     for (const r of this.runners) r.stop();
     const bound = AbortSignal.any([this.destroyController.signal, AbortSignal.timeout(5_000)]);
-    await Promise.all(this.runners.map((r) => r.close(bound).catch((err: unknown) => this.log.warn('tunnel session shutdown failed', { table: r.name, error: err }))));
+    await Promise.all(
+      this.runners.map((r) => r.close(bound).catch((err: unknown) => this.log.warn('tunnel session shutdown failed', { table: r.name, error: err }))),
+    );
     if (this.destroyController.signal.aborted) await this.options.pool.destroy().catch(() => undefined);
     else await this.options.pool.close();
     await this.http?.close();

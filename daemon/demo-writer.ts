@@ -176,7 +176,12 @@ export class DemoWriter {
     this.live.set(id, status);
     const put: Record<string, unknown>[] = [{ status }];
     if (status === 'paid') put.push({ paid: true });
-    await this.options.client.updateRow({ tableName: DEMO_TABLE, condition: this.condition(), primaryKey: this.pk(id), updateOfAttributeColumns: [{ PUT: put }] });
+    await this.options.client.updateRow({
+      tableName: DEMO_TABLE,
+      condition: this.condition(),
+      primaryKey: this.pk(id),
+      updateOfAttributeColumns: [{ PUT: put }],
+    });
     this.counts.updates++;
   }
 

@@ -100,8 +100,13 @@ export class TableMaintenance {
   status(): Record<string, unknown> {
     const m = this.options.config.maintenance;
     return {
-      compact: this.options.table.mode === 'mirror' ? 'not applicable: mirror merges keep file sizes' : m.compact.enabled ? this.lastResult.get('compact') ?? 'scheduled' : 'disabled',
-      vacuum: m.vacuum.enabled ? this.lastResult.get('vacuum') ?? 'scheduled' : 'disabled',
+      compact:
+        this.options.table.mode === 'mirror'
+          ? 'not applicable: mirror merges keep file sizes'
+          : m.compact.enabled
+            ? (this.lastResult.get('compact') ?? 'scheduled')
+            : 'disabled',
+      vacuum: m.vacuum.enabled ? (this.lastResult.get('vacuum') ?? 'scheduled') : 'disabled',
       logCleanup: this.lastResult.get('log-cleanup') ?? 'scheduled',
       compacting: this.compaction !== null,
     };
@@ -123,7 +128,13 @@ export class TableMaintenance {
     this.lastResult.set(task, result);
     this.options.metrics.maintenanceCompleted(this.options.table.table, task, result.outcome, result.durationMs, result.files);
     if (result.outcome !== 'failed') {
-      this.options.log.info(`maintenance ${task}: ${result.outcome}`, { task, outcome: result.outcome, files: result.files, durationMs: result.durationMs, ...(result.version === undefined ? {} : { version: result.version }) });
+      this.options.log.info(`maintenance ${task}: ${result.outcome}`, {
+        task,
+        outcome: result.outcome,
+        files: result.files,
+        durationMs: result.durationMs,
+        ...(result.version === undefined ? {} : { version: result.version }),
+      });
     }
   }
 
@@ -138,7 +149,9 @@ export class TableMaintenance {
     switch (result.kind) {
       case 'compacted': {
         this.compactions++;
-        await checkpointIfDue(store, result.version, undefined, signal).catch((err: unknown) => this.options.log.warn('delta checkpoint failed', { version: result.version, error: err }));
+        await checkpointIfDue(store, result.version, undefined, signal).catch((err: unknown) =>
+          this.options.log.warn('delta checkpoint failed', { version: result.version, error: err }),
+        );
         return { outcome: 'done', files: result.removed, version: result.version };
       }
       case 'conflict':
@@ -170,5 +183,4 @@ export class TableMaintenance {
     const files = result.deleted.length + pruned;
     return { outcome: files > 0 ? 'done' : 'nothing-to-do', files, ...(result.anchorVersion === null ? {} : { version: result.anchorVersion }) };
   }
-
 }

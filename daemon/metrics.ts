@@ -56,11 +56,21 @@ export class Metrics {
     this.lakeRows = r.counter('otslake_lake_rows_total', 'Rows in data files written to the lake.', ['table']);
     this.batches = r.counter('otslake_batches_total', 'Micro-batches committed.', ['table']);
     this.batchRows = r.counter('otslake_batch_rows_total', 'Changes landed by committed micro-batches.', ['table']);
-    this.batchDuration = r.histogram('otslake_batch_duration_seconds', 'Duration of a micro-batch, from planning to Tunnel checkpoint.', ['table'], BATCH_BUCKETS_S);
-    this.lastBatch = r.gauge('otslake_last_batch_timestamp_seconds', 'Unix time the last micro-batch of a table completed; alert when it stops moving.', ['table']);
+    this.batchDuration = r.histogram(
+      'otslake_batch_duration_seconds',
+      'Duration of a micro-batch, from planning to Tunnel checkpoint.',
+      ['table'],
+      BATCH_BUCKETS_S,
+    );
+    this.lastBatch = r.gauge('otslake_last_batch_timestamp_seconds', 'Unix time the last micro-batch of a table completed; alert when it stops moving.', [
+      'table',
+    ]);
     this.commits = r.counter('otslake_commits_total', 'Delta commits written.', ['table']);
     this.commitLatency = r.histogram('otslake_commit_latency_seconds', 'Latency of a Delta commit, including conflict retries.', ['table'], COMMIT_BUCKETS_S);
-    this.commitConflicts = r.counter('otslake_commit_conflicts_total', 'Delta commits that lost a race; fenced="true" means another writer owns a channel.', ['table', 'fenced']);
+    this.commitConflicts = r.counter('otslake_commit_conflicts_total', 'Delta commits that lost a race; fenced="true" means another writer owns a channel.', [
+      'table',
+      'fenced',
+    ]);
     this.lakeVersion = r.gauge('otslake_lake_version', 'Latest Delta table version written.', ['table']);
     this.lag = r.gauge('otslake_channel_lag_seconds', 'Age of the newest change landed for a channel.', ['table', 'channel']);
     this.errors = r.counter('otslake_errors_total', 'Errors by kind (OTSL_* code).', ['kind']);
@@ -68,12 +78,26 @@ export class Metrics {
     this.tunnelCheckpoints = r.counter('otslake_tunnel_checkpoints_total', 'Channel positions checkpointed to the Tunnel server.', ['table']);
     this.workerTasks = r.gauge('otslake_worker_tasks', 'Channel tasks running on worker threads.');
     this.workerWaiting = r.gauge('otslake_worker_waiting_tasks', 'Channel tasks waiting for a free worker thread.');
-    this.typeConflicts = r.counter('otslake_type_conflicts_total', 'Values whose type contradicted their column, by the policy applied (companion, string, dead-letter).', ['table', 'column', 'policy']);
-    this.maintenanceRuns = r.counter('otslake_maintenance_runs_total', 'Maintenance runs (checkpoint, log-cleanup, compact, vacuum) by outcome: done, nothing-to-do, conflict, failed.', ['table', 'task', 'outcome']);
+    this.typeConflicts = r.counter(
+      'otslake_type_conflicts_total',
+      'Values whose type contradicted their column, by the policy applied (companion, string, dead-letter).',
+      ['table', 'column', 'policy'],
+    );
+    this.maintenanceRuns = r.counter(
+      'otslake_maintenance_runs_total',
+      'Maintenance runs (checkpoint, log-cleanup, compact, vacuum) by outcome: done, nothing-to-do, conflict, failed.',
+      ['table', 'task', 'outcome'],
+    );
     this.maintenanceDuration = r.histogram('otslake_maintenance_duration_seconds', 'Duration of a maintenance run.', ['table', 'task'], BATCH_BUCKETS_S);
-    this.maintenanceFiles = r.counter('otslake_maintenance_files_total', 'Files a maintenance run wrote (checkpoint), rewrote (compact) or deleted (log-cleanup, vacuum).', ['table', 'task']);
+    this.maintenanceFiles = r.counter(
+      'otslake_maintenance_files_total',
+      'Files a maintenance run wrote (checkpoint), rewrote (compact) or deleted (log-cleanup, vacuum).',
+      ['table', 'task'],
+    );
     this.mirrorRows = r.counter('otslake_mirror_rows_total', 'Net row changes applied to mirror tables by committed batches.', ['table', 'change']);
-    this.mirrorFilesRewritten = r.counter('otslake_mirror_files_rewritten_total', 'Mirror data files replaced (copy-on-write) by committed batches.', ['table']);
+    this.mirrorFilesRewritten = r.counter('otslake_mirror_files_rewritten_total', 'Mirror data files replaced (copy-on-write) by committed batches.', [
+      'table',
+    ]);
     this.daemonState('created');
   }
 

@@ -95,9 +95,19 @@ async function runMerges(options: MirrorCommitOptions, metadata: Metadata, stage
   await Promise.all(
     assignments.map(async (a) => {
       const input: MergeMirrorTaskInput = {
-        kind: 'merge-mirror', protocol: PROTOCOL_VERSION, batchId: options.batchId, table: options.table, tablePath: options.tablePath,
-        stagedFiles, bucketCount: mirror.buckets, buckets: a.buckets, files: a.files, keyColumns: shape.keyColumns,
-        columns: mirrorFileColumns(shape.columns), changeDataFeed: mirror.changeDataFeed, targetFileBytes: mirror.targetFileBytes,
+        kind: 'merge-mirror',
+        protocol: PROTOCOL_VERSION,
+        batchId: options.batchId,
+        table: options.table,
+        tablePath: options.tablePath,
+        stagedFiles,
+        bucketCount: mirror.buckets,
+        buckets: a.buckets,
+        files: a.files,
+        keyColumns: shape.keyColumns,
+        columns: mirrorFileColumns(shape.columns),
+        changeDataFeed: mirror.changeDataFeed,
+        targetFileBytes: mirror.targetFileBytes,
       };
       try {
         const outcome = await pool.runMerge(input, signal ? { signal } : {});
@@ -113,14 +123,26 @@ async function runMerges(options: MirrorCommitOptions, metadata: Metadata, stage
     const first = failures[0]!;
     if (signal?.aborted) throw first;
     throw new OtslakeError(first.code, `mirror merge failed (${failures.length} of ${assignments.length} tasks); the batch is redone: ${first.message}`, {
-      cause: first, retriable: first.retriable, context: { ...first.context, table: options.table, batchId: options.batchId },
+      cause: first,
+      retriable: first.retriable,
+      context: { ...first.context, table: options.table, batchId: options.batchId },
     });
   }
   return outcomes;
 }
 
 function statsOf(outcomes: readonly MergeMirrorTaskOk[], mergeMs: number): MirrorBatchStats {
-  const s: MirrorBatchStats = { mergeTasks: outcomes.length, keysChanged: 0, filesRewritten: 0, filesWritten: 0, bytesWritten: 0, inserted: 0, updated: 0, deleted: 0, mergeMs };
+  const s: MirrorBatchStats = {
+    mergeTasks: outcomes.length,
+    keysChanged: 0,
+    filesRewritten: 0,
+    filesWritten: 0,
+    bytesWritten: 0,
+    inserted: 0,
+    updated: 0,
+    deleted: 0,
+    mergeMs,
+  };
   for (const o of outcomes) {
     s.keysChanged += o.stats.keysChanged;
     s.filesRewritten += o.removes.length;
@@ -184,7 +206,14 @@ export async function commitMirrorBatch(options: MirrorCommitOptions): Promise<B
   }
   advanceFiles(options.mirror, view.version, result.version, fileActions);
   await deleteStaging(store, batchId, signal).catch((err: unknown) => log.warn('staging files of a committed batch not deleted', { batchId, error: err }));
-  return { kind: 'committed', version: result.version, metadata, plan: { ...plan, actions: [...baseActions, ...fileActions] }, latencyMs: Date.now() - started, mirror: stats };
+  return {
+    kind: 'committed',
+    version: result.version,
+    metadata,
+    plan: { ...plan, actions: [...baseActions, ...fileActions] },
+    latencyMs: Date.now() - started,
+    mirror: stats,
+  };
 }
 
 /** Our own commit applied to the cached file list, when it sits right on top of the cache. */

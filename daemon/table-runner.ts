@@ -112,11 +112,19 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     this.session = session;
     await session.start(signal);
     this.ctx = {
-      table, tunnelId, store, session, pool: this.options.pool, primaryKey,
+      table,
+      tunnelId,
+      store,
+      session,
+      pool: this.options.pool,
+      primaryKey,
       budget: { maxRecords: config.batch.maxRecordsPerChannel, maxBytes: config.batch.maxBytesPerChannel, maxDurationMs: config.batch.maxDurationMs },
       targetFileBytes: config.lake.targetFileSizeBytes,
       maxRowBytes: DEFAULT_MAX_ROW_BYTES,
-      log, metrics: this.options.metrics, view: null, slots: new Map(),
+      log,
+      metrics: this.options.metrics,
+      view: null,
+      slots: new Map(),
       ...(mirror ? { mirror } : {}),
       typeConflicts: this.typeConflicts,
     };
@@ -132,29 +140,30 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       if (!hasCode(err, 'OTSL_LAKE_NOT_A_TABLE')) throw err;
     }
     const checkpointInterval = { 'delta.checkpointInterval': String(config.lake.checkpointInterval) };
-    const created = table.mode === 'mirror'
-      ? await createMirrorTable(store, {
-          schema: {
-            type: 'struct',
-            fields: [
-              ...primaryKey.map((k) => ({ name: k.name, type: lakeTypeOf(k.type), nullable: false, metadata: {} })),
-              ...table.columns.map((c) => ({ name: c.name, type: lakeTypeOf(c.type), nullable: true, metadata: {} })),
-            ],
-          },
-          primaryKey: primaryKey.map((k) => k.name),
-          buckets: table.mirror!.buckets,
-          changeDataFeed: table.mirror!.changeDataFeed,
-          configuration: checkpointInterval,
-          name: table.table,
-          signal,
-        })
-      : await createTable(store, {
-          schema: initialSchema(primaryKey, table),
-          partitionColumns: [...table.partitionBy],
-          configuration: { 'delta.appendOnly': 'true', ...checkpointInterval },
-          name: table.table,
-          signal,
-        });
+    const created =
+      table.mode === 'mirror'
+        ? await createMirrorTable(store, {
+            schema: {
+              type: 'struct',
+              fields: [
+                ...primaryKey.map((k) => ({ name: k.name, type: lakeTypeOf(k.type), nullable: false, metadata: {} })),
+                ...table.columns.map((c) => ({ name: c.name, type: lakeTypeOf(c.type), nullable: true, metadata: {} })),
+              ],
+            },
+            primaryKey: primaryKey.map((k) => k.name),
+            buckets: table.mirror!.buckets,
+            changeDataFeed: table.mirror!.changeDataFeed,
+            configuration: checkpointInterval,
+            name: table.table,
+            signal,
+          })
+        : await createTable(store, {
+            schema: initialSchema(primaryKey, table),
+            partitionColumns: [...table.partitionBy],
+            configuration: { 'delta.appendOnly': 'true', ...checkpointInterval },
+            name: table.table,
+            signal,
+          });
     // A conflict means another daemon created it first: theirs is as good as ours.
     log.info(created.kind === 'committed' ? 'delta table created' : 'delta table created by another writer', { path: table.path, mode: table.mode });
     return created.kind === 'committed' ? created.metadata : this.checkMode((await loadSnapshot(store, { signal })).metadata);
@@ -164,9 +173,13 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     const { table } = this.options;
     const lakeMode = metadata.configuration[MIRROR_MODE_PROPERTY] === 'mirror' ? 'mirror' : 'changelog';
     if (lakeMode !== table.mode) {
-      throw new OtslakeError('OTSL_CONFIG_INVALID', `table ${table.table}: the config says mode ${table.mode}, but the Delta table at ${table.path} is a ${lakeMode} table; a table's mode is fixed at creation`, {
-        context: { table: table.table, key: 'tables.mode', path: table.path },
-      });
+      throw new OtslakeError(
+        'OTSL_CONFIG_INVALID',
+        `table ${table.table}: the config says mode ${table.mode}, but the Delta table at ${table.path} is a ${lakeMode} table; a table's mode is fixed at creation`,
+        {
+          context: { table: table.table, key: 'tables.mode', path: table.path },
+        },
+      );
     }
     return metadata;
   }
@@ -176,7 +189,13 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     const { table } = this.options;
     if (table.mode !== 'mirror') return null;
     const settings = mirrorSettingsOf(metadata.configuration);
-    return { buckets: settings.buckets, changeDataFeed: settings.changeDataFeed, targetFileBytes: table.mirror!.targetFileSizeBytes, files: null, filesVersion: -1 };
+    return {
+      buckets: settings.buckets,
+      changeDataFeed: settings.changeDataFeed,
+      targetFileBytes: table.mirror!.targetFileSizeBytes,
+      files: null,
+      filesVersion: -1,
+    };
   }
 
   /** Batches until stop(); `signal` (destroy) aborts the batch in flight. */
@@ -275,7 +294,14 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       tunnelId: ctx?.tunnelId ?? null,
       clientId: this.session?.clientId ?? null,
       lakeVersion: ctx?.view?.version ?? null,
-      channels: ctx ? [...ctx.slots.values()].map((s) => ({ channelId: s.channelId, committedSeq: s.committedSeq, finished: s.finished, checkpointed: s.token === s.checkpointedToken })) : [],
+      channels: ctx
+        ? [...ctx.slots.values()].map((s) => ({
+            channelId: s.channelId,
+            committedSeq: s.committedSeq,
+            finished: s.finished,
+            checkpointed: s.token === s.checkpointedToken,
+          }))
+        : [],
       lastBatch: this.lastBatch,
       stage: this.progress?.stage ?? null,
       lastError: this.lastError ? { code: this.lastError.code, message: this.lastError.message } : null,

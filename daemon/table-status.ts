@@ -55,7 +55,19 @@ export async function collectTableStatus(table: TableConfig, lakeRoot: ObjectSto
   const line = (channelId: string): ChannelStatusLine => {
     let l = byChannel.get(channelId);
     if (!l) {
-      l = { channelId, type: null, state: null, owner: null, rpoMs: null, lagMs: null, committedSeq: null, finished: null, recordsInLastBatch: null, lastSequence: null, committedAtMs: null };
+      l = {
+        channelId,
+        type: null,
+        state: null,
+        owner: null,
+        rpoMs: null,
+        lagMs: null,
+        committedSeq: null,
+        finished: null,
+        recordsInLastBatch: null,
+        lastSequence: null,
+        committedAtMs: null,
+      };
       byChannel.set(channelId, l);
     }
     return l;
@@ -66,7 +78,13 @@ export async function collectTableStatus(table: TableConfig, lakeRoot: ObjectSto
     status.tunnel = { ...status.tunnel, stage: summary.stage, baseChannels: summary.baseChannels, rpoMs: summary.tunnelRpoMs };
     for (const c of summary.channels) {
       const l = line(c.channelId);
-      Object.assign(l, { type: c.type, state: c.status, owner: c.owner, rpoMs: c.rpoMs, lagMs: c.rpoMs === null || c.status === 'TERMINATED' ? null : Math.max(0, nowMs - c.rpoMs) });
+      Object.assign(l, {
+        type: c.type,
+        state: c.status,
+        owner: c.owner,
+        rpoMs: c.rpoMs,
+        lagMs: c.rpoMs === null || c.status === 'TERMINATED' ? null : Math.max(0, nowMs - c.rpoMs),
+      });
     }
   }
 
@@ -83,7 +101,14 @@ export async function collectTableStatus(table: TableConfig, lakeRoot: ObjectSto
       rows = rows !== null && typeof n === 'number' ? rows + n : null;
     }
     const conf = snapshot.metadata.configuration;
-    status.lake = { exists: true, version: snapshot.version, rows, files: snapshot.files.size, mode: conf['otslake.mode'] ?? 'changelog', changeDataFeed: conf['delta.enableChangeDataFeed'] === 'true' };
+    status.lake = {
+      exists: true,
+      version: snapshot.version,
+      rows,
+      files: snapshot.files.size,
+      mode: conf['otslake.mode'] ?? 'changelog',
+      changeDataFeed: conf['delta.enableChangeDataFeed'] === 'true',
+    };
     const names = new Set(snapshot.schema.fields.map((f) => f.name));
     status.typeConflicts.companionColumns = [...names].filter((n) => {
       const m = COMPANION.exec(n);
@@ -95,7 +120,11 @@ export async function collectTableStatus(table: TableConfig, lakeRoot: ObjectSto
         if (!ids || ids.tunnelId !== tunnelId) return;
         const entry = await readOffsetEntry(store, ids.tunnelId, ids.channelId, txn.version);
         Object.assign(line(ids.channelId), {
-          committedSeq: txn.version, finished: entry.finished, recordsInLastBatch: entry.records, lastSequence: entry.lastSequence ?? null, committedAtMs: txn.lastUpdated ?? null,
+          committedSeq: txn.version,
+          finished: entry.finished,
+          recordsInLastBatch: entry.records,
+          lastSequence: entry.lastSequence ?? null,
+          committedAtMs: txn.lastUpdated ?? null,
         });
       }),
     );
@@ -113,15 +142,23 @@ export function renderTableStatus(s: TableStatus): string {
   const out: string[] = [];
   const base = s.tunnel.baseChannels;
   out.push(`table ${s.table} (lake path ${s.path})`);
-  out.push(`  lake:   ${s.lake.exists ? `${s.lake.mode} table${s.lake.changeDataFeed ? ' with change data feed' : ''}, version ${s.lake.version}, ${cell(s.lake.rows)} rows in ${s.lake.files} files` : 'no Delta table yet'}`);
-  out.push(`  type conflicts: policy ${s.typeConflicts.policy}; companion columns: ${s.typeConflicts.companionColumns.length > 0 ? s.typeConflicts.companionColumns.join(', ') : 'none'}`);
-  out.push(`  tunnel: ${s.tunnel.name} ${s.tunnel.id === null ? '(does not exist)' : `id ${s.tunnel.id}, stage ${cell(s.tunnel.stage)}`}` +
-    (base && base.total > 0 ? `, full snapshot ${base.finished}/${base.total} base channels finished` : ''));
+  out.push(
+    `  lake:   ${s.lake.exists ? `${s.lake.mode} table${s.lake.changeDataFeed ? ' with change data feed' : ''}, version ${s.lake.version}, ${cell(s.lake.rows)} rows in ${s.lake.files} files` : 'no Delta table yet'}`,
+  );
+  out.push(
+    `  type conflicts: policy ${s.typeConflicts.policy}; companion columns: ${s.typeConflicts.companionColumns.length > 0 ? s.typeConflicts.companionColumns.join(', ') : 'none'}`,
+  );
+  out.push(
+    `  tunnel: ${s.tunnel.name} ${s.tunnel.id === null ? '(does not exist)' : `id ${s.tunnel.id}, stage ${cell(s.tunnel.stage)}`}` +
+      (base && base.total > 0 ? `, full snapshot ${base.finished}/${base.total} base channels finished` : ''),
+  );
   if (s.channels.length > 0) {
     out.push('  channel                                   type      state       owner  seq  finished  lag');
     for (const c of s.channels) {
       const lag = c.lagMs === null ? '-' : `${(c.lagMs / 1000).toFixed(1)}s`;
-      out.push(`  ${c.channelId.padEnd(40)}  ${cell(c.type).padEnd(8)}  ${cell(c.state).padEnd(10)}  ${c.owner ? 'yes' : 'no '}    ${cell(c.committedSeq).padStart(3)}  ${cell(c.finished).padEnd(8)}  ${lag}`);
+      out.push(
+        `  ${c.channelId.padEnd(40)}  ${cell(c.type).padEnd(8)}  ${cell(c.state).padEnd(10)}  ${c.owner ? 'yes' : 'no '}    ${cell(c.committedSeq).padStart(3)}  ${cell(c.finished).padEnd(8)}  ${lag}`,
+      );
     }
   }
   return out.join('\n');

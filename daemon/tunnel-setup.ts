@@ -45,13 +45,7 @@ export function describeTunnel(client: TunnelClient, table: TableConfig, tunnelI
 }
 
 /** Resolves once the tunnel left InitBaseDataAndStreamShard; rejects with OTSL_ABORTED on abort. */
-export async function waitUntilInitialised(
-  client: TunnelClient,
-  table: TableConfig,
-  tunnelId: string,
-  log: Logger,
-  signal?: AbortSignal,
-): Promise<string> {
+export async function waitUntilInitialised(client: TunnelClient, table: TableConfig, tunnelId: string, log: Logger, signal?: AbortSignal): Promise<string> {
   let logged = false;
   for (;;) {
     const described = await describeTunnel(client, table, tunnelId, signal);

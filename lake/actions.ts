@@ -135,7 +135,18 @@ export function decodeActions(bytes: Uint8Array | string, version?: number): Act
 // ---- Delta schema (metaData.schemaString) ----
 
 export type PrimitiveType =
-  | 'string' | 'long' | 'integer' | 'short' | 'byte' | 'float' | 'double' | 'boolean' | 'binary' | 'date' | 'timestamp' | 'timestamp_ntz'
+  | 'string'
+  | 'long'
+  | 'integer'
+  | 'short'
+  | 'byte'
+  | 'float'
+  | 'double'
+  | 'boolean'
+  | 'binary'
+  | 'date'
+  | 'timestamp'
+  | 'timestamp_ntz'
   | `decimal(${number},${number})`;
 
 export interface StructField {
@@ -144,9 +155,21 @@ export interface StructField {
   nullable: boolean;
   metadata: Record<string, unknown>;
 }
-export interface StructType { type: 'struct'; fields: StructField[] }
-export interface ArrayType { type: 'array'; elementType: DataType; containsNull: boolean }
-export interface MapType { type: 'map'; keyType: DataType; valueType: DataType; valueContainsNull: boolean }
+export interface StructType {
+  type: 'struct';
+  fields: StructField[];
+}
+export interface ArrayType {
+  type: 'array';
+  elementType: DataType;
+  containsNull: boolean;
+}
+export interface MapType {
+  type: 'map';
+  keyType: DataType;
+  valueType: DataType;
+  valueContainsNull: boolean;
+}
 export type DataType = PrimitiveType | string | StructType | ArrayType | MapType;
 
 export function parseSchema(schemaString: string): StructType {

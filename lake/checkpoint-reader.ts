@@ -205,7 +205,15 @@ export async function readCheckpoint(store: ObjectStore, spec: CheckpointSpec, s
     for (const row of (await readRows(store, key, format, ACTION_COLUMNS, signal)).rows) rows.push(row);
   }
   const out: CheckpointActions = {
-    version: spec.version, protocol: null, metadata: null, adds: [], removes: [], txns: [], domainMetadata: [], sidecars: [], lastModified,
+    version: spec.version,
+    protocol: null,
+    metadata: null,
+    adds: [],
+    removes: [],
+    txns: [],
+    domainMetadata: [],
+    sidecars: [],
+    lastModified,
   };
   for (const row of rows) {
     if (row.protocol) out.protocol = toProtocol(row.protocol as Record<string, unknown>);
@@ -242,7 +250,8 @@ export async function readCheckpoint(store: ObjectStore, spec: CheckpointSpec, s
     } catch (err) {
       if (hasCode(err, 'OTSL_LAKE_NOT_FOUND')) {
         throw new OtslakeError('OTSL_LAKE_NOT_FOUND', `sidecar ${key} of checkpoint ${spec.version} is missing`, {
-          cause: err, context: { key, version: spec.version },
+          cause: err,
+          context: { key, version: spec.version },
         });
       }
       throw err;

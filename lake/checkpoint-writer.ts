@@ -28,7 +28,11 @@ const int64 = () => new arrow.Int64();
 const int32 = () => new arrow.Int32();
 const bool = () => new arrow.Bool();
 const stringMap = () => {
-  const entries = new arrow.Field('key_value', new arrow.Struct<{ key: arrow.Utf8; value: arrow.Utf8 }>([new arrow.Field('key', utf8(), false), new arrow.Field('value', utf8(), true)]), false);
+  const entries = new arrow.Field(
+    'key_value',
+    new arrow.Struct<{ key: arrow.Utf8; value: arrow.Utf8 }>([new arrow.Field('key', utf8(), false), new arrow.Field('value', utf8(), true)]),
+    false,
+  );
   const map = new arrow.Map_(entries, false);
   // apache-arrow renames the entries field to 'entries' (ARROW-8716); Spark's checkpoints and the
   // Parquet spec's convention say 'key_value', and parquet-rs takes the name from the Arrow field.
@@ -36,26 +40,65 @@ const stringMap = () => {
   return map;
 };
 const stringList = () => new arrow.List(f('element', utf8(), true));
-const deletionVector = () => new arrow.Struct([
-  f('storageType', utf8()), f('pathOrInlineDv', utf8()), f('offset', int32()), f('sizeInBytes', int32()), f('cardinality', int64()), f('maxRowIndex', int64()),
-]);
+const deletionVector = () =>
+  new arrow.Struct([
+    f('storageType', utf8()),
+    f('pathOrInlineDv', utf8()),
+    f('offset', int32()),
+    f('sizeInBytes', int32()),
+    f('cardinality', int64()),
+    f('maxRowIndex', int64()),
+  ]);
 
 /** Field order and types as in Spark's checkpoints (golden dv-partitioned-with-checkpoint). */
 const CHECKPOINT_FIELDS = [
   f('txn', new arrow.Struct([f('appId', utf8()), f('version', int64()), f('lastUpdated', int64())])),
-  f('add', new arrow.Struct([
-    f('path', utf8()), f('partitionValues', stringMap()), f('size', int64()), f('modificationTime', int64()), f('dataChange', bool()),
-    f('tags', stringMap()), f('deletionVector', deletionVector()), f('baseRowId', int64()), f('defaultRowCommitVersion', int64()), f('stats', utf8()),
-  ])),
-  f('remove', new arrow.Struct([
-    f('path', utf8()), f('deletionTimestamp', int64()), f('dataChange', bool()), f('extendedFileMetadata', bool()), f('partitionValues', stringMap()),
-    f('size', int64()), f('deletionVector', deletionVector()), f('baseRowId', int64()), f('defaultRowCommitVersion', int64()),
-  ])),
-  f('metaData', new arrow.Struct([
-    f('id', utf8()), f('name', utf8()), f('description', utf8()), f('format', new arrow.Struct([f('provider', utf8()), f('options', stringMap())])),
-    f('schemaString', utf8()), f('partitionColumns', stringList()), f('configuration', stringMap()), f('createdTime', int64()),
-  ])),
-  f('protocol', new arrow.Struct([f('minReaderVersion', int32()), f('minWriterVersion', int32()), f('readerFeatures', stringList()), f('writerFeatures', stringList())])),
+  f(
+    'add',
+    new arrow.Struct([
+      f('path', utf8()),
+      f('partitionValues', stringMap()),
+      f('size', int64()),
+      f('modificationTime', int64()),
+      f('dataChange', bool()),
+      f('tags', stringMap()),
+      f('deletionVector', deletionVector()),
+      f('baseRowId', int64()),
+      f('defaultRowCommitVersion', int64()),
+      f('stats', utf8()),
+    ]),
+  ),
+  f(
+    'remove',
+    new arrow.Struct([
+      f('path', utf8()),
+      f('deletionTimestamp', int64()),
+      f('dataChange', bool()),
+      f('extendedFileMetadata', bool()),
+      f('partitionValues', stringMap()),
+      f('size', int64()),
+      f('deletionVector', deletionVector()),
+      f('baseRowId', int64()),
+      f('defaultRowCommitVersion', int64()),
+    ]),
+  ),
+  f(
+    'metaData',
+    new arrow.Struct([
+      f('id', utf8()),
+      f('name', utf8()),
+      f('description', utf8()),
+      f('format', new arrow.Struct([f('provider', utf8()), f('options', stringMap())])),
+      f('schemaString', utf8()),
+      f('partitionColumns', stringList()),
+      f('configuration', stringMap()),
+      f('createdTime', int64()),
+    ]),
+  ),
+  f(
+    'protocol',
+    new arrow.Struct([f('minReaderVersion', int32()), f('minWriterVersion', int32()), f('readerFeatures', stringList()), f('writerFeatures', stringList())]),
+  ),
   f('domainMetadata', new arrow.Struct([f('domain', utf8()), f('configuration', utf8()), f('removed', bool())])),
 ];
 
@@ -66,14 +109,29 @@ const toMap = (o: Record<string, string | null> | null | undefined): Map<string,
 
 function dvRow(dv: Add['deletionVector']): unknown {
   if (!dv) return null;
-  return { storageType: dv.storageType, pathOrInlineDv: dv.pathOrInlineDv, offset: dv.offset ?? null, sizeInBytes: dv.sizeInBytes, cardinality: big(dv.cardinality), maxRowIndex: big(dv.maxRowIndex) };
+  return {
+    storageType: dv.storageType,
+    pathOrInlineDv: dv.pathOrInlineDv,
+    offset: dv.offset ?? null,
+    sizeInBytes: dv.sizeInBytes,
+    cardinality: big(dv.cardinality),
+    maxRowIndex: big(dv.maxRowIndex),
+  };
 }
 
 function addRow(a: Add): Row {
   return {
     add: {
-      path: a.path, partitionValues: toMap(a.partitionValues), size: big(a.size), modificationTime: big(a.modificationTime), dataChange: a.dataChange,
-      tags: toMap(a.tags), deletionVector: dvRow(a.deletionVector), baseRowId: big(a.baseRowId), defaultRowCommitVersion: big(a.defaultRowCommitVersion), stats: a.stats ?? null,
+      path: a.path,
+      partitionValues: toMap(a.partitionValues),
+      size: big(a.size),
+      modificationTime: big(a.modificationTime),
+      dataChange: a.dataChange,
+      tags: toMap(a.tags),
+      deletionVector: dvRow(a.deletionVector),
+      baseRowId: big(a.baseRowId),
+      defaultRowCommitVersion: big(a.defaultRowCommitVersion),
+      stats: a.stats ?? null,
     },
   };
 }
@@ -82,8 +140,14 @@ function removeRow(r: Remove): Row {
   // Checkpoints carry no stats or tags for removes (PROTOCOL.md §Checkpoint Schema).
   return {
     remove: {
-      path: r.path, deletionTimestamp: big(r.deletionTimestamp), dataChange: r.dataChange, extendedFileMetadata: r.extendedFileMetadata ?? null,
-      partitionValues: toMap(r.partitionValues), size: big(r.size), deletionVector: dvRow(r.deletionVector), baseRowId: big(r.baseRowId),
+      path: r.path,
+      deletionTimestamp: big(r.deletionTimestamp),
+      dataChange: r.dataChange,
+      extendedFileMetadata: r.extendedFileMetadata ?? null,
+      partitionValues: toMap(r.partitionValues),
+      size: big(r.size),
+      deletionVector: dvRow(r.deletionVector),
+      baseRowId: big(r.baseRowId),
       defaultRowCommitVersion: big(r.defaultRowCommitVersion),
     },
   };
@@ -92,13 +156,26 @@ function removeRow(r: Remove): Row {
 function metadataRow(m: Metadata): Row {
   return {
     metaData: {
-      id: m.id, name: m.name ?? null, description: m.description ?? null, format: { provider: m.format.provider, options: toMap(m.format.options ?? {}) },
-      schemaString: m.schemaString, partitionColumns: m.partitionColumns, configuration: toMap(m.configuration), createdTime: big(m.createdTime),
+      id: m.id,
+      name: m.name ?? null,
+      description: m.description ?? null,
+      format: { provider: m.format.provider, options: toMap(m.format.options ?? {}) },
+      schemaString: m.schemaString,
+      partitionColumns: m.partitionColumns,
+      configuration: toMap(m.configuration),
+      createdTime: big(m.createdTime),
     },
   };
 }
 
-const protocolRow = (p: Protocol): Row => ({ protocol: { minReaderVersion: p.minReaderVersion, minWriterVersion: p.minWriterVersion, readerFeatures: p.readerFeatures ?? null, writerFeatures: p.writerFeatures ?? null } });
+const protocolRow = (p: Protocol): Row => ({
+  protocol: {
+    minReaderVersion: p.minReaderVersion,
+    minWriterVersion: p.minWriterVersion,
+    readerFeatures: p.readerFeatures ?? null,
+    writerFeatures: p.writerFeatures ?? null,
+  },
+});
 const txnRow = (t: Txn): Row => ({ txn: { appId: t.appId, version: big(t.version), lastUpdated: big(t.lastUpdated) } });
 const domainRow = (d: DomainMetadata): Row => ({ domainMetadata: { domain: d.domain, configuration: d.configuration, removed: d.removed } });
 
@@ -117,16 +194,15 @@ export function encodeCheckpoint(snapshot: Snapshot): { bytes: Uint8Array; actio
     columns[field.name] = builder.finish().toVector();
   }
   const table = new arrow.Table(columns);
-  const props = new pw.WriterPropertiesBuilder()
-    .setWriterVersion(pw.WriterVersion.V1)
-    .setCompression(pw.Compression.SNAPPY)
-    .setCreatedBy(ENGINE_INFO)
-    .build();
+  const props = new pw.WriterPropertiesBuilder().setWriterVersion(pw.WriterVersion.V1).setCompression(pw.Compression.SNAPPY).setCreatedBy(ENGINE_INFO).build();
   try {
     const bytes = pw.writeParquet(pw.Table.fromIPCStream(arrow.tableToIPC(table, 'stream')), props);
     return { bytes, actions: rows.length, addFiles: snapshot.files.size };
   } catch (err) {
-    throw new OtslakeError('OTSL_PARQUET_WRITE', `encoding the checkpoint of version ${snapshot.version} failed: ${(err as Error).message}`, { cause: err, context: { version: snapshot.version } });
+    throw new OtslakeError('OTSL_PARQUET_WRITE', `encoding the checkpoint of version ${snapshot.version} failed: ${(err as Error).message}`, {
+      cause: err,
+      context: { version: snapshot.version },
+    });
   }
 }
 
@@ -161,7 +237,9 @@ export function checkpointIntervalOf(metadata: Metadata): number {
   const raw = metadata.configuration['delta.checkpointInterval'];
   const n = raw === undefined ? DEFAULT_CHECKPOINT_INTERVAL : Number(raw);
   if (!Number.isSafeInteger(n) || n <= 0) {
-    throw new OtslakeError('OTSL_LAKE_SCHEMA', `delta.checkpointInterval must be a positive integer, got "${raw}"`, { context: { property: 'delta.checkpointInterval' } });
+    throw new OtslakeError('OTSL_LAKE_SCHEMA', `delta.checkpointInterval must be a positive integer, got "${raw}"`, {
+      context: { property: 'delta.checkpointInterval' },
+    });
   }
   return n;
 }

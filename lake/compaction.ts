@@ -72,7 +72,10 @@ function columnValues(vector: arrow.Vector, spec: ColumnSpec): unknown[] {
   let i = 0;
   for (const data of vector.data) {
     for (let j = 0; j < data.length; j++, i++) {
-      if (!data.getValid(j)) { out[i] = null; continue; }
+      if (!data.getValid(j)) {
+        out[i] = null;
+        continue;
+      }
       if (spec.type === 'long' || spec.type === 'timestamp') {
         const v = (data.values as BigInt64Array)[j];
         out[i] = typeof v === 'bigint' ? v : null;
@@ -112,7 +115,11 @@ export async function compactTable(store: ObjectStore, options: CompactionOption
   const signal = options.signal ? { signal: options.signal } : {};
   const snapshot = await loadSnapshot(store, signal);
   if (snapshot.metadata.configuration['otslake.mode'] === 'mirror') {
-    return { kind: 'not-applicable', snapshotVersion: snapshot.version, reason: 'a mirror table: its merges split and merge files themselves, and compaction would drop their layout tags' };
+    return {
+      kind: 'not-applicable',
+      snapshotVersion: snapshot.version,
+      reason: 'a mirror table: its merges split and merge files themselves, and compaction would drop their layout tags',
+    };
   }
   const target = options.targetFileBytes ?? DEFAULT_TARGET_FILE_BYTES;
   const bins = planCompaction(snapshot, target);

@@ -60,13 +60,16 @@ function boundOf(spec: ColumnSpec, value: ColumnStats['min'], side: 'min' | 'max
       if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) return v;
       return Number(v);
     }
-    case 'double': return value;
-    case 'timestamp': return timestampStat(value as bigint);
-    case 'string': return side === 'min' ? truncateMinString(value as string, prefixLength) : truncateMaxString(value as string, prefixLength);
-    default: return undefined;
+    case 'double':
+      return value;
+    case 'timestamp':
+      return timestampStat(value as bigint);
+    case 'string':
+      return side === 'min' ? truncateMinString(value as string, prefixLength) : truncateMaxString(value as string, prefixLength);
+    default:
+      return undefined;
   }
 }
-
 
 export function computeFileStats(columns: readonly ColumnSpec[], stats: readonly ColumnStats[], numRecords: number, options: StatsOptions = {}): FileStats {
   const limit = options.numIndexedCols ?? DEFAULT_NUM_INDEXED_COLS;

@@ -242,4 +242,3 @@ async function fsyncDir(dir: string): Promise<void> {
     await fh.close();
   }
 }
-

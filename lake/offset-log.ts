@@ -47,13 +47,7 @@ export function offsetEntryKey(tunnelId: string, channelId: string, seq: number)
 }
 
 /** The entry a committed txn version names; null when the channel has no committed batch yet. */
-export async function readOffsetEntry(
-  store: ObjectStore,
-  tunnelId: string,
-  channelId: string,
-  seq: number,
-  signal?: AbortSignal,
-): Promise<OffsetEntry> {
+export async function readOffsetEntry(store: ObjectStore, tunnelId: string, channelId: string, seq: number, signal?: AbortSignal): Promise<OffsetEntry> {
   const key = offsetEntryKey(tunnelId, channelId, seq);
   let bytes: Uint8Array;
   try {

@@ -89,7 +89,10 @@ export function isNoSuchKey(err: unknown): boolean {
 
 /** First line only, without the socket/agent diagnostics urllib appends. */
 function shortMessage(err: AliOssError): string {
-  return String(err.message ?? err.name ?? 'unknown error').split('\n')[0]!.split(', agent status')[0]!.slice(0, 300);
+  return String(err.message ?? err.name ?? 'unknown error')
+    .split('\n')[0]!
+    .split(', agent status')[0]!
+    .slice(0, 300);
 }
 
 export function toStoreError(err: unknown, op: string, context: ErrorContext): Error {
@@ -136,12 +139,16 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pro
 }
 
 function validateOptions(o: OssStoreOptions): void {
-  const bad = (field: string, message: string) => new OtslakeError('OTSL_CONFIG_INVALID', `OSS store option ${field} ${message}`, { context: { field, bucket: o.bucket } });
+  const bad = (field: string, message: string) =>
+    new OtslakeError('OTSL_CONFIG_INVALID', `OSS store option ${field} ${message}`, { context: { field, bucket: o.bucket } });
   if (!/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(o.bucket ?? '')) throw bad('bucket', `is not a valid bucket name: "${o.bucket}"`);
   if (!o.accessKeyId || !o.accessKeySecret) throw bad('accessKeyId/accessKeySecret', 'are required');
-  if (o.partSizeBytes !== undefined && !(Number.isSafeInteger(o.partSizeBytes) && o.partSizeBytes >= MIN_PART_BYTES)) throw bad('partSizeBytes', `must be an integer >= ${MIN_PART_BYTES}`);
-  if (o.multipartThresholdBytes !== undefined && !(Number.isSafeInteger(o.multipartThresholdBytes) && o.multipartThresholdBytes > 0)) throw bad('multipartThresholdBytes', 'must be a positive integer');
-  if (o.listPageSize !== undefined && !(Number.isInteger(o.listPageSize) && o.listPageSize >= 1 && o.listPageSize <= 1000)) throw bad('listPageSize', 'must be within 1..1000');
+  if (o.partSizeBytes !== undefined && !(Number.isSafeInteger(o.partSizeBytes) && o.partSizeBytes >= MIN_PART_BYTES))
+    throw bad('partSizeBytes', `must be an integer >= ${MIN_PART_BYTES}`);
+  if (o.multipartThresholdBytes !== undefined && !(Number.isSafeInteger(o.multipartThresholdBytes) && o.multipartThresholdBytes > 0))
+    throw bad('multipartThresholdBytes', 'must be a positive integer');
+  if (o.listPageSize !== undefined && !(Number.isInteger(o.listPageSize) && o.listPageSize >= 1 && o.listPageSize <= 1000))
+    throw bad('listPageSize', 'must be within 1..1000');
   if (o.partConcurrency !== undefined && !(Number.isInteger(o.partConcurrency) && o.partConcurrency >= 1)) throw bad('partConcurrency', 'must be >= 1');
 }
 

@@ -201,7 +201,8 @@ export class OssStore implements ObjectStore {
       const bytes = new Uint8Array(content.buffer, content.byteOffset, content.byteLength);
       // A server that ignored the Range header sent the whole object: cut the range out here.
       if (range !== undefined && result.res.status === 200) {
-        if (range.start >= bytes.length) throw new OtslakeError('OTSL_LAKE_RANGE_INVALID', `range start ${range.start} is beyond the end of "${key}"`, { context: this.context(key) });
+        if (range.start >= bytes.length)
+          throw new OtslakeError('OTSL_LAKE_RANGE_INVALID', `range start ${range.start} is beyond the end of "${key}"`, { context: this.context(key) });
         return bytes.subarray(range.start, range.end === undefined ? bytes.length : range.end + 1);
       }
       return bytes;

@@ -48,13 +48,20 @@ export function columnTypeOf(name: string, type: DataType): ColumnType {
 
 export function arrowTypeOf(type: ColumnType): arrow.DataType {
   switch (type) {
-    case 'long': return new arrow.Int64();
-    case 'double': return new arrow.Float64();
-    case 'boolean': return new arrow.Bool();
-    case 'string': return new arrow.Utf8();
-    case 'binary': return new arrow.Binary();
-    case 'timestamp': return new arrow.TimestampMicrosecond('UTC');
-    case 'array<string>': return new arrow.List(new arrow.Field('element', new arrow.Utf8(), true));
+    case 'long':
+      return new arrow.Int64();
+    case 'double':
+      return new arrow.Float64();
+    case 'boolean':
+      return new arrow.Bool();
+    case 'string':
+      return new arrow.Utf8();
+    case 'binary':
+      return new arrow.Binary();
+    case 'timestamp':
+      return new arrow.TimestampMicrosecond('UTC');
+    case 'array<string>':
+      return new arrow.List(new arrow.Field('element', new arrow.Utf8(), true));
   }
 }
 
@@ -205,8 +212,13 @@ class Int64Builder extends ColumnBuilder {
   private numberMin = Infinity;
   private numberMax = -Infinity;
 
-  get byteSize(): number { return this.length * 8; }
-  protected appendNull(): void { this.ensure(this.length + 1); this.values[this.length] = 0n; }
+  get byteSize(): number {
+    return this.length * 8;
+  }
+  protected appendNull(): void {
+    this.ensure(this.length + 1);
+    this.values[this.length] = 0n;
+  }
 
   private ensure(rows: number): void {
     if (rows <= this.values.length) return;
@@ -256,30 +268,52 @@ class Int64Builder extends ColumnBuilder {
   }
 
   protected buildData(nullBitmap: Uint8Array | undefined): arrow.Data {
-    return arrow.makeData({ type: arrowTypeOf(this.spec.type) as arrow.Int64, length: this.length, nullCount: this.nullCountForData(), nullBitmap, data: this.values.slice(0, this.length) });
+    return arrow.makeData({
+      type: arrowTypeOf(this.spec.type) as arrow.Int64,
+      length: this.length,
+      nullCount: this.nullCountForData(),
+      nullBitmap,
+      data: this.values.slice(0, this.length),
+    });
   }
 
-  protected resetBuffers(): void { /* the buffer is reused; takeRowGroup copied out the used part */ }
+  protected resetBuffers(): void {
+    /* the buffer is reused; takeRowGroup copied out the used part */
+  }
 }
 
 class DoubleBuilder extends ColumnBuilder {
   private values = new Float64Array(1024);
 
-  get byteSize(): number { return this.length * 8; }
-  protected appendNull(): void { this.values = grow(this.values, this.length + 1); this.values[this.length] = 0; }
+  get byteSize(): number {
+    return this.length * 8;
+  }
+  protected appendNull(): void {
+    this.values = grow(this.values, this.length + 1);
+    this.values[this.length] = 0;
+  }
 
   protected appendValue(value: unknown): void {
     if (typeof value !== 'number') throw this.badValue(value, 'a number');
     this.values = grow(this.values, this.length + 1);
     this.values[this.length] = value;
     const s = this.stats;
-    if (!Number.isFinite(value)) { s.unbounded = true; return; }
+    if (!Number.isFinite(value)) {
+      s.unbounded = true;
+      return;
+    }
     if (s.min === undefined || value < (s.min as number)) s.min = value;
     if (s.max === undefined || value > (s.max as number)) s.max = value;
   }
 
   protected buildData(nullBitmap: Uint8Array | undefined): arrow.Data {
-    return arrow.makeData({ type: new arrow.Float64(), length: this.length, nullCount: this.nullCountForData(), nullBitmap, data: this.values.slice(0, this.length) });
+    return arrow.makeData({
+      type: new arrow.Float64(),
+      length: this.length,
+      nullCount: this.nullCountForData(),
+      nullBitmap,
+      data: this.values.slice(0, this.length),
+    });
   }
 
   protected resetBuffers(): void {}
@@ -288,8 +322,12 @@ class DoubleBuilder extends ColumnBuilder {
 class BoolBuilder extends ColumnBuilder {
   private bits = new Uint8Array(128);
 
-  get byteSize(): number { return (this.length + 7) >> 3; }
-  protected appendNull(): void { this.bits = grow(this.bits, (this.length >> 3) + 1); }
+  get byteSize(): number {
+    return (this.length + 7) >> 3;
+  }
+  protected appendNull(): void {
+    this.bits = grow(this.bits, (this.length >> 3) + 1);
+  }
 
   protected appendValue(value: unknown): void {
     if (typeof value !== 'boolean') throw this.badValue(value, 'a boolean');
@@ -298,10 +336,18 @@ class BoolBuilder extends ColumnBuilder {
   }
 
   protected buildData(nullBitmap: Uint8Array | undefined): arrow.Data {
-    return arrow.makeData({ type: new arrow.Bool(), length: this.length, nullCount: this.nullCountForData(), nullBitmap, data: this.bits.slice(0, (this.length + 7) >> 3) });
+    return arrow.makeData({
+      type: new arrow.Bool(),
+      length: this.length,
+      nullCount: this.nullCountForData(),
+      nullBitmap,
+      data: this.bits.slice(0, (this.length + 7) >> 3),
+    });
   }
 
-  protected resetBuffers(): void { this.bits.fill(0); }
+  protected resetBuffers(): void {
+    this.bits.fill(0);
+  }
 }
 
 /** UTF-8 or raw bytes in one buffer plus offsets: Arrow's own variable-width layout. */
@@ -310,8 +356,12 @@ class VarBinaryBuilder extends ColumnBuilder {
   private offsets = new Int32Array(1025);
   private used = 0;
 
-  get byteSize(): number { return this.used + this.length * 4; }
-  protected appendNull(): void { this.pushOffset(); }
+  get byteSize(): number {
+    return this.used + this.length * 4;
+  }
+  protected appendNull(): void {
+    this.pushOffset();
+  }
 
   protected appendValue(value: unknown): void {
     if (this.spec.type === 'string') {
@@ -355,7 +405,13 @@ class VarBinaryBuilder extends ColumnBuilder {
   }
 
   takeElements(): arrow.Data {
-    const data = arrow.makeData({ type: new arrow.Utf8(), length: this.elementCount, nullCount: 0, valueOffsets: this.offsets.slice(0, this.elementCount + 1), data: this.bytes.slice(0, this.used) });
+    const data = arrow.makeData({
+      type: new arrow.Utf8(),
+      length: this.elementCount,
+      nullCount: 0,
+      valueOffsets: this.offsets.slice(0, this.elementCount + 1),
+      data: this.bytes.slice(0, this.used),
+    });
     this.elementCount = 0;
     this.used = 0;
     return data;
@@ -363,10 +419,19 @@ class VarBinaryBuilder extends ColumnBuilder {
 
   protected buildData(nullBitmap: Uint8Array | undefined): arrow.Data {
     const type = this.spec.type === 'string' ? new arrow.Utf8() : new arrow.Binary();
-    return arrow.makeData({ type, length: this.length, nullCount: this.nullCountForData(), nullBitmap, valueOffsets: this.offsets.slice(0, this.length + 1), data: this.bytes.slice(0, this.used) } as never);
+    return arrow.makeData({
+      type,
+      length: this.length,
+      nullCount: this.nullCountForData(),
+      nullBitmap,
+      valueOffsets: this.offsets.slice(0, this.length + 1),
+      data: this.bytes.slice(0, this.used),
+    } as never);
   }
 
-  protected resetBuffers(): void { this.used = 0; }
+  protected resetBuffers(): void {
+    this.used = 0;
+  }
 }
 
 /** list<string> with non-null elements (column names in `_deleted_columns`). */
@@ -376,8 +441,12 @@ class StringListBuilder extends ColumnBuilder {
   private elements = 0;
   private elementBytes = 0;
 
-  get byteSize(): number { return this.length * 4 + this.elementBytes; }
-  protected appendNull(): void { this.pushOffset(); }
+  get byteSize(): number {
+    return this.length * 4 + this.elementBytes;
+  }
+  protected appendNull(): void {
+    this.pushOffset();
+  }
 
   protected appendValue(value: unknown): void {
     if (!Array.isArray(value)) throw this.badValue(value, 'an array of strings');
@@ -398,7 +467,14 @@ class StringListBuilder extends ColumnBuilder {
   protected buildData(nullBitmap: Uint8Array | undefined): arrow.Data {
     const child = this.child.takeElements();
     const type = arrowTypeOf('array<string>') as arrow.List<arrow.Utf8>;
-    return arrow.makeData({ type, length: this.length, nullCount: this.nullCountForData(), nullBitmap, valueOffsets: this.offsets.slice(0, this.length + 1), child: child as arrow.Data<arrow.Utf8> });
+    return arrow.makeData({
+      type,
+      length: this.length,
+      nullCount: this.nullCountForData(),
+      nullBitmap,
+      valueOffsets: this.offsets.slice(0, this.length + 1),
+      child: child as arrow.Data<arrow.Utf8>,
+    });
   }
 
   protected resetBuffers(): void {
@@ -410,12 +486,17 @@ class StringListBuilder extends ColumnBuilder {
 export function createColumnBuilder(spec: ColumnSpec): ColumnBuilder {
   switch (spec.type) {
     case 'long':
-    case 'timestamp': return new Int64Builder(spec);
-    case 'double': return new DoubleBuilder(spec);
-    case 'boolean': return new BoolBuilder(spec);
+    case 'timestamp':
+      return new Int64Builder(spec);
+    case 'double':
+      return new DoubleBuilder(spec);
+    case 'boolean':
+      return new BoolBuilder(spec);
     case 'string':
-    case 'binary': return new VarBinaryBuilder(spec);
-    case 'array<string>': return new StringListBuilder(spec);
+    case 'binary':
+      return new VarBinaryBuilder(spec);
+    case 'array<string>':
+      return new StringListBuilder(spec);
   }
 }
 

@@ -172,7 +172,11 @@ export class ParquetFileWriter {
     this.closed = true;
     this.failure ??= reason ?? new OtslakeError('OTSL_ABORTED', 'Parquet writer aborted');
     if (this.current) {
-      try { this.current.controller.error(this.failure); } catch { /* already closed */ }
+      try {
+        this.current.controller.error(this.failure);
+      } catch {
+        /* already closed */
+      }
       this.current = null;
     }
     const settled = await Promise.allSettled(this.uploads);
@@ -201,7 +205,10 @@ export class ParquetFileWriter {
     try {
       for (const batch of pw.Table.fromIPCStream(ipc).recordBatches()) file.controller.enqueue(batch);
     } catch (err) {
-      this.failure = new OtslakeError('OTSL_PARQUET_WRITE', `encoding a row group failed: ${(err as Error).message}`, { cause: err, context: { file: file.path } });
+      this.failure = new OtslakeError('OTSL_PARQUET_WRITE', `encoding a row group failed: ${(err as Error).message}`, {
+        cause: err,
+        context: { file: file.path },
+      });
       throw this.failure;
     }
     file.rows += rows;
@@ -215,16 +222,30 @@ export class ParquetFileWriter {
     let controller!: ReadableStreamDefaultController<pw.RecordBatch>;
     let onPull!: () => void;
     const file = { path, rows: 0, rawBytes: 0, emittedBytes: 0 } as OpenFile;
-    const renewPulled = () => { file.pulled = new Promise<void>((resolve) => { onPull = resolve; }); };
+    const renewPulled = () => {
+      file.pulled = new Promise<void>((resolve) => {
+        onPull = resolve;
+      });
+    };
     renewPulled();
-    const input = new ReadableStream<pw.RecordBatch>({
-      start: (c) => { controller = c; },
-      pull: () => { onPull(); renewPulled(); },
-    }, { highWaterMark: 1 });
+    const input = new ReadableStream<pw.RecordBatch>(
+      {
+        start: (c) => {
+          controller = c;
+        },
+        pull: () => {
+          onPull();
+          renewPulled();
+        },
+      },
+      { highWaterMark: 1 },
+    );
     file.controller = controller;
     file.upload = this.upload(file, input);
     // Reported through checkUsable/close; never an unhandled rejection in between.
-    file.upload.catch((err: unknown) => { this.failure ??= err; });
+    file.upload.catch((err: unknown) => {
+      this.failure ??= err;
+    });
     this.uploads.push(file.upload);
     return file;
   }
@@ -263,10 +284,20 @@ export class ParquetFileWriter {
     const file = this.current;
     if (!file) return;
     this.current = null;
-    const stats = computeFileStats(this.columns, this.builders.map((b) => ({ ...b.currentStats() })), file.rows, this.options.stats);
+    const stats = computeFileStats(
+      this.columns,
+      this.builders.map((b) => ({ ...b.currentStats() })),
+      file.rows,
+      this.options.stats,
+    );
     for (const b of this.builders) b.resetStats();
     file.result = { path: file.path, size: 0, numRecords: file.rows, modificationTime: 0, partitionValues: { ...this.partitionValues }, stats };
-    void file.upload.then((w) => { if (file.rawBytes > 0) this.ratio = w.size / file.rawBytes; }, () => undefined);
+    void file.upload.then(
+      (w) => {
+        if (file.rawBytes > 0) this.ratio = w.size / file.rawBytes;
+      },
+      () => undefined,
+    );
     file.controller.close();
   }
 }

@@ -69,7 +69,9 @@ export async function readParquetRows(bytes: Uint8Array, options: ReadParquetOpt
       if (columns.length === 0) return Array.from({ length: Number(metadata.num_rows) }, () => ({}));
     }
     return (await parquetReadObjects({
-      file, metadata, compressors,
+      file,
+      metadata,
+      compressors,
       ...(columns ? { columns } : {}),
       ...(options.utf8 === undefined ? {} : { utf8: options.utf8 }),
       ...(options.parsers ? { parsers: options.parsers } : {}),

@@ -25,7 +25,10 @@ export function partitionDirectory(partitionValues: Readonly<Record<string, stri
 
 /** A table-relative key as an RFC 2396 relative URI for `add.path` / `remove.path`. */
 export function encodeLogPath(key: string): string {
-  return key.split('/').map((segment) => encodeURIComponent(segment).replace(/%3D/g, '=')).join('/');
+  return key
+    .split('/')
+    .map((segment) => encodeURIComponent(segment).replace(/%3D/g, '='))
+    .join('/');
 }
 
 /** The inverse of encodeLogPath: where the file lives, relative to the table root. */

@@ -10,8 +10,18 @@
 import { OtslakeError, hasCode } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
 import {
-  decodeActions, parseSchema,
-  type Action, type Add, type CommitInfo, type DomainMetadata, type FileStats, type Metadata, type Protocol, type Remove, type StructType, type Txn,
+  decodeActions,
+  parseSchema,
+  type Action,
+  type Add,
+  type CommitInfo,
+  type DomainMetadata,
+  type FileStats,
+  type Metadata,
+  type Protocol,
+  type Remove,
+  type StructType,
+  type Txn,
 } from './actions.js';
 import { findCompleteCheckpoints, readCheckpoint, type CheckpointActions } from './checkpoint-reader.js';
 import { readLastCheckpoint } from './last-checkpoint.js';
@@ -81,7 +91,13 @@ export function parseStats(add: Pick<Add, 'stats'>): FileStats | null {
 }
 
 const INTERVAL_UNITS_MS: Record<string, number> = {
-  microsecond: 0.001, millisecond: 1, second: 1000, minute: 60_000, hour: 3_600_000, day: 86_400_000, week: 604_800_000,
+  microsecond: 0.001,
+  millisecond: 1,
+  second: 1000,
+  minute: 60_000,
+  hour: 3_600_000,
+  day: 86_400_000,
+  week: 604_800_000,
 };
 
 /** Parses a Spark calendar interval as used by Delta table properties ("interval 1 week", "7 days"). */
@@ -152,10 +168,13 @@ async function selectSegment(store: ObjectStore, files: LogFile[], target: numbe
     if (f.kind === 'commit') commits.set(f.version, f.key);
     if (f.kind === 'commit' || f.kind === 'checkpoint' || f.kind === 'multipart-checkpoint' || f.kind === 'v2-checkpoint') latest = Math.max(latest, f.version);
   }
-  if (latest < 0) throw new OtslakeError('OTSL_LAKE_NOT_A_TABLE', `no Delta log (commits or checkpoints) under ${store.uri}/${LOG_DIR}`, { context: { uri: store.uri } });
+  if (latest < 0)
+    throw new OtslakeError('OTSL_LAKE_NOT_A_TABLE', `no Delta log (commits or checkpoints) under ${store.uri}/${LOG_DIR}`, { context: { uri: store.uri } });
   const version = target ?? latest;
   if (version > latest) {
-    throw new OtslakeError('OTSL_LAKE_NOT_FOUND', `version ${version} does not exist; the latest version is ${latest}`, { context: { version, uri: store.uri } });
+    throw new OtslakeError('OTSL_LAKE_NOT_FOUND', `version ${version} does not exist; the latest version is ${latest}`, {
+      context: { version, uri: store.uri },
+    });
   }
   const candidates = findCompleteCheckpoints(files).filter((c) => c.version <= version);
   for (const spec of candidates) {
@@ -172,9 +191,13 @@ async function selectSegment(store: ObjectStore, files: LogFile[], target: numbe
   if (typeof range === 'number') {
     const earliest = Math.min(...commits.keys());
     if (range === 0 && target !== undefined && target < earliest) {
-      throw new OtslakeError('OTSL_LAKE_NOT_FOUND', `version ${target} is no longer reconstructable: the log starts at ${earliest} with no checkpoint at or below ${target}`, {
-        context: { version: target, uri: store.uri },
-      });
+      throw new OtslakeError(
+        'OTSL_LAKE_NOT_FOUND',
+        `version ${target} is no longer reconstructable: the log starts at ${earliest} with no checkpoint at or below ${target}`,
+        {
+          context: { version: target, uri: store.uri },
+        },
+      );
     }
     throw missingCommit(range, store);
   }
@@ -218,8 +241,12 @@ function applyAction(state: ReplayState, action: Action): void {
 
 function seed(checkpoint: CheckpointActions | null): ReplayState {
   const state: ReplayState = {
-    protocol: checkpoint?.protocol ?? null, metadata: checkpoint?.metadata ?? null,
-    files: new Map(), tombstones: new Map(), txns: new Map(), domainMetadata: new Map(),
+    protocol: checkpoint?.protocol ?? null,
+    metadata: checkpoint?.metadata ?? null,
+    files: new Map(),
+    tombstones: new Map(),
+    txns: new Map(),
+    domainMetadata: new Map(),
   };
   if (!checkpoint) return state;
   for (const add of checkpoint.adds) state.files.set(fileKey(add), add);
@@ -241,7 +268,11 @@ function commitTimestamp(actions: Action[], fallbackMs: number): number {
 }
 
 /** Fetches commits with a small read-ahead window (OSS latency dominates), yields them in order. */
-async function* readCommits(store: ObjectStore, commits: { version: number; key: string }[], signal?: AbortSignal): AsyncGenerator<{ version: number; actions: Action[]; key: string }> {
+async function* readCommits(
+  store: ObjectStore,
+  commits: { version: number; key: string }[],
+  signal?: AbortSignal,
+): AsyncGenerator<{ version: number; actions: Action[]; key: string }> {
   const fetches: Promise<Uint8Array>[] = [];
   const start = (i: number): void => {
     const c = commits[i];
@@ -254,7 +285,11 @@ async function* readCommits(store: ObjectStore, commits: { version: number; key:
     try {
       bytes = await fetches[i]!;
     } catch (err) {
-      if (hasCode(err, 'OTSL_LAKE_NOT_FOUND')) throw new OtslakeError('OTSL_LAKE_LOG_CORRUPT', `commit ${c.version} vanished while reading the log`, { cause: err, context: { version: c.version, key: c.key } });
+      if (hasCode(err, 'OTSL_LAKE_NOT_FOUND'))
+        throw new OtslakeError('OTSL_LAKE_LOG_CORRUPT', `commit ${c.version} vanished while reading the log`, {
+          cause: err,
+          context: { version: c.version, key: c.key },
+        });
       throw err;
     } finally {
       delete fetches[i];
@@ -292,10 +327,14 @@ async function buildSnapshot(store: ObjectStore, segment: Segment, options: Load
   }
   const where = segment.checkpoint ? `checkpoint ${segment.checkpoint.version} and the commits after it` : `commits 0..${segment.version}`;
   if (!state.protocol) {
-    throw new OtslakeError('OTSL_LAKE_LOG_CORRUPT', `no protocol action in ${where}: the table state is incomplete`, { context: { version: segment.version, uri: store.uri } });
+    throw new OtslakeError('OTSL_LAKE_LOG_CORRUPT', `no protocol action in ${where}: the table state is incomplete`, {
+      context: { version: segment.version, uri: store.uri },
+    });
   }
   if (!state.metadata) {
-    throw new OtslakeError('OTSL_LAKE_LOG_CORRUPT', `no metaData action in ${where}: the table state is incomplete`, { context: { version: segment.version, uri: store.uri } });
+    throw new OtslakeError('OTSL_LAKE_LOG_CORRUPT', `no metaData action in ${where}: the table state is incomplete`, {
+      context: { version: segment.version, uri: store.uri },
+    });
   }
   assertLogReadable(state.protocol, store.uri);
   expire(state, state.metadata, options.nowMs ?? Date.now());
@@ -362,14 +401,20 @@ export async function advanceSnapshot(store: ObjectStore, snapshot: Snapshot, op
   }
   const target = options.version ?? latest;
   if (target > latest) {
-    throw new OtslakeError('OTSL_LAKE_NOT_FOUND', `version ${target} does not exist; the latest version is ${latest}`, { context: { version: target, uri: store.uri } });
+    throw new OtslakeError('OTSL_LAKE_NOT_FOUND', `version ${target} does not exist; the latest version is ${latest}`, {
+      context: { version: target, uri: store.uri },
+    });
   }
   if (target === snapshot.version) return snapshot;
   const range = commitRange(commits, snapshot.version, target);
   if (typeof range === 'number') return loadSnapshot(store, options);
   const state: ReplayState = {
-    protocol: snapshot.protocol, metadata: snapshot.metadata,
-    files: snapshot.files, tombstones: snapshot.tombstones, txns: snapshot.txns, domainMetadata: snapshot.domainMetadata,
+    protocol: snapshot.protocol,
+    metadata: snapshot.metadata,
+    files: snapshot.files,
+    tombstones: snapshot.tombstones,
+    txns: snapshot.txns,
+    domainMetadata: snapshot.domainMetadata,
   };
   let timestamp = snapshot.timestamp;
   for await (const commit of readCommits(store, range, options.signal)) {
@@ -408,7 +453,9 @@ export interface CommitSummary {
 
 /** The commits from `fromVersion` (inclusive) to `toVersion` or the end of the log, in order. */
 export async function readCommitInfos(
-  store: ObjectStore, fromVersion: number, options: { toVersion?: number; signal?: AbortSignal } = {},
+  store: ObjectStore,
+  fromVersion: number,
+  options: { toVersion?: number; signal?: AbortSignal } = {},
 ): Promise<CommitSummary[]> {
   const startAfter = fromVersion > 0 ? `${LOG_DIR}/${padVersion(fromVersion - 1)}.json` : undefined;
   const metas = await store.list(`${LOG_DIR}/`, { ...(startAfter ? { startAfter } : {}), ...(options.signal ? { signal: options.signal } : {}) });

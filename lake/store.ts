@@ -19,7 +19,9 @@ export interface OpenStoreOptions {
 export type StoreLocation = { scheme: 'file'; path: string } | { scheme: 'oss'; bucket: string; prefix: string };
 
 function invalid(uri: string, why: string): OtslakeError {
-  return new OtslakeError('OTSL_LAKE_URI_INVALID', `invalid lake URI "${uri}": ${why} (expected file:///abs/path or oss://bucket/prefix)`, { context: { uri } });
+  return new OtslakeError('OTSL_LAKE_URI_INVALID', `invalid lake URI "${uri}": ${why} (expected file:///abs/path or oss://bucket/prefix)`, {
+    context: { uri },
+  });
 }
 
 export function parseStoreUri(uri: string): StoreLocation {

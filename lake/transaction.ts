@@ -14,7 +14,18 @@
 import { randomUUID } from 'node:crypto';
 import { OtslakeError, hasCode } from '../common/errors.js';
 import { withRetry, type RetryPolicy } from '../common/retry.js';
-import { decodeActions, encodeActions, parseSchema, type Action, type Add, type CommitInfo, type Metadata, type Protocol, type Remove, type Txn } from './actions.js';
+import {
+  decodeActions,
+  encodeActions,
+  parseSchema,
+  type Action,
+  type Add,
+  type CommitInfo,
+  type Metadata,
+  type Protocol,
+  type Remove,
+  type Txn,
+} from './actions.js';
 import { stringifyStats } from './file-stats.js';
 import { commitKey, LOG_DIR, parseLogFile } from './log-path.js';
 import type { ObjectStore } from './object-store.js';
@@ -47,8 +58,7 @@ export interface CommitOptions {
 }
 
 export type CommitResult =
-  | { kind: 'committed'; version: number; attempts: number }
-  | { kind: 'conflict'; winningVersion: number; fenced: boolean; reason: string };
+  { kind: 'committed'; version: number; attempts: number } | { kind: 'conflict'; winningVersion: number; fenced: boolean; reason: string };
 
 /** Why a winning commit forbids ours, or null when ours can go on top of it. */
 export function findConflict(ours: readonly Action[], winner: readonly Action[], readMetadata?: Metadata): { fenced: boolean; reason: string } | null {
@@ -106,7 +116,8 @@ function validate(actions: readonly Action[]): void {
   for (const a of actions) {
     if ('commitInfo' in a) throw new OtslakeError('OTSL_INTERNAL', 'commit() writes the commitInfo itself');
     if ('txn' in a) {
-      if (appIds.has(a.txn.appId)) throw new OtslakeError('OTSL_INTERNAL', `two txn actions for appId ${a.txn.appId} in one commit`, { context: { appId: a.txn.appId } });
+      if (appIds.has(a.txn.appId))
+        throw new OtslakeError('OTSL_INTERNAL', `two txn actions for appId ${a.txn.appId} in one commit`, { context: { appId: a.txn.appId } });
       appIds.add(a.txn.appId);
     }
     if ('add' in a) {
@@ -123,7 +134,10 @@ export async function commit(store: ObjectStore, actions: readonly Action[], opt
   const now = options.nowMs ?? Date.now;
   const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_COMMIT_ATTEMPTS;
   const onlyAdds = actions.every((a) => 'add' in a || 'txn' in a);
-  const retry = { policy: { maxAttempts: 5, initialDelayMs: 50, maxDelayMs: 2_000, ...options.retryPolicy }, ...(options.signal ? { signal: options.signal } : {}) };
+  const retry = {
+    policy: { maxAttempts: 5, initialDelayMs: 50, maxDelayMs: 2_000, ...options.retryPolicy },
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
   let version = options.readVersion + 1;
 
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {

@@ -61,9 +61,13 @@ export async function vacuum(store: ObjectStore, options: VacuumOptions = {}): P
   const tableRetentionMs = deletedFileRetentionMsOf(snapshot.metadata);
   const retentionMs = options.retentionMs ?? tableRetentionMs;
   if (retentionMs < tableRetentionMs && !options.allowShortRetention) {
-    throw new OtslakeError('OTSL_CONFIG_INVALID', `vacuum retention ${retentionMs} ms is shorter than the table's delta.deletedFileRetentionDuration (${tableRetentionMs} ms)`, {
-      context: { uri: store.uri, retentionMs, tableRetentionMs },
-    });
+    throw new OtslakeError(
+      'OTSL_CONFIG_INVALID',
+      `vacuum retention ${retentionMs} ms is shorter than the table's delta.deletedFileRetentionDuration (${tableRetentionMs} ms)`,
+      {
+        context: { uri: store.uri, retentionMs, tableRetentionMs },
+      },
+    );
   }
   const cutoff = now - retentionMs;
 

@@ -18,7 +18,8 @@ export interface ChannelIds {
   channelId: string;
 }
 
-export type CheckpointOutcome = { kind: 'checkpointed'; sequenceNumber: bigint } | { kind: 'checkpointed-after-resync'; sequenceNumber: bigint; serverSequenceNumber: bigint };
+export type CheckpointOutcome =
+  { kind: 'checkpointed'; sequenceNumber: bigint } | { kind: 'checkpointed-after-resync'; sequenceNumber: bigint; serverSequenceNumber: bigint };
 
 export class Checkpointer {
   private nextSeq: bigint;
@@ -45,10 +46,7 @@ export class Checkpointer {
     } catch (err) {
       if (!hasCode(err, 'OTSL_TUNNEL_SEQUENCE_MISMATCH')) throw err;
     }
-    const current = await this.client.getCheckpoint(
-      { tunnel_id: this.ids.tunnelId, client_id: this.ids.clientId, channel_id: this.ids.channelId },
-      { signal },
-    );
+    const current = await this.client.getCheckpoint({ tunnel_id: this.ids.tunnelId, client_id: this.ids.clientId, channel_id: this.ids.channelId }, { signal });
     this.nextSeq = current.sequence_number + 1n;
     await this.send(token, signal);
     return { kind: 'checkpointed-after-resync', sequenceNumber: this.nextSeq - 1n, serverSequenceNumber: current.sequence_number };

@@ -94,7 +94,15 @@ export class TunnelTransport {
       ...(options.signal ? { signal: options.signal } : {}),
       onRetry: (err, attempt, delayMs) => {
         const e = err as OtslakeError;
-        this.logger.warn('tunnel rpc retry', { rpc: path, attempt, delayMs, code: e.code, serverCode: e.context?.serverCode, requestId: e.context?.requestId, message: e.message });
+        this.logger.warn('tunnel rpc retry', {
+          rpc: path,
+          attempt,
+          delayMs,
+          code: e.code,
+          serverCode: e.context?.serverCode,
+          requestId: e.context?.requestId,
+          message: e.message,
+        });
       },
     });
   }
@@ -184,7 +192,11 @@ export class TunnelTransport {
         res.on('data', (chunk: Buffer) => {
           received += chunk.length;
           if (received > this.maxResponseBytes) {
-            finish(new OtslakeError('OTSL_TUNNEL_PROTOCOL', `${path} response exceeds ${this.maxResponseBytes} bytes`, { context: { ...ctx, maxResponseBytes: this.maxResponseBytes } }));
+            finish(
+              new OtslakeError('OTSL_TUNNEL_PROTOCOL', `${path} response exceeds ${this.maxResponseBytes} bytes`, {
+                context: { ...ctx, maxResponseBytes: this.maxResponseBytes },
+              }),
+            );
             return;
           }
           chunks.push(chunk);
@@ -214,7 +226,14 @@ export class TunnelTransport {
     });
   }
 
-  private errorFromResponse(path: string, status: number, requestId: string | undefined, body: Uint8Array, idempotent: boolean, ctx: ErrorContext): OtslakeError {
+  private errorFromResponse(
+    path: string,
+    status: number,
+    requestId: string | undefined,
+    body: Uint8Array,
+    idempotent: boolean,
+    ctx: ErrorContext,
+  ): OtslakeError {
     const base: ErrorContext = { ...ctx, httpStatus: status, ...(requestId ? { requestId } : {}) };
     let serverCode: string | undefined;
     let serverMessage = '';

@@ -46,5 +46,12 @@ export {
   type ValueType,
   type DecodeOptions,
 } from './plainbuffer.js';
-export { decodeRecordToObject, type DecodedRecord, type DecodedRow, type DecodedCell, type DecodedPrimaryKey, type SequenceInfo } from './plainbuffer-object.js';
+export {
+  decodeRecordToObject,
+  type DecodedRecord,
+  type DecodedRow,
+  type DecodedCell,
+  type DecodedPrimaryKey,
+  type SequenceInfo,
+} from './plainbuffer-object.js';
 export { CRC8_TABLE, crc8Byte, crc8Range } from './crc8.js';

@@ -324,15 +324,19 @@ export class PlainBufferDecoder {
   private corrupt(reason: string, delta = 0): never {
     const byteOffset = Math.max(0, this.pos + delta);
     const where = this.channelId === undefined ? '' : ` of channel ${this.channelId}`;
-    throw new OtslakeError('OTSL_DECODE_CORRUPT_RECORD', `corrupt PlainBuffer record ${this.recordIndex}${where}${this.origin ? ' (origin_record)' : ''} at byte ${byteOffset}: ${reason}`, {
-      context: {
-        ...(this.channelId === undefined ? {} : { channelId: this.channelId }),
-        recordIndex: this.recordIndex,
-        byteOffset,
-        origin: this.origin,
-        reason,
+    throw new OtslakeError(
+      'OTSL_DECODE_CORRUPT_RECORD',
+      `corrupt PlainBuffer record ${this.recordIndex}${where}${this.origin ? ' (origin_record)' : ''} at byte ${byteOffset}: ${reason}`,
+      {
+        context: {
+          ...(this.channelId === undefined ? {} : { channelId: this.channelId }),
+          recordIndex: this.recordIndex,
+          byteOffset,
+          origin: this.origin,
+          reason,
+        },
       },
-    });
+    );
   }
 }
 

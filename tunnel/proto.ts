@@ -107,67 +107,210 @@ export const tunnelRoot: protobuf.Root = protobuf.parse(TUNNEL_PROTO, { keepCase
 
 // ---- TypeScript shapes (field names as on the wire; 64-bit integers as bigint) ----
 
-export enum TunnelType { BaseData = 1, Stream = 2, BaseAndStream = 3 }
-export enum ChannelStatus { OPEN = 1, CLOSING = 2, CLOSE = 3, TERMINATED = 4 }
-export enum ActionType { PUT_ROW = 1, UPDATE_ROW = 2, DELETE_ROW = 3 }
-export enum StartOffsetFlag { LATEST = 0, EARLIEST = 1 }
+export enum TunnelType {
+  BaseData = 1,
+  Stream = 2,
+  BaseAndStream = 3,
+}
+export enum ChannelStatus {
+  OPEN = 1,
+  CLOSING = 2,
+  CLOSE = 3,
+  TERMINATED = 4,
+}
+export enum ActionType {
+  PUT_ROW = 1,
+  UPDATE_ROW = 2,
+  DELETE_ROW = 3,
+}
+export enum StartOffsetFlag {
+  LATEST = 0,
+  EARLIEST = 1,
+}
 
-export interface ErrorMsg { code: string; message?: string; tunnel_id?: string }
-export interface StreamTunnelConfig { flag?: StartOffsetFlag; startOffset?: bigint; endOffset?: bigint }
-export interface TunnelMsg { table_name: string; tunnel_name: string; tunnel_type: TunnelType; stream_tunnel_config?: StreamTunnelConfig; need_all_time_series_columns?: boolean }
-export interface CreateTunnelRequest { tunnel: TunnelMsg }
-export interface CreateTunnelResponse { tunnel_id: string }
-export interface DeleteTunnelRequest { table_name: string; tunnel_name: string; tunnel_id?: string }
+export interface ErrorMsg {
+  code: string;
+  message?: string;
+  tunnel_id?: string;
+}
+export interface StreamTunnelConfig {
+  flag?: StartOffsetFlag;
+  startOffset?: bigint;
+  endOffset?: bigint;
+}
+export interface TunnelMsg {
+  table_name: string;
+  tunnel_name: string;
+  tunnel_type: TunnelType;
+  stream_tunnel_config?: StreamTunnelConfig;
+  need_all_time_series_columns?: boolean;
+}
+export interface CreateTunnelRequest {
+  tunnel: TunnelMsg;
+}
+export interface CreateTunnelResponse {
+  tunnel_id: string;
+}
+export interface DeleteTunnelRequest {
+  table_name: string;
+  tunnel_name: string;
+  tunnel_id?: string;
+}
 export type DeleteTunnelResponse = Record<string, never>;
-export interface ListTunnelRequest { table_name?: string }
+export interface ListTunnelRequest {
+  table_name?: string;
+}
 export interface TunnelInfo {
-  tunnel_id: string; tunnel_type: string; table_name: string; instance_name: string; stream_id: string; stage: string;
-  expired?: boolean; tunnel_name?: string; public?: boolean; stream_tunnel_config?: StreamTunnelConfig; create_time?: bigint;
+  tunnel_id: string;
+  tunnel_type: string;
+  table_name: string;
+  instance_name: string;
+  stream_id: string;
+  stage: string;
+  expired?: boolean;
+  tunnel_name?: string;
+  public?: boolean;
+  stream_tunnel_config?: StreamTunnelConfig;
+  create_time?: bigint;
 }
-export interface ListTunnelResponse { tunnels: TunnelInfo[] }
-export interface DescribeTunnelRequest { table_name: string; tunnel_name: string; tunnel_id?: string }
+export interface ListTunnelResponse {
+  tunnels: TunnelInfo[];
+}
+export interface DescribeTunnelRequest {
+  table_name: string;
+  tunnel_name: string;
+  tunnel_id?: string;
+}
 export interface ChannelInfo {
-  channel_id: string; channel_type?: string; channel_status?: string; client_id?: string; channel_rpo?: bigint; channel_count?: bigint;
+  channel_id: string;
+  channel_type?: string;
+  channel_status?: string;
+  client_id?: string;
+  channel_rpo?: bigint;
+  channel_count?: bigint;
 }
-export interface DescribeTunnelResponse { tunnel: TunnelInfo; channels: ChannelInfo[]; tunnel_rpo?: bigint }
-export interface GetRpoRequest { tunnel_id?: string; limit?: number }
-export interface GetRpoResponse { rpo_infos?: Uint8Array; tunnel_rpo_infos?: Uint8Array; tunnel_id?: string }
-export interface ClientConfig { timeout?: bigint; client_tag?: string }
-export interface ConnectRequest { tunnel_id: string; client_config?: ClientConfig }
-export interface ConnectResponse { client_id: string }
-export interface ChannelMsg { channel_id: string; version: bigint; status: ChannelStatus; detail?: Uint8Array }
-export interface HeartbeatRequest { tunnel_id: string; client_id: string; channels: ChannelMsg[] }
-export interface HeartbeatResponse { channels: ChannelMsg[] }
-export interface ShutdownRequest { tunnel_id: string; client_id: string }
+export interface DescribeTunnelResponse {
+  tunnel: TunnelInfo;
+  channels: ChannelInfo[];
+  tunnel_rpo?: bigint;
+}
+export interface GetRpoRequest {
+  tunnel_id?: string;
+  limit?: number;
+}
+export interface GetRpoResponse {
+  rpo_infos?: Uint8Array;
+  tunnel_rpo_infos?: Uint8Array;
+  tunnel_id?: string;
+}
+export interface ClientConfig {
+  timeout?: bigint;
+  client_tag?: string;
+}
+export interface ConnectRequest {
+  tunnel_id: string;
+  client_config?: ClientConfig;
+}
+export interface ConnectResponse {
+  client_id: string;
+}
+export interface ChannelMsg {
+  channel_id: string;
+  version: bigint;
+  status: ChannelStatus;
+  detail?: Uint8Array;
+}
+export interface HeartbeatRequest {
+  tunnel_id: string;
+  client_id: string;
+  channels: ChannelMsg[];
+}
+export interface HeartbeatResponse {
+  channels: ChannelMsg[];
+}
+export interface ShutdownRequest {
+  tunnel_id: string;
+  client_id: string;
+}
 export type ShutdownResponse = Record<string, never>;
-export interface GetCheckpointRequest { tunnel_id: string; client_id: string; channel_id: string }
-export interface GetCheckpointResponse { checkpoint: string; sequence_number: bigint }
-export interface CheckpointRequest { tunnel_id: string; client_id: string; channel_id: string; checkpoint: string; sequence_number: bigint }
+export interface GetCheckpointRequest {
+  tunnel_id: string;
+  client_id: string;
+  channel_id: string;
+}
+export interface GetCheckpointResponse {
+  checkpoint: string;
+  sequence_number: bigint;
+}
+export interface CheckpointRequest {
+  tunnel_id: string;
+  client_id: string;
+  channel_id: string;
+  checkpoint: string;
+  sequence_number: bigint;
+}
 export type CheckpointResponse = Record<string, never>;
-export interface ReadRecordsRequest { tunnel_id: string; client_id: string; channel_id: string; token: string }
-export interface RecordMsg { action_type: ActionType; record: Uint8Array; origin_record?: Uint8Array }
-export interface ReadRecordsResponse { records: RecordMsg[]; next_token: string; may_more_record?: boolean }
-export interface TokenMsg { version: bigint; content: Uint8Array }
-export interface TokenContentV2 { primary_key?: Uint8Array; iterator?: string; timestamp?: bigint; total_count?: bigint }
-export interface ScheduleRequest { tunnel_id: string; channels: ChannelMsg[] }
+export interface ReadRecordsRequest {
+  tunnel_id: string;
+  client_id: string;
+  channel_id: string;
+  token: string;
+}
+export interface RecordMsg {
+  action_type: ActionType;
+  record: Uint8Array;
+  origin_record?: Uint8Array;
+}
+export interface ReadRecordsResponse {
+  records: RecordMsg[];
+  next_token: string;
+  may_more_record?: boolean;
+}
+export interface TokenMsg {
+  version: bigint;
+  content: Uint8Array;
+}
+export interface TokenContentV2 {
+  primary_key?: Uint8Array;
+  iterator?: string;
+  timestamp?: bigint;
+  total_count?: bigint;
+}
+export interface ScheduleRequest {
+  tunnel_id: string;
+  channels: ChannelMsg[];
+}
 export type ScheduleResponse = Record<string, never>;
 
 /** Message name → TS shape, so that encode/decode are typed by name. */
 export interface Messages {
   Error: ErrorMsg;
-  CreateTunnelRequest: CreateTunnelRequest; CreateTunnelResponse: CreateTunnelResponse;
-  DeleteTunnelRequest: DeleteTunnelRequest; DeleteTunnelResponse: DeleteTunnelResponse;
-  ListTunnelRequest: ListTunnelRequest; ListTunnelResponse: ListTunnelResponse;
-  DescribeTunnelRequest: DescribeTunnelRequest; DescribeTunnelResponse: DescribeTunnelResponse;
-  GetRpoRequest: GetRpoRequest; GetRpoResponse: GetRpoResponse;
-  ConnectRequest: ConnectRequest; ConnectResponse: ConnectResponse;
-  HeartbeatRequest: HeartbeatRequest; HeartbeatResponse: HeartbeatResponse;
-  ShutdownRequest: ShutdownRequest; ShutdownResponse: ShutdownResponse;
-  GetCheckpointRequest: GetCheckpointRequest; GetCheckpointResponse: GetCheckpointResponse;
-  CheckpointRequest: CheckpointRequest; CheckpointResponse: CheckpointResponse;
-  ReadRecordsRequest: ReadRecordsRequest; ReadRecordsResponse: ReadRecordsResponse;
-  Token: TokenMsg; TokenContentV2: TokenContentV2;
-  ScheduleRequest: ScheduleRequest; ScheduleResponse: ScheduleResponse;
+  CreateTunnelRequest: CreateTunnelRequest;
+  CreateTunnelResponse: CreateTunnelResponse;
+  DeleteTunnelRequest: DeleteTunnelRequest;
+  DeleteTunnelResponse: DeleteTunnelResponse;
+  ListTunnelRequest: ListTunnelRequest;
+  ListTunnelResponse: ListTunnelResponse;
+  DescribeTunnelRequest: DescribeTunnelRequest;
+  DescribeTunnelResponse: DescribeTunnelResponse;
+  GetRpoRequest: GetRpoRequest;
+  GetRpoResponse: GetRpoResponse;
+  ConnectRequest: ConnectRequest;
+  ConnectResponse: ConnectResponse;
+  HeartbeatRequest: HeartbeatRequest;
+  HeartbeatResponse: HeartbeatResponse;
+  ShutdownRequest: ShutdownRequest;
+  ShutdownResponse: ShutdownResponse;
+  GetCheckpointRequest: GetCheckpointRequest;
+  GetCheckpointResponse: GetCheckpointResponse;
+  CheckpointRequest: CheckpointRequest;
+  CheckpointResponse: CheckpointResponse;
+  ReadRecordsRequest: ReadRecordsRequest;
+  ReadRecordsResponse: ReadRecordsResponse;
+  Token: TokenMsg;
+  TokenContentV2: TokenContentV2;
+  ScheduleRequest: ScheduleRequest;
+  ScheduleResponse: ScheduleResponse;
 }
 export type MessageName = keyof Messages;
 

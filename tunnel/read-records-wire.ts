@@ -101,7 +101,10 @@ export function encodeReadRecordsResponse(msg: ReadRecordsResponse): Buffer | nu
 /** Cursor over the input; every read returns -1 when the bytes are not in the canonical form. */
 class Cursor {
   pos = 0;
-  constructor(readonly bytes: Uint8Array, public end: number) {}
+  constructor(
+    readonly bytes: Uint8Array,
+    public end: number,
+  ) {}
 
   /** A varint of at most 4 bytes (< 2^28): lengths, tags and small values. */
   varint(): number {

@@ -7,7 +7,14 @@ import type { ErrorCode } from '../common/errors.js';
 const AUTH_CODES = new Set(['OTSAuthFailed', 'OTSPermissionDenied', 'OTSNoPermissionAccess', 'OTSInvalidSTSToken']);
 
 /** The server refused before doing anything: safe to retry even a non-idempotent RPC (Java retries these for any action). */
-const NOT_APPLIED_CODES = new Set(['OTSServerBusy', 'OTSNotEnoughCapacityUnit', 'OTSPartitionUnavailable', 'OTSTableNotReady', 'OTSRowOperationConflict', 'OTSQuotaExhausted']);
+const NOT_APPLIED_CODES = new Set([
+  'OTSServerBusy',
+  'OTSNotEnoughCapacityUnit',
+  'OTSPartitionUnavailable',
+  'OTSTableNotReady',
+  'OTSRowOperationConflict',
+  'OTSQuotaExhausted',
+]);
 
 /** The outcome is unknown: retry only idempotent RPCs. */
 const UNKNOWN_OUTCOME_CODES = new Set(['OTSTunnelServerUnavailable', 'OTSTimeout', 'OTSInternalServerError', 'OTSServerUnavailable']);

@@ -41,7 +41,7 @@ export function parseToken(token: string): ParsedToken {
 }
 
 export function encodeToken(content: TokenContentV2, version: 1 | 2 = 2): string {
-  const inner = encodeMessage('TokenContentV2', version === 1 ? { ...content, total_count: undefined } as TokenContentV2 : content);
+  const inner = encodeMessage('TokenContentV2', version === 1 ? ({ ...content, total_count: undefined } as TokenContentV2) : content);
   return Buffer.from(encodeMessage('Token', { version: BigInt(version), content: inner })).toString('base64');
 }
 

@@ -329,7 +329,10 @@ export class TunnelSession extends EventEmitter<SessionEvents> {
   private replaceChannels(next: Map<string, ChannelState>): void {
     for (const id of this.positions.keys()) if (!next.has(id)) this.positions.delete(id);
     this.channels = next;
-    const key = [...next.values()].map((c) => `${c.channelId}:${c.status}:${c.version}:${c.assignment}`).sort().join('|');
+    const key = [...next.values()]
+      .map((c) => `${c.channelId}:${c.status}:${c.version}:${c.assignment}`)
+      .sort()
+      .join('|');
     if (key === this.lastEmitted) return;
     this.lastEmitted = key;
     this.emit('channels', this.ownedChannels());

@@ -214,7 +214,8 @@ export class ChangelogRowSink implements RecordSink {
     }
     for (const s of this.staged) {
       if (s.name !== name) continue;
-      if (s.valueType !== type) this.reject('type-mismatch', { column: name, expectedType: columnTypeOfValue(s.valueType) ?? 'none', actualType: valueTypeName(type) });
+      if (s.valueType !== type)
+        this.reject('type-mismatch', { column: name, expectedType: columnTypeOfValue(s.valueType) ?? 'none', actualType: valueTypeName(type) });
       return;
     }
     if (this.schema.conflictOf(name) !== null || type === VT.NONE || this.stagedLowerClash(name)) {

@@ -125,7 +125,10 @@ class BucketTracker {
   private readonly seen = new Set<number>();
   private readonly keyColumns;
 
-  constructor(input: ChannelTaskInput, private readonly count: number) {
+  constructor(
+    input: ChannelTaskInput,
+    private readonly count: number,
+  ) {
     this.keyColumns = keyColumnsOf(input.primaryKey.map((k) => ({ name: k.name, type: columnTypeOfPrimaryKey(k.type) })));
   }
 
@@ -142,7 +145,17 @@ export async function readChannel(input: ChannelTaskInput, resources: WorkerReso
   const startedMs = performance.now();
   checkInput(input);
   if (input.startToken === FINISHED_TOKEN) {
-    return { kind: 'ok', endToken: FINISHED_TOKEN, finished: true, files: [], deadLetters: [], offsetSeq: null, newColumns: [], lastSequence: null, stats: emptyStats() };
+    return {
+      kind: 'ok',
+      endToken: FINISHED_TOKEN,
+      finished: true,
+      files: [],
+      deadLetters: [],
+      offsetSeq: null,
+      newColumns: [],
+      lastSequence: null,
+      stats: emptyStats(),
+    };
   }
   const store = resources.tableStore(input.tablePath);
   const client = resources.tunnelClient();

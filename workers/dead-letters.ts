@@ -89,7 +89,12 @@ export class DeadLetters {
   }
 
   /** A record kept only as bytes: it could not be decoded, or was too large to try. */
-  addRawRecord(reason: 'corrupt-record' | 'oversized-row', record: RecordMsg, place: RecordPlace, detail: { error?: { code: string; message: string }; bytes?: number } = {}): void {
+  addRawRecord(
+    reason: 'corrupt-record' | 'oversized-row',
+    record: RecordMsg,
+    place: RecordPlace,
+    detail: { error?: { code: string; message: string }; bytes?: number } = {},
+  ): void {
     this.push(reason, {
       reason,
       ...this.where(record, place),

@@ -72,19 +72,36 @@ export async function runMergeMirrorTask(input: MergeMirrorTaskInput, store: Obj
   const owned = new Set(input.buckets);
   for (const f of input.files) {
     if (!owned.has(f.bucket)) {
-      throw new OtslakeError('OTSL_INTERNAL', `merge task got file ${f.path} of bucket ${f.bucket}, which it does not own`, { context: { ...contextOf(input), file: f.path } });
+      throw new OtslakeError('OTSL_INTERNAL', `merge task got file ${f.path} of bucket ${f.bucket}, which it does not own`, {
+        context: { ...contextOf(input), file: f.path },
+      });
     }
   }
   const staged = await readStagedChanges(store, input.stagedFiles, input.keyColumns, input.bucketCount, { buckets: owned, ...(signal ? { signal } : {}) });
   const removes: MirrorFile[] = [];
   const adds: MirrorAddFile[] = [];
   const cdc: WrittenFile[] = [];
-  const totals: MergeStats = { keysChanged: 0, filesRead: 0, bytesRead: 0, rowsRead: 0, filesWritten: 0, rowsWritten: 0, bytesWritten: 0, inserted: 0, updated: 0, deleted: 0 };
+  const totals: MergeStats = {
+    keysChanged: 0,
+    filesRead: 0,
+    bytesRead: 0,
+    rowsRead: 0,
+    filesWritten: 0,
+    rowsWritten: 0,
+    bytesWritten: 0,
+    inserted: 0,
+    updated: 0,
+    deleted: 0,
+  };
   try {
     for (const bucket of [...staged.byBucket.keys()].sort((a, b) => a - b)) {
       const files = input.files.filter((f) => f.bucket === bucket).sort((a, b) => (a.keyMin < b.keyMin ? -1 : 1));
       const outcome = await mergeBucket(bucket, files, staged.byBucket.get(bucket)!, {
-        store, keyColumns: input.keyColumns, columns: input.columns, changeDataFeed: input.changeDataFeed, targetFileBytes: input.targetFileBytes,
+        store,
+        keyColumns: input.keyColumns,
+        columns: input.columns,
+        changeDataFeed: input.changeDataFeed,
+        targetFileBytes: input.targetFileBytes,
         ...(input.minFileBytes === undefined ? {} : { minFileBytes: input.minFileBytes }),
         ...(input.compression ? { compression: input.compression } : {}),
         ...(signal ? { signal } : {}),
@@ -103,8 +120,17 @@ export async function runMergeMirrorTask(input: MergeMirrorTaskInput, store: Obj
     throw err;
   }
   return {
-    kind: 'ok', removes, adds, cdc,
-    stats: { ...totals, stagedRowsRead: staged.rowsRead, stagedBytesRead: staged.bytesRead, bucketsChanged: staged.byBucket.size, durationMs: performance.now() - started },
+    kind: 'ok',
+    removes,
+    adds,
+    cdc,
+    stats: {
+      ...totals,
+      stagedRowsRead: staged.rowsRead,
+      stagedBytesRead: staged.bytesRead,
+      bucketsChanged: staged.byBucket.size,
+      durationMs: performance.now() - started,
+    },
   };
 }
 

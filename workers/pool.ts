@@ -175,7 +175,9 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
       // close() past its timeout and destroy() terminate threads: that is a stop, not a crash.
       if (state !== 'open') throw abortedError(task, `stopped: worker pool ${state}`, err);
       const wrapped = new OtslakeError('OTSL_WORKER_CRASHED', `worker failed running ${task.description}: ${(err as Error)?.message ?? String(err)}`, {
-        cause: err, retriable: true, context: task.context,
+        cause: err,
+        retriable: true,
+        context: task.context,
       });
       log.error(`${task.noun} crashed`, { error: wrapped });
       throw wrapped;

@@ -26,46 +26,69 @@ const METADATA_TYPES = new Map(METADATA_COLUMNS.map((c) => [c.name, c.type]));
 /** The Tablestore wire type a column accepts; null for types no Tablestore value has (timestamp, arrays). */
 export function valueTypeOfColumn(type: ColumnType): ValueType | null {
   switch (type) {
-    case 'long': return VT.INTEGER;
-    case 'double': return VT.DOUBLE;
-    case 'boolean': return VT.BOOLEAN;
-    case 'string': return VT.STRING;
-    case 'binary': return VT.BINARY;
-    default: return null;
+    case 'long':
+      return VT.INTEGER;
+    case 'double':
+      return VT.DOUBLE;
+    case 'boolean':
+      return VT.BOOLEAN;
+    case 'string':
+      return VT.STRING;
+    case 'binary':
+      return VT.BINARY;
+    default:
+      return null;
   }
 }
 
 /** The column type a Tablestore value lands as; null for VT.NONE (a delete cell has no value). */
 export function columnTypeOfValue(type: ValueType): ColumnType | null {
   switch (type) {
-    case VT.INTEGER: return 'long';
-    case VT.DOUBLE: return 'double';
-    case VT.BOOLEAN: return 'boolean';
-    case VT.STRING: return 'string';
-    case VT.BINARY: return 'binary';
-    default: return null;
+    case VT.INTEGER:
+      return 'long';
+    case VT.DOUBLE:
+      return 'double';
+    case VT.BOOLEAN:
+      return 'boolean';
+    case VT.STRING:
+      return 'string';
+    case VT.BINARY:
+      return 'binary';
+    default:
+      return null;
   }
 }
 
 export function columnTypeOfPrimaryKey(type: PrimaryKeyType): ColumnType {
   switch (type) {
-    case 'INTEGER': return 'long';
-    case 'STRING': return 'string';
-    case 'BINARY': return 'binary';
+    case 'INTEGER':
+      return 'long';
+    case 'STRING':
+      return 'string';
+    case 'BINARY':
+      return 'binary';
     default:
-      throw new OtslakeError('OTSL_LAKE_SCHEMA', `primary-key type must be INTEGER, STRING or BINARY, got ${JSON.stringify(type)}`, { context: { columnType: String(type) } });
+      throw new OtslakeError('OTSL_LAKE_SCHEMA', `primary-key type must be INTEGER, STRING or BINARY, got ${JSON.stringify(type)}`, {
+        context: { columnType: String(type) },
+      });
   }
 }
 
 /** Tablestore's name of a wire type, for dead letters and messages. */
 export function valueTypeName(type: ValueType): string {
   switch (type) {
-    case VT.INTEGER: return 'INTEGER';
-    case VT.DOUBLE: return 'DOUBLE';
-    case VT.BOOLEAN: return 'BOOLEAN';
-    case VT.STRING: return 'STRING';
-    case VT.BINARY: return 'BINARY';
-    default: return 'NONE';
+    case VT.INTEGER:
+      return 'INTEGER';
+    case VT.DOUBLE:
+      return 'DOUBLE';
+    case VT.BOOLEAN:
+      return 'BOOLEAN';
+    case VT.STRING:
+      return 'STRING';
+    case VT.BINARY:
+      return 'BINARY';
+    default:
+      return 'NONE';
   }
 }
 
@@ -96,7 +119,11 @@ export class BatchSchema {
    * `columns` may or may not list the primary key (it is added from `primaryKey` when absent), and may
    * carry the metadata columns of the table's Delta schema (skipped when their type is the expected one).
    */
-  constructor(columns: readonly DataColumn[], primaryKey: readonly PrimaryKeyColumn[], readonly discover: boolean) {
+  constructor(
+    columns: readonly DataColumn[],
+    primaryKey: readonly PrimaryKeyColumn[],
+    readonly discover: boolean,
+  ) {
     const listed = new Set(columns.map((c) => c.name));
     for (const pk of primaryKey) {
       if (!listed.has(pk.name)) this.insert(pk.name, columnTypeOfPrimaryKey(pk.type));
@@ -105,9 +132,13 @@ export class BatchSchema {
       if (METADATA_TYPES.get(c.name) === c.type) continue;
       const conflict = this.conflictOf(c.name);
       if (conflict !== null) {
-        throw new OtslakeError('OTSL_LAKE_SCHEMA', `table column "${c.name}" ${conflict === 'reserved' ? 'shadows a changelog metadata column' : 'appears twice (Delta names ignore case)'}`, {
-          context: { column: c.name },
-        });
+        throw new OtslakeError(
+          'OTSL_LAKE_SCHEMA',
+          `table column "${c.name}" ${conflict === 'reserved' ? 'shadows a changelog metadata column' : 'appears twice (Delta names ignore case)'}`,
+          {
+            context: { column: c.name },
+          },
+        );
       }
       this.insert(c.name, c.type);
     }
@@ -115,9 +146,13 @@ export class BatchSchema {
       const slot = this.slots.get(pk.name)!;
       const expected = columnTypeOfPrimaryKey(pk.type);
       if (slot.type !== expected) {
-        throw new OtslakeError('OTSL_LAKE_SCHEMA', `primary-key column "${pk.name}" (${String(pk.type)}) must be a ${expected} column, the table has ${slot.type}`, {
-          context: { column: pk.name, columnType: slot.type },
-        });
+        throw new OtslakeError(
+          'OTSL_LAKE_SCHEMA',
+          `primary-key column "${pk.name}" (${String(pk.type)}) must be a ${expected} column, the table has ${slot.type}`,
+          {
+            context: { column: pk.name, columnType: slot.type },
+          },
+        );
       }
     }
   }

@@ -43,16 +43,17 @@ export function workerSetupFrom(config: ResolvedConfig): WorkerSetup {
     },
     lake: {
       uri: config.lake.uri,
-      oss: oss === null
-        ? null
-        : {
-            endpoint: oss.endpoint,
-            region: oss.region,
-            accessKeyId: oss.accessKeyId,
-            accessKeySecret: oss.accessKeySecret,
-            securityToken: oss.securityToken,
-            pathStyle: oss.sldEnable,
-          },
+      oss:
+        oss === null
+          ? null
+          : {
+              endpoint: oss.endpoint,
+              region: oss.region,
+              accessKeyId: oss.accessKeyId,
+              accessKeySecret: oss.accessKeySecret,
+              securityToken: oss.securityToken,
+              pathStyle: oss.sldEnable,
+            },
     },
     parquet: { compression: 'zstd', rowGroupRows: DEFAULT_ROW_GROUP_ROWS },
     logLevel: config.log.level,

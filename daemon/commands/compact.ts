@@ -21,7 +21,12 @@ export const command: Command = {
   async run(argv: string[]): Promise<number> {
     let parsed;
     try {
-      parsed = parseCommandArgs(argv, { 'target-size': { type: 'string' }, execute: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+      parsed = parseCommandArgs(argv, {
+        'target-size': { type: 'string' },
+        execute: { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      });
     } catch (err) {
       process.stderr.write(`otslake compact: ${(err as Error).message}\n${USAGE}`);
       return 2;
@@ -49,9 +54,13 @@ export const command: Command = {
       } else if (result.kind === 'nothing-to-do') {
         process.stdout.write(`nothing to compact at version ${result.snapshotVersion}\n`);
       } else if (result.kind === 'planned') {
-        process.stdout.write(`dry run at version ${result.snapshotVersion}; would rewrite ${result.bins.length} bin(s):\n${describeBins(result.bins)}run again with --execute to commit\n`);
+        process.stdout.write(
+          `dry run at version ${result.snapshotVersion}; would rewrite ${result.bins.length} bin(s):\n${describeBins(result.bins)}run again with --execute to commit\n`,
+        );
       } else if (result.kind === 'compacted') {
-        process.stdout.write(`committed version ${result.version}: removed ${result.removed} files, added ${result.added.length}\n${describeBins(result.bins)}`);
+        process.stdout.write(
+          `committed version ${result.version}: removed ${result.removed} files, added ${result.added.length}\n${describeBins(result.bins)}`,
+        );
       } else {
         process.stdout.write(`not committed: ${result.result.reason} (version ${result.result.winningVersion}); try again\n`);
         return 1;

@@ -90,7 +90,13 @@ export const command: Command = {
     const log = fileLogger(logStream);
 
     const { startTablestoreEmulator } = await import('../../emulator/tablestore/index.js');
-    const emulator = await startTablestoreEmulator({ port: 0, ...CREDENTIALS, dataDir: emulatorDir, partitionsPerTable: 2, logger: log.child({ component: 'tablestore-local' }) });
+    const emulator = await startTablestoreEmulator({
+      port: 0,
+      ...CREDENTIALS,
+      dataDir: emulatorDir,
+      partitionsPerTable: 2,
+      logger: log.child({ component: 'tablestore-local' }),
+    });
     // Only this process ever used this emulator's data: a client left from a killed run is dead, and
     // waiting out its heartbeat timeout (minutes) would only stall the demo.
     await emulator.tunnel.sweepExpiredClients(Date.now() + 24 * 3_600_000);

@@ -7,7 +7,8 @@ import type { Command } from '../cli.js';
 import { parseCommandArgs } from '../../common/args.js';
 import { createLogger } from '../../common/log.js';
 
-const USAGE = 'usage: otslake emulator [--host 127.0.0.1] [--port 8780] --instance NAME --access-key-id ID --access-key-secret SECRET [--data-dir DIR] [--partitions N]';
+const USAGE =
+  'usage: otslake emulator [--host 127.0.0.1] [--port 8780] --instance NAME --access-key-id ID --access-key-secret SECRET [--data-dir DIR] [--partitions N]';
 
 export const command: Command = {
   summary: 'run tablestore-local, the Tablestore + Tunnel emulator',
@@ -37,7 +38,8 @@ export const command: Command = {
     const partitions = values.partitions === undefined ? undefined : Number(values.partitions);
     const problems: string[] = [];
     if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`--port must be an integer in 0..65535, got "${values.port}"`);
-    if (partitions !== undefined && !(Number.isInteger(partitions) && partitions >= 1)) problems.push(`--partitions must be a positive integer, got "${values.partitions}"`);
+    if (partitions !== undefined && !(Number.isInteger(partitions) && partitions >= 1))
+      problems.push(`--partitions must be a positive integer, got "${values.partitions}"`);
     for (const name of ['instance', 'access-key-id', 'access-key-secret'] as const) {
       if (!values[name]) problems.push(`--${name} is required`);
     }

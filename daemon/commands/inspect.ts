@@ -93,7 +93,8 @@ export function openTableStore(uri: string, env: NodeJS.ProcessEnv = process.env
   }
   return openStore(uri, {
     oss: {
-      accessKeyId, accessKeySecret,
+      accessKeyId,
+      accessKeySecret,
       ...(env.OSS_SESSION_TOKEN ? { stsToken: env.OSS_SESSION_TOKEN } : {}),
       ...(env.OSS_ENDPOINT ? { endpoint: env.OSS_ENDPOINT } : {}),
       ...(env.OSS_REGION ? { region: env.OSS_REGION } : {}),

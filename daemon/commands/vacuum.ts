@@ -19,7 +19,11 @@ export const command: Command = {
     let parsed;
     try {
       parsed = parseCommandArgs(argv, {
-        retention: { type: 'string' }, execute: { type: 'boolean' }, 'allow-short-retention': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        retention: { type: 'string' },
+        execute: { type: 'boolean' },
+        'allow-short-retention': { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
       });
     } catch (err) {
       process.stderr.write(`otslake vacuum: ${(err as Error).message}\n${USAGE}`);
@@ -50,7 +54,9 @@ export const command: Command = {
       } else {
         const verb = result.dryRun ? 'would delete' : 'deleted';
         process.stdout.write(result.files.map((f) => `${verb} ${f.key} (${f.size} bytes)\n`).join(''));
-        process.stdout.write(`${verb} ${result.files.length} files, ${result.bytes} bytes (version ${result.snapshotVersion}, retention ${result.retentionMs} ms)\n`);
+        process.stdout.write(
+          `${verb} ${result.files.length} files, ${result.bytes} bytes (version ${result.snapshotVersion}, retention ${result.retentionMs} ms)\n`,
+        );
         if (result.dryRun && result.files.length > 0) process.stdout.write('run again with --execute to delete\n');
       }
       return 0;

@@ -54,7 +54,8 @@ export class MultipartUploads {
 
   private find(req: OssRequest, bucket: Bucket): Upload {
     const upload = this.uploads.get(req.query.get('uploadId') ?? '');
-    if (upload === undefined || upload.bucket !== bucket.name || upload.key !== req.key) throw fail('NoSuchUpload', { UploadId: req.query.get('uploadId') ?? '' });
+    if (upload === undefined || upload.bucket !== bucket.name || upload.key !== req.key)
+      throw fail('NoSuchUpload', { UploadId: req.query.get('uploadId') ?? '' });
     return upload;
   }
 
@@ -107,7 +108,12 @@ export class MultipartUploads {
     const digest = createHash('md5');
     for (const part of chosen) digest.update(Buffer.from(normalizeEtag(part.etag), 'hex'));
     const etag = `"${digest.digest('hex').toUpperCase()}-${chosen.length}"`;
-    const result = await bucket.write(req.key, body, { contentType: upload.contentType, meta: upload.meta, type: 'Multipart', etag }, forbidsOverwrite(req.headers));
+    const result = await bucket.write(
+      req.key,
+      body,
+      { contentType: upload.contentType, meta: upload.meta, type: 'Multipart', etag },
+      forbidsOverwrite(req.headers),
+    );
     if (!result.written) throw fail('FileAlreadyExistsOnComplete');
     this.uploads.delete(uploadId);
     const xml = document(

@@ -32,7 +32,12 @@ function contentType(req: OssRequest): string {
 export async function putObject(bucket: Bucket, req: OssRequest): Promise<OssReply> {
   checkContentMd5(req);
   const etag = md5Etag(req.body);
-  const result = await bucket.write(req.key, req.body, { contentType: contentType(req), meta: userMetadata(req.headers), type: 'Normal', etag }, forbidsOverwrite(req.headers));
+  const result = await bucket.write(
+    req.key,
+    req.body,
+    { contentType: contentType(req), meta: userMetadata(req.headers), type: 'Normal', etag },
+    forbidsOverwrite(req.headers),
+  );
   if (!result.written) throw fail('FileAlreadyExists');
   return { status: 200, headers: { ETag: etag, 'Content-MD5': createHash('md5').update(req.body).digest('base64') } };
 }
@@ -86,7 +91,12 @@ export async function copyObject(buckets: ReadonlyMap<string, Bucket>, bucket: B
   const result = await bucket.write(
     req.key,
     body,
-    { contentType: replace ? contentType(req) : object.contentType, meta: replace ? userMetadata(req.headers) : object.meta, type: object.type, etag: object.etag },
+    {
+      contentType: replace ? contentType(req) : object.contentType,
+      meta: replace ? userMetadata(req.headers) : object.meta,
+      type: object.type,
+      etag: object.etag,
+    },
     forbidsOverwrite(req.headers),
   );
   if (!result.written) throw fail('FileAlreadyExists');

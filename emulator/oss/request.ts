@@ -68,10 +68,12 @@ export function parseQuery(raw: string): Map<string, string> {
  * (`bkt.oss-cn-hangzhou.aliyuncs.com`, `bkt.localhost`); otherwise the first path segment is the bucket.
  */
 export function resolveTarget(hostHeader: string | undefined, rawPath: string, buckets: ReadonlySet<string>): { bucket: string | null; key: string } {
-  const host = (hostHeader ?? '').toLowerCase().replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  const host = (hostHeader ?? '')
+    .toLowerCase()
+    .replace(/:\d+$/, '')
+    .replace(/^\[|\]$/g, '');
   const dot = host.indexOf('.');
-  const isVirtualHost =
-    dot > 0 && isIP(host) === 0 && (buckets.has(host.slice(0, dot)) || host.endsWith('.aliyuncs.com') || host.endsWith('.localhost'));
+  const isVirtualHost = dot > 0 && isIP(host) === 0 && (buckets.has(host.slice(0, dot)) || host.endsWith('.aliyuncs.com') || host.endsWith('.localhost'));
   const path = rawPath.startsWith('/') ? rawPath.slice(1) : rawPath;
   if (isVirtualHost) return { bucket: host.slice(0, dot), key: decodeComponent(path) };
   if (path === '') return { bucket: null, key: '' };

@@ -20,16 +20,7 @@ import { FaultInjector, type FaultDecision, type FaultRule, type RandomFaults } 
 import { listObjectsV1, listObjectsV2 } from './list-handlers.js';
 import { MultipartUploads } from './multipart-handlers.js';
 import { copyObject, deleteObject, getObject, headObject, putObject } from './object-handlers.js';
-import {
-  OssReplyError,
-  classifyOperation,
-  fail,
-  isS3Client,
-  parseQuery,
-  resolveTarget,
-  type OssReply,
-  type OssRequest,
-} from './request.js';
+import { OssReplyError, classifyOperation, fail, isS3Client, parseQuery, resolveTarget, type OssReply, type OssRequest } from './request.js';
 import { accessKeyIdOf, verifySignature, type EmulatorCredential } from './signature.js';
 import { OSS_ERRORS, document, element, errorDocument, type OssErrorSpec } from './xml.js';
 
@@ -115,7 +106,10 @@ export async function startOssEmulator(options: OssEmulatorOptions): Promise<Oss
     const q = rawUrl.indexOf('?');
     let parsed: { bucket: string | null; key: string; query: Map<string, string> };
     try {
-      parsed = { ...resolveTarget(req.headers.host, q < 0 ? rawUrl : rawUrl.slice(0, q), new Set(buckets.keys())), query: parseQuery(q < 0 ? '' : rawUrl.slice(q + 1)) };
+      parsed = {
+        ...resolveTarget(req.headers.host, q < 0 ? rawUrl : rawUrl.slice(0, q), new Set(buckets.keys())),
+        query: parseQuery(q < 0 ? '' : rawUrl.slice(q + 1)),
+      };
     } catch (err) {
       await drain(req);
       return sendError(res, err instanceof OssReplyError ? err.spec : OSS_ERRORS.InvalidURI, requestId, 'oss-emulator', method === 'HEAD');
@@ -148,7 +142,17 @@ export async function startOssEmulator(options: OssEmulatorOptions): Promise<Oss
       return sendError(res, spec, requestId, hostId, method === 'HEAD');
     }
 
-    const request: OssRequest = { method, bucket: parsed.bucket, key: parsed.key, query: parsed.query, headers: req.headers, body, requestId, s3: isS3Client(req.headers), op };
+    const request: OssRequest = {
+      method,
+      bucket: parsed.bucket,
+      key: parsed.key,
+      query: parsed.query,
+      headers: req.headers,
+      body,
+      requestId,
+      s3: isS3Client(req.headers),
+      op,
+    };
     let reply: OssReply;
     try {
       if (credentials !== undefined) verifySignature(credentials, method, req.headers, parsed.bucket, parsed.key, parsed.query);
@@ -239,7 +243,14 @@ export async function startOssEmulator(options: OssEmulatorOptions): Promise<Oss
 
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(new OtslakeError('OTSL_EMULATOR', `OSS emulator could not listen on ${host}:${options.port ?? 0}: ${err.message}`, { cause: err, context: { host, port: options.port ?? 0 } })));
+    server.once('error', (err) =>
+      reject(
+        new OtslakeError('OTSL_EMULATOR', `OSS emulator could not listen on ${host}:${options.port ?? 0}: ${err.message}`, {
+          cause: err,
+          context: { host, port: options.port ?? 0 },
+        }),
+      ),
+    );
     server.listen(options.port ?? 0, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;

@@ -16,9 +16,28 @@ export interface EmulatorCredential {
 
 /** Query parameters that are signed as sub-resources (the ones OSS clients put in the resource). */
 const SUB_RESOURCES = new Set([
-  'acl', 'append', 'continuation-token', 'delete', 'location', 'partNumber', 'position', 'restore', 'symlink', 'tagging',
-  'uploadId', 'uploads', 'versionId', 'versioning', 'versions', 'x-oss-process', 'response-cache-control',
-  'response-content-disposition', 'response-content-encoding', 'response-content-language', 'response-content-type', 'response-expires',
+  'acl',
+  'append',
+  'continuation-token',
+  'delete',
+  'location',
+  'partNumber',
+  'position',
+  'restore',
+  'symlink',
+  'tagging',
+  'uploadId',
+  'uploads',
+  'versionId',
+  'versioning',
+  'versions',
+  'x-oss-process',
+  'response-cache-control',
+  'response-content-disposition',
+  'response-content-encoding',
+  'response-content-language',
+  'response-content-type',
+  'response-expires',
 ]);
 
 export function canonicalString(method: string, headers: IncomingHttpHeaders, bucket: string | null, key: string, query: Map<string, string>): string {
@@ -58,7 +77,9 @@ export function verifySignature(
   const [, accessKeyId, signature] = m as unknown as [string, string, string];
   const secret = credentials.get(accessKeyId);
   if (secret === undefined) throw fail('SignatureDoesNotMatch', { OSSAccessKeyId: accessKeyId, Reason: 'unknown AccessKeyId' });
-  const expected = createHmac('sha1', secret).update(Buffer.from(canonicalString(method, headers, bucket, key, query), 'utf8')).digest();
+  const expected = createHmac('sha1', secret)
+    .update(Buffer.from(canonicalString(method, headers, bucket, key, query), 'utf8'))
+    .digest();
   const given = Buffer.from(signature, 'base64');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw fail('SignatureDoesNotMatch', { OSSAccessKeyId: accessKeyId });
   return accessKeyId;

@@ -64,14 +64,22 @@ export const OSS_ERRORS = {
   },
   InvalidRange: { status: 416, code: 'InvalidRange', message: 'The requested range cannot be satisfied' },
   InvalidDigest: { status: 400, code: 'InvalidDigest', message: 'The Content-MD5 you specified is not valid.' },
-  InvalidPart: { status: 400, code: 'InvalidPart', message: 'One or more of the specified parts could not be found or the specified entity tag might not have matched the part\'s entity tag.' },
+  InvalidPart: {
+    status: 400,
+    code: 'InvalidPart',
+    message: "One or more of the specified parts could not be found or the specified entity tag might not have matched the part's entity tag.",
+  },
   InvalidPartOrder: { status: 400, code: 'InvalidPartOrder', message: 'The list of parts was not in ascending order.' },
   EntityTooSmall: { status: 400, code: 'EntityTooSmall', message: 'Your proposed upload smaller than the minimum allowed object size.' },
   MalformedXML: { status: 400, code: 'MalformedXML', message: 'The XML you provided was not well-formed.' },
   InvalidArgument: { status: 400, code: 'InvalidArgument', message: 'An argument is invalid.' },
   InvalidURI: { status: 400, code: 'InvalidURI', message: 'The request URI is not valid.' },
   InvalidObjectName: { status: 400, code: 'InvalidObjectName', message: 'The specified object name is not valid.' },
-  SignatureDoesNotMatch: { status: 403, code: 'SignatureDoesNotMatch', message: 'The request signature we calculated does not match the signature you provided.' },
+  SignatureDoesNotMatch: {
+    status: 403,
+    code: 'SignatureDoesNotMatch',
+    message: 'The request signature we calculated does not match the signature you provided.',
+  },
   MethodNotAllowed: { status: 405, code: 'MethodNotAllowed', message: 'The specified method is not allowed against this resource.' },
   InternalError: { status: 500, code: 'InternalError', message: 'We encountered an internal error. Please try again.' },
   NotImplemented: { status: 501, code: 'NotImplemented', message: 'The OSS emulator does not implement this operation.' },
@@ -81,7 +89,9 @@ export const OSS_ERRORS = {
 export type OssErrorName = keyof typeof OSS_ERRORS;
 
 export function errorDocument(spec: OssErrorSpec, requestId: string, hostId: string, extra: Record<string, string> = {}): string {
-  const extras = Object.entries(extra).map(([k, v]) => element(k, v)).join('');
+  const extras = Object.entries(extra)
+    .map(([k, v]) => element(k, v))
+    .join('');
   const ec = spec.ec === undefined ? '' : element('EC', spec.ec) + element('RecommendDoc', `https://api.aliyun.com/troubleshoot?q=${spec.ec}`);
   return document(
     'Error',

@@ -12,9 +12,7 @@ export interface Credentials {
   accessKeySecret: string;
 }
 
-export type AuthResult =
-  | { ok: true; accessKeyId: string }
-  | { ok: false; status: number; code: string; message: string };
+export type AuthResult = { ok: true; accessKeyId: string } | { ok: false; status: number; code: string; message: string };
 
 const REQUIRED_HEADERS = ['x-ots-date', 'x-ots-apiversion', 'x-ots-accesskeyid', 'x-ots-instancename', 'x-ots-contentmd5', 'x-ots-signature'];
 

@@ -9,15 +9,19 @@
  * writes; its change log stays readable until a tunnel has drained it.
  */
 
-export type PkValue =
-  | { type: 'INTEGER'; value: bigint }
-  | { type: 'STRING'; value: string }
-  | { type: 'BINARY'; value: Uint8Array };
+export type PkValue = { type: 'INTEGER'; value: bigint } | { type: 'STRING'; value: string } | { type: 'BINARY'; value: Uint8Array };
 
 export type ColumnValue = PkValue | { type: 'DOUBLE'; value: number } | { type: 'BOOLEAN'; value: boolean };
 
-export interface PkCell { name: string; value: PkValue }
-export interface Cell { name: string; value: ColumnValue; /** ms */ timestamp: number }
+export interface PkCell {
+  name: string;
+  value: PkValue;
+}
+export interface Cell {
+  name: string;
+  value: ColumnValue;
+  /** ms */ timestamp: number;
+}
 
 export type CellChange =
   | { op: 'put'; name: string; value: ColumnValue; timestamp: number }
@@ -60,7 +64,10 @@ export interface TableInfo {
   createdAtUs: bigint;
 }
 
-export interface StoredRow { primaryKey: PkCell[]; cells: Cell[] }
+export interface StoredRow {
+  primaryKey: PkCell[];
+  cells: Cell[];
+}
 
 export interface ChangePage {
   records: ChangeRecord[];

@@ -151,9 +151,7 @@ function readValue(r: ByteReader, crc: number): ValueRead {
       const n = r.u32();
       const raw = r.raw(n);
       const c = crcBytes(crcInt32(crcByte(crc, vt), n), raw);
-      out = vt === VT.STRING
-        ? { value: { type: 'STRING', value: r.text(raw, 'string value') }, crc: c }
-        : { value: { type: 'BINARY', value: raw }, crc: c };
+      out = vt === VT.STRING ? { value: { type: 'STRING', value: r.text(raw, 'string value') }, crc: c } : { value: { type: 'BINARY', value: raw }, crc: c };
       break;
     }
     case VT.INF_MIN:

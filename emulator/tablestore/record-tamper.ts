@@ -13,7 +13,8 @@ export class RecordTamper {
   /** The next `count` records returned for `channelId` get their row checksum (last byte) flipped. */
   corruptNext(channelId: string, count: number): void {
     if (typeof channelId !== 'string' || channelId === '') throw new OtslakeError('OTSL_EMULATOR', 'corrupt-records needs a channelId');
-    if (!(Number.isInteger(count) && count > 0)) throw new OtslakeError('OTSL_EMULATOR', `corrupt-records count must be a positive integer, got ${String(count)}`);
+    if (!(Number.isInteger(count) && count > 0))
+      throw new OtslakeError('OTSL_EMULATOR', `corrupt-records count must be a positive integer, got ${String(count)}`);
     this.pending.set(channelId, (this.pending.get(channelId) ?? 0) + count);
   }
 

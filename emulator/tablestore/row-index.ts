@@ -7,8 +7,14 @@ import type { ChangeRecord, ColumnValue, PkCell, StoredRow } from './model.js';
 import { comparePks, partitionHash, pkKey } from './pk-order.js';
 import type { KeyValue } from './plainbuffer-read.js';
 
-export interface Version { value: ColumnValue; timestamp: number }
-export interface RowVersions { primaryKey: PkCell[]; columns: Array<{ name: string; versions: Version[] }> }
+export interface Version {
+  value: ColumnValue;
+  timestamp: number;
+}
+export interface RowVersions {
+  primaryKey: PkCell[];
+  columns: Array<{ name: string; versions: Version[] }>;
+}
 
 export interface RowState {
   key: string;

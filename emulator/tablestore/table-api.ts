@@ -6,8 +6,17 @@
 import type { PkCell, TableInfo } from './model.js';
 import { encodePrimaryKey, encodeRow, encodeRows } from './plainbuffer-codec.js';
 import {
-  concreteKey, decodeRowBytes, deleteWrite, invalid, projectRow, putWrite, readOptions, rowCondition, updateWrite,
-  type ConditionMsg, type TimeRangeMsg,
+  concreteKey,
+  decodeRowBytes,
+  deleteWrite,
+  invalid,
+  projectRow,
+  putWrite,
+  readOptions,
+  rowCondition,
+  updateWrite,
+  type ConditionMsg,
+  type TimeRangeMsg,
 } from './row-requests.js';
 import { RpcError, type RpcContext, type RpcService } from './rpc.js';
 import { checkSchema, checkTableName, validatePrimaryKey } from './table-rules.js';
@@ -22,8 +31,17 @@ const MAX_RANGE_ROWS = 5000;
 const WRITE_CONSUMED = { capacity_unit: { read: 0, write: 1 } };
 const READ_CONSUMED = { capacity_unit: { read: 1, write: 0 } };
 
-interface ReturnContentMsg { return_type?: number }
-interface RowWriteMsg { table_name?: string; row?: Uint8Array; row_change?: Uint8Array; primary_key?: Uint8Array; condition?: ConditionMsg; return_content?: ReturnContentMsg }
+interface ReturnContentMsg {
+  return_type?: number;
+}
+interface RowWriteMsg {
+  table_name?: string;
+  row?: Uint8Array;
+  row_change?: Uint8Array;
+  primary_key?: Uint8Array;
+  condition?: ConditionMsg;
+  return_content?: ReturnContentMsg;
+}
 
 type Handler = (body: Uint8Array, ctx: RpcContext) => Uint8Array;
 
@@ -133,7 +151,12 @@ export class TableApi implements RpcService {
   }
 
   private batchWriteRow(body: Uint8Array, ctx: RpcContext): Uint8Array {
-    const req = decodeRequest<{ tables?: Array<{ table_name?: string; rows?: Array<{ type?: number; row_change?: Uint8Array; condition?: ConditionMsg; return_content?: ReturnContentMsg }> }> }>('BatchWriteRowRequest', body);
+    const req = decodeRequest<{
+      tables?: Array<{
+        table_name?: string;
+        rows?: Array<{ type?: number; row_change?: Uint8Array; condition?: ConditionMsg; return_content?: ReturnContentMsg }>;
+      }>;
+    }>('BatchWriteRowRequest', body);
     const tables = req.tables ?? [];
     const total = tables.reduce((n, t) => n + (t.rows?.length ?? 0), 0);
     if (total === 0) throw invalid('No row in the BatchWriteRow request.');
@@ -179,7 +202,10 @@ export class TableApi implements RpcService {
   }
 
   private getRow(body: Uint8Array): Uint8Array {
-    const req = decodeRequest<{ table_name?: string; primary_key?: Uint8Array; columns_to_get?: string[]; max_versions?: number; time_range?: TimeRangeMsg }>('GetRowRequest', body);
+    const req = decodeRequest<{ table_name?: string; primary_key?: Uint8Array; columns_to_get?: string[]; max_versions?: number; time_range?: TimeRangeMsg }>(
+      'GetRowRequest',
+      body,
+    );
     const table = requireName(req.table_name);
     const pk = concreteKey(decodeRowBytes(req.primary_key, 'primary_key').primaryKey);
     this.checkKey(table, pk);
@@ -192,14 +218,23 @@ export class TableApi implements RpcService {
 
   private getRange(body: Uint8Array): Uint8Array {
     const req = decodeRequest<{
-      table_name?: string; direction?: number; columns_to_get?: string[]; time_range?: TimeRangeMsg; max_versions?: number; limit?: number;
-      inclusive_start_primary_key?: Uint8Array; exclusive_end_primary_key?: Uint8Array;
+      table_name?: string;
+      direction?: number;
+      columns_to_get?: string[];
+      time_range?: TimeRangeMsg;
+      max_versions?: number;
+      limit?: number;
+      inclusive_start_primary_key?: Uint8Array;
+      exclusive_end_primary_key?: Uint8Array;
     }>('GetRangeRequest', body);
     const table = requireName(req.table_name);
     const schema = this.store.describe(table).primaryKey;
     const start = decodeRowBytes(req.inclusive_start_primary_key, 'inclusive_start_primary_key').primaryKey;
     const end = decodeRowBytes(req.exclusive_end_primary_key, 'exclusive_end_primary_key').primaryKey;
-    for (const [what, key] of [['start', start], ['end', end]] as const) {
+    for (const [what, key] of [
+      ['start', start],
+      ['end', end],
+    ] as const) {
       if (key.length !== schema.length || key.some((c, i) => c.name !== schema[i]!.name)) {
         throw invalid(`The ${what} primary key of GetRange must name every primary key column in order.`);
       }

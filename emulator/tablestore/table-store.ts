@@ -11,8 +11,19 @@ import { randomUUID } from 'node:crypto';
 import { OtslakeError } from '../../common/errors.js';
 import { Journal } from './journal.js';
 import type {
-  CellChange, ChangeAction, ChangePage, ChangeRecord, ColumnValue, PartitionInfo, PkCell, ScanPage,
-  SequenceInfo, StoredRow, TableInfo, TableStoreEvent, TableStoreView,
+  CellChange,
+  ChangeAction,
+  ChangePage,
+  ChangeRecord,
+  ColumnValue,
+  PartitionInfo,
+  PkCell,
+  ScanPage,
+  SequenceInfo,
+  StoredRow,
+  TableInfo,
+  TableStoreEvent,
+  TableStoreView,
 } from './model.js';
 import { HASH_SPACE, comparePks, partitionHash } from './pk-order.js';
 import { RowIndex, latestImage, versionsOf, type RowVersions } from './row-index.js';
@@ -36,15 +47,19 @@ export type RowCondition = 'IGNORE' | 'EXPECT_EXIST' | 'EXPECT_NOT_EXIST';
 
 export type RowWrite =
   | { kind: 'put'; primaryKey: PkCell[]; cells: Array<{ name: string; value: ColumnValue; timestamp?: number }>; condition: RowCondition }
-  | { kind: 'update'; primaryKey: PkCell[]; changes: Array<
-      | { op: 'put'; name: string; value: ColumnValue; timestamp?: number }
-      | { op: 'delete-one'; name: string; timestamp: number }
-      | { op: 'delete-all'; name: string }>; condition: RowCondition }
+  | {
+      kind: 'update';
+      primaryKey: PkCell[];
+      changes: Array<
+        | { op: 'put'; name: string; value: ColumnValue; timestamp?: number }
+        | { op: 'delete-one'; name: string; timestamp: number }
+        | { op: 'delete-all'; name: string }
+      >;
+      condition: RowCondition;
+    }
   | { kind: 'delete'; primaryKey: PkCell[]; condition: RowCondition };
 
-export type WriteResult =
-  | { ok: true; record: ChangeRecord }
-  | { ok: false; code: 'OTSConditionCheckFail' | 'OTSParameterInvalid'; message: string };
+export type WriteResult = { ok: true; record: ChangeRecord } | { ok: false; code: 'OTSConditionCheckFail' | 'OTSParameterInvalid'; message: string };
 
 export type { RowVersions, Version } from './row-index.js';
 
@@ -54,8 +69,17 @@ export interface TableDetails extends TableInfo {
   streamId: string;
 }
 
-interface PartitionState { info: PartitionInfo; log: ChangeRecord[]; lastTs: bigint; lastRowIndex: number }
-interface TableState { details: TableDetails; rows: RowIndex; partitions: PartitionState[] }
+interface PartitionState {
+  info: PartitionInfo;
+  log: ChangeRecord[];
+  lastTs: bigint;
+  lastRowIndex: number;
+}
+interface TableState {
+  details: TableDetails;
+  rows: RowIndex;
+  partitions: PartitionState[];
+}
 
 type JournalEntry =
   | { op: 'create-table'; details: TableDetails; partitions: PartitionInfo[] }
@@ -108,7 +132,13 @@ export class TableStore implements TableStoreView {
   getTable(name: string): TableInfo | undefined {
     const d = this.tables.get(name)?.details;
     if (!d) return undefined;
-    return { name: d.name, primaryKey: d.primaryKey, streamEnabled: d.streamEnabled, streamExpirationHours: d.streamExpirationHours, createdAtUs: d.createdAtUs };
+    return {
+      name: d.name,
+      primaryKey: d.primaryKey,
+      streamEnabled: d.streamEnabled,
+      streamExpirationHours: d.streamExpirationHours,
+      createdAtUs: d.createdAtUs,
+    };
   }
 
   describe(name: string): TableDetails {
@@ -228,8 +258,14 @@ export class TableStore implements TableStoreView {
    * Rows from `start` (inclusive) towards `end` (exclusive), FORWARD ascending or BACKWARD
    * descending, at most `limit`; `next` is the key of the first row not returned.
    */
-  range(table: string, start: DecodedKeyCell[], end: DecodedKeyCell[], direction: 'FORWARD' | 'BACKWARD', limit: number,
-    accept: (row: RowVersions) => boolean = () => true): { rows: RowVersions[]; next: PkCell[] | null } {
+  range(
+    table: string,
+    start: DecodedKeyCell[],
+    end: DecodedKeyCell[],
+    direction: 'FORWARD' | 'BACKWARD',
+    limit: number,
+    accept: (row: RowVersions) => boolean = () => true,
+  ): { rows: RowVersions[]; next: PkCell[] | null } {
     const t = this.table(table);
     const rows: RowVersions[] = [];
     if (direction === 'FORWARD') {
@@ -316,7 +352,12 @@ export class TableStore implements TableStoreView {
     this.journal?.append([entry]);
     this.replay(entry);
     if (entry.op === 'delete-table') this.emit({ kind: 'table-deleted', table: entry.table });
-    else if (entry.op !== 'change') this.emit({ kind: 'partitions', table: entry.op === 'create-table' ? entry.details.name : entry.table, partitions: this.partitions(entry.op === 'create-table' ? entry.details.name : entry.table) });
+    else if (entry.op !== 'change')
+      this.emit({
+        kind: 'partitions',
+        table: entry.op === 'create-table' ? entry.details.name : entry.table,
+        partitions: this.partitions(entry.op === 'create-table' ? entry.details.name : entry.table),
+      });
   }
 
   private replay(entry: JournalEntry): void {

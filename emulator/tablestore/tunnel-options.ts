@@ -38,8 +38,7 @@ export interface TunnelServiceOptions {
   finishedTokenRead?: 'error' | 'finished';
 }
 
-export type ResolvedTunnelOptions = Required<Omit<TunnelServiceOptions, 'dataDir' | 'clock'>> &
-  Pick<TunnelServiceOptions, 'dataDir' | 'clock'>;
+export type ResolvedTunnelOptions = Required<Omit<TunnelServiceOptions, 'dataDir' | 'clock'>> & Pick<TunnelServiceOptions, 'dataDir' | 'clock'>;
 
 export const TUNNEL_DEFAULTS = {
   initDelayMs: 100,

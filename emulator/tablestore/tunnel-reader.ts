@@ -51,9 +51,7 @@ export function readRecords(
     throw new RpcError(400, 'OTSParameterInvalid', `table ${tunnel.table} of tunnel ${tunnel.id} no longer exists`);
   }
   const position = positionOf(channel, token);
-  return position.kind === 'base'
-    ? readBase(store, tunnel, channel, position, options)
-    : readStream(store, tunnel, channel, position, nowMs, options);
+  return position.kind === 'base' ? readBase(store, tunnel, channel, position, options) : readStream(store, tunnel, channel, position, nowMs, options);
 }
 
 function positionOf(channel: ChannelRecord, token: string): BasePosition | StreamPosition {
@@ -67,13 +65,7 @@ function positionOf(channel: ChannelRecord, token: string): BasePosition | Strea
   return position;
 }
 
-function readBase(
-  store: TableStoreView,
-  tunnel: TunnelRecord,
-  channel: ChannelRecord,
-  position: BasePosition,
-  options: ReaderOptions,
-): ReadRecordsResponse {
+function readBase(store: TableStoreView, tunnel: TunnelRecord, channel: ChannelRecord, position: BasePosition, options: ReaderOptions): ReadRecordsResponse {
   const page = store.scan(tunnel.table, { hashStart: channel.hashStart, hashEnd: channel.hashEnd }, position.lastPk, options.readMaxRecords);
   const records: RecordMsg[] = [];
   let bytes = 0;

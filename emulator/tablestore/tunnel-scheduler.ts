@@ -90,13 +90,7 @@ export function applyHeartbeat(
   return { channels, changed };
 }
 
-function rebalance(
-  tunnel: TunnelRecord,
-  client: ClientRecord,
-  liveClients: ClientRecord[],
-  stage: TunnelStage,
-  options: SchedulerOptions,
-): boolean {
+function rebalance(tunnel: TunnelRecord, client: ClientRecord, liveClients: ClientRecord[], stage: TunnelStage, options: SchedulerOptions): boolean {
   const schedulable = tunnel.channels.filter((c) => isSchedulable(tunnel, c, stage, options));
   const ownedTotal = tunnel.channels.filter((c) => c.owner !== null).length;
   const target = Math.ceil((schedulable.length + ownedTotal) / Math.max(1, liveClients.length));

@@ -11,15 +11,7 @@ import { hasCode } from '../../common/errors.js';
 import { decodeMessage, encodeMessage, type MessageName, type Messages } from '../../tunnel/proto.js';
 import type { TableStoreView } from './model.js';
 import { RpcError, type RpcContext, type RpcService } from './rpc.js';
-import {
-  createTunnelRecord,
-  describeChannels,
-  invalid,
-  rpoJsonOf,
-  syncStreamChannels,
-  tunnelInfoOf,
-  tunnelRpoOf,
-} from './tunnel-catalog.js';
+import { createTunnelRecord, describeChannels, invalid, rpoJsonOf, syncStreamChannels, tunnelInfoOf, tunnelRpoOf } from './tunnel-catalog.js';
 import { resolveTunnelOptions, type ResolvedTunnelOptions, type TunnelServiceOptions } from './tunnel-options.js';
 import { RecordTamper } from './record-tamper.js';
 import { initialToken, readRecords, validateToken } from './tunnel-reader.js';
@@ -41,7 +33,10 @@ export class TunnelService implements RpcService {
   /** Test hook: corrupt records of the next ReadRecords answers (docs/emulator.md). */
   readonly tamper = new RecordTamper();
 
-  constructor(readonly store: TableStoreView, readonly options: TunnelServiceOptions) {
+  constructor(
+    readonly store: TableStoreView,
+    readonly options: TunnelServiceOptions,
+  ) {
     this.opts = resolveTunnelOptions(options);
     this.state = loadTunnelState(options.dataDir);
     this.writer = new TunnelStateWriter(options.dataDir);

@@ -136,7 +136,12 @@ export class ColumnFamilies {
  * The row after `changes` (sorted, one key). `before` is not modified; undefined in or out means
  * "no row". `keyColumns` are kept from the change so a new row has its primary key.
  */
-export function applyChanges(before: MirrorRow | undefined, changes: readonly RowChange[], keyColumns: readonly KeyColumn[], families: ColumnFamilies): MirrorRow | undefined {
+export function applyChanges(
+  before: MirrorRow | undefined,
+  changes: readonly RowChange[],
+  keyColumns: readonly KeyColumn[],
+  families: ColumnFamilies,
+): MirrorRow | undefined {
   let row: MirrorRow | undefined = before;
   let copied = false;
   const own = (): MirrorRow => {

@@ -25,7 +25,7 @@ const INT64_MAX = (1n << 63n) - 1n;
 const encoder = new TextEncoder();
 
 function badKey(column: KeyColumn, value: unknown, expected: string): OtslakeError {
-  const shown = typeof value === 'bigint' ? `${value}n` : value instanceof Uint8Array ? `${value.length} bytes` : JSON.stringify(value) ?? String(value);
+  const shown = typeof value === 'bigint' ? `${value}n` : value instanceof Uint8Array ? `${value.length} bytes` : (JSON.stringify(value) ?? String(value));
   return new OtslakeError('OTSL_LAKE_SCHEMA', `primary-key column "${column.name}" (${column.type}) needs ${expected}, got ${shown}`, {
     context: { column: column.name, columnType: column.type },
   });

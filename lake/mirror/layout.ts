@@ -106,9 +106,13 @@ export function mirrorFileOf(add: Pick<Add, 'path' | 'tags' | 'size' | 'stats'>)
   const keyMin = tags[TAG_KEY_MIN];
   const keyMax = tags[TAG_KEY_MAX];
   if (!Number.isInteger(bucket) || bucket < 0 || keyMin === undefined || keyMax === undefined || keyMin > keyMax) {
-    throw new OtslakeError('OTSL_LAKE_LOG_CORRUPT', `mirror file ${add.path} has no valid ${TAG_BUCKET}/${TAG_KEY_MIN}/${TAG_KEY_MAX} tags: it was not written by the mirror engine (do not run OPTIMIZE on mirror tables)`, {
-      context: { file: add.path },
-    });
+    throw new OtslakeError(
+      'OTSL_LAKE_LOG_CORRUPT',
+      `mirror file ${add.path} has no valid ${TAG_BUCKET}/${TAG_KEY_MIN}/${TAG_KEY_MAX} tags: it was not written by the mirror engine (do not run OPTIMIZE on mirror tables)`,
+      {
+        context: { file: add.path },
+      },
+    );
   }
   let numRecords = -1;
   if (typeof add.stats === 'string') {
@@ -129,7 +133,9 @@ export function filesByBucket(adds: Iterable<Pick<Add, 'path' | 'tags' | 'size' 
   for (const add of adds) {
     const file = mirrorFileOf(add);
     if (file.bucket >= buckets) {
-      throw new OtslakeError('OTSL_LAKE_LOG_CORRUPT', `mirror file ${file.path} is in bucket ${file.bucket}, but the table has ${buckets}`, { context: { file: file.path } });
+      throw new OtslakeError('OTSL_LAKE_LOG_CORRUPT', `mirror file ${file.path} is in bucket ${file.bucket}, but the table has ${buckets}`, {
+        context: { file: file.path },
+      });
     }
     let list = out.get(file.bucket);
     if (!list) out.set(file.bucket, (list = []));

@@ -56,7 +56,10 @@ export interface MergeOptions {
 }
 
 /** Read options that keep every value exact: binary stays bytes, timestamps stay µs bigint. */
-export const EXACT_READ = { utf8: false, parsers: { timestampFromMicroseconds: (us: bigint) => us, timestampFromMilliseconds: (ms: bigint) => BigInt(ms) * 1000n } };
+export const EXACT_READ = {
+  utf8: false,
+  parsers: { timestampFromMicroseconds: (us: bigint) => us, timestampFromMilliseconds: (ms: bigint) => BigInt(ms) * 1000n },
+};
 
 /** Compressed bytes per row assumed for a bucket that has no file yet to measure. */
 const FALLBACK_ROW_BYTES = 64;
@@ -75,13 +78,19 @@ function emptyStats(): MergeStats {
  * Applies `changes` (grouped by key, each in sequence order; every key must hash to `bucket`) to the
  * bucket's `files` (sorted by keyMin). On failure the files written so far are deleted.
  */
-export async function mergeBucket(bucket: number, files: readonly MirrorFile[], changes: ReadonlyMap<string, readonly RowChange[]>, options: MergeOptions): Promise<MergeOutcome> {
+export async function mergeBucket(
+  bucket: number,
+  files: readonly MirrorFile[],
+  changes: ReadonlyMap<string, readonly RowChange[]>,
+  options: MergeOptions,
+): Promise<MergeOutcome> {
   const keys = [...changes.keys()].sort();
   const runs = planBucketRewrite(files, keys, options.minFileBytes ?? options.targetFileBytes / 4);
   const attributeNames = options.columns.map((c) => c.name).filter((n) => !options.keyColumns.some((k) => k.name === n) && n !== '_ts' && n !== '_seq');
   const families = new ColumnFamilies(attributeNames);
   const cdf = new ChangeDataWriter(options.columns, {
-    store: options.store, enabled: options.changeDataFeed,
+    store: options.store,
+    enabled: options.changeDataFeed,
     ...(options.compression ? { compression: options.compression } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
@@ -106,7 +115,12 @@ export async function mergeBucket(bucket: number, files: readonly MirrorFile[], 
 
 /** The run's rows after the changes, in key order, each with its key. */
 async function mergeRun(
-  run: RewriteRun, changes: ReadonlyMap<string, readonly RowChange[]>, families: ColumnFamilies, cdf: ChangeDataWriter, stats: MergeStats, options: MergeOptions,
+  run: RewriteRun,
+  changes: ReadonlyMap<string, readonly RowChange[]>,
+  families: ColumnFamilies,
+  cdf: ChangeDataWriter,
+  stats: MergeStats,
+  options: MergeOptions,
 ): Promise<{ key: string; row: MirrorRow }[]> {
   const existing: { key: string; row: MirrorRow }[] = [];
   for (const file of run.files) {
@@ -118,7 +132,9 @@ async function mergeRun(
       const key = encodeKey(options.keyColumns, row);
       const prev = existing[existing.length - 1];
       if (prev && prev.key >= key) {
-        throw new OtslakeError('OTSL_LAKE_LOG_CORRUPT', `mirror file ${file.path} is not sorted by primary key or overlaps its neighbour`, { context: { file: file.path } });
+        throw new OtslakeError('OTSL_LAKE_LOG_CORRUPT', `mirror file ${file.path} is not sorted by primary key or overlaps its neighbour`, {
+          context: { file: file.path },
+        });
       }
       existing.push({ key, row });
     }
@@ -149,7 +165,13 @@ function rawBytesOf(row: MirrorRow): number {
 }
 
 /** Cuts the run's rows into files of about the target size, each tagged with its key range. */
-async function writeRun(bucket: number, rows: readonly { key: string; row: MirrorRow }[], run: RewriteRun, stats: MergeStats, options: MergeOptions): Promise<MirrorAddFile[]> {
+async function writeRun(
+  bucket: number,
+  rows: readonly { key: string; row: MirrorRow }[],
+  run: RewriteRun,
+  stats: MergeStats,
+  options: MergeOptions,
+): Promise<MirrorAddFile[]> {
   if (rows.length === 0) return [];
   const inRows = run.files.reduce((s, f) => s + Math.max(0, f.numRecords), 0);
   const inBytes = run.files.reduce((s, f) => s + f.size, 0);
@@ -168,7 +190,9 @@ async function writeRun(bucket: number, rows: readonly { key: string; row: Mirro
     const to = Math.floor(((f + 1) * rows.length) / fileCount);
     if (to <= from) continue;
     const writer = new ParquetFileWriter({
-      store: options.store, columns: options.columns, directory: '',
+      store: options.store,
+      columns: options.columns,
+      directory: '',
       // One output file per chunk: the chunk's key range is what its tags promise.
       targetFileBytes: Number.MAX_SAFE_INTEGER,
       ...(options.compression ? { compression: options.compression } : {}),

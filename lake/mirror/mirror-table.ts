@@ -43,7 +43,11 @@ export async function createMirrorTable(store: ObjectStore, options: CreateMirro
     if (!field) throw new OtslakeError('OTSL_LAKE_SCHEMA', `primary-key column "${name}" is not in the schema`, { context: { column: name } });
     if (field.nullable) throw new OtslakeError('OTSL_LAKE_SCHEMA', `primary-key column "${name}" must be non-nullable`, { context: { column: name } });
   }
-  const settings = { primaryKey: options.primaryKey, ...(options.buckets === undefined ? {} : { buckets: options.buckets }), changeDataFeed: options.changeDataFeed ?? false };
+  const settings = {
+    primaryKey: options.primaryKey,
+    ...(options.buckets === undefined ? {} : { buckets: options.buckets }),
+    changeDataFeed: options.changeDataFeed ?? false,
+  };
   const metadata = newTableMetadata({
     schema,
     configuration: { ...options.configuration, ...mirrorTableConfiguration(settings) },
@@ -68,11 +72,13 @@ export interface MirrorShape {
 
 export function mirrorShapeOf(metadata: Metadata, schema: StructType): MirrorShape {
   const settings = mirrorSettingsOf(metadata.configuration);
-  const keyColumns = keyColumnsOf(settings.primaryKey.map((name) => {
-    const f = schema.fields.find((x) => x.name === name);
-    if (!f) throw new OtslakeError('OTSL_LAKE_SCHEMA', `primary-key column "${name}" is missing from the table schema`, { context: { column: name } });
-    return { name, type: columnTypeOf(name, f.type) };
-  }));
+  const keyColumns = keyColumnsOf(
+    settings.primaryKey.map((name) => {
+      const f = schema.fields.find((x) => x.name === name);
+      if (!f) throw new OtslakeError('OTSL_LAKE_SCHEMA', `primary-key column "${name}" is missing from the table schema`, { context: { column: name } });
+      return { name, type: columnTypeOf(name, f.type) };
+    }),
+  );
   return { settings, keyColumns, columns: dataColumnsOf(schema) };
 }
 

@@ -81,9 +81,20 @@ export function planMergeTasks(
   const touched = options.touchedBuckets ? [...new Set(options.touchedBuckets)] : Array.from({ length: bucketCount }, (_, i) => i);
   const weighted = touched
     .filter((b) => b >= 0 && b < bucketCount)
-    .map((b) => ({ bucket: b, files: byBucket.get(b) ?? [], bytes: Math.max(1, (byBucket.get(b) ?? []).reduce((s, f) => s + f.size, 0)) }))
+    .map((b) => ({
+      bucket: b,
+      files: byBucket.get(b) ?? [],
+      bytes: Math.max(
+        1,
+        (byBucket.get(b) ?? []).reduce((s, f) => s + f.size, 0),
+      ),
+    }))
     .sort((a, b) => b.bytes - a.bytes || a.bucket - b.bucket);
-  const tasks = Array.from({ length: Math.max(1, Math.min(options.maxTasks, weighted.length)) }, () => ({ buckets: [] as number[], files: [] as MirrorFile[], bytes: 0 }));
+  const tasks = Array.from({ length: Math.max(1, Math.min(options.maxTasks, weighted.length)) }, () => ({
+    buckets: [] as number[],
+    files: [] as MirrorFile[],
+    bytes: 0,
+  }));
   for (const w of weighted) {
     let lightest = tasks[0]!;
     for (const t of tasks) if (t.bytes < lightest.bytes) lightest = t;

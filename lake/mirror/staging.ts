@@ -34,7 +34,10 @@ export interface StagedChanges {
  * and keeps the changes of `buckets` (all when omitted). Arrival order = file order, then row order.
  */
 export async function readStagedChanges(
-  store: ObjectStore, files: readonly string[], keyColumns: readonly KeyColumn[], bucketCount: number,
+  store: ObjectStore,
+  files: readonly string[],
+  keyColumns: readonly KeyColumn[],
+  bucketCount: number,
   options: { buckets?: Iterable<number>; signal?: AbortSignal } = {},
 ): Promise<StagedChanges> {
   const wanted = options.buckets ? new Set(options.buckets) : null;

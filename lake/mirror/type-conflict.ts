@@ -23,7 +23,13 @@ export type ValueColumnType = Extract<ColumnType, 'long' | 'double' | 'boolean' 
 
 export type TypeConflictOutcome =
   | { readonly action: 'fits'; readonly column: string; readonly value: unknown }
-  | { readonly action: 'land'; readonly policy: Exclude<TypeConflictPolicy, 'dead-letter'>; readonly column: string; readonly type: ValueColumnType; readonly value: unknown }
+  | {
+      readonly action: 'land';
+      readonly policy: Exclude<TypeConflictPolicy, 'dead-letter'>;
+      readonly column: string;
+      readonly type: ValueColumnType;
+      readonly value: unknown;
+    }
   | { readonly action: 'dead-letter'; readonly policy: 'dead-letter'; readonly column: string; readonly reason: 'type-mismatch' };
 
 /** The column type a decoded Tablestore value has. */

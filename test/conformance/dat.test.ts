@@ -22,12 +22,32 @@ const REFUSED: Record<string, string> = {
 };
 
 const EXPECTED_CASES = [
-  'all_primitive_types', 'basic_append', 'basic_partitioned', 'cdf', 'check_constraints', 'column_mapping', 'deletion_vectors',
-  'generated_columns', 'iceberg_compat_v1', 'multi_partitioned', 'multi_partitioned_2', 'nested_types', 'no_replay', 'no_stats',
-  'partitioned_with_null', 'stats_as_struct', 'timestamp_ntz', 'with_checkpoint', 'with_schema_change',
+  'all_primitive_types',
+  'basic_append',
+  'basic_partitioned',
+  'cdf',
+  'check_constraints',
+  'column_mapping',
+  'deletion_vectors',
+  'generated_columns',
+  'iceberg_compat_v1',
+  'multi_partitioned',
+  'multi_partitioned_2',
+  'nested_types',
+  'no_replay',
+  'no_stats',
+  'partitioned_with_null',
+  'stats_as_struct',
+  'timestamp_ntz',
+  'with_checkpoint',
+  'with_schema_change',
 ];
 
-interface VersionMeta { version: number; min_reader_version: number; min_writer_version: number }
+interface VersionMeta {
+  version: number;
+  min_reader_version: number;
+  min_writer_version: number;
+}
 
 const skip = existsSync(DAT_TARBALL) ? false : `DAT tarball not found at ${DAT_TARBALL}`;
 
@@ -59,7 +79,9 @@ describe.skipIf(skip)('DAT 0.0.3 reader conformance', () => {
         expect(snapshot.protocol.minWriterVersion, `${name}/${dirName} writer`).toBe(meta.min_writer_version);
         const refused = REFUSED[name];
         if (refused) {
-          expect(() => assertContentReadable(snapshot)).toThrow(expect.objectContaining({ code: 'OTSL_LAKE_UNSUPPORTED_FEATURE', context: expect.objectContaining({ feature: refused }) }));
+          expect(() => assertContentReadable(snapshot)).toThrow(
+            expect.objectContaining({ code: 'OTSL_LAKE_UNSUPPORTED_FEATURE', context: expect.objectContaining({ feature: refused }) }),
+          );
           continue;
         }
         assertContentReadable(snapshot);

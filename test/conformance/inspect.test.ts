@@ -51,8 +51,19 @@ describe.skipIf(!existsSync(TABLE) && `conformance table missing: ${TABLE}`)('ot
     const { code, stdout } = await inspect(TABLE, '--json');
     expect(code).toBe(0);
     const out = JSON.parse(stdout) as Record<string, unknown>;
-    expect(Object.keys(out).sort()).toEqual(['minReaderVersion', 'minWriterVersion', 'numFiles', 'numRecords', 'partitionColumns', 'schema', 'sizeBytes', 'txns', 'version'].sort());
-    expect(out).toMatchObject({ version: 1, minReaderVersion: 1, minWriterVersion: 2, partitionColumns: ['modified'], numFiles: 4, numRecords: 22, sizeBytes: 3198, txns: { 'my-app': 3, 'my-app2': 2 } });
+    expect(Object.keys(out).sort()).toEqual(
+      ['minReaderVersion', 'minWriterVersion', 'numFiles', 'numRecords', 'partitionColumns', 'schema', 'sizeBytes', 'txns', 'version'].sort(),
+    );
+    expect(out).toMatchObject({
+      version: 1,
+      minReaderVersion: 1,
+      minWriterVersion: 2,
+      partitionColumns: ['modified'],
+      numFiles: 4,
+      numRecords: 22,
+      sizeBytes: 3198,
+      txns: { 'my-app': 3, 'my-app2': 2 },
+    });
     expect((out.schema as { fields: { name: string }[] }).fields.map((f) => f.name)).toEqual(['id', 'value', 'modified']);
   });
 
@@ -66,12 +77,15 @@ describe.skipIf(!existsSync(TABLE) && `conformance table missing: ${TABLE}`)('ot
     const table = path.join(tmp, 'nostats');
     const store = new LocalStore(table);
     const schemaString = JSON.stringify({ type: 'struct', fields: [{ name: 'id', type: 'long', nullable: true, metadata: {} }] });
-    await store.put(commitKey(0), encodeActions([
-      { protocol: { minReaderVersion: 1, minWriterVersion: 2 } },
-      { metaData: { id: 't', format: { provider: 'parquet' }, schemaString, partitionColumns: [], configuration: {} } },
-      { add: { path: 'a.parquet', partitionValues: {}, size: 10, modificationTime: 1, dataChange: true, stats: '{"numRecords":3}' } },
-      { add: { path: 'b.parquet', partitionValues: {}, size: 20, modificationTime: 1, dataChange: true } },
-    ]));
+    await store.put(
+      commitKey(0),
+      encodeActions([
+        { protocol: { minReaderVersion: 1, minWriterVersion: 2 } },
+        { metaData: { id: 't', format: { provider: 'parquet' }, schemaString, partitionColumns: [], configuration: {} } },
+        { add: { path: 'a.parquet', partitionValues: {}, size: 10, modificationTime: 1, dataChange: true, stats: '{"numRecords":3}' } },
+        { add: { path: 'b.parquet', partitionValues: {}, size: 20, modificationTime: 1, dataChange: true } },
+      ]),
+    );
     const { code, stdout } = await inspect(table);
     expect(code).toBe(0);
     expect(stdout).toMatch(/version:\s+0/);

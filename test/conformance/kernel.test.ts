@@ -40,9 +40,17 @@ const NEGATIVE: Record<string, string> = {
 };
 
 const ARCHIVED_DATA = [
-  'compacted-log-files-table', 'v2-checkpoints-json-with-sidecars', 'v2-checkpoints-parquet-with-sidecars', 'v2-checkpoints-json-without-sidecars',
-  'v2-checkpoints-parquet-without-sidecars', 'v2-checkpoints-json-with-last-checkpoint', 'v2-checkpoints-parquet-with-last-checkpoint',
-  'v2-classic-checkpoint-json', 'v2-classic-checkpoint-parquet', '300k-add-files-100-col-partitioned', 'unshredded-variant',
+  'compacted-log-files-table',
+  'v2-checkpoints-json-with-sidecars',
+  'v2-checkpoints-parquet-with-sidecars',
+  'v2-checkpoints-json-without-sidecars',
+  'v2-checkpoints-parquet-without-sidecars',
+  'v2-checkpoints-json-with-last-checkpoint',
+  'v2-checkpoints-parquet-with-last-checkpoint',
+  'v2-classic-checkpoint-json',
+  'v2-classic-checkpoint-parquet',
+  '300k-add-files-100-col-partitioned',
+  'unshredded-variant',
 ];
 
 async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
@@ -60,7 +68,11 @@ describe.skipIf(skip)('delta-kernel-rs conformance', () => {
   let tmp: string;
   let golden: string;
   let data: string;
-  const goldenNames = existsSync(KERNEL_GOLDEN) ? readdirSync(KERNEL_GOLDEN).filter((n) => n.endsWith('.tar.zst')).map((n) => n.slice(0, -8)) : [];
+  const goldenNames = existsSync(KERNEL_GOLDEN)
+    ? readdirSync(KERNEL_GOLDEN)
+        .filter((n) => n.endsWith('.tar.zst'))
+        .map((n) => n.slice(0, -8))
+    : [];
 
   beforeAll(() => {
     tmp = makeTempDir('otsl-kernel-');
@@ -84,7 +96,9 @@ describe.skipIf(skip)('delta-kernel-rs conformance', () => {
       const snapshot = await loadSnapshot(table);
       const refused = GOLDEN_REFUSED[name];
       if (refused) {
-        expect(() => assertContentReadable(snapshot), name).toThrow(expect.objectContaining({ code: 'OTSL_LAKE_UNSUPPORTED_FEATURE', context: expect.objectContaining({ feature: refused }) }));
+        expect(() => assertContentReadable(snapshot), name).toThrow(
+          expect.objectContaining({ code: 'OTSL_LAKE_UNSUPPORTED_FEATURE', context: expect.objectContaining({ feature: refused }) }),
+        );
         continue;
       }
       const actual = canonicalRows(await readTableRows(table, snapshot, PARTITION_ZONE[name]));
@@ -127,16 +141,29 @@ describe.skipIf(skip)('delta-kernel-rs conformance', () => {
 
   it('a checkpoint yields the same files, stats and txns as replaying the JSON commits', async () => {
     const names = [
-      'v1-single-part-struct-stats-only', 'v1-multi-part-struct-stats-only', 'v1-multi-part-partitioned-struct-stats-only', 'v2-classic-parquet-struct-stats-only',
-      'v2-json-sidecars-struct-stats-only', 'v2-parquet-sidecars-struct-stats-only', 'app-txn-checkpoint', 'v2-checkpoints-parquet-with-sidecars',
-      'v2-checkpoints-json-without-sidecars', 'parsed-stats',
+      'v1-single-part-struct-stats-only',
+      'v1-multi-part-struct-stats-only',
+      'v1-multi-part-partitioned-struct-stats-only',
+      'v2-classic-parquet-struct-stats-only',
+      'v2-json-sidecars-struct-stats-only',
+      'v2-parquet-sidecars-struct-stats-only',
+      'app-txn-checkpoint',
+      'v2-checkpoints-parquet-with-sidecars',
+      'v2-checkpoints-json-without-sidecars',
+      'parsed-stats',
     ];
     for (const name of names) {
       const original = existsSync(path.join(data, name)) ? path.join(data, name) : path.join(KERNEL_DATA, name);
       const viaCheckpoint = await loadSnapshot(new LocalStore(original));
       expect(viaCheckpoint.checkpointVersion, name).not.toBeNull();
       const copy = path.join(tmp, `json-only-${name}`);
-      cpSync(original, copy, { recursive: true, filter: (src) => { const f = parseLogFile(src); return !f || f.kind === 'commit'; } });
+      cpSync(original, copy, {
+        recursive: true,
+        filter: (src) => {
+          const f = parseLogFile(src);
+          return !f || f.kind === 'commit';
+        },
+      });
       rmSync(path.join(copy, '_delta_log', '_last_checkpoint'), { force: true });
       const viaJson = await loadSnapshot(new LocalStore(copy));
       expect(viaJson.checkpointVersion, name).toBeNull();
@@ -156,7 +183,11 @@ describe.skipIf(skip)('delta-kernel-rs conformance', () => {
 
   it('schema, partition columns and URI-encoded paths', async () => {
     const s = await loadSnapshot(new LocalStore(path.join(KERNEL_DATA, 'app-txn-checkpoint')));
-    expect(s.schema.fields.map((f) => [f.name, f.type])).toEqual([['id', 'string'], ['value', 'integer'], ['modified', 'string']]);
+    expect(s.schema.fields.map((f) => [f.name, f.type])).toEqual([
+      ['id', 'string'],
+      ['value', 'integer'],
+      ['modified', 'string'],
+    ]);
     expect(s.metadata.partitionColumns).toEqual(['modified']);
     const v1 = await loadSnapshot(new LocalStore(path.join(KERNEL_DATA, 'v1-single-part-struct-stats-only')));
     expect([...v1.files.keys()].every((k) => k.startsWith('test%25file%25prefix-'))).toBe(true);

@@ -35,13 +35,18 @@ process.stdin.on('end', () => {
 /** Runs each SQL statement in one chdb process; failures come back per statement. */
 export function runChdb(sqls: readonly string[], timeoutMs = 60_000): Promise<ChdbOutcome[]> {
   return new Promise((resolve, reject) => {
-    const child = execFile(process.execPath, ['-e', CHILD], { cwd: '/', env: { ...process.env, OTSLAKE_CHDB_MODULE: CHDB_MODULE }, timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) {
-        reject(new Error(`chdb child failed: ${err.message}\n${stderr}`));
-        return;
-      }
-      resolve(JSON.parse(stdout) as ChdbOutcome[]);
-    });
+    const child = execFile(
+      process.execPath,
+      ['-e', CHILD],
+      { cwd: '/', env: { ...process.env, OTSLAKE_CHDB_MODULE: CHDB_MODULE }, timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err) {
+          reject(new Error(`chdb child failed: ${err.message}\n${stderr}`));
+          return;
+        }
+        resolve(JSON.parse(stdout) as ChdbOutcome[]);
+      },
+    );
     child.stdin!.end(JSON.stringify(sqls));
   });
 }

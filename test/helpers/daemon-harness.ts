@@ -75,7 +75,15 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const base = {
     source: { endpoint: emu.endpoint, instance: emu.instance, accessKeyId: emu.accessKeyId, accessKeySecret: emu.accessKeySecret, requestTimeoutMs: '10s' },
     lake: { uri: pathToFileURL(lake.path).href },
-    tables: [{ table: TABLE, tunnel: { name: 'otslake-orders', type: options.tunnelType ?? 'BaseAndStream' }, mode: 'changelog', path: 'orders', columns: [{ name: 'name', type: 'STRING' }] }],
+    tables: [
+      {
+        table: TABLE,
+        tunnel: { name: 'otslake-orders', type: options.tunnelType ?? 'BaseAndStream' },
+        mode: 'changelog',
+        path: 'orders',
+        columns: [{ name: 'name', type: 'STRING' }],
+      },
+    ],
     batch: { intervalMs: 100, maxDurationMs: 2_000, ...(options.pageRecords !== undefined ? { maxRecordsPerChannel: options.pageRecords } : {}) },
     workers: { threads: 2 },
     shutdown: { graceMs: '10s' },

@@ -18,7 +18,15 @@ import type { TunnelClient } from '../../tunnel/tunnel-client.js';
 import { TunnelSession } from '../../tunnel/tunnel-session.js';
 import { readChannel } from '../../workers/channel-task.js';
 import { createWorkerPool } from '../../workers/pool.js';
-import { createTaskHandler, PROTOCOL_VERSION, type ChannelTaskInput, type ChannelTaskOk, type ChannelTaskResult, type DeadLetterMeta, type WorkerSetup } from '../../workers/protocol.js';
+import {
+  createTaskHandler,
+  PROTOCOL_VERSION,
+  type ChannelTaskInput,
+  type ChannelTaskOk,
+  type ChannelTaskResult,
+  type DeadLetterMeta,
+  type WorkerSetup,
+} from '../../workers/protocol.js';
 import { closeWorkerResources, configureWorker, type WorkerResources } from '../../workers/worker-setup.js';
 import { startTestEmulator, tablestoreSdk as TS, type TablestoreSdkClient, type TestEmulator } from '../helpers/emulator.js';
 import { createTmpDir, type TmpDir } from '../helpers/tmp-dir.js';
@@ -42,7 +50,14 @@ beforeAll(async () => {
   lake = await createTmpDir('otslake-channel-task-');
   setup = {
     protocol: PROTOCOL_VERSION,
-    tunnel: { endpoint: emu.endpoint, instanceName: emu.instance, accessKeyId: emu.accessKeyId, accessKeySecret: emu.accessKeySecret, securityToken: null, requestTimeoutMs: 10_000 },
+    tunnel: {
+      endpoint: emu.endpoint,
+      instanceName: emu.instance,
+      accessKeyId: emu.accessKeyId,
+      accessKeySecret: emu.accessKeySecret,
+      securityToken: null,
+      requestTimeoutMs: 10_000,
+    },
     lake: { uri: pathToFileURL(lake.path).href, oss: null },
     parquet: { compression: 'zstd', rowGroupRows: 1000 },
     logLevel: 'silent',
@@ -120,7 +135,10 @@ async function rowsOf(tablePath: string, result: ChannelTaskOk): Promise<Parquet
 
 async function deadLettersOf(tablePath: string, meta: DeadLetterMeta): Promise<Array<Record<string, any>>> {
   const text = await readFile(join(lake.path, tablePath, meta.path), 'utf8');
-  return text.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, any>);
+  return text
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, any>);
 }
 
 function fileOf(tablePath: string, result: ChannelTaskOk): string {
@@ -157,14 +175,21 @@ describe('Stream channel', () => {
   const pk = (id: number, tag: string) => [{ id: TS.Long.fromNumber(id) }, { tag }];
 
   beforeAll(async () => {
-    await createTable(TABLE, [{ name: 'id', type: 'INTEGER' }, { name: 'tag', type: 'STRING' }]);
+    await createTable(TABLE, [
+      { name: 'id', type: 'INTEGER' },
+      { name: 'tag', type: 'STRING' },
+    ]);
     ({ tunnelId, session } = await ownTunnel(TABLE, TunnelType.Stream));
     await sdk.putRow({
-      tableName: TABLE, condition: IGNORE(), primaryKey: pk(1, 'a'),
+      tableName: TABLE,
+      condition: IGNORE(),
+      primaryKey: pk(1, 'a'),
       attributeColumns: [{ name: 'ann' }, { qty: TS.Long.fromString(BIG) }, { price: 2.5 }, { paid: true }, { blob: Buffer.from([0, 1, 2, 255]) }],
     });
     await sdk.updateRow({
-      tableName: TABLE, condition: IGNORE(), primaryKey: pk(1, 'a'),
+      tableName: TABLE,
+      condition: IGNORE(),
+      primaryKey: pk(1, 'a'),
       updateOfAttributeColumns: [{ PUT: [{ name: 'ann2' }] }, { DELETE: [{ qty: TS.Long.fromNumber(1_700_000_000_000) }] }, { DELETE_ALL: ['price'] }],
     });
     await sdk.deleteRow({ tableName: TABLE, condition: IGNORE(), primaryKey: pk(1, 'a') });
@@ -172,11 +197,27 @@ describe('Stream channel', () => {
     await sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: pk(3, 'c'), attributeColumns: [{ name: 'cy' }] });
     const start = await startChannel(session);
     channelId = start.channelId;
-    first = ok(await readChannel(taskInput({
-      table: TABLE, tunnelId, channelId, startToken: start.token, clientId: session.clientId!,
-      primaryKey: [{ name: 'id', type: 'INTEGER' }, { name: 'tag', type: 'STRING' }],
-      columns: [{ name: 'id', type: 'long' }, { name: 'tag', type: 'string' }, { name: 'name', type: 'string' }],
-    }), resources));
+    first = ok(
+      await readChannel(
+        taskInput({
+          table: TABLE,
+          tunnelId,
+          channelId,
+          startToken: start.token,
+          clientId: session.clientId!,
+          primaryKey: [
+            { name: 'id', type: 'INTEGER' },
+            { name: 'tag', type: 'STRING' },
+          ],
+          columns: [
+            { name: 'id', type: 'long' },
+            { name: 'tag', type: 'string' },
+            { name: 'name', type: 'string' },
+          ],
+        }),
+        resources,
+      ),
+    );
   });
 
   it('lands every change once, with the values in their types and the metadata columns', async () => {
@@ -185,7 +226,11 @@ describe('Stream channel', () => {
     const [put, update, del] = rows as [ParquetRow, ParquetRow, ParquetRow];
     expect(put).toMatchObject({ id: 1n, tag: 'a', name: 'ann', qty: BigInt(BIG), price: 2.5, paid: true, _channel: channelId, _deleted_columns: null });
     // hyparquet decodes plain BYTE_ARRAY as text; DuckDB, an independent reader, shows the bytes and list nulls.
-    expect(await duckdbRows(`SELECT hex(blob) AS h, _deleted_columns IS NULL AS nodel, len(_deleted_columns) AS ndel FROM read_parquet('${fileOf(TABLE, first)}') ORDER BY _seq`)).toEqual([
+    expect(
+      await duckdbRows(
+        `SELECT hex(blob) AS h, _deleted_columns IS NULL AS nodel, len(_deleted_columns) AS ndel FROM read_parquet('${fileOf(TABLE, first)}') ORDER BY _seq`,
+      ),
+    ).toEqual([
       { h: '000102FF', nodel: true, ndel: null },
       { h: null, nodel: false, ndel: 2n },
       { h: null, nodel: true, ndel: null },
@@ -230,21 +275,57 @@ describe('Stream channel', () => {
     expect(entry).toMatchObject({ seq: 1, endToken: first.endToken, records: 5, batchId: 'batch-1', lastSequence: first.lastSequence, finished: false });
 
     await sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: pk(4, 'd'), attributeColumns: [{ name: 'dee' }] });
-    const second = ok(await readChannel(taskInput({
-      table: TABLE, tunnelId, channelId, startToken: entry.endToken, clientId: session.clientId!, batchId: 'batch-2', committedSeq: 1,
-      primaryKey: [{ name: 'id', type: 'INTEGER' }, { name: 'tag', type: 'STRING' }],
-      columns: [{ name: 'id', type: 'long' }, { name: 'tag', type: 'string' }, { name: 'name', type: 'string' }],
-    }), resources));
+    const second = ok(
+      await readChannel(
+        taskInput({
+          table: TABLE,
+          tunnelId,
+          channelId,
+          startToken: entry.endToken,
+          clientId: session.clientId!,
+          batchId: 'batch-2',
+          committedSeq: 1,
+          primaryKey: [
+            { name: 'id', type: 'INTEGER' },
+            { name: 'tag', type: 'STRING' },
+          ],
+          columns: [
+            { name: 'id', type: 'long' },
+            { name: 'tag', type: 'string' },
+            { name: 'name', type: 'string' },
+          ],
+        }),
+        resources,
+      ),
+    );
     expect((await rowsOf(TABLE, second)).map((r) => `${r._op}:${String(r.id)}${r.tag}:${r.name}`)).toEqual(['PUT:4d:dee']);
     expect(second.offsetSeq).toBe(2);
     expect(second.lastSequence! > first.lastSequence!).toBe(true);
 
     // Nothing new: no files, no entry, the token stays.
-    const idle = ok(await readChannel(taskInput({
-      table: TABLE, tunnelId, channelId, startToken: second.endToken, clientId: session.clientId!, batchId: 'batch-3', committedSeq: 2,
-      primaryKey: [{ name: 'id', type: 'INTEGER' }, { name: 'tag', type: 'STRING' }],
-      columns: [{ name: 'id', type: 'long' }, { name: 'tag', type: 'string' }, { name: 'name', type: 'string' }],
-    }), resources));
+    const idle = ok(
+      await readChannel(
+        taskInput({
+          table: TABLE,
+          tunnelId,
+          channelId,
+          startToken: second.endToken,
+          clientId: session.clientId!,
+          batchId: 'batch-3',
+          committedSeq: 2,
+          primaryKey: [
+            { name: 'id', type: 'INTEGER' },
+            { name: 'tag', type: 'STRING' },
+          ],
+          columns: [
+            { name: 'id', type: 'long' },
+            { name: 'tag', type: 'string' },
+            { name: 'name', type: 'string' },
+          ],
+        }),
+        resources,
+      ),
+    );
     expect(idle).toMatchObject({ endToken: second.endToken, files: [], offsetSeq: null, finished: false, stats: { records: 0, readRequests: 1 } });
   });
 });
@@ -255,13 +336,30 @@ describe('budgets', () => {
   it('cuts a batch on a page boundary and the next batch continues there', async () => {
     await createTable(TABLE, [{ name: 'id', type: 'INTEGER' }]);
     const { tunnelId, session } = await ownTunnel(TABLE, TunnelType.Stream);
-    for (let i = 0; i < 10; i++) await sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: [{ id: TS.Long.fromNumber(i) }], attributeColumns: [{ v: TS.Long.fromNumber(i * 10) }] });
+    for (let i = 0; i < 10; i++)
+      await sdk.putRow({
+        tableName: TABLE,
+        condition: IGNORE(),
+        primaryKey: [{ id: TS.Long.fromNumber(i) }],
+        attributeColumns: [{ v: TS.Long.fromNumber(i * 10) }],
+      });
     const { channelId, token } = await startChannel(session);
     const base = { table: TABLE, tunnelId, channelId, clientId: session.clientId! };
     // 5 records of budget: the first page (4) is under it, so a second page is read whole: 8.
     const a = ok(await readChannel(taskInput({ ...base, startToken: token, budget: { maxRecords: 5, maxBytes: 1 << 30, maxDurationMs: 20_000 } }), resources));
     expect(a.stats).toMatchObject({ records: 8, rowsWritten: 8, readRequests: 2 });
-    const b = ok(await readChannel(taskInput({ ...base, startToken: a.endToken, committedSeq: a.offsetSeq!, batchId: 'b2', budget: { maxRecords: 5, maxBytes: 1, maxDurationMs: 20_000 } }), resources));
+    const b = ok(
+      await readChannel(
+        taskInput({
+          ...base,
+          startToken: a.endToken,
+          committedSeq: a.offsetSeq!,
+          batchId: 'b2',
+          budget: { maxRecords: 5, maxBytes: 1, maxDurationMs: 20_000 },
+        }),
+        resources,
+      ),
+    );
     // A byte budget of 1 still reads one whole page.
     expect(b.stats).toMatchObject({ records: 2, readRequests: 1 });
     const ids = [...(await rowsOf(TABLE, a)), ...(await rowsOf(TABLE, b))].map((r) => Number(r.id));
@@ -275,12 +373,28 @@ describe('BaseAndStream: base channel', () => {
 
   it('reads the snapshot to "finished"; a finished start token returns at once', async () => {
     await createTable(TABLE, [{ name: 'id', type: 'INTEGER' }]);
-    for (let i = 1; i <= 6; i++) await sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: [{ id: TS.Long.fromNumber(i) }], attributeColumns: [{ name: `n${i}` }] });
+    for (let i = 1; i <= 6; i++)
+      await sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: [{ id: TS.Long.fromNumber(i) }], attributeColumns: [{ name: `n${i}` }] });
     const before = Date.now();
     const { tunnelId, session } = await ownTunnel(TABLE, TunnelType.BaseAndStream);
     const { channelId, token } = await startChannel(session);
     expect(channelId.startsWith('BaseData_')).toBe(true);
-    const result = ok(await readChannel(taskInput({ table: TABLE, tunnelId, channelId, startToken: token, clientId: session.clientId!, columns: [{ name: 'id', type: 'long' }, { name: 'name', type: 'string' }] }), resources));
+    const result = ok(
+      await readChannel(
+        taskInput({
+          table: TABLE,
+          tunnelId,
+          channelId,
+          startToken: token,
+          clientId: session.clientId!,
+          columns: [
+            { name: 'id', type: 'long' },
+            { name: 'name', type: 'string' },
+          ],
+        }),
+        resources,
+      ),
+    );
     expect(result).toMatchObject({ finished: true, endToken: 'finished', offsetSeq: 1, lastSequence: null, newColumns: [] });
     const rows = await rowsOf(TABLE, result);
     expect(rows.map((r) => Number(r.id))).toEqual([1, 2, 3, 4, 5, 6]);
@@ -293,7 +407,9 @@ describe('BaseAndStream: base channel', () => {
     const entry = await readOffsetEntry(new LocalStore(join(lake.path, TABLE)), tunnelId, channelId, 1);
     expect(entry).toMatchObject({ endToken: 'finished', finished: true, records: 6 });
 
-    const again = ok(await readChannel(taskInput({ table: TABLE, tunnelId, channelId, startToken: 'finished', clientId: session.clientId!, committedSeq: 1 }), resources));
+    const again = ok(
+      await readChannel(taskInput({ table: TABLE, tunnelId, channelId, startToken: 'finished', clientId: session.clientId!, committedSeq: 1 }), resources),
+    );
     expect(again).toMatchObject({ finished: true, endToken: 'finished', offsetSeq: null, files: [], stats: { readRequests: 0, records: 0 } });
   });
 });
@@ -314,15 +430,33 @@ describe('bad input', () => {
     const { channelId, token } = await startChannel(session);
     emu.emulator.tunnel.tamper.corruptNext(channelId, 1);
 
-    const result = ok(await readChannel(taskInput({
-      table: TABLE, tunnelId, channelId, startToken: token, clientId: session.clientId!, batchId: 'dirty-batch',
-      columns: [{ name: 'id', type: 'long' }, { name: 'name', type: 'string' }, { name: 'n', type: 'long' }, { name: 'blob', type: 'binary' }],
-      discoverColumns: false,
-      maxRowBytes: 400,
-    }), resources));
+    const result = ok(
+      await readChannel(
+        taskInput({
+          table: TABLE,
+          tunnelId,
+          channelId,
+          startToken: token,
+          clientId: session.clientId!,
+          batchId: 'dirty-batch',
+          columns: [
+            { name: 'id', type: 'long' },
+            { name: 'name', type: 'string' },
+            { name: 'n', type: 'long' },
+            { name: 'blob', type: 'binary' },
+          ],
+          discoverColumns: false,
+          maxRowBytes: 400,
+        }),
+        resources,
+      ),
+    );
 
     const rows = await rowsOf(TABLE, result);
-    expect(rows.map((r) => [Number(r.id), r.name, r.n])).toEqual([[1, 'one', 1n], [5, 'five', BigInt(BIG)]]);
+    expect(rows.map((r) => [Number(r.id), r.name, r.n])).toEqual([
+      [1, 'one', 1n],
+      [5, 'five', BigInt(BIG)],
+    ]);
     expect(result.stats).toMatchObject({ records: 6, rowsWritten: 2 });
     expect(result.newColumns).toEqual([]);
     expect(result.offsetSeq).toBe(1);
@@ -354,13 +488,24 @@ describe('bad input', () => {
     const { tunnelId, session } = await ownTunnel(TABLE, TunnelType.Stream);
     await sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: [{ id: TS.Long.fromNumber(1) }], attributeColumns: [{ k: TS.Long.fromNumber(7) }] });
     await sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: [{ id: TS.Long.fromNumber(2) }], attributeColumns: [{ k: 'seven' }] });
-    await sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: [{ id: TS.Long.fromNumber(3) }], attributeColumns: [{ k: TS.Long.fromNumber(8) }, { later: true }] });
+    await sdk.putRow({
+      tableName: TABLE,
+      condition: IGNORE(),
+      primaryKey: [{ id: TS.Long.fromNumber(3) }],
+      attributeColumns: [{ k: TS.Long.fromNumber(8) }, { later: true }],
+    });
     const { channelId, token } = await startChannel(session);
     const result = ok(await readChannel(taskInput({ table: TABLE, tunnelId, channelId, startToken: token, clientId: session.clientId! }), resources));
-    expect(result.newColumns).toEqual([{ name: 'k', type: 'long' }, { name: 'later', type: 'boolean' }]);
+    expect(result.newColumns).toEqual([
+      { name: 'k', type: 'long' },
+      { name: 'later', type: 'boolean' },
+    ]);
     const rows = await rowsOf(TABLE, result);
     // A column discovered mid-batch starts a new file; the earlier file lacks it (read as null).
-    expect(rows.map((r) => [Number(r.id), r.k, r.later ?? null])).toEqual([[1, 7n, null], [3, 8n, true]]);
+    expect(rows.map((r) => [Number(r.id), r.k, r.later ?? null])).toEqual([
+      [1, 7n, null],
+      [3, 8n, true],
+    ]);
     expect(result.files).toHaveLength(2);
     const lines = await deadLettersOf(TABLE, result.deadLetters[0]!);
     expect(lines).toHaveLength(1);
@@ -368,9 +513,15 @@ describe('bad input', () => {
   });
 
   it('fails with a typed error, as data, when the task itself is malformed', async () => {
-    const result = await readChannel(taskInput({ table: 'x', tunnelId: 't', channelId: 'c', startToken: 'tok', clientId: 'c1', mode: 'mirror' }), resources).catch((err: unknown) => err);
+    const result = await readChannel(
+      taskInput({ table: 'x', tunnelId: 't', channelId: 'c', startToken: 'tok', clientId: 'c1', mode: 'mirror' }),
+      resources,
+    ).catch((err: unknown) => err);
     expect(hasCode(result, 'OTSL_CONFIG_INVALID')).toBe(true);
-    const bad = await readChannel(taskInput({ table: 'x', tunnelId: 't', channelId: 'c', startToken: 'tok', clientId: 'c1', budget: { maxRecords: 0, maxBytes: 1, maxDurationMs: 1 } }), resources).catch((err: unknown) => err);
+    const bad = await readChannel(
+      taskInput({ table: 'x', tunnelId: 't', channelId: 'c', startToken: 'tok', clientId: 'c1', budget: { maxRecords: 0, maxBytes: 1, maxDurationMs: 1 } }),
+      resources,
+    ).catch((err: unknown) => err);
     expect(hasCode(bad, 'OTSL_CONFIG_INVALID')).toBe(true);
     expect((bad as Error).message).toMatch(/budget\.maxRecords/);
   });
@@ -381,7 +532,8 @@ describe('a failing read', () => {
     const TABLE = 'flaky';
     await createTable(TABLE, [{ name: 'id', type: 'INTEGER' }]);
     const { tunnelId, session } = await ownTunnel(TABLE, TunnelType.Stream);
-    for (let i = 0; i < 8; i++) await sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: [{ id: TS.Long.fromNumber(i) }], attributeColumns: [{ s: `v${i}` }] });
+    for (let i = 0; i < 8; i++)
+      await sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: [{ id: TS.Long.fromNumber(i) }], attributeColumns: [{ s: `v${i}` }] });
     const { channelId, token } = await startChannel(session);
     const real = resources.tunnelClient();
     let reads = 0;
@@ -403,7 +555,9 @@ describe('a failing read', () => {
     });
     const flaky: WorkerResources = { ...resources, rowGroupRows: 2, tunnelClient: () => client, tableStore: () => watched };
     const handler = createTaskHandler((input) => readChannel(input, flaky));
-    const result = await handler(taskInput({ table: TABLE, tunnelId, channelId, startToken: token, clientId: session.clientId!, targetFileBytes: 1, batchId: 'flaky-batch' }));
+    const result = await handler(
+      taskInput({ table: TABLE, tunnelId, channelId, startToken: token, clientId: session.clientId!, targetFileBytes: 1, batchId: 'flaky-batch' }),
+    );
     expect(reads).toBe(2);
     expect(result.kind).toBe('failed');
     if (result.kind !== 'failed') return;
@@ -421,12 +575,17 @@ describe('on a real worker thread', () => {
     const TABLE = 'threaded';
     await createTable(TABLE, [{ name: 'id', type: 'INTEGER' }]);
     const { tunnelId, session } = await ownTunnel(TABLE, TunnelType.Stream);
-    for (let i = 0; i < 3; i++) await sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: [{ id: TS.Long.fromNumber(i) }], attributeColumns: [{ s: `v${i}` }] });
+    for (let i = 0; i < 3; i++)
+      await sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: [{ id: TS.Long.fromNumber(i) }], attributeColumns: [{ s: `v${i}` }] });
     const { channelId, token } = await startChannel(session);
     const pool = createWorkerPool({ filename: new URL('../../workers/channel-task.ts', import.meta.url), threads: 1, workerData: setup });
     try {
       const outcome = await pool.run(taskInput({ table: TABLE, tunnelId, channelId, startToken: token, clientId: session.clientId! }));
-      const result = ok(outcome.kind === 'ok' ? outcome : { kind: 'failed', error: { code: outcome.error.code, message: outcome.error.message, retriable: false, context: {} } });
+      const result = ok(
+        outcome.kind === 'ok'
+          ? outcome
+          : { kind: 'failed', error: { code: outcome.error.code, message: outcome.error.message, retriable: false, context: {} } },
+      );
       expect(result.newColumns).toEqual([{ name: 's', type: 'string' }]);
       expect((await rowsOf(TABLE, result)).map((r) => r.s)).toEqual(['v0', 'v1', 'v2']);
       expect(result.offsetSeq).toBe(1);

@@ -122,7 +122,10 @@ class Writer {
   private done: Promise<void> | null = null;
   writes = 0;
 
-  constructor(private readonly harness: Harness, private readonly random: () => number) {}
+  constructor(
+    private readonly harness: Harness,
+    private readonly random: () => number,
+  ) {}
 
   start(): void {
     this.done = this.loop();
@@ -249,7 +252,8 @@ function checkExactlyOnce(rows: readonly LakeRow[], preloaded: ReadonlyMap<numbe
   for (const r of rows.filter((x) => x.seq === null)) {
     baseCount.set(r.id, (baseCount.get(r.id) ?? 0) + 1);
     const pre = preloaded.get(r.id);
-    if (pre && (r.op !== 'PUT' || r.name !== pre.name || r.qty !== pre.qty)) problems.push(`base row of id ${r.id} is ${JSON.stringify(r)}, written as ${JSON.stringify(pre)}`);
+    if (pre && (r.op !== 'PUT' || r.name !== pre.name || r.qty !== pre.qty))
+      problems.push(`base row of id ${r.id} is ${JSON.stringify(r)}, written as ${JSON.stringify(pre)}`);
   }
   for (const [id, n] of baseCount) if (n !== 1) problems.push(`id ${id} has ${n} full-snapshot rows`);
   for (const id of preloaded.keys()) if (!baseCount.has(id)) problems.push(`pre-loaded id ${id} missing from the full snapshot`);
@@ -271,7 +275,7 @@ function checkExactlyOnce(rows: readonly LakeRow[], preloaded: ReadonlyMap<numbe
 }
 
 async function runScenario(scenario: Scenario): Promise<void> {
-  const seed = Number(process.env.OTSLAKE_CRASH_SEED ?? (Date.now() & 0x7fffffff));
+  const seed = Number(process.env.OTSLAKE_CRASH_SEED ?? Date.now() & 0x7fffffff);
   const random = seededRandom(seed);
   console.log(`daemon-crash ${scenario.lake}${scenario.faults ? '+faults' : ''}: seed ${seed} (replay with OTSLAKE_CRASH_SEED=${seed})`);
 
@@ -291,7 +295,13 @@ async function runScenario(scenario: Scenario): Promise<void> {
   await writeFile(
     configPath,
     JSON.stringify({
-      source: { endpoint: h.emu.endpoint, instance: h.emu.instance, accessKeyId: h.emu.accessKeyId, accessKeySecret: h.emu.accessKeySecret, requestTimeoutMs: '5s' },
+      source: {
+        endpoint: h.emu.endpoint,
+        instance: h.emu.instance,
+        accessKeyId: h.emu.accessKeyId,
+        accessKeySecret: h.emu.accessKeySecret,
+        requestTimeoutMs: '5s',
+      },
       lake,
       tables: [{ table: TABLE, tunnel: { name: 'otslake-orders', type: 'BaseAndStream' }, path: 'orders', columns: [{ name: 'name', type: 'STRING' }] }],
       batch: { intervalMs: '100ms', maxRecordsPerChannel: PAGE_RECORDS, maxDurationMs: '1s' },

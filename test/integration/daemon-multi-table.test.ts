@@ -48,15 +48,25 @@ describe('daemon: several tables', () => {
     await putCustomer('c2', 'Shanghai');
     await h.sdk.deleteRow({ tableName: 'customers', condition: IGNORE(), primaryKey: [{ cid: 'c3' }] });
     await putCustomer('c4', 'Beijing');
-    await waitForEvent(daemon, 'idle', 30_000);
-    await stop();
-
-    expect(asChanges(await readChangelog(h.tablePath))).toEqual(sortChanges(orders));
-    const customers = await readDeltaTable(join(h.lake.path, 'customers'), { select: 'cid, city', orderBy: 'cid' });
-    expect(customers).toEqual([
+    // Batches run every batch.intervalMs even when quiet: subscribe to the next one before reading, so
+    // no progress can slip between the read and the wait.
+    const expected = [
       { cid: 'c1', city: 'Hangzhou' },
       { cid: 'c2', city: 'Shanghai' },
       { cid: 'c4', city: 'Beijing' },
-    ]);
+    ];
+    const readCustomers = () => readDeltaTable(join(h!.lake.path, 'customers'), { select: 'cid, city', orderBy: 'cid' });
+    let customers: Record<string, unknown>[] = [];
+    for (let i = 0; i < 200; i++) {
+      const nextBatch = waitForEvent(daemon, 'batch', 30_000);
+      nextBatch.catch(() => undefined); // left pending when the loop ends
+      customers = await readCustomers();
+      if (JSON.stringify(customers) === JSON.stringify(expected)) break;
+      await nextBatch;
+    }
+    await stop();
+
+    expect(asChanges(await readChangelog(h.tablePath))).toEqual(sortChanges(orders));
+    expect(customers).toEqual(expected);
   }, 60_000);
 });

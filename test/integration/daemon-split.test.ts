@@ -8,7 +8,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseTxnAppId } from '../../lake/offset-log.js';
 import { readCommitInfos } from '../../lake/snapshot.js';
 import { openStore } from '../../lake/store.js';
-import { asChanges, createHarness, readChangelog, sortChanges, TABLE, waitForEvent, waitForLakeRows, type Change, type Harness } from '../helpers/daemon-harness.js';
+import {
+  asChanges,
+  createHarness,
+  readChangelog,
+  sortChanges,
+  TABLE,
+  waitForEvent,
+  waitForLakeRows,
+  type Change,
+  type Harness,
+} from '../helpers/daemon-harness.js';
 
 let h: Harness | undefined;
 
@@ -32,7 +42,10 @@ describe('daemon: partition split', () => {
       if (round === 3) h.emu.emulator.split(TABLE, parent!.id);
       changes.push(...(await Promise.all(KEYS.map((id) => h!.updateRow(id, { qty: round * 100 + id })))));
     }
-    const children = h.emu.emulator.store.partitions(TABLE).filter((p) => p.parents.includes(parent!.id)).map((p) => p.id);
+    const children = h.emu.emulator.store
+      .partitions(TABLE)
+      .filter((p) => p.parents.includes(parent!.id))
+      .map((p) => p.id);
     expect(children).toHaveLength(2);
     await waitForLakeRows([daemon], h.tablePath, changes.length);
     await stop();

@@ -41,7 +41,11 @@ describe('daemon: status', () => {
 
     const url = daemon.httpAddress!.url;
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
-    const live = (await (await fetch(`${url}/status`)).json()) as { state: string; tables: { table: string; ready: boolean; idle: boolean }[]; config: { source: { accessKeySecret: string } } };
+    const live = (await (await fetch(`${url}/status`)).json()) as {
+      state: string;
+      tables: { table: string; ready: boolean; idle: boolean }[];
+      config: { source: { accessKeySecret: string } };
+    };
     expect(live.state).toBe('running');
     expect(live.tables).toMatchObject([{ table: TABLE, ready: true, idle: true }]);
     expect(live.config.source.accessKeySecret).toBe('[Redacted]');
@@ -50,12 +54,15 @@ describe('daemon: status', () => {
     await stop();
 
     const configPath = join(h.lake.path, 'otslake.json');
-    await writeFile(configPath, JSON.stringify({
-      source: { endpoint: h.emu.endpoint, instance: h.emu.instance, accessKeyId: h.emu.accessKeyId, accessKeySecret: h.emu.accessKeySecret },
-      lake: { uri: pathToFileURL(h.lake.path).href },
-      tables: [{ table: TABLE, tunnel: { name: 'otslake-orders' }, path: 'orders' }],
-      log: { level: 'silent' },
-    }));
+    await writeFile(
+      configPath,
+      JSON.stringify({
+        source: { endpoint: h.emu.endpoint, instance: h.emu.instance, accessKeyId: h.emu.accessKeyId, accessKeySecret: h.emu.accessKeySecret },
+        lake: { uri: pathToFileURL(h.lake.path).href },
+        tables: [{ table: TABLE, tunnel: { name: 'otslake-orders' }, path: 'orders' }],
+        log: { level: 'silent' },
+      }),
+    );
     const json = await runStatus(['--config', configPath, '--json']);
     expect(json.err).toBe('');
     expect(json.code).toBe(0);
@@ -64,7 +71,10 @@ describe('daemon: status', () => {
     expect(status!.lake.version).toBeGreaterThan(0);
     expect(status!.tunnel).toMatchObject({ stage: 'ProcessStream', baseChannels: { finished: 2, total: 2 } });
     const base = status!.channels.filter((c) => c.type === 'BaseData');
-    expect(base.map((c) => [c.state, c.finished, c.committedSeq! > 0])).toEqual([['TERMINATED', true, true], ['TERMINATED', true, true]]);
+    expect(base.map((c) => [c.state, c.finished, c.committedSeq! > 0])).toEqual([
+      ['TERMINATED', true, true],
+      ['TERMINATED', true, true],
+    ]);
 
     const text = await runStatus(['--config', configPath]);
     expect(text.out).toContain('full snapshot 2/2 base channels finished');

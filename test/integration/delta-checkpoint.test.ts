@@ -51,7 +51,13 @@ beforeAll(async () => {
   const columns = dataColumnsOf(SCHEMA, ['region']);
   for (let v = 1; v <= 7; v++) {
     const region = v % 2 ? 'us east' : null; // a space and a null partition exercise the path and map encodings
-    const files = await writeParquetFiles([{ id: BigInt(v * 10), v: `r${v}` }, { id: BigInt(v * 10 + 1), v: null }], { store, columns, partitionValues: { region } });
+    const files = await writeParquetFiles(
+      [
+        { id: BigInt(v * 10), v: `r${v}` },
+        { id: BigInt(v * 10 + 1), v: null },
+      ],
+      { store, columns, partitionValues: { region } },
+    );
     const actions: Action[] = [txnAction(`otslake/t/c${v % 3}`, v), ...files.map((f) => addActionFor(f))];
     if (v === 4) {
       // Retire the file of version 1: its remove must survive in the checkpoint as a tombstone.

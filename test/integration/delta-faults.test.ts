@@ -50,11 +50,20 @@ function rowsOf(writer: string, n: number, count = 3): Record<string, unknown>[]
 }
 
 /** One append: data files, then a commit carrying the writer's txn version `n`. */
-async function append(store: ObjectStore, writer: string, n: number, readVersion: number, model: bigint[]): Promise<Extract<CommitResult, { kind: 'committed' }>> {
+async function append(
+  store: ObjectStore,
+  writer: string,
+  n: number,
+  readVersion: number,
+  model: bigint[],
+): Promise<Extract<CommitResult, { kind: 'committed' }>> {
   const rows = rowsOf(writer, n);
   const adds: Action[] = [];
   for (const day of ['d1', 'd2']) {
-    const files = await writeParquetFiles(rows.filter((r) => r.day === day), { store, columns: COLUMNS, partitionValues: { day } });
+    const files = await writeParquetFiles(
+      rows.filter((r) => r.day === day),
+      { store, columns: COLUMNS, partitionValues: { day } },
+    );
     adds.push(...files.map((f) => addActionFor(f)));
   }
   const result = await commit(store, [txnAction(`otslake/t/${writer}`, n), ...adds], { readVersion, operation: 'STREAMING UPDATE' });
@@ -96,7 +105,10 @@ interface Verified {
  * equal to a replay of the JSON, and the committed ids exactly (as otslake reads the data files).
  */
 async function verifyTable(store: ObjectStore, wantIds: readonly bigint[]): Promise<Verified> {
-  const commits = (await store.list(`${LOG_DIR}/`)).map((m) => parseLogFile(m.key)).filter((f) => f?.kind === 'commit').map((f) => f!.version);
+  const commits = (await store.list(`${LOG_DIR}/`))
+    .map((m) => parseLogFile(m.key))
+    .filter((f) => f?.kind === 'commit')
+    .map((f) => f!.version);
   const latest = commits.length - 1;
   expect(commits, 'versions are contiguous from 0').toEqual(Array.from({ length: commits.length }, (_, i) => i));
 
@@ -161,7 +173,12 @@ const BACKENDS: Backend[] = [
       const dir: TmpDir = await createTmpDir('otslake-race-');
       const path = join(dir.path, 'table');
       // Separate instances: nothing is shared between writers but the directory.
-      return { table: new LocalStore(path), writer: () => new LocalStore(path, { fsync: false }), chdbSql: () => deltaSql(path, { select: 'id', orderBy: 'id' }), cleanup: dir.cleanup };
+      return {
+        table: new LocalStore(path),
+        writer: () => new LocalStore(path, { fsync: false }),
+        chdbSql: () => deltaSql(path, { select: 'id', orderBy: 'id' }),
+        cleanup: dir.cleanup,
+      };
     },
   },
   {
@@ -338,7 +355,13 @@ describe('OSS faults while a table is being written', () => {
       name: 'the put times out and lands after the retry',
       rule: (key) => ({ kind: 'delay', op: 'PutObject', keyPrefix: key, delayMs: 500 }),
       store: { ...SINGLE_PUT, requestTimeoutMs: 200 },
-      statuses: (records) => expect(records.filter((r) => r.op === 'PutObject').map((r) => r.status).sort()).toEqual([200, 409]),
+      statuses: (records) =>
+        expect(
+          records
+            .filter((r) => r.op === 'PutObject')
+            .map((r) => r.status)
+            .sort(),
+        ).toEqual([200, 409]),
     },
   ];
 

@@ -64,7 +64,10 @@ describe('compaction', () => {
 
     const plan = await compactTable(store, { dryRun: true });
     expect(plan).toMatchObject({ kind: 'planned', snapshotVersion: last });
-    expect(plan.kind === 'planned' && plan.bins.map((b) => [b.partitionValues.part, b.files.length]).sort()).toEqual([['a', 3], ['b', 3]]);
+    expect(plan.kind === 'planned' && plan.bins.map((b) => [b.partitionValues.part, b.files.length]).sort()).toEqual([
+      ['a', 3],
+      ['b', 3],
+    ]);
     expect((await loadSnapshot(store)).version).toBe(last); // a dry run commits nothing
 
     const result = await compactTable(store);
@@ -102,7 +105,9 @@ describe('compaction', () => {
     const last = await appendSmallFiles(store, 4);
     const victim = [...(await loadSnapshot(store)).files.values()][0]!;
     const racing = storeWithRaceBefore(dir, `_delta_log/${String(last + 1).padStart(20, '0')}.json`, async () => {
-      expect(await commit(store, [removeActionFor(victim, { dataChange: true })], { readVersion: last, operation: 'DELETE' })).toMatchObject({ kind: 'committed' });
+      expect(await commit(store, [removeActionFor(victim, { dataChange: true })], { readVersion: last, operation: 'DELETE' })).toMatchObject({
+        kind: 'committed',
+      });
     });
     const before = (await store.list('')).filter((o) => o.key.endsWith('.parquet')).length;
     const result = await compactTable(racing.store);
@@ -197,8 +202,13 @@ describe('log cleanup', () => {
     const dry = await cleanupExpiredLogs(store, { nowMs: later, dryRun: true });
     expect(dry.anchorVersion).toBe(6);
     expect(dry.deleted.map((k) => path.basename(k)).sort()).toEqual([
-      '00000000000000000000.json', '00000000000000000001.json', '00000000000000000002.json',
-      '00000000000000000003.checkpoint.parquet', '00000000000000000003.json', '00000000000000000004.json', '00000000000000000005.json',
+      '00000000000000000000.json',
+      '00000000000000000001.json',
+      '00000000000000000002.json',
+      '00000000000000000003.checkpoint.parquet',
+      '00000000000000000003.json',
+      '00000000000000000004.json',
+      '00000000000000000005.json',
     ]);
     const wantRows = await runChdb([deltaSql(dir, { orderBy: 'id' })]);
     await cleanupExpiredLogs(store, { nowMs: later });

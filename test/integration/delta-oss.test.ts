@@ -34,7 +34,14 @@ const SCHEMA: StructType = {
   ],
 };
 
-interface Row { id: bigint; name: string | null; amount: number | null; _ts: bigint | null; day: string; note?: string | null }
+interface Row {
+  id: bigint;
+  name: string | null;
+  amount: number | null;
+  _ts: bigint | null;
+  day: string;
+  note?: string | null;
+}
 
 const BASE = 2n ** 53n + 11n; // beyond double precision: ids must survive as exact int64
 function makeRow(i: number, day: string, note?: string | null): Row {
@@ -98,7 +105,11 @@ async function writeHistory(store: ObjectStore): Promise<History> {
     const columns = dataColumnsOf(parseSchema(metadata.schemaString), ['day']);
     const adds: Action[] = [];
     for (const day of [...new Set(rows.map((r) => r.day))]) {
-      const files = await writeParquetFiles(rows.filter((r) => r.day === day) as unknown as Record<string, unknown>[], { store, columns, partitionValues: { day } });
+      const files = await writeParquetFiles(rows.filter((r) => r.day === day) as unknown as Record<string, unknown>[], {
+        store,
+        columns,
+        partitionValues: { day },
+      });
       adds.push(...files.map((f) => addActionFor(f)));
     }
     return adds;
@@ -121,7 +132,11 @@ async function writeHistory(store: ObjectStore): Promise<History> {
   const victim = v1Files.find((a) => a.partitionValues.day === 'd1')!;
   const kept = rows1.filter((r) => r.day === 'd1' && r.id % 2n === 1n).map((r) => ({ ...r, note: null }));
   const gone = new Set(rows1.filter((r) => r.day === 'd1' && r.id % 2n === 0n).map((r) => r.id));
-  await land([removeActionFor(victim, { dataChange: true }), ...(await writeFiles(kept))], 'DELETE', live.filter((r) => !gone.has(r.id)));
+  await land(
+    [removeActionFor(victim, { dataChange: true }), ...(await writeFiles(kept))],
+    'DELETE',
+    live.filter((r) => !gone.has(r.id)),
+  );
 
   const rows5 = Array.from({ length: 10 }, (_, i) => makeRow(300 + i, i % 2 ? 'd1' : 'd2', `late ${i}`));
   await land([txnAction('otslake/t/c1', 4), ...(await writeFiles(rows5))], 'STREAMING UPDATE', [...live, ...rows5]);
@@ -147,14 +162,25 @@ async function readOwn(store: ObjectStore, version?: number): Promise<Row[]> {
     const key = decodeFilePath(add.path);
     const rows = await readParquetRows(await store.get(key), { file: key, parsers: { timestampFromMicroseconds: (us: bigint) => us } });
     for (const r of rows) {
-      out.push({ id: r.id as bigint, name: (r.name ?? null) as string | null, amount: (r.amount ?? null) as number | null, _ts: (r._ts ?? null) as bigint | null, day: add.partitionValues.day!, note: (r.note ?? null) as string | null });
+      out.push({
+        id: r.id as bigint,
+        name: (r.name ?? null) as string | null,
+        amount: (r.amount ?? null) as number | null,
+        _ts: (r._ts ?? null) as bigint | null,
+        day: add.partitionValues.day!,
+        note: (r.note ?? null) as string | null,
+      });
     }
   }
   return out.sort(byId);
 }
 
 function s3Sql(emulator: OssEmulator, prefix: string, version?: number): string {
-  const settings = ["session_timezone='UTC'", 'output_format_json_quote_64bit_integers=1', ...(version === undefined ? [] : [`delta_lake_snapshot_version=${version}`])];
+  const settings = [
+    "session_timezone='UTC'",
+    'output_format_json_quote_64bit_integers=1',
+    ...(version === undefined ? [] : [`delta_lake_snapshot_version=${version}`]),
+  ];
   return `SELECT * FROM deltaLakeS3('${emulator.endpoint}/${emulator.bucket}/${prefix}/', 'ak', 'sk') ORDER BY id SETTINGS ${settings.join(', ')}`;
 }
 
@@ -180,7 +206,9 @@ describe.each(ADDRESSING_STYLES)('a Delta table on OSS written with %s addressin
   it('used single puts for the log and multipart uploads for data files and checkpoints', () => {
     const { prefix, history } = tables.get(addressing)!;
     expect(history.checkpoints).toEqual([3, 6]);
-    const completed = emulator.requests.filter((r) => r.op === 'CompleteMultipartUpload' && r.status === 200 && r.key.startsWith(`${prefix}/`)).map((r) => r.key);
+    const completed = emulator.requests
+      .filter((r) => r.op === 'CompleteMultipartUpload' && r.status === 200 && r.key.startsWith(`${prefix}/`))
+      .map((r) => r.key);
     expect(completed).toContain(`${prefix}/${checkpointKey(3)}`);
     expect(completed).toContain(`${prefix}/${checkpointKey(6)}`);
     expect(completed.some((k) => k.startsWith(`${prefix}/day=d1/`) && k.endsWith('.parquet'))).toBe(true);
@@ -191,7 +219,10 @@ describe.each(ADDRESSING_STYLES)('a Delta table on OSS written with %s addressin
     const { store, prefix, history } = tables.get(addressing)!;
     for (let v = 0; v < history.versions.length; v++) {
       const want = history.versions[v]!.map((r) => view(r, true));
-      expect((await readOwn(store, v)).map((r) => view(r, true)), `version ${v}`).toEqual(want);
+      expect(
+        (await readOwn(store, v)).map((r) => view(r, true)),
+        `version ${v}`,
+      ).toEqual(want);
     }
     const other = ADDRESSING_STYLES.find((a) => a !== addressing)!;
     const crossStore = openTestOssStore(emulator, other, { prefix });
@@ -228,7 +259,12 @@ describe("chdb's delta-kernel-rs reading the same tables over the S3 protocol", 
     });
     const described = out[queries.length]!;
     expect(described.ok && described.rows.map((r) => `${r.name}:${r.type}`)).toEqual([
-      'id:Int64', 'name:Nullable(String)', 'amount:Nullable(Float64)', '_ts:Nullable(DateTime64(6))', 'day:Nullable(String)', 'note:Nullable(String)',
+      'id:Int64',
+      'name:Nullable(String)',
+      'amount:Nullable(Float64)',
+      '_ts:Nullable(DateTime64(6))',
+      'day:Nullable(String)',
+      'note:Nullable(String)',
     ]);
     // The latest snapshot came from checkpoint 6, uploaded in parts by ali-oss, not from replaying JSON alone.
     for (const { prefix } of tables.values()) {

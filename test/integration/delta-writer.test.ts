@@ -31,7 +31,16 @@ const SCHEMA: StructType = {
   ],
 };
 
-interface Row { id: bigint; name: string | null; amount: number | null; paid: boolean | null; _ts: bigint | null; _deleted_columns: string[] | null; day: string; note?: string | null }
+interface Row {
+  id: bigint;
+  name: string | null;
+  amount: number | null;
+  paid: boolean | null;
+  _ts: bigint | null;
+  _deleted_columns: string[] | null;
+  day: string;
+  note?: string | null;
+}
 
 const BASE = 2n ** 55n;
 function makeRow(i: number, day: string): Row {
@@ -48,8 +57,19 @@ function makeRow(i: number, day: string): Row {
 
 /** What chdb's JSONEachRow prints for a row (Int64 quoted, DateTime64(6) in UTC, missing → null). */
 function chdbForm(r: Row, withNote: boolean): Record<string, unknown> {
-  const ts = r._ts === null ? null : new Date(Number(r._ts / 1000n)).toISOString().replace('T', ' ').replace('Z', '').slice(0, 23) + String(r._ts % 1000n).padStart(3, '0');
-  const out: Record<string, unknown> = { id: String(r.id), name: r.name, amount: r.amount, paid: r.paid, _ts: ts, _deleted_columns: r._deleted_columns ?? [], day: r.day };
+  const ts =
+    r._ts === null
+      ? null
+      : new Date(Number(r._ts / 1000n)).toISOString().replace('T', ' ').replace('Z', '').slice(0, 23) + String(r._ts % 1000n).padStart(3, '0');
+  const out: Record<string, unknown> = {
+    id: String(r.id),
+    name: r.name,
+    amount: r.amount,
+    paid: r.paid,
+    _ts: ts,
+    _deleted_columns: r._deleted_columns ?? [],
+    day: r.day,
+  };
   if (withNote) out.note = r.note ?? null;
   return out;
 }
@@ -102,8 +122,16 @@ describe('Delta tables written by otslake', () => {
     const snap2 = await loadSnapshot(store);
     const victim = [...snap2.files.values()].find((a) => a.partitionValues.day === '2024-01-02')!;
     const kept = rows1.filter((r) => r.day === '2024-01-02' && r.id % 2n === 1n);
-    const rewritten = await writeParquetFiles(kept as unknown as Record<string, unknown>[], { store, columns: dataColumnsOf(schema2, ['day']), partitionValues: { day: '2024-01-02' } });
-    const v3 = await commit(store, [removeActionFor(victim, { dataChange: true }), ...rewritten.map((f) => addActionFor(f))], { readVersion: 2, operation: 'DELETE', readMetadata: meta2 });
+    const rewritten = await writeParquetFiles(kept as unknown as Record<string, unknown>[], {
+      store,
+      columns: dataColumnsOf(schema2, ['day']),
+      partitionValues: { day: '2024-01-02' },
+    });
+    const v3 = await commit(store, [removeActionFor(victim, { dataChange: true }), ...rewritten.map((f) => addActionFor(f))], {
+      readVersion: 2,
+      operation: 'DELETE',
+      readMetadata: meta2,
+    });
     expect(v3).toMatchObject({ kind: 'committed', version: 3 });
     live = live.filter((r) => r.day !== '2024-01-02' || r.id % 2n === 1n);
     versions.push([...live]);
@@ -123,8 +151,14 @@ describe('Delta tables written by otslake', () => {
     }
     const describe = out[versions.length]!;
     expect(describe.ok && describe.rows.map((r) => `${r.name}:${r.type}`)).toEqual([
-      'id:Int64', 'name:Nullable(String)', 'amount:Nullable(Float64)', 'paid:Nullable(Bool)', '_ts:Nullable(DateTime64(6))',
-      '_deleted_columns:Array(Nullable(String))', 'day:Nullable(String)', 'note:Nullable(String)',
+      'id:Int64',
+      'name:Nullable(String)',
+      'amount:Nullable(Float64)',
+      'paid:Nullable(Bool)',
+      '_ts:Nullable(DateTime64(6))',
+      '_deleted_columns:Array(Nullable(String))',
+      'day:Nullable(String)',
+      'note:Nullable(String)',
     ]);
     const withSkip = out[versions.length + 1]!;
     const without = out[versions.length + 2]!;
@@ -203,6 +237,11 @@ describe('commit concurrency', () => {
 
   it('refuses to create a table that exists', async () => {
     expect((await createTable(store, { schema: SCHEMA })).kind).toBe('committed');
-    expect(await createTable(store, { schema: SCHEMA })).toMatchObject({ kind: 'conflict', winningVersion: 0, fenced: false, reason: 'the table already exists' });
+    expect(await createTable(store, { schema: SCHEMA })).toMatchObject({
+      kind: 'conflict',
+      winningVersion: 0,
+      fenced: false,
+      reason: 'the table already exists',
+    });
   });
 });

@@ -39,9 +39,13 @@ interface DemoRun {
 
 /** Runs the demo; `onStdout` may act on the output as it arrives (e.g. send SIGINT). */
 async function runDemo(args: string[], onStdout?: (text: string, kill: (signal: NodeJS.Signals) => void) => void, timeoutMs = 40_000): Promise<DemoRun> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '-e', `import(${JSON.stringify(CLI)}).then((m) => m.main(process.argv.slice(1)))`, '--', 'demo', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '-e', `import(${JSON.stringify(CLI)}).then((m) => m.main(process.argv.slice(1)))`, '--', 'demo', ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
@@ -122,7 +126,17 @@ describe('otslake demo', () => {
     const writes: string[] = [];
     const view = new DemoView({ isTTY: true, write: (t: string) => writes.push(t) });
     const sample = (elapsedMs: number, written: number, landed: number): DemoSample => ({
-      elapsedMs, written, puts: written, updates: 0, deletes: 0, writeErrors: 0, landed, commits: 1, version: 3, lagMs: 400, state: 'running',
+      elapsedMs,
+      written,
+      puts: written,
+      updates: 0,
+      deletes: 0,
+      writeErrors: 0,
+      landed,
+      commits: 1,
+      version: 3,
+      lagMs: 400,
+      state: 'running',
     });
     view.render(sample(1_000, 100, 90));
     view.render(sample(2_000, 300, 250));

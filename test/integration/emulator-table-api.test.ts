@@ -41,7 +41,10 @@ async function createTable(c: Client, name: string, primaryKey: Array<{ name: st
 }
 
 async function failure(p: Promise<unknown>): Promise<{ code: unknown; message: string }> {
-  const err = await p.then(() => null, (e: { code: unknown; message: string }) => e);
+  const err = await p.then(
+    () => null,
+    (e: { code: unknown; message: string }) => e,
+  );
   if (err === null) throw new Error('expected the call to fail');
   return err;
 }
@@ -64,7 +67,10 @@ function signedHeaders(pathName: string, body: Uint8Array, secret = SK): Record<
     'x-ots-instancename': INSTANCE,
     'x-ots-contentmd5': createHash('md5').update(body).digest('base64'),
   };
-  const canonical = Object.keys(headers).sort().map((k) => `${k}:${headers[k]}\n`).join('');
+  const canonical = Object.keys(headers)
+    .sort()
+    .map((k) => `${k}:${headers[k]}\n`)
+    .join('');
   headers['x-ots-signature'] = createHmac('sha1', secret).update(`${pathName}\nPOST\n\n${canonical}`).digest('base64');
   return headers;
 }
@@ -76,9 +82,21 @@ describe('tablestore-local table API with the official SDK', () => {
   beforeAll(async () => {
     emu = await startTablestoreEmulator({ instance: INSTANCE, accessKeyId: AK, accessKeySecret: SK, partitionsPerTable: 2 });
     c = client(emu.endpoint);
-    await createTable(c, 'types', [{ name: 'id', type: 'STRING' }, { name: 'n', type: 'INTEGER' }]);
+    await createTable(c, 'types', [
+      { name: 'id', type: 'STRING' },
+      { name: 'n', type: 'INTEGER' },
+    ]);
     await createTable(c, 'versions', [{ name: 'k', type: 'INTEGER' }], 3);
-    await createTable(c, 'ranged', [{ name: 'g', type: 'STRING' }, { name: 'i', type: 'INTEGER' }], 1, false);
+    await createTable(
+      c,
+      'ranged',
+      [
+        { name: 'g', type: 'STRING' },
+        { name: 'i', type: 'INTEGER' },
+      ],
+      1,
+      false,
+    );
   });
 
   afterAll(async () => {
@@ -87,7 +105,10 @@ describe('tablestore-local table API with the official SDK', () => {
 
   it('creates, describes, lists and deletes tables', async () => {
     const d = await c.describeTable({ tableName: 'types' });
-    expect(d.tableMeta.primaryKey.map((c: { name: string; type: number }) => [c.name, c.type])).toEqual([['id', 2], ['n', 1]]);
+    expect(d.tableMeta.primaryKey.map((c: { name: string; type: number }) => [c.name, c.type])).toEqual([
+      ['id', 2],
+      ['n', 1],
+    ]);
     expect(d.tableStatus).toBe(1); // ACTIVE
     expect(d.tableOptions.maxVersions).toBe(1);
     expect(d.streamDetails.enableStream).toBe(true);
@@ -113,9 +134,15 @@ describe('tablestore-local table API with the official SDK', () => {
   it('puts and gets every type, INTEGER beyond 2^53 and column timestamps included', async () => {
     const pk = [{ id: 'row-1' }, { n: long('-9007199254740993') }];
     await c.putRow({
-      tableName: 'types', condition: ignore(), primaryKey: pk,
+      tableName: 'types',
+      condition: ignore(),
+      primaryKey: pk,
       attributeColumns: [
-        { i: long('9007199254740993') }, { d: 3.25 }, { b: true }, { s: 'héllo' }, { bin: Buffer.from([0, 1, 254]) },
+        { i: long('9007199254740993') },
+        { d: 3.25 },
+        { b: true },
+        { s: 'héllo' },
+        { bin: Buffer.from([0, 1, 254]) },
         { stamped: 'v', timestamp: 1_600_000_000_123 },
       ],
     });
@@ -139,10 +166,18 @@ describe('tablestore-local table API with the official SDK', () => {
   it('updates with put, delete-one-version and delete-all-versions', async () => {
     const pk = [{ k: long(1) }];
     await c.putRow({ tableName: 'versions', condition: ignore(), primaryKey: pk, attributeColumns: [{ a: 'v1', timestamp: 1000 }, { keep: 1.5 }] });
-    await c.updateRow({ tableName: 'versions', condition: expectExist(), primaryKey: pk, updateOfAttributeColumns: [{ PUT: [{ a: 'v2', timestamp: 2000 }, { b: false }] }] });
+    await c.updateRow({
+      tableName: 'versions',
+      condition: expectExist(),
+      primaryKey: pk,
+      updateOfAttributeColumns: [{ PUT: [{ a: 'v2', timestamp: 2000 }, { b: false }] }],
+    });
     let { row } = await c.getRow({ tableName: 'versions', primaryKey: pk, maxVersions: 3 });
     const aVersions = row.attributes.filter((x: { columnName: string }) => x.columnName === 'a');
-    expect(aVersions.map((x: { columnValue: string; timestamp: { toString(): string } }) => [x.columnValue, x.timestamp.toString()])).toEqual([['v2', '2000'], ['v1', '1000']]);
+    expect(aVersions.map((x: { columnValue: string; timestamp: { toString(): string } }) => [x.columnValue, x.timestamp.toString()])).toEqual([
+      ['v2', '2000'],
+      ['v1', '1000'],
+    ]);
     // max_versions 1 (the SDK default) shows the newest version only
     expect(attrs((await c.getRow({ tableName: 'versions', primaryKey: pk })).row)).toEqual({ a: 'v2', b: false, keep: 1.5 });
 
@@ -158,12 +193,17 @@ describe('tablestore-local table API with the official SDK', () => {
     const records = emu.store.partitions('versions').flatMap((p) => emu.store.changes('versions', p.id, 0, 100).records);
     expect(records.map((r) => r.action)).toEqual(['PUT_ROW', 'UPDATE_ROW', 'UPDATE_ROW', 'UPDATE_ROW']);
     expect(records[2]!.changes).toEqual([{ op: 'delete-one', name: 'a', timestamp: 2000 }]);
-    expect(records[3]!.changes).toEqual([{ op: 'delete-all', name: 'a' }, { op: 'delete-all', name: 'b' }]);
+    expect(records[3]!.changes).toEqual([
+      { op: 'delete-all', name: 'a' },
+      { op: 'delete-all', name: 'b' },
+    ]);
   });
 
   it('enforces row-existence conditions on put, update and delete', async () => {
     const pk = [{ k: long(77) }];
-    const missingUpdate = await failure(c.updateRow({ tableName: 'versions', condition: expectExist(), primaryKey: pk, updateOfAttributeColumns: [{ PUT: [{ x: 1.0 }] }] }));
+    const missingUpdate = await failure(
+      c.updateRow({ tableName: 'versions', condition: expectExist(), primaryKey: pk, updateOfAttributeColumns: [{ PUT: [{ x: 1.0 }] }] }),
+    );
     expect(missingUpdate.code).toBe(403);
     expect(missingUpdate.message).toContain('OTSConditionCheckFail');
     await c.putRow({ tableName: 'versions', condition: expectNotExist(), primaryKey: pk, attributeColumns: [{ x: 'first' }] });
@@ -185,7 +225,13 @@ describe('tablestore-local table API with the official SDK', () => {
         {
           tableName: 'versions',
           rows: [
-            { type: 'PUT', condition: ignore(), primaryKey: [{ k: long(500) }], attributeColumns: [{ v: 'p' }], returnContent: { returnType: TableStore.ReturnType.Primarykey } },
+            {
+              type: 'PUT',
+              condition: ignore(),
+              primaryKey: [{ k: long(500) }],
+              attributeColumns: [{ v: 'p' }],
+              returnContent: { returnType: TableStore.ReturnType.Primarykey },
+            },
             { type: 'UPDATE', condition: expectExist(), primaryKey: [{ k: long(501) }], attributeColumns: [{ PUT: [{ v: 'u' }] }] },
             { type: 'UPDATE', condition: expectExist(), primaryKey: [{ k: long(500) }], attributeColumns: [{ PUT: [{ w: 'u' }] }] },
             { type: 'DELETE', condition: ignore(), primaryKey: [{ k: long(502) }] },
@@ -195,7 +241,11 @@ describe('tablestore-local table API with the official SDK', () => {
       ],
     });
     expect(res.tables.map((r: { isOk: boolean; errorCode: string | null }) => [r.isOk, r.errorCode])).toEqual([
-      [true, null], [false, 'OTSConditionCheckFail'], [true, null], [true, null], [false, 'OTSObjectNotExist'],
+      [true, null],
+      [false, 'OTSConditionCheckFail'],
+      [true, null],
+      [true, null],
+      [false, 'OTSObjectNotExist'],
     ]);
     expect(res.tables[0].primaryKey[0].value.toString()).toBe('500');
     expect(attrs((await c.getRow({ tableName: 'versions', primaryKey: [{ k: long(500) }] })).row)).toEqual({ v: 'p', w: 'u' });
@@ -212,8 +262,11 @@ describe('tablestore-local table API with the official SDK', () => {
     let pages = 0;
     for (;;) {
       const page = await c.getRange({
-        tableName: 'ranged', direction: TableStore.Direction.FORWARD, limit: 3,
-        inclusiveStartPrimaryKey: start, exclusiveEndPrimaryKey: [{ g: 'b' }, { i: TableStore.INF_MIN }],
+        tableName: 'ranged',
+        direction: TableStore.Direction.FORWARD,
+        limit: 3,
+        inclusiveStartPrimaryKey: start,
+        exclusiveEndPrimaryKey: [{ g: 'b' }, { i: TableStore.INF_MIN }],
       });
       pages++;
       seen.push(...page.rows.map((r: { primaryKey: Array<{ value: { toString(): string } }> }) => r.primaryKey[1]!.value.toString()));
@@ -224,15 +277,20 @@ describe('tablestore-local table API with the official SDK', () => {
     expect(pages).toBe(3);
 
     const back = await c.getRange({
-      tableName: 'ranged', direction: TableStore.Direction.BACKWARD, limit: 2,
-      inclusiveStartPrimaryKey: [{ g: 'a' }, { i: long(5) }], exclusiveEndPrimaryKey: [{ g: 'a' }, { i: long(1) }],
+      tableName: 'ranged',
+      direction: TableStore.Direction.BACKWARD,
+      limit: 2,
+      inclusiveStartPrimaryKey: [{ g: 'a' }, { i: long(5) }],
+      exclusiveEndPrimaryKey: [{ g: 'a' }, { i: long(1) }],
     });
     expect(back.rows.map((r: { attributes: Array<{ columnValue: number }> }) => r.attributes[0]!.columnValue)).toEqual([50, 40]);
     expect(back.nextStartPrimaryKey.map((c: { value: { toString(): string } }) => c.value.toString())).toEqual(['a', '3']);
 
     const all = await c.getRange({
-      tableName: 'ranged', direction: TableStore.Direction.BACKWARD,
-      inclusiveStartPrimaryKey: [{ g: TableStore.INF_MAX }, { i: TableStore.INF_MAX }], exclusiveEndPrimaryKey: [{ g: TableStore.INF_MIN }, { i: TableStore.INF_MIN }],
+      tableName: 'ranged',
+      direction: TableStore.Direction.BACKWARD,
+      inclusiveStartPrimaryKey: [{ g: TableStore.INF_MAX }, { i: TableStore.INF_MAX }],
+      exclusiveEndPrimaryKey: [{ g: TableStore.INF_MIN }, { i: TableStore.INF_MIN }],
     });
     expect(all.rows).toHaveLength(8);
     expect(all.rows[0].primaryKey[0].value).toBe('b');
@@ -282,7 +340,10 @@ describe('tablestore-local table API with the official SDK', () => {
     await put(900); // the fault was for one request only
 
     // through the admin endpoint: drop before processing → nothing written
-    const set = await fetch(`${emu.endpoint}/_admin/faults`, { method: 'POST', body: JSON.stringify({ path: '/PutRow', dropRate: 1, drop: 'before', times: 1 }) });
+    const set = await fetch(`${emu.endpoint}/_admin/faults`, {
+      method: 'POST',
+      body: JSON.stringify({ path: '/PutRow', dropRate: 1, drop: 'before', times: 1 }),
+    });
     expect(set.status).toBe(200);
     const dropped = await failure(put(901));
     expect(String(dropped.code)).toMatch(/NetworkingError|ECONNRESET/);
@@ -301,10 +362,14 @@ describe('tablestore-local table API with the official SDK', () => {
   });
 
   it('splits and merges partitions through the admin endpoint', async () => {
-    const before = await (await fetch(`${emu.endpoint}/_admin/partitions?table=types`)).json() as { partitions: Array<{ id: string; hashStart: number; hashEnd: number }> };
+    const before = (await (await fetch(`${emu.endpoint}/_admin/partitions?table=types`)).json()) as {
+      partitions: Array<{ id: string; hashStart: number; hashEnd: number }>;
+    };
     expect(before.partitions).toHaveLength(2);
     const first = before.partitions[0]!;
-    const split = await (await fetch(`${emu.endpoint}/_admin/split`, { method: 'POST', body: JSON.stringify({ table: 'types', partitionId: first.id }) })).json() as { partitions: Array<{ id: string; parents: string[]; hashStart: number; hashEnd: number }> };
+    const split = (await (
+      await fetch(`${emu.endpoint}/_admin/split`, { method: 'POST', body: JSON.stringify({ table: 'types', partitionId: first.id }) })
+    ).json()) as { partitions: Array<{ id: string; parents: string[]; hashStart: number; hashEnd: number }> };
     expect(split.partitions.map((p) => p.parents)).toEqual([[first.id], [first.id]]);
     expect(split.partitions[0]!.hashStart).toBe(first.hashStart);
     expect(split.partitions[1]!.hashEnd).toBe(first.hashEnd);
@@ -314,7 +379,10 @@ describe('tablestore-local table API with the official SDK', () => {
     expect(bad.status).toBe(400);
     // writes still land (in the merged child or the untouched sibling)
     await c.putRow({ tableName: 'types', condition: ignore(), primaryKey: [{ id: 'after-merge' }, { n: long(1) }], attributeColumns: [{ x: 1.0 }] });
-    const open = emu.store.partitions('types').filter((p) => !p.closed).map((p) => p.id);
+    const open = emu.store
+      .partitions('types')
+      .filter((p) => !p.closed)
+      .map((p) => p.id);
     expect(open).toHaveLength(2);
     expect(open).toContain(merged.id);
   });
@@ -327,8 +395,14 @@ describe('tablestore-local persistence', () => {
       let emu = await startTablestoreEmulator({ instance: INSTANCE, accessKeyId: AK, accessKeySecret: SK, dataDir });
       let c = client(emu.endpoint);
       await createTable(c, 'orders', [{ name: 'id', type: 'INTEGER' }]);
-      for (let i = 0; i < 5; i++) await c.putRow({ tableName: 'orders', condition: ignore(), primaryKey: [{ id: long(i) }], attributeColumns: [{ amount: i * 1.5 }] });
-      await c.updateRow({ tableName: 'orders', condition: ignore(), primaryKey: [{ id: long(1) }], updateOfAttributeColumns: [{ DELETE_ALL: ['amount'] }, { PUT: [{ note: 'x' }] }] });
+      for (let i = 0; i < 5; i++)
+        await c.putRow({ tableName: 'orders', condition: ignore(), primaryKey: [{ id: long(i) }], attributeColumns: [{ amount: i * 1.5 }] });
+      await c.updateRow({
+        tableName: 'orders',
+        condition: ignore(),
+        primaryKey: [{ id: long(1) }],
+        updateOfAttributeColumns: [{ DELETE_ALL: ['amount'] }, { PUT: [{ note: 'x' }] }],
+      });
       await c.deleteRow({ tableName: 'orders', condition: ignore(), primaryKey: [{ id: long(4) }] });
       const victim = emu.store.partitions('orders')[0]!.id;
       emu.split('orders', victim);
@@ -366,7 +440,11 @@ describe('otslake emulator (CLI)', () => {
 
   it('prints the listening line, serves the SDK and exits cleanly on SIGTERM', async () => {
     const root = path.resolve(import.meta.dirname, '../..');
-    const child = spawn(process.execPath, ['bin/otslake', 'emulator', '--port', '0', '--instance', INSTANCE, '--access-key-id', AK, '--access-key-secret', SK, '--log-level', 'warn'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['bin/otslake', 'emulator', '--port', '0', '--instance', INSTANCE, '--access-key-id', AK, '--access-key-secret', SK, '--log-level', 'warn'],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     try {
       let out = '';
       const endpoint = await new Promise<string>((resolve, reject) => {
@@ -397,7 +475,11 @@ describe('otslake emulator (CLI)', () => {
     const busy = await startTablestoreEmulator({ instance: INSTANCE, accessKeyId: AK, accessKeySecret: SK });
     try {
       const port = new URL(busy.endpoint).port;
-      const r = spawnSync(process.execPath, ['bin/otslake', 'emulator', '--port', port, '--instance', 'i', '--access-key-id', 'a', '--access-key-secret', 's'], { cwd: root, encoding: 'utf8', timeout: 20_000 });
+      const r = spawnSync(
+        process.execPath,
+        ['bin/otslake', 'emulator', '--port', port, '--instance', 'i', '--access-key-id', 'a', '--access-key-secret', 's'],
+        { cwd: root, encoding: 'utf8', timeout: 20_000 },
+      );
       expect(r.status).toBe(1);
       expect(r.stderr).toContain('cannot listen');
       expect(r.stderr).not.toContain(' s\n'); // the secret is not echoed

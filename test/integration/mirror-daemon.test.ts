@@ -72,7 +72,13 @@ async function readSource(harness: Harness): Promise<Row[]> {
   const out: Row[] = [];
   let start: unknown = [{ id: SDK.INF_MIN }];
   while (start) {
-    const page = await sdk.getRange({ tableName: TABLE, direction: SDK.Direction.FORWARD, inclusiveStartPrimaryKey: start, exclusiveEndPrimaryKey: [{ id: SDK.INF_MAX }], limit: 1000 });
+    const page = await sdk.getRange({
+      tableName: TABLE,
+      direction: SDK.Direction.FORWARD,
+      inclusiveStartPrimaryKey: start,
+      exclusiveEndPrimaryKey: [{ id: SDK.INF_MAX }],
+      limit: 1000,
+    });
     for (const r of page.rows) {
       const row: Row = { id: numberOf(r.primaryKey[0]!.value), name: null, qty: null, qty__string: null };
       for (const a of r.attributes) {
@@ -120,11 +126,18 @@ describe('daemon: mode mirror', () => {
     const random = seeded(seed);
     h = await createHarness({ partitions: 2, pageRecords: 8 });
     const config = h.config({
-      tables: [{
-        table: TABLE, tunnel: { name: 'otslake-orders', type: 'BaseAndStream' }, mode: 'mirror', path: 'orders',
-        columns: [{ name: 'name', type: 'STRING' }], changeDataFeed: true, typeConflictPolicy: 'companion',
-        mirror: { buckets: 4, targetFileSize: '1KiB' },
-      }],
+      tables: [
+        {
+          table: TABLE,
+          tunnel: { name: 'otslake-orders', type: 'BaseAndStream' },
+          mode: 'mirror',
+          path: 'orders',
+          columns: [{ name: 'name', type: 'STRING' }],
+          changeDataFeed: true,
+          typeConflictPolicy: 'companion',
+          mirror: { buckets: 4, targetFileSize: '1KiB' },
+        },
+      ],
       lake: { uri: pathToFileURL(h.lake.path).href, checkpointInterval: 5 },
       maintenance: { vacuum: { enabled: false } },
     });
@@ -147,7 +160,12 @@ describe('daemon: mode mirror', () => {
     const second = h.start({ config });
     await waitForEvent(second.daemon, 'table-ready');
     await randomWrites(h, random, 40);
-    await h.sdk.putRow({ tableName: TABLE, condition: new TS.Condition(TS.RowExistenceExpectation.IGNORE, null), primaryKey: [{ id: TS.Long.fromNumber(31) }], attributeColumns: [{ name: 'typed' }, { qty: 'not-a-number' }] });
+    await h.sdk.putRow({
+      tableName: TABLE,
+      condition: new TS.Condition(TS.RowExistenceExpectation.IGNORE, null),
+      primaryKey: [{ id: TS.Long.fromNumber(31) }],
+      attributeColumns: [{ name: 'typed' }, { qty: 'not-a-number' }],
+    });
     await crashAfterCommit(second);
 
     // A split mid-stream, writes on both sides of it, and one more crash.
@@ -162,7 +180,12 @@ describe('daemon: mode mirror', () => {
     const last = h.start({ config });
     await waitForEvent(last.daemon, 'table-ready');
     await randomWrites(h, random, 20);
-    await h.sdk.updateRow({ tableName: TABLE, condition: new TS.Condition(TS.RowExistenceExpectation.IGNORE, null), primaryKey: [{ id: TS.Long.fromNumber(32) }], updateOfAttributeColumns: [{ PUT: [{ qty: 'seven' }] }] });
+    await h.sdk.updateRow({
+      tableName: TABLE,
+      condition: new TS.Condition(TS.RowExistenceExpectation.IGNORE, null),
+      primaryKey: [{ id: TS.Long.fromNumber(32) }],
+      updateOfAttributeColumns: [{ PUT: [{ qty: 'seven' }] }],
+    });
     await waitForEvent(last.daemon, 'idle', 30_000);
     const status = last.daemon.status() as { tables: { typeConflicts: { column: string; policy: string; count: number }[]; mode: string }[] };
     const metrics = last.daemon.metrics.render();
@@ -175,7 +198,10 @@ describe('daemon: mode mirror', () => {
     const store = openStore(pathToFileURL(h.tablePath).href);
     const snapshot = await loadSnapshot(store);
     const versions = Array.from({ length: snapshot.version }, (_, i) => i + 1);
-    const outcomes = await runChdb([deltaSql(h.tablePath, { select: SQL_COLUMNS, orderBy: 'id' }), ...versions.map((v) => deltaSql(h!.tablePath, { version: v, orderBy: 'id' }))]);
+    const outcomes = await runChdb([
+      deltaSql(h.tablePath, { select: SQL_COLUMNS, orderBy: 'id' }),
+      ...versions.map((v) => deltaSql(h!.tablePath, { version: v, orderBy: 'id' })),
+    ]);
     const [latest, ...atVersion] = outcomes.map((o, i) => {
       if (!o.ok) throw new Error(`chdb query ${i}: ${o.error}`);
       return o.rows.map(rowOf);
@@ -220,7 +246,16 @@ describe('daemon: mode mirror', () => {
       expect([...state.values()].sort(byId), `state at version ${v}`).toEqual(atVersion[v - 1]);
     }
     expect(cdfVersions).toBeGreaterThan(3);
-    if (process.env.OTSLAKE_DEBUG) console.log(JSON.stringify({ versions: versions.length, cdfVersions, rows: source.length, files: snapshot.files.size, lives: [first, second, third].map((d) => d.states) }));
+    if (process.env.OTSLAKE_DEBUG)
+      console.log(
+        JSON.stringify({
+          versions: versions.length,
+          cdfVersions,
+          rows: source.length,
+          files: snapshot.files.size,
+          lives: [first, second, third].map((d) => d.states),
+        }),
+      );
 
     // Layout: every live file carries its bucket and key range (filesByBucket throws otherwise), no overlaps.
     const byBucket = filesByBucket(snapshot.files.values() as Iterable<Add>, 4);

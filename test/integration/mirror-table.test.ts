@@ -62,7 +62,10 @@ const keyOf = (region: string, id: bigint) => `${region}/${id}`;
 function applyToModel(state: State, row: Record<string, unknown>): void {
   const k = keyOf(row.region as string, row.id as bigint);
   const puts = ATTRS.filter((n) => row[n] !== null && row[n] !== undefined);
-  if (row._op === 'DELETE') { state.delete(k); return; }
+  if (row._op === 'DELETE') {
+    state.delete(k);
+    return;
+  }
   if (row._op === 'PUT') {
     const next: State extends Map<string, infer V> ? V : never = { region: row.region as string, id: row.id as bigint };
     for (const n of puts) next[n] = row[n];
@@ -84,7 +87,19 @@ function randomChange(r: () => number, seq: string | null, tsUs: number): Record
   const id = BigInt(Math.floor(r() * 60) - 10);
   const roll = r();
   const op = seq === null ? 'PUT' : roll < 0.4 ? 'PUT' : roll < 0.8 ? 'UPDATE' : 'DELETE';
-  const row: Record<string, unknown> = { region, id, a: null, b: null, c: null, flag: null, _op: op, _ts: tsUs, _seq: seq, _channel: 'ch', _deleted_columns: null };
+  const row: Record<string, unknown> = {
+    region,
+    id,
+    a: null,
+    b: null,
+    c: null,
+    flag: null,
+    _op: op,
+    _ts: tsUs,
+    _seq: seq,
+    _channel: 'ch',
+    _deleted_columns: null,
+  };
   if (op === 'DELETE') return row;
   const values: Record<Attr, () => unknown> = {
     a: () => BigInt(Math.floor(r() * 2 ** 40)) * (r() < 0.5 ? -1n : 1n),
@@ -153,7 +168,8 @@ describe('mirror table through the merge engine', () => {
       const rows: Record<string, unknown>[] = [];
       // Batch 0 is the full snapshot (base rows, no _seq) overlapped by the first stream changes.
       if (b === 0) for (let i = 0; i < 50; i++) rows.push(randomChange(r, null, ts++));
-      for (let i = 0; i < 70; i++) rows.push(randomChange(r, `00000000:${(ts++).toString(16).padStart(16, '0')}:${(seqN++).toString(16).padStart(8, '0')}`, ts));
+      for (let i = 0; i < 70; i++)
+        rows.push(randomChange(r, `00000000:${(ts++).toString(16).padStart(16, '0')}:${(seqN++).toString(16).padStart(8, '0')}`, ts));
       for (const row of rows) applyToModel(model, row);
       expected.push(new Map([...model].map(([k, v]) => [k, { ...v }])));
       // Two channels' staging files; stream rows shuffled across them (sequence order must win, not file order).
@@ -171,11 +187,27 @@ describe('mirror table through the merge engine', () => {
         const tasks = planMergeTasks(snapshot.files.values(), shape.settings.buckets, { maxTasks: 2 });
         const out: MergeMirrorTaskOk[] = [];
         for (const t of tasks) {
-          out.push(await runMergeMirrorTask({
-            kind: 'merge-mirror', protocol: PROTOCOL_VERSION, batchId, table: 'orders', tablePath: '', stagedFiles, bucketCount: shape.settings.buckets,
-            buckets: t.buckets, files: t.files, keyColumns: shape.keyColumns, columns: shape.columns, changeDataFeed: true,
-            targetFileBytes: 1500, minFileBytes: 600,
-          }, taskStore));
+          out.push(
+            await runMergeMirrorTask(
+              {
+                kind: 'merge-mirror',
+                protocol: PROTOCOL_VERSION,
+                batchId,
+                table: 'orders',
+                tablePath: '',
+                stagedFiles,
+                bucketCount: shape.settings.buckets,
+                buckets: t.buckets,
+                files: t.files,
+                keyColumns: shape.keyColumns,
+                columns: shape.columns,
+                changeDataFeed: true,
+                targetFileBytes: 1500,
+                minFileBytes: 600,
+              },
+              taskStore,
+            ),
+          );
         }
         return out;
       };
@@ -187,7 +219,9 @@ describe('mirror table through the merge engine', () => {
       const outcomes = await runBatch(store);
       const snapshot = await loadSnapshot(store);
       const result = await commit(store, [txnAction('otslake/t/ch', b + 1), ...mirrorFileActions(outcomes)], {
-        readVersion: snapshot.version, readMetadata: snapshot.metadata, operation: 'STREAMING UPDATE',
+        readVersion: snapshot.version,
+        readMetadata: snapshot.metadata,
+        operation: 'STREAMING UPDATE',
       });
       expect(result.kind).toBe('committed');
       committedVersions.push((result as { version: number }).version);
@@ -247,7 +281,7 @@ describe('mirror table through the merge engine', () => {
           got.push(JSON.stringify([row._change_type, ...render([row])[0]!]));
         }
       }
-      const before = i === 0 ? new Map() as State : expected[i - 1]!;
+      const before = i === 0 ? (new Map() as State) : expected[i - 1]!;
       const after = expected[i]!;
       const want: string[] = [];
       const same = (x: unknown, y: unknown) => JSON.stringify(render([x as never])) === JSON.stringify(render([y as never]));

@@ -191,13 +191,20 @@ describe('LocalStore specifics', () => {
     // A temp file left by a crash is invisible to list.
     await store.put('_delta_log/x', bytes('x'));
     await writeFile(join(dir.path, '_delta_log', `${TEMP_PREFIX}crashed`), 'partial');
-    expect((await store.list('_delta_log/')).map((m) => m.key)).toEqual(['_delta_log/00000000000000000000.json', '_delta_log/00000000000000000000.json.bak', '_delta_log/x']);
+    expect((await store.list('_delta_log/')).map((m) => m.key)).toEqual([
+      '_delta_log/00000000000000000000.json',
+      '_delta_log/00000000000000000000.json.bak',
+      '_delta_log/x',
+    ]);
   });
 
   it('reports filesystem failures as OTSL_LAKE_IO with the file', async () => {
     const store = new LocalStore(dir.path);
     await store.put('file', bytes('x'));
-    await expect(store.put('file/child', bytes('y'))).rejects.toMatchObject({ code: 'OTSL_LAKE_IO', context: { key: 'file/child', file: join(dir.path, 'file/child') } });
+    await expect(store.put('file/child', bytes('y'))).rejects.toMatchObject({
+      code: 'OTSL_LAKE_IO',
+      context: { key: 'file/child', file: join(dir.path, 'file/child') },
+    });
   });
 
   it('is opened from file:// URIs; bad URIs are URI_INVALID', async () => {
@@ -243,7 +250,7 @@ describe.each(ADDRESSING_STYLES)('OssStore against faults (%s)', (addressing) =>
     expect(text(await store.get('_delta_log/00000000000000000005.json'))).toBe('mine');
   });
 
-  it('still reports a real conflict when a retried put-if-absent meets another writer\'s object', async () => {
+  it("still reports a real conflict when a retried put-if-absent meets another writer's object", async () => {
     await store.put('_delta_log/00000000000000000006.json', bytes('theirs'), { ifAbsent: true });
     emulator.faults.inject({ kind: 'drop-before', op: 'PutObject' });
     await expect(store.put('_delta_log/00000000000000000006.json', bytes('mine'), { ifAbsent: true })).rejects.toMatchObject({

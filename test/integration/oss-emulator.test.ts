@@ -177,7 +177,11 @@ describe('OSS protocol details over raw HTTP (path style)', () => {
   it('lets exactly one of 20 concurrent conditional PUTs win', async () => {
     const answers = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        fetch(url('race/commit.json'), { method: 'PUT', body: `writer ${i}`, headers: { 'x-oss-forbid-overwrite': 'true' } }).then(async (r) => ({ i, status: r.status, body: await r.text() })),
+        fetch(url('race/commit.json'), { method: 'PUT', body: `writer ${i}`, headers: { 'x-oss-forbid-overwrite': 'true' } }).then(async (r) => ({
+          i,
+          status: r.status,
+          body: await r.text(),
+        })),
       ),
     );
     const winners = answers.filter((a) => a.status === 200);
@@ -193,7 +197,13 @@ describe('OSS protocol details over raw HTTP (path style)', () => {
     const admin = `${emulator.endpoint}/__otslake/faults`;
     const armed = await fetch(admin, {
       method: 'POST',
-      body: JSON.stringify({ inject: [{ kind: 'error', op: 'GetObject', status: 503 }, { kind: 'drop-after', op: 'PutObject', keyPrefix: 'after' }, { kind: 'drop-before', op: 'PutObject', keyPrefix: 'before' }] }),
+      body: JSON.stringify({
+        inject: [
+          { kind: 'error', op: 'GetObject', status: 503 },
+          { kind: 'drop-after', op: 'PutObject', keyPrefix: 'after' },
+          { kind: 'drop-before', op: 'PutObject', keyPrefix: 'before' },
+        ],
+      }),
     });
     expect(armed.status).toBe(200);
     expect(((await armed.json()) as { rules: unknown[] }).rules).toHaveLength(3);
@@ -213,14 +223,23 @@ describe('OSS protocol details over raw HTTP (path style)', () => {
   });
 
   it('answers S3 path-style requests: HEAD bucket, ListObjectsV2 with start-after, ranged GET', async () => {
-    const aws = { Authorization: 'AWS4-HMAC-SHA256 Credential=ak/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00', 'x-amz-date': '20260101T000000Z' };
+    const aws = {
+      Authorization: 'AWS4-HMAC-SHA256 Credential=ak/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00',
+      'x-amz-date': '20260101T000000Z',
+    };
     for (const k of ['t/_delta_log/00000000000000000000.json', 't/_delta_log/00000000000000000001.json', 't/_delta_log/00000000000000000002.json']) {
       await fetch(url(k), { method: 'PUT', body: k, headers: aws });
     }
     expect((await fetch(`${emulator.endpoint}/${emulator.bucket}`, { method: 'HEAD', headers: aws })).status).toBe(200);
-    const list = await fetch(`${emulator.endpoint}/${emulator.bucket}?list-type=2&prefix=t%2F_delta_log%2F&start-after=t%2F_delta_log%2F00000000000000000000.json`, { headers: aws });
+    const list = await fetch(
+      `${emulator.endpoint}/${emulator.bucket}?list-type=2&prefix=t%2F_delta_log%2F&start-after=t%2F_delta_log%2F00000000000000000000.json`,
+      { headers: aws },
+    );
     const xml = await list.text();
-    expect([...xml.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1])).toEqual(['t/_delta_log/00000000000000000001.json', 't/_delta_log/00000000000000000002.json']);
+    expect([...xml.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1])).toEqual([
+      't/_delta_log/00000000000000000001.json',
+      't/_delta_log/00000000000000000002.json',
+    ]);
     expect(xml).toContain('<KeyCount>2</KeyCount>');
     const ranged = await fetch(url('t/_delta_log/00000000000000000002.json'), { headers: { ...aws, Range: 'bytes=2-12' } });
     expect(ranged.status).toBe(206);
@@ -230,10 +249,22 @@ describe('OSS protocol details over raw HTTP (path style)', () => {
 
 describe('signature verification', () => {
   it('verifies ali-oss V1 signatures in both styles, rejects a wrong secret, and follows refreshed STS credentials', async () => {
-    const signed = await startOssEmulator({ bucket: 'signed', credentials: [{ accessKeyId: 'ak-1', accessKeySecret: 's-1' }, { accessKeyId: 'ak-2', accessKeySecret: 's-2' }] });
+    const signed = await startOssEmulator({
+      bucket: 'signed',
+      credentials: [
+        { accessKeyId: 'ak-1', accessKeySecret: 's-1' },
+        { accessKeyId: 'ak-2', accessKeySecret: 's-2' },
+      ],
+    });
     try {
       for (const style of ADDRESSING_STYLES) {
-        const client = new OSS({ bucket: 'signed', endpoint: endpointFor(signed, style), accessKeyId: 'ak-1', accessKeySecret: 's-1', ...(style === 'path' ? { sldEnable: true } : {}) } as OSS.Options);
+        const client = new OSS({
+          bucket: 'signed',
+          endpoint: endpointFor(signed, style),
+          accessKeyId: 'ak-1',
+          accessKeySecret: 's-1',
+          ...(style === 'path' ? { sldEnable: true } : {}),
+        } as OSS.Options);
         await client.put(`${style}/a`, Buffer.from('a'), { headers: { 'x-oss-forbid-overwrite': 'true', 'x-oss-meta-x': 'y' } });
         await client.put(`${style}/b`, Buffer.from('b'));
         const page = await client.listV2({ prefix: `${style}/`, 'max-keys': '1' }, {});
@@ -242,13 +273,24 @@ describe('signature verification', () => {
         const data = Buffer.alloc(250 * 1024, 1);
         await client.multipartUpload(`${style}/mp`, data, { partSize: 100 * 1024 });
         expect(((await client.get(`${style}/mp`)).content as Buffer).length).toBe(data.length);
-        const wrong = new OSS({ bucket: 'signed', endpoint: endpointFor(signed, style), accessKeyId: 'ak-1', accessKeySecret: 'not-s-1', ...(style === 'path' ? { sldEnable: true } : {}) } as OSS.Options);
+        const wrong = new OSS({
+          bucket: 'signed',
+          endpoint: endpointFor(signed, style),
+          accessKeyId: 'ak-1',
+          accessKeySecret: 'not-s-1',
+          ...(style === 'path' ? { sldEnable: true } : {}),
+        } as OSS.Options);
         expect(await failure(wrong.get(`${style}/a`))).toMatchObject({ code: 'SignatureDoesNotMatch', status: 403 });
       }
 
       let refreshes = 0;
       const sts = OssStore.open({
-        bucket: 'signed', endpoint: signed.endpoint, accessKeyId: 'ak-1', accessKeySecret: 's-1', stsToken: 'token-1', refreshIntervalMs: 0,
+        bucket: 'signed',
+        endpoint: signed.endpoint,
+        accessKeyId: 'ak-1',
+        accessKeySecret: 's-1',
+        stsToken: 'token-1',
+        refreshIntervalMs: 0,
         refreshCredentials: async () => {
           refreshes += 1;
           return { accessKeyId: 'ak-2', accessKeySecret: 's-2', stsToken: `token-${refreshes + 1}` };
@@ -262,7 +304,13 @@ describe('signature verification', () => {
       expect(refreshes).toBeGreaterThanOrEqual(1);
       expect(signed.requests.map((r) => r.accessKeyId)).toEqual(['ak-2', 'ak-2']);
 
-      const bad = OssStore.open({ bucket: 'signed', endpoint: signed.endpoint, accessKeyId: 'ak-1', accessKeySecret: 'leaked-if-you-see-this', retry: FAST_RETRY });
+      const bad = OssStore.open({
+        bucket: 'signed',
+        endpoint: signed.endpoint,
+        accessKeyId: 'ak-1',
+        accessKeySecret: 'leaked-if-you-see-this',
+        retry: FAST_RETRY,
+      });
       const err = await bad.get('sts/k').catch((e: unknown) => e as Error);
       await bad.close();
       expect(err).toMatchObject({ code: 'OTSL_LAKE_IO', retriable: false, context: { status: 403, ossCode: 'SignatureDoesNotMatch' } });
@@ -317,7 +365,13 @@ describe('an independent S3-protocol Delta reader', () => {
   });
 
   it("reads a DAT table uploaded through OssStore with chdb's deltaLakeS3", async () => {
-    const tar = spawn('tar', ['-xzf', join(ROOT, '../shared/testdata/delta/dat/deltalake-dat-v0.0.3.tar.gz'), '-C', dir.path, 'out/reader_tests/generated/basic_append/delta']);
+    const tar = spawn('tar', [
+      '-xzf',
+      join(ROOT, '../shared/testdata/delta/dat/deltalake-dat-v0.0.3.tar.gz'),
+      '-C',
+      dir.path,
+      'out/reader_tests/generated/basic_append/delta',
+    ]);
     expect((await once(tar, 'close'))[0]).toBe(0);
     const table = join(dir.path, 'out/reader_tests/generated/basic_append/delta');
     const store = openTestOssStore(emulator, 'virtual-host', { prefix: 'dat/basic_append' });
@@ -333,9 +387,13 @@ describe('an independent S3-protocol Delta reader', () => {
     } finally {
       await store.close();
     }
-    const [outcome] = await runChdb([`SELECT letter, number FROM deltaLakeS3('${emulator.endpoint}/${emulator.bucket}/dat/basic_append/', 'ak', 'sk') ORDER BY number`]);
+    const [outcome] = await runChdb([
+      `SELECT letter, number FROM deltaLakeS3('${emulator.endpoint}/${emulator.bucket}/dat/basic_append/', 'ak', 'sk') ORDER BY number`,
+    ]);
     if (!outcome!.ok) throw new Error(`chdb failed: ${outcome!.error}`);
-    expect(outcome!.rows.map((r) => ({ letter: r.letter, number: Number(r.number) }))).toEqual(['a', 'b', 'c', 'd', 'e'].map((letter, i) => ({ letter, number: i + 1 })));
+    expect(outcome!.rows.map((r) => ({ letter: r.letter, number: Number(r.number) }))).toEqual(
+      ['a', 'b', 'c', 'd', 'e'].map((letter, i) => ({ letter, number: i + 1 })),
+    );
     expect(emulator.requests.some((r) => r.op === 'HeadBucket' && r.status === 200)).toBe(true);
     expect(emulator.requests.some((r) => r.op === 'GetObject' && r.status === 206)).toBe(true);
   });
@@ -345,7 +403,19 @@ describe('otslake oss-emulator', () => {
   it('prints the listening line, serves requests, and exits 0 on SIGTERM', async () => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', '-e', "import('./daemon/cli.ts').then((m) => m.main(process.argv.slice(1)))", 'oss-emulator', '--host', '127.0.0.1', '--port', '0', '--bucket', 'cli-bucket'],
+      [
+        '--import',
+        'tsx',
+        '-e',
+        "import('./daemon/cli.ts').then((m) => m.main(process.argv.slice(1)))",
+        'oss-emulator',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--bucket',
+        'cli-bucket',
+      ],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     try {

@@ -281,8 +281,12 @@ describe('credentials and checkpoints', () => {
   it('rejects wrong credentials cleanly for the SDK and the TunnelClient', async () => {
     const { emu } = await setup();
     const bad = emu.tunnelClient({ accessKeySecret: 'wrong-secret' });
-    await expect(bad.listTunnel({ table_name: TABLE })).rejects.toSatisfy((e: OtslakeError) => hasCode(e, 'OTSL_TUNNEL_AUTH') && !e.message.includes('wrong-secret'));
-    await expect(emu.sdkClient({ secretAccessKey: 'wrong-secret' }).putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: id(1), attributeColumns: [{ a: 'x' }] })).rejects.toBeDefined();
+    await expect(bad.listTunnel({ table_name: TABLE })).rejects.toSatisfy(
+      (e: OtslakeError) => hasCode(e, 'OTSL_TUNNEL_AUTH') && !e.message.includes('wrong-secret'),
+    );
+    await expect(
+      emu.sdkClient({ secretAccessKey: 'wrong-secret' }).putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: id(1), attributeColumns: [{ a: 'x' }] }),
+    ).rejects.toBeDefined();
   });
 
   it('enforces checkpoint sequence numbers (OTSSequenceNumberNotMatch) and resyncs', async () => {

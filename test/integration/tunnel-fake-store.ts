@@ -72,7 +72,12 @@ export class FakeTableStore implements TableStoreView {
     const tsMs = this.clockMs();
     const cells = Object.entries(columns).map(([name, value]) => ({ name, value, timestamp: tsMs }));
     this.table(table).rows.set(id, { primaryKey: pk(id), cells });
-    return this.append(table, id, 'PUT_ROW', cells.map((c) => ({ op: 'put' as const, ...c })));
+    return this.append(
+      table,
+      id,
+      'PUT_ROW',
+      cells.map((c) => ({ op: 'put' as const, ...c })),
+    );
   }
 
   update(table: string, id: bigint, changes: CellChange[]): ChangeRecord {

@@ -136,9 +136,7 @@ describe('tunnels', () => {
     const future = BigInt(nowMs + 60_000) * 1_000_000n;
     await expect(createTunnel(svc, TunnelType.Stream, 'f', { startOffset: future })).rejects.toEqual(rpcError(400, 'OTSParameterInvalid'));
     const start = BigInt(nowMs - 1000) * 1_000_000n;
-    await expect(createTunnel(svc, TunnelType.Stream, 'g', { startOffset: start, endOffset: start })).rejects.toEqual(
-      rpcError(400, 'OTSParameterInvalid'),
-    );
+    await expect(createTunnel(svc, TunnelType.Stream, 'g', { startOffset: start, endOffset: start })).rejects.toEqual(rpcError(400, 'OTSParameterInvalid'));
   });
 });
 
@@ -181,7 +179,12 @@ describe('stream channels', () => {
     });
     const p = early.partitionId;
     expect((await drain(svc, idE, p)).records).toHaveLength(2);
-    const first = await call(svc, 'read', { tunnel_id: idE, client_id: 'c', channel_id: p, token: (await call(svc, 'getCheckpoint', { tunnel_id: idE, client_id: 'c', channel_id: p })).checkpoint });
+    const first = await call(svc, 'read', {
+      tunnel_id: idE,
+      client_id: 'c',
+      channel_id: p,
+      token: (await call(svc, 'getCheckpoint', { tunnel_id: idE, client_id: 'c', channel_id: p })).checkpoint,
+    });
     expect(first.records).toHaveLength(1);
     expect(first.may_more_record).toBe(true);
     expect((await drain(svc, idS, p)).records.map((r) => Buffer.from(r.record))).toEqual([Buffer.from(encodeStreamRecord(late, { withSequence: true }))]);
@@ -219,7 +222,12 @@ describe('base channels', () => {
       expect(token).toBe('finished');
       const expectedIds = [...ids, 4n].filter((i) => store.partitionOf('orders', i).id === p).sort((a, b) => Number(a - b));
       expect(records.map((r) => r.action_type)).toEqual(expectedIds.map(() => ActionType.PUT_ROW));
-      const rows = store.scan('orders', store.partitions('orders').find((x) => x.id === p)!, null, 100).rows;
+      const rows = store.scan(
+        'orders',
+        store.partitions('orders').find((x) => x.id === p)!,
+        null,
+        100,
+      ).rows;
       expect(records.map((r) => Buffer.from(r.record))).toEqual(rows.map((row) => Buffer.from(encodeStreamRecord(row, { withSequence: false }))));
       total += records.length;
       await call(svc, 'checkpoint', { tunnel_id: id, client_id: 'c', channel_id: `BaseData_${p}`, checkpoint: 'finished', sequence_number: 1n });
@@ -292,7 +300,10 @@ describe('clients and heartbeats', () => {
     await call(svc, 'shutdown', { tunnel_id: id, client_id: b });
     await call(svc, 'shutdown', { tunnel_id: id, client_id: b }); // retried shutdown is harmless
     let d = await describeTunnel(svc);
-    expect(d.channels.map((c) => [c.channel_status, c.client_id])).toEqual([['CLOSE', ''], ['CLOSE', '']]);
+    expect(d.channels.map((c) => [c.channel_status, c.client_id])).toEqual([
+      ['CLOSE', ''],
+      ['CLOSE', ''],
+    ]);
     // A client's own late heartbeat is refused and releases what it held.
     const c = (await call(svc, 'connect', { tunnel_id: id, client_config: { timeout: 1n } })).client_id;
     expect(await heartbeat(svc, id, c)).toHaveLength(2);
@@ -353,7 +364,12 @@ describe('clients and heartbeats', () => {
     await call(svc, 'schedule', { tunnel_id: id, channels: [{ channel_id: 'p0', status: ChannelStatus.CLOSING, version: 0n }] });
     mine = await heartbeat(svc, id, a, mine);
     expect(mine.find((c) => c.channel_id === 'p0')).toMatchObject({ status: ChannelStatus.CLOSING, version: 2n });
-    mine = await heartbeat(svc, id, a, mine.map((c) => (c.channel_id === 'p0' ? { ...c, status: ChannelStatus.CLOSE, version: 3n } : c)));
+    mine = await heartbeat(
+      svc,
+      id,
+      a,
+      mine.map((c) => (c.channel_id === 'p0' ? { ...c, status: ChannelStatus.CLOSE, version: 3n } : c)),
+    );
     expect(mine.map((c) => c.channel_id)).toEqual(['p1']); // suspended: not handed out again
     expect((await describeTunnel(svc)).channels[0]?.channel_status).toBe('CLOSING');
     await call(svc, 'schedule', { tunnel_id: id, channels: [{ channel_id: 'p0', status: ChannelStatus.OPEN, version: 0n }] });
@@ -407,8 +423,12 @@ describe('checkpoints', () => {
     const res = await call(svc, 'read', { ...ch, token: initial.checkpoint });
     await call(svc, 'checkpoint', { ...ch, checkpoint: res.next_token, sequence_number: 5n });
     expect(await call(svc, 'getCheckpoint', ch)).toEqual({ checkpoint: res.next_token, sequence_number: 5n });
-    await expect(call(svc, 'checkpoint', { ...ch, checkpoint: res.next_token, sequence_number: 5n })).rejects.toEqual(rpcError(409, 'OTSSequenceNumberNotMatch'));
-    await expect(call(svc, 'checkpoint', { ...ch, checkpoint: res.next_token, sequence_number: 3n })).rejects.toEqual(rpcError(409, 'OTSSequenceNumberNotMatch'));
+    await expect(call(svc, 'checkpoint', { ...ch, checkpoint: res.next_token, sequence_number: 5n })).rejects.toEqual(
+      rpcError(409, 'OTSSequenceNumberNotMatch'),
+    );
+    await expect(call(svc, 'checkpoint', { ...ch, checkpoint: res.next_token, sequence_number: 3n })).rejects.toEqual(
+      rpcError(409, 'OTSSequenceNumberNotMatch'),
+    );
     await call(svc, 'checkpoint', { ...ch, checkpoint: initial.checkpoint, sequence_number: 0n }); // Spark style
     expect(await call(svc, 'getCheckpoint', ch)).toEqual({ checkpoint: initial.checkpoint, sequence_number: 5n });
     await expect(call(svc, 'checkpoint', { ...ch, checkpoint: 'garbage', sequence_number: 9n })).rejects.toEqual(rpcError(400, 'OTSParameterInvalid'));

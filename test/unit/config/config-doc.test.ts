@@ -19,7 +19,9 @@ describe('docs/configuration.md', () => {
   });
 
   it('marks exactly the secrets as sensitive', () => {
-    const sensitive = listConfigKeys().filter((k) => k.sensitive).map((k) => k.key);
+    const sensitive = listConfigKeys()
+      .filter((k) => k.sensitive)
+      .map((k) => k.key);
     expect(sensitive.sort()).toEqual(['lake.oss.accessKeySecret', 'lake.oss.securityToken', 'source.accessKeySecret', 'source.securityToken']);
   });
 });

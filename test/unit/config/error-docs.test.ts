@@ -9,8 +9,14 @@ describe('docs/errors.md', () => {
 
   it('documents every code of common/errors.ts, and no other', () => {
     const codes = Object.keys(ERROR_CODES);
-    expect(documented.filter((c) => !codes.includes(c)), 'documented but not in ERROR_CODES').toEqual([]);
-    expect(codes.filter((c) => !documented.includes(c)), 'in ERROR_CODES but not documented').toEqual([]);
+    expect(
+      documented.filter((c) => !codes.includes(c)),
+      'documented but not in ERROR_CODES',
+    ).toEqual([]);
+    expect(
+      codes.filter((c) => !documented.includes(c)),
+      'in ERROR_CODES but not documented',
+    ).toEqual([]);
     expect(new Set(documented).size).toBe(documented.length);
   });
 

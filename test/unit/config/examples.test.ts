@@ -88,7 +88,15 @@ describe('systemd unit', () => {
     expect(directive('KillSignal')).toBe('SIGTERM');
     const stopSec = Number(/^(\d+)s$/.exec(directive('TimeoutStopSec') ?? '')?.[1]);
     expect(stopSec * 1000).toBeGreaterThan(CONFIG_SCHEMA.shutdown.graceMs.default);
-    for (const key of ['NoNewPrivileges', 'ProtectSystem', 'ProtectHome', 'PrivateTmp', 'CapabilityBoundingSet', 'SystemCallFilter', 'RestrictAddressFamilies']) {
+    for (const key of [
+      'NoNewPrivileges',
+      'ProtectSystem',
+      'ProtectHome',
+      'PrivateTmp',
+      'CapabilityBoundingSet',
+      'SystemCallFilter',
+      'RestrictAddressFamilies',
+    ]) {
       expect(directive(key), key).toBeDefined();
     }
     expect(directive('ProtectSystem')).toBe('strict');

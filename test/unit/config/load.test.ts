@@ -87,9 +87,14 @@ describe('loadConfig', () => {
 
   it('names unknown keys by path, in the file and among OTSLAKE_ variables', () => {
     const issues = issuesOf(() =>
-      resolveConfig({ ...MINIMAL, source: { ...MINIMAL.source, endpiont: 'x' }, lake: { oss: { bucket: 'b' } }, extra: 1 }, { ...SECRETS, OTSLAKE_HTTP_PROT: '1' }),
+      resolveConfig(
+        { ...MINIMAL, source: { ...MINIMAL.source, endpiont: 'x' }, lake: { oss: { bucket: 'b' } }, extra: 1 },
+        { ...SECRETS, OTSLAKE_HTTP_PROT: '1' },
+      ),
     );
-    expect(issues).toContain('source.endpiont: unknown key (allowed here: endpoint, instance, accessKeyId, accessKeySecret, securityToken, requestTimeoutMs, heartbeatIntervalMs, heartbeatTimeoutMs)');
+    expect(issues).toContain(
+      'source.endpiont: unknown key (allowed here: endpoint, instance, accessKeyId, accessKeySecret, securityToken, requestTimeoutMs, heartbeatIntervalMs, heartbeatTimeoutMs)',
+    );
     expect(issues.some((i) => i.startsWith('lake.oss.bucket: unknown key'))).toBe(true);
     expect(issues.some((i) => i.startsWith('extra: unknown key'))).toBe(true);
     expect(issues.some((i) => i.startsWith('OTSLAKE_HTTP_PROT: environment variable is not a configuration key'))).toBe(true);
@@ -105,7 +110,14 @@ describe('loadConfig', () => {
             { table: 'items', mode: 'append', tunnel: { type: 'Full' }, colour: 'red' },
             { table: '9bad', path: '../up' },
             { table: 'dup', path: 'orders' },
-            { table: 'cols', columns: [{ name: '_op', type: 'STRING' }, { name: 'a', type: 'TEXT' }, { name: 'a', type: 'STRING' }] },
+            {
+              table: 'cols',
+              columns: [
+                { name: '_op', type: 'STRING' },
+                { name: 'a', type: 'TEXT' },
+                { name: 'a', type: 'STRING' },
+              ],
+            },
             'not-an-object',
           ],
         },
@@ -119,7 +131,7 @@ describe('loadConfig', () => {
         'tables[1].colour: unknown key (allowed: table, tunnel, mode, path, columns, partitionBy, typeConflictPolicy, changeDataFeed, mirror)',
         'tables[2].table: must be a Tablestore table name: letters, digits and "_", not starting with a digit',
         'tables[3].path: "orders" is already used by tables[0]',
-        "tables[4].columns[0].name: \"_op\" is reserved for otslake's metadata columns (_op, _ts, _seq, _channel, _deleted_columns)",
+        'tables[4].columns[0].name: "_op" is reserved for otslake\'s metadata columns (_op, _ts, _seq, _channel, _deleted_columns)',
         'tables[4].columns[1].type: must be one of INTEGER, DOUBLE, BOOLEAN, STRING, BINARY',
         'tables[4].columns[2].name: column "a" is declared twice',
         'tables[5]: must be an object { table, tunnel, mode, path }',
@@ -145,7 +157,10 @@ describe('loadConfig', () => {
 
   it('says what is wrong with values, and where an env value came from', () => {
     const issues = issuesOf(() =>
-      resolveConfig({ ...MINIMAL, lake: { uri: 's3://x/y' }, batch: { intervalMs: 'soon' }, log: { level: 'loud' } }, { ...SECRETS, OTSLAKE_WORKERS_THREADS: '0' }),
+      resolveConfig(
+        { ...MINIMAL, lake: { uri: 's3://x/y' }, batch: { intervalMs: 'soon' }, log: { level: 'loud' } },
+        { ...SECRETS, OTSLAKE_WORKERS_THREADS: '0' },
+      ),
     );
     expect(issues).toEqual(
       expect.arrayContaining([
@@ -169,7 +184,10 @@ describe('loadConfig', () => {
 
   it('never puts a secret into an error', () => {
     try {
-      resolveConfig({ ...MINIMAL, source: { ...MINIMAL.source, accessKeySecret: 987654321 }, lake: { oss: { securityToken: 424242 } } }, { OTSLAKE_SOURCE_ACCESS_KEY_ID: 'AKID' });
+      resolveConfig(
+        { ...MINIMAL, source: { ...MINIMAL.source, accessKeySecret: 987654321 }, lake: { oss: { securityToken: 424242 } } },
+        { OTSLAKE_SOURCE_ACCESS_KEY_ID: 'AKID' },
+      );
       expect.unreachable();
     } catch (err) {
       const text = JSON.stringify({ message: (err as Error).message, ...(err as ConfigError) });
@@ -195,9 +213,10 @@ describe('loadConfig', () => {
 
 describe('redactedConfig', () => {
   it('masks every secret that is set and keeps the rest', () => {
-    const cfg = testConfig(
-      { source: { securityToken: 'sts-token-value' }, lake: { uri: 'oss://bkt/p', oss: { endpoint: 'http://127.0.0.1:9000', accessKeyId: 'oid', accessKeySecret: 'oss-secret-value' } } },
-    );
+    const cfg = testConfig({
+      source: { securityToken: 'sts-token-value' },
+      lake: { uri: 'oss://bkt/p', oss: { endpoint: 'http://127.0.0.1:9000', accessKeyId: 'oid', accessKeySecret: 'oss-secret-value' } },
+    });
     const red = redactedConfig(cfg);
     const text = JSON.stringify(red);
     for (const secret of ['test-access-key-secret', 'sts-token-value', 'oss-secret-value']) expect(text).not.toContain(secret);
@@ -219,6 +238,8 @@ describe('tunnel heartbeat settings', () => {
     const cfg = testConfig();
     expect(cfg.source.heartbeatIntervalMs).toBe(10_000);
     expect(cfg.source.heartbeatTimeoutMs).toBe(60_000);
-    expect(() => testConfig({ source: { heartbeatIntervalMs: '30s', heartbeatTimeoutMs: '20s' } })).toThrow(/source\.heartbeatTimeoutMs: must be longer than source\.heartbeatIntervalMs/);
+    expect(() => testConfig({ source: { heartbeatIntervalMs: '30s', heartbeatTimeoutMs: '20s' } })).toThrow(
+      /source\.heartbeatTimeoutMs: must be longer than source\.heartbeatIntervalMs/,
+    );
   });
 });

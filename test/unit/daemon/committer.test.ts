@@ -29,11 +29,22 @@ afterEach(async () => {
 
 function result(channelId: string, offsetSeq: number | null, opts: { files?: number; newColumns?: DataColumn[]; finished?: boolean } = {}): ChannelResult {
   const files = Array.from({ length: opts.files ?? 1 }, (_, i) => ({
-    path: `part-${channelId}-${offsetSeq}-${i}.parquet`, size: 100, numRecords: 3, modificationTime: 1, partitionValues: {}, stats: { numRecords: 3 },
+    path: `part-${channelId}-${offsetSeq}-${i}.parquet`,
+    size: 100,
+    numRecords: 3,
+    modificationTime: 1,
+    partitionValues: {},
+    stats: { numRecords: 3 },
   }));
   const ok: ChannelTaskOk = {
-    kind: 'ok', endToken: `end-${channelId}-${offsetSeq}`, finished: opts.finished ?? false, files, deadLetters: [], offsetSeq,
-    newColumns: opts.newColumns ?? [], lastSequence: null,
+    kind: 'ok',
+    endToken: `end-${channelId}-${offsetSeq}`,
+    finished: opts.finished ?? false,
+    files,
+    deadLetters: [],
+    offsetSeq,
+    newColumns: opts.newColumns ?? [],
+    lastSequence: null,
     stats: { records: 3, bytesRead: 10, rowsWritten: 3, bytesWritten: 100, readRequests: 1, durationMs: 1, lastRecordTimeMs: null },
   };
   return { channelId, startToken: `start-${channelId}`, result: ok };
@@ -42,8 +53,16 @@ function result(channelId: string, offsetSeq: number | null, opts: { files?: num
 describe('committer', () => {
   it('commits every channel with its txn and files, and merges new columns', async () => {
     const out = await commitBatch({
-      store, view, tunnelId: 't1', batchId: 'b1', log: silentLogger,
-      results: [result('c1', 1, { newColumns: [{ name: 'qty', type: 'long' }] }), result('c2', 4, { files: 2, newColumns: [{ name: 'qty', type: 'long' }] }), result('c3', null, { files: 0 })],
+      store,
+      view,
+      tunnelId: 't1',
+      batchId: 'b1',
+      log: silentLogger,
+      results: [
+        result('c1', 1, { newColumns: [{ name: 'qty', type: 'long' }] }),
+        result('c2', 4, { files: 2, newColumns: [{ name: 'qty', type: 'long' }] }),
+        result('c3', null, { files: 0 }),
+      ],
     });
     expect(out.kind).toBe('committed');
     const snapshot = await loadSnapshot(store);
@@ -57,7 +76,10 @@ describe('committer', () => {
   });
 
   it('leaves out a result whose new column clashes with one already merged in the batch', () => {
-    const plan = planCommit(view, 't1', 'b1', [result('c1', 1, { newColumns: [{ name: 'qty', type: 'long' }] }), result('c2', 1, { newColumns: [{ name: 'QTY', type: 'string' }] })]);
+    const plan = planCommit(view, 't1', 'b1', [
+      result('c1', 1, { newColumns: [{ name: 'qty', type: 'long' }] }),
+      result('c2', 1, { newColumns: [{ name: 'QTY', type: 'string' }] }),
+    ]);
     expect(plan.included.map((r) => r.channelId)).toEqual(['c1']);
     expect(plan.deferred.map((d) => d.result.channelId)).toEqual(['c2']);
     expect(plan.actions.filter((a) => 'txn' in a)).toHaveLength(1);

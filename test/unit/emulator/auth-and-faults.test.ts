@@ -25,7 +25,8 @@ describe('authenticate', () => {
     const h = headers(new Uint8Array(0));
     expect(stringToSign('/tunnel/connect', h)).toBe(
       '/tunnel/connect\nPOST\n\nx-ots-accesskeyid:AKID\nx-ots-apiversion:2018-04-01\nx-ots-contentmd5:1B2M2Y8AsgTpgAmY7PhCfg==\n' +
-      'x-ots-date:2024-09-13T14:59:07.9132Z\nx-ots-instancename:myinst\nx-ots-trace-id:5f1c\n');
+        'x-ots-date:2024-09-13T14:59:07.9132Z\nx-ots-instancename:myinst\nx-ots-trace-id:5f1c\n',
+    );
   });
 
   it("accepts a valid request, Go's malformed date fraction included", () => {
@@ -41,11 +42,21 @@ describe('authenticate', () => {
     const h = headers(body);
     expect(authenticate('/tunnel/heartbeat', h, body, creds, NOW)).toMatchObject({ ok: false, status: 403, code: 'OTSAuthFailed' });
     expect(authenticate('/tunnel/connect', { ...h, 'x-ots-trace-id': 'changed' }, body, creds, NOW)).toMatchObject({ code: 'OTSAuthFailed' });
-    expect(authenticate('/tunnel/connect', h, body, { ...creds, instance: 'other' }, NOW)).toMatchObject({ code: 'OTSAuthFailed', message: expect.stringContaining('myinst') });
+    expect(authenticate('/tunnel/connect', h, body, { ...creds, instance: 'other' }, NOW)).toMatchObject({
+      code: 'OTSAuthFailed',
+      message: expect.stringContaining('myinst'),
+    });
     const { 'x-ots-contentmd5': _md5, ...noMd5 } = h;
-    expect(authenticate('/tunnel/connect', noMd5, body, creds, NOW)).toMatchObject({ status: 400, code: 'OTSParameterInvalid', message: expect.stringContaining('x-ots-contentmd5') });
+    expect(authenticate('/tunnel/connect', noMd5, body, creds, NOW)).toMatchObject({
+      status: 400,
+      code: 'OTSParameterInvalid',
+      message: expect.stringContaining('x-ots-contentmd5'),
+    });
     expect(authenticate('/tunnel/connect', h, Uint8Array.of(2), creds, NOW)).toMatchObject({ status: 400, code: 'OTSParameterInvalid' });
-    expect(authenticate('/tunnel/connect', h, body, creds, NOW + 16 * 60_000)).toMatchObject({ code: 'OTSAuthFailed', message: expect.stringContaining('15 minutes') });
+    expect(authenticate('/tunnel/connect', h, body, creds, NOW + 16 * 60_000)).toMatchObject({
+      code: 'OTSAuthFailed',
+      message: expect.stringContaining('15 minutes'),
+    });
     expect(authenticate('/tunnel/connect', headers(body, 'yesterday'), body, creds, NOW)).toMatchObject({ code: 'OTSParameterInvalid' });
   });
 });

@@ -39,7 +39,9 @@ describe('CRC-8', () => {
 describe('encodeStreamRecord', () => {
   it('reproduces example 1 (PUT_ROW with sequence)', () => {
     const record: ChangeRecord = {
-      partitionId: 'p', action: 'PUT_ROW', primaryKey: PK_A,
+      partitionId: 'p',
+      action: 'PUT_ROW',
+      primaryKey: PK_A,
       seq: { epoch: 0, timestamp: 1700000000000123n, rowIndex: 0 },
       changes: [{ op: 'put', name: 'col', value: { type: 'INTEGER', value: 1n }, timestamp: 1700000000000 }],
     };
@@ -48,7 +50,9 @@ describe('encodeStreamRecord', () => {
 
   it('reproduces example 2 (UPDATE_ROW with put, delete-one, delete-all)', () => {
     const record: ChangeRecord = {
-      partitionId: 'p', action: 'UPDATE_ROW', primaryKey: PK_A,
+      partitionId: 'p',
+      action: 'UPDATE_ROW',
+      primaryKey: PK_A,
       seq: { epoch: 0, timestamp: 1700000000000456n, rowIndex: 1 },
       changes: [
         { op: 'put', name: 'c1', value: { type: 'STRING', value: 'x' }, timestamp: 1700000000001 },
@@ -61,8 +65,11 @@ describe('encodeStreamRecord', () => {
 
   it('reproduces example 3 (DELETE_ROW with marker)', () => {
     const record: ChangeRecord = {
-      partitionId: 'p', action: 'DELETE_ROW', primaryKey: PK_A,
-      seq: { epoch: 0, timestamp: 1700000000000789n, rowIndex: 0 }, changes: [],
+      partitionId: 'p',
+      action: 'DELETE_ROW',
+      primaryKey: PK_A,
+      seq: { epoch: 0, timestamp: 1700000000000789n, rowIndex: 0 },
+      changes: [],
     };
     expect(Buffer.from(encodeStreamRecord(record, { withSequence: true })).toString('hex')).toBe(Buffer.from(EXAMPLE_3).toString('hex'));
   });
@@ -77,8 +84,11 @@ describe('encodeStreamRecord', () => {
 
   it('omits the extension when withSequence is false', () => {
     const record: ChangeRecord = {
-      partitionId: 'p', action: 'DELETE_ROW', primaryKey: PK_A,
-      seq: { epoch: 0, timestamp: 1n, rowIndex: 0 }, changes: [],
+      partitionId: 'p',
+      action: 'DELETE_ROW',
+      primaryKey: PK_A,
+      seq: { epoch: 0, timestamp: 1n, rowIndex: 0 },
+      changes: [],
     };
     const decoded = decodeRow(encodeStreamRecord(record, { withSequence: false }));
     expect(decoded.sequence).toBeUndefined();
@@ -111,11 +121,14 @@ describe('decodeRow', () => {
   it('reads what the SDK builder writes: INF_MIN/INF_MAX keys, update cells with types', () => {
     const key = TableStore.PlainBufferBuilder.serializePrimaryKey([{ id: TableStore.INF_MIN }, { n: TableStore.INF_MAX }]);
     expect(decodeRow(key).primaryKey.map((c) => c.value.type)).toEqual(['INF_MIN', 'INF_MAX']);
-    const change = TableStore.PlainBufferBuilder.serializeForUpdateRow([{ id: 'k' }], [
-      { PUT: [{ s: 'é', timestamp: 5 }, { i: TableStore.Long.fromString('9007199254740993') }, { d: 1.5 }, { b: true }] },
-      { DELETE: [{ old: TableStore.Long.fromNumber(7) }] },
-      { DELETE_ALL: ['gone'] },
-    ]);
+    const change = TableStore.PlainBufferBuilder.serializeForUpdateRow(
+      [{ id: 'k' }],
+      [
+        { PUT: [{ s: 'é', timestamp: 5 }, { i: TableStore.Long.fromString('9007199254740993') }, { d: 1.5 }, { b: true }] },
+        { DELETE: [{ old: TableStore.Long.fromNumber(7) }] },
+        { DELETE_ALL: ['gone'] },
+      ],
+    );
     const row = decodeRow(change);
     expect(row.cells).toEqual([
       { name: 's', value: { type: 'STRING', value: 'é' }, timestamp: 5 },
@@ -134,7 +147,10 @@ describe('encodeRows', () => {
   it('produces rows the SDK decoder accepts, with every type', () => {
     const rows: StoredRow[] = [
       {
-        primaryKey: [{ name: 'id', value: { type: 'STRING', value: 'ü-1' } }, { name: 'n', value: { type: 'INTEGER', value: -5n } }],
+        primaryKey: [
+          { name: 'id', value: { type: 'STRING', value: 'ü-1' } },
+          { name: 'n', value: { type: 'INTEGER', value: -5n } },
+        ],
         cells: [
           { name: 'big', value: { type: 'INTEGER', value: 9007199254740993n }, timestamp: 1700000000000 },
           { name: 'd', value: { type: 'DOUBLE', value: -2.25 }, timestamp: 1 },
@@ -142,7 +158,13 @@ describe('encodeRows', () => {
           { name: 'bin', value: { type: 'BINARY', value: Uint8Array.of(0, 255, 7) }, timestamp: 3 },
         ],
       },
-      { primaryKey: [{ name: 'id', value: { type: 'BINARY', value: Uint8Array.of(1) } }, { name: 'n', value: { type: 'INTEGER', value: 0n } }], cells: [] },
+      {
+        primaryKey: [
+          { name: 'id', value: { type: 'BINARY', value: Uint8Array.of(1) } },
+          { name: 'n', value: { type: 'INTEGER', value: 0n } },
+        ],
+        cells: [],
+      },
     ];
     const bytes = Object.assign(Buffer.from(encodeRows(rows)), {});
     // The SDK reads a protobufjs bytes field: a Buffer view whose end it sets as `limit`.

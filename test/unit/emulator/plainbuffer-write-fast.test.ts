@@ -44,16 +44,24 @@ function randomValue(rand: () => number, pkOnly: boolean): ColumnValue {
 
 function toEnc(value: ColumnValue): EncValue {
   switch (value.type) {
-    case 'INTEGER': return { type: 'integer', value: value.value };
-    case 'DOUBLE': return { type: 'double', value: value.value };
-    case 'BOOLEAN': return { type: 'boolean', value: value.value };
-    case 'STRING': return { type: 'string', value: value.value };
-    case 'BINARY': return { type: 'binary', value: value.value };
+    case 'INTEGER':
+      return { type: 'integer', value: value.value };
+    case 'DOUBLE':
+      return { type: 'double', value: value.value };
+    case 'BOOLEAN':
+      return { type: 'boolean', value: value.value };
+    case 'STRING':
+      return { type: 'string', value: value.value };
+    case 'BINARY':
+      return { type: 'binary', value: value.value };
   }
 }
 
 function randomRecord(rand: () => number, i: number): ChangeRecord {
-  const primaryKey: PkCell[] = Array.from({ length: 1 + Math.floor(rand() * 3) }, (_, k) => ({ name: `pk${k}`, value: randomValue(rand, true) as PkCell['value'] }));
+  const primaryKey: PkCell[] = Array.from({ length: 1 + Math.floor(rand() * 3) }, (_, k) => ({
+    name: `pk${k}`,
+    value: randomValue(rand, true) as PkCell['value'],
+  }));
   const action = (['PUT_ROW', 'UPDATE_ROW', 'DELETE_ROW'] as const)[Math.floor(rand() * 3)]!;
   const tsMs = rand() < 0.1 ? 0 : 1_700_000_000_000 + Math.floor(rand() * 1e9);
   const changes: CellChange[] = [];
@@ -61,7 +69,13 @@ function randomRecord(rand: () => number, i: number): ChangeRecord {
     for (let k = Math.floor(rand() * 6); k > 0; k--) {
       const name = TEXTS[Math.floor(rand() * TEXTS.length)]! || `c${k}`;
       const op = action === 'PUT_ROW' ? 0 : Math.floor(rand() * 3);
-      changes.push(op === 0 ? { op: 'put', name, value: randomValue(rand, false), timestamp: tsMs } : op === 1 ? { op: 'delete-one', name, timestamp: tsMs } : { op: 'delete-all', name });
+      changes.push(
+        op === 0
+          ? { op: 'put', name, value: randomValue(rand, false), timestamp: tsMs }
+          : op === 1
+            ? { op: 'delete-one', name, timestamp: tsMs }
+            : { op: 'delete-all', name },
+      );
     }
   }
   const seq = { epoch: Math.floor(rand() * 2 ** 31), timestamp: BigInt(tsMs) * 1000n + BigInt(i % 1000), rowIndex: Math.floor(rand() * 2 ** 31) };
@@ -70,7 +84,11 @@ function randomRecord(rand: () => number, i: number): ChangeRecord {
 
 function reference(record: ChangeRecord, withSequence: boolean): Uint8Array {
   const cells: EncCell[] = record.changes.map((c) =>
-    c.op === 'put' ? { name: c.name, value: toEnc(c.value), timestampMs: c.timestamp } : c.op === 'delete-one' ? { name: c.name, op: 'delete-one', timestampMs: c.timestamp } : { name: c.name, op: 'delete-all' },
+    c.op === 'put'
+      ? { name: c.name, value: toEnc(c.value), timestampMs: c.timestamp }
+      : c.op === 'delete-one'
+        ? { name: c.name, op: 'delete-one', timestampMs: c.timestamp }
+        : { name: c.name, op: 'delete-all' },
   );
   return referenceEncode({
     pk: record.primaryKey.map((p) => ({ name: p.name, value: toEnc(p.value) })),
@@ -100,7 +118,11 @@ describe('scratch-buffer PlainBuffer encoder', () => {
         primaryKey: r.primaryKey,
         cells: r.changes.flatMap((c) => (c.op === 'put' ? [{ name: c.name, value: c.value, timestamp: c.timestamp }] : [])),
       };
-      const asPut: ChangeRecord = { ...r, action: 'PUT_ROW', changes: row.cells.map((c) => ({ op: 'put', name: c.name, value: c.value, timestamp: c.timestamp })) };
+      const asPut: ChangeRecord = {
+        ...r,
+        action: 'PUT_ROW',
+        changes: row.cells.map((c) => ({ op: 'put', name: c.name, value: c.value, timestamp: c.timestamp })),
+      };
       const expected = hex(reference(asPut, false));
       expect(hex(encodeStreamRecord(row, { withSequence: false }))).toBe(expected);
       expect(hex(encodeRow(row))).toBe(expected);
@@ -121,7 +143,9 @@ describe('scratch-buffer PlainBuffer encoder', () => {
 
   it('grows the scratch buffer for a record larger than it, and shrinks back afterwards', () => {
     const big: ChangeRecord = {
-      partitionId: 'p', action: 'PUT_ROW', seq: { epoch: 0, timestamp: 1n, rowIndex: 0 },
+      partitionId: 'p',
+      action: 'PUT_ROW',
+      seq: { epoch: 0, timestamp: 1n, rowIndex: 0 },
       primaryKey: [{ name: 'id', value: { type: 'INTEGER', value: 1n } }],
       changes: [{ op: 'put', name: 'blob', value: { type: 'BINARY', value: new Uint8Array(3 << 20).fill(7) }, timestamp: 5 }],
     };

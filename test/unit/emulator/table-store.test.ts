@@ -27,8 +27,18 @@ describe('TableStore', () => {
     const store = new TableStore({ partitionsPerTable: 4, clockUs: () => 1_700_000_000_000_000n });
     store.createTable({ name: 't', primaryKey: [{ name: 'id', type: 'INTEGER' }] });
     const parts = store.partitions('t');
-    expect(parts.map((p) => [p.hashStart, p.hashEnd])).toEqual([[0, 2 ** 30], [2 ** 30, 2 ** 31], [2 ** 31, 3 * 2 ** 30], [3 * 2 ** 30, 2 ** 32]]);
-    const writes = Array.from({ length: 200 }, (_, i) => ({ kind: 'put' as const, primaryKey: [int('id', i)], cells: [{ name: 'v', value: { type: 'INTEGER' as const, value: BigInt(i) } }], condition: 'IGNORE' as const }));
+    expect(parts.map((p) => [p.hashStart, p.hashEnd])).toEqual([
+      [0, 2 ** 30],
+      [2 ** 30, 2 ** 31],
+      [2 ** 31, 3 * 2 ** 30],
+      [3 * 2 ** 30, 2 ** 32],
+    ]);
+    const writes = Array.from({ length: 200 }, (_, i) => ({
+      kind: 'put' as const,
+      primaryKey: [int('id', i)],
+      cells: [{ name: 'v', value: { type: 'INTEGER' as const, value: BigInt(i) } }],
+      condition: 'IGNORE' as const,
+    }));
     expect(store.writeRows('t', writes, 5).every((r) => r.ok)).toBe(true);
     for (const p of parts) {
       const log = store.changes('t', p.id, 0, 1000).records;
@@ -46,7 +56,10 @@ describe('TableStore', () => {
     const p = store.partitions('t')[0]!;
     for (let i = 0; i < 5; i++) store.writeRows('t', [{ kind: 'delete', primaryKey: [str('id', `k${i}`)], condition: 'IGNORE' }]);
     const page = store.changes('t', p.id, 3, 10);
-    expect(page.records.map((r) => r.primaryKey[0]!.value)).toEqual([{ type: 'STRING', value: 'k3' }, { type: 'STRING', value: 'k4' }]);
+    expect(page.records.map((r) => r.primaryKey[0]!.value)).toEqual([
+      { type: 'STRING', value: 'k3' },
+      { type: 'STRING', value: 'k4' },
+    ]);
     expect(page).toMatchObject({ nextIndex: 5, drained: false });
     const children = store.splitPartition('t', p.id);
     expect(store.changes('t', p.id, 5, 10)).toMatchObject({ records: [], nextIndex: 5, drained: true });
@@ -65,9 +78,15 @@ describe('TableStore', () => {
     const store = new TableStore({ partitionsPerTable: 1, clockUs: () => 42n });
     store.createTable({ name: 't', primaryKey: [{ name: 'id', type: 'INTEGER' }] });
     const parent = store.partitions('t')[0]!;
-    store.writeRows('t', [0, 1, 2].map((i) => ({ kind: 'delete' as const, primaryKey: [int('id', i)], condition: 'IGNORE' as const })));
+    store.writeRows(
+      't',
+      [0, 1, 2].map((i) => ({ kind: 'delete' as const, primaryKey: [int('id', i)], condition: 'IGNORE' as const })),
+    );
     const children = store.splitPartition('t', parent.id);
-    store.writeRows('t', [0, 1, 2, 3].map((i) => ({ kind: 'delete' as const, primaryKey: [int('id', i)], condition: 'IGNORE' as const })));
+    store.writeRows(
+      't',
+      [0, 1, 2, 3].map((i) => ({ kind: 'delete' as const, primaryKey: [int('id', i)], condition: 'IGNORE' as const })),
+    );
     const lastOfParent = store.changes('t', parent.id, 0, 10).records.at(-1)!;
     expect(lastOfParent.seq).toEqual({ epoch: 0, timestamp: 42n, rowIndex: 2 });
     for (const child of children) {
@@ -82,17 +101,38 @@ describe('TableStore', () => {
     expect(() => store.mergePartitions('t', a!.id, c!.id)).toThrow(/adjacent/);
     const merged = store.mergePartitions('t', b!.id, a!.id);
     expect(merged).toMatchObject({ hashStart: 0, hashEnd: b!.hashEnd, parents: [b!.id, a!.id], closed: false });
-    expect(store.partitions('t').filter((p) => !p.closed).map((p) => p.id)).toEqual([c!.id, merged.id]);
+    expect(
+      store
+        .partitions('t')
+        .filter((p) => !p.closed)
+        .map((p) => p.id),
+    ).toEqual([c!.id, merged.id]);
   });
 
   it('scans a hash range in primary-key order after a given key', () => {
     const store = new TableStore({ partitionsPerTable: 2 });
-    store.createTable({ name: 't', primaryKey: [{ name: 'g', type: 'STRING' }, { name: 'i', type: 'INTEGER' }] });
-    const keys = [['b', 2], ['a', 10], ['a', -3], ['b', 1], ['é', 0], ['z', 0]] as const;
-    store.writeRows('t', keys.map(([g, i]) => ({ kind: 'put' as const, primaryKey: [str('g', g), int('i', i)], cells: [], condition: 'IGNORE' as const })));
+    store.createTable({
+      name: 't',
+      primaryKey: [
+        { name: 'g', type: 'STRING' },
+        { name: 'i', type: 'INTEGER' },
+      ],
+    });
+    const keys = [
+      ['b', 2],
+      ['a', 10],
+      ['a', -3],
+      ['b', 1],
+      ['é', 0],
+      ['z', 0],
+    ] as const;
+    store.writeRows(
+      't',
+      keys.map(([g, i]) => ({ kind: 'put' as const, primaryKey: [str('g', g), int('i', i)], cells: [], condition: 'IGNORE' as const })),
+    );
     const full = store.scan('t', { hashStart: 0, hashEnd: 2 ** 32 }, null, 100);
     expect(full.done).toBe(true);
-    expect(full.rows.map((r) => `${(r.primaryKey[0]!.value.value as string)}${r.primaryKey[1]!.value.value}`)).toEqual(['a-3', 'a10', 'b1', 'b2', 'z0', 'é0']);
+    expect(full.rows.map((r) => `${r.primaryKey[0]!.value.value as string}${r.primaryKey[1]!.value.value}`)).toEqual(['a-3', 'a10', 'b1', 'b2', 'z0', 'é0']);
     const page = store.scan('t', { hashStart: 0, hashEnd: 2 ** 32 }, [str('g', 'a'), int('i', 10)], 2);
     expect(page.rows.map((r) => r.primaryKey[1]!.value.value)).toEqual([1n, 2n]);
     expect(page.done).toBe(false);
@@ -114,7 +154,9 @@ describe('TableStore', () => {
     expect(results.map((r) => (r.ok ? 'ok' : r.code))).toEqual(['ok', 'ok', 'OTSConditionCheckFail', 'OTSParameterInvalid']);
     expect(store.getRow('t', [int('id', 1)])?.columns.map((c) => c.name)).toEqual(['x']);
     expect(() => store.writeRows('missing', [])).toThrow(expect.objectContaining({ errorCode: 'OTSObjectNotExist' }));
-    expect(() => store.createTable({ name: 't', primaryKey: [{ name: 'id', type: 'INTEGER' }] })).toThrow(expect.objectContaining({ errorCode: 'OTSObjectAlreadyExist' }));
+    expect(() => store.createTable({ name: 't', primaryKey: [{ name: 'id', type: 'INTEGER' }] })).toThrow(
+      expect.objectContaining({ errorCode: 'OTSObjectAlreadyExist' }),
+    );
   });
 
   it('notifies subscribers of changes, partition changes and deletions', () => {
@@ -141,14 +183,19 @@ describe('TableStore', () => {
     first.createTable({ name: 't', primaryKey: [{ name: 'id', type: 'BINARY' }], maxVersions: 2 });
     const pk = [{ name: 'id', value: { type: 'BINARY' as const, value: Uint8Array.of(1, 2) } }];
     first.writeRows('t', [{ kind: 'put', primaryKey: pk, cells: [{ name: 'v', value: { type: 'DOUBLE', value: 1.5 }, timestamp: 10 }], condition: 'IGNORE' }]);
-    first.writeRows('t', [{ kind: 'update', primaryKey: pk, changes: [{ op: 'put', name: 'v', value: { type: 'DOUBLE', value: 2.5 }, timestamp: 20 }], condition: 'IGNORE' }]);
+    first.writeRows('t', [
+      { kind: 'update', primaryKey: pk, changes: [{ op: 'put', name: 'v', value: { type: 'DOUBLE', value: 2.5 }, timestamp: 20 }], condition: 'IGNORE' },
+    ]);
     const records = allRecords(first, 't');
     first.close();
     const file = path.join(dataDir, 'tablestore.journal');
     fs.appendFileSync(file, '{"op":"change","table":"t","rec'); // a crash in the middle of a write
     const second = new TableStore({ dataDir });
     expect(allRecords(second, 't')).toEqual(records);
-    expect(second.getRow('t', pk)?.columns[0]?.versions.map((v) => v.value)).toEqual([{ type: 'DOUBLE', value: 2.5 }, { type: 'DOUBLE', value: 1.5 }]);
+    expect(second.getRow('t', pk)?.columns[0]?.versions.map((v) => v.value)).toEqual([
+      { type: 'DOUBLE', value: 2.5 },
+      { type: 'DOUBLE', value: 1.5 },
+    ]);
     expect(second.describe('t').maxVersions).toBe(2);
     second.close();
     expect(fs.readFileSync(file, 'utf8').endsWith('\n')).toBe(true);

@@ -25,7 +25,12 @@ describe('mirror change application', () => {
   });
 
   it('collapses a key in _seq order whatever the arrival order, base rows first', () => {
-    const changes = [change('UPDATE', 's3', { a: 3n }), change('PUT', 's1', { a: 1n, b: 'p' }), change('PUT', null, { a: 0n, b: 'base' }), change('UPDATE', 's2', {}, ['b'])];
+    const changes = [
+      change('UPDATE', 's3', { a: 3n }),
+      change('PUT', 's1', { a: 1n, b: 'p' }),
+      change('PUT', null, { a: 0n, b: 'base' }),
+      change('UPDATE', 's2', {}, ['b']),
+    ];
     expect(apply(undefined, changes)).toMatchObject({ a: 3n, b: null, _seq: 's3' });
   });
 
@@ -47,17 +52,36 @@ describe('mirror change application', () => {
   });
 
   it('rejects a staged row without a valid _op', () => {
-    expect(() => changeOfStagedRow({ id: 1n, _op: 'MERGE' }, PK, 0, 'f.parquet')).toThrow(expect.objectContaining({ code: 'OTSL_LAKE_SCHEMA', context: expect.objectContaining({ file: 'f.parquet' }) }));
+    expect(() => changeOfStagedRow({ id: 1n, _op: 'MERGE' }, PK, 0, 'f.parquet')).toThrow(
+      expect.objectContaining({ code: 'OTSL_LAKE_SCHEMA', context: expect.objectContaining({ file: 'f.parquet' }) }),
+    );
   });
 });
 
 describe('type conflict policy', () => {
   it('routes a mismatching value by policy and leaves fitting values alone', () => {
     expect(resolveTypeConflict('price', 'long', 5n, 'companion')).toEqual({ action: 'fits', column: 'price', value: 5n });
-    expect(resolveTypeConflict('price', 'long', 'abc', 'companion')).toEqual({ action: 'land', policy: 'companion', column: 'price__string', type: 'string', value: 'abc' });
+    expect(resolveTypeConflict('price', 'long', 'abc', 'companion')).toEqual({
+      action: 'land',
+      policy: 'companion',
+      column: 'price__string',
+      type: 'string',
+      value: 'abc',
+    });
     expect(resolveTypeConflict('price', 'long', 1.5, 'companion')).toMatchObject({ column: 'price__double', value: 1.5 });
-    expect(resolveTypeConflict('price', 'string', 2n ** 62n, 'string')).toEqual({ action: 'land', policy: 'string', column: 'price__string', type: 'string', value: '4611686018427387904' });
+    expect(resolveTypeConflict('price', 'string', 2n ** 62n, 'string')).toEqual({
+      action: 'land',
+      policy: 'string',
+      column: 'price__string',
+      type: 'string',
+      value: '4611686018427387904',
+    });
     expect(resolveTypeConflict('p', 'long', Uint8Array.of(1, 2, 255), 'string')).toMatchObject({ value: 'AQL/' });
-    expect(resolveTypeConflict('price', 'long', true, 'dead-letter')).toEqual({ action: 'dead-letter', policy: 'dead-letter', column: 'price', reason: 'type-mismatch' });
+    expect(resolveTypeConflict('price', 'long', true, 'dead-letter')).toEqual({
+      action: 'dead-letter',
+      policy: 'dead-letter',
+      column: 'price',
+      reason: 'type-mismatch',
+    });
   });
 });

@@ -19,18 +19,26 @@ describe('mirror key encoding', () => {
   });
 
   it('orders STRING keys by UTF-8 bytes, prefixes first, NUL bytes included', () => {
-    const cols: KeyColumn[] = [{ name: 's', type: 'string' }, { name: 'n', type: 'long' }];
+    const cols: KeyColumn[] = [
+      { name: 's', type: 'string' },
+      { name: 'n', type: 'long' },
+    ];
     const strings = ['', '\u0000', '\u0000\u0000', 'a', 'a\u0000', 'a\u0000b', 'ab', 'b', '\uffff', '\u{1f600}', 'é', 'z'];
     for (const x of strings) {
       for (const y of strings) {
         const want = sign(compareBytes(utf8.encode(x), utf8.encode(y)));
-        expect(sign(compareKeys(encodeKey(cols, { s: x, n: 5n }), encodeKey(cols, { s: y, n: 1n }))) || 1, `${JSON.stringify(x)} vs ${JSON.stringify(y)}`).toBe(want || 1);
+        expect(sign(compareKeys(encodeKey(cols, { s: x, n: 5n }), encodeKey(cols, { s: y, n: 1n }))) || 1, `${JSON.stringify(x)} vs ${JSON.stringify(y)}`).toBe(
+          want || 1,
+        );
       }
     }
   });
 
   it('orders BINARY keys bytewise, then by the next column', () => {
-    const cols: KeyColumn[] = [{ name: 'b', type: 'binary' }, { name: 'n', type: 'long' }];
+    const cols: KeyColumn[] = [
+      { name: 'b', type: 'binary' },
+      { name: 'n', type: 'long' },
+    ];
     const a = encodeKey(cols, { b: Uint8Array.of(1, 0), n: 9n });
     const b = encodeKey(cols, { b: Uint8Array.of(1, 0), n: 10n });
     const c = encodeKey(cols, { b: Uint8Array.of(1, 0, 0), n: -5n });
@@ -67,12 +75,19 @@ describe('mirror layout', () => {
   });
 
   it('groups files by bucket sorted by range, and refuses untagged or overlapping files', () => {
-    const add = (path: string, bucket: number, min: string, max: string) => ({ path, size: 10, stats: '{"numRecords":3}', tags: { [TAG_BUCKET]: String(bucket), [TAG_KEY_MIN]: min, [TAG_KEY_MAX]: max } });
+    const add = (path: string, bucket: number, min: string, max: string) => ({
+      path,
+      size: 10,
+      stats: '{"numRecords":3}',
+      tags: { [TAG_BUCKET]: String(bucket), [TAG_KEY_MIN]: min, [TAG_KEY_MAX]: max },
+    });
     const byBucket = filesByBucket([add('x', 1, '50', '60'), add('y', 1, '10', '20'), add('z', 0, '00', 'ff')], 4);
     expect(byBucket.get(1)!.map((f) => f.path)).toEqual(['y', 'x']);
     expect(byBucket.get(1)![0]!.numRecords).toBe(3);
     expect(() => filesByBucket([add('x', 1, '10', '30'), add('y', 1, '20', '40')], 4)).toThrow(expect.objectContaining({ code: 'OTSL_LAKE_LOG_CORRUPT' }));
-    expect(() => filesByBucket([{ path: 'p', size: 1, stats: null, tags: null }], 4)).toThrow(expect.objectContaining({ code: 'OTSL_LAKE_LOG_CORRUPT', context: { file: 'p' } }));
+    expect(() => filesByBucket([{ path: 'p', size: 1, stats: null, tags: null }], 4)).toThrow(
+      expect.objectContaining({ code: 'OTSL_LAKE_LOG_CORRUPT', context: { file: 'p' } }),
+    );
     expect(() => filesByBucket([add('x', 9, '10', '30')], 4)).toThrow(expect.objectContaining({ code: 'OTSL_LAKE_LOG_CORRUPT' }));
   });
 });

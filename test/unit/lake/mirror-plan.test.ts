@@ -26,8 +26,13 @@ describe('mirror rewrite planning', () => {
     expect(planBucketRewrite(small, ['77'], 100).map((r) => r.files.map((f) => f.path))).toEqual([['f3', 'f4']]);
   });
 
-  it('spreads touched buckets over tasks by bytes, each with only its buckets\' files', () => {
-    const add = (path: string, bucket: number, size: number) => ({ path, size, stats: null, tags: { [TAG_BUCKET]: String(bucket), [TAG_KEY_MIN]: path, [TAG_KEY_MAX]: path } });
+  it("spreads touched buckets over tasks by bytes, each with only its buckets' files", () => {
+    const add = (path: string, bucket: number, size: number) => ({
+      path,
+      size,
+      stats: null,
+      tags: { [TAG_BUCKET]: String(bucket), [TAG_KEY_MIN]: path, [TAG_KEY_MAX]: path },
+    });
     const adds = [add('a', 0, 900), add('b', 1, 500), add('c', 2, 400), add('d', 3, 50)];
     const tasks = planMergeTasks(adds, 4, { maxTasks: 2, touchedBuckets: [0, 1, 2, 2] });
     expect(tasks.map((t) => t.buckets)).toEqual([[0], [1, 2]]);

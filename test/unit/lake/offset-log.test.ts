@@ -3,15 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalStore } from '../../../lake/local-store.js';
-import {
-  claimOffsetEntry,
-  listOffsetEntries,
-  offsetEntryKey,
-  parseTxnAppId,
-  pruneOffsetEntries,
-  readOffsetEntry,
-  txnAppId,
-} from '../../../lake/offset-log.js';
+import { claimOffsetEntry, listOffsetEntries, offsetEntryKey, parseTxnAppId, pruneOffsetEntries, readOffsetEntry, txnAppId } from '../../../lake/offset-log.js';
 
 let dir: string;
 let store: LocalStore;
@@ -22,7 +14,13 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const entry = (channelId: string, endToken: string) => ({
-  tunnelId: 'tun-1', channelId, batchId: `b-${endToken}`, startToken: 'S', endToken, finished: false, records: 1,
+  tunnelId: 'tun-1',
+  channelId,
+  batchId: `b-${endToken}`,
+  startToken: 'S',
+  endToken,
+  finished: false,
+  records: 1,
 });
 
 describe('offset log', () => {
@@ -66,7 +64,11 @@ describe('offset log', () => {
   it('prunes only entries below the one in force and older than the minimum age', async () => {
     for (let i = 0; i < 5; i++) await claimOffsetEntry(store, i, entry('a', `A${i}`)); // a: 1..5
     for (let i = 0; i < 3; i++) await claimOffsetEntry(store, i, entry('b', `B${i}`)); // b: 1..3
-    const txns = new Map([[txnAppId('tun-1', 'a'), 4], [txnAppId('tun-1', 'b'), 1], ['someone-else', 3]]);
+    const txns = new Map([
+      [txnAppId('tun-1', 'a'), 4],
+      [txnAppId('tun-1', 'b'), 1],
+      ['someone-else', 3],
+    ]);
     // Too young: nothing goes.
     expect(await pruneOffsetEntries(store, txns, { minAgeMs: 60_000 })).toBe(0);
     const deleted = await pruneOffsetEntries(store, txns, { minAgeMs: 60_000, nowMs: Date.now() + 120_000 });

@@ -38,7 +38,7 @@ const EDGE_NUMBERS = [0, -0, 1, -1, 2 ** 31, -(2 ** 31), 2 ** 32 - 1, 2 ** 32, -
 describe('int64 columns fed numbers', () => {
   it('write the same bytes and stats as the same values given as bigint', async () => {
     // 3000 rows in row groups of 2500: the buffers grow past their first 1024 rows.
-    const values = [...EDGE_NUMBERS, ...Array.from({ length: 3000 }, (_, i) => (i % 9 === 0 ? null : (i * 7_919_000_003) % 2 ** 53 - 2 ** 52))];
+    const values = [...EDGE_NUMBERS, ...Array.from({ length: 3000 }, (_, i) => (i % 9 === 0 ? null : ((i * 7_919_000_003) % 2 ** 53) - 2 ** 52))];
     const asNumbers = values.map((v) => ({ n: v, _ts: v }));
     const asBigints = values.map((v) => ({ n: v === null ? null : BigInt(v), _ts: v === null ? null : BigInt(v) }));
     const fast = await writeOne(asNumbers, INT_COLUMNS, 2500);
@@ -64,7 +64,10 @@ describe('int64 columns fed numbers', () => {
 describe('string columns', () => {
   it('land ASCII, long, non-ASCII and astral strings exactly, with code-point ordered bounds', async () => {
     const values = ['b', 'a'.repeat(63), 'a'.repeat(64), 'x'.repeat(300), 'é', 'zé', '😀', '\uffff', 'PUT', 'PUT', '', null, 'mid 中文'];
-    const { file, bytes } = await writeOne(values.map((s) => ({ s })), [{ name: 's', type: 'string', nullable: true }]);
+    const { file, bytes } = await writeOne(
+      values.map((s) => ({ s })),
+      [{ name: 's', type: 'string', nullable: true }],
+    );
     expect((await readParquetRows(bytes)).map((r) => r.s)).toEqual(values);
     expect(file.stats.minValues?.s).toBe('');
     // U+1F600 sorts after U+FFFF in UTF-8 byte order, unlike UTF-16 order.
@@ -74,7 +77,10 @@ describe('string columns', () => {
 
   it('land list elements through the same encoder', async () => {
     const values = [['a', 'é'], [], null, ['x'.repeat(100), '😀']];
-    const { bytes } = await writeOne(values.map((l) => ({ l })), [{ name: 'l', type: 'array<string>', nullable: true }]);
+    const { bytes } = await writeOne(
+      values.map((l) => ({ l })),
+      [{ name: 'l', type: 'array<string>', nullable: true }],
+    );
     // The reader gives a null list as undefined.
     expect((await readParquetRows(bytes)).map((r) => r.l ?? null)).toEqual(values);
   });

@@ -137,7 +137,9 @@ describe('ParquetFileWriter', () => {
   it('rejects a value of the wrong type with OTSL_LAKE_SCHEMA naming the column', async () => {
     const writer = new ParquetFileWriter({ store, columns: COLUMNS });
     writer.appendRow(rowAt(1));
-    expect(() => writer.appendRow({ ...rowAt(2), amount: 'twelve' })).toThrow(expect.objectContaining({ code: 'OTSL_LAKE_SCHEMA', context: expect.objectContaining({ column: 'amount' }) }));
+    expect(() => writer.appendRow({ ...rowAt(2), amount: 'twelve' })).toThrow(
+      expect.objectContaining({ code: 'OTSL_LAKE_SCHEMA', context: expect.objectContaining({ column: 'amount' }) }),
+    );
     expect(() => writer.appendRow({ ...rowAt(3), id: null })).toThrow(expect.objectContaining({ code: 'OTSL_LAKE_SCHEMA' }));
     await writer.abort();
     expect(await store.list('')).toEqual([]);

@@ -10,7 +10,13 @@ import { writeCheckpoint } from '../../../lake/checkpoint-writer.js';
 
 const DAY_MS = 86_400_000;
 const NOW = Date.UTC(2026, 0, 10);
-const SCHEMA = JSON.stringify({ type: 'struct', fields: [{ name: 'id', type: 'long', nullable: true, metadata: {} }, { name: 'p', type: 'string', nullable: true, metadata: {} }] });
+const SCHEMA = JSON.stringify({
+  type: 'struct',
+  fields: [
+    { name: 'id', type: 'long', nullable: true, metadata: {} },
+    { name: 'p', type: 'string', nullable: true, metadata: {} },
+  ],
+});
 
 const protocol = (r = 1, w = 2, extra: Record<string, unknown> = {}): Action => ({ protocol: { minReaderVersion: r, minWriterVersion: w, ...extra } });
 const metaData = (configuration: Record<string, string> = {}): Action => ({
@@ -19,7 +25,9 @@ const metaData = (configuration: Record<string, string> = {}): Action => ({
 const add = (p: string, extra: Record<string, unknown> = {}): Action => ({
   add: { path: p, partitionValues: { p: 'a' }, size: 100, modificationTime: 1, dataChange: true, ...extra },
 });
-const remove = (p: string, deletionTimestamp: number, extra: Record<string, unknown> = {}): Action => ({ remove: { path: p, deletionTimestamp, dataChange: true, ...extra } });
+const remove = (p: string, deletionTimestamp: number, extra: Record<string, unknown> = {}): Action => ({
+  remove: { path: p, deletionTimestamp, dataChange: true, ...extra },
+});
 const commitInfo = (timestamp: number): Action => ({ commitInfo: { timestamp, operation: 'WRITE' } });
 
 let dir: string;
@@ -47,8 +55,18 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 describe('loadSnapshot: JSON commit replay', () => {
   it('reconciles protocol, metadata, adds, removes and txns across commits', async () => {
     await commit(0, [commitInfo(NOW - 3000), protocol(), metaData(), add('a.parquet'), add('b.parquet')]);
-    await commit(1, [commitInfo(NOW - 2000), remove('a.parquet', NOW - DAY_MS), add('c.parquet'), { txn: { appId: 'otslake/t/ch1', version: 1, lastUpdated: NOW } }]);
-    await commit(2, [commitInfo(NOW - 1000), protocol(1, 4), { txn: { appId: 'otslake/t/ch1', version: 2, lastUpdated: NOW } }, { txn: { appId: 'otslake/t/ch2', version: 7 } }]);
+    await commit(1, [
+      commitInfo(NOW - 2000),
+      remove('a.parquet', NOW - DAY_MS),
+      add('c.parquet'),
+      { txn: { appId: 'otslake/t/ch1', version: 1, lastUpdated: NOW } },
+    ]);
+    await commit(2, [
+      commitInfo(NOW - 1000),
+      protocol(1, 4),
+      { txn: { appId: 'otslake/t/ch1', version: 2, lastUpdated: NOW } },
+      { txn: { appId: 'otslake/t/ch2', version: 7 } },
+    ]);
     const s = await loadSnapshot(store, { nowMs: NOW });
     expect(s.version).toBe(2);
     expect(s.protocol).toEqual({ minReaderVersion: 1, minWriterVersion: 4 });
@@ -83,9 +101,15 @@ describe('loadSnapshot: JSON commit replay', () => {
   });
 
   it('expires tombstones per delta.deletedFileRetentionDuration and txns per setTransactionRetentionDuration', async () => {
-    await commit(0, [protocol(), metaData({ 'delta.deletedFileRetentionDuration': 'interval 2 days', 'delta.setTransactionRetentionDuration': 'interval 1 day' }),
-      add('old.parquet'), add('new.parquet'),
-      { txn: { appId: 'stale', version: 1, lastUpdated: NOW - 2 * DAY_MS } }, { txn: { appId: 'fresh', version: 1, lastUpdated: NOW - 1000 } }, { txn: { appId: 'nolast', version: 3 } }]);
+    await commit(0, [
+      protocol(),
+      metaData({ 'delta.deletedFileRetentionDuration': 'interval 2 days', 'delta.setTransactionRetentionDuration': 'interval 1 day' }),
+      add('old.parquet'),
+      add('new.parquet'),
+      { txn: { appId: 'stale', version: 1, lastUpdated: NOW - 2 * DAY_MS } },
+      { txn: { appId: 'fresh', version: 1, lastUpdated: NOW - 1000 } },
+      { txn: { appId: 'nolast', version: 3 } },
+    ]);
     await commit(1, [remove('old.parquet', NOW - 3 * DAY_MS), remove('new.parquet', NOW - DAY_MS)]);
     const s = await loadSnapshot(store, { nowMs: NOW });
     expect([...s.tombstones.keys()]).toEqual(['new.parquet']);

@@ -7,7 +7,13 @@ import type { ObjectStore } from '../../../lake/object-store.js';
 const meta: Metadata = {
   id: 'table-1',
   format: { provider: 'parquet', options: {} },
-  schemaString: JSON.stringify({ type: 'struct', fields: [{ name: 'id', type: 'long', nullable: false, metadata: {} }, { name: 'p', type: 'string', nullable: true, metadata: {} }] }),
+  schemaString: JSON.stringify({
+    type: 'struct',
+    fields: [
+      { name: 'id', type: 'long', nullable: false, metadata: {} },
+      { name: 'p', type: 'string', nullable: true, metadata: {} },
+    ],
+  }),
   partitionColumns: ['p'],
   configuration: {},
 };
@@ -33,8 +39,12 @@ describe('findConflict', () => {
     expect(findConflict([add('a')], [{ metaData: addColumns(meta, [{ name: 'n', type: 'string' }]) }], meta)).toBeNull();
     expect(findConflict([add('a')], [{ metaData: addColumns(meta, [{ name: 'n', type: 'string' }]) }])).toMatchObject({ fenced: false });
     expect(findConflict([add('a')], [{ metaData: { ...meta, partitionColumns: [] } }], meta)).toMatchObject({ reason: 'the partition columns changed' });
-    expect(findConflict([add('a')], [{ metaData: { ...meta, schemaString: JSON.stringify({ type: 'struct', fields: [] }) } }], meta)).toMatchObject({ reason: expect.stringContaining('id') });
-    expect(findConflict([add('a')], [{ protocol: { minReaderVersion: 3, minWriterVersion: 7 } }], meta)).toMatchObject({ reason: 'the table protocol changed' });
+    expect(findConflict([add('a')], [{ metaData: { ...meta, schemaString: JSON.stringify({ type: 'struct', fields: [] }) } }], meta)).toMatchObject({
+      reason: expect.stringContaining('id'),
+    });
+    expect(findConflict([add('a')], [{ protocol: { minReaderVersion: 3, minWriterVersion: 7 } }], meta)).toMatchObject({
+      reason: 'the table protocol changed',
+    });
     expect(findConflict([add('a'), { metaData: meta }], [{ metaData: meta }], meta)).toMatchObject({ fenced: false });
   });
 });

@@ -93,7 +93,9 @@ describe('PlainBuffer §5.4 examples', () => {
 
   it('the test encoder reproduces all four examples byte for byte', () => {
     const pk = [{ name: 'id', value: str('a') }];
-    expect(encodeRow({ pk, cells: [{ name: 'col', value: int(1), timestampMs: TS }], seq: { epoch: 0, timestampUs: 1700000000000123n, rowIndex: 0 } })).toEqual(EX1);
+    expect(encodeRow({ pk, cells: [{ name: 'col', value: int(1), timestampMs: TS }], seq: { epoch: 0, timestampUs: 1700000000000123n, rowIndex: 0 } })).toEqual(
+      EX1,
+    );
     expect(
       encodeRow({
         pk,
@@ -185,7 +187,10 @@ describe('PlainBuffer decoding', () => {
   });
 
   it('accepts a DELETE_ROW without the delete marker', () => {
-    const out = decodeRecordToObject(encodeRow({ pk: [{ name: 'id', value: str('z') }], seq: { epoch: 0, timestampUs: 1n, rowIndex: 0 } }), ActionType.DELETE_ROW);
+    const out = decodeRecordToObject(
+      encodeRow({ pk: [{ name: 'id', value: str('z') }], seq: { epoch: 0, timestampUs: 1n, rowIndex: 0 } }),
+      ActionType.DELETE_ROW,
+    );
     expect(out).toMatchObject({ actionType: ActionType.DELETE_ROW, deleteMarker: false, cells: [] });
   });
 
@@ -229,7 +234,11 @@ describe('PlainBuffer decoding', () => {
   it.each<[string, EncRow | Uint8Array, string]>([
     ['PUT without timestamp', { pk: [{ name: 'id', value: int(1) }], cells: [{ name: 'c', value: int(1) }] }, 'should have both value and timestamp'],
     ['DELETE_ONE_VERSION without timestamp', { pk: [{ name: 'id', value: int(1) }], cells: [{ name: 'c', op: 'delete-one' }] }, 'should have timestamp'],
-    ['DELETE_ALL_VERSION with timestamp', { pk: [{ name: 'id', value: int(1) }], cells: [{ name: 'c', op: 'delete-all', timestampMs: 1 }] }, 'should not have value and timestamp'],
+    [
+      'DELETE_ALL_VERSION with timestamp',
+      { pk: [{ name: 'id', value: int(1) }], cells: [{ name: 'c', op: 'delete-all', timestampMs: 1 }] },
+      'should not have value and timestamp',
+    ],
     ['DELETE with a value', { pk: [{ name: 'id', value: int(1) }], cells: [{ name: 'c', op: 'delete-all', value: int(1) }] }, 'should not have value'],
     ['missing primary key in a record', { cells: [{ name: 'c', value: int(1), timestampMs: 1 }] }, 'expected TAG_ROW_PK'],
     ['bad header', Uint8Array.of(0x74, 0, 0, 0, 1, 9, 0), 'header'],
@@ -259,7 +268,9 @@ describe('PlainBuffer decoding', () => {
       { action_type: ActionType.PUT_ROW, record: EX1 },
       { action_type: ActionType.PUT_ROW, record: EX4.subarray(0, 40) },
     ];
-    const err = decodeError(() => new PlainBufferDecoder().decodeRecords(records, { beginRow() {}, primaryKey() {}, cell() {}, endRow() {} }, { channelId: 'ch-9' }));
+    const err = decodeError(() =>
+      new PlainBufferDecoder().decodeRecords(records, { beginRow() {}, primaryKey() {}, cell() {}, endRow() {} }, { channelId: 'ch-9' }),
+    );
     expect(err.context).toMatchObject({ channelId: 'ch-9', recordIndex: 1 });
     expect(err.message).toContain('truncated');
   });
@@ -269,7 +280,10 @@ describe('PlainBuffer fuzzing: every mutation decodes or throws the typed error'
   const noopSink: RecordSink = { beginRow() {}, primaryKey() {}, cell() {}, endRow() {} };
   const decoder = new PlainBufferDecoder();
   const generated = encodeRow({
-    pk: [{ name: 'id', value: int(42) }, { name: 'p', value: bin(Uint8Array.of(1, 2)) }],
+    pk: [
+      { name: 'id', value: int(42) },
+      { name: 'p', value: bin(Uint8Array.of(1, 2)) },
+    ],
     cells: [
       { name: 's', value: str('text'), timestampMs: TS },
       { name: 'd', value: dbl(1.5), timestampMs: TS },
@@ -285,7 +299,9 @@ describe('PlainBuffer fuzzing: every mutation decodes or throws the typed error'
 
   const attempt = (bytes: Uint8Array): 'ok' | 'typed' => {
     try {
-      decoder.decodeRecords([{ action_type: ActionType.UPDATE_ROW, record: bytes, origin_record: bytes.length % 2 ? bytes : undefined }], noopSink, { channelId: 'fz' });
+      decoder.decodeRecords([{ action_type: ActionType.UPDATE_ROW, record: bytes, origin_record: bytes.length % 2 ? bytes : undefined }], noopSink, {
+        channelId: 'fz',
+      });
       return 'ok';
     } catch (err) {
       if (!(err instanceof OtslakeError) || err.code !== 'OTSL_DECODE_CORRUPT_RECORD') throw err;

@@ -95,11 +95,13 @@ describe('ReadRecordsResponse fast path', () => {
   });
 
   it('declines what is not the canonical form, and decodeMessage then answers as protobufjs does', () => {
-    const base = Buffer.from(encodeMessageGeneric('ReadRecordsResponse', {
-      records: [{ action_type: ActionType.UPDATE_ROW, record: Uint8Array.of(9) }],
-      next_token: 'tok',
-      may_more_record: true,
-    }));
+    const base = Buffer.from(
+      encodeMessageGeneric('ReadRecordsResponse', {
+        records: [{ action_type: ActionType.UPDATE_ROW, record: Uint8Array.of(9) }],
+        next_token: 'tok',
+        may_more_record: true,
+      }),
+    );
     const unknownField = Buffer.concat([base, Buffer.from([0x20, 0x05])]); // field 4, varint
     const unicodeToken = Buffer.from(encodeMessageGeneric('ReadRecordsResponse', { records: [], next_token: 'tök' }));
     const unknownAction = Buffer.from([0x0a, 0x05, 0x08, 0x07, 0x12, 0x01, 0x00, 0x12, 0x01, 0x74]); // action_type 7

@@ -42,7 +42,12 @@ describe('tunnel tokens', () => {
     ['not base64', 'abc$'],
     ['finished marker', 'finished'],
     ['garbage bytes', Buffer.from([0xff, 0xff, 0xff]).toString('base64')],
-    ['missing content', Buffer.from(encodeMessage('Token', { version: 2n, content: new Uint8Array() })).toString('base64').slice(0, 4)],
+    [
+      'missing content',
+      Buffer.from(encodeMessage('Token', { version: 2n, content: new Uint8Array() }))
+        .toString('base64')
+        .slice(0, 4),
+    ],
     ['unknown version', Buffer.from(encodeMessage('Token', { version: 3n, content: new Uint8Array() })).toString('base64')],
     ['bad content', Buffer.from(encodeMessage('Token', { version: 2n, content: new Uint8Array([0x0a, 0x09, 1]) })).toString('base64')],
   ])('rejects %s with OTSL_DECODE_TOKEN', (_name, token) => {

@@ -92,12 +92,25 @@ describe('TunnelSession against a scripted Tunnel server', () => {
   let session: TunnelSession | undefined;
 
   const makeSession = (heartbeatIntervalMs = 60_000) =>
-    (session = new TunnelSession({ client, tunnelId: 'tun-1', clientTag: 'test-host', heartbeatIntervalMs, heartbeatTimeoutMs: heartbeatIntervalMs * 10, closingRoundThreshold: 3 }));
+    (session = new TunnelSession({
+      client,
+      tunnelId: 'tun-1',
+      clientTag: 'test-host',
+      heartbeatIntervalMs,
+      heartbeatTimeoutMs: heartbeatIntervalMs * 10,
+      closingRoundThreshold: 3,
+    }));
 
   beforeEach(async () => {
     fake = new FakeTunnel();
     await fake.start();
-    client = new TunnelClient({ endpoint: fake.endpoint, instanceName: 'i', accessKeyId: 'a', accessKeySecret: 's', retry: { initialDelayMs: 1, maxDelayMs: 2, maxAttempts: 2 } });
+    client = new TunnelClient({
+      endpoint: fake.endpoint,
+      instanceName: 'i',
+      accessKeyId: 'a',
+      accessKeySecret: 's',
+      retry: { initialDelayMs: 1, maxDelayMs: 2, maxAttempts: 2 },
+    });
   });
   afterEach(async () => {
     await session?.shutdown();
@@ -132,7 +145,11 @@ describe('TunnelSession against a scripted Tunnel server', () => {
     // Someone else advanced the server's sequence: our 7 is stale.
     fake.checkpointStore.set('ch1', { token: 'OTHER', seq: 10n });
     expect(await cp.checkpoint('TOK7')).toEqual({ kind: 'checkpointed-after-resync', sequenceNumber: 11n, serverSequenceNumber: 10n });
-    expect(fake.checkpoints.map((c) => [c.checkpoint, c.sequence_number])).toEqual([['TOK6', 6n], ['TOK7', 7n], ['TOK7', 11n]]);
+    expect(fake.checkpoints.map((c) => [c.checkpoint, c.sequence_number])).toEqual([
+      ['TOK6', 6n],
+      ['TOK7', 7n],
+      ['TOK7', 11n],
+    ]);
     expect(fake.checkpointStore.get('ch1')).toEqual({ token: 'TOK7', seq: 11n });
   });
 
@@ -174,7 +191,10 @@ describe('TunnelSession against a scripted Tunnel server', () => {
     });
     fake.heartbeatGate = undefined;
     open();
-    await Promise.race([bReported, new Promise((_, reject) => AbortSignal.timeout(5_000).addEventListener('abort', () => reject(new Error('CLOSE of b not sent'))))]);
+    await Promise.race([
+      bReported,
+      new Promise((_, reject) => AbortSignal.timeout(5_000).addEventListener('abort', () => reject(new Error('CLOSE of b not sent')))),
+    ]);
   });
 
   it('a channel whose checkpoint is already "finished" is not read and is reported TERMINATED', async () => {

@@ -30,14 +30,33 @@ describe('dead letters', () => {
     const store = new LocalStore(dir.path);
     const dl = new DeadLetters('ch/1', 'b1');
     expect(await dl.write(store)).toBeNull();
-    const record = { action_type: ActionType.PUT_ROW, record: encodeRow({ pk: [{ name: 'id', value: int(7) }], cells: [{ name: 'k', value: bin(new Uint8Array([1])), timestampMs: 3 }] }) };
+    const record = {
+      action_type: ActionType.PUT_ROW,
+      record: encodeRow({ pk: [{ name: 'id', value: int(7) }], cells: [{ name: 'k', value: bin(new Uint8Array([1])), timestampMs: 3 }] }),
+    };
     dl.addRawRecord('oversized-row', record, { token: 't0', recordIndex: 4 }, { bytes: 999 });
     dl.addRow('unknown-column', record, { token: 't0', recordIndex: 5 }, { column: 'k', actualType: 'BINARY' });
     const meta = await dl.write(store);
     expect(meta).toEqual({ path: '_otslake/dead-letters/ch%2F1/b1.jsonl', rows: 2, reasons: { 'oversized-row': 1, 'unknown-column': 1 } });
-    const lines = (await readFile(join(dir.path, meta!.path), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l));
-    expect(lines[0]).toMatchObject({ reason: 'oversized-row', channelId: 'ch/1', batchId: 'b1', token: 't0', recordIndex: 4, actionType: 'PUT_ROW', bytes: 999 });
+    const lines = (await readFile(join(dir.path, meta!.path), 'utf8'))
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines[0]).toMatchObject({
+      reason: 'oversized-row',
+      channelId: 'ch/1',
+      batchId: 'b1',
+      token: 't0',
+      recordIndex: 4,
+      actionType: 'PUT_ROW',
+      bytes: 999,
+    });
     expect(Buffer.from(lines[0].record, 'base64')).toEqual(Buffer.from(record.record));
-    expect(lines[1]).toMatchObject({ reason: 'unknown-column', column: 'k', row: { id: '7', k: 'AQ==', _op: 'PUT', _ts: 3000, _seq: null, _channel: 'ch/1' }, types: { id: 'INTEGER', k: 'BINARY' } });
+    expect(lines[1]).toMatchObject({
+      reason: 'unknown-column',
+      column: 'k',
+      row: { id: '7', k: 'AQ==', _op: 'PUT', _ts: 3000, _seq: null, _channel: 'ch/1' },
+      types: { id: 'INTEGER', k: 'BINARY' },
+    });
   });
 });
