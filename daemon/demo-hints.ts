@@ -13,7 +13,7 @@ export function demoQuery(tablePath: string): string {
   );
 }
 
-/** chdb is a dev dependency (its native library is large); null when it is not installed. */
+/** chdb is installed by the first `npm test` (scripts/ensure-test-deps.mjs), not by `npm ci`; null when absent. */
 function chdbModulePath(): string | null {
   try {
     return createRequire(import.meta.url).resolve('chdb');
@@ -28,7 +28,7 @@ export function queryHints(tablePath: string, configPath: string): string[] {
   // `cd /`: chdb reads local files only below its working directory.
   const chdbLine = chdb
     ? `  cd / && OTSLAKE_SQL="${sql}" node -e "console.log(require('${chdb}').query(process.env.OTSLAKE_SQL, 'PrettyCompact'))"`
-    : `  (install the dev dependencies for chdb, or run this SQL in any Delta reader)\n  ${sql}`;
+    : `  (chdb is not installed yet: \`npm test\` installs it, or \`npm install --no-save chdb@3.4.0\`; or run this SQL in any Delta reader)\n  ${sql}`;
   return [
     'Query the table while it fills (chdb, embedded ClickHouse):',
     chdbLine,
