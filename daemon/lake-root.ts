@@ -1,19 +1,9 @@
 /** The lake root store of a resolved config (file:// or oss:// with its settings). */
 import type { ResolvedConfig } from '../config/load.js';
 import type { ObjectStore } from '../lake/object-store.js';
-import { openStore } from '../lake/store.js';
+import { openLakeStore } from '../lake/store.js';
+import { ossConnectionOf } from '../workers/worker-setup.js';
 
 export function openLakeRoot(config: ResolvedConfig): ObjectStore {
-  const oss = config.lake.oss;
-  if (oss === null) return openStore(config.lake.uri);
-  return openStore(config.lake.uri, {
-    oss: {
-      endpoint: oss.endpoint,
-      ...(oss.region !== null ? { region: oss.region } : {}),
-      accessKeyId: oss.accessKeyId,
-      accessKeySecret: oss.accessKeySecret,
-      ...(oss.securityToken !== null ? { stsToken: oss.securityToken } : {}),
-      pathStyle: oss.sldEnable,
-    },
-  });
+  return openLakeStore(config.lake.uri, ossConnectionOf(config));
 }

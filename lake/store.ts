@@ -16,6 +16,17 @@ export interface OpenStoreOptions {
   oss?: Omit<OssStoreOptions, 'bucket' | 'prefix'>;
 }
 
+/** OSS connection settings as the config and the worker setup carry them (plain data, thread-safe). */
+export interface OssConnection {
+  readonly endpoint: string;
+  readonly region: string | null;
+  readonly accessKeyId: string;
+  readonly accessKeySecret: string;
+  readonly securityToken: string | null;
+  /** Path-style `/bucket/key` addressing (config key lake.oss.sldEnable). */
+  readonly pathStyle: boolean;
+}
+
 export type StoreLocation = { scheme: 'file'; path: string } | { scheme: 'oss'; bucket: string; prefix: string };
 
 function invalid(uri: string, why: string): OtslakeError {
@@ -59,4 +70,19 @@ export function openStore(uri: string, options: OpenStoreOptions = {}): ObjectSt
     throw new OtslakeError('OTSL_CONFIG_INVALID', `OSS settings (endpoint, credentials) are required to open ${uri}`, { context: { uri } });
   }
   return OssStore.open({ ...options.oss, bucket: location.bucket, prefix: location.prefix });
+}
+
+/** The lake root from its URI and, for oss://, its connection settings. */
+export function openLakeStore(uri: string, oss: OssConnection | null): ObjectStore {
+  if (oss === null) return openStore(uri);
+  return openStore(uri, {
+    oss: {
+      endpoint: oss.endpoint,
+      ...(oss.region !== null ? { region: oss.region } : {}),
+      accessKeyId: oss.accessKeyId,
+      accessKeySecret: oss.accessKeySecret,
+      ...(oss.securityToken !== null ? { stsToken: oss.securityToken } : {}),
+      pathStyle: oss.pathStyle,
+    },
+  });
 }

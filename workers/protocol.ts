@@ -8,6 +8,7 @@
  */
 import { OtslakeError, serializeError, type ErrorContext, type SerializedError } from '../common/errors.js';
 import type { WrittenFile } from '../lake/parquet-file.js';
+import type { OssConnection } from '../lake/store.js';
 import type { ColumnType } from '../lake/parquet-columns.js';
 import type { TypeConflictPolicy } from '../lake/mirror/type-conflict.js';
 
@@ -100,14 +101,7 @@ export interface WorkerSetup {
     /** file:///abs/path or oss://bucket/prefix: the lake root; tables live at `tablePath` below it. */
     readonly uri: string;
     /** Present exactly when `uri` is oss://. */
-    readonly oss: {
-      readonly endpoint: string;
-      readonly region: string | null;
-      readonly accessKeyId: string;
-      readonly accessKeySecret: string;
-      readonly securityToken: string | null;
-      readonly pathStyle: boolean;
-    } | null;
+    readonly oss: OssConnection | null;
   };
   readonly parquet: {
     readonly compression: 'zstd' | 'snappy' | 'uncompressed';

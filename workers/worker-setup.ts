@@ -13,7 +13,7 @@ import { createLogger, type Logger } from '../common/log.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { DEFAULT_ROW_GROUP_ROWS, type ParquetCompression } from '../lake/parquet-file.js';
 import type { ObjectStore } from '../lake/object-store.js';
-import { openStore, type OpenStoreOptions } from '../lake/store.js';
+import { openLakeStore, type OssConnection } from '../lake/store.js';
 import { TunnelClient } from '../tunnel/tunnel-client.js';
 import { PROTOCOL_VERSION, type WorkerSetup } from './protocol.js';
 
@@ -28,9 +28,23 @@ export interface WorkerResources {
   readonly rowGroupRows: number;
 }
 
+/** The lake's OSS connection from the resolved configuration; null for a file:// lake. */
+export function ossConnectionOf(config: ResolvedConfig): OssConnection | null {
+  const oss = config.lake.oss;
+  return oss === null
+    ? null
+    : {
+        endpoint: oss.endpoint,
+        region: oss.region,
+        accessKeyId: oss.accessKeyId,
+        accessKeySecret: oss.accessKeySecret,
+        securityToken: oss.securityToken,
+        pathStyle: oss.sldEnable,
+      };
+}
+
 /** The serialisable per-thread setup, from the resolved configuration. */
 export function workerSetupFrom(config: ResolvedConfig): WorkerSetup {
-  const oss = config.lake.oss;
   return {
     protocol: PROTOCOL_VERSION,
     tunnel: {
@@ -43,35 +57,10 @@ export function workerSetupFrom(config: ResolvedConfig): WorkerSetup {
     },
     lake: {
       uri: config.lake.uri,
-      oss:
-        oss === null
-          ? null
-          : {
-              endpoint: oss.endpoint,
-              region: oss.region,
-              accessKeyId: oss.accessKeyId,
-              accessKeySecret: oss.accessKeySecret,
-              securityToken: oss.securityToken,
-              pathStyle: oss.sldEnable,
-            },
+      oss: ossConnectionOf(config),
     },
     parquet: { compression: 'zstd', rowGroupRows: DEFAULT_ROW_GROUP_ROWS },
     logLevel: config.log.level,
-  };
-}
-
-function storeOptionsOf(setup: WorkerSetup): OpenStoreOptions {
-  const oss = setup.lake.oss;
-  if (oss === null) return {};
-  return {
-    oss: {
-      endpoint: oss.endpoint,
-      ...(oss.region !== null ? { region: oss.region } : {}),
-      accessKeyId: oss.accessKeyId,
-      accessKeySecret: oss.accessKeySecret,
-      ...(oss.securityToken !== null ? { stsToken: oss.securityToken } : {}),
-      pathStyle: oss.pathStyle,
-    },
   };
 }
 
@@ -113,7 +102,7 @@ export function createWorkerResources(setup: WorkerSetup): WorkerResources & { c
     tableStore(tablePath) {
       let store = tables.get(tablePath);
       if (store === undefined) {
-        root ??= openStore(checked.lake.uri, storeOptionsOf(checked));
+        root ??= openLakeStore(checked.lake.uri, checked.lake.oss);
         store = tablePath === '' ? root : root.child(tablePath);
         tables.set(tablePath, store);
       }
