@@ -6,11 +6,10 @@
  */
 import { createLogger, type Logger } from '../common/log.js';
 import type { ResolvedConfig } from '../config/load.js';
-import { TunnelClient } from '../tunnel/tunnel-client.js';
 import { createWorkerPool } from '../workers/pool.js';
 import { workerSetupFrom } from '../workers/worker-setup.js';
 import { Daemon, type DaemonOptions } from './daemon.js';
-import { openLakeRoot } from './lake-root.js';
+import { openLakeRoot, openTunnelClient } from './connections.js';
 import { Metrics } from './metrics.js';
 import type { SessionSettings } from './table-runner.js';
 import { sdkPrimaryKeyDescriber } from './table-schema.js';
@@ -33,15 +32,8 @@ function defaultWorkerFile(): string {
 export function buildDaemon(config: ResolvedConfig, options: BuildDaemonOptions = {}): { daemon: Daemon; close(): void } {
   const log = options.log ?? createLogger({ level: config.log.level, bindings: { service: 'otslake' } });
   const metrics = new Metrics();
-  const tunnelClient = new TunnelClient({
-    endpoint: config.source.endpoint,
-    instanceName: config.source.instance,
-    accessKeyId: config.source.accessKeyId,
-    accessKeySecret: config.source.accessKeySecret,
-    securityToken: config.source.securityToken ?? undefined,
-    requestTimeoutMs: config.source.requestTimeoutMs,
-    logger: log.child({ component: 'tunnel' }),
-  });
+  const tunnelClient = openTunnelClient(config, { logger: log.child({ component: 'tunnel' }) });
+
   const lakeRoot = openLakeRoot(config);
   const pool = createWorkerPool({
     filename: options.workerFile ?? defaultWorkerFile(),

@@ -6,9 +6,9 @@
 import { parseCommandArgs } from '../../common/args.js';
 import { isOtslakeError } from '../../common/errors.js';
 import { loadConfig } from '../../config/load.js';
-import { TunnelClient } from '../../tunnel/tunnel-client.js';
+import type { TunnelClient } from '../../tunnel/tunnel-client.js';
 import type { Command } from '../cli.js';
-import { openLakeRoot } from '../lake-root.js';
+import { openLakeRoot, openTunnelClient } from '../connections.js';
 import { collectTableStatus, renderTableStatus } from '../table-status.js';
 
 export const command: Command = {
@@ -29,15 +29,7 @@ export const command: Command = {
     try {
       const config = loadConfig(args.values.config);
       const lakeRoot = openLakeRoot(config);
-      client = new TunnelClient({
-        endpoint: config.source.endpoint,
-        instanceName: config.source.instance,
-        accessKeyId: config.source.accessKeyId,
-        accessKeySecret: config.source.accessKeySecret,
-        securityToken: config.source.securityToken ?? undefined,
-        requestTimeoutMs: config.source.requestTimeoutMs,
-        retry: { maxAttempts: 3 },
-      });
+      client = openTunnelClient(config, { retry: { maxAttempts: 3 } });
       const tables = [];
       for (const t of config.tables) tables.push(await collectTableStatus(t, lakeRoot, client));
       process.stdout.write(args.values.json === true ? JSON.stringify({ tables }, null, 2) + '\n' : tables.map(renderTableStatus).join('\n\n') + '\n');
