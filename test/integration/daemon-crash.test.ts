@@ -331,6 +331,9 @@ async function runScenario(scenario: Scenario): Promise<void> {
     const beforeReady = lives.length > 0 && random() < 0.15;
     if (!beforeReady) await d.logged('table ready', 30_000);
     if (lives.length === 0) writer.start();
+    // Every third life is killed only after it committed (how soon a first batch commits depends on the
+    // machine's load), so that restarts after committed batches are always part of the run.
+    if (!beforeReady && lives.length % 3 === 1) await d.logged('batch committed', 30_000);
     const afterMs = Math.floor(beforeReady ? 100 + random() * 1_200 : random() * 2_500);
     const exitedByItself = await Promise.race([delay(afterMs).then(() => undefined), d.exited]);
     d.child.kill('SIGKILL');
