@@ -2,8 +2,8 @@
  * `bin/otslake inspect` spawned as a user runs it (compiled CLI), on a kernel conformance table
  * and on a small table written here.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -15,8 +15,6 @@ import { KERNEL_DATA, makeTempDir, removeDir } from './unpack.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'bin', 'otslake');
-const COMPILED = path.join(ROOT, 'dist', 'daemon', 'commands', 'inspect.js');
-const SOURCES = ['daemon/commands/inspect.ts', 'lake/snapshot.ts', 'lake/checkpoint-reader.ts', 'lake/table-features.ts'].map((f) => path.join(ROOT, f));
 const TABLE = path.join(KERNEL_DATA, 'app-txn-checkpoint');
 
 const run = promisify(execFile);
@@ -34,15 +32,7 @@ async function inspect(...args: string[]): Promise<{ code: number; stdout: strin
 describe.skipIf(!existsSync(TABLE) && `conformance table missing: ${TABLE}`)('otslake inspect', () => {
   let tmp: string;
   beforeAll(() => {
-    const stale = !existsSync(COMPILED) || SOURCES.some((s) => statSync(s).mtimeMs > statSync(COMPILED).mtimeMs);
-    if (stale) {
-      // Other folders may have type errors mid-flight; tsc still emits, which is all the CLI needs.
-      try {
-        execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore', timeout: 120_000 });
-      } catch {
-        /* emitted anyway */
-      }
-    }
+    // bin/otslake runs dist/, built once by test/global-setup.ts.
     tmp = makeTempDir('otsl-inspect-');
   }, 130_000);
   afterAll(() => removeDir(tmp));

@@ -113,7 +113,7 @@ describe.skipIf(skip)('delta-kernel-rs conformance', () => {
     for (const [name, code] of Object.entries(NEGATIVE)) {
       expect(await codeOf(loadSnapshot(goldenTable(name))), name).toBe(code);
     }
-    const gap = await loadSnapshot(goldenTable('versions-not-contiguous')).catch((e: unknown) => e as { context: { version: number } });
+    const gap = (await loadSnapshot(goldenTable('versions-not-contiguous')).catch((e: unknown) => e)) as { context: { version: number } };
     expect(gap.context.version).toBe(1);
   });
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StructType } from '../../lake/actions.js';
 import { checkpointIfDue } from '../../lake/checkpoint-writer.js';
-import { compactTable, planCompaction } from '../../lake/compaction.js';
+import { compactTable } from '../../lake/compaction.js';
 import { LocalStore } from '../../lake/local-store.js';
 import { cleanupExpiredLogs } from '../../lake/log-cleanup.js';
 import { dataColumnsOf } from '../../lake/parquet-columns.js';

@@ -84,8 +84,8 @@ describe('otslake demo', () => {
     ]);
     expect(byMinute!.ok, JSON.stringify(byMinute)).toBe(true);
     if (!byMinute!.ok || !ops!.ok) throw new Error(JSON.stringify([byMinute, ops]));
-    expect(byMinute.rows.reduce((n, r) => n + Number(r.changes), 0)).toBeGreaterThan(0);
-    const count = new Map(ops.rows.map((r) => [String(r._op), Number(r.n)]));
+    expect(byMinute!.rows.reduce((n, r) => n + Number(r.changes), 0)).toBeGreaterThan(0);
+    const count = new Map(ops!.rows.map((r) => [String(r._op), Number(r.n)]));
     // The writer inserts, updates and deletes: the changelog shows all three.
     expect(count.get('PUT')).toBeGreaterThan(0);
     expect(count.get('UPDATE')).toBeGreaterThan(0);

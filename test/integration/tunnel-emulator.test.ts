@@ -127,7 +127,7 @@ describe('Stream tunnel', () => {
     for (const ch of owned) {
       const { records, token, tokens } = await readChannel(tunnel, session, tunnelId, ch.channelId);
       expect(isStreamToken(token)).toBe(true);
-      expect(tokens.every((t) => parseToken(t).iterator !== '')).toBe(true);
+      expect(tokens.every((t) => (parseToken(t).content.iterator ?? '') !== '')).toBe(true);
       const seqs = records.map((r) => r.decoded.seq!);
       expect(seqs.every((s) => s !== undefined)).toBe(true);
       for (let i = 1; i < seqs.length; i++) {

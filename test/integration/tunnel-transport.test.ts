@@ -92,7 +92,7 @@ describe('tunnel transport against a real HTTP server', () => {
   });
 
   it('sends a signed POST whose signature the server can verify, and decodes the response', async () => {
-    server.handler = (req, res) => reply(res, 'ConnectResponse', { client_id: 'host_abc' });
+    server.handler = (_req, res) => reply(res, 'ConnectResponse', { client_id: 'host_abc' });
     const resp = await client.connect({ tunnel_id: 't1', client_config: { timeout: 300n, client_tag: 'host' } });
     expect(resp.client_id).toBe('host_abc');
     const req = server.received[0]!;

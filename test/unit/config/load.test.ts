@@ -190,7 +190,7 @@ describe('loadConfig', () => {
       );
       expect.unreachable();
     } catch (err) {
-      const text = JSON.stringify({ message: (err as Error).message, ...(err as ConfigError) });
+      const text = JSON.stringify({ ...(err as ConfigError), message: (err as Error).message });
       expect(text).toContain('source.accessKeySecret');
       expect(text).not.toContain('987654321');
       expect(text).not.toContain('424242');

@@ -148,7 +148,7 @@ describe('loadSnapshot: errors', () => {
     await commit(0, [protocol(), metaData()]);
     await commit(1, [add('a.parquet')]);
     await commit(3, [add('b.parquet')]);
-    const err = await loadSnapshot(store).catch((e: unknown) => e as { code: string; context: { version: number }; message: string });
+    const err = (await loadSnapshot(store).catch((e: unknown) => e)) as { code: string; context: { version: number }; message: string };
     expect(err.code).toBe('OTSL_LAKE_LOG_CORRUPT');
     expect(err.context.version).toBe(2);
     expect(err.message).toContain('commit 2');
