@@ -28,6 +28,7 @@ import { openStore } from '../../lake/store.js';
 import { runChdb } from '../helpers/chdb.js';
 import { createHarness, readChangelog, TABLE, type Change, type Harness, type LakeRow } from '../helpers/daemon-harness.js';
 import { startTestOss, TEST_CREDENTIALS as OSS_CREDENTIALS } from '../helpers/oss.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 const CLI = new URL('../../daemon/cli.ts', import.meta.url).href;
 const PRELOAD_ROWS = 240;
@@ -48,18 +49,6 @@ afterEach(async () => {
   h = undefined;
   oss = undefined;
 });
-
-/** mulberry32: small, seedable, good enough to pick instants and operations. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface DaemonProcess {
   child: ChildProcess;

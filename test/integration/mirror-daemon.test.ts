@@ -23,6 +23,7 @@ import { collectTableStatus, renderTableStatus } from '../../daemon/table-status
 import { deltaSql, runChdb } from '../helpers/chdb.js';
 import { createHarness, TABLE, waitForEvent, type Harness } from '../helpers/daemon-harness.js';
 import { tablestoreSdk as TS } from '../helpers/emulator.js';
+import { seededRandom as seeded } from '../helpers/seeded-random.js';
 
 interface SdkRange {
   getRange(params: Record<string, unknown>): Promise<{
@@ -46,17 +47,6 @@ afterEach(async () => {
   await h?.close();
   h = undefined;
 });
-
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function numberOf(v: unknown): number {
   if (typeof v === 'number') return v;

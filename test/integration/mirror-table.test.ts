@@ -25,6 +25,7 @@ import { runMergeMirrorTask, type MergeMirrorTaskOk } from '../../workers/mirror
 import { PROTOCOL_VERSION } from '../../workers/protocol.js';
 import { runChdb, deltaSql } from '../helpers/chdb.js';
 import { createTmpDir, type TmpDir } from '../helpers/tmp-dir.js';
+import { seededRandom as rng } from '../helpers/seeded-random.js';
 
 const ATTRS = ['a', 'b', 'c', 'flag'] as const;
 type Attr = (typeof ATTRS)[number];
@@ -43,18 +44,6 @@ const STAGED_COLUMNS = [
   { name: '_channel', type: 'string', nullable: true },
   { name: '_deleted_columns', type: 'array<string>', nullable: true },
 ] as const;
-
-/** Deterministic PRNG (mulberry32) so a failure reproduces. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const keyOf = (region: string, id: bigint) => `${region}/${id}`;
 

@@ -7,17 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { CellChange, ChangeRecord, ColumnValue, PkCell, StoredRow } from '../../../emulator/tablestore/model.js';
 import { encodeRow, encodeStreamRecord, recordBytesOf } from '../../../emulator/tablestore/plainbuffer-write.js';
 import { encodeRow as referenceEncode, type EncCell, type EncValue } from '../../helpers/plainbuffer-encoder.js';
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as prng } from '../../helpers/seeded-random.js';
 
 const TEXTS = ['', 'a', 'status', 'é', 'zé中文', '😀 smile', 'x'.repeat(63), 'y'.repeat(64), 'long '.repeat(40), 'lone \ud800 surrogate'];
 

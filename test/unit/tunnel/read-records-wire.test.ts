@@ -9,18 +9,7 @@ import {
   type RecordMsg,
 } from '../../../tunnel/proto.js';
 import { decodeReadRecordsResponse, encodeReadRecordsResponse } from '../../../tunnel/read-records-wire.js';
-
-/** Deterministic PRNG (mulberry32), so a failure reproduces. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as prng } from '../../helpers/seeded-random.js';
 
 function randomBytes(rand: () => number, maxLen: number): Uint8Array {
   // Lengths across the 1-, 2- and 3-byte varint boundaries, zero included.
