@@ -15,8 +15,6 @@
  * the thread timing). The daemon runs the TypeScript sources through tsx (the entry bin/otslake
  * loads from dist/), as daemon-sigterm.test.ts does, so the test does not depend on a fresh build.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -29,8 +27,8 @@ import { runChdb } from '../helpers/chdb.js';
 import { createHarness, readChangelog, TABLE, type Change, type Harness, type LakeRow } from '../helpers/daemon-harness.js';
 import { startTestOss, TEST_CREDENTIALS as OSS_CREDENTIALS } from '../helpers/oss.js';
 import { seededRandom } from '../helpers/seeded-random.js';
+import { killSpawned, spawnCli } from '../helpers/cli-process.js';
 
-const CLI = new URL('../../daemon/cli.ts', import.meta.url).href;
 const PRELOAD_ROWS = 240;
 /** Rows per ReadRecords page and per channel task: a base channel of ~120 rows takes ~6 batches. */
 const PAGE_RECORDS = 20;
@@ -40,66 +38,14 @@ const READ_LATENCY_MS = 20;
 
 let h: Harness | undefined;
 let oss: OssEmulator | undefined;
-const children: ChildProcess[] = [];
 
 afterEach(async () => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killSpawned();
   await h?.close();
   await oss?.close();
   h = undefined;
   oss = undefined;
 });
-
-interface DaemonProcess {
-  child: ChildProcess;
-  logs: Record<string, unknown>[];
-  exited: Promise<number | null>;
-  /** Resolves with the first log line with this msg; rejects on exit or timeout. */
-  logged(msg: string, timeoutMs: number): Promise<Record<string, unknown>>;
-}
-
-function spawnDaemon(args: string[]): DaemonProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', '-e', `import(${JSON.stringify(CLI)}).then((m) => m.main(process.argv.slice(1)))`, ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  children.push(child);
-  const logs: Record<string, unknown>[] = [];
-  let pending = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-    pending += chunk;
-    const lines = pending.split('\n');
-    pending = lines.pop()!;
-    for (const line of lines) {
-      let rec: Record<string, unknown>;
-      try {
-        rec = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        rec = { msg: 'non-json', line };
-      }
-      logs.push(rec);
-      child.emit('log', rec);
-    }
-  });
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
-  const logged = (msg: string, timeoutMs: number) =>
-    new Promise<Record<string, unknown>>((resolve, reject) => {
-      const found = logs.find((l) => l.msg === msg);
-      if (found) return resolve(found);
-      const timer = setTimeout(() => finish(new Error(`no "${msg}" log within ${timeoutMs} ms`)), timeoutMs);
-      const onLog = (rec: Record<string, unknown>) => rec.msg === msg && finish(null, rec);
-      const onExit = () => finish(new Error(`daemon exited before "${msg}"; last logs ${JSON.stringify(logs.slice(-5))}`));
-      const finish = (err: Error | null, rec?: Record<string, unknown>) => {
-        clearTimeout(timer);
-        child.off('log', onLog);
-        child.off('exit', onExit);
-        if (err) reject(err);
-        else resolve(rec!);
-      };
-      child.on('log', onLog);
-      child.once('exit', onExit);
-    });
-  return { child, logs, exited, logged };
-}
 
 /** The SDK writer: inserts, partial updates (with a column delete now and then), overwrites and deletes. */
 class Writer {
@@ -314,7 +260,7 @@ async function runScenario(scenario: Scenario): Promise<void> {
   while (lives.length < scenario.maxKills && Date.now() - phaseStarted < scenario.killPhaseMs) {
     // A commit whose answer is lost: the put landed, the daemon saw a dropped connection.
     oss?.faults.inject({ kind: 'drop-after', op: 'PutObject', keyPrefix: 'lake/orders/_delta_log/0' });
-    const d = spawnDaemon(['run', '--config', configPath]);
+    const d = spawnCli(['run', '--config', configPath]);
     const spawnedAt = Date.now();
     // The first life creates the tunnel; the writer starts after that, so every write is in the stream.
     const beforeReady = lives.length > 0 && random() < 0.15;
@@ -342,7 +288,7 @@ async function runScenario(scenario: Scenario): Promise<void> {
   }
   await writer.stop();
 
-  const final = spawnDaemon(['run', '--config', configPath, '--until-idle']);
+  const final = spawnCli(['run', '--config', configPath, '--until-idle']);
   const finalCode = await Promise.race([final.exited, delay(45_000).then(() => 'timeout' as const)]);
   if (finalCode !== 0) console.log('final run logs', JSON.stringify(final.logs.slice(-15)));
   expect(finalCode).toBe(0);

@@ -6,77 +6,20 @@
  * The process runs the TypeScript sources through tsx (the same entry as bin/otslake, which loads
  * dist/), so that the test does not depend on a fresh build.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { spawnCli, killSpawned } from '../helpers/cli-process.js';
 import { asChanges, createHarness, lakeRowCount, readChangelog, sortChanges, TABLE, type Change, type Harness } from '../helpers/daemon-harness.js';
 
-const CLI = new URL('../../daemon/cli.ts', import.meta.url).href;
 let h: Harness | undefined;
-const children: ChildProcess[] = [];
 
 afterEach(async () => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killSpawned();
   await h?.close();
   h = undefined;
 });
-
-interface Spawned {
-  child: ChildProcess;
-  logs: Record<string, unknown>[];
-  /** Resolves with the first log line whose msg matches. */
-  logged(msg: string, timeoutMs?: number): Promise<Record<string, unknown>>;
-  exited: Promise<number | null>;
-}
-
-function runCli(args: string[]): Spawned {
-  const child = spawn(process.execPath, ['--import', 'tsx', '-e', `import(${JSON.stringify(CLI)}).then((m) => m.main(process.argv.slice(1)))`, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  const logs: Record<string, unknown>[] = [];
-  let pending = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-    pending += chunk;
-    const lines = pending.split('\n');
-    pending = lines.pop()!;
-    for (const line of lines) {
-      try {
-        const rec = JSON.parse(line) as Record<string, unknown>;
-        logs.push(rec);
-        child.emit('log', rec);
-      } catch {
-        logs.push({ msg: 'non-json', line });
-      }
-    }
-  });
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
-  return {
-    child,
-    logs,
-    exited,
-    logged: (msg, timeoutMs = 20_000) =>
-      new Promise((resolve, reject) => {
-        const found = logs.find((l) => l.msg === msg);
-        if (found) return resolve(found);
-        const timer = setTimeout(() => reject(new Error(`no "${msg}" log within ${timeoutMs} ms; got ${JSON.stringify(logs.map((l) => l.msg))}`)), timeoutMs);
-        const onLog = (rec: Record<string, unknown>) => {
-          if (rec.msg !== msg) return;
-          clearTimeout(timer);
-          child.off('log', onLog);
-          resolve(rec);
-        };
-        child.on('log', onLog);
-        void exited.then(() => {
-          clearTimeout(timer);
-          reject(new Error(`process exited before "${msg}"; logs ${JSON.stringify(logs.slice(-5))}`));
-        });
-      }),
-  };
-}
 
 describe('daemon: SIGTERM on the CLI process', () => {
   it('stops cleanly within the bound, and a restart continues exactly once', async () => {
@@ -97,7 +40,7 @@ describe('daemon: SIGTERM on the CLI process', () => {
     await writeFile(configPath, JSON.stringify(cfg));
     const tablePath = join(h.lake.path, 'lake', 'orders');
 
-    const first = runCli(['run', '--config', configPath]);
+    const first = spawnCli(['run', '--config', configPath]);
     await first.logged('batch committed');
     const signalledAt = Date.now();
     first.child.kill('SIGTERM');
@@ -107,13 +50,13 @@ describe('daemon: SIGTERM on the CLI process', () => {
     expect(transitions).toEqual(['running', 'draining', 'stopped']);
     expect(await lakeRowCount(tablePath)).toBeLessThan(30);
 
-    const second = runCli(['run', '--config', configPath, '--until-idle']);
+    const second = spawnCli(['run', '--config', configPath, '--until-idle']);
     expect(await second.exited).toBe(0);
     expect(asChanges(await readChangelog(tablePath))).toEqual(sortChanges(changes));
 
     for (let id = 1; id <= 10; id++) changes.push(await h.updateRow(id, { name: `renamed-${id}` }));
     changes.push(await h.deleteRow(30));
-    const third = runCli(['run', '--config', configPath, '--until-idle']);
+    const third = spawnCli(['run', '--config', configPath, '--until-idle']);
     expect(await third.exited).toBe(0);
     expect(asChanges(await readChangelog(tablePath))).toEqual(sortChanges(changes));
   }, 60_000);
