@@ -298,10 +298,9 @@ export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise
     slot.finished = r.result.finished;
     advanced.push(slot);
   }
+  // A finished channel's TERMINATED report wakes the session's heartbeat loop at once (TunnelSession),
+  // and the heartbeat's answer hands out its children: nothing to trigger here.
   const finishedChannels = await reportPositions(ctx, advanced, signal);
-  // TERMINATED reports travel with heartbeats, and the children of a finished parent are handed out
-  // by one: do not leave them to the next scheduled tick (30 s by default).
-  if (finishedChannels.length > 0) await ctx.session.heartbeatNow(signal).catch((err: unknown) => ctx.log.warn('heartbeat failed', { error: err }));
   // A channel the server marked CLOSING during the batch: its data is committed, give it back now.
   for (const ch of partitionOwned(ctx.session.ownedChannels()).closing) releaseChannel(ctx, ch.channelId, 'closing after commit');
   try {

@@ -11,6 +11,7 @@
 import { EventEmitter } from 'node:events';
 import { OtslakeError, hasCode } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
+import { WakeableDelay } from '../common/wakeable-delay.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import type { Metadata } from '../lake/actions.js';
 import { createMirrorTable } from '../lake/mirror/mirror-table.js';
@@ -62,7 +63,8 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
   private ctx: TableContext | null = null;
   private session: TunnelSession | null = null;
   private stopping = false;
-  private wake: (() => void) | null = null;
+  /** Between quiet batches; stop() and a change of our channels end it. */
+  private readonly pauseBetweenBatches = new WakeableDelay();
   private idleValue = false;
   private lastBatch: BatchReport | null = null;
   private progress: TunnelProgress | null = null;
@@ -108,7 +110,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       this.emit('failed', err);
       this.stop();
     });
-    session.on('channels', () => this.wake?.());
+    session.on('channels', () => this.pauseBetweenBatches.wake());
     this.session = session;
     await session.start(signal);
     this.ctx = {
@@ -224,7 +226,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         this.setBusy();
         pauseMs = intervalMs;
       }
-      if (pauseMs > 0 && !this.stopping) await this.pause(pauseMs, signal);
+      if (pauseMs > 0 && !this.stopping) await this.pauseBetweenBatches.wait(pauseMs, signal);
     }
     await this.maintenance?.settle();
   }
@@ -259,25 +261,10 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     this.emit('busy');
   }
 
-  /** Waits `ms`, cut short by stop() or a change of our channels. */
-  private pause(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        this.wake = null;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-      this.wake = done;
-    });
-  }
-
   /** No new batch after the current one. Idempotent. */
   stop(): void {
     this.stopping = true;
-    this.wake?.();
+    this.pauseBetweenBatches.wake();
   }
 
   /** Releases our channels to the server (ShutdownTunnel). */

@@ -15,6 +15,7 @@ import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { OtslakeError, hasCode } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
+import { WakeableDelay } from '../common/wakeable-delay.js';
 import { applyLocalEvent, mergeHeartbeat, mustStop, toHeartbeatChannels, type ChannelState } from './channel-state.js';
 import { Checkpointer } from './checkpointer.js';
 import { ChannelStatus, FINISHED_TOKEN } from './proto.js';
@@ -80,9 +81,8 @@ export class TunnelSession extends EventEmitter<SessionEvents> {
   private assignmentCounter = 0;
   private heartbeatChain: Promise<void> = Promise.resolve();
   private readonly loopAbort = new AbortController();
-  private wake: (() => void) | undefined;
-  /** Set when release()/markFinished() happened while no idle was waiting (a heartbeat was in flight). */
-  private wakePending = false;
+  /** Between heartbeats; release()/markFinished() end it so that reports reach the server promptly. */
+  private readonly pause = new WakeableDelay();
   private loopDone: Promise<void> = Promise.resolve();
   private lastEmitted = '';
 
@@ -215,7 +215,7 @@ export class TunnelSession extends EventEmitter<SessionEvents> {
     const wasConnected = this.clientIdValue !== undefined;
     this.stateValue = 'stopped';
     this.loopAbort.abort(new Error('session shutdown'));
-    this.wake?.();
+    this.pause.wake();
     await this.loopDone;
     await this.heartbeatChain;
     if (wasConnected) {
@@ -253,7 +253,7 @@ export class TunnelSession extends EventEmitter<SessionEvents> {
   private async runLoop(): Promise<void> {
     const signal = this.loopAbort.signal;
     while (this.stateValue === 'running') {
-      await this.idle(this.intervalMs, signal);
+      await this.pause.wait(this.intervalMs, signal);
       if (this.stateValue !== 'running') return;
       try {
         if (this.clientIdValue === undefined) await this.reconnect(signal);
@@ -296,34 +296,12 @@ export class TunnelSession extends EventEmitter<SessionEvents> {
     this.emit('failed', err);
   }
 
-  /** An AbortSignal-aware pause that release()/markFinished() can cut short so reports reach the server promptly. */
-  private idle(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve) => {
-      if (this.wakePending) {
-        // A local report arrived while the previous heartbeat was in flight: send it now, not a tick later.
-        this.wakePending = false;
-        resolve();
-        return;
-      }
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        this.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-      this.wake = done;
-    });
-  }
-
   private updateLocal(channelId: string, event: 'release' | 'finish'): void {
     const current = this.channels.get(channelId)!;
     const next = new Map(this.channels);
     next.set(channelId, applyLocalEvent(current, event));
     this.replaceChannels(next);
-    if (this.wake) this.wake();
-    else this.wakePending = true;
+    this.pause.wake();
   }
 
   private replaceChannels(next: Map<string, ChannelState>): void {
