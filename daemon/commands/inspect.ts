@@ -3,15 +3,10 @@
  * before trusting it — version, protocol, schema, partitioning, file/record/byte totals, txn positions.
  * Reads the log only (never data files), so it works on any table whose log we can read.
  */
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { parseCommandArgs } from '../../common/args.js';
-import { OtslakeError, isOtslakeError } from '../../common/errors.js';
 import type { DataType, StructType } from '../../lake/actions.js';
-import type { ObjectStore } from '../../lake/object-store.js';
 import { loadSnapshot, parseStats, type Snapshot } from '../../lake/snapshot.js';
-import { openStore } from '../../lake/store.js';
 import type { Command } from '../cli.js';
+import { runTableCommand, UsageError } from './table-command.js';
 
 export interface TableSummary {
   version: number;
@@ -78,67 +73,29 @@ export function formatSummary(uri: string, s: TableSummary, snapshot: Snapshot):
   return lines.join('\n') + '\n';
 }
 
-/**
- * file:///abs, a plain local path, or oss://bucket/prefix with the OSS settings taken from the
- * environment (OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET, optional OSS_SESSION_TOKEN, OSS_ENDPOINT,
- * OSS_REGION): inspect is an ad-hoc tool, it has no config file.
- */
-export function openTableStore(uri: string, env: NodeJS.ProcessEnv = process.env): ObjectStore {
-  if (!/^[a-z][a-z0-9+.-]*:/i.test(uri)) return openStore(pathToFileURL(resolve(uri)).href);
-  if (!uri.startsWith('oss://')) return openStore(uri);
-  const accessKeyId = env.OSS_ACCESS_KEY_ID;
-  const accessKeySecret = env.OSS_ACCESS_KEY_SECRET;
-  if (!accessKeyId || !accessKeySecret) {
-    throw new OtslakeError('OTSL_CONFIG_INVALID', `set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET to inspect ${uri}`, { context: { uri } });
-  }
-  return openStore(uri, {
-    oss: {
-      accessKeyId,
-      accessKeySecret,
-      ...(env.OSS_SESSION_TOKEN ? { stsToken: env.OSS_SESSION_TOKEN } : {}),
-      ...(env.OSS_ENDPOINT ? { endpoint: env.OSS_ENDPOINT } : {}),
-      ...(env.OSS_REGION ? { region: env.OSS_REGION } : {}),
-    },
-  });
-}
-
 export const command: Command = {
   summary: 'describe a Delta table: version, protocol, schema, files, records, txns',
-  async run(argv: string[]): Promise<number> {
-    let parsed;
-    try {
-      parsed = parseCommandArgs(argv, { version: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
-    } catch (err) {
-      process.stderr.write(`otslake inspect: ${(err as Error).message}\nusage: otslake inspect URI [--version N] [--json]\n`);
-      return 2;
-    }
-    const { values, positionals } = parsed;
-    if (values.help || positionals.length !== 1) {
-      process.stderr.write('usage: otslake inspect URI [--version N] [--json]\n');
-      return values.help ? 0 : 2;
-    }
-    const uri = positionals[0]!;
-    let version: number | undefined;
-    if (values.version !== undefined) {
-      version = Number(values.version);
-      if (!/^\d+$/.test(values.version) || !Number.isSafeInteger(version)) {
-        process.stderr.write(`otslake inspect: --version must be a non-negative integer, got "${values.version}"\n`);
-        return 2;
-      }
-    }
-    let store: ObjectStore | undefined;
-    try {
-      store = openTableStore(uri);
-      const snapshot = await loadSnapshot(store, version === undefined ? {} : { version });
-      const summary = summarizeSnapshot(snapshot);
-      process.stdout.write(values.json ? JSON.stringify(summary) + '\n' : formatSummary(store.uri, summary, snapshot));
-      return 0;
-    } catch (err) {
-      if (!isOtslakeError(err)) throw err;
-      process.stderr.write(`otslake inspect: ${err.code}: ${err.message}\n`);
-      return 1;
-    } finally {
-      await store?.close?.();
-    }
-  },
+  run: (argv) =>
+    runTableCommand(
+      {
+        name: 'inspect',
+        usage: 'usage: otslake inspect URI [--version N] [--json]',
+        options: { version: { type: 'string' }, json: { type: 'boolean' } },
+        async run(values, openTable) {
+          let version: number | undefined;
+          if (values.version !== undefined) {
+            version = Number(values.version);
+            if (!/^\d+$/.test(values.version) || !Number.isSafeInteger(version)) {
+              throw new UsageError(`--version must be a non-negative integer, got "${values.version}"`);
+            }
+          }
+          const store = openTable();
+          const snapshot = await loadSnapshot(store, version === undefined ? {} : { version });
+          const summary = summarizeSnapshot(snapshot);
+          process.stdout.write(values.json ? JSON.stringify(summary) + '\n' : formatSummary(store.uri, summary, snapshot));
+          return 0;
+        },
+      },
+      argv,
+    ),
 };
