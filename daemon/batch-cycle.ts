@@ -20,6 +20,7 @@ import type { ErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { checkpointIfDue } from '../lake/checkpoint-writer.js';
 import { commitKey } from '../lake/log-path.js';
+import { parseSchema } from '../lake/actions.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import { loadSnapshot, readCommitInfos } from '../lake/snapshot.js';
 import { typeConflictPolicyOf, type TableConfig } from '../config/load.js';
@@ -30,7 +31,7 @@ import { partitionOwned, resolveSlot, type ChannelSlot } from './channel-slots.j
 import { commitBatch, viewAfterCommit, type ChannelResult, type TableView } from './committer.js';
 import type { Metrics } from './metrics.js';
 import { commitMirrorBatch, type MirrorBatchStats, type MirrorState } from './mirror-batch.js';
-import { dataColumnsOf, type KeyColumn } from './table-schema.js';
+import { channelTaskColumnsOf, type KeyColumn } from './table-schema.js';
 import { checkpointTunnel, type ChannelPosition } from './tunnel-checkpoint.js';
 
 export interface TableContext {
@@ -159,8 +160,7 @@ function codeOf(err: unknown): ErrorCode {
   return ((err as { code?: ErrorCode }).code ?? 'OTSL_INTERNAL') as ErrorCode;
 }
 
-function taskInput(ctx: TableContext, view: TableView, batchId: string, slot: ChannelSlot): ChannelTaskInput {
-  const columns = dataColumnsOf(JSON.parse(view.metadata.schemaString));
+function taskInput(ctx: TableContext, columns: ChannelTaskInput['columns'], batchId: string, slot: ChannelSlot): ChannelTaskInput {
   return {
     kind: 'read-channel',
     protocol: PROTOCOL_VERSION,
@@ -189,9 +189,10 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
   const results: ChannelResult[] = [];
   let failed = 0;
   let records = 0;
+  const columns = channelTaskColumnsOf(parseSchema(view.metadata.schemaString)); // once per batch, not per channel
   await Promise.all(
     planned.map(async (slot) => {
-      const input = taskInput(ctx, view, batchId, slot);
+      const input = taskInput(ctx, columns, batchId, slot);
       try {
         const outcome = await ctx.pool.run(input, signal ? { signal } : {});
         if (outcome.kind === 'failed') {

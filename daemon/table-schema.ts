@@ -49,7 +49,7 @@ export function initialSchema(primaryKey: readonly KeyColumn[], table: TableConf
 }
 
 /** The data columns (primary key + attributes) of a schema: what a worker writes besides metadata. */
-export function dataColumnsOf(schema: StructType): { name: string; type: LakeColumnType }[] {
+export function channelTaskColumnsOf(schema: StructType): { name: string; type: LakeColumnType }[] {
   return schema.fields
     .filter((f) => !METADATA_NAMES.has(f.name))
     .map((f) => ({ name: f.name, type: (typeof f.type === 'string' ? f.type : 'array<string>') as LakeColumnType }));

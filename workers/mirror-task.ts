@@ -9,16 +9,15 @@
  */
 import { OtslakeError, serializeError, type SerializedError } from '../common/errors.js';
 import type { ObjectStore } from '../lake/object-store.js';
-import type { ColumnSpec } from '../lake/parquet-columns.js';
-import type { ParquetCompression, WrittenFile } from '../lake/parquet-file.js';
-import type { KeyColumn } from '../lake/mirror/key-encoding.js';
+import type { WrittenFile } from '../lake/parquet-file.js';
 import type { MirrorFile } from '../lake/mirror/layout.js';
-import { mergeBucket, type MergeStats, type MirrorAddFile } from '../lake/mirror/merge-bucket.js';
+import { mergeBucket, type MergeOptions, type MergeStats, type MirrorAddFile } from '../lake/mirror/merge-bucket.js';
 import { readStagedChanges } from '../lake/mirror/staging.js';
 import { PROTOCOL_VERSION } from './protocol.js';
 import { threadResources } from './worker-setup.js';
 
-export interface MergeMirrorTaskInput {
+/** The merge settings (keys, columns, CDF, file sizes) travel as they are; the store is the worker's own. */
+export interface MergeMirrorTaskInput extends Omit<MergeOptions, 'store' | 'signal'> {
   readonly kind: 'merge-mirror';
   readonly protocol: typeof PROTOCOL_VERSION;
   readonly batchId: string;
@@ -33,13 +32,6 @@ export interface MergeMirrorTaskInput {
   readonly buckets: readonly number[];
   /** The live files of those buckets, from the snapshot the batch commits on. */
   readonly files: readonly MirrorFile[];
-  readonly keyColumns: readonly KeyColumn[];
-  /** Every column of a mirror file after this batch's schema changes (new columns included), `_ts`/`_seq` last. */
-  readonly columns: readonly ColumnSpec[];
-  readonly changeDataFeed: boolean;
-  readonly targetFileBytes: number;
-  readonly minFileBytes?: number;
-  readonly compression?: ParquetCompression;
 }
 
 export interface MergeMirrorTaskStats extends MergeStats {
