@@ -268,6 +268,27 @@ describe('Stream channel', () => {
     expect(first.finished).toBe(false);
   });
 
+  /** The same channel again from a token: the next batch of this stream. */
+  const resumeFrom = (startToken: string, batchId: string, committedSeq: number) =>
+    taskInput({
+      table: TABLE,
+      tunnelId,
+      channelId,
+      startToken,
+      clientId: session.clientId!,
+      batchId,
+      committedSeq,
+      primaryKey: [
+        { name: 'id', type: 'INTEGER' },
+        { name: 'tag', type: 'STRING' },
+      ],
+      columns: [
+        { name: 'id', type: 'long' },
+        { name: 'tag', type: 'string' },
+        { name: 'name', type: 'string' },
+      ],
+    });
+
   it('claims the offset entry, whose end token resumes with only newer changes', async () => {
     expect(first.offsetSeq).toBe(1);
     const store = new LocalStore(join(lake.path, TABLE));
@@ -275,57 +296,13 @@ describe('Stream channel', () => {
     expect(entry).toMatchObject({ seq: 1, endToken: first.endToken, records: 5, batchId: 'batch-1', lastSequence: first.lastSequence, finished: false });
 
     await sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: pk(4, 'd'), attributeColumns: [{ name: 'dee' }] });
-    const second = ok(
-      await readChannel(
-        taskInput({
-          table: TABLE,
-          tunnelId,
-          channelId,
-          startToken: entry.endToken,
-          clientId: session.clientId!,
-          batchId: 'batch-2',
-          committedSeq: 1,
-          primaryKey: [
-            { name: 'id', type: 'INTEGER' },
-            { name: 'tag', type: 'STRING' },
-          ],
-          columns: [
-            { name: 'id', type: 'long' },
-            { name: 'tag', type: 'string' },
-            { name: 'name', type: 'string' },
-          ],
-        }),
-        resources,
-      ),
-    );
+    const second = ok(await readChannel(resumeFrom(entry.endToken, 'batch-2', 1), resources));
     expect((await rowsOf(TABLE, second)).map((r) => `${r._op}:${String(r.id)}${r.tag}:${r.name}`)).toEqual(['PUT:4d:dee']);
     expect(second.offsetSeq).toBe(2);
     expect(second.lastSequence! > first.lastSequence!).toBe(true);
 
     // Nothing new: no files, no entry, the token stays.
-    const idle = ok(
-      await readChannel(
-        taskInput({
-          table: TABLE,
-          tunnelId,
-          channelId,
-          startToken: second.endToken,
-          clientId: session.clientId!,
-          batchId: 'batch-3',
-          committedSeq: 2,
-          primaryKey: [
-            { name: 'id', type: 'INTEGER' },
-            { name: 'tag', type: 'STRING' },
-          ],
-          columns: [
-            { name: 'id', type: 'long' },
-            { name: 'tag', type: 'string' },
-            { name: 'name', type: 'string' },
-          ],
-        }),
-        resources,
-      ),
-    );
+    const idle = ok(await readChannel(resumeFrom(second.endToken, 'batch-3', 2), resources));
     expect(idle).toMatchObject({ endToken: second.endToken, files: [], offsetSeq: null, finished: false, stats: { records: 0, readRequests: 1 } });
   });
 });
