@@ -12,6 +12,10 @@
  * from a per-decoder NameCache. A cell reaches the sink only after its own checksum passed; a record that is
  * truncated or corrupt throws OTSL_DECODE_CORRUPT_RECORD and the row it was in never gets `endRow` — the
  * sink must drop a row that began but did not end. Nothing is skipped silently.
+ *
+ * The emulator (emulator/tablestore/plainbuffer-*.ts) has its own copy of these constants and of CRC-8 on
+ * purpose: it encodes what this decodes, and sharing code would let one misreading pass on both sides
+ * (test/unit/architecture.test.ts forbids the import).
  */
 import { OtslakeError } from '../common/errors.js';
 import { CRC8_TABLE, crc8Byte, crc8Range } from './crc8.js';
