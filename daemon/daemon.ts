@@ -13,7 +13,7 @@
  * - failed: a fatal error (or destroy(err)); run() rejects with it.
  *
  * Library code: it never touches `process` (signals belong to daemon/main.ts). Tests await its
- * events ('state', 'table-ready', 'batch-committed', 'batch', 'idle') instead of sleeping.
+ * events ('state', 'table-ready', 'batch-committed', 'batch', 'idle', 'maintenance') instead of sleeping.
  */
 import { EventEmitter } from 'node:events';
 import { OtslakeError } from '../common/errors.js';
@@ -24,6 +24,7 @@ import { redactedConfig } from '../config/load.js';
 import type { TunnelClient } from '../tunnel/tunnel-client.js';
 import type { WorkerPool } from '../workers/pool.js';
 import type { BatchReport } from './batch-cycle.js';
+import type { MaintenanceRun } from './maintenance.js';
 import { createHttpServer, type BoundAddress, type HttpServer, type Readiness } from './http-server.js';
 import { Metrics, type DaemonStateName } from './metrics.js';
 import { TableRunner, type SessionSettings } from './table-runner.js';
@@ -53,6 +54,7 @@ interface DaemonEvents {
   batch: [table: string, report: BatchReport];
   'batch-committed': [table: string, report: BatchReport];
   idle: [];
+  maintenance: [table: string, run: MaintenanceRun];
   'http-listening': [address: BoundAddress];
 }
 
@@ -161,6 +163,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       }
     });
     runner.on('idle', () => this.onRunnerIdle());
+    runner.on('maintenance', (run) => this.emit('maintenance', runner.name, run));
     runner.on('failed', (err) => {
       if (!this.fatal) this.fatal = err;
       this.shutdown('fatal tunnel error');

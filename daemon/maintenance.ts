@@ -51,6 +51,8 @@ export interface TableMaintenanceOptions {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly nowMs?: () => number;
+  /** Told of every finished run (the daemon's 'maintenance' event). */
+  readonly onRun?: (run: MaintenanceRun) => void;
 }
 
 export class TableMaintenance {
@@ -127,6 +129,7 @@ export class TableMaintenance {
     result = { ...result, durationMs: this.now() - started };
     this.lastResult.set(task, result);
     this.options.metrics.maintenanceCompleted(this.options.table.table, task, result.outcome, result.durationMs, result.files);
+    this.options.onRun?.(result);
     if (result.outcome !== 'failed') {
       this.options.log.info(`maintenance ${task}: ${result.outcome}`, {
         task,

@@ -23,7 +23,7 @@ import type { TunnelClient } from '../tunnel/tunnel-client.js';
 import { TunnelSession } from '../tunnel/tunnel-session.js';
 import type { WorkerPool } from '../workers/pool.js';
 import { runBatch, type BatchReport, type TableContext } from './batch-cycle.js';
-import { TableMaintenance } from './maintenance.js';
+import { TableMaintenance, type MaintenanceRun } from './maintenance.js';
 import type { Metrics } from './metrics.js';
 import type { MirrorState } from './mirror-batch.js';
 import { initialSchema, lakeTypeOf, type DescribePrimaryKey } from './table-schema.js';
@@ -56,6 +56,7 @@ interface RunnerEvents {
   idle: [TunnelProgress];
   busy: [];
   failed: [OtslakeError];
+  maintenance: [MaintenanceRun];
 }
 
 export class TableRunner extends EventEmitter<RunnerEvents> {
@@ -94,7 +95,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     const primaryKey = await this.options.describePrimaryKey(table.table, signal);
     const metadata = await this.ensureTable(store, primaryKey, signal);
     const mirror = this.mirrorStateOf(metadata);
-    this.maintenance = new TableMaintenance({ config, table, store, metrics: this.options.metrics, log });
+    this.maintenance = new TableMaintenance({ config, table, store, metrics: this.options.metrics, log, onRun: (run) => this.emit('maintenance', run) });
 
     const s = this.options.session ?? {};
     const session = new TunnelSession({

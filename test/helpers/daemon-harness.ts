@@ -173,6 +173,23 @@ export async function waitForEvent<T extends unknown[]>(emitter: EventEmitter, e
   }
 }
 
+/** The first `event` whose arguments satisfy `accept`, registered before the caller's next await. */
+export function waitForEventWhere<T extends unknown[]>(emitter: EventEmitter, event: string, accept: (...args: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const listener = (...args: unknown[]): void => {
+      if (!accept(...(args as T))) return;
+      clearTimeout(timer);
+      emitter.off(event, listener);
+      resolve(args as T);
+    };
+    const timer = setTimeout(() => {
+      emitter.off(event, listener);
+      reject(new Error(`no matching '${event}' event within ${timeoutMs} ms`));
+    }, timeoutMs);
+    emitter.on(event, listener);
+  });
+}
+
 export interface LakeRow {
   id: number;
   op: string;
