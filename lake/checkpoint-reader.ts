@@ -12,7 +12,7 @@ import type { Add, DomainMetadata, Metadata, Protocol, Remove, StructType, Txn, 
 import { decodeActions, parseSchema } from './actions.js';
 import { LOG_DIR, type LogFile } from './log-path.js';
 import type { ObjectStore } from './object-store.js';
-import { readParquetRows, type ParquetRow } from './parquet-read.js';
+import { readSparseRows, type ParquetRow } from './parquet-read.js';
 
 export type CheckpointSpec =
   | { kind: 'classic'; version: number; keys: [string] }
@@ -33,7 +33,7 @@ export interface CheckpointActions {
   lastModified: number;
 }
 
-const ACTION_COLUMNS = ['txn', 'add', 'remove', 'metaData', 'protocol', 'domainMetadata', 'checkpointMetadata', 'sidecar'];
+export const ACTION_COLUMNS = ['txn', 'add', 'remove', 'metaData', 'protocol', 'domainMetadata', 'checkpointMetadata', 'sidecar'];
 const SIDECAR_COLUMNS = ['add', 'remove'];
 export const SIDECAR_DIR = `${LOG_DIR}/_sidecars`;
 
@@ -186,7 +186,7 @@ interface RawActions {
 async function readRows(store: ObjectStore, key: string, format: 'json' | 'parquet', columns: string[], signal?: AbortSignal): Promise<RawActions> {
   const bytes = await store.get(key, signal ? { signal } : {});
   if (format === 'json') return { rows: decodeActions(bytes) as unknown as ParquetRow[] };
-  return { rows: await readParquetRows(bytes, { columns, file: key }) };
+  return { rows: await readSparseRows(bytes, { columns, file: key }) };
 }
 
 /**
