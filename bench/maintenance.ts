@@ -21,8 +21,8 @@ import { parseDuration } from '../common/units.js';
 import { testConfig } from '../config/test-config.js';
 import { TableMaintenance } from '../daemon/maintenance.js';
 import { Metrics } from '../daemon/metrics.js';
-import { checkpointIfDue } from '../lake/checkpoint-writer.js';
 import { LocalStore } from '../lake/local-store.js';
+import type { Metadata } from '../lake/actions.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import { writeParquetFiles } from '../lake/parquet-file.js';
 import { loadSnapshot } from '../lake/snapshot.js';
@@ -50,13 +50,13 @@ function emit(record: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify(record) + '\n');
 }
 
-async function newTable(store: ObjectStore): Promise<number> {
-  await createTable(store, {
+async function newTable(store: ObjectStore): Promise<Metadata> {
+  const created = await createTable(store, {
     schema: { type: 'struct', fields: COLUMNS.map((c) => ({ name: c.name, type: c.type, nullable: c.nullable, metadata: {} })) },
     partitionColumns: [],
     configuration: { 'delta.appendOnly': 'true', 'delta.checkpointInterval': String(checkpointInterval) },
   });
-  return 0;
+  return created.metadata;
 }
 
 /** One batch: a file of a few rows and a txn, committed on top of whatever is there. */
@@ -71,7 +71,7 @@ async function appendBatch(store: ObjectStore, n: number, readVersion: number): 
   return result.version;
 }
 
-async function measureLoad(store: ObjectStore): Promise<{ ms: number; files: number; version: number; checkpointVersion: number | null }> {
+async function measureLoad(store: ObjectStore): Promise<{ ms: number; files: number; tombstones: number; version: number; checkpointVersion: number | null }> {
   let ms = Infinity;
   let snapshot;
   for (let i = 0; i < 3; i++) {
@@ -79,7 +79,13 @@ async function measureLoad(store: ObjectStore): Promise<{ ms: number; files: num
     snapshot = await loadSnapshot(store);
     ms = Math.min(ms, performance.now() - t0);
   }
-  return { ms: Math.round(ms * 10) / 10, files: snapshot!.files.size, version: snapshot!.version, checkpointVersion: snapshot!.checkpointVersion };
+  return {
+    ms: Math.round(ms * 10) / 10,
+    files: snapshot!.files.size,
+    tombstones: snapshot!.tombstones.size,
+    version: snapshot!.version,
+    checkpointVersion: snapshot!.checkpointVersion,
+  };
 }
 
 async function main(): Promise<void> {
@@ -106,13 +112,16 @@ async function main(): Promise<void> {
     });
     const abort = new AbortController();
 
-    let vM = await newTable(maintained);
-    let vR = await newTable(reference);
+    const metadata = await newTable(maintained);
+    await newTable(reference);
+    let vM = 0;
+    let vR = 0;
     let compactionsSeen = 0;
     const t0 = performance.now();
     for (let n = 0; n < batches; n++) {
       vM = await appendBatch(maintained, n, vM);
-      await checkpointIfDue(maintained, vM);
+      // As the runner does after each committed batch; settled below so every run is counted in the batch.
+      maintenance.afterCommit(vM, metadata, abort.signal);
       await maintenance.runDue(abort.signal);
       await maintenance.settle();
       // A compaction commit moved the table: the next batch commits on top of it, as the daemon's refresh does.
@@ -121,6 +130,7 @@ async function main(): Promise<void> {
         vM = await latestCommitVersion(maintained);
       }
       clock += 1_000;
+      if ((n + 1) % 3600 === 0) process.stderr.write(`${(n + 1) / 3600} simulated hour(s), ${Math.round(performance.now() - t0)} ms\n`);
     }
     const maintainedMs = performance.now() - t0;
     const t1 = performance.now();
@@ -131,6 +141,7 @@ async function main(): Promise<void> {
     const r = await measureLoad(reference);
     const common = { batches, simulatedHours: Math.round((batches / 3600) * 100) / 100, checkpointInterval, compactIntervalMs };
     emit({ figure: 'live files after batches', ...common, withMaintenance: m.files, referenceNoMaintenance: r.files });
+    emit({ figure: 'tombstones in the snapshot', ...common, withMaintenance: m.tombstones, referenceNoMaintenance: r.tombstones });
     emit({
       figure: 'snapshot load ms (best of 3)',
       ...common,

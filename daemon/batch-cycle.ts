@@ -18,7 +18,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-import { checkpointIfDue } from '../lake/checkpoint-writer.js';
 import { commitKey } from '../lake/log-path.js';
 import { parseSchema } from '../lake/actions.js';
 import type { ObjectStore } from '../lake/object-store.js';
@@ -304,18 +303,6 @@ export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise
   const finishedChannels = await reportPositions(ctx, advanced, signal);
   // A channel the server marked CLOSING during the batch: its data is committed, give it back now.
   for (const ch of partitionOwned(ctx.session.ownedChannels()).closing) releaseChannel(ctx, ch.channelId, 'closing after commit');
-  try {
-    const cpStarted = Date.now();
-    const cp = await checkpointIfDue(ctx.store, committed.version, committed.metadata, signal);
-    if (cp) {
-      ctx.log.info('delta checkpoint written', { version: cp.version, sizeBytes: cp.sizeInBytes });
-      ctx.metrics.maintenanceCompleted(ctx.table.table, 'checkpoint', 'done', Date.now() - cpStarted, 1);
-    }
-  } catch (err) {
-    // Readers fall back to the JSON log; the next multiple of the interval tries again.
-    ctx.log.warn('delta checkpoint failed', { version: committed.version, error: err });
-    ctx.metrics.maintenanceCompleted(ctx.table.table, 'checkpoint', 'failed', 0, 0);
-  }
   ctx.metrics.batchCompleted(ctx.table.table, Date.now() - started, committed.plan.rows);
   return report('committed', committed.version, committed.plan.rows, finishedChannels, false);
 }

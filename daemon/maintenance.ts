@@ -3,13 +3,15 @@
  *
  * | task        | when                                        | how it meets the batches                                   |
  * |-------------|---------------------------------------------|------------------------------------------------------------|
- * | checkpoint  | after our commits, every delta.checkpointInterval (batch-cycle.ts; compaction's commits here too) | no commit             |
+ * | checkpoint  | after our commits at multiples of delta.checkpointInterval (batches and compactions) | in the background; no commit |
  * | log cleanup | every maintenance.logCleanupIntervalMs      | deletes only JSON/checkpoints behind a checkpoint, and      |
  * |             |                                             | offset entries below the ones in force (10 min old)         |
  * | compact     | every maintenance.compact.intervalMs, changelog tables with ≥ minFiles small files | in the background; dataChange:false |
  * | vacuum      | every maintenance.vacuum.intervalMs         | only while no compaction is in flight                       |
  *
- * Compaction runs in the background so that a long rewrite never delays a batch: its commit
+ * Checkpoints run in the background, one at a time: with a day of tombstones one takes ~0.7 s, which
+ * the batch that reached the version must not wait for (freshness); a multiple reached while one is
+ * being written is left to the next multiple. Compaction runs in the background so that a long rewrite never delays a batch: its commit
  * (removes + adds, no txn, no metadata) and the daemon's appends retry past each other under the
  * normal optimistic concurrency (lake/transaction.ts findConflict), neither fences the other.
  * Vacuum and log cleanup are listings plus deletes and run inline. Vacuum never overlaps a batch of
@@ -19,7 +21,8 @@
 import { OtslakeError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { ResolvedConfig, TableConfig } from '../config/load.js';
-import { checkpointIfDue } from '../lake/checkpoint-writer.js';
+import { checkpointIfDue, checkpointIntervalOf } from '../lake/checkpoint-writer.js';
+import type { Metadata } from '../lake/actions.js';
 import { compactTable } from '../lake/compaction.js';
 import { cleanupExpiredLogs } from '../lake/log-cleanup.js';
 import type { ObjectStore } from '../lake/object-store.js';
@@ -28,7 +31,7 @@ import { loadSnapshot } from '../lake/snapshot.js';
 import { vacuum } from '../lake/vacuum.js';
 import type { Metrics } from './metrics.js';
 
-export type MaintenanceTask = 'log-cleanup' | 'compact' | 'vacuum';
+export type MaintenanceTask = 'checkpoint' | 'log-cleanup' | 'compact' | 'vacuum';
 
 /** Offset entries below the one in force are kept this long for daemons whose snapshot is a little behind. */
 const OFFSET_ENTRY_MIN_AGE_MS = 10 * 60_000;
@@ -60,6 +63,7 @@ export class TableMaintenance {
   private readonly lastRun = new Map<MaintenanceTask, number>();
   private readonly lastResult = new Map<MaintenanceTask, MaintenanceRun>();
   private compaction: Promise<void> | null = null;
+  private checkpointing: Promise<void> | null = null;
   /** Compaction commits that landed: the runner's cached view is behind by them (it refreshes by itself). */
   compactions = 0;
 
@@ -94,9 +98,30 @@ export class TableMaintenance {
     }
   }
 
-  /** Waits for a background compaction (shutdown); `signal` (destroy) aborts it. */
+  /**
+   * After a commit of this daemon at `version`: at a multiple of delta.checkpointInterval, starts
+   * writing its checkpoint in the background unless one is being written. `metadata` is the table's
+   * metadata at that version when the caller has it (else the checkpoint writer loads it).
+   */
+  afterCommit(version: number, metadata: Metadata | undefined, signal: AbortSignal): void {
+    if (this.checkpointing !== null) return;
+    let due: boolean;
+    try {
+      due = version > 0 && (metadata === undefined || version % checkpointIntervalOf(metadata) === 0);
+    } catch {
+      due = true; // a bad property: checkpointIfDue reports it as a failed run
+    }
+    if (!due) return;
+    const running = this.run('checkpoint', signal, () => this.checkpoint(version, metadata, signal));
+    this.checkpointing = running.finally(() => {
+      this.checkpointing = null;
+    });
+  }
+
+  /** Waits for background work (shutdown); `signal` (destroy) aborts it. */
   async settle(): Promise<void> {
     await this.compaction;
+    await this.checkpointing;
   }
 
   status(): Record<string, unknown> {
@@ -110,7 +135,9 @@ export class TableMaintenance {
             : 'disabled',
       vacuum: m.vacuum.enabled ? (this.lastResult.get('vacuum') ?? 'scheduled') : 'disabled',
       logCleanup: this.lastResult.get('log-cleanup') ?? 'scheduled',
+      checkpoint: this.lastResult.get('checkpoint') ?? 'at the next multiple of delta.checkpointInterval',
       compacting: this.compaction !== null,
+      checkpointing: this.checkpointing !== null,
     };
   }
 
@@ -152,9 +179,7 @@ export class TableMaintenance {
     switch (result.kind) {
       case 'compacted': {
         this.compactions++;
-        await checkpointIfDue(store, result.version, undefined, signal).catch((err: unknown) =>
-          this.options.log.warn('delta checkpoint failed', { version: result.version, error: err }),
-        );
+        this.afterCommit(result.version, snapshot.metadata, signal);
         return { outcome: 'done', files: result.removed, version: result.version };
       }
       case 'conflict':
@@ -165,6 +190,16 @@ export class TableMaintenance {
       default:
         return { outcome: 'nothing-to-do', files: 0 };
     }
+  }
+
+  private async checkpoint(
+    version: number,
+    metadata: Metadata | undefined,
+    signal: AbortSignal,
+  ): Promise<Omit<MaintenanceRun, 'task' | 'atMs' | 'durationMs'>> {
+    const result = await checkpointIfDue(this.options.store, version, metadata, signal);
+    if (result === null) return { outcome: 'nothing-to-do', files: 0, version };
+    return { outcome: result.written ? 'done' : 'nothing-to-do', files: result.written ? 1 : 0, version };
   }
 
   private async vacuum(signal: AbortSignal): Promise<Omit<MaintenanceRun, 'task' | 'atMs' | 'durationMs'>> {

@@ -212,6 +212,8 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         const report = await runBatch(ctx, signal);
         this.lastBatch = report;
         this.emit('batch', report);
+        if (report.outcome === 'committed')
+          this.maintenance?.afterCommit(report.version, ctx.view?.version === report.version ? ctx.view.metadata : undefined, signal);
         if (report.quiet) {
           await this.checkIdle(ctx, signal);
           pauseMs = intervalMs;
