@@ -182,87 +182,117 @@ const domainRow = (d: DomainMetadata): Row => ({ domainMetadata: { domain: d.dom
 
 // ---- Arrow data from JS values, one column at a time ----
 
+/**
+ * A column of `length` rows given by its non-null values only: `values[k]` is the value of row
+ * `at[k]` (ascending). Action columns are mostly null (one action per row), so building from the
+ * valid rows only, with native fills in between, keeps the cost at the rows that exist.
+ */
+interface SparseColumn {
+  readonly length: number;
+  readonly at: readonly number[];
+  readonly values: readonly unknown[];
+}
+
 const utf8Encoder = new TextEncoder();
 
-function validity(values: readonly unknown[]): { nullBitmap: Uint8Array; nullCount: number } {
-  const nullBitmap = new Uint8Array((values.length + 7) >> 3);
-  let nullCount = 0;
-  values.forEach((v, i) => {
-    if (v === null || v === undefined) nullCount++;
-    else nullBitmap[i >> 3]! |= 1 << (i & 7);
-  });
-  return { nullBitmap, nullCount };
-}
-
-function utf8Data(type: arrow.Utf8, values: readonly unknown[]): arrow.Data {
-  const valueOffsets = new Int32Array(values.length + 1);
-  let bytes = new Uint8Array(Math.max(64, values.length * 16));
-  let end = 0;
-  values.forEach((v, i) => {
+function sparseOf(values: readonly unknown[]): SparseColumn {
+  const at: number[] = [];
+  const present: unknown[] = [];
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
     if (v !== null && v !== undefined) {
-      const text = String(v);
-      // UTF-8 takes at most 3 bytes per UTF-16 unit.
-      if (end + text.length * 3 > bytes.length) {
-        const grown = new Uint8Array(Math.max(bytes.length * 2, end + text.length * 3));
-        grown.set(bytes.subarray(0, end));
-        bytes = grown;
-      }
-      end += utf8Encoder.encodeInto(text, bytes.subarray(end)).written;
+      at.push(i);
+      present.push(v);
     }
-    valueOffsets[i + 1] = end;
-  });
-  return arrow.makeData({ type, length: values.length, ...validity(values), valueOffsets, data: bytes.subarray(0, end) });
+  }
+  return { length: values.length, at, values: present };
 }
 
-/**
- * One column's Arrow data for the checkpoint types (struct, map<string,string>, list<string>,
- * utf8, int64, int32, bool); `values` hold a JS value or null per row.
- */
-function columnData(type: arrow.DataType, values: readonly unknown[]): arrow.Data {
-  const length = values.length;
+function validity(column: SparseColumn): { nullBitmap: Uint8Array; nullCount: number } {
+  const nullBitmap = new Uint8Array((column.length + 7) >> 3);
+  for (const i of column.at) nullBitmap[i >> 3]! |= 1 << (i & 7);
+  return { nullBitmap, nullCount: column.length - column.at.length };
+}
+
+/** Arrow offsets for the rows, given the size of each valid row; null rows are empty. */
+function offsetsOf(column: SparseColumn, sizes: readonly number[]): Int32Array {
+  const offsets = new Int32Array(column.length + 1);
+  let end = 0;
+  let next = 0;
+  column.at.forEach((i, k) => {
+    offsets.fill(end, next + 1, i + 1);
+    end += sizes[k]!;
+    offsets[i + 1] = end;
+    next = i + 1;
+  });
+  offsets.fill(end, next + 1, column.length + 1);
+  return offsets;
+}
+
+function utf8Data(type: arrow.Utf8, column: SparseColumn): arrow.Data {
+  let bytes = new Uint8Array(Math.max(64, column.values.length * 32));
+  let end = 0;
+  const sizes = column.values.map((v) => {
+    const text = String(v);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    if (end + text.length * 3 > bytes.length) {
+      const grown = new Uint8Array(Math.max(bytes.length * 2, end + text.length * 3));
+      grown.set(bytes.subarray(0, end));
+      bytes = grown;
+    }
+    const written = utf8Encoder.encodeInto(text, bytes.subarray(end)).written;
+    end += written;
+    return written;
+  });
+  return arrow.makeData({ type, length: column.length, ...validity(column), valueOffsets: offsetsOf(column, sizes), data: bytes.subarray(0, end) });
+}
+
+/** One column's Arrow data for the checkpoint types: struct, map<string,string>, list<string>, utf8, int64, int32, bool. */
+function columnData(type: arrow.DataType, column: SparseColumn): arrow.Data {
+  const { length, at, values } = column;
   if (arrow.DataType.isStruct(type)) {
-    const children = type.children.map((f) =>
-      columnData(
-        f.type,
-        values.map((v) => (v === null || v === undefined ? null : ((v as Record<string, unknown>)[f.name] ?? null))),
-      ),
-    );
-    return arrow.makeData({ type, length, ...validity(values), children });
+    const children = type.children.map((f) => {
+      const childAt: number[] = [];
+      const childValues: unknown[] = [];
+      values.forEach((v, k) => {
+        const x = (v as Record<string, unknown>)[f.name];
+        if (x !== null && x !== undefined) {
+          childAt.push(at[k]!);
+          childValues.push(x);
+        }
+      });
+      return columnData(f.type, { length, at: childAt, values: childValues });
+    });
+    return arrow.makeData({ type, length, ...validity(column), children });
   }
   if (arrow.DataType.isMap(type) || arrow.DataType.isList(type)) {
-    const valueOffsets = new Int32Array(length + 1);
     const items: unknown[] = [];
-    values.forEach((v, i) => {
-      if (v !== null && v !== undefined) {
-        if (v instanceof Map) for (const [key, value] of v) items.push({ key, value });
-        else for (const x of v as unknown[]) items.push(x);
-      }
-      valueOffsets[i + 1] = items.length;
+    const sizes = values.map((v) => {
+      const before = items.length;
+      if (v instanceof Map) for (const [key, value] of v) items.push({ key, value });
+      else for (const x of v as unknown[]) items.push(x);
+      return items.length - before;
     });
-    const child = columnData(type.children[0]!.type, items);
-    return arrow.makeData({ type: type as arrow.Map_, length, ...validity(values), valueOffsets, child });
+    const child = columnData(type.children[0]!.type, sparseOf(items));
+    return arrow.makeData({ type: type as arrow.Map_, length, ...validity(column), valueOffsets: offsetsOf(column, sizes), child });
   }
-  if (arrow.DataType.isUtf8(type)) return utf8Data(type, values);
+  if (arrow.DataType.isUtf8(type)) return utf8Data(type, column);
   if (arrow.DataType.isBool(type)) {
     const data = new Uint8Array((length + 7) >> 3);
-    values.forEach((v, i) => {
-      if (v === true) data[i >> 3]! |= 1 << (i & 7);
+    values.forEach((v, k) => {
+      if (v === true) data[at[k]! >> 3]! |= 1 << (at[k]! & 7);
     });
-    return arrow.makeData({ type, length, ...validity(values), data });
+    return arrow.makeData({ type, length, ...validity(column), data });
   }
   if (type instanceof arrow.Int64) {
     const data = new BigInt64Array(length);
-    values.forEach((v, i) => {
-      if (v !== null && v !== undefined) data[i] = BigInt(v as bigint | number);
-    });
-    return arrow.makeData({ type, length, ...validity(values), data });
+    values.forEach((v, k) => (data[at[k]!] = BigInt(v as bigint | number)));
+    return arrow.makeData({ type, length, ...validity(column), data });
   }
   if (type instanceof arrow.Int32) {
     const data = new Int32Array(length);
-    values.forEach((v, i) => {
-      if (v !== null && v !== undefined) data[i] = Number(v);
-    });
-    return arrow.makeData({ type, length, ...validity(values), data });
+    values.forEach((v, k) => (data[at[k]!] = Number(v)));
+    return arrow.makeData({ type, length, ...validity(column), data });
   }
   throw new OtslakeError('OTSL_INTERNAL', `checkpoint column type ${String(type)} has no Arrow encoding`);
 }
@@ -277,12 +307,7 @@ export function encodeCheckpoint(snapshot: Snapshot): { bytes: Uint8Array; actio
 
   const columns: Record<string, arrow.Vector> = {};
   for (const field of CHECKPOINT_FIELDS)
-    columns[field.name] = arrow.makeVector(
-      columnData(
-        field.type,
-        rows.map((row) => row[field.name as keyof Row] ?? null),
-      ),
-    );
+    columns[field.name] = arrow.makeVector(columnData(field.type, sparseOf(rows.map((row) => row[field.name as keyof Row]))));
   const table = new arrow.Table(columns);
   const props = new pw.WriterPropertiesBuilder().setWriterVersion(pw.WriterVersion.V1).setCompression(pw.Compression.SNAPPY).setCreatedBy(ENGINE_INFO).build();
   try {
