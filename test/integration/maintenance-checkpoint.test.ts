@@ -15,6 +15,7 @@ import type { Metadata } from '../../lake/actions.js';
 import { LocalStore } from '../../lake/local-store.js';
 import { checkpointKey } from '../../lake/log-path.js';
 import type { ObjectStore } from '../../lake/object-store.js';
+import { loadSnapshot } from '../../lake/snapshot.js';
 import { createTable } from '../../lake/table-create.js';
 import { commit, txnAction } from '../../lake/transaction.js';
 
@@ -69,6 +70,10 @@ describe('maintenance: background checkpoints', () => {
     m.afterCommit(4, undefined, signal);
     await m.settle();
     expect(await store.head(checkpointKey(4))).not.toBeNull();
+    // Checkpoint 4 was written from checkpoint 2's state advanced over commits 3 and 4.
+    const fromCheckpoint = await loadSnapshot(store);
+    expect(fromCheckpoint.checkpointVersion).toBe(4);
+    expect(fromCheckpoint.txns.get('otslake/t/ch')?.version).toBe(4);
     expect(runs.map((r) => [r.task, r.outcome, r.version])).toEqual([
       ['checkpoint', 'done', 2],
       ['checkpoint', 'nothing-to-do', 3],
