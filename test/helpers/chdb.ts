@@ -59,6 +59,11 @@ export interface DeltaQuery {
   orderBy?: string;
   /** Extra SETTINGS, e.g. `delta_lake_enable_engine_predicate=0`. */
   settings?: string;
+  /**
+   * The Change Data Feed of versions from..to (delta-kernel's table_changes behind
+   * delta_lake_snapshot_start/end_version): rows carry _change_type, _commit_version, _commit_timestamp.
+   */
+  changes?: { from: number; to: number };
 }
 
 /** SQL over deltaLakeLocal with UTC timestamps and exact 64-bit integers (quoted in JSON). */
@@ -66,6 +71,7 @@ export function deltaSql(tablePath: string, q: DeltaQuery = {}): string {
   if (!isAbsolute(tablePath)) throw new Error(`chdb needs an absolute table path, got ${tablePath}`);
   const settings = ["session_timezone='UTC'", 'output_format_json_quote_64bit_integers=1'];
   if (q.version !== undefined) settings.push(`delta_lake_snapshot_version=${q.version}`);
+  if (q.changes) settings.push(`delta_lake_snapshot_start_version=${q.changes.from}`, `delta_lake_snapshot_end_version=${q.changes.to}`);
   if (q.settings) settings.push(q.settings);
   return [
     `SELECT ${q.select ?? '*'} FROM deltaLakeLocal('${tablePath.replace(/'/g, "\\'")}')`,

@@ -14,9 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeActions, type Add, type Cdc } from '../../lake/actions.js';
 import { commitKey } from '../../lake/log-path.js';
-import { EXACT_READ } from '../../lake/mirror/merge-bucket.js';
 import { filesByBucket } from '../../lake/mirror/layout.js';
-import { readParquetRows } from '../../lake/parquet-read.js';
 import { loadSnapshot, readCommitInfos } from '../../lake/snapshot.js';
 import { openStore } from '../../lake/store.js';
 import { collectTableStatus, renderTableStatus } from '../../daemon/table-status.js';
@@ -191,14 +189,18 @@ describe('daemon: mode mirror', () => {
     const outcomes = await runChdb([
       deltaSql(h.tablePath, { select: SQL_COLUMNS, orderBy: 'id' }),
       ...versions.map((v) => deltaSql(h!.tablePath, { version: v, orderBy: 'id' })),
+      ...versions.map((v) => deltaSql(h!.tablePath, { changes: { from: v, to: v } })),
     ]);
-    const [latest, ...atVersion] = outcomes.map((o, i) => {
+    const results = outcomes.map((o, i) => {
       if (!o.ok) throw new Error(`chdb query ${i}: ${o.error}`);
-      return o.rows.map(rowOf);
+      return o.rows;
     });
+    const [latest, ...atVersion] = results.slice(0, versions.length + 1).map((rows) => rows.map(rowOf));
+    const changesAt = results.slice(versions.length + 1);
     expect(latest).toEqual(source);
 
-    // CDF: replay each version's change data onto the previous state; it must give chdb's read of that version.
+    // CDF, as chdb's change feed (delta-kernel table_changes) reads it: replayed version by version onto the
+    // previous state, it must give chdb's read of that version.
     let state = new Map<number, Row>();
     let cdfVersions = 0;
     for (const v of versions) {
@@ -207,28 +209,30 @@ describe('daemon: mode mirror', () => {
       const dataChanged = actions.some((a) => ('add' in a && a.add.dataChange) || ('remove' in a && a.remove.dataChange));
       if (cdcs.length === 0) {
         expect(dataChanged, `version ${v} changed data without change data`).toBe(false);
+        expect(changesAt[v - 1], `chdb's change feed of version ${v}`).toEqual([]);
       } else {
         cdfVersions++;
+        expect(cdcs.every((c) => c.path.startsWith('_change_data/'))).toBe(true);
         const next = new Map(state);
-        for (const c of cdcs) {
-          for (const raw of await readParquetRows(await store.get(decodeURIComponent(c.path)), EXACT_READ)) {
-            const row = rowOf(raw);
-            switch (raw._change_type) {
-              case 'insert':
-                expect(state.has(row.id), `v${v} insert of existing ${row.id}`).toBe(false);
-                next.set(row.id, row);
-                break;
-              case 'delete':
-              case 'update_preimage':
-                expect(state.get(row.id), `v${v} ${String(raw._change_type)} of ${row.id}`).toEqual(row);
-                if (raw._change_type === 'delete') next.delete(row.id);
-                break;
-              case 'update_postimage':
-                next.set(row.id, row);
-                break;
-              default:
-                throw new Error(`unexpected _change_type ${String(raw._change_type)}`);
-            }
+        const changes = changesAt[v - 1]!;
+        expect(changes.every((raw) => String(raw._commit_version) === String(v))).toBe(true);
+        for (const raw of changes) {
+          const row = rowOf(raw);
+          switch (raw._change_type) {
+            case 'insert':
+              expect(state.has(row.id), `v${v} insert of existing ${row.id}`).toBe(false);
+              next.set(row.id, row);
+              break;
+            case 'delete':
+            case 'update_preimage':
+              expect(state.get(row.id), `v${v} ${String(raw._change_type)} of ${row.id}`).toEqual(row);
+              if (raw._change_type === 'delete') next.delete(row.id);
+              break;
+            case 'update_postimage':
+              next.set(row.id, row);
+              break;
+            default:
+              throw new Error(`unexpected _change_type ${String(raw._change_type)}`);
           }
         }
         state = next;
