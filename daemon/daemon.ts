@@ -54,6 +54,7 @@ interface DaemonEvents {
   batch: [table: string, report: BatchReport];
   'batch-committed': [table: string, report: BatchReport];
   idle: [];
+  'table-idle': [table: string];
   maintenance: [table: string, run: MaintenanceRun];
   'http-listening': [address: BoundAddress];
 }
@@ -68,6 +69,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   private http: HttpServer | null = null;
   private graceTimer: NodeJS.Timeout | null = null;
   private fatal: OtslakeError | null = null;
+  private confirmingIdle = false;
   private address: BoundAddress | null = null;
 
   constructor(private readonly options: DaemonOptions) {
@@ -162,7 +164,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
         this.emit('batch-committed', runner.name, report);
       }
     });
-    runner.on('idle', () => this.onRunnerIdle());
+    runner.on('idle', () => {
+      this.emit('table-idle', runner.name);
+      this.onRunnerIdle();
+    });
     runner.on('maintenance', (run) => this.emit('maintenance', runner.name, run));
     runner.on('failed', (err) => {
       if (!this.fatal) this.fatal = err;
@@ -183,7 +188,28 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     if (!this.runners.every((r) => r.idle)) return;
     this.log.info('every table caught up', {});
     this.emit('idle');
-    if (this.options.untilIdle) this.shutdown('idle');
+    if (this.options.untilIdle) void this.stopOnceIdleConfirmed();
+  }
+
+  /**
+   * `--until-idle`: every table caught up at one moment, confirmed by one more batch of each. A table
+   * that found data becomes busy and its next 'idle' starts another round; one whose batch failed
+   * while still flagged idle is asked again.
+   */
+  private async stopOnceIdleConfirmed(): Promise<void> {
+    if (this.confirmingIdle) return;
+    this.confirmingIdle = true;
+    try {
+      while (this.stateValue === 'running' && this.runners.every((r) => r.idle)) {
+        const answers = await Promise.all(this.runners.map((r) => r.confirmIdle()));
+        if (answers.every(Boolean)) {
+          this.shutdown('idle');
+          return;
+        }
+      }
+    } finally {
+      this.confirmingIdle = false;
+    }
   }
 
   private async drain(): Promise<void> {

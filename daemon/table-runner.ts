@@ -72,6 +72,8 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
   private lastError: OtslakeError | null = null;
   private maintenance: TableMaintenance | null = null;
   private readonly typeConflicts = new Map<string, { column: string; policy: string; count: number }>();
+  /** confirmIdle() callers, answered by the next batch that starts after them. */
+  private idleConfirmations: ((idle: boolean) => void)[] = [];
 
   constructor(private readonly options: TableRunnerOptions) {
     super();
@@ -208,6 +210,8 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     const intervalMs = this.options.config.batch.intervalMs;
     while (!this.stopping && !signal.aborted) {
       let pauseMs = 0;
+      const confirming = this.idleConfirmations.splice(0);
+      let confirmed = false;
       try {
         const report = await runBatch(ctx, signal);
         this.lastBatch = report;
@@ -220,6 +224,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         } else {
           this.setBusy();
         }
+        confirmed = report.quiet && this.idleValue;
         await this.maintenance?.runDue(signal);
       } catch (err) {
         if (signal.aborted) break;
@@ -229,9 +234,23 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         this.setBusy();
         pauseMs = intervalMs;
       }
-      if (pauseMs > 0 && !this.stopping) await this.pauseBetweenBatches.wait(pauseMs, signal);
+      for (const answer of confirming) answer(confirmed);
+      if (pauseMs > 0 && !this.stopping && this.idleConfirmations.length === 0) await this.pauseBetweenBatches.wait(pauseMs, signal);
     }
+    for (const answer of this.idleConfirmations.splice(0)) answer(false);
     await this.maintenance?.settle();
+  }
+
+  /**
+   * Runs a batch now (ending the pause between quiet batches) and tells whether it still found the
+   * table caught up. The idle flag alone may be an interval old: `--until-idle` over several tables
+   * must not exit on a table that got writes since its last quiet batch.
+   */
+  confirmIdle(): Promise<boolean> {
+    if (this.stopping) return Promise.resolve(false);
+    const answer = new Promise<boolean>((resolve) => this.idleConfirmations.push(resolve));
+    this.pauseBetweenBatches.wake();
+    return answer;
   }
 
   private async checkIdle(ctx: TableContext, signal: AbortSignal): Promise<void> {

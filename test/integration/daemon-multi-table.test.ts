@@ -4,7 +4,17 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { asChanges, createHarness, readChangelog, sortChanges, waitForEvent, type Change, type Harness } from '../helpers/daemon-harness.js';
+import {
+  asChanges,
+  createHarness,
+  lakeRowCount,
+  readChangelog,
+  sortChanges,
+  waitForEvent,
+  waitForEventWhere,
+  type Change,
+  type Harness,
+} from '../helpers/daemon-harness.js';
 import { readDeltaTable } from '../helpers/chdb.js';
 import { tablestoreSdk as TS } from '../helpers/emulator.js';
 
@@ -69,4 +79,40 @@ describe('daemon: several tables', () => {
     expect(asChanges(await readChangelog(h.tablePath))).toEqual(sortChanges(orders));
     expect(customers).toEqual(expected);
   }, 60_000);
+
+  it('--until-idle does not exit on a table that got writes after it went idle while another was still busy', async () => {
+    h = await createHarness({ pageRecords: 2 });
+    await h.sdk.createTable({
+      tableMeta: { tableName: 'customers', primaryKey: [{ name: 'cid', type: 'STRING' }] },
+      reservedThroughput: { capacityUnit: { read: 0, write: 0 } },
+      tableOptions: { timeToLive: -1, maxVersions: 1 },
+      streamSpecification: { enableStream: true, expirationTime: 24 },
+    });
+    const putCustomer = (cid: string) =>
+      h!.sdk.putRow({ tableName: 'customers', condition: IGNORE(), primaryKey: [{ cid }], attributeColumns: [{ city: 'Hangzhou' }] });
+    await putCustomer('c1');
+    // orders: many two-record pages, so it stays busy long after customers caught up.
+    for (let id = 1; id <= 120; id++) await h.putRow(id, `order-${id}`, id);
+
+    const base = h.config();
+    const config = h.config({
+      tables: [
+        ...base.tables.map((t) => ({ table: t.table, tunnel: t.tunnel, mode: t.mode, path: t.path, columns: t.columns })),
+        { table: 'customers', tunnel: { name: 'otslake-customers', type: 'BaseAndStream' }, mode: 'mirror', path: 'customers' },
+      ],
+      // A quiet table waits a whole minute before its next batch: only the confirmation round reads it again.
+      batch: { intervalMs: '60s', maxDurationMs: 2_000, maxRecordsPerChannel: 2 },
+    });
+    const { daemon, done } = h.start({ config, untilIdle: true });
+    await waitForEventWhere<[string]>(daemon, 'table-idle', (table) => table === 'customers', 30_000);
+    const ordersStatus = () => (daemon.status().tables as { table: string; idle: boolean }[]).find((t) => t.table === 'orders');
+    expect(ordersStatus()?.idle).toBe(false);
+    await putCustomer('c2');
+    await done;
+
+    expect(daemon.state).toBe('stopped');
+    const customers = await readDeltaTable(join(h.lake.path, 'customers'), { select: 'cid', orderBy: 'cid' });
+    expect(customers).toEqual([{ cid: 'c1' }, { cid: 'c2' }]);
+    expect(await lakeRowCount(h.tablePath)).toBe(120);
+  }, 90_000);
 });
