@@ -227,7 +227,10 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         confirmed = report.quiet && this.idleValue;
         await this.maintenance?.runDue(signal);
       } catch (err) {
-        if (signal.aborted) break;
+        if (signal.aborted) {
+          for (const answer of confirming) answer(false);
+          break;
+        }
         this.lastError = err as OtslakeError;
         this.options.metrics.errorOccurred((err as OtslakeError).code ?? 'OTSL_INTERNAL');
         this.options.log.error('batch failed; retried after the batch interval', { error: err });
