@@ -175,17 +175,25 @@ function converterOf(type: arrow.DataType): Bind | null {
 }
 
 /**
+ * parquet-rs costs ~7 ms per file before the first row, hyparquet ~20 µs per row: small checkpoints
+ * and sidecars (most tables' ones) stay with hyparquet.
+ */
+const ARROW_MIN_ROWS = 1_000;
+
+/**
  * The requested top-level columns of a file as sparse rows: a row holds only its non-null columns,
  * in hyparquet's shapes (structs as objects, maps as plain objects, int64 as bigint, dates as Date).
- * Decoded by parquet-rs into Arrow when it can (readRowsViaArrow), else by hyparquet, which reports
- * a corrupt file as OTSL_PARQUET_READ.
+ * Decoded by parquet-rs into Arrow (readRowsViaArrow) from ARROW_MIN_ROWS rows when it can, else by
+ * hyparquet, which reports a corrupt file as OTSL_PARQUET_READ.
  */
 export async function readSparseRows(bytes: Uint8Array, options: { columns: string[]; file?: string }): Promise<ParquetRow[]> {
   const metadata = readParquetMetadata(bytes, options.file);
   const present = new Set(topLevelColumns(metadata));
   const columns = options.columns.filter((c) => present.has(c));
-  if (columns.length === 0) return Array.from({ length: Number(metadata.num_rows) }, () => ({}));
-  return readRowsViaArrow(bytes, columns) ?? sparse(await readParquetRows(bytes, { columns, ...(options.file === undefined ? {} : { file: options.file }) }));
+  const rows = Number(metadata.num_rows);
+  if (columns.length === 0) return Array.from({ length: rows }, () => ({}));
+  const arrowRows = rows >= ARROW_MIN_ROWS ? readRowsViaArrow(bytes, columns) : null;
+  return arrowRows ?? sparse(await readParquetRows(bytes, { columns, ...(options.file === undefined ? {} : { file: options.file }) }));
 }
 
 /**

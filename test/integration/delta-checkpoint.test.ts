@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Action, StructType } from '../../lake/actions.js';
-import { checkpointIfDue } from '../../lake/checkpoint-writer.js';
+import { checkpointIfDue, writeCheckpoint } from '../../lake/checkpoint-writer.js';
 import { commitKey, checkpointKey } from '../../lake/log-path.js';
 import { dataColumnsOf } from '../../lake/parquet-columns.js';
 import { writeParquetFiles } from '../../lake/parquet-file.js';
-import { readParquetMetadata } from '../../lake/parquet-read.js';
+import { readParquetMetadata, readRowsViaArrow } from '../../lake/parquet-read.js';
 import { loadSnapshot, type Snapshot } from '../../lake/snapshot.js';
 import { createTable } from '../../lake/table-create.js';
 import { addActionFor, commit, removeActionFor, txnAction } from '../../lake/transaction.js';
@@ -145,5 +145,50 @@ describe('checkpoint writer', () => {
     expect(again).toMatchObject({ version: 5, written: false });
     expect(await readFile(path.join(dir, checkpointKey(5)))).toEqual(before);
     expect(await checkpointIfDue(store, 6)).toBeNull();
+  });
+
+  it('a checkpoint of thousands of actions (read back through parquet-rs) holds every file, tombstone and txn', async () => {
+    const big = new LocalStore(path.join(root, 'big'), { fsync: false });
+    await createTable(big, { schema: SCHEMA, partitionColumns: ['region'], configuration: {} });
+    await commit(big, [txnAction('otslake/big/ch', 1)], { readVersion: 0, operation: 'STREAMING UPDATE' });
+    const snapshot = await loadSnapshot(big);
+    const now = Date.now();
+    for (let i = 0; i < 1_500; i++) {
+      const region = i % 3 === 0 ? null : i % 3 === 1 ? 'us east' : 'zone \u00e9\u4e1c';
+      const p = `region=${encodeURIComponent(String(region))}/part-${i}.parquet`;
+      snapshot.files.set(p, {
+        path: p,
+        partitionValues: { region },
+        size: 1000 + i,
+        modificationTime: now - i,
+        dataChange: true,
+        stats: JSON.stringify({ numRecords: i, minValues: { id: i, v: `v${i}` }, maxValues: { id: i + 1, v: `w${i}` }, nullCount: { id: 0, v: i % 2 } }),
+        ...(i % 5 === 0 ? { tags: { bucket: String(i % 7), keyMin: `k${i}` } } : {}),
+      });
+    }
+    for (let i = 0; i < 3_000; i++) {
+      const p = `region=us%20east/old-${i}.parquet`;
+      snapshot.tombstones.set(p, {
+        path: p,
+        deletionTimestamp: now - i,
+        dataChange: i % 2 === 0,
+        extendedFileMetadata: true,
+        partitionValues: { region: 'us east' },
+        size: i,
+      });
+    }
+    for (let i = 0; i < 50; i++) snapshot.txns.set(`otslake/big/ch-${i}`, { appId: `otslake/big/ch-${i}`, version: i * 1000, lastUpdated: now });
+    await writeCheckpoint(big, snapshot);
+
+    // Large enough for the parquet-rs path, which must take it (no silent hyparquet fallback).
+    expect(readRowsViaArrow(await big.get(checkpointKey(1)), ['txn', 'add', 'remove', 'metaData', 'protocol'])).toHaveLength(2 + 51 + 1_500 + 3_000);
+    const loaded = await loadSnapshot(big);
+    expect(loaded.checkpointVersion).toBe(1);
+    const sorted = <T>(m: Map<string, T>) => [...m].sort(([a], [b]) => (a < b ? -1 : 1));
+    expect(sorted(loaded.files)).toEqual(sorted(snapshot.files));
+    expect(sorted(loaded.tombstones)).toEqual(sorted(snapshot.tombstones));
+    expect(sorted(loaded.txns)).toEqual(sorted(snapshot.txns));
+    expect(loaded.metadata).toEqual({ name: null, description: null, ...snapshot.metadata });
+    expect(loaded.protocol).toEqual(snapshot.protocol);
   });
 });
