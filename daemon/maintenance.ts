@@ -9,9 +9,11 @@
  * | compact     | every maintenance.compact.intervalMs, changelog tables with ≥ minFiles small files | in the background; dataChange:false |
  * | vacuum      | every maintenance.vacuum.intervalMs         | only while no compaction is in flight                       |
  *
- * Checkpoints run in the background, one at a time: with a day of tombstones one takes ~0.7 s, which
- * the batch that reached the version must not wait for (freshness); a multiple reached while one is
- * being written is left to the next multiple. Compaction runs in the background so that a long rewrite never delays a batch: its commit
+ * Checkpoints run in the background, one at a time: with a day of tombstones one takes ~0.3 s,
+ * which the batch that reached the version must not wait for (freshness); a multiple reached while
+ * one is being written is left to the next multiple.
+ *
+ * Compaction runs in the background so that a long rewrite never delays a batch: its commit
  * (removes + adds, no txn, no metadata) and the daemon's appends retry past each other under the
  * normal optimistic concurrency (lake/transaction.ts findConflict), neither fences the other.
  * Vacuum and log cleanup are listings plus deletes and run inline. Vacuum never overlaps a batch of
