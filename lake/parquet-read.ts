@@ -6,9 +6,10 @@
  * Nested columns come back assembled: structs as objects, lists as arrays, string-keyed maps as
  * plain objects; int64 as bigint. A null struct or column is absent or null on the row.
  *
- * Checkpoints are the exception on the hot path: a day of one-second batches leaves ~86k tombstones
- * in every checkpoint, and hyparquet's row assembly took ~2 s for them where parquet-rs into Arrow,
- * then one pass per column, takes ~0.15 s. readSparseRows does that and returns the same shapes.
+ * Large checkpoints are the exception: a day of one-second batches leaves ~86k tombstones in every
+ * checkpoint, and hyparquet's row assembly takes ~1.8 s for them where parquet-rs into Arrow, then
+ * one pass per column, takes a few hundred ms (bench/checkpoint.ts). readSparseRows picks the path
+ * by size and returns the same shapes either way.
  */
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import * as arrow from 'apache-arrow';
