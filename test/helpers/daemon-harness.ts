@@ -14,7 +14,7 @@ import { testConfig } from '../../config/test-config.js';
 import type { Daemon } from '../../daemon/daemon.js';
 import { buildDaemon, type BuildDaemonOptions } from '../../daemon/main.js';
 import { readDeltaTable } from './chdb.js';
-import { startTestEmulator, tablestoreSdk as TS, type TablestoreSdkClient, type TestEmulator } from './emulator.js';
+import { createStreamTable, startTestEmulator, tablestoreSdk as TS, type TablestoreSdkClient, type TestEmulator } from './emulator.js';
 import { createTmpDir, type TmpDir } from './tmp-dir.js';
 
 export const TABLE = 'orders';
@@ -64,12 +64,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     ...(options.pageRecords !== undefined ? { tunnel: { readMaxRecords: options.pageRecords } } : {}),
   });
   const sdk = emu.sdkClient();
-  await sdk.createTable({
-    tableMeta: { tableName: TABLE, primaryKey: [{ name: 'id', type: 'INTEGER' }] },
-    reservedThroughput: { capacityUnit: { read: 0, write: 0 } },
-    tableOptions: { timeToLive: -1, maxVersions: 1 },
-    streamSpecification: { enableStream: true, expirationTime: 24 },
-  });
+  await createStreamTable(sdk, TABLE, [{ name: 'id', type: 'INTEGER' }]);
   const lake = await createTmpDir('otslake-daemon-lake-');
   const running: RunningDaemon[] = [];
   const base = {

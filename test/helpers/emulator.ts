@@ -29,6 +29,16 @@ export interface TablestoreSdkClient {
 
 export const tablestoreSdk = createRequire(import.meta.url)('tablestore') as TablestoreSdk;
 
+/** CreateTable through the official SDK with the Stream enabled, as every Tunnel the daemon reads needs. */
+export async function createStreamTable(sdk: TablestoreSdkClient, tableName: string, primaryKey: { name: string; type: string }[]): Promise<void> {
+  await sdk.createTable({
+    tableMeta: { tableName, primaryKey },
+    reservedThroughput: { capacityUnit: { read: 0, write: 0 } },
+    tableOptions: { timeToLive: -1, maxVersions: 1 },
+    streamSpecification: { enableStream: true, expirationTime: 24 },
+  });
+}
+
 export interface TestEmulatorOptions {
   tunnel?: Omit<TunnelServiceOptions, 'instance' | 'dataDir'>;
   partitionsPerTable?: number;

@@ -28,7 +28,7 @@ import {
   type WorkerSetup,
 } from '../../workers/protocol.js';
 import { closeWorkerResources, configureWorker, type WorkerResources } from '../../workers/worker-setup.js';
-import { startTestEmulator, tablestoreSdk as TS, type TablestoreSdkClient, type TestEmulator } from '../helpers/emulator.js';
+import { createStreamTable, startTestEmulator, tablestoreSdk as TS, type TablestoreSdkClient, type TestEmulator } from '../helpers/emulator.js';
 import { createTmpDir, type TmpDir } from '../helpers/tmp-dir.js';
 
 const IGNORE = () => new TS.Condition(TS.RowExistenceExpectation.IGNORE, null);
@@ -71,15 +71,6 @@ afterAll(async () => {
   await emu?.close();
   await lake?.cleanup();
 });
-
-async function createTable(name: string, primaryKey: Array<{ name: string; type: string }>): Promise<void> {
-  await sdk.createTable({
-    tableMeta: { tableName: name, primaryKey },
-    reservedThroughput: { capacityUnit: { read: 0, write: 0 } },
-    tableOptions: { timeToLive: -1, maxVersions: 1 },
-    streamSpecification: { enableStream: true, expirationTime: 24 },
-  });
-}
 
 /** Creates a tunnel and a session that owns its channels; returns the tunnel id and the session. */
 async function ownTunnel(table: string, type: TunnelType): Promise<{ tunnelId: string; session: TunnelSession }> {
@@ -175,7 +166,7 @@ describe('Stream channel', () => {
   const pk = (id: number, tag: string) => [{ id: TS.Long.fromNumber(id) }, { tag }];
 
   beforeAll(async () => {
-    await createTable(TABLE, [
+    await createStreamTable(sdk, TABLE, [
       { name: 'id', type: 'INTEGER' },
       { name: 'tag', type: 'STRING' },
     ]);
@@ -311,7 +302,7 @@ describe('budgets', () => {
   const TABLE = 'paged';
 
   it('cuts a batch on a page boundary and the next batch continues there', async () => {
-    await createTable(TABLE, [{ name: 'id', type: 'INTEGER' }]);
+    await createStreamTable(sdk, TABLE, [{ name: 'id', type: 'INTEGER' }]);
     const { tunnelId, session } = await ownTunnel(TABLE, TunnelType.Stream);
     for (let i = 0; i < 10; i++)
       await sdk.putRow({
@@ -349,7 +340,7 @@ describe('BaseAndStream: base channel', () => {
   const TABLE = 'snap';
 
   it('reads the snapshot to "finished"; a finished start token returns at once', async () => {
-    await createTable(TABLE, [{ name: 'id', type: 'INTEGER' }]);
+    await createStreamTable(sdk, TABLE, [{ name: 'id', type: 'INTEGER' }]);
     for (let i = 1; i <= 6; i++)
       await sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: [{ id: TS.Long.fromNumber(i) }], attributeColumns: [{ name: `n${i}` }] });
     const before = Date.now();
@@ -394,7 +385,7 @@ describe('BaseAndStream: base channel', () => {
 describe('bad input', () => {
   it('dead-letters a corrupt record, a wrong type, an unknown column and an oversized row; lands the rest', async () => {
     const TABLE = 'dirty';
-    await createTable(TABLE, [{ name: 'id', type: 'INTEGER' }]);
+    await createStreamTable(sdk, TABLE, [{ name: 'id', type: 'INTEGER' }]);
     const { tunnelId, session } = await ownTunnel(TABLE, TunnelType.Stream);
     const put = (id: number, cols: Array<Record<string, unknown>>) =>
       sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: [{ id: TS.Long.fromNumber(id) }], attributeColumns: cols });
@@ -461,7 +452,7 @@ describe('bad input', () => {
 
   it('dead-letters a value whose type contradicts the first type seen in the batch (discovery on)', async () => {
     const TABLE = 'drift';
-    await createTable(TABLE, [{ name: 'id', type: 'INTEGER' }]);
+    await createStreamTable(sdk, TABLE, [{ name: 'id', type: 'INTEGER' }]);
     const { tunnelId, session } = await ownTunnel(TABLE, TunnelType.Stream);
     await sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: [{ id: TS.Long.fromNumber(1) }], attributeColumns: [{ k: TS.Long.fromNumber(7) }] });
     await sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: [{ id: TS.Long.fromNumber(2) }], attributeColumns: [{ k: 'seven' }] });
@@ -507,7 +498,7 @@ describe('bad input', () => {
 describe('a failing read', () => {
   it('fails as data with the task context and leaves no data file and no offset entry behind', async () => {
     const TABLE = 'flaky';
-    await createTable(TABLE, [{ name: 'id', type: 'INTEGER' }]);
+    await createStreamTable(sdk, TABLE, [{ name: 'id', type: 'INTEGER' }]);
     const { tunnelId, session } = await ownTunnel(TABLE, TunnelType.Stream);
     for (let i = 0; i < 8; i++)
       await sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: [{ id: TS.Long.fromNumber(i) }], attributeColumns: [{ s: `v${i}` }] });
@@ -550,7 +541,7 @@ describe('a failing read', () => {
 describe('on a real worker thread', () => {
   it('runs the task through the pool with the setup from workerData', async () => {
     const TABLE = 'threaded';
-    await createTable(TABLE, [{ name: 'id', type: 'INTEGER' }]);
+    await createStreamTable(sdk, TABLE, [{ name: 'id', type: 'INTEGER' }]);
     const { tunnelId, session } = await ownTunnel(TABLE, TunnelType.Stream);
     for (let i = 0; i < 3; i++)
       await sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: [{ id: TS.Long.fromNumber(i) }], attributeColumns: [{ s: `v${i}` }] });

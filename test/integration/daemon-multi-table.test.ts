@@ -16,7 +16,7 @@ import {
   type Harness,
 } from '../helpers/daemon-harness.js';
 import { readDeltaTable } from '../helpers/chdb.js';
-import { tablestoreSdk as TS } from '../helpers/emulator.js';
+import { createStreamTable, tablestoreSdk as TS } from '../helpers/emulator.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -24,17 +24,20 @@ afterEach(async () => {
   h = undefined;
 });
 
+/** The harness's orders table plus `customers` as a mirror table, as config entries. */
+function withCustomers(harness: Harness): unknown[] {
+  return [
+    ...harness.config().tables.map((t) => ({ table: t.table, tunnel: t.tunnel, mode: t.mode, path: t.path, columns: t.columns })),
+    { table: 'customers', tunnel: { name: 'otslake-customers', type: 'BaseAndStream' }, mode: 'mirror', path: 'customers' },
+  ];
+}
+
 const IGNORE = () => new TS.Condition(TS.RowExistenceExpectation.IGNORE, null);
 
 describe('daemon: several tables', () => {
   it('lands a changelog table and a mirror table from one process and one pool', async () => {
     h = await createHarness();
-    await h.sdk.createTable({
-      tableMeta: { tableName: 'customers', primaryKey: [{ name: 'cid', type: 'STRING' }] },
-      reservedThroughput: { capacityUnit: { read: 0, write: 0 } },
-      tableOptions: { timeToLive: -1, maxVersions: 1 },
-      streamSpecification: { enableStream: true, expirationTime: 24 },
-    });
+    await createStreamTable(h.sdk, 'customers', [{ name: 'cid', type: 'STRING' }]);
     const putCustomer = (cid: string, city: string) =>
       h!.sdk.putRow({ tableName: 'customers', condition: IGNORE(), primaryKey: [{ cid }], attributeColumns: [{ city }, { tier: TS.Long.fromNumber(1) }] });
 
@@ -42,12 +45,8 @@ describe('daemon: several tables', () => {
     for (let id = 1; id <= 6; id++) orders.push(await h.putRow(id, `order-${id}`, id));
     for (const cid of ['c1', 'c2', 'c3']) await putCustomer(cid, 'Hangzhou');
 
-    const base = h.config();
     const config = h.config({
-      tables: [
-        ...base.tables.map((t) => ({ table: t.table, tunnel: t.tunnel, mode: t.mode, path: t.path, columns: t.columns })),
-        { table: 'customers', tunnel: { name: 'otslake-customers', type: 'BaseAndStream' }, mode: 'mirror', path: 'customers' },
-      ],
+      tables: withCustomers(h),
       workers: { threads: 2 },
     });
     const { daemon, stop } = h.start({ config });
@@ -82,24 +81,15 @@ describe('daemon: several tables', () => {
 
   it('--until-idle does not exit on a table that got writes after it went idle while another was still busy', async () => {
     h = await createHarness({ pageRecords: 2 });
-    await h.sdk.createTable({
-      tableMeta: { tableName: 'customers', primaryKey: [{ name: 'cid', type: 'STRING' }] },
-      reservedThroughput: { capacityUnit: { read: 0, write: 0 } },
-      tableOptions: { timeToLive: -1, maxVersions: 1 },
-      streamSpecification: { enableStream: true, expirationTime: 24 },
-    });
+    await createStreamTable(h.sdk, 'customers', [{ name: 'cid', type: 'STRING' }]);
     const putCustomer = (cid: string) =>
       h!.sdk.putRow({ tableName: 'customers', condition: IGNORE(), primaryKey: [{ cid }], attributeColumns: [{ city: 'Hangzhou' }] });
     await putCustomer('c1');
     // orders: many two-record pages, so it stays busy long after customers caught up.
     for (let id = 1; id <= 120; id++) await h.putRow(id, `order-${id}`, id);
 
-    const base = h.config();
     const config = h.config({
-      tables: [
-        ...base.tables.map((t) => ({ table: t.table, tunnel: t.tunnel, mode: t.mode, path: t.path, columns: t.columns })),
-        { table: 'customers', tunnel: { name: 'otslake-customers', type: 'BaseAndStream' }, mode: 'mirror', path: 'customers' },
-      ],
+      tables: withCustomers(h),
       // A quiet table waits a whole minute before its next batch: only the confirmation round reads it again.
       batch: { intervalMs: '60s', maxDurationMs: 2_000, maxRecordsPerChannel: 2 },
     });

@@ -10,7 +10,7 @@ import { ActionType, TunnelType, type RecordMsg } from '../../tunnel/proto.js';
 import { isStreamToken, parseToken } from '../../tunnel/token.js';
 import type { TunnelClient } from '../../tunnel/tunnel-client.js';
 import { TunnelSession, type OwnedChannel } from '../../tunnel/tunnel-session.js';
-import { startTestEmulator, tablestoreSdk as TS, type TablestoreSdkClient, type TestEmulator } from '../helpers/emulator.js';
+import { createStreamTable, startTestEmulator, tablestoreSdk as TS, type TablestoreSdkClient, type TestEmulator } from '../helpers/emulator.js';
 
 const TABLE = 'orders';
 const IGNORE = () => new TS.Condition(TS.RowExistenceExpectation.IGNORE, null);
@@ -48,12 +48,7 @@ afterEach(async () => {
 async function setup(options: Parameters<typeof startTestEmulator>[0] = {}) {
   emu = await startTestEmulator({ partitionsPerTable: 2, ...options });
   const sdk = emu.sdkClient();
-  await sdk.createTable({
-    tableMeta: { tableName: TABLE, primaryKey: [{ name: 'id', type: 'INTEGER' }] },
-    reservedThroughput: { capacityUnit: { read: 0, write: 0 } },
-    tableOptions: { timeToLive: -1, maxVersions: 1 },
-    streamSpecification: { enableStream: true, expirationTime: 24 },
-  });
+  await createStreamTable(sdk, TABLE, [{ name: 'id', type: 'INTEGER' }]);
   return { emu, sdk, tunnel: emu.tunnelClient() };
 }
 
