@@ -15,6 +15,7 @@ import { OssStore } from '../../lake/oss-store.js';
 import { runChdb } from '../helpers/chdb.js';
 import { ADDRESSING_STYLES, FAST_RETRY, aliOssClient, endpointFor, openTestOssStore, startTestOss } from '../helpers/oss.js';
 import { createTmpDir, type TmpDir } from '../helpers/tmp-dir.js';
+import { rejectionOf } from '../helpers/rejection.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -24,15 +25,6 @@ interface AliError {
   status: number;
   requestId: string;
   ecCode?: string;
-}
-
-async function failure(p: Promise<unknown>): Promise<AliError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as AliError;
-  }
-  throw new Error('expected the call to fail');
 }
 
 let emulator: OssEmulator;
@@ -56,25 +48,25 @@ describe.each(ADDRESSING_STYLES)('ali-oss against the emulator (%s)', (style) =>
     const head = await client.head(p('dir/hello world+1.json'));
     expect(head.meta).toEqual({ writer: 'me' });
     expect(head.res.headers).toMatchObject({ 'content-length': '7', 'x-oss-object-type': 'Normal' });
-    expect(await failure(client.head(p('missing')))).toMatchObject({ name: 'NoSuchKeyError', status: 404 });
-    const missing = await failure(client.get(p('missing')));
+    expect(await rejectionOf<AliError>(client.head(p('missing')))).toMatchObject({ name: 'NoSuchKeyError', status: 404 });
+    const missing = await rejectionOf<AliError>(client.get(p('missing')));
     expect(missing).toMatchObject({ name: 'NoSuchKeyError', code: 'NoSuchKey', status: 404, ecCode: '0026-00000001' });
     expect(missing.requestId).toMatch(/^[0-9A-F]{24}$/);
     expect((await client.delete(p('dir/hello world+1.json'))).res.status).toBe(204);
     expect((await client.delete(p('dir/hello world+1.json'))).res.status).toBe(204);
-    expect(await failure(client.get(p('dir/hello world+1.json')))).toMatchObject({ code: 'NoSuchKey' });
+    expect(await rejectionOf<AliError>(client.get(p('dir/hello world+1.json')))).toMatchObject({ code: 'NoSuchKey' });
   });
 
   it('refuses to overwrite under x-oss-forbid-overwrite on put, copy and complete', async () => {
     const client = aliOssClient(emulator, style);
     const forbid = { headers: { 'x-oss-forbid-overwrite': 'true' } };
     await client.put(p('v0.json'), Buffer.from('first'), forbid);
-    const put = await failure(client.put(p('v0.json'), Buffer.from('second'), forbid));
+    const put = await rejectionOf<AliError>(client.put(p('v0.json'), Buffer.from('second'), forbid));
     expect(put).toMatchObject({ name: 'FileAlreadyExistsError', code: 'FileAlreadyExists', status: 409, ecCode: '0026-00000201' });
     expect((await client.get(p('v0.json'))).content.toString()).toBe('first');
 
     await client.put(p('other'), Buffer.from('other'));
-    expect(await failure(client.copy(p('v0.json'), p('other'), forbid))).toMatchObject({ code: 'FileAlreadyExists', status: 409 });
+    expect(await rejectionOf<AliError>(client.copy(p('v0.json'), p('other'), forbid))).toMatchObject({ code: 'FileAlreadyExists', status: 409 });
     expect((await client.copy(p('copied'), p('other'), forbid)).res.status).toBe(200);
     expect((await client.get(p('copied'))).content.toString()).toBe('other');
 
@@ -82,11 +74,11 @@ describe.each(ADDRESSING_STYLES)('ali-oss against the emulator (%s)', (style) =>
     const part = await client.uploadPart(p('mp'), uploadId, 1, Buffer.from('only part'), 0, 9);
     expect(part.etag).toMatch(/^"[0-9A-F]{32}"$/);
     await client.put(p('mp'), Buffer.from('someone else'));
-    const complete = await failure(client.completeMultipartUpload(p('mp'), uploadId, [{ number: 1, etag: part.etag }], forbid));
+    const complete = await rejectionOf<AliError>(client.completeMultipartUpload(p('mp'), uploadId, [{ number: 1, etag: part.etag }], forbid));
     expect(complete).toMatchObject({ code: 'FileAlreadyExists', status: 409, ecCode: '0042-00000214' });
     expect((await client.completeMultipartUpload(p('mp'), uploadId, [{ number: 1, etag: part.etag }])).res.status).toBe(200);
     expect((await client.get(p('mp'))).content.toString()).toBe('only part');
-    expect(await failure(client.abortMultipartUpload(p('mp'), uploadId))).toMatchObject({ code: 'NoSuchUpload', status: 404 });
+    expect(await rejectionOf<AliError>(client.abortMultipartUpload(p('mp'), uploadId))).toMatchObject({ code: 'NoSuchUpload', status: 404 });
   });
 
   it('runs managed multipart uploads and chunked stream puts', async () => {
@@ -280,7 +272,7 @@ describe('signature verification', () => {
           accessKeySecret: 'not-s-1',
           ...(style === 'path' ? { sldEnable: true } : {}),
         } as OSS.Options);
-        expect(await failure(wrong.get(`${style}/a`))).toMatchObject({ code: 'SignatureDoesNotMatch', status: 403 });
+        expect(await rejectionOf<AliError>(wrong.get(`${style}/a`))).toMatchObject({ code: 'SignatureDoesNotMatch', status: 403 });
       }
 
       let refreshes = 0;

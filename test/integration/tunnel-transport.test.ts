@@ -8,6 +8,7 @@ import { createLogger } from '../../common/log.js';
 import { decodeMessage, encodeMessage, ChannelStatus, type MessageName, type Messages } from '../../tunnel/proto.js';
 import { verifySignature } from '../../tunnel/signing.js';
 import { TunnelClient, type TunnelClientOptions } from '../../tunnel/tunnel-client.js';
+import { otslakeRejectionOf } from '../helpers/rejection.js';
 
 const SECRET = 'super-secret-key-value';
 
@@ -52,16 +53,6 @@ function reply<N extends MessageName>(res: http.ServerResponse, name: N, msg: Me
 
 function replyError(res: http.ServerResponse, status: number, code: string, message: string): void {
   res.writeHead(status, { 'x-ots-requestid': `req-${code}` }).end(Buffer.from(encodeMessage('Error', { code, message })));
-}
-
-async function caught(p: Promise<unknown>): Promise<OtslakeError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(OtslakeError);
-    return err as OtslakeError;
-  }
-  throw new Error('expected a rejection');
 }
 
 const FAST_RETRY = { initialDelayMs: 1, maxDelayMs: 5, maxAttempts: 4 };
@@ -141,7 +132,7 @@ describe('tunnel transport against a real HTTP server', () => {
 
   it('does not retry a non-idempotent RPC on 503', async () => {
     server.handler = (_req, res) => replyError(res, 503, 'OTSTunnelServerUnavailable', 'busy');
-    const err = await caught(client.heartbeat({ tunnel_id: 't', client_id: 'c', channels: [] }));
+    const err = await otslakeRejectionOf(client.heartbeat({ tunnel_id: 't', client_id: 'c', channels: [] }));
     expect(err.code).toBe('OTSL_TUNNEL_SERVER');
     expect(err.retriable).toBe(false);
     expect(server.received).toHaveLength(1);
@@ -162,7 +153,7 @@ describe('tunnel transport against a real HTTP server', () => {
       res.write(Buffer.alloc(10));
       res.socket!.destroy();
     };
-    const err = await caught(client.checkpoint({ tunnel_id: 't', client_id: 'c', channel_id: 'ch', checkpoint: 'x', sequence_number: 1n }));
+    const err = await otslakeRejectionOf(client.checkpoint({ tunnel_id: 't', client_id: 'c', channel_id: 'ch', checkpoint: 'x', sequence_number: 1n }));
     expect(err.code).toBe('OTSL_TUNNEL_HTTP');
     expect(err.retriable).toBe(false);
     expect(err.context).toMatchObject({ tunnelId: 't', channelId: 'ch', rpc: '/tunnel/checkpoint' });
@@ -188,14 +179,14 @@ describe('tunnel transport against a real HTTP server', () => {
   it('times out a request that gets no answer', async () => {
     server.handler = () => undefined; // never answers
     client = makeClient({ requestTimeoutMs: 80 });
-    const err = await caught(client.heartbeat({ tunnel_id: 't', client_id: 'c', channels: [] }));
+    const err = await otslakeRejectionOf(client.heartbeat({ tunnel_id: 't', client_id: 'c', channels: [] }));
     expect(err.code).toBe('OTSL_TUNNEL_TIMEOUT');
     expect(err.retriable).toBe(false);
     expect(err.context).toMatchObject({ timeoutMs: 80, rpc: '/tunnel/heartbeat' });
 
     server.received.length = 0;
     client = makeClient({ requestTimeoutMs: 80, retry: { ...FAST_RETRY, maxAttempts: 2 } });
-    const exhausted = await caught(client.getCheckpoint({ tunnel_id: 't', client_id: 'c', channel_id: 'ch' }));
+    const exhausted = await otslakeRejectionOf(client.getCheckpoint({ tunnel_id: 't', client_id: 'c', channel_id: 'ch' }));
     expect(exhausted.code).toBe('OTSL_RETRIES_EXHAUSTED');
     expect((exhausted.cause as OtslakeError).code).toBe('OTSL_TUNNEL_TIMEOUT');
     expect(exhausted.context).toMatchObject({ attempts: 2, channelId: 'ch' });
@@ -208,7 +199,7 @@ describe('tunnel transport against a real HTTP server', () => {
     const pending = client.describeTunnel({ table_name: 't', tunnel_name: 'n' }, { signal: ac.signal });
     await once(server.events, 'request', { signal: AbortSignal.timeout(5_000) });
     ac.abort(new Error('shutdown'));
-    const err = await caught(pending);
+    const err = await otslakeRejectionOf(pending);
     expect(err.code).toBe('OTSL_ABORTED');
     expect(server.received).toHaveLength(1);
   });
@@ -221,7 +212,7 @@ describe('tunnel transport against a real HTTP server', () => {
     [400, 'OTSParameterInvalid', 'OTSL_TUNNEL_SERVER'],
   ])('decodes a protobuf Error %i %s into %s with server context', async (status, serverCode, code) => {
     server.handler = (_req, res) => replyError(res, status, serverCode, 'explained');
-    const err = await caught(client.getCheckpoint({ tunnel_id: 't9', client_id: 'c', channel_id: 'ch9' }));
+    const err = await otslakeRejectionOf(client.getCheckpoint({ tunnel_id: 't9', client_id: 'c', channel_id: 'ch9' }));
     expect(err.code).toBe(code);
     expect(err.retriable).toBe(false);
     expect(err.message).toContain(`${serverCode}: explained`);
@@ -232,14 +223,14 @@ describe('tunnel transport against a real HTTP server', () => {
 
   it('reports a non-protobuf error body as OTSL_TUNNEL_HTTP with the status', async () => {
     server.handler = (_req, res) => res.writeHead(400).end('<html>bad gateway</html>');
-    const err = await caught(client.createTunnel({ tunnel: { table_name: 'orders', tunnel_name: 'n', tunnel_type: 3 } }));
+    const err = await otslakeRejectionOf(client.createTunnel({ tunnel: { table_name: 'orders', tunnel_name: 'n', tunnel_type: 3 } }));
     expect(err.code).toBe('OTSL_TUNNEL_HTTP');
     expect(err.context).toMatchObject({ httpStatus: 400, table: 'orders' });
   });
 
   it('reports a response missing a required field as OTSL_TUNNEL_PROTOCOL', async () => {
     server.handler = (_req, res) => res.writeHead(200).end(Buffer.alloc(0));
-    const err = await caught(client.getCheckpoint({ tunnel_id: 't', client_id: 'c', channel_id: 'ch' }));
+    const err = await otslakeRejectionOf(client.getCheckpoint({ tunnel_id: 't', client_id: 'c', channel_id: 'ch' }));
     expect(err.code).toBe('OTSL_TUNNEL_PROTOCOL');
   });
 
@@ -247,7 +238,7 @@ describe('tunnel transport against a real HTTP server', () => {
     const endpoint = server.endpoint;
     await server.stop();
     client = new TunnelClient({ endpoint, instanceName: 'i', accessKeyId: 'a', accessKeySecret: SECRET, retry: { ...FAST_RETRY, maxAttempts: 3 } });
-    const err = await caught(client.connect({ tunnel_id: 't' }));
+    const err = await otslakeRejectionOf(client.connect({ tunnel_id: 't' }));
     expect(err.code).toBe('OTSL_RETRIES_EXHAUSTED');
     expect(err.context).toMatchObject({ attempts: 3, rpc: '/tunnel/connect', endpoint: endpoint.replace('http://', ''), errno: 'ECONNREFUSED' });
     expect((err.cause as OtslakeError).code).toBe('OTSL_TUNNEL_HTTP');

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasCode, OtslakeError } from '../../common/errors.js';
 import { createWorkerPool, resolveWorkerFile, type WorkerPool } from '../../workers/pool.js';
 import { PROTOCOL_VERSION, type ChannelTaskInput } from '../../workers/protocol.js';
+import { otslakeRejectionOf } from '../helpers/rejection.js';
 
 const FIXTURE = new URL('../fixtures/worker-pool-task.ts', import.meta.url);
 
@@ -34,16 +35,6 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
     timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-async function rejection(p: Promise<unknown>): Promise<OtslakeError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(OtslakeError);
-    return err as OtslakeError;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('worker pool (real threads)', () => {
@@ -97,7 +88,7 @@ describe('worker pool (real threads)', () => {
   });
 
   it('wraps a thread that exits as OTSL_WORKER_CRASHED and keeps working', async () => {
-    const err = await rejection(within(pool.run(task('exit', 'batch-7')), 10_000, 'exiting task'));
+    const err = await otslakeRejectionOf(within(pool.run(task('exit', 'batch-7')), 10_000, 'exiting task'));
     expect(err.code).toBe('OTSL_WORKER_CRASHED');
     expect(err.retriable).toBe(true);
     expect(err.context).toMatchObject({ table: 'orders', channelId: 'exit', batchId: 'batch-7' });
@@ -107,7 +98,7 @@ describe('worker pool (real threads)', () => {
   });
 
   it('wraps an uncaught exception in the thread as OTSL_WORKER_CRASHED', async () => {
-    const err = await rejection(within(pool.run(task('uncaught')), 10_000, 'uncaught task'));
+    const err = await otslakeRejectionOf(within(pool.run(task('uncaught')), 10_000, 'uncaught task'));
     expect(err.code).toBe('OTSL_WORKER_CRASHED');
     expect(err.message).toContain('uncaught in worker');
     expect((await within(pool.run(task('ok')), 20_000, 'task after a crash')).kind).toBe('ok');
@@ -133,12 +124,12 @@ describe('worker pool (real threads)', () => {
     if (entered.async) expect(await entered.value).toBe('ok');
     expect(Atomics.load(cells, 1)).toBe(1);
     controller.abort(new Error('shutdown'));
-    const err = await rejection(within(running, 10_000, 'aborted task'));
+    const err = await otslakeRejectionOf(within(running, 10_000, 'aborted task'));
     expect(err.code).toBe('OTSL_ABORTED');
     expect(err.context).toMatchObject({ channelId: 'gate', batchId: 'b-abort' });
     Atomics.store(cells, 1, 0);
     expect((await within(pool.run(task('ok')), 20_000, 'task after an abort')).kind).toBe('ok');
-    expect(hasCode(await rejection(pool.run(task('ok'), { signal: AbortSignal.abort() })), 'OTSL_ABORTED')).toBe(true);
+    expect(hasCode(await otslakeRejectionOf(pool.run(task('ok'), { signal: AbortSignal.abort() })), 'OTSL_ABORTED')).toBe(true);
   });
 
   it('keeps tasks in flight at most at capacity; the rest wait here, abortable', async () => {
@@ -150,7 +141,7 @@ describe('worker pool (real threads)', () => {
     expect(pool.running).toBe(2);
     expect(pool.waiting).toBe(3);
     abortable.abort();
-    expect((await rejection(fifth)).code).toBe('OTSL_ABORTED');
+    expect((await otslakeRejectionOf(fifth)).code).toBe('OTSL_ABORTED');
     expect(pool.waiting).toBe(2);
     Atomics.store(cells, 0, 1);
     Atomics.notify(cells, 0);
@@ -165,13 +156,13 @@ describe('worker pool (real threads)', () => {
 describe('worker pool lifecycle', () => {
   it('destroy() rejects running tasks with OTSL_ABORTED; run() after close is refused', async () => {
     const pool = createWorkerPool({ filename: FIXTURE, threads: 1, workerData: { tag: 't', gate: new SharedArrayBuffer(12) } });
-    const hanging = rejection(pool.run(task('hang')));
-    const queued = rejection(pool.run(task('ok')));
+    const hanging = otslakeRejectionOf(pool.run(task('hang')));
+    const queued = otslakeRejectionOf(pool.run(task('ok')));
     expect(pool.waiting).toBe(1);
     await pool.destroy();
     expect((await hanging).code).toBe('OTSL_ABORTED');
     expect((await queued).code).toBe('OTSL_ABORTED');
-    expect((await rejection(pool.run(task('ok')))).code).toBe('OTSL_DAEMON_STATE');
+    expect((await otslakeRejectionOf(pool.run(task('ok')))).code).toBe('OTSL_DAEMON_STATE');
   });
 
   it('resolves the worker module beside its caller: .ts under tsx/vitest, .js from dist', () => {

@@ -7,6 +7,7 @@ import { commitKey, checkpointKey, LAST_CHECKPOINT } from '../../../lake/log-pat
 import { advanceSnapshot, decodeFilePath, fileKey, loadSnapshot, parseIntervalMs, parseStats, readCommitInfos } from '../../../lake/snapshot.js';
 import { LocalStore } from '../../../lake/local-store.js';
 import { writeCheckpoint } from '../../../lake/checkpoint-writer.js';
+import { rejectionOf } from '../../helpers/rejection.js';
 
 const DAY_MS = 86_400_000;
 const NOW = Date.UTC(2026, 0, 10);
@@ -38,12 +39,7 @@ async function commit(version: number, actions: Action[]): Promise<void> {
 }
 
 async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (err) {
-    return (err as { code?: string }).code;
-  }
-  throw new Error('expected a rejection');
+  return (await rejectionOf<{ code?: string }>(p)).code;
 }
 
 beforeEach(() => {
