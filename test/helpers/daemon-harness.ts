@@ -195,10 +195,13 @@ export interface LakeRow {
   channel: string;
 }
 
-/** The changelog as chdb reads it, in a comparable shape. */
-export async function readChangelog(tablePath: string): Promise<LakeRow[]> {
-  const rows = await readDeltaTable(tablePath, { select: 'id, _op, name, qty, _deleted_columns, _seq, _channel', orderBy: '_channel, _seq, id' });
-  return rows.map((r) => ({
+/** The columns and order of a changelog read for lakeRowOf. */
+export const CHANGELOG_SELECT = 'id, _op, name, qty, _deleted_columns, _seq, _channel';
+export const CHANGELOG_ORDER = '_channel, _seq, id';
+
+/** One row of a chdb read of the orders changelog (CHANGELOG_SELECT), in a comparable shape. */
+export function lakeRowOf(r: Record<string, unknown>): LakeRow {
+  return {
     id: Number(r.id),
     op: String(r._op),
     name: (r.name as string | null) ?? null,
@@ -206,7 +209,12 @@ export async function readChangelog(tablePath: string): Promise<LakeRow[]> {
     deleted: [...((r._deleted_columns as string[] | null) ?? [])].sort(),
     seq: (r._seq as string | null) ?? null,
     channel: String(r._channel),
-  }));
+  };
+}
+
+/** The changelog as chdb reads it, in a comparable shape. */
+export async function readChangelog(tablePath: string): Promise<LakeRow[]> {
+  return (await readDeltaTable(tablePath, { select: CHANGELOG_SELECT, orderBy: CHANGELOG_ORDER })).map(lakeRowOf);
 }
 
 /** Rows reduced to the changes they record, sorted, for an order-free comparison with what the SDK did. */

@@ -24,7 +24,17 @@ import type { OssEmulator } from '../../emulator/oss/server.js';
 import { loadSnapshot } from '../../lake/snapshot.js';
 import { openStore } from '../../lake/store.js';
 import { runChdb } from '../helpers/chdb.js';
-import { createHarness, readChangelog, TABLE, type Change, type Harness, type LakeRow } from '../helpers/daemon-harness.js';
+import {
+  CHANGELOG_ORDER,
+  CHANGELOG_SELECT,
+  createHarness,
+  lakeRowOf,
+  readChangelog,
+  TABLE,
+  type Change,
+  type Harness,
+  type LakeRow,
+} from '../helpers/daemon-harness.js';
 import { startTestOss, TEST_CREDENTIALS as OSS_CREDENTIALS } from '../helpers/oss.js';
 import { seededRandom } from '../helpers/seeded-random.js';
 import { killSpawned, spawnCli } from '../helpers/cli-process.js';
@@ -158,19 +168,11 @@ async function orphansOf(tablePath: string): Promise<{ dataFiles: number; offset
 
 async function readOssChangelog(emulator: OssEmulator, prefix: string): Promise<LakeRow[]> {
   const sql =
-    `SELECT id, _op, name, qty, _deleted_columns, _seq, _channel FROM deltaLakeS3('${emulator.endpoint}/${emulator.bucket}/${prefix}/', 'ak', 'sk') ` +
-    `ORDER BY _channel, _seq, id SETTINGS session_timezone='UTC', output_format_json_quote_64bit_integers=1`;
+    `SELECT ${CHANGELOG_SELECT} FROM deltaLakeS3('${emulator.endpoint}/${emulator.bucket}/${prefix}/', 'ak', 'sk') ` +
+    `ORDER BY ${CHANGELOG_ORDER} SETTINGS session_timezone='UTC', output_format_json_quote_64bit_integers=1`;
   const [outcome] = await runChdb([sql]);
   if (!outcome!.ok) throw new Error(`chdb: ${outcome!.error}`);
-  return outcome!.rows.map((r) => ({
-    id: Number(r.id),
-    op: String(r._op),
-    name: (r.name as string | null) ?? null,
-    qty: r.qty === null || r.qty === undefined ? null : Number(r.qty),
-    deleted: [...((r._deleted_columns as string[] | null) ?? [])].sort(),
-    seq: (r._seq as string | null) ?? null,
-    channel: String(r._channel),
-  }));
+  return outcome!.rows.map(lakeRowOf);
 }
 
 /** The exactly-once checks; returns problems as text so that a failure names the keys involved. */
