@@ -30,6 +30,7 @@ import {
 import { closeWorkerResources, configureWorker, type WorkerResources } from '../../workers/worker-setup.js';
 import { createStreamTable, startTestEmulator, tablestoreSdk as TS, type TablestoreSdkClient, type TestEmulator } from '../helpers/emulator.js';
 import { createTmpDir, type TmpDir } from '../helpers/tmp-dir.js';
+import { channelTaskInput } from '../helpers/channel-task-input.js';
 
 const IGNORE = () => new TS.Condition(TS.RowExistenceExpectation.IGNORE, null);
 const BIG = '9007199254740993'; // 2^53 + 1: not representable as a JS number
@@ -88,23 +89,16 @@ async function startChannel(session: TunnelSession): Promise<{ channelId: string
   return { channelId: channel!.channelId, token };
 }
 
-function taskInput(over: Partial<ChannelTaskInput> & Pick<ChannelTaskInput, 'table' | 'tunnelId' | 'channelId' | 'startToken' | 'clientId'>): ChannelTaskInput {
-  return {
-    kind: 'read-channel',
-    protocol: PROTOCOL_VERSION,
-    batchId: 'batch-1',
-    tablePath: over.table,
-    committedSeq: 0,
-    mode: 'changelog',
-    primaryKey: [{ name: 'id', type: 'INTEGER' }],
-    columns: [{ name: 'id', type: 'long' }],
-    discoverColumns: true,
-    maxRowBytes: 1 << 20,
-    targetFileBytes: 1 << 20,
-    budget: { maxRecords: 10_000, maxBytes: 64 << 20, maxDurationMs: 20_000 },
-    ...over,
-  };
-}
+/** The two-column key of the composite-key test table, and the columns its tasks write. */
+const ID_TAG_KEY: ChannelTaskInput['primaryKey'] = [
+  { name: 'id', type: 'INTEGER' },
+  { name: 'tag', type: 'STRING' },
+];
+const ID_TAG_COLUMNS: ChannelTaskInput['columns'] = [
+  { name: 'id', type: 'long' },
+  { name: 'tag', type: 'string' },
+  { name: 'name', type: 'string' },
+];
 
 function ok(result: ChannelTaskResult): ChannelTaskOk {
   if (result.kind !== 'ok') throw new Error(`task failed: ${result.error.code} ${result.error.message}`);
@@ -166,10 +160,7 @@ describe('Stream channel', () => {
   const pk = (id: number, tag: string) => [{ id: TS.Long.fromNumber(id) }, { tag }];
 
   beforeAll(async () => {
-    await createStreamTable(sdk, TABLE, [
-      { name: 'id', type: 'INTEGER' },
-      { name: 'tag', type: 'STRING' },
-    ]);
+    await createStreamTable(sdk, TABLE, [...ID_TAG_KEY]);
     ({ tunnelId, session } = await ownTunnel(TABLE, TunnelType.Stream));
     await sdk.putRow({
       tableName: TABLE,
@@ -190,21 +181,14 @@ describe('Stream channel', () => {
     channelId = start.channelId;
     first = ok(
       await readChannel(
-        taskInput({
+        channelTaskInput({
           table: TABLE,
           tunnelId,
           channelId,
           startToken: start.token,
           clientId: session.clientId!,
-          primaryKey: [
-            { name: 'id', type: 'INTEGER' },
-            { name: 'tag', type: 'STRING' },
-          ],
-          columns: [
-            { name: 'id', type: 'long' },
-            { name: 'tag', type: 'string' },
-            { name: 'name', type: 'string' },
-          ],
+          primaryKey: ID_TAG_KEY,
+          columns: ID_TAG_COLUMNS,
         }),
         resources,
       ),
@@ -261,7 +245,7 @@ describe('Stream channel', () => {
 
   /** The same channel again from a token: the next batch of this stream. */
   const resumeFrom = (startToken: string, batchId: string, committedSeq: number) =>
-    taskInput({
+    channelTaskInput({
       table: TABLE,
       tunnelId,
       channelId,
@@ -269,15 +253,8 @@ describe('Stream channel', () => {
       clientId: session.clientId!,
       batchId,
       committedSeq,
-      primaryKey: [
-        { name: 'id', type: 'INTEGER' },
-        { name: 'tag', type: 'STRING' },
-      ],
-      columns: [
-        { name: 'id', type: 'long' },
-        { name: 'tag', type: 'string' },
-        { name: 'name', type: 'string' },
-      ],
+      primaryKey: ID_TAG_KEY,
+      columns: ID_TAG_COLUMNS,
     });
 
   it('claims the offset entry, whose end token resumes with only newer changes', async () => {
@@ -314,11 +291,13 @@ describe('budgets', () => {
     const { channelId, token } = await startChannel(session);
     const base = { table: TABLE, tunnelId, channelId, clientId: session.clientId! };
     // 5 records of budget: the first page (4) is under it, so a second page is read whole: 8.
-    const a = ok(await readChannel(taskInput({ ...base, startToken: token, budget: { maxRecords: 5, maxBytes: 1 << 30, maxDurationMs: 20_000 } }), resources));
+    const a = ok(
+      await readChannel(channelTaskInput({ ...base, startToken: token, budget: { maxRecords: 5, maxBytes: 1 << 30, maxDurationMs: 20_000 } }), resources),
+    );
     expect(a.stats).toMatchObject({ records: 8, rowsWritten: 8, readRequests: 2 });
     const b = ok(
       await readChannel(
-        taskInput({
+        channelTaskInput({
           ...base,
           startToken: a.endToken,
           committedSeq: a.offsetSeq!,
@@ -349,7 +328,7 @@ describe('BaseAndStream: base channel', () => {
     expect(channelId.startsWith('BaseData_')).toBe(true);
     const result = ok(
       await readChannel(
-        taskInput({
+        channelTaskInput({
           table: TABLE,
           tunnelId,
           channelId,
@@ -376,7 +355,10 @@ describe('BaseAndStream: base channel', () => {
     expect(entry).toMatchObject({ endToken: 'finished', finished: true, records: 6 });
 
     const again = ok(
-      await readChannel(taskInput({ table: TABLE, tunnelId, channelId, startToken: 'finished', clientId: session.clientId!, committedSeq: 1 }), resources),
+      await readChannel(
+        channelTaskInput({ table: TABLE, tunnelId, channelId, startToken: 'finished', clientId: session.clientId!, committedSeq: 1 }),
+        resources,
+      ),
     );
     expect(again).toMatchObject({ finished: true, endToken: 'finished', offsetSeq: null, files: [], stats: { readRequests: 0, records: 0 } });
   });
@@ -400,7 +382,7 @@ describe('bad input', () => {
 
     const result = ok(
       await readChannel(
-        taskInput({
+        channelTaskInput({
           table: TABLE,
           tunnelId,
           channelId,
@@ -463,7 +445,7 @@ describe('bad input', () => {
       attributeColumns: [{ k: TS.Long.fromNumber(8) }, { later: true }],
     });
     const { channelId, token } = await startChannel(session);
-    const result = ok(await readChannel(taskInput({ table: TABLE, tunnelId, channelId, startToken: token, clientId: session.clientId! }), resources));
+    const result = ok(await readChannel(channelTaskInput({ table: TABLE, tunnelId, channelId, startToken: token, clientId: session.clientId! }), resources));
     expect(result.newColumns).toEqual([
       { name: 'k', type: 'long' },
       { name: 'later', type: 'boolean' },
@@ -482,12 +464,19 @@ describe('bad input', () => {
 
   it('fails with a typed error, as data, when the task itself is malformed', async () => {
     const result = await readChannel(
-      taskInput({ table: 'x', tunnelId: 't', channelId: 'c', startToken: 'tok', clientId: 'c1', mode: 'mirror' }),
+      channelTaskInput({ table: 'x', tunnelId: 't', channelId: 'c', startToken: 'tok', clientId: 'c1', mode: 'mirror' }),
       resources,
     ).catch((err: unknown) => err);
     expect(hasCode(result, 'OTSL_CONFIG_INVALID')).toBe(true);
     const bad = await readChannel(
-      taskInput({ table: 'x', tunnelId: 't', channelId: 'c', startToken: 'tok', clientId: 'c1', budget: { maxRecords: 0, maxBytes: 1, maxDurationMs: 1 } }),
+      channelTaskInput({
+        table: 'x',
+        tunnelId: 't',
+        channelId: 'c',
+        startToken: 'tok',
+        clientId: 'c1',
+        budget: { maxRecords: 0, maxBytes: 1, maxDurationMs: 1 },
+      }),
       resources,
     ).catch((err: unknown) => err);
     expect(hasCode(bad, 'OTSL_CONFIG_INVALID')).toBe(true);
@@ -524,7 +513,7 @@ describe('a failing read', () => {
     const flaky: WorkerResources = { ...resources, rowGroupRows: 2, tunnelClient: () => client, tableStore: () => watched };
     const handler = createTaskHandler((input) => readChannel(input, flaky));
     const result = await handler(
-      taskInput({ table: TABLE, tunnelId, channelId, startToken: token, clientId: session.clientId!, targetFileBytes: 1, batchId: 'flaky-batch' }),
+      channelTaskInput({ table: TABLE, tunnelId, channelId, startToken: token, clientId: session.clientId!, targetFileBytes: 1, batchId: 'flaky-batch' }),
     );
     expect(reads).toBe(2);
     expect(result.kind).toBe('failed');
@@ -548,7 +537,7 @@ describe('on a real worker thread', () => {
     const { channelId, token } = await startChannel(session);
     const pool = createWorkerPool({ filename: new URL('../../workers/channel-task.ts', import.meta.url), threads: 1, workerData: setup });
     try {
-      const outcome = await pool.run(taskInput({ table: TABLE, tunnelId, channelId, startToken: token, clientId: session.clientId! }));
+      const outcome = await pool.run(channelTaskInput({ table: TABLE, tunnelId, channelId, startToken: token, clientId: session.clientId! }));
       const result = ok(
         outcome.kind === 'ok'
           ? outcome
@@ -558,7 +547,7 @@ describe('on a real worker thread', () => {
       expect((await rowsOf(TABLE, result)).map((r) => r.s)).toEqual(['v0', 'v1', 'v2']);
       expect(result.offsetSeq).toBe(1);
       // A handled failure crosses the boundary as data with its code: a token of another channel.
-      const failed = await pool.run(taskInput({ table: TABLE, tunnelId, channelId: 'no-such-channel', startToken: token, clientId: session.clientId! }));
+      const failed = await pool.run(channelTaskInput({ table: TABLE, tunnelId, channelId: 'no-such-channel', startToken: token, clientId: session.clientId! }));
       expect(failed.kind).toBe('failed');
       if (failed.kind === 'failed') expect(failed.error.code).toMatch(/^OTSL_TUNNEL_/);
     } finally {

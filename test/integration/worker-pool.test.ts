@@ -1,31 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasCode, OtslakeError } from '../../common/errors.js';
 import { createWorkerPool, resolveWorkerFile, type WorkerPool } from '../../workers/pool.js';
-import { PROTOCOL_VERSION, type ChannelTaskInput } from '../../workers/protocol.js';
+import type { ChannelTaskInput } from '../../workers/protocol.js';
+import { channelTaskInput } from '../helpers/channel-task-input.js';
 import { otslakeRejectionOf } from '../helpers/rejection.js';
 
 const FIXTURE = new URL('../fixtures/worker-pool-task.ts', import.meta.url);
 
 function task(channelId: string, batchId = 'batch-1'): ChannelTaskInput {
-  return {
-    kind: 'read-channel',
-    protocol: PROTOCOL_VERSION,
+  return channelTaskInput({
     batchId,
     table: 'orders',
     tunnelId: 'tunnel-1',
     channelId,
     startToken: 'tok0',
     clientId: 'client-1',
-    tablePath: 'orders',
     committedSeq: 3,
-    mode: 'changelog',
-    primaryKey: [{ name: 'id', type: 'INTEGER' }],
-    columns: [{ name: 'id', type: 'long' }],
-    discoverColumns: true,
-    maxRowBytes: 1 << 20,
-    targetFileBytes: 1 << 20,
     budget: { maxRecords: 10, maxBytes: 1000, maxDurationMs: 1000 },
-  };
+  });
 }
 
 /** Rejects when `promise` has not settled within `ms`: a timeout on a wait, not a delay. */
