@@ -11,7 +11,6 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { once } from 'node:events';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -19,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { testConfig } from '../config/test-config.js';
 import { buildDaemon } from '../daemon/main.js';
 import { startTablestoreEmulator } from '../emulator/tablestore/index.js';
+import { benchSdkClient, createOrdersTable, preloadOrders } from './orders-load.js';
 import { TunnelClient } from '../tunnel/tunnel-client.js';
 import { TunnelSession } from '../tunnel/tunnel-session.js';
 import { FINISHED_TOKEN, TunnelType } from '../tunnel/proto.js';
@@ -27,8 +27,6 @@ const { values } = parseArgs({ options: { rows: { type: 'string', default: '2000
 const ROWS = Number(values.rows);
 const THREADS = Number(values.threads);
 const CREDS = { instance: 'bench', accessKeyId: 'bench-ak', accessKeySecret: 'bench-secret' };
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const SDK: any = createRequire(import.meta.url)('tablestore');
 
 const dir = await mkdtemp(join(tmpdir(), 'otslake-bench-daemon-'));
 const emu = await startTablestoreEmulator({
@@ -39,41 +37,9 @@ const emu = await startTablestoreEmulator({
   tunnel: { initDelayMs: 0, sweepIntervalMs: 0 },
 });
 try {
-  const sdk = new SDK.Client({
-    accessKeyId: CREDS.accessKeyId,
-    secretAccessKey: CREDS.accessKeySecret,
-    endpoint: emu.endpoint,
-    instancename: CREDS.instance,
-    maxRetries: 0,
-  });
-  await sdk.createTable({
-    tableMeta: { tableName: 'orders', primaryKey: [{ name: 'id', type: 'INTEGER' }] },
-    reservedThroughput: { capacityUnit: { read: 0, write: 0 } },
-    tableOptions: { timeToLive: -1, maxVersions: 1 },
-    streamSpecification: { enableStream: true, expirationTime: 24 },
-  });
-  const cond = new SDK.Condition(SDK.RowExistenceExpectation.IGNORE, null);
-  for (let start = 0; start < ROWS; start += 200) {
-    const n = Math.min(200, ROWS - start);
-    await sdk.batchWriteRow({
-      tables: [
-        {
-          tableName: 'orders',
-          rows: Array.from({ length: n }, (_, k) => ({
-            type: 'PUT',
-            condition: cond,
-            primaryKey: [{ id: SDK.Long.fromNumber(start + k) }],
-            attributeColumns: [
-              { status: ['created', 'paid', 'shipped'][(start + k) % 3] },
-              { amount: ((start + k) % 1000) / 10 },
-              { qty: SDK.Long.fromNumber((start + k) % 17) },
-              { note: `note ${start + k}` },
-            ],
-          })),
-        },
-      ],
-    });
-  }
+  const sdk = benchSdkClient(emu.endpoint, CREDS);
+  await createOrdersTable(sdk, 'orders');
+  await preloadOrders(sdk, 'orders', ROWS);
 
   // The daemon, until idle.
   const config = testConfig({

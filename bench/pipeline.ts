@@ -18,13 +18,13 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startTablestoreEmulator } from '../emulator/tablestore/index.js';
+import { benchSdkClient, createOrdersTable, preloadOrders, putOrders } from './orders-load.js';
 
 const { values } = parseArgs({
   options: {
@@ -39,8 +39,6 @@ const THREADS = values.threads!.split(',').map(Number);
 const RATE = Number(values.rate);
 const SECONDS = Number(values.seconds);
 const CREDS = { instance: 'bench', accessKeyId: 'bench-ak', accessKeySecret: 'bench-secret' };
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const SDK: any = createRequire(import.meta.url)('tablestore');
 const FROM_SOURCES = import.meta.url.endsWith('.ts');
 
 /**
@@ -140,22 +138,6 @@ function configFor(emulatorEndpoint: string, lakeDir: string, table: string, tun
   };
 }
 
-const row = (i: number) => [
-  { status: ['created', 'paid', 'shipped'][i % 3] },
-  { amount: (i % 1000) / 10 + 0.5 },
-  { qty: SDK.Long.fromNumber(i % 17) },
-  { note: `note ${i}` },
-];
-
-async function createTable(sdk: { createTable(p: unknown): Promise<unknown> }, name: string): Promise<void> {
-  await sdk.createTable({
-    tableMeta: { tableName: name, primaryKey: [{ name: 'id', type: 'INTEGER' }] },
-    reservedThroughput: { capacityUnit: { read: 0, write: 0 } },
-    tableOptions: { timeToLive: -1, maxVersions: 1 },
-    streamSpecification: { enableStream: true, expirationTime: 24 },
-  });
-}
-
 async function duckdbReference(rows: number, dir: string): Promise<{ ms: number; bytes: number }> {
   const { DuckDBInstance } = await import('@duckdb/node-api');
   const db = await DuckDBInstance.create(':memory:', { threads: '1' });
@@ -208,14 +190,7 @@ function percentile(sorted: readonly number[], p: number): number {
 const dir = await mkdtemp(join(tmpdir(), 'otslake-bench-pipeline-'));
 const emu = await startTablestoreEmulator({ port: 0, ...CREDS, dataDir: join(dir, 'ts'), partitionsPerTable: 2, tunnel: { initDelayMs: 0 } });
 try {
-  const sdk = new SDK.Client({
-    accessKeyId: CREDS.accessKeyId,
-    secretAccessKey: CREDS.accessKeySecret,
-    endpoint: emu.endpoint,
-    instancename: CREDS.instance,
-    maxRetries: 0,
-  });
-  const cond = new SDK.Condition(SDK.RowExistenceExpectation.IGNORE, null);
+  const sdk = benchSdkClient(emu.endpoint, CREDS);
   console.log(
     JSON.stringify({
       bench: 'pipeline.setup',
@@ -229,24 +204,9 @@ try {
   );
 
   // ---- throughput ----
-  await createTable(sdk, 'orders');
+  await createOrdersTable(sdk, 'orders');
   const loadStarted = performance.now();
-  for (let start = 0; start < ROWS; start += 200) {
-    const n = Math.min(200, ROWS - start);
-    await sdk.batchWriteRow({
-      tables: [
-        {
-          tableName: 'orders',
-          rows: Array.from({ length: n }, (_, k) => ({
-            type: 'PUT',
-            condition: cond,
-            primaryKey: [{ id: SDK.Long.fromNumber(start + k) }],
-            attributeColumns: row(start + k),
-          })),
-        },
-      ],
-    });
-  }
+  await preloadOrders(sdk, 'orders', ROWS);
   console.log(
     JSON.stringify({
       bench: 'pipeline.preload',
@@ -295,7 +255,7 @@ try {
   }
 
   // ---- freshness ----
-  await createTable(sdk, 'fresh');
+  await createOrdersTable(sdk, 'fresh');
   const lakeDir = join(dir, 'lake-fresh');
   const configPath = join(dir, 'fresh.json');
   await writeFile(configPath, JSON.stringify(configFor(emu.endpoint, lakeDir, 'fresh', 'bench-fresh', 1, { intervalMs: '1s', maxDurationMs: '1s' })));
@@ -313,14 +273,7 @@ try {
       if (due > next) {
         const ids = Array.from({ length: Math.min(200, due - next) }, (_, k) => next + k);
         next += ids.length;
-        await sdk.batchWriteRow({
-          tables: [
-            {
-              tableName: 'fresh',
-              rows: ids.map((id) => ({ type: 'PUT', condition: cond, primaryKey: [{ id: SDK.Long.fromNumber(id) }], attributeColumns: row(id) })),
-            },
-          ],
-        });
+        await putOrders(sdk, 'fresh', ids);
         const now = Date.now();
         for (const id of ids) ackedAt.set(id, now);
       }
