@@ -279,12 +279,13 @@ try {
       }
       await delay(20);
     }
-    // Let the last writes land: until every id is in the lake or 15 s passed.
+    // Let the last writes land: until every id is in the lake or 15 s passed. Counted by id, not by the
+    // rows the commits logged: rows written while the full snapshot is read land twice (snapshot and stream).
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
-      const landed = logs.filter((l) => l.msg === 'batch committed').reduce((n, l) => n + Number(l.rows ?? 0), 0);
-      if (landed >= ackedAt.size) break;
-      await delay(100);
+      const commits = logs.filter((l) => l.msg === 'batch committed').length;
+      if (commits > 0 && (await visibleAtById(join(lakeDir, 'fresh'))).size >= ackedAt.size) break;
+      await delay(250);
     }
   });
   const visible = await visibleAtById(join(lakeDir, 'fresh'));
