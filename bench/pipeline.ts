@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { onLogLines } from '../common/log-lines.js';
 import { startTablestoreEmulator } from '../emulator/tablestore/index.js';
 import { benchSdkClient, createOrdersTable, preloadOrders, putOrders } from './orders-load.js';
 
@@ -91,19 +92,7 @@ async function runDaemon(configPath: string, extra: string[], until?: (logs: Rec
   const started = performance.now();
   const child = spawnCli(['run', '--config', configPath, ...extra]);
   const logs: Record<string, unknown>[] = [];
-  let pending = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-    pending += chunk;
-    const lines = pending.split('\n');
-    pending = lines.pop()!;
-    for (const l of lines) {
-      try {
-        logs.push(JSON.parse(l) as Record<string, unknown>);
-      } catch {
-        logs.push({ msg: 'non-json', line: l });
-      }
-    }
-  });
+  onLogLines(child.stderr!, (rec) => logs.push(rec));
   const exited = once(child, 'exit').then(([code]) => code as number | null);
   const peak = watchPeakRss(child.pid!, exited);
   if (until) {

@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { onLogLines } from '../../common/log-lines.js';
 
 const CLI = new URL('../../daemon/cli.ts', import.meta.url).href;
 const spawned: ChildProcess[] = [];
@@ -25,21 +26,9 @@ export function spawnCli(args: string[]): CliProcess {
   });
   spawned.push(child);
   const logs: Record<string, unknown>[] = [];
-  let pending = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-    pending += chunk;
-    const lines = pending.split('\n');
-    pending = lines.pop()!;
-    for (const line of lines) {
-      let rec: Record<string, unknown>;
-      try {
-        rec = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        rec = { msg: 'non-json', line };
-      }
-      logs.push(rec);
-      child.emit('log', rec);
-    }
+  onLogLines(child.stderr!, (rec) => {
+    logs.push(rec);
+    child.emit('log', rec);
   });
   const exited = once(child, 'exit').then(([code]) => code as number | null);
   const logged = (msg: string, timeoutMs = 20_000) =>
