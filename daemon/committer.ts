@@ -11,7 +11,8 @@
  * redone from the position in force, which the next snapshot tells.
  */
 import type { Logger } from '../common/log.js';
-import type { Action, Metadata, StructField } from '../lake/actions.js';
+import type { Action, DataType, Metadata } from '../lake/actions.js';
+import { deltaTypeOf } from '../lake/parquet-columns.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import { txnAppId } from '../lake/offset-log.js';
 import { addColumns } from '../lake/table-create.js';
@@ -39,7 +40,7 @@ export interface CommitPlan {
   included: ChannelResult[];
   /** Results left out (column type conflict, inconsistent result); redone next batch. */
   deferred: { result: ChannelResult; reason: string }[];
-  newColumns: { name: string; type: string }[];
+  newColumns: { name: string; type: DataType }[];
   rows: number;
   commitInfo: Record<string, unknown>;
 }
@@ -49,15 +50,17 @@ export type BatchCommitOutcome =
   | { kind: 'committed'; version: number; metadata: Metadata; plan: CommitPlan; latencyMs: number }
   | { kind: 'dropped'; fenced: boolean; reason: string; winningVersion: number; plan: CommitPlan };
 
-function typeKey(type: unknown): string {
+function typeKey(type: DataType): string {
   return typeof type === 'string' ? type : JSON.stringify(type);
 }
+
+const typeKeyOf = (column: { type: DataType } | undefined): string | undefined => (column === undefined ? undefined : typeKey(column.type));
 
 /** Decides what goes into the commit; no I/O. */
 export function planCommit(view: TableView, tunnelId: string, batchId: string, results: readonly ChannelResult[], nowMs = Date.now()): CommitPlan {
   const known = new Map<string, string>();
   for (const f of parseSchema(view.metadata.schemaString).fields) known.set(f.name.toLowerCase(), typeKey(f.type));
-  const merged = new Map<string, { name: string; type: string }>();
+  const merged = new Map<string, { name: string; type: DataType }>();
   const included: ChannelResult[] = [];
   const deferred: CommitPlan['deferred'] = [];
 
@@ -69,22 +72,22 @@ export function planCommit(view: TableView, tunnelId: string, batchId: string, r
       continue;
     }
     const clash = result.newColumns.find((c) => {
-      const have = known.get(c.name.toLowerCase()) ?? merged.get(c.name.toLowerCase())?.type;
-      return have !== undefined && have !== typeKey(c.type);
+      const have = known.get(c.name.toLowerCase()) ?? typeKeyOf(merged.get(c.name.toLowerCase()));
+      return have !== undefined && have !== typeKey(deltaTypeOf(c.type));
     });
     if (clash) {
-      deferred.push({ result: r, reason: `new column ${clash.name} (${typeKey(clash.type)}) conflicts with a type already in the table or batch` });
+      deferred.push({ result: r, reason: `new column ${clash.name} (${clash.type}) conflicts with a type already in the table or batch` });
       continue;
     }
     for (const c of result.newColumns) {
-      if (!known.has(c.name.toLowerCase())) merged.set(c.name.toLowerCase(), { name: c.name, type: typeKey(c.type) });
+      if (!known.has(c.name.toLowerCase())) merged.set(c.name.toLowerCase(), { name: c.name, type: deltaTypeOf(c.type) });
     }
     included.push(r);
   }
 
   const actions: Action[] = [];
   const newColumns = [...merged.values()];
-  if (newColumns.length > 0) actions.push({ metaData: addColumns(view.metadata, newColumns as Omit<StructField, 'nullable' | 'metadata'>[]) });
+  if (newColumns.length > 0) actions.push({ metaData: addColumns(view.metadata, newColumns) });
   let rows = 0;
   const channels: Record<string, unknown> = {};
   const deadLetters: string[] = [];

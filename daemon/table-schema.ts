@@ -7,22 +7,17 @@
 import { createRequire } from 'node:module';
 import { OtslakeError } from '../common/errors.js';
 import type { StructField, StructType } from '../lake/actions.js';
-import type { ColumnType as LakeColumnType } from '../lake/parquet-columns.js';
+import { columnTypeOf, deltaTypeOf, type ColumnType as LakeColumnType } from '../lake/parquet-columns.js';
 import type { ResolvedConfig, TableConfig } from '../config/load.js';
 import type { ColumnType as SourceColumnType } from '../config/schema.js';
 import type { PrimaryKeyColumn, PrimaryKeyType } from '../workers/protocol.js';
+import { METADATA_COLUMNS } from '../workers/schema-map.js';
 
 /** A primary-key column with its Tablestore type (the workers decode by it). */
 export type KeyColumn = PrimaryKeyColumn;
 
-/** The changelog metadata columns, in the order they follow the data columns. */
-export const METADATA_FIELDS: readonly StructField[] = [
-  { name: '_op', type: 'string', nullable: true, metadata: {} },
-  { name: '_ts', type: 'timestamp', nullable: true, metadata: {} },
-  { name: '_seq', type: 'string', nullable: true, metadata: {} },
-  { name: '_channel', type: 'string', nullable: true, metadata: {} },
-  { name: '_deleted_columns', type: { type: 'array', elementType: 'string', containsNull: true }, nullable: true, metadata: {} },
-];
+/** The changelog metadata columns (the workers' METADATA_COLUMNS) as Delta fields, in the order they follow the data columns. */
+export const METADATA_FIELDS: readonly StructField[] = METADATA_COLUMNS.map((c) => ({ name: c.name, type: deltaTypeOf(c.type), nullable: true, metadata: {} }));
 const METADATA_NAMES = new Set(METADATA_FIELDS.map((f) => f.name));
 
 const SOURCE_TO_LAKE: Record<SourceColumnType, LakeColumnType> = {
@@ -50,9 +45,7 @@ export function initialSchema(primaryKey: readonly KeyColumn[], table: TableConf
 
 /** The data columns (primary key + attributes) of a schema: what a worker writes besides metadata. */
 export function channelTaskColumnsOf(schema: StructType): { name: string; type: LakeColumnType }[] {
-  return schema.fields
-    .filter((f) => !METADATA_NAMES.has(f.name))
-    .map((f) => ({ name: f.name, type: (typeof f.type === 'string' ? f.type : 'array<string>') as LakeColumnType }));
+  return schema.fields.filter((f) => !METADATA_NAMES.has(f.name)).map((f) => ({ name: f.name, type: columnTypeOf(f.name, f.type) }));
 }
 
 interface SdkClient {

@@ -46,6 +46,11 @@ export function columnTypeOf(name: string, type: DataType): ColumnType {
   });
 }
 
+/** The Delta type of a column type: the inverse of columnTypeOf. */
+export function deltaTypeOf(type: ColumnType): DataType {
+  return type === 'array<string>' ? { type: 'array', elementType: 'string', containsNull: true } : type;
+}
+
 export function arrowTypeOf(type: ColumnType): arrow.DataType {
   switch (type) {
     case 'long':
