@@ -11,8 +11,8 @@ import { workerSetupFrom } from '../workers/worker-setup.js';
 import { Daemon, type DaemonOptions } from './daemon.js';
 import { openLakeRoot, openTunnelClient } from './connections.js';
 import { Metrics } from './metrics.js';
-import type { SessionSettings } from './table-runner.js';
-import { sdkPrimaryKeyDescriber } from './table-schema.js';
+import type { SessionSettings } from '../pipeline/table-runner.js';
+import { sdkPrimaryKeyDescriber } from '../pipeline/table-schema.js';
 
 export interface BuildDaemonOptions {
   untilIdle?: boolean;

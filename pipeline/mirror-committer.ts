@@ -25,7 +25,7 @@ import { commit } from '../lake/transaction.js';
 import type { MergeMirrorTaskInput, MergeMirrorTaskOk } from '../workers/mirror-task.js';
 import type { WorkerPool } from '../workers/pool.js';
 import { PROTOCOL_VERSION } from '../workers/protocol.js';
-import { planCommit, type BatchCommitOutcome, type ChannelResult, type TableView } from './committer.js';
+import { planCommit, type BatchCommitOutcome, type ChannelResult, type TableView } from './changelog-committer.js';
 
 /** What a table runner keeps for a mirror table. `files` are the live adds at `filesVersion`. */
 export interface MirrorState {
