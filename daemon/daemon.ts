@@ -16,7 +16,7 @@
  * events ('state', 'table-ready', 'batch-committed', 'batch', 'idle', 'maintenance') instead of sleeping.
  */
 import { EventEmitter } from 'node:events';
-import { OtslakeError } from '../common/errors.js';
+import { OtslakeError, toOtslakeError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import type { ResolvedConfig } from '../config/load.js';
@@ -142,7 +142,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
 
   /** Abort everything in flight now. With an error the daemon ends failed. */
   destroy(err?: unknown): void {
-    if (err !== undefined && !this.fatal) this.fatal = err instanceof OtslakeError ? err : new OtslakeError('OTSL_INTERNAL', String(err), { cause: err });
+    if (err !== undefined && !this.fatal) this.fatal = toOtslakeError(err);
     if (this.stateValue === 'running') this.shutdown('destroy');
     for (const r of this.runners) r.stop();
     this.destroyController.abort(new Error('destroy'));

@@ -20,7 +20,7 @@
  * this runner nor its compaction, whose files are not in the log yet. Every run is logged and
  * counted (otslake_maintenance_runs_total{task,outcome}); a failure is a warning, never fatal.
  */
-import { OtslakeError } from '../common/errors.js';
+import { toOtslakeError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { ResolvedConfig, TableConfig } from '../config/load.js';
 import { checkpointIntervalOf, writeCheckpoint } from '../lake/checkpoint-writer.js';
@@ -158,7 +158,7 @@ export class TableMaintenance {
       result = { task, atMs: started, durationMs: 0, ...(await body()) };
     } catch (err) {
       if (signal.aborted) return;
-      const e = err instanceof OtslakeError ? err : new OtslakeError('OTSL_INTERNAL', String(err), { cause: err });
+      const e = toOtslakeError(err);
       this.options.metrics.errorOccurred(e.code);
       this.options.log.warn(`maintenance ${task} failed; tried again at its next interval`, { task, error: e });
       result = { task, atMs: started, durationMs: 0, outcome: 'failed', files: 0, error: `${e.code}: ${e.message}` };

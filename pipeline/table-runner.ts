@@ -9,7 +9,7 @@
  * One batch per table is in flight at any time; stop() lets the current batch finish and commit.
  */
 import { EventEmitter } from 'node:events';
-import { OtslakeError, hasCode } from '../common/errors.js';
+import { OtslakeError, hasCode, toOtslakeError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { WakeableDelay } from '../common/wakeable-delay.js';
 import type { ObjectStore } from '../lake/object-store.js';
@@ -22,10 +22,15 @@ import { typeConflictPolicyOf, type ResolvedConfig, type TableConfig } from '../
 import type { TunnelClient } from '../tunnel/tunnel-client.js';
 import { TunnelSession } from '../tunnel/tunnel-session.js';
 import type { WorkerPool } from '../workers/pool.js';
-import { runBatch, type BatchReport, type TableContext } from './batch-cycle.js';
+import { runBatch, type BatchReport, type TableContext, type TypeConflictCounts } from './batch-cycle.js';
+import type { BatchCommitter } from './batch-committer.js';
+import { ChangelogCommitter } from './changelog-committer.js';
+import { ChannelPositions } from './channel-positions.js';
+import { MirrorCommitter } from './mirror-committer.js';
+import { TableViewCache } from './table-view.js';
 import { TableMaintenance, type MaintenanceRun } from './maintenance.js';
 import type { PipelineMetrics } from './pipeline-metrics.js';
-import type { MirrorState } from './mirror-committer.js';
+
 import { initialSchema, lakeTypeOf, type DescribePrimaryKey } from './table-schema.js';
 import { assessTunnel, type TunnelProgress } from './tunnel-progress.js';
 import { ensureTunnel, waitUntilInitialised } from './tunnel-setup.js';
@@ -71,7 +76,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
   private progress: TunnelProgress | null = null;
   private lastError: OtslakeError | null = null;
   private maintenance: TableMaintenance | null = null;
-  private readonly typeConflicts = new Map<string, { column: string; policy: string; count: number }>();
+  private readonly typeConflicts: TypeConflictCounts = new Map();
   /** confirmIdle() callers, answered by the next batch that starts after them. */
   private idleConfirmations: ((idle: boolean) => void)[] = [];
 
@@ -96,7 +101,6 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     const store = this.options.lakeRoot.child(table.path);
     const primaryKey = await this.options.describePrimaryKey(table.table, signal);
     const metadata = await this.ensureTable(store, primaryKey, signal);
-    const mirror = this.mirrorStateOf(metadata);
     this.maintenance = new TableMaintenance({ config, table, store, metrics: this.options.metrics, log, onRun: (run) => this.emit('maintenance', run) });
 
     const s = this.options.session ?? {};
@@ -116,6 +120,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     session.on('channels', () => this.pauseBetweenBatches.wake());
     this.session = session;
     await session.start(signal);
+    const positions = new ChannelPositions(log);
     this.ctx = {
       table,
       tunnelId,
@@ -128,9 +133,9 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       maxRowBytes: DEFAULT_MAX_ROW_BYTES,
       log,
       metrics: this.options.metrics,
-      view: null,
-      slots: new Map(),
-      ...(mirror ? { mirror } : {}),
+      committer: this.committerFor(metadata, store, tunnelId),
+      view: new TableViewCache(store, positions, log),
+      positions,
       typeConflicts: this.typeConflicts,
     };
     log.info('table ready', { tunnelId, clientId: session.clientId, path: table.path });
@@ -189,18 +194,20 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     return metadata;
   }
 
-  /** Mirror layout from the table itself (fixed at creation); the file target from the config. */
-  private mirrorStateOf(metadata: Metadata): MirrorState | null {
-    const { table } = this.options;
-    if (table.mode !== 'mirror') return null;
-    const settings = mirrorSettingsOf(metadata.configuration);
-    return {
-      buckets: settings.buckets,
-      changeDataFeed: settings.changeDataFeed,
-      targetFileBytes: table.mirror!.targetFileSizeBytes,
-      files: null,
-      filesVersion: -1,
-    };
+  /** The table's mode decides its committer, once. A mirror's layout comes from the table itself (fixed at creation), its file target from the config. */
+  private committerFor(metadata: Metadata, store: ObjectStore, tunnelId: string): BatchCommitter {
+    const { table, pool, log } = this.options;
+    if (table.mode !== 'mirror') return new ChangelogCommitter({ store, tunnelId, log });
+    const layout = mirrorSettingsOf(metadata.configuration);
+    return new MirrorCommitter({
+      store,
+      pool,
+      tunnelId,
+      table: table.table,
+      tablePath: table.path,
+      log,
+      settings: { buckets: layout.buckets, changeDataFeed: layout.changeDataFeed, targetFileBytes: table.mirror!.targetFileSizeBytes },
+    });
   }
 
   /** Batches until stop(); `signal` (destroy) aborts the batch in flight. */
@@ -217,7 +224,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         this.lastBatch = report;
         this.emit('batch', report);
         if (report.outcome === 'committed')
-          this.maintenance?.afterCommit(report.version, ctx.view?.version === report.version ? ctx.view.metadata : undefined, signal);
+          this.maintenance?.afterCommit(report.version, ctx.view.current?.version === report.version ? ctx.view.current.metadata : undefined, signal);
         if (report.quiet) {
           await this.checkIdle(ctx, signal);
           pauseMs = intervalMs;
@@ -232,7 +239,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
           break;
         }
         this.lastError = err as OtslakeError;
-        this.options.metrics.errorOccurred((err as OtslakeError).code ?? 'OTSL_INTERNAL');
+        this.options.metrics.errorOccurred(toOtslakeError(err).code);
         this.options.log.error('batch failed; retried after the batch interval', { error: err });
         this.setBusy();
         pauseMs = intervalMs;
@@ -259,13 +266,13 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
   private async checkIdle(ctx: TableContext, signal: AbortSignal): Promise<void> {
     let progress: TunnelProgress;
     try {
-      progress = await assessTunnel(this.options.tunnelClient, ctx.table, ctx.tunnelId, ctx.session.clientId ?? '', new Set(ctx.slots.keys()), signal);
+      progress = await assessTunnel(this.options.tunnelClient, ctx.table, ctx.tunnelId, ctx.session.clientId ?? '', ctx.positions.channelIds(), signal);
     } catch (err) {
       this.options.log.warn('describe tunnel failed', { error: err });
       return;
     }
     this.progress = progress;
-    this.options.log.debug('tunnel progress', { stage: progress.stage, unowned: progress.unowned, caughtUp: progress.caughtUp, reading: ctx.slots.size });
+    this.options.log.debug('tunnel progress', { stage: progress.stage, unowned: progress.unowned, caughtUp: progress.caughtUp, reading: ctx.positions.size });
     if (progress.caughtUp) {
       if (!this.idleValue) {
         this.idleValue = true;
@@ -305,9 +312,9 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       idle: this.idleValue,
       tunnelId: ctx?.tunnelId ?? null,
       clientId: this.session?.clientId ?? null,
-      lakeVersion: ctx?.view?.version ?? null,
+      lakeVersion: ctx?.view.current?.version ?? null,
       channels: ctx
-        ? [...ctx.slots.values()].map((s) => ({
+        ? ctx.positions.list().map((s) => ({
             channelId: s.channelId,
             committedSeq: s.committedSeq,
             finished: s.finished,

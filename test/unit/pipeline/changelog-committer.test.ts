@@ -5,7 +5,10 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../common/log.js';
-import { commitBatch, planCommit, viewAfterCommit, type ChannelResult, type TableView } from '../../../pipeline/changelog-committer.js';
+import { ChangelogCommitter } from '../../../pipeline/changelog-committer.js';
+import { ChannelPositions } from '../../../pipeline/channel-positions.js';
+import { planCommit, type ChannelResult } from '../../../pipeline/commit-plan.js';
+import { TableViewCache, type TableView } from '../../../pipeline/table-view.js';
 import { LocalStore } from '../../../lake/local-store.js';
 import { loadSnapshot } from '../../../lake/snapshot.js';
 import { createTable } from '../../../lake/table-create.js';
@@ -26,6 +29,19 @@ beforeEach(async () => {
 afterEach(async () => {
   await dir.cleanup();
 });
+
+function commitBatch(batch: { batchId: string; results: ChannelResult[] }) {
+  return new ChangelogCommitter({ store, tunnelId: 't1', log: silentLogger }).commit({ view, ...batch });
+}
+
+/** A view cache that starts at `view` and follows our commit the way the batch cycle does. */
+async function cacheAfter(out: Awaited<ReturnType<typeof commitBatch>>): Promise<TableViewCache> {
+  const positions = new ChannelPositions(silentLogger);
+  const cache = new TableViewCache(store, positions, silentLogger);
+  if (out.kind !== 'committed') throw new Error(`expected a commit, got ${out.kind}`);
+  cache.committed(view, out.version, out.metadata, out.plan.txns);
+  return cache;
+}
 
 function result(channelId: string, offsetSeq: number | null, opts: { files?: number; newColumns?: DataColumn[]; finished?: boolean } = {}): ChannelResult {
   const files = Array.from({ length: opts.files ?? 1 }, (_, i) => ({
@@ -53,11 +69,7 @@ function result(channelId: string, offsetSeq: number | null, opts: { files?: num
 describe('committer', () => {
   it('commits every channel with its txn and files, and merges new columns', async () => {
     const out = await commitBatch({
-      store,
-      view,
-      tunnelId: 't1',
       batchId: 'b1',
-      log: silentLogger,
       results: [
         result('c1', 1, { newColumns: [{ name: 'qty', type: 'long' }] }),
         result('c2', 4, { files: 2, newColumns: [{ name: 'qty', type: 'long' }] }),
@@ -70,9 +82,10 @@ describe('committer', () => {
     expect(Object.fromEntries([...snapshot.txns].map(([k, t]) => [k, t.version]))).toEqual({ 'otslake/t1/c1': 1, 'otslake/t1/c2': 4 });
     expect(snapshot.files.size).toBe(3);
     expect(snapshot.schema.fields.map((f) => f.name)).toEqual(['id', 'qty']);
-    const next = viewAfterCommit(view, out as Extract<typeof out, { kind: 'committed' }>, 't1');
+    const next = (await cacheAfter(out)).current;
     expect(next?.version).toBe(1);
     expect(next?.txns.get('otslake/t1/c2')).toBe(4);
+    expect(next?.metadata.schemaString).toContain('qty');
   });
 
   it('leaves out a result whose new column clashes with one already merged in the batch', () => {
@@ -86,21 +99,21 @@ describe('committer', () => {
   });
 
   it('leaves out files that come without an offset entry, and commits nothing when nothing moved', async () => {
-    const out = await commitBatch({ store, view, tunnelId: 't1', batchId: 'b1', log: silentLogger, results: [result('c1', null)] });
+    const out = await commitBatch({ batchId: 'b1', results: [result('c1', null)] });
     expect(out.kind).toBe('nothing');
     expect(out.plan.deferred).toHaveLength(1);
     expect((await loadSnapshot(store)).version).toBe(0);
   });
 
   it('is fenced when another writer committed the same channel after our view', async () => {
-    const winner = await commitBatch({ store, view, tunnelId: 't1', batchId: 'b1', log: silentLogger, results: [result('c1', 1)] });
+    const winner = await commitBatch({ batchId: 'b1', results: [result('c1', 1)] });
     expect(winner.kind).toBe('committed');
-    const stale = await commitBatch({ store, view, tunnelId: 't1', batchId: 'b2', log: silentLogger, results: [result('c1', 2)] });
+    const stale = await commitBatch({ batchId: 'b2', results: [result('c1', 2)] });
     expect(stale).toMatchObject({ kind: 'dropped', fenced: true, winningVersion: 1 });
-    const other = await commitBatch({ store, view, tunnelId: 't1', batchId: 'b3', log: silentLogger, results: [result('c9', 1)] });
+    const other = await commitBatch({ batchId: 'b3', results: [result('c9', 1)] });
     expect(other).toMatchObject({ kind: 'committed', version: 2 });
     // Landed above someone else's commit: the cached view cannot be trusted any more.
-    expect(viewAfterCommit(view, other as Extract<typeof other, { kind: 'committed' }>, 't1')).toBeNull();
+    expect((await cacheAfter(other)).current).toBeNull();
     expect((await loadSnapshot(store)).txns.get('otslake/t1/c1')?.version).toBe(1);
   });
 });
