@@ -23,12 +23,12 @@ import type { ResolvedConfig } from '../config/load.js';
 import { redactedConfig } from '../config/load.js';
 import type { TunnelClient } from '../tunnel/tunnel-client.js';
 import type { WorkerPool } from '../workers/pool.js';
-import type { BatchReport } from './batch-cycle.js';
-import type { MaintenanceRun } from './maintenance.js';
+import type { BatchReport } from '../pipeline/batch-cycle.js';
+import type { MaintenanceRun } from '../pipeline/maintenance.js';
 import { createHttpServer, type BoundAddress, type HttpServer, type Readiness } from './http-server.js';
 import { Metrics, type DaemonStateName } from './metrics.js';
-import { TableRunner, type SessionSettings } from './table-runner.js';
-import type { DescribePrimaryKey } from './table-schema.js';
+import { TableRunner, type SessionSettings } from '../pipeline/table-runner.js';
+import type { DescribePrimaryKey } from '../pipeline/table-schema.js';
 
 export type DaemonState = DaemonStateName;
 

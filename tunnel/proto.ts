@@ -11,7 +11,10 @@
 import protobuf from 'protobufjs';
 import Long from 'long';
 import { OtslakeError } from '../common/errors.js';
-import { decodeReadRecordsResponse, encodeReadRecordsResponse } from './read-records-wire.js';
+import { ActionType, decodeReadRecordsResponse, encodeReadRecordsResponse, type ReadRecordsResponse, type RecordMsg } from './read-records-wire.js';
+
+// The ReadRecords messages are defined beside their direct codec; re-exported so callers see one message module.
+export { ActionType, type ReadRecordsResponse, type RecordMsg };
 
 const TUNNEL_PROTO = `
 syntax = "proto2";
@@ -117,11 +120,6 @@ export enum ChannelStatus {
   CLOSING = 2,
   CLOSE = 3,
   TERMINATED = 4,
-}
-export enum ActionType {
-  PUT_ROW = 1,
-  UPDATE_ROW = 2,
-  DELETE_ROW = 3,
 }
 export enum StartOffsetFlag {
   LATEST = 0,
@@ -255,16 +253,6 @@ export interface ReadRecordsRequest {
   client_id: string;
   channel_id: string;
   token: string;
-}
-export interface RecordMsg {
-  action_type: ActionType;
-  record: Uint8Array;
-  origin_record?: Uint8Array;
-}
-export interface ReadRecordsResponse {
-  records: RecordMsg[];
-  next_token: string;
-  may_more_record?: boolean;
 }
 export interface TokenMsg {
   version: bigint;

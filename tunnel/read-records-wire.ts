@@ -11,7 +11,22 @@
  * canonical form only — ASCII tokens, known action types, no unknown fields, short varints — and
  * answers null for anything else, so that the generic path decides (or throws) as it always did.
  */
-import type { ActionType, ReadRecordsResponse, RecordMsg } from './proto.js';
+
+export enum ActionType {
+  PUT_ROW = 1,
+  UPDATE_ROW = 2,
+  DELETE_ROW = 3,
+}
+export interface RecordMsg {
+  action_type: ActionType;
+  record: Uint8Array;
+  origin_record?: Uint8Array;
+}
+export interface ReadRecordsResponse {
+  records: RecordMsg[];
+  next_token: string;
+  may_more_record?: boolean;
+}
 
 const TAG_RECORDS = (1 << 3) | 2;
 const TAG_NEXT_TOKEN = (2 << 3) | 2;

@@ -3,6 +3,7 @@
  * tunnel/proto.ts (snake_case as on the wire, bigint for int64). No state lives here: connection,
  * heartbeats and channel ownership are TunnelSession's job.
  */
+import type { TablestoreConnection } from '../common/connections.js';
 import type { ErrorContext } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { RetryPolicy } from '../common/retry.js';
@@ -85,6 +86,19 @@ export type RpcName = keyof typeof RPCS;
 
 export class TunnelClient {
   private readonly transport: TunnelTransport;
+
+  /** A client for a resolved connection (common/connections.ts): the one mapping of credentials to this client. */
+  static fromConnection(connection: TablestoreConnection, options: Pick<TunnelClientOptions, 'logger' | 'retry'> = {}): TunnelClient {
+    return new TunnelClient({
+      endpoint: connection.endpoint,
+      instanceName: connection.instanceName,
+      accessKeyId: connection.accessKeyId,
+      accessKeySecret: connection.accessKeySecret,
+      securityToken: connection.securityToken ?? undefined,
+      requestTimeoutMs: connection.requestTimeoutMs,
+      ...options,
+    });
+  }
 
   constructor(options: TunnelClientOptions) {
     this.transport = new TunnelTransport({

@@ -1,5 +1,5 @@
 /**
- * The piscina entry: one channel's share of a micro-batch (design §1 "compute").
+ * The `read-channel` task: one channel's share of a micro-batch (docs/architecture.md §The batch cycle).
  *
  *   ReadRecords from startToken, page after page, until the budget, "finished", or the live tail
  *   → decode record by record into changelog rows → Parquet files in the table folder
@@ -21,8 +21,7 @@ import { PlainBufferDecoder } from '../tunnel/plainbuffer.js';
 import { FINISHED_TOKEN, type RecordMsg } from '../tunnel/proto.js';
 import { ChangelogRowSink } from './changelog-rows.js';
 import { DeadLetters } from './dead-letters.js';
-import { createTaskHandler, type ChannelTaskInput, type ChannelTaskOk, type ChannelTaskResult, type TaskStats } from './protocol.js';
-import { handleMergeMirrorTask, type MergeMirrorTaskInput, type MergeMirrorTaskResult } from './mirror-task.js';
+import type { ChannelTaskInput, ChannelTaskOk, TaskStats } from './protocol.js';
 import { BatchSchema, columnTypeOfPrimaryKey } from './schema-map.js';
 import { threadResources, type WorkerResources } from './worker-setup.js';
 
@@ -141,7 +140,7 @@ class BucketTracker {
   }
 }
 
-export async function readChannel(input: ChannelTaskInput, resources: WorkerResources = threadResources()): Promise<ChannelTaskResult> {
+export async function readChannel(input: ChannelTaskInput, resources: WorkerResources = threadResources()): Promise<ChannelTaskOk> {
   const startedMs = performance.now();
   checkInput(input);
   if (input.startToken === FINISHED_TOKEN) {
@@ -261,17 +260,4 @@ export async function readChannel(input: ChannelTaskInput, resources: WorkerReso
     await output.abort(err);
     throw err;
   }
-}
-
-const handleChannelTask = createTaskHandler(readChannel);
-
-/**
- * The piscina entry of every worker thread: channel tasks here, `merge-mirror` tasks to
- * workers/mirror-task.ts. Each handler checks the protocol version and returns failures as data.
- */
-export default async function handleTask(input: unknown): Promise<ChannelTaskResult | MergeMirrorTaskResult> {
-  if (typeof input === 'object' && input !== null && (input as { kind?: unknown }).kind === 'merge-mirror') {
-    return handleMergeMirrorTask(input as MergeMirrorTaskInput);
-  }
-  return handleChannelTask(input);
 }

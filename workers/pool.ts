@@ -4,14 +4,13 @@
  * failures from data, and turns whatever else reaches the main thread — a thread that died, a raw
  * throw that bypassed createTaskHandler — into OTSL_WORKER_CRASHED with the task's context.
  *
- * Worker files: `.ts` runs under tsx (vitest, `npx tsx`), `.js` from dist/ in production; pick with
- * resolveWorkerFile(import.meta.url, 'channel-task').
+ * Worker files: `.ts` runs under tsx (vitest, `npx tsx`), `.js` from dist/ in production; the
+ * production entry is `entryWorkerFile()` (workers/entry.ts).
  */
 import { Piscina } from 'piscina';
 import { deserializeError, OtslakeError, type ErrorContext, type SerializedError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
-import type { MergeMirrorTaskInput, MergeMirrorTaskOk } from './mirror-task.js';
-import { contextOf, type ChannelTaskInput, type ChannelTaskOk } from './protocol.js';
+import { contextOf, describeTask, type TaskInput, type TaskResults } from './protocol.js';
 
 export interface WorkerPoolOptions {
   /** Absolute path or file: URL of the worker module (its default export handles tasks). */
@@ -31,8 +30,8 @@ export interface WorkerPoolOptions {
   readonly onTasksChanged?: (running: number, waiting: number) => void;
 }
 
-export type ChannelTaskOutcome = ChannelTaskOk | { readonly kind: 'failed'; readonly error: OtslakeError };
-export type MergeMirrorTaskOutcome = MergeMirrorTaskOk | { readonly kind: 'failed'; readonly error: OtslakeError };
+/** A task's result on the main thread: the kind's Ok result, or a handled failure with its error revived. */
+export type TaskOutcome<T extends TaskInput> = TaskResults[T['kind']] | { readonly kind: 'failed'; readonly error: OtslakeError };
 
 export interface WorkerPool {
   readonly capacity: number;
@@ -41,13 +40,11 @@ export interface WorkerPool {
   /** Tasks waiting here for a free slot. */
   readonly waiting: number;
   /**
-   * Runs one channel task. Resolves with the result (a handled failure is `{kind:'failed'}` with a
-   * revived OtslakeError); rejects with OTSL_WORKER_CRASHED (retriable) when the thread died, or
+   * Runs one task of any kind. Resolves with the result (a handled failure is `{kind:'failed'}` with
+   * a revived OtslakeError); rejects with OTSL_WORKER_CRASHED (retriable) when the thread died, or
    * OTSL_ABORTED when `signal` fired or the pool was destroyed.
    */
-  run(input: ChannelTaskInput, options?: { signal?: AbortSignal }): Promise<ChannelTaskOutcome>;
-  /** Runs one merge-mirror task (workers/mirror-task.ts) on the same threads and slots, same outcomes. */
-  runMerge(input: MergeMirrorTaskInput, options?: { signal?: AbortSignal }): Promise<MergeMirrorTaskOutcome>;
+  run<T extends TaskInput>(input: T, options?: { signal?: AbortSignal }): Promise<TaskOutcome<T>>;
   /** Graceful: no new tasks, running ones finish (up to closeTimeoutMs), waiting ones are rejected. */
   close(): Promise<void>;
   /** Immediate: running and waiting tasks are rejected with OTSL_ABORTED, threads terminated. */
@@ -57,6 +54,11 @@ export interface WorkerPool {
 /** `.ts` beside a `.ts` caller (tsx/vitest), `.js` beside a compiled caller (dist/). */
 export function resolveWorkerFile(callerUrl: string, basename: string): string {
   return new URL(`./${basename}${callerUrl.endsWith('.ts') ? '.ts' : '.js'}`, callerUrl).href;
+}
+
+/** The production worker module, workers/entry (`.ts` or `.js` like this build). */
+export function entryWorkerFile(): string {
+  return resolveWorkerFile(import.meta.url, 'entry');
 }
 
 /** How a task is named in errors and logs. */
@@ -162,7 +164,9 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     changed();
   }
 
-  async function runTask(input: unknown, task: TaskLabel, signal: AbortSignal | undefined): Promise<{ kind: 'ok' } | { kind: 'failed'; error: OtslakeError }> {
+  async function run<T extends TaskInput>(input: T, runOptions: { signal?: AbortSignal } = {}): Promise<TaskOutcome<T>> {
+    const task: TaskLabel = { ...describeTask(input), context: contextOf(input) };
+    const signal = runOptions.signal;
     if (state !== 'open') throw new OtslakeError('OTSL_DAEMON_STATE', `worker pool is ${state}`, { context: task.context });
     if (signal?.aborted) throw abortedError(task, 'aborted before it started', signal.reason);
     await acquire(signal, task);
@@ -187,18 +191,8 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     if (!isResult(raw)) {
       throw new OtslakeError('OTSL_INTERNAL', `worker returned something that is not a ${task.noun} result`, { context: task.context });
     }
-    return raw.kind === 'ok' ? raw : { kind: 'failed', error: deserializeError(raw.error) };
-  }
-
-  function run(input: ChannelTaskInput, runOptions: { signal?: AbortSignal } = {}): Promise<ChannelTaskOutcome> {
-    const task = { noun: 'channel task', description: `channel ${input.channelId} of table ${input.table}`, context: contextOf(input) };
-    return runTask(input, task, runOptions.signal) as Promise<ChannelTaskOutcome>;
-  }
-
-  function runMerge(input: MergeMirrorTaskInput, runOptions: { signal?: AbortSignal } = {}): Promise<MergeMirrorTaskOutcome> {
-    const context = { table: input.table, batchId: input.batchId, buckets: input.buckets.join(',') };
-    const task = { noun: 'merge-mirror task', description: `the merge of buckets ${context.buckets} of table ${input.table}`, context };
-    return runTask(input, task, runOptions.signal) as Promise<MergeMirrorTaskOutcome>;
+    // The worker's handler for this kind produced the raw result (createTaskHandler), so its shape is the kind's.
+    return raw.kind === 'ok' ? (raw as TaskResults[T['kind']]) : { kind: 'failed', error: deserializeError(raw.error) };
   }
 
   let closing: Promise<void> | null = null;
@@ -212,7 +206,6 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
       return waiters.length;
     },
     run,
-    runMerge,
     close() {
       if (closing) return closing;
       state = 'closing';

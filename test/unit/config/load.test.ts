@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../config/config-error.js';
 import { loadConfig, redactedConfig, resolveConfig } from '../../../config/load.js';
 import { defaultWorkerThreads } from '../../../config/schema.js';
-import { testConfig } from '../../../config/test-config.js';
+import { testConfig } from '../../helpers/test-config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'otslake-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

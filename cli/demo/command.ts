@@ -23,11 +23,11 @@ import { isOtslakeError } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/log.js';
 import { parseDuration } from '../../common/units.js';
 import { resolveConfig } from '../../config/load.js';
-import type { Command } from '../cli.js';
-import { queryHints } from '../demo-hints.js';
-import { DemoView } from '../demo-view.js';
-import { createSdkClient, DEMO_TABLE, DemoWriter, ensureOrdersTable, type SdkConnection } from '../demo-writer.js';
-import { buildDaemon } from '../main.js';
+import type { Command } from '../command.js';
+import { queryHints } from './hints.js';
+import { DemoView } from './view.js';
+import { createSdkClient, DEMO_TABLE, DemoWriter, ensureOrdersTable, type SdkConnection } from './writer.js';
+import { buildDaemon } from '../../daemon/main.js';
 
 const USAGE = 'usage: otslake demo [--duration 30s] [--rate 200] [--data-dir ./data] [--fresh]';
 const CREDENTIALS = { instance: 'otslake-demo', accessKeyId: 'demo-access-key-id', accessKeySecret: 'demo-access-key-secret' } as const;

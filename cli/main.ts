@@ -1,12 +1,9 @@
 /**
- * `bin/otslake <command> [options]`: the one CLI entry. Each command lives in daemon/commands/<name>.ts
- * and is loaded lazily, so that `otslake inspect` does not pay for the emulator or the worker pool.
+ * `bin/otslake <command> [options]`: the one CLI entry. Each command lives in cli/commands/<name>.ts
+ * (the demo in cli/demo/) and is loaded lazily, so that `otslake inspect` does not pay for the
+ * emulator or the worker pool.
  */
-export interface Command {
-  summary: string;
-  /** Resolves to the process exit code. */
-  run(argv: string[]): Promise<number>;
-}
+import type { Command } from './command.js';
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   run: async () => (await import('./commands/run.js')).command,
@@ -17,7 +14,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   vacuum: async () => (await import('./commands/vacuum.js')).command,
   emulator: async () => (await import('./commands/emulator.js')).command,
   'oss-emulator': async () => (await import('./commands/oss-emulator.js')).command,
-  demo: async () => (await import('./commands/demo.js')).command,
+  demo: async () => (await import('./demo/command.js')).command,
 };
 
 function usage(): string {

@@ -5,7 +5,7 @@
  * and are deleted now and then, so the changelog shows every kind of change the daemon lands.
  */
 import { createRequire } from 'node:module';
-import { OtslakeError } from '../common/errors.js';
+import { OtslakeError } from '../../common/errors.js';
 
 /** The few parts of the untyped `tablestore` package the demo uses. */
 interface TablestoreSdk {

@@ -7,9 +7,9 @@ import { parseCommandArgs } from '../../common/args.js';
 import { isOtslakeError } from '../../common/errors.js';
 import { loadConfig } from '../../config/load.js';
 import type { TunnelClient } from '../../tunnel/tunnel-client.js';
-import type { Command } from '../cli.js';
-import { openLakeRoot, openTunnelClient } from '../connections.js';
-import { collectTableStatus, renderTableStatus } from '../table-status.js';
+import type { Command } from '../command.js';
+import { openLakeRoot, openTunnelClient } from '../../daemon/connections.js';
+import { collectTableStatus, renderTableStatus } from '../../pipeline/table-status.js';
 
 export const command: Command = {
   summary: 'show per-table progress',

@@ -2,7 +2,7 @@
  * testConfig(overrides): a valid ResolvedConfig for tests, built through the same validation as a
  * config file so that tests cannot construct a config the daemon would refuse.
  */
-import { resolveConfig, type Env, type ResolvedConfig } from './load.js';
+import { resolveConfig, type Env, type ResolvedConfig } from '../../config/load.js';
 
 type Overrides = { [key: string]: unknown };
 

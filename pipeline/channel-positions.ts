@@ -10,7 +10,7 @@ import { readOffsetEntry, txnAppId } from '../lake/offset-log.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import { ChannelStatus } from '../tunnel/proto.js';
 import type { OwnedChannel, TunnelSession } from '../tunnel/tunnel-session.js';
-import type { TableView } from './committer.js';
+import type { TableView } from './changelog-committer.js';
 
 export interface ChannelSlot {
   readonly channelId: string;

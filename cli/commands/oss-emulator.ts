@@ -6,7 +6,7 @@
 import { parseCommandArgs } from '../../common/args.js';
 import { createLogger } from '../../common/log.js';
 import { startOssEmulator } from '../../emulator/oss/server.js';
-import type { Command } from '../cli.js';
+import type { Command } from '../command.js';
 
 const USAGE = 'usage: otslake oss-emulator [--host 127.0.0.1] [--port 9000] [--bucket otslake] [--data-dir DIR] [--region cn-hangzhou]';
 

@@ -31,7 +31,7 @@ import type { ObjectStore } from '../lake/object-store.js';
 import { pruneOffsetEntries } from '../lake/offset-log.js';
 import { advanceSnapshot, loadSnapshot, type Snapshot } from '../lake/snapshot.js';
 import { vacuum } from '../lake/vacuum.js';
-import type { Metrics } from './metrics.js';
+import type { PipelineMetrics } from './pipeline-metrics.js';
 
 export type MaintenanceTask = 'checkpoint' | 'log-cleanup' | 'compact' | 'vacuum';
 
@@ -60,7 +60,7 @@ export interface TableMaintenanceOptions {
   readonly config: ResolvedConfig;
   readonly table: TableConfig;
   readonly store: ObjectStore;
-  readonly metrics: Metrics;
+  readonly metrics: PipelineMetrics;
   readonly log: Logger;
   readonly nowMs?: () => number;
   /** Told of every finished run (the daemon's 'maintenance' event). */

@@ -22,10 +22,9 @@ import type { ObjectStore } from '../lake/object-store.js';
 import type { ColumnSpec } from '../lake/parquet-columns.js';
 import { loadSnapshot } from '../lake/snapshot.js';
 import { commit } from '../lake/transaction.js';
-import type { MergeMirrorTaskInput, MergeMirrorTaskOk } from '../workers/mirror-task.js';
 import type { WorkerPool } from '../workers/pool.js';
-import { PROTOCOL_VERSION } from '../workers/protocol.js';
-import { planCommit, type BatchCommitOutcome, type ChannelResult, type TableView } from './committer.js';
+import { PROTOCOL_VERSION, type MergeMirrorTaskInput, type MergeMirrorTaskOk } from '../workers/protocol.js';
+import { planCommit, type BatchCommitOutcome, type ChannelResult, type TableView } from './changelog-committer.js';
 
 /** What a table runner keeps for a mirror table. `files` are the live adds at `filesVersion`. */
 export interface MirrorState {
@@ -110,7 +109,7 @@ async function runMerges(options: MirrorCommitOptions, metadata: Metadata, stage
         targetFileBytes: mirror.targetFileBytes,
       };
       try {
-        const outcome = await pool.runMerge(input, signal ? { signal } : {});
+        const outcome = await pool.run(input, signal ? { signal } : {});
         if (outcome.kind === 'ok') outcomes.push(outcome);
         else failures.push(outcome.error);
       } catch (err) {

@@ -5,10 +5,11 @@
  * appended by the committer in the commit that carries their first data.
  */
 import { createRequire } from 'node:module';
+import type { TablestoreConnection } from '../common/connections.js';
 import { OtslakeError } from '../common/errors.js';
 import type { StructField, StructType } from '../lake/actions.js';
 import { columnTypeOf, deltaTypeOf, type ColumnType as LakeColumnType } from '../lake/parquet-columns.js';
-import type { ResolvedConfig, TableConfig } from '../config/load.js';
+import type { TableConfig } from '../config/load.js';
 import type { ColumnType as SourceColumnType } from '../config/schema.js';
 import type { PrimaryKeyColumn, PrimaryKeyType } from '../workers/protocol.js';
 import { METADATA_COLUMNS } from '../workers/schema-map.js';
@@ -58,14 +59,14 @@ interface SdkModule {
 export type DescribePrimaryKey = (table: string, signal?: AbortSignal) => Promise<KeyColumn[]>;
 
 /** DescribeTable through the official SDK (it has no types; only the fields read here are assumed). */
-export function sdkPrimaryKeyDescriber(source: ResolvedConfig['source']): DescribePrimaryKey {
+export function sdkPrimaryKeyDescriber(source: TablestoreConnection): DescribePrimaryKey {
   const sdk = createRequire(import.meta.url)('tablestore') as SdkModule;
   const client = new sdk.Client({
     accessKeyId: source.accessKeyId,
     secretAccessKey: source.accessKeySecret,
     ...(source.securityToken ? { stsToken: source.securityToken } : {}),
     endpoint: source.endpoint,
-    instancename: source.instance,
+    instancename: source.instanceName,
     maxRetries: 3,
   });
   return async (table) => {

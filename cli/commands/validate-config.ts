@@ -8,7 +8,7 @@ import { parseCommandArgs } from '../../common/args.js';
 import { hasCode } from '../../common/errors.js';
 import { ConfigError, formatIssue } from '../../config/config-error.js';
 import { loadConfig, redactedConfig, type Env, type ResolvedConfig } from '../../config/load.js';
-import type { Command } from '../cli.js';
+import type { Command } from '../command.js';
 
 export interface ValidateConfigIo {
   /** Only for tests; the CLI lets config/ read process.env. */

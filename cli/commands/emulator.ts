@@ -3,7 +3,7 @@
  * Prints one line with "listening on http://HOST:PORT" once it accepts requests, so scripts and
  * tests can wait for that line instead of sleeping.
  */
-import type { Command } from '../cli.js';
+import type { Command } from '../command.js';
 import { parseCommandArgs } from '../../common/args.js';
 import { createLogger } from '../../common/log.js';
 

@@ -5,7 +5,7 @@
  */
 import type { DataType, StructType } from '../../lake/actions.js';
 import { loadSnapshot, parseStats, type Snapshot } from '../../lake/snapshot.js';
-import type { Command } from '../cli.js';
+import type { Command } from '../command.js';
 import { runTableCommand, UsageError } from './table-command.js';
 
 export interface TableSummary {

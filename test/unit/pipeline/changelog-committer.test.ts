@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../common/log.js';
-import { commitBatch, planCommit, viewAfterCommit, type ChannelResult, type TableView } from '../../../daemon/committer.js';
+import { commitBatch, planCommit, viewAfterCommit, type ChannelResult, type TableView } from '../../../pipeline/changelog-committer.js';
 import { LocalStore } from '../../../lake/local-store.js';
 import { loadSnapshot } from '../../../lake/snapshot.js';
 import { createTable } from '../../../lake/table-create.js';

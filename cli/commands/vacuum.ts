@@ -5,7 +5,7 @@
  */
 import { parseDuration } from '../../common/units.js';
 import { vacuum } from '../../lake/vacuum.js';
-import type { Command } from '../cli.js';
+import type { Command } from '../command.js';
 import { runTableCommand, UsageError } from './table-command.js';
 
 const USAGE = 'usage: otslake vacuum URI [--retention 7d] [--allow-short-retention] [--execute] [--json]';

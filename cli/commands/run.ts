@@ -6,8 +6,8 @@
 import { parseCommandArgs } from '../../common/args.js';
 import { isOtslakeError } from '../../common/errors.js';
 import { loadConfig } from '../../config/load.js';
-import type { Command } from '../cli.js';
-import { runDaemon } from '../main.js';
+import type { Command } from '../command.js';
+import { runDaemon } from '../../daemon/main.js';
 
 export const command: Command = {
   summary: 'run the daemon',

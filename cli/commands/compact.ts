@@ -4,7 +4,7 @@
  */
 import { parseBytes } from '../../common/units.js';
 import { compactTable, type CompactionBin } from '../../lake/compaction.js';
-import type { Command } from '../cli.js';
+import type { Command } from '../command.js';
 import { runTableCommand, UsageError } from './table-command.js';
 
 const USAGE = 'usage: otslake compact URI [--target-size 128MiB] [--execute] [--json]';

@@ -26,10 +26,10 @@ import { typeConflictPolicyOf, type TableConfig } from '../config/load.js';
 import type { TunnelSession } from '../tunnel/tunnel-session.js';
 import type { WorkerPool } from '../workers/pool.js';
 import { PROTOCOL_VERSION, type ChannelTaskInput, type TaskBudget } from '../workers/protocol.js';
-import { partitionOwned, resolveSlot, type ChannelSlot } from './channel-slots.js';
-import { commitBatch, viewAfterCommit, type ChannelResult, type TableView } from './committer.js';
-import type { Metrics } from './metrics.js';
-import { commitMirrorBatch, type MirrorBatchStats, type MirrorState } from './mirror-batch.js';
+import { partitionOwned, resolveSlot, type ChannelSlot } from './channel-positions.js';
+import { commitBatch, viewAfterCommit, type ChannelResult, type TableView } from './changelog-committer.js';
+import type { PipelineMetrics } from './pipeline-metrics.js';
+import { commitMirrorBatch, type MirrorBatchStats, type MirrorState } from './mirror-committer.js';
 import { channelTaskColumnsOf, type KeyColumn } from './table-schema.js';
 import { checkpointTunnel, type ChannelPosition } from './tunnel-checkpoint.js';
 
@@ -45,7 +45,7 @@ export interface TableContext {
   readonly targetFileBytes: number;
   readonly maxRowBytes: number;
   readonly log: Logger;
-  readonly metrics: Metrics;
+  readonly metrics: PipelineMetrics;
   /** Cached between batches; null forces a snapshot load. */
   view: TableView | null;
   readonly slots: Map<string, ChannelSlot>;
