@@ -1,5 +1,5 @@
 /**
- * One micro-batch of one table (design §1), run by the daemon instead of a Spark driver:
+ * One micro-batch of one table (docs/tunnel-protocol.md §Micro-batch cycle), run by the daemon instead of a Spark driver:
  *
  * | step        | what happens here                                                                  |
  * |-------------|------------------------------------------------------------------------------------|

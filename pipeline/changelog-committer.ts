@@ -1,5 +1,6 @@
 /**
- * Channel task results → one Delta commit (design §1 "lake commit", §2).
+ * Channel task results → one Delta commit: the "lake commit" step of docs/tunnel-protocol.md
+ * §Micro-batch cycle, under the rules of docs/exactly-once.md §How otslake keeps it.
  *
  *   results ──▶ planCommit (pure) ──▶ commitInfo{batchId, end tokens, dead letters}
  *                                      metaData   (only when new columns appear)

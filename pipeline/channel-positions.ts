@@ -2,7 +2,7 @@
  * Per channel we hold: where its next batch starts, and what the Tunnel server was last told.
  *
  * A channel's position is the offset entry the table's txn names; only without a txn is it the
- * Tunnel checkpoint (design §2). It is resolved once per assignment (a channel moved away and back
+ * Tunnel checkpoint (docs/exactly-once.md §How otslake keeps it). It is resolved once per assignment (a channel moved away and back
  * may have advanced under another daemon), and again whenever the table moved under us.
  */
 import type { Logger } from '../common/log.js';
