@@ -57,7 +57,7 @@ const ENTRY_KEYS = ['table', 'tunnel', 'mode', 'path', 'columns', 'partitionBy',
 const MIRROR_KEYS = ['buckets', 'targetFileSize'];
 const TUNNEL_KEYS = ['name', 'type'];
 const COLUMN_KEYS = ['name', 'type'];
-/** Metadata columns of changelog tables (design §3); a declared column must not shadow them. */
+/** Metadata columns of changelog tables (docs/changelog.md §Columns); a declared column must not shadow them. */
 export const RESERVED_COLUMNS = ['_op', '_ts', '_seq', '_channel', '_deleted_columns'];
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,254}$/;
 const PATH_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9_.=-]*$/;

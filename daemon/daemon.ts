@@ -1,5 +1,5 @@
 /**
- * The daemon's lifecycle around its table runners (docs/style.md §7.6).
+ * The daemon's lifecycle around its table runners.
  *
  *   created ──run()──▶ running ──shutdown()──▶ draining ──▶ stopped
  *                         │                       │ grace expired / destroy()

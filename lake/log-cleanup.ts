@@ -1,5 +1,5 @@
 /**
- * Expired log cleanup (PROTOCOL.md §Metadata Cleanup; docs/delta-lake.md A9, C4). The log may only
+ * Expired log cleanup (docs/delta-rules.md §Log cleanup). The log may only
  * shrink behind a checkpoint: the newest checkpoint at or before the cutoff becomes the oldest state a
  * reader can rebuild, so it and its JSON commit are kept, and only files older than both it and the
  * cutoff go. Without such a checkpoint nothing is deleted (delta-rs #2174 deleted the latest

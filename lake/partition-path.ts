@@ -1,5 +1,5 @@
 /**
- * Hive-style partition directories and `add.path` encoding (docs/delta-lake.md A7). Two escapings
+ * Hive-style partition directories and `add.path` encoding (docs/delta-rules.md §Partition values and paths). Two escapings
  * stack: the directory name escapes characters Hive reserves (`:` → `%3A`), then the log's path is a
  * URI, so `%` itself becomes `%25`. Readers take values from `partitionValues`, never from the path.
  */

@@ -1,5 +1,5 @@
 /**
- * Delta commits with optimistic concurrency (docs/delta-lake.md A5, A12, C1–C2).
+ * Delta commits with optimistic concurrency (docs/delta-rules.md §Commits, §Conflicts and fencing).
  *
  * A commit is `_delta_log/<v>.json` created with put-if-absent. When another writer got `v` first,
  * its commit (and any later ones) are read and checked the way Spark's ConflictChecker does for the

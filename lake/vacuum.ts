@@ -1,5 +1,5 @@
 /**
- * VACUUM (docs/delta-lake.md A9, C8): deletes data files that the latest snapshot does not reference
+ * VACUUM (docs/delta-rules.md §Vacuum): deletes data files that the latest snapshot does not reference
  * and that are older than the retention (delta.deletedFileRetentionDuration, 7 days). Files of
  * batches that never committed (orphans) and files removed long enough ago both qualify.
  *

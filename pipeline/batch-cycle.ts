@@ -1,5 +1,5 @@
 /**
- * One micro-batch of one table (docs/architecture.md §The batch cycle):
+ * One micro-batch of one table (docs/tunnel-protocol.md §Micro-batch cycle):
  *
  * | step        | what happens here                                                                   |
  * |-------------|-------------------------------------------------------------------------------------|

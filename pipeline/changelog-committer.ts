@@ -1,6 +1,6 @@
 /**
  * The lake commit of a changelog table's batch: the commit plan's actions plus an add per data file
- * the channel tasks wrote, as one blind append (docs/exactly-once.md).
+ * the channel tasks wrote, as one blind append (docs/exactly-once.md §How otslake keeps it).
  *
  *   results ──▶ planCommit ──▶ commitInfo + metaData (new columns) + txn × channel + add × file
  *           ──▶ commit() ──▶ committed | dropped (conflict; fenced when a winner holds one of our appIds)

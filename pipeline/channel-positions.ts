@@ -10,8 +10,8 @@
  *             its commit race, so the next batch re-reads them from the lake
  *
  * A channel's position is the offset entry the table's txn names; only without a txn is it the
- * Tunnel checkpoint (docs/exactly-once.md). It is resolved once per assignment (a channel moved away
- * and back may have advanced under another daemon), and again after every reset.
+ * Tunnel checkpoint (docs/exactly-once.md §How otslake keeps it). It is resolved once per assignment
+ * (a channel moved away and back may have advanced under another daemon), and again after every reset.
  */
 import type { Logger } from '../common/log.js';
 import { readOffsetEntry, txnAppId } from '../lake/offset-log.js';

@@ -1,5 +1,5 @@
 /**
- * The Delta schema a table starts with (design §3): the primary-key columns as DescribeTable reports
+ * The Delta schema a table starts with (docs/changelog.md §Columns): the primary-key columns as DescribeTable reports
  * them (asked through the official `tablestore` SDK, the same client users write with), the attribute
  * columns the config declares, and the changelog's metadata columns. Columns discovered later are
  * appended by the committer in the commit that carries their first data.

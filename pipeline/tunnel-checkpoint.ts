@@ -1,5 +1,5 @@
 /**
- * The "Commit" step of the cycle (design §1): positions already in force in the lake are reported
+ * The "Commit" step of the cycle (docs/tunnel-protocol.md §Micro-batch cycle): positions already in force in the lake are reported
  * to the Tunnel server. Only ever called after the Delta commit that made them effective.
  *
  *   end token          → Checkpoint(token)                     progress shows in DescribeTunnel

@@ -1,7 +1,7 @@
 /**
  * Finding (or creating) the tunnel a table entry names, and waiting out its initialisation stage.
  * A worker started while the stage is still InitBaseDataAndStreamShard "keeps getting stuck"
- * (docs/tunnel-protocol.md §3, the official example polls ListTunnel), so we poll DescribeTunnel the
+ * (docs/tunnel-protocol.md §Stages; the official example polls ListTunnel), so we poll DescribeTunnel the
  * same way before connecting.
  */
 import { OtslakeError } from '../common/errors.js';

@@ -1,6 +1,6 @@
 /**
  * The Tunnel wire transport: signed protobuf POSTs over node:http(s) with a keep-alive agent, a
- * per-request timeout, protobuf `Error` decoding and retries (docs/tunnel-protocol.md §2).
+ * per-request timeout, protobuf `Error` decoding and retries (docs/tunnel-protocol.md §Transport, §Errors and retries).
  *
  * Retry rule. A request the server may have applied is retried only when the RPC is idempotent
  * (ListTunnel, DescribeTunnel, ReadRecords, GetCheckpoint — the Java SDK's list). A failure before the
@@ -49,7 +49,7 @@ const DEFAULT_TIMEOUT_MS = 60_000;
 const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 const USER_AGENT = 'otslake-tunnel/0.1';
 
-/** Go's tunnel client: ReadRecords backs off from 16 ms up to 3 s for 75 s; the rest from 100 ms to 2 s for 35 s (§2.6). */
+/** Go's tunnel client: ReadRecords backs off from 16 ms up to 3 s for 75 s; the rest from 100 ms to 2 s for 35 s. */
 export function retryPolicyFor(path: string): RetryPolicy {
   if (path === '/tunnel/readrecords') return { maxAttempts: 12, initialDelayMs: 16, maxDelayMs: 3_000, multiplier: 2, maxElapsedMs: 75_000 };
   return { maxAttempts: 10, initialDelayMs: 100, maxDelayMs: 2_000, multiplier: 2, maxElapsedMs: 35_000 };

@@ -1,8 +1,8 @@
 /**
- * proto2 messages of the Tunnel API, wire-exact with docs/tunnel-protocol.md §1.1 (names, numbers, labels).
+ * proto2 messages of the Tunnel API, wire-exact with the SDKs' definitions (names, numbers, labels; docs/tunnel-protocol.md §Messages).
  *
  * protobufjs encodes proto2 `required` fields even when they hold the default value, which the Java SDK
- * needs (§1.2). Its int64 support is `Long` only (a bigint is silently encoded as 0), so this module is
+ * needs. Its int64 support is `Long` only (a bigint is silently encoded as 0), so this module is
  * the one place that converts: callers see `bigint` for every 64-bit field, both ways.
  *
  * The emulator uses these same message definitions (they are the protocol, not the client), but never

@@ -1,5 +1,5 @@
 /**
- * A direct codec for the one message that carries data, ReadRecordsResponse (§1.1):
+ * A direct codec for the one message that carries data, ReadRecordsResponse (docs/tunnel-protocol.md §Messages):
  *
  *   ReadRecordsResponse { repeated Record records = 1; required string next_token = 2; optional bool may_more_record = 3; }
  *   Record              { required ActionType action_type = 1; required bytes record = 2; optional bytes origin_record = 3; }

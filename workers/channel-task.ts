@@ -1,5 +1,5 @@
 /**
- * The `read-channel` task: one channel's share of a micro-batch (docs/architecture.md §The batch cycle).
+ * The `read-channel` task: one channel's share of a micro-batch (docs/tunnel-protocol.md §Micro-batch cycle).
  *
  *   ReadRecords from startToken, page after page, until the budget, "finished", or the live tail
  *   → decode record by record into changelog rows → Parquet files in the table folder

@@ -86,7 +86,7 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
   const capacity = options.threads;
   const piscina = new Piscina({
     filename,
-    // Node 20 cannot load .ts in a worker; tsx's loader can (docs: dependencies.md §4).
+    // Node 20 cannot load .ts in a worker; tsx's loader can.
     ...(filename.endsWith('.ts') ? { execArgv: ['--import', 'tsx'] } : {}),
     minThreads: 1,
     maxThreads: capacity,

@@ -24,7 +24,7 @@ export type ColumnType = 'long' | 'double' | 'boolean' | 'string' | 'binary' | '
 /** What a value whose type contradicts its column becomes (tables[].typeConflictPolicy). */
 export type TypeConflictPolicy = 'companion' | 'string' | 'dead-letter';
 
-/** How a table lands in the lake (design §3); the workers implement 'changelog'. */
+/** How a table lands in the lake (docs/changelog.md §Table modes); the workers implement 'changelog'. */
 export type TableMode = 'changelog' | 'mirror';
 
 /** Tablestore primary-key column types. */

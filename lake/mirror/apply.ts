@@ -8,7 +8,7 @@
  * - DELETE removes the row.
  * Order: full-snapshot (base) rows, which carry no `_seq`, first; then stream changes by `_seq`;
  * ties by arrival. A base row never overwrites a row the stream already wrote (`_seq` set): it is
- * older than that change. Why this is enough for the snapshot/stream overlap: docs/mirror.md §Overlap.
+ * older than that change. Why this is enough for the snapshot/stream overlap: docs/mirror.md §Overlap of the full snapshot and the stream.
  *
  * Mirror rows keep two metadata columns: `_ts` (µs of the last change applied) and `_seq` (its
  * sequence, null while the row only comes from the full snapshot).

@@ -23,7 +23,7 @@ export const TAG_BUCKET = 'otslake.bucket';
 export const TAG_KEY_MIN = 'otslake.keyMin';
 export const TAG_KEY_MAX = 'otslake.keyMax';
 
-/** Where `_change_data/` files go (docs/delta-lake.md A10). */
+/** Where `_change_data/` files go (docs/delta-rules.md §Change Data Feed). */
 export const CHANGE_DATA_DIR = '_change_data/';
 
 /** One live file of a mirror table, as the layout sees it. */
@@ -63,7 +63,7 @@ export function mirrorTableConfiguration(options: MirrorTableOptions): Record<st
   };
 }
 
-/** Writer 4 is what honours delta.enableChangeDataFeed; readers stay at version 1 (docs/delta-lake.md A4). */
+/** Writer 4 is what honours delta.enableChangeDataFeed; readers stay at version 1 (docs/delta-rules.md §Protocol versions). */
 export function mirrorProtocol(changeDataFeed: boolean): Protocol {
   return { minReaderVersion: 1, minWriterVersion: changeDataFeed ? 4 : 2 };
 }

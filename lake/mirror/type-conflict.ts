@@ -1,5 +1,5 @@
 /**
- * What to do with a value whose type contradicts its column (design §3: never a failed pipeline,
+ * What to do with a value whose type contradicts its column (docs/changelog.md §Type conflicts: never a failed pipeline,
  * never a silent drop). A pure decision the row writers call per offending value; the outcome names
  * the policy applied so metrics and status can count it per column.
  *
