@@ -13,7 +13,7 @@ const COMMIT_BUCKETS_S = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 /** A batch lasts up to batch.maxDurationMs (20 s by default) plus its commit. */
 const BATCH_BUCKETS_S = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300];
 
-export const DAEMON_STATES = ['created', 'running', 'draining', 'stopped', 'failed'] as const;
+const DAEMON_STATES = ['created', 'running', 'draining', 'stopped', 'failed'] as const;
 export type DaemonStateName = (typeof DAEMON_STATES)[number];
 
 export class Metrics implements PipelineMetrics {

@@ -35,7 +35,7 @@ export interface CheckpointActions {
 
 export const ACTION_COLUMNS = ['txn', 'add', 'remove', 'metaData', 'protocol', 'domainMetadata', 'checkpointMetadata', 'sidecar'];
 const SIDECAR_COLUMNS = ['add', 'remove'];
-export const SIDECAR_DIR = `${LOG_DIR}/_sidecars`;
+const SIDECAR_DIR = `${LOG_DIR}/_sidecars`;
 
 /** Complete checkpoints in a listing, newest first (at one version: classic, then V2, then multi-part). */
 export function findCompleteCheckpoints(files: readonly LogFile[]): CheckpointSpec[] {

@@ -21,7 +21,7 @@ import type { ObjectStore } from './object-store.js';
 import { loadSnapshot, type Snapshot } from './snapshot.js';
 import { ENGINE_INFO } from './transaction.js';
 
-export const DEFAULT_CHECKPOINT_INTERVAL = 10;
+const DEFAULT_CHECKPOINT_INTERVAL = 10;
 
 const f = (name: string, type: arrow.DataType, nullable = true) => new arrow.Field(name, type, nullable);
 const utf8 = () => new arrow.Utf8();

@@ -42,7 +42,7 @@ export type CompactionResult =
   | { kind: 'conflict'; bins: CompactionBin[]; result: Extract<CommitResult, { kind: 'conflict' }> };
 
 /** Bins of at least two small files per partition, oldest files first, each up to the target size. */
-export function planCompaction(snapshot: Snapshot, targetFileBytes = DEFAULT_TARGET_FILE_BYTES): CompactionBin[] {
+function planCompaction(snapshot: Snapshot, targetFileBytes = DEFAULT_TARGET_FILE_BYTES): CompactionBin[] {
   const partitions = new Map<string, Add[]>();
   for (const add of snapshot.files.values()) {
     if (add.deletionVector || add.size >= targetFileBytes) continue;

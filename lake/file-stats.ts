@@ -10,8 +10,8 @@
 import type { FileStats } from './actions.js';
 import type { ColumnSpec, ColumnStats } from './parquet-columns.js';
 
-export const DEFAULT_STRING_PREFIX_LENGTH = 32;
-export const DEFAULT_NUM_INDEXED_COLS = 32;
+const DEFAULT_STRING_PREFIX_LENGTH = 32;
+const DEFAULT_NUM_INDEXED_COLS = 32;
 
 export interface StatsOptions {
   /** delta.dataSkippingNumIndexedCols; -1 = every column. */

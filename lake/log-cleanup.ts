@@ -11,7 +11,7 @@ import { LOG_DIR, parseLogFile, type LogFile } from './log-path.js';
 import type { ObjectMeta, ObjectStore } from './object-store.js';
 import { loadSnapshot } from './snapshot.js';
 
-export const DEFAULT_LOG_RETENTION = 'interval 30 days';
+const DEFAULT_LOG_RETENTION = 'interval 30 days';
 const DAY_MS = 86_400_000;
 
 export interface LogCleanupOptions {
@@ -32,7 +32,7 @@ export interface LogCleanupResult {
   deleted: string[];
 }
 
-export function logRetentionMsOf(metadata: Metadata): number {
+function logRetentionMsOf(metadata: Metadata): number {
   return parseDeltaInterval(metadata.configuration['delta.logRetentionDuration'] ?? DEFAULT_LOG_RETENTION);
 }
 

@@ -51,7 +51,7 @@ export function deltaTypeOf(type: ColumnType): DataType {
   return type === 'array<string>' ? { type: 'array', elementType: 'string', containsNull: true } : type;
 }
 
-export function arrowTypeOf(type: ColumnType): arrow.DataType {
+function arrowTypeOf(type: ColumnType): arrow.DataType {
   switch (type) {
     case 'long':
       return new arrow.Int64();

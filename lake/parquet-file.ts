@@ -21,7 +21,7 @@ export type ParquetCompression = 'zstd' | 'snappy' | 'uncompressed';
 
 export const DEFAULT_TARGET_FILE_BYTES = 128 * 1024 * 1024;
 export const DEFAULT_ROW_GROUP_ROWS = 100_000;
-export const DEFAULT_ROW_GROUP_BYTES = 64 * 1024 * 1024;
+const DEFAULT_ROW_GROUP_BYTES = 64 * 1024 * 1024;
 const ENGINE = 'otslake (parquet-rs via parquet-wasm)';
 
 export interface ParquetFileWriterOptions {

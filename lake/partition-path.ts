@@ -4,12 +4,12 @@
  * URI, so `%` itself becomes `%25`. Readers take values from `partitionValues`, never from the path.
  */
 
-export const HIVE_DEFAULT_PARTITION = '__HIVE_DEFAULT_PARTITION__';
+const HIVE_DEFAULT_PARTITION = '__HIVE_DEFAULT_PARTITION__';
 
 // Spark's ExternalCatalogUtils.charToEscape: control characters plus "#%'*/:=?\^{[]} and DEL.
 const ESCAPED = /[\u0001-\u001f"#%'*/:=?\\\u007f{[\]^]/g;
 
-export function escapePartitionValue(value: string): string {
+function escapePartitionValue(value: string): string {
   return value.replace(ESCAPED, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'));
 }
 

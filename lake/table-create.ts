@@ -21,7 +21,7 @@ export interface CreateTableOptions {
   nowMs?: number;
 }
 
-export function validateSchema(schema: StructType, partitionColumns: readonly string[]): void {
+function validateSchema(schema: StructType, partitionColumns: readonly string[]): void {
   const seen = new Set<string>();
   for (const f of schema.fields) {
     const lower = f.name.toLowerCase();

@@ -34,7 +34,7 @@ import type { WrittenFile } from './parquet-file.js';
 import { encodeLogPath } from './partition-path.js';
 
 export const ENGINE_INFO = 'otslake/0.1.0';
-export const DEFAULT_MAX_COMMIT_ATTEMPTS = 100;
+const DEFAULT_MAX_COMMIT_ATTEMPTS = 100;
 
 export interface CommitOptions {
   /** The version the actions were prepared against (the snapshot read); -1 when creating the table. */

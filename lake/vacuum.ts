@@ -18,7 +18,7 @@ import { decodeLogPath } from './partition-path.js';
 import { STAGING_ROOT } from './mirror/staging.js';
 import { loadSnapshot } from './snapshot.js';
 
-export const DEFAULT_DELETED_FILE_RETENTION = 'interval 1 week';
+const DEFAULT_DELETED_FILE_RETENTION = 'interval 1 week';
 
 export interface VacuumOptions {
   /** Overrides delta.deletedFileRetentionDuration. */
@@ -40,15 +40,15 @@ export interface VacuumResult {
   bytes: number;
 }
 
-export function deletedFileRetentionMsOf(metadata: Metadata): number {
+function deletedFileRetentionMsOf(metadata: Metadata): number {
   return parseDeltaInterval(metadata.configuration['delta.deletedFileRetentionDuration'] ?? DEFAULT_DELETED_FILE_RETENTION);
 }
 
 /** `_` folders whose files vacuum does consider: they hold data, never state. */
-export const VACUUMABLE_PREFIXES = ['_change_data/', STAGING_ROOT] as const;
+const VACUUMABLE_PREFIXES = ['_change_data/', STAGING_ROOT] as const;
 
 /** True for keys vacuum must never consider: hidden or `_` state folders, and the log itself. */
-export function isProtectedKey(key: string): boolean {
+function isProtectedKey(key: string): boolean {
   const prefix = VACUUMABLE_PREFIXES.find((p) => key.startsWith(p));
   const rest = prefix === undefined ? key : key.slice(prefix.length);
   return rest.split('/').some((segment) => segment.startsWith('_') || segment.startsWith('.'));

@@ -36,7 +36,7 @@ import { assessTunnel, type TunnelProgress } from './tunnel-progress.js';
 import { ensureTunnel, waitUntilInitialised } from './tunnel-setup.js';
 
 /** Tablestore rows are at most a few MB; a bigger value is corrupt input, not data. */
-export const DEFAULT_MAX_ROW_BYTES = 4 * 1024 * 1024;
+const DEFAULT_MAX_ROW_BYTES = 4 * 1024 * 1024;
 
 export interface SessionSettings {
   heartbeatIntervalMs?: number;

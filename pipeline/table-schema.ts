@@ -18,7 +18,7 @@ import { METADATA_COLUMNS } from '../workers/schema-map.js';
 export type KeyColumn = PrimaryKeyColumn;
 
 /** The changelog metadata columns (the workers' METADATA_COLUMNS) as Delta fields, in the order they follow the data columns. */
-export const METADATA_FIELDS: readonly StructField[] = METADATA_COLUMNS.map((c) => ({ name: c.name, type: deltaTypeOf(c.type), nullable: true, metadata: {} }));
+const METADATA_FIELDS: readonly StructField[] = METADATA_COLUMNS.map((c) => ({ name: c.name, type: deltaTypeOf(c.type), nullable: true, metadata: {} }));
 const METADATA_NAMES = new Set(METADATA_FIELDS.map((f) => f.name));
 
 const SOURCE_TO_LAKE: Record<SourceColumnType, LakeColumnType> = {

@@ -54,7 +54,7 @@ export function summarizeTunnel(described: DescribeTunnelResponse): Omit<TunnelP
   };
 }
 
-export function isCaughtUp(summary: Omit<TunnelProgress, 'caughtUp'>, table: TableConfig, clientId: string, readByUs: ReadonlySet<string>): boolean {
+function isCaughtUp(summary: Omit<TunnelProgress, 'caughtUp'>, table: TableConfig, clientId: string, readByUs: ReadonlySet<string>): boolean {
   if (summary.stage === INIT_STAGE) return false;
   if (table.tunnel.type === 'BaseAndStream' && summary.stage !== 'ProcessStream') return false;
   for (const c of summary.channels) {

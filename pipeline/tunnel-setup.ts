@@ -55,9 +55,3 @@ export async function waitUntilInitialised(client: TunnelClient, table: TableCon
     await sleep(STAGE_POLL_MS, signal);
   }
 }
-
-export function tunnelNotFound(table: TableConfig): OtslakeError {
-  return new OtslakeError('OTSL_CONFIG_INVALID', `tunnel ${table.tunnel.name} of table ${table.table} does not exist`, {
-    context: { table: table.table, tunnelName: table.tunnel.name },
-  });
-}

@@ -80,7 +80,7 @@ export interface ChannelState {
   readonly assignment: number;
 }
 
-export function triggerOf(status: ChannelStatus): ChannelTrigger {
+function triggerOf(status: ChannelStatus): ChannelTrigger {
   switch (status) {
     case OPEN:
       return 'server-open';

@@ -106,7 +106,7 @@ message ScheduleRequest  { required string tunnel_id = 1; repeated Channel chann
 message ScheduleResponse {}
 `;
 
-export const tunnelRoot: protobuf.Root = protobuf.parse(TUNNEL_PROTO, { keepCase: true }).root;
+const tunnelRoot: protobuf.Root = protobuf.parse(TUNNEL_PROTO, { keepCase: true }).root;
 
 // ---- TypeScript shapes (field names as on the wire; 64-bit integers as bigint) ----
 

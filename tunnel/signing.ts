@@ -37,7 +37,7 @@ export function computeContentMd5(body: Uint8Array): string {
   return createHash('md5').update(body).digest('base64');
 }
 
-export function buildCanonicalHeaders(headers: Record<string, string>): string {
+function buildCanonicalHeaders(headers: Record<string, string>): string {
   const entries: Array<[string, string]> = [];
   for (const [name, value] of Object.entries(headers)) {
     const lower = name.toLowerCase();

@@ -53,7 +53,7 @@ function checkSetup(setup: unknown): WorkerSetup {
 }
 
 /** Builds the resources of a setup; clients are made on first use and kept. */
-export function createWorkerResources(setup: WorkerSetup): WorkerResources & { close(): Promise<void> } {
+function createWorkerResources(setup: WorkerSetup): WorkerResources & { close(): Promise<void> } {
   const checked = checkSetup(setup);
   const log = createLogger({ level: checked.logLevel, bindings: { component: 'worker' } });
   let client: TunnelClient | null = null;

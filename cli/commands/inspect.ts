@@ -22,7 +22,7 @@ export interface TableSummary {
   txns: Record<string, number>;
 }
 
-export function summarizeSnapshot(snapshot: Snapshot): TableSummary {
+function summarizeSnapshot(snapshot: Snapshot): TableSummary {
   let numRecords: number | null = 0;
   let sizeBytes = 0;
   for (const add of snapshot.files.values()) {
@@ -54,7 +54,7 @@ function typeName(type: DataType): string {
   return JSON.stringify(type);
 }
 
-export function formatSummary(uri: string, s: TableSummary, snapshot: Snapshot): string {
+function formatSummary(uri: string, s: TableSummary, snapshot: Snapshot): string {
   const lines = [
     `table:      ${uri}`,
     `version:    ${s.version} (${new Date(snapshot.timestamp).toISOString()})`,

@@ -18,7 +18,7 @@ export class UsageError extends Error {}
  * environment (OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET, optional OSS_SESSION_TOKEN, OSS_ENDPOINT,
  * OSS_REGION): these are ad-hoc tools, without a config file.
  */
-export function openTableStore(uri: string, env: NodeJS.ProcessEnv = process.env): ObjectStore {
+function openTableStore(uri: string, env: NodeJS.ProcessEnv = process.env): ObjectStore {
   if (!/^[a-z][a-z0-9+.-]*:/i.test(uri)) return openStore(pathToFileURL(resolve(uri)).href);
   if (!uri.startsWith('oss://')) return openStore(uri);
   const accessKeyId = env.OSS_ACCESS_KEY_ID;

@@ -79,7 +79,7 @@ export function changeOfStagedRow(row: Readonly<Record<string, unknown>>, keyCol
 }
 
 /** Sequence order: base rows first (by arrival), then `_seq`, then arrival. */
-export function compareChanges(a: RowChange, b: RowChange): number {
+function compareChanges(a: RowChange, b: RowChange): number {
   if (a.seq === null || b.seq === null) {
     if (a.seq !== b.seq) return a.seq === null ? -1 : 1;
   } else if (a.seq !== b.seq) {

@@ -15,7 +15,7 @@ import { CHANGE_DATA_DIR } from './layout.js';
 
 export type ChangeType = 'insert' | 'update_preimage' | 'update_postimage' | 'delete';
 
-export const CHANGE_TYPE_COLUMN = '_change_type';
+const CHANGE_TYPE_COLUMN = '_change_type';
 
 export interface ChangeCounts {
   inserted: number;
