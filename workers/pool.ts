@@ -11,6 +11,7 @@ import { Piscina } from 'piscina';
 import { deserializeError, OtslakeError, type ErrorContext, type SerializedError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
 import { contextOf, describeTask, type TaskInput, type TaskResults } from './protocol.js';
+import { TaskSlots } from './task-slots.js';
 
 export interface WorkerPoolOptions {
   /** Absolute path or file: URL of the worker module (its default export handles tasks). */
@@ -68,23 +69,13 @@ interface TaskLabel {
   readonly context: ErrorContext;
 }
 
-interface Waiter {
-  resolve: () => void;
-  reject: (err: OtslakeError) => void;
-}
-
 function isResult(x: unknown): x is { kind: 'ok' } | { kind: 'failed'; error: SerializedError } {
   return typeof x === 'object' && x !== null && ((x as { kind?: unknown }).kind === 'ok' || (x as { kind?: unknown }).kind === 'failed');
 }
 
-export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
-  if (!Number.isInteger(options.threads) || options.threads < 1) {
-    throw new OtslakeError('OTSL_INTERNAL', `worker pool threads must be an integer ≥ 1, got ${options.threads}`);
-  }
-  const filename = options.filename instanceof URL ? options.filename.href : options.filename;
-  const log = (options.log ?? silentLogger).child({ component: 'worker-pool' });
-  const capacity = options.threads;
-  const piscina = new Piscina({
+/** The piscina pool behind the worker pool: one task per thread, threads never parked in Atomics.wait. */
+function openPiscina(options: WorkerPoolOptions, filename: string, capacity: number): Piscina {
+  return new Piscina({
     filename,
     // Node 20 cannot load .ts in a worker; tsx's loader can.
     ...(filename.endsWith('.ts') ? { execArgv: ['--import', 'tsx'] } : {}),
@@ -98,12 +89,19 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     atomics: 'disabled',
     ...(options.workerData === undefined ? {} : { workerData: options.workerData }),
   });
+}
 
-  let running = 0;
-  const waiters: Waiter[] = [];
+export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
+  if (!Number.isInteger(options.threads) || options.threads < 1) {
+    throw new OtslakeError('OTSL_INTERNAL', `worker pool threads must be an integer ≥ 1, got ${options.threads}`);
+  }
+  const filename = options.filename instanceof URL ? options.filename.href : options.filename;
+  const log = (options.log ?? silentLogger).child({ component: 'worker-pool' });
+  const capacity = options.threads;
+  const piscina = openPiscina(options, filename, capacity);
+
+  const slots = new TaskSlots(capacity, options.onTasksChanged);
   let state: 'open' | 'closing' | 'destroyed' = 'open';
-
-  const changed = () => options.onTasksChanged?.(running, waiters.length);
 
   // Without a listener, an 'error' from a thread that died between tasks would crash the daemon.
   piscina.on('error', (err: unknown) => {
@@ -119,49 +117,12 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     options.onWorkerError?.(wrapped);
   });
 
-  function acquire(signal: AbortSignal | undefined, task: TaskLabel): Promise<void> {
-    if (running < capacity) {
-      running++;
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        const i = waiters.indexOf(waiter);
-        if (i >= 0) waiters.splice(i, 1);
-        changed();
-        reject(abortedError(task, 'aborted while waiting for a worker thread', signal?.reason));
-      };
-      const waiter: Waiter = {
-        resolve: () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        },
-        reject: (err) => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(err);
-        },
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      waiters.push(waiter);
-      changed();
-    });
-  }
-
-  function release(): void {
-    const next = waiters.shift();
-    // The slot passes straight to the next waiter, so `running` never dips below capacity in between.
-    if (next) next.resolve();
-    else running--;
-    changed();
-  }
-
   function abortedError(task: TaskLabel, message: string, cause?: unknown): OtslakeError {
     return new OtslakeError('OTSL_ABORTED', `${task.noun} ${message}`, { context: task.context, ...(cause === undefined ? {} : { cause }) });
   }
 
   function rejectWaiters(message: string): void {
-    for (const w of waiters.splice(0)) w.reject(new OtslakeError('OTSL_ABORTED', message));
-    changed();
+    slots.rejectWaiting(() => new OtslakeError('OTSL_ABORTED', message));
   }
 
   async function run<T extends TaskInput>(input: T, runOptions: { signal?: AbortSignal } = {}): Promise<TaskOutcome<T>> {
@@ -169,8 +130,7 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     const signal = runOptions.signal;
     if (state !== 'open') throw new OtslakeError('OTSL_DAEMON_STATE', `worker pool is ${state}`, { context: task.context });
     if (signal?.aborted) throw abortedError(task, 'aborted before it started', signal.reason);
-    await acquire(signal, task);
-    changed();
+    await slots.acquire(signal, () => abortedError(task, 'aborted while waiting for a worker thread', signal?.reason));
     let raw: unknown;
     try {
       raw = await piscina.run(input, signal ? { signal } : {});
@@ -186,7 +146,7 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
       log.error(`${task.noun} crashed`, { error: wrapped });
       throw wrapped;
     } finally {
-      release();
+      slots.release();
     }
     if (!isResult(raw)) {
       throw new OtslakeError('OTSL_INTERNAL', `worker returned something that is not a ${task.noun} result`, { context: task.context });
@@ -200,10 +160,10 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
   return {
     capacity,
     get running() {
-      return running;
+      return slots.running;
     },
     get waiting() {
-      return waiters.length;
+      return slots.waiting;
     },
     run,
     close() {
