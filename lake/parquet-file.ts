@@ -14,7 +14,8 @@ import { OtslakeError, hasCode } from '../common/errors.js';
 import type { FileStats } from './actions.js';
 import { computeFileStats, type StatsOptions } from './file-stats.js';
 import type { ObjectStore } from './object-store.js';
-import { arrowSchemaOf, createColumnBuilder, type ColumnBuilder, type ColumnSpec } from './parquet-columns.js';
+import { createColumnBuilder, type ColumnBuilder } from './column-builders.js';
+import { arrowSchemaOf, type ColumnSpec } from './parquet-columns.js';
 import { partitionDirectory } from './partition-path.js';
 
 export type ParquetCompression = 'zstd' | 'snappy' | 'uncompressed';

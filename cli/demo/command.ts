@@ -27,6 +27,7 @@ import type { Command } from '../command.js';
 import { queryHints } from './hints.js';
 import { DemoView } from './view.js';
 import { createSdkClient, DEMO_TABLE, DemoWriter, ensureOrdersTable, type SdkConnection } from './writer.js';
+import type { Daemon } from '../../daemon/daemon.js';
 import { buildDaemon } from '../../daemon/main.js';
 
 const USAGE = 'usage: otslake demo [--duration 30s] [--rate 200] [--data-dir ./data] [--fresh]';
@@ -115,16 +116,9 @@ export const command: Command = {
   },
 };
 
-async function runDemo(
-  args: DemoArgs,
-  connection: SdkConnection,
-  sdk: ReturnType<typeof createSdkClient>,
-  log: Logger,
-  logPath: string,
-  lakeDir: string,
-): Promise<number> {
-  const created = await ensureOrdersTable(sdk);
-  const rawConfig = {
+/** The daemon's config for the demo table (written to otslake.json too, so `otslake status` works). */
+function demoConfig(connection: SdkConnection, lakeDir: string) {
+  return {
     source: { ...connection, requestTimeoutMs: '10s' },
     lake: { uri: pathToFileURL(lakeDir).href },
     tables: [
@@ -150,6 +144,36 @@ async function runDemo(
     log: { level: 'warn' },
     shutdown: { graceMs: '10s' },
   };
+}
+
+/** What the demo prints once it runs: where everything is and how to look at it. */
+function banner(o: { args: DemoArgs; endpoint: string; created: boolean; tablePath: string; httpUrl: string; logPath: string; configPath: string }): string {
+  const { args } = o;
+  return (
+    [
+      `otslake demo — tablestore-local at ${o.endpoint} (${o.created ? 'created' : 'existing'} table "${DEMO_TABLE}"), writing ~${args.rate} changes/s through the tablestore SDK`,
+      `  lake      ${o.tablePath}   (changelog mode, BaseAndStream tunnel)`,
+      `  endpoints ${o.httpUrl}/status  ${o.httpUrl}/metrics  ${o.httpUrl}/healthz`,
+      `  logs      ${o.logPath}`,
+      '',
+      ...queryHints(o.tablePath, o.configPath),
+      '',
+      args.durationMs === null ? 'Ctrl-C stops the demo cleanly.' : `Running for ${Math.round(args.durationMs / 1000)}s (Ctrl-C stops earlier).`,
+      '',
+    ].join('\n') + '\n'
+  );
+}
+
+async function runDemo(
+  args: DemoArgs,
+  connection: SdkConnection,
+  sdk: ReturnType<typeof createSdkClient>,
+  log: Logger,
+  logPath: string,
+  lakeDir: string,
+): Promise<number> {
+  const created = await ensureOrdersTable(sdk);
+  const rawConfig = demoConfig(connection, lakeDir);
   const config = resolveConfig(rawConfig, {}, 'otslake demo');
   const configPath = join(args.dataDir, 'otslake.json');
   // Lets `otslake status --config` look at the running demo (demo credentials only).
@@ -188,50 +212,10 @@ async function runDemo(
     };
   };
 
-  let stopping = false;
-  const stopNow = (why: string) => {
-    if (stopping) {
-      daemon.destroy();
-      return;
-    }
-    stopping = true;
-    view.release();
-    out.write(`\nstopping (${why}): writer first, then the daemon commits its in-flight batch…\n`);
-    void writer.stop().then(() => daemon.shutdown(why));
-  };
-  const onSignal = (signal: NodeJS.Signals) => stopNow(signal);
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const durationTimer =
-    args.durationMs === null
-      ? null
-      : setTimeout(() => {
-          if (stopping) return;
-          stopping = true;
-          void (async () => {
-            await writer.stop();
-            view.release();
-            out.write(`\n--duration reached: writer stopped at ${writer.written} changes; letting the daemon catch up…\n`);
-            await catchUp(daemon, () => landed >= writer.written);
-            daemon.shutdown('demo duration reached');
-          })();
-        }, args.durationMs);
-
+  const stops = installStops({ durationMs: args.durationMs, daemon, writer, view, out, caughtUp: () => landed >= writer.written });
   const running = daemon.run();
   await once(daemon, 'http-listening').catch(() => undefined);
-  out.write(
-    [
-      `otslake demo — tablestore-local at ${connection.endpoint} (${created ? 'created' : 'existing'} table "${DEMO_TABLE}"), writing ~${args.rate} changes/s through the tablestore SDK`,
-      `  lake      ${tablePath}   (changelog mode, BaseAndStream tunnel)`,
-      `  endpoints ${httpUrl}/status  ${httpUrl}/metrics  ${httpUrl}/healthz`,
-      `  logs      ${logPath}`,
-      '',
-      ...queryHints(tablePath, configPath),
-      '',
-      args.durationMs === null ? 'Ctrl-C stops the demo cleanly.' : `Running for ${Math.round(args.durationMs / 1000)}s (Ctrl-C stops earlier).`,
-      '',
-    ].join('\n') + '\n',
-  );
+  out.write(banner({ args, endpoint: connection.endpoint, created, tablePath, httpUrl, logPath, configPath }));
   const refresh = setInterval(() => view.render(sample()), 1_000);
   let code = 0;
   try {
@@ -242,9 +226,7 @@ async function runDemo(
     out.write(`\ndaemon failed: ${isOtslakeError(err) ? `${err.code}: ${err.message}` : String(err)} (logs: ${logPath})\n`);
   } finally {
     clearInterval(refresh);
-    if (durationTimer) clearTimeout(durationTimer);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stops.dispose();
     await writer.stop();
     close();
   }
@@ -256,8 +238,53 @@ async function runDemo(
   return code;
 }
 
+/**
+ * How the demo stops: the first Ctrl-C/SIGTERM stops the writer, then the daemon commits its
+ * in-flight batch; a second one abandons it. With --duration the writer stops when the time is up
+ * and the daemon catches up first.
+ */
+function installStops(o: { durationMs: number | null; daemon: Daemon; writer: DemoWriter; view: DemoView; out: NodeJS.WriteStream; caughtUp: () => boolean }): {
+  dispose(): void;
+} {
+  const { daemon, writer, view, out } = o;
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      daemon.destroy();
+      return;
+    }
+    stopping = true;
+    view.release();
+    out.write(`\nstopping (${signal}): writer first, then the daemon commits its in-flight batch…\n`);
+    void writer.stop().then(() => daemon.shutdown(signal));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const durationTimer =
+    o.durationMs === null
+      ? null
+      : setTimeout(() => {
+          if (stopping) return;
+          stopping = true;
+          void (async () => {
+            await writer.stop();
+            view.release();
+            out.write(`\n--duration reached: writer stopped at ${writer.written} changes; letting the daemon catch up…\n`);
+            await catchUp(daemon, o.caughtUp);
+            daemon.shutdown('demo duration reached');
+          })();
+        }, o.durationMs);
+  return {
+    dispose() {
+      if (durationTimer) clearTimeout(durationTimer);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
 /** Resolves once `caughtUp()` holds after a batch, or after CATCH_UP_MS. */
-async function catchUp(daemon: ReturnType<typeof buildDaemon>['daemon'], caughtUp: () => boolean): Promise<void> {
+async function catchUp(daemon: Daemon, caughtUp: () => boolean): Promise<void> {
   const deadline = AbortSignal.timeout(CATCH_UP_MS);
   while (!caughtUp() && !deadline.aborted && daemon.state === 'running') {
     await once(daemon, 'batch', { signal: deadline }).catch(() => undefined);
