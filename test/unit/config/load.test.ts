@@ -172,6 +172,34 @@ describe('loadConfig', () => {
     );
   });
 
+  it('names a stray CR or space around a key (an env file with Windows line endings), never echoing a secret', () => {
+    const issues = issuesOf(() => resolveConfig(MINIMAL, { OTSLAKE_SOURCE_ACCESS_KEY_ID: 'AKID ', OTSLAKE_SOURCE_ACCESS_KEY_SECRET: 'very-secret-value\r' }));
+    expect(issues).toEqual([
+      'source.accessKeyId: has leading or trailing whitespace: remove it, got "AKID " (from OTSLAKE_SOURCE_ACCESS_KEY_ID)',
+      'source.accessKeySecret: ends with a carriage return (\\r), as lines of a file with Windows line endings do: remove it (from OTSLAKE_SOURCE_ACCESS_KEY_SECRET)',
+    ]);
+    const oss = issuesOf(() =>
+      resolveConfig(
+        { ...MINIMAL, lake: { uri: 'oss://bkt/lake', oss: { endpoint: 'http://127.0.0.1:9000\r' } } },
+        { ...SECRETS, OTSLAKE_LAKE_OSS_ACCESS_KEY_ID: '\toid', OTSLAKE_LAKE_OSS_ACCESS_KEY_SECRET: 'oss-secret\r' },
+      ),
+    );
+    expect(oss).toEqual([
+      'lake.oss.endpoint: ends with a carriage return (\\r), as lines of a file with Windows line endings do: remove it, got "http://127.0.0.1:9000\\r"',
+      'lake.oss.accessKeyId: has leading or trailing whitespace: remove it, got "\\toid" (from OTSLAKE_LAKE_OSS_ACCESS_KEY_ID)',
+      'lake.oss.accessKeySecret: ends with a carriage return (\\r), as lines of a file with Windows line endings do: remove it (from OTSLAKE_LAKE_OSS_ACCESS_KEY_SECRET)',
+    ]);
+    expect(oss.join('\n')).not.toContain('oss-secret');
+  });
+
+  it('checks OTSLAKE_ variables in the namespaces of its groups only: a test variable does not stop the daemon', () => {
+    expect(() => resolveConfig(MINIMAL, { ...SECRETS, OTSLAKE_CRASH_SEED: '42', OTSLAKE_CHDB_MODULE: '/x' })).not.toThrow();
+    expect(issuesOf(() => resolveConfig(MINIMAL, { ...SECRETS, OTSLAKE_LAKE_URL: 'file:///x', OTSLAKE_TABLES: '[]' }))).toEqual([
+      'OTSLAKE_LAKE_URL: environment variable is not a configuration key (see docs/configuration.md)',
+      'OTSLAKE_TABLES: tables cannot be set through the environment: list them in the file',
+    ]);
+  });
+
   it('reports missing required keys with the variable to set', () => {
     const issues = issuesOf(() => resolveConfig({}, {}));
     expect(issues).toEqual(
