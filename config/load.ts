@@ -103,15 +103,18 @@ const REDACTED = '[Redacted]';
 /** accessKeySecret, securityToken: the names of the secrets wherever they are copied (lake.oss, connections). */
 const SECRET_NAMES = new Set(KEYS.filter((k) => k.sensitive).map((k) => k.key.slice(k.key.lastIndexOf('.') + 1)));
 
+function redactObject(obj: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) out[k] = SECRET_NAMES.has(k) && typeof v === 'string' && v !== '' ? REDACTED : redact(v);
+  return out;
+}
+
 function redact(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redact);
-  if (!isPlainObject(value)) return value;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = SECRET_NAMES.has(k) && typeof v === 'string' && v !== '' ? REDACTED : redact(v);
-  return out;
+  return isPlainObject(value) ? redactObject(value) : value;
 }
 
 /** A plain copy safe for logs and /status: every secret that is set reads '[Redacted]'. */
 export function redactedConfig(cfg: ResolvedConfig): Record<string, unknown> {
-  return redact(JSON.parse(JSON.stringify(cfg))) as Record<string, unknown>;
+  return redactObject({ ...cfg });
 }

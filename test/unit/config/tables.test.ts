@@ -102,6 +102,11 @@ describe('tables[] entries: what run would refuse, found offline', () => {
     ]);
   });
 
+  it('refuses an object where a list belongs instead of merging it into the empty default', () => {
+    expect(() => resolveConfig({ ...BASE, tables: { orders: { table: 'orders' } } })).toThrow('tables: must be a list, not an object');
+    expect(issuesOf([{ table: 'a', columns: { name: 'x', type: 'STRING' } }])).toEqual(['tables[0].columns: must be a list, not an object']);
+  });
+
   it("reserves exactly the workers' changelog metadata columns", () => {
     expect(RESERVED_COLUMNS).toEqual(METADATA_COLUMNS.map((c) => c.name));
   });
