@@ -5,7 +5,6 @@
  * uncommitted files are invisible and their channels restart from the position in force.
  */
 import { createLogger, type Logger } from '../common/log.js';
-import { connectionsOf } from '../config/connections.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { createWorkerPool, entryWorkerFile } from '../workers/pool.js';
 import { workerSetupFrom } from '../workers/worker-setup.js';
@@ -45,7 +44,7 @@ export function buildDaemon(config: ResolvedConfig, options: BuildDaemonOptions 
     tunnelClient,
     lakeRoot,
     pool,
-    describePrimaryKey: sdkPrimaryKeyDescriber(connectionsOf(config).tablestore),
+    describePrimaryKey: sdkPrimaryKeyDescriber(config.connections.tablestore),
     metrics,
     log,
     ...(options.http !== undefined ? { http: options.http } : {}),

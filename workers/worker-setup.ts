@@ -10,7 +10,6 @@
 import { isMainThread, workerData } from 'node:worker_threads';
 import { OtslakeError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
-import { connectionsOf } from '../config/connections.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { DEFAULT_ROW_GROUP_ROWS, type ParquetCompression } from '../lake/parquet-file.js';
 import type { ObjectStore } from '../lake/object-store.js';
@@ -31,7 +30,7 @@ export interface WorkerResources {
 
 /** The serialisable per-thread setup, from the resolved configuration. */
 export function workerSetupFrom(config: ResolvedConfig): WorkerSetup {
-  const { tablestore, lake } = connectionsOf(config);
+  const { tablestore, lake } = config.connections;
   return {
     protocol: PROTOCOL_VERSION,
     tablestore,

@@ -7,7 +7,7 @@ import { compactTable, type CompactionBin } from '../../lake/compaction.js';
 import type { Command } from '../command.js';
 import { runTableCommand, UsageError } from './table-command.js';
 
-const USAGE = 'usage: otslake compact URI [--target-size 128MiB] [--execute] [--json]';
+const USAGE = 'usage: otslake compact URI [--target-size 128MiB] [--execute] [--json] [--config FILE]';
 
 function describeBins(bins: readonly CompactionBin[]): string {
   return bins.map((b) => `  ${JSON.stringify(b.partitionValues)}: ${b.files.length} files, ${b.bytes} bytes → 1 file\n`).join('');

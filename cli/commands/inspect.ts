@@ -79,7 +79,7 @@ export const command: Command = {
     runTableCommand(
       {
         name: 'inspect',
-        usage: 'usage: otslake inspect URI [--version N] [--json]',
+        usage: 'usage: otslake inspect URI [--version N] [--json] [--config FILE]',
         options: { version: { type: 'string' }, json: { type: 'boolean' } },
         async run(values, openTable) {
           let version: number | undefined;

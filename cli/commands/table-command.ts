@@ -3,38 +3,22 @@
  * codes — 2 for a usage mistake (bad flag, bad option value), 1 for a lake error (its code and
  * message on stderr), 0 otherwise — with the table's store always closed.
  */
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseCommandArgs, type ArgSpec } from '../../common/args.js';
-import { OtslakeError, isOtslakeError } from '../../common/errors.js';
+import { isOtslakeError } from '../../common/errors.js';
+import { loadLakeConnection } from '../../config/load.js';
 import type { ObjectStore } from '../../lake/object-store.js';
-import { openStore } from '../../lake/store.js';
+import { openLakeStore } from '../../lake/store.js';
 
 /** Thrown by a command body for a bad option value: exit code 2 with the usage line. */
 export class UsageError extends Error {}
 
 /**
- * file:///abs, a plain local path, or oss://bucket/prefix with the OSS settings taken from the
- * environment (OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET, optional OSS_SESSION_TOKEN, OSS_ENDPOINT,
- * OSS_REGION): these are ad-hoc tools, without a config file.
+ * The table at `uri` (file:///abs, a plain local path, or oss://bucket/prefix). For oss:// the
+ * connection comes from the same settings the daemon uses: `lake.oss.*` of `--config FILE` and the
+ * OTSLAKE_LAKE_OSS_* variables, checked by the same rules (a missing endpoint or key is named).
  */
-function openTableStore(uri: string, env: NodeJS.ProcessEnv = process.env): ObjectStore {
-  if (!/^[a-z][a-z0-9+.-]*:/i.test(uri)) return openStore(pathToFileURL(resolve(uri)).href);
-  if (!uri.startsWith('oss://')) return openStore(uri);
-  const accessKeyId = env.OSS_ACCESS_KEY_ID;
-  const accessKeySecret = env.OSS_ACCESS_KEY_SECRET;
-  if (!accessKeyId || !accessKeySecret) {
-    throw new OtslakeError('OTSL_CONFIG_INVALID', `set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET to open ${uri}`, { context: { uri } });
-  }
-  return openStore(uri, {
-    oss: {
-      accessKeyId,
-      accessKeySecret,
-      ...(env.OSS_SESSION_TOKEN ? { stsToken: env.OSS_SESSION_TOKEN } : {}),
-      ...(env.OSS_ENDPOINT ? { endpoint: env.OSS_ENDPOINT } : {}),
-      ...(env.OSS_REGION ? { region: env.OSS_REGION } : {}),
-    },
-  });
+function openTableStore(uri: string, configPath: string | undefined): ObjectStore {
+  return openLakeStore(loadLakeConnection(uri, configPath === undefined ? {} : { configPath }));
 }
 
 type Values<S extends ArgSpec> = ReturnType<typeof parseCommandArgs<S>>['values'];
@@ -52,20 +36,21 @@ export async function runTableCommand<S extends ArgSpec>(cmd: TableCommand<S>, a
   const usage = `${cmd.usage}\n`;
   let parsed;
   try {
-    parsed = parseCommandArgs(argv, { ...cmd.options, help: { type: 'boolean', short: 'h' } });
+    parsed = parseCommandArgs(argv, { ...cmd.options, config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } });
   } catch (err) {
     process.stderr.write(`otslake ${cmd.name}: ${(err as Error).message}\n${usage}`);
     return 2;
   }
   const { values, positionals } = parsed;
-  const help = (values as { help?: boolean }).help === true;
+  const { help: helpFlag, config: configPath } = values as { help?: boolean; config?: string };
+  const help = helpFlag === true;
   if (help || positionals.length !== 1) {
     process.stderr.write(usage);
     return help ? 0 : 2;
   }
   let store: ObjectStore | undefined;
   try {
-    return await cmd.run(values as Values<S>, () => (store = openTableStore(positionals[0]!)));
+    return await cmd.run(values as Values<S>, () => (store = openTableStore(positionals[0]!, configPath)));
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`otslake ${cmd.name}: ${err.message}\n${usage}`);

@@ -8,7 +8,7 @@ import { vacuum } from '../../lake/vacuum.js';
 import type { Command } from '../command.js';
 import { runTableCommand, UsageError } from './table-command.js';
 
-const USAGE = 'usage: otslake vacuum URI [--retention 7d] [--allow-short-retention] [--execute] [--json]';
+const USAGE = 'usage: otslake vacuum URI [--retention 7d] [--allow-short-retention] [--execute] [--json] [--config FILE]';
 
 export const command: Command = {
   summary: 'delete unreferenced files (dry run unless --execute)',
