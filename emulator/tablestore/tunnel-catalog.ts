@@ -48,7 +48,7 @@ export function createTunnelRecord(store: TableStoreView, request: TunnelMsg, no
     table: table.name,
     kind,
     createTimeMs: nowMs,
-    streamId: `${table.name}_${table.createdAtUs}`,
+    streamId: table.streamId,
     streamConfig,
     channels: [],
   };
