@@ -161,7 +161,7 @@ export function tunnelInfoOf(tunnel: TunnelRecord, instance: string, stage: Tunn
     instance_name: instance,
     stream_id: tunnel.streamId,
     stage,
-    expired: false,
+    expired: tunnel.expired === true,
     tunnel_name: tunnel.name,
     public: false,
     create_time: BigInt(tunnel.createTimeMs) * 1_000_000n,
