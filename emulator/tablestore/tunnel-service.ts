@@ -171,6 +171,8 @@ export class TunnelService implements RpcService {
   private connect(body: Uint8Array, nowMs: number): Uint8Array {
     const req = decode('ConnectRequest', body);
     const tunnel = this.tunnelById(req.tunnel_id);
+    this.checkExpiry(tunnel);
+    if (tunnel.expired === true) throw expiredError(tunnel);
     const tag = req.client_config?.client_tag || 'client';
     const timeoutSec = Number(req.client_config?.timeout ?? 0n) > 0 ? Number(req.client_config?.timeout) : this.opts.defaultClientTimeoutSec;
     const client: ClientRecord = {
@@ -244,9 +246,10 @@ export class TunnelService implements RpcService {
   private readRecords(body: Uint8Array, nowMs: number): Uint8Array {
     const req = decode('ReadRecordsRequest', body);
     const { tunnel, channel } = this.channelOf(req.tunnel_id, req.channel_id);
-    if (this.opts.ownership === 'enforce') this.requireOwner(tunnel, channel, req.client_id, nowMs);
+    // An expired tunnel fails every read, whoever asks (its clients are likely past their timeout too).
     this.checkExpiry(tunnel);
     if (tunnel.expired) throw expiredError(tunnel);
+    if (this.opts.ownership === 'enforce') this.requireOwner(tunnel, channel, req.client_id, nowMs);
     let response;
     try {
       response = readRecords(this.store, tunnel, channel, req.token, nowMs, this.opts);
