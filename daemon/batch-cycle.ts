@@ -23,6 +23,7 @@ import { parseSchema } from '../lake/actions.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import { loadSnapshot, readCommitInfos } from '../lake/snapshot.js';
 import { typeConflictPolicyOf, type TableConfig } from '../config/load.js';
+import { isChannelLost } from '../tunnel/server-errors.js';
 import type { TunnelSession } from '../tunnel/tunnel-session.js';
 import type { WorkerPool } from '../workers/pool.js';
 import { PROTOCOL_VERSION, type ChannelTaskInput, type TaskBudget } from '../workers/protocol.js';
@@ -124,6 +125,10 @@ async function planChannels(ctx: TableContext, view: TableView, signal?: AbortSi
       if (resolved) ctx.slots.set(ch.channelId, resolved);
       else ctx.slots.delete(ch.channelId);
     } catch (err) {
+      if (isChannelLost(err)) {
+        releaseChannel(ctx, ch.channelId, 'lost');
+        continue;
+      }
       ctx.metrics.errorOccurred(codeOf(err));
       ctx.log.warn('channel start position unavailable, skipped this batch', { channelId: ch.channelId, error: err });
     }
@@ -194,6 +199,12 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
       const input = taskInput(ctx, columns, batchId, slot);
       try {
         const outcome = await ctx.pool.run(input, signal ? { signal } : {});
+        if (outcome.kind === 'failed' && isChannelLost(outcome.error)) {
+          // Not a failure: the channel moved on (shut down, expired, rebalanced). Nothing of it is committed.
+          releaseChannel(ctx, slot.channelId, 'lost');
+          ctx.log.info('channel lost during the read; its work is dropped', { batchId, channelId: slot.channelId, error: outcome.error });
+          return;
+        }
         if (outcome.kind === 'failed') {
           failed++;
           ctx.metrics.errorOccurred(outcome.error.code);
