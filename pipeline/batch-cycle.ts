@@ -21,6 +21,7 @@ import type { Logger } from '../common/log.js';
 import { parseSchema } from '../lake/actions.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import { typeConflictPolicyOf, type TableConfig } from '../config/load.js';
+import { isChannelLost } from '../tunnel/server-errors.js';
 import type { TunnelSession } from '../tunnel/tunnel-session.js';
 import type { WorkerPool } from '../workers/pool.js';
 import { PROTOCOL_VERSION, type ChannelTaskInput, type TaskBudget } from '../workers/protocol.js';
@@ -95,6 +96,10 @@ async function planChannels(ctx: TableContext, view: TableView, signal?: AbortSi
     try {
       ctx.positions.resolve(ch.channelId, await resolvePosition(ctx, view.txns, ch, signal));
     } catch (err) {
+      if (isChannelLost(err)) {
+        releaseChannel(ctx, ch.channelId, 'lost');
+        continue;
+      }
       ctx.metrics.errorOccurred(toOtslakeError(err).code);
       ctx.log.warn('channel start position unavailable, skipped this batch', { channelId: ch.channelId, error: err });
     }
@@ -161,6 +166,12 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
     planned.map(async (position) => {
       try {
         const outcome = await ctx.pool.run(taskInput(ctx, columns, batchId, position), signal ? { signal } : {});
+        if (outcome.kind === 'failed' && isChannelLost(outcome.error)) {
+          // Not a failure: the channel moved on (shut down, expired, rebalanced). Nothing of it is committed.
+          releaseChannel(ctx, position.channelId, 'lost');
+          ctx.log.info('channel lost during the read; its work is dropped', { batchId, channelId: position.channelId, error: outcome.error });
+          return;
+        }
         if (outcome.kind === 'failed') {
           failed++;
           ctx.metrics.errorOccurred(outcome.error.code);
