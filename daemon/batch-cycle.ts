@@ -69,6 +69,8 @@ export interface BatchReport {
   readonly quiet: boolean;
   /** Mode mirror: what the merges of a committed or dropped batch did. */
   readonly mirror?: MirrorBatchStats;
+  /** Why channel tasks failed (failedTasks > 0), for /status and the status page. */
+  readonly taskErrors?: readonly { channelId: string; code: string; message: string }[];
 }
 
 /**
@@ -186,6 +188,7 @@ function taskInput(ctx: TableContext, columns: ChannelTaskInput['columns'], batc
 /** compute: every planned channel on the pool at once (the pool bounds what runs). */
 async function runTasks(ctx: TableContext, view: TableView, batchId: string, planned: readonly ChannelSlot[], signal?: AbortSignal) {
   const results: ChannelResult[] = [];
+  const taskErrors: { channelId: string; code: string; message: string }[] = [];
   let failed = 0;
   let records = 0;
   const columns = channelTaskColumnsOf(parseSchema(view.metadata.schemaString)); // once per batch, not per channel
@@ -197,6 +200,7 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
         if (outcome.kind === 'failed') {
           failed++;
           ctx.metrics.errorOccurred(outcome.error.code);
+          taskErrors.push({ channelId: slot.channelId, code: outcome.error.code, message: outcome.error.message });
           ctx.log.warn('channel task failed; redone next batch', { batchId, channelId: slot.channelId, error: outcome.error });
           return;
         }
@@ -211,11 +215,12 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
         failed++;
         ctx.metrics.errorOccurred(codeOf(err));
         if (signal?.aborted) throw err;
+        taskErrors.push({ channelId: slot.channelId, code: codeOf(err), message: (err as Error).message });
         ctx.log.warn('channel task crashed; redone next batch', { batchId, channelId: slot.channelId, error: err });
       }
     }),
   );
-  return { results, failed, records };
+  return { results, failed, records, taskErrors };
 }
 
 /** Values a committed batch landed under the type-conflict policy: metrics and the runner's status. */
@@ -236,7 +241,7 @@ export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise
   const batchId = randomUUID();
   const view = await refreshView(ctx, signal);
   const { planned, pendingCheckpoint } = await planChannels(ctx, view, signal);
-  const { results, failed, records } = await runTasks(ctx, view, batchId, planned, signal);
+  const { results, failed, records, taskErrors } = await runTasks(ctx, view, batchId, planned, signal);
   let mirrorStats: MirrorBatchStats | null = null;
   const report = (outcome: BatchReport['outcome'], version: number, rows: number, finishedChannels: string[], quiet: boolean): BatchReport => ({
     batchId,
@@ -250,6 +255,7 @@ export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise
     durationMs: Date.now() - started,
     quiet,
     ...(mirrorStats ? { mirror: mirrorStats } : {}),
+    ...(taskErrors.length > 0 ? { taskErrors } : {}),
   });
 
   const committed = ctx.mirror
