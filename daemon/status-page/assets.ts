@@ -12,7 +12,8 @@ export interface PageAsset {
 }
 
 /** Everything the page loads comes from the daemon itself; nothing runs inline. */
-export const PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+export const PAGE_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 const FILES = {
   '/': ['page.html', 'text/html; charset=utf-8'],

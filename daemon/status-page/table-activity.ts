@@ -77,7 +77,14 @@ export class TableActivity {
     if (lagSeconds !== null) b.lagSeconds = Math.max(b.lagSeconds ?? 0, lagSeconds);
     if (report.outcome === 'committed') {
       b.rows += report.rows;
-      push(this.commits, { atMs: nowMs, version: report.version, rows: report.rows, records: report.records, channels: report.channels, durationMs: report.durationMs });
+      push(this.commits, {
+        atMs: nowMs,
+        version: report.version,
+        rows: report.rows,
+        records: report.records,
+        channels: report.channels,
+        durationMs: report.durationMs,
+      });
     }
     const result = batchResultOf(report);
     if (result === 'failed') {
