@@ -57,16 +57,17 @@ function figure(label, value, field) {
  * the maximum on the y axis and the time span on the x axis. `summary` is read by screen readers.
  */
 function chart(values, cls, unit, summary) {
-  const W = 300;
-  const H = 120;
-  const L = 34;
-  const B = 16;
+  const W = 600;
+  const H = 170;
+  const L = 44;
+  const B = 18;
+  const T = 12;
   const present = values.filter((v) => v !== null);
   const max = Math.max(1e-9, ...present);
   const top = niceCeil(max);
-  const svg = s('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', role: 'img', 'aria-label': summary });
+  const svg = s('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': summary });
   for (const f of [0, 0.5, 1]) {
-    const y = 4 + (H - B - 4) * (1 - f);
+    const y = T + (H - B - T) * (1 - f);
     svg.append(s('line', { class: 'grid', x1: L, x2: W, y1: y, y2: y }));
     const t = s('text', { class: 'axis', x: L - 4, y: y + 3, 'text-anchor': 'end' });
     t.textContent = `${formatAxis(top * f)}${f === 1 ? unit : ''}`;
@@ -81,18 +82,17 @@ function chart(values, cls, unit, summary) {
   label(W, 'end', 'now');
   const step = (W - L) / Math.max(1, values.length - 1);
   let d = '';
-  let pen = false;
   values.forEach((v, i) => {
-    if (v === null) {
-      pen = false;
-      return;
-    }
-    const x = L + i * step;
-    const y = 4 + (H - B - 4) * (1 - v / top);
-    d += `${pen ? 'L' : 'M'}${x.toFixed(1)},${y.toFixed(1)} `;
-    pen = true;
+    if (v === null) return;
+    const x = (L + i * step).toFixed(1);
+    const y = (T + (H - B - T) * (1 - v / top)).toFixed(1);
+    // A point with no neighbour is drawn as a dot, a run of points as a line.
+    const joined = i > 0 && values[i - 1] !== null;
+    const alone = !joined && (i === values.length - 1 || values[i + 1] === null);
+    if (alone) svg.append(s('circle', { class: `${cls} dot`, cx: x, cy: y, r: 2.5 }));
+    d += `${joined ? 'L' : 'M'}${x},${y} `;
   });
-  if (d) svg.append(s('path', { class: cls, d, 'vector-effect': 'non-scaling-stroke' }));
+  if (d) svg.append(s('path', { class: cls, d }));
   return svg;
 }
 
@@ -184,7 +184,7 @@ function tableSection(t, nowMs) {
       figure('rows landed', num(t.rowsLanded), 'rows'),
       figure('commits', num(t.commits), 'commits'),
       figure('records read', num(t.recordsRead), 'records'),
-      figure('rows/s (last min)', num(Math.round(recent)), 'rate'),
+      figure('rows/s (last min)', recent < 10 ? recent.toFixed(1) : num(Math.round(recent)), 'rate'),
       figure('lag', t.lagSeconds === null ? '–' : duration(t.lagSeconds * 1000), 'lag'),
       figure('last good batch', ago(t.lastSuccessMs, nowMs), 'last-success'),
       figure('failed batches', num(t.failedBatches), 'failed-batches'),
