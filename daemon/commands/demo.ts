@@ -24,7 +24,7 @@ import { createLogger, type Logger } from '../../common/log.js';
 import { parseDuration } from '../../common/units.js';
 import { resolveConfig } from '../../config/load.js';
 import type { Command } from '../cli.js';
-import { queryHints } from '../demo-hints.js';
+import { endpointHints, queryHints } from '../demo-hints.js';
 import { DemoView } from '../demo-view.js';
 import { createSdkClient, DEMO_TABLE, DemoWriter, ensureOrdersTable, type SdkConnection } from '../demo-writer.js';
 import { buildDaemon } from '../main.js';
@@ -223,7 +223,7 @@ async function runDemo(
     [
       `otslake demo — tablestore-local at ${connection.endpoint} (${created ? 'created' : 'existing'} table "${DEMO_TABLE}"), writing ~${args.rate} changes/s through the tablestore SDK`,
       `  lake      ${tablePath}   (changelog mode, BaseAndStream tunnel)`,
-      `  endpoints ${httpUrl}/status  ${httpUrl}/metrics  ${httpUrl}/healthz`,
+      ...endpointHints(httpUrl),
       `  logs      ${logPath}`,
       '',
       ...queryHints(tablePath, configPath),
