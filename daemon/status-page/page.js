@@ -78,7 +78,8 @@ function chart(values, cls, unit, summary) {
     t.textContent = text;
     svg.append(t);
   };
-  label(L, 'start', `-${Math.round((values.length * state.bucketMs) / 60000)} min`);
+  const span = (values.length * state.bucketMs) / 60000;
+  label(L, 'start', span < 2 ? `-${Math.round(span * 60)} s` : `-${Math.round(span)} min`);
   label(W, 'end', 'now');
   const step = (W - L) / Math.max(1, values.length - 1);
   let d = '';
@@ -162,9 +163,11 @@ function errorBox(e, nowMs) {
   );
 }
 
-function tableSection(t, nowMs) {
+function tableSection(t, nowMs, startedAtMs) {
   const secs = state.bucketMs / 1000;
-  const series = t.series;
+  // A daemon younger than the window: chart its life (at least a minute), not empty minutes before it.
+  const born = t.series.findIndex((b) => b.startMs + state.bucketMs > startedAtMs);
+  const series = t.series.slice(Math.max(0, Math.min(born, t.series.length - 12)));
   const last = series.length - 1;
   // The current bucket is still filling: its rate is over the seconds elapsed so far.
   const rates = series.map((b, i) => b.rows / (i === last ? Math.max(1, (nowMs - b.startMs) / 1000) : secs));
@@ -202,14 +205,14 @@ function tableSection(t, nowMs) {
           rates,
           'rows',
           '/s',
-          `Rows landed per second over the last ${Math.round((series.length * secs) / 60)} minutes; about ${Math.round(recent)} per second in the last minute`,
+          `Rows landed per second over the last ${Math.round(series.length * secs)} seconds; about ${Math.round(recent)} per second in the last minute`,
         ),
       ),
       h(
         'figure',
         {},
         h('figcaption', {}, 'Lag: age of the newest change landed'),
-        chart(lags, 'lag', 's', `Lag over the last ${Math.round((series.length * secs) / 60)} minutes; at most ${duration(maxLag * 1000)}`),
+        chart(lags, 'lag', 's', `Lag over the last ${Math.round(series.length * secs)} seconds; at most ${duration(maxLag * 1000)}`),
       ),
     ),
     h('h3', {}, 'Channels'),
@@ -232,14 +235,14 @@ function tableSection(t, nowMs) {
     dataTable(
       `Recent commits of ${t.table}`,
       [['time'], ['version', 'num'], ['rows', 'num'], ['records', 'num'], ['channels', 'num'], ['batch took', 'num']],
-      t.recentCommits.map((c) => [clock(c.atMs), num(c.version), num(c.rows), num(c.records), num(c.channels), duration(c.durationMs)]),
+      t.recentCommits.slice(0, 8).map((c) => [clock(c.atMs), num(c.version), num(c.rows), num(c.records), num(c.channels), duration(c.durationMs)]),
       'No commit since the daemon started.',
     ),
     h('h3', {}, 'Maintenance'),
     dataTable(
       `Maintenance runs of ${t.table}`,
       [['time'], ['task'], ['outcome'], ['files', 'num'], ['took', 'num'], ['error']],
-      t.maintenance.recentRuns.map((r) => [clock(r.atMs), r.task, r.outcome, num(r.files), duration(r.durationMs), r.error || '']),
+      t.maintenance.recentRuns.slice(0, 8).map((r) => [clock(r.atMs), r.task, r.outcome, num(r.files), duration(r.durationMs), r.error || '']),
       'No maintenance run since the daemon started.',
     ),
     h('h3', {}, 'Dead letters'),
@@ -262,7 +265,7 @@ function render(data) {
     `daemon ${data.state}${data.ready ? ', ready' : `, not ready (${data.notReadyReason})`} · up ${up} · ` +
     `workers ${w.running}/${w.capacity} busy, ${w.waiting} waiting · ${data.tables.length} table${data.tables.length === 1 ? '' : 's'}`;
   const main = document.getElementById('tables');
-  main.replaceChildren(...data.tables.map((t) => tableSection(t, data.nowMs)));
+  main.replaceChildren(...data.tables.map((t) => tableSection(t, data.nowMs, data.startedAtMs)));
   main.setAttribute('aria-busy', 'false');
   const u = document.getElementById('updated');
   u.textContent = new Date().toLocaleTimeString();
