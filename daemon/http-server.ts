@@ -56,8 +56,9 @@ function writeResponse(res: ServerResponse, status: number, contentType: string,
   res.end(head ? undefined : body);
 }
 
-function toJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n';
+/** Indented for people reading /status; compact for the page, which polls it every 2 s. */
+function toJson(value: unknown, indent = 2): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), indent) + '\n';
 }
 
 export function createHttpServer(options: HttpServerOptions): HttpServer {
@@ -98,7 +99,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         return;
       case '/status/live':
         if (!options.live) break;
-        send(res, 200, 'application/json; charset=utf-8', toJson(await options.live()), head, PAGE_HEADERS);
+        send(res, 200, 'application/json; charset=utf-8', toJson(await options.live(), 0), head, PAGE_HEADERS);
         return;
     }
     const asset = options.live ? pageAsset(path ?? '') : undefined;

@@ -1,6 +1,6 @@
 /**
  * The status page's three files (page.html, page.css, page.js), shipped as they are beside this
- * module's source and read once. They need no build step; dist/ holds only compiled TypeScript, so
+ * module's source. They need no build step; dist/ holds only compiled TypeScript, so
  * from dist/ they are read from the source tree next to it (like config-doc.ts reads docs/).
  */
 import { readFileSync } from 'node:fs';
@@ -25,13 +25,12 @@ function sourcePath(name: string): string {
   return fileURLToPath(new URL(`./${name}`, import.meta.url)).replace(/\/dist\/daemon\/status-page\//, '/daemon/status-page/');
 }
 
-let cache: Map<string, PageAsset> | null = null;
-
-/** The asset served at a URL path, or undefined when the path is not one of the page's. */
+/**
+ * The asset served at a URL path, or undefined when the path is not one of the page's. Read on each
+ * request (a page load, not the 2 s polls): small files, and an edited page shows without a restart.
+ */
 export function pageAsset(path: string): PageAsset | undefined {
   if (!Object.hasOwn(FILES, path)) return undefined;
-  if (cache === null) {
-    cache = new Map(Object.entries(FILES).map(([url, [file, contentType]]) => [url, { contentType, body: readFileSync(sourcePath(file), 'utf8') }]));
-  }
-  return cache.get(path);
+  const [file, contentType] = FILES[path as keyof typeof FILES];
+  return { contentType, body: readFileSync(sourcePath(file), 'utf8') };
 }

@@ -59,7 +59,7 @@ function figure(label, value, field) {
 function chart(values, cls, unit, summary) {
   const W = 600;
   const H = 170;
-  const L = 44;
+  const L = 60;
   const B = 18;
   const T = 12;
   const present = values.filter((v) => v !== null);
@@ -118,7 +118,7 @@ function dataTable(caption, columns, rows, empty) {
     h(
       'table',
       {},
-      h('caption', { class: 'muted', style: null }, caption),
+      h('caption', { class: 'sr-only' }, caption),
       h(
         'thead',
         {},
