@@ -82,10 +82,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     super();
     this.metrics = options.metrics ?? new Metrics();
     this.log = (options.log ?? silentLogger).child({ component: 'daemon' });
-    this.activity = new DaemonActivity((table) => {
-      const lags = Object.values(this.metrics.tableTotals(table).channelLagSeconds);
-      return lags.length > 0 ? Math.max(...lags) : null;
-    });
+    this.activity = new DaemonActivity(this.metrics);
     this.activity.attach(this);
     this.runners = options.config.tables.map(
       (table) =>

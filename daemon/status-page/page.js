@@ -58,10 +58,10 @@ function figure(label, value, field) {
  */
 function chart(values, cls, unit, summary) {
   const W = 600;
-  const H = 170;
+  const H = 180;
   const L = 60;
-  const B = 18;
-  const T = 12;
+  const B = 28;
+  const T = 20;
   const present = values.filter((v) => v !== null);
   const max = Math.max(1e-9, ...present);
   const top = niceCeil(max);

@@ -7,7 +7,7 @@
 import type { BatchReport } from '../batch-cycle.js';
 import type { Daemon } from '../daemon.js';
 import type { MaintenanceRun } from '../maintenance.js';
-import { batchResultOf } from '../metrics.js';
+import { batchResultOf, type Metrics } from '../metrics.js';
 
 export const BUCKET_MS = 5_000;
 export const WINDOW_MS = 15 * 60_000;
@@ -142,10 +142,16 @@ export class DaemonActivity {
   private readonly tables = new Map<string, TableActivity>();
 
   constructor(
-    /** The largest channel lag of a table, in seconds, as the metrics hold it. */
-    private readonly lagOf: (table: string) => number | null,
+    /** Where the channel lags are kept (the batch cycle sets them). */
+    private readonly metrics: Pick<Metrics, 'tableTotals'>,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /** The largest channel lag of a table, in seconds; null when no channel has one. */
+  private lagOf(table: string): number | null {
+    const lags = Object.values(this.metrics.tableTotals(table).channelLagSeconds);
+    return lags.length > 0 ? Math.max(...lags) : null;
+  }
 
   table(name: string): TableActivity {
     let t = this.tables.get(name);

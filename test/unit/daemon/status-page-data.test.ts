@@ -80,7 +80,7 @@ describe('liveStatus', () => {
     const secrets = secretsOf(config);
     expect(secrets).toEqual(expect.arrayContaining(['LTAI-id-visible', 'very-secret-value', 'sts-token-value', 'oss-key-id', 'oss-secret-value']));
     const metrics = new Metrics();
-    const activity = new DaemonActivity(() => null);
+    const activity = new DaemonActivity(metrics);
     activity.table('orders').batchFailed('OTSL_LAKE_IO', 'PutObject denied for oss-key-id (signature with oss-secret-value)', T0);
     const runner: RunnerStatus = {
       table: 'orders',
