@@ -83,6 +83,8 @@ export interface BatchReport {
   readonly commitAttempts: number;
   /** Mode mirror: what the merges of a committed or dropped batch did. */
   readonly mirror?: MirrorBatchStats;
+  /** Why channel tasks failed (failedTasks > 0), for /status and the status page. */
+  readonly taskErrors?: readonly { channelId: string; code: string; message: string }[];
 }
 
 /** GetOffset + Commit + GetBatch: the channels this batch reads, with their start positions. */
@@ -158,6 +160,7 @@ function taskInput(ctx: TableContext, columns: ChannelTaskInput['columns'], batc
 /** compute: every planned channel on the pool at once (the pool bounds what runs). */
 async function runTasks(ctx: TableContext, view: TableView, batchId: string, planned: readonly ChannelPosition[], signal?: AbortSignal) {
   const results: ChannelResult[] = [];
+  const taskErrors: { channelId: string; code: string; message: string }[] = [];
   let failed = 0;
   let records = 0;
   let behind = false;
@@ -175,6 +178,7 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
         if (outcome.kind === 'failed') {
           failed++;
           ctx.metrics.errorOccurred(outcome.error.code);
+          taskErrors.push({ channelId: position.channelId, code: outcome.error.code, message: outcome.error.message });
           ctx.log.warn('channel task failed; redone next batch', { batchId, channelId: position.channelId, error: outcome.error });
           return;
         }
@@ -188,13 +192,15 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
         results.push({ channelId: position.channelId, startToken: position.token, result: outcome });
       } catch (err) {
         failed++;
-        ctx.metrics.errorOccurred(toOtslakeError(err).code);
+        const error = toOtslakeError(err);
+        ctx.metrics.errorOccurred(error.code);
         if (signal?.aborted) throw err;
+        taskErrors.push({ channelId: position.channelId, code: error.code, message: error.message });
         ctx.log.warn('channel task crashed; redone next batch', { batchId, channelId: position.channelId, error: err });
       }
     }),
   );
-  return { results, failed, records, behind };
+  return { results, failed, records, behind, taskErrors };
 }
 
 /** The task stopped because of its budget, not at the live tail: the channel has more to read. */
@@ -220,7 +226,7 @@ export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise
   const batchId = randomUUID();
   const view = await ctx.view.refresh(signal);
   const { planned, pendingCheckpoint } = await planChannels(ctx, view, signal);
-  const { results, failed, records, behind } = await runTasks(ctx, view, batchId, planned, signal);
+  const { results, failed, records, behind, taskErrors } = await runTasks(ctx, view, batchId, planned, signal);
   const committed = await ctx.committer.commit({ view, batchId, results, ...(signal ? { signal } : {}) });
   const report = (
     outcome: BatchReport['outcome'],
@@ -244,6 +250,7 @@ export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise
     behind,
     commitAttempts,
     ...(committed.kind !== 'nothing' && committed.mirror ? { mirror: committed.mirror } : {}),
+    ...(taskErrors.length > 0 ? { taskErrors } : {}),
   });
 
   if (committed.kind === 'nothing') {
