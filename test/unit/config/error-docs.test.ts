@@ -30,7 +30,7 @@ describe('docs/errors.md', () => {
     }
   });
 
-  it('lists only codes the product raises: each is named, quoted, in the code (the catalogue's keys are not)', () => {
+  it('lists only codes the product raises: each is named, quoted, in the code (the catalogue keys are not)', () => {
     const root = new URL('../../../', import.meta.url).pathname;
     const sources: string[] = [];
     const walk = (dir: string): void => {
