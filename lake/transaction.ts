@@ -158,6 +158,8 @@ export async function commit(store: ObjectStore, actions: readonly Action[], opt
       isBlindAppend: onlyAdds,
       engineInfo: ENGINE_INFO,
       txnId,
+      // Versions tried so far, this one included: the log itself then tells how contended it is.
+      attempt,
       ...options.commitInfo,
     };
     const body = encodeActions([{ commitInfo: info }, ...orderActions(actions)]);

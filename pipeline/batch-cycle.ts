@@ -184,7 +184,7 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
         }
         const s = outcome.stats;
         records += s.records;
-        if (!outcome.finished && endedOnBudget(s, ctx.budget)) behind = true;
+        if (outcome.endedOnBudget) behind = true;
         ctx.metrics.recordsRead(ctx.table.table, position.channelId, s.records, s.bytesRead);
         ctx.metrics.filesWritten(ctx.table.table, outcome.files.length, s.bytesWritten, s.rowsWritten);
         if (s.lastRecordTimeMs !== null) ctx.metrics.channelLag(ctx.table.table, position.channelId, Math.max(0, Date.now() - s.lastRecordTimeMs));
@@ -201,11 +201,6 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
     }),
   );
   return { results, failed, records, behind, taskErrors };
-}
-
-/** The task stopped because of its budget, not at the live tail: the channel has more to read. */
-function endedOnBudget(stats: { records: number; bytesRead: number; durationMs: number }, budget: TaskBudget): boolean {
-  return stats.records >= budget.maxRecords || stats.bytesRead >= budget.maxBytes || stats.durationMs >= budget.maxDurationMs;
 }
 
 /** Values a committed batch landed under the type-conflict policy: metrics and the runner's status. */

@@ -31,6 +31,7 @@ import { ChannelPositions } from './channel-positions.js';
 import { MirrorCommitter } from './mirror-committer.js';
 import { TableViewCache } from './table-view.js';
 import { CommitPacer } from './commit-pacer.js';
+import { fleetClients } from './fleet.js';
 import type { CommitIdentity } from './commit-plan.js';
 import { TableMaintenance, type MaintenanceRun } from './maintenance.js';
 import type { PipelineMetrics } from './pipeline-metrics.js';
@@ -38,6 +39,9 @@ import type { PipelineMetrics } from './pipeline-metrics.js';
 import { initialSchema, lakeTypeOf, type DescribePrimaryKey } from './table-schema.js';
 import { assessTunnel, type TunnelProgress } from './tunnel-progress.js';
 import { ensureTunnel, waitUntilInitialised } from './tunnel-setup.js';
+
+/** How old the last DescribeTunnel may get while the table is busy (the fleet view in /status). */
+const PROGRESS_REFRESH_MS = 30_000;
 
 /** Tablestore rows are at most a few MB; a bigger value is corrupt input, not data. */
 const DEFAULT_MAX_ROW_BYTES = 4 * 1024 * 1024;
@@ -82,6 +86,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
   private idleValue = false;
   private lastBatch: BatchReport | null = null;
   private progress: TunnelProgress | null = null;
+  private progressAtMs = 0;
   private lastError: OtslakeError | null = null;
   private maintenance: TableMaintenance | null = null;
   private readonly typeConflicts: TypeConflictCounts = new Map();
@@ -237,7 +242,11 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         if (report.outcome === 'committed')
           this.maintenance?.afterCommit(report.version, ctx.view.current?.version === report.version ? ctx.view.current.metadata : undefined, signal);
         if (report.atTail) await this.checkIdle(ctx, signal);
-        else this.setBusy();
+        else {
+          this.setBusy();
+          // A busy table never asks whether it is idle: keep the fleet view in /status fresh anyway.
+          if (Date.now() - this.progressAtMs > PROGRESS_REFRESH_MS) await this.assess(ctx, signal);
+        }
         behind = report.behind;
         confirmed = report.quiet && this.idleValue;
         await this.maintenance?.runDue(signal);
@@ -288,15 +297,22 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     return answer;
   }
 
-  private async checkIdle(ctx: TableContext, signal: AbortSignal): Promise<void> {
-    let progress: TunnelProgress;
+  /** DescribeTunnel: the tunnel's progress as the server sees it; null when the call failed (logged). */
+  private async assess(ctx: TableContext, signal: AbortSignal): Promise<TunnelProgress | null> {
     try {
-      progress = await assessTunnel(this.options.tunnelClient, ctx.table, ctx.tunnelId, ctx.session.clientId ?? '', ctx.positions.channelIds(), signal);
+      const progress = await assessTunnel(this.options.tunnelClient, ctx.table, ctx.tunnelId, ctx.session.clientId ?? '', ctx.positions.channelIds(), signal);
+      this.progress = progress;
+      this.progressAtMs = Date.now();
+      return progress;
     } catch (err) {
       this.options.log.warn('describe tunnel failed', { error: err });
-      return;
+      return null;
     }
-    this.progress = progress;
+  }
+
+  private async checkIdle(ctx: TableContext, signal: AbortSignal): Promise<void> {
+    const progress = await this.assess(ctx, signal);
+    if (progress === null) return;
     this.options.log.debug('tunnel progress', { stage: progress.stage, unowned: progress.unowned, caughtUp: progress.caughtUp, reading: ctx.positions.size });
     if (progress.caughtUp) {
       if (!this.idleValue) {
@@ -329,6 +345,20 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     await this.session?.shutdown(signal);
   }
 
+  /** The tunnel's clients (last DescribeTunnel) and the table's commit pacing as this daemon sees it. */
+  private fleet(ctx: TableContext): Record<string, unknown> {
+    const pacing = ctx.pacer.status();
+    return {
+      writer: this.options.writer,
+      ...(this.progress ? fleetClients(this.progress.channels) : { clients: [], unownedChannels: [] }),
+      describedAtMs: this.progressAtMs || null,
+      commitsPerSecond: Number(pacing.commitRate.toFixed(2)),
+      writers: pacing.writers,
+      commitBudgetPerSecond: pacing.budget,
+      pacedIntervalMs: pacing.minIntervalMs,
+    };
+  }
+
   status(): Record<string, unknown> {
     const ctx = this.ctx;
     return {
@@ -350,6 +380,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       stage: this.progress?.stage ?? null,
       /** Every channel of the tunnel as the last DescribeTunnel (after a quiet batch) saw it: state, owner, RPO. */
       tunnelChannels: this.progress?.channels ?? null,
+      fleet: ctx ? this.fleet(ctx) : null,
       lastError: this.lastError ? { code: this.lastError.code, message: this.lastError.message } : null,
       mode: this.options.table.mode,
       typeConflictPolicy: typeConflictPolicyOf(this.options.table),

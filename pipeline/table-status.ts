@@ -7,8 +7,9 @@ import { hasCode } from '../common/errors.js';
 import { typeConflictPolicyOf, type TableConfig } from '../config/load.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import { parseTxnAppId, readOffsetEntry } from '../lake/offset-log.js';
-import { loadSnapshot, parseStats } from '../lake/snapshot.js';
+import { loadSnapshot, parseStats, readCommitInfos } from '../lake/snapshot.js';
 import type { TunnelClient } from '../tunnel/tunnel-client.js';
+import { fleetClients, fleetCommits, type TableFleet } from './fleet.js';
 import { summarizeTunnel, type TunnelProgress } from './tunnel-progress.js';
 import { describeTunnel, findTunnelId } from './tunnel-setup.js';
 
@@ -36,9 +37,13 @@ export interface TableStatus {
   /** tables[].typeConflictPolicy in force, and the companion columns (`<name>__<type>`) it has created so far. */
   typeConflicts: { policy: string; companionColumns: string[] };
   channels: ChannelStatusLine[];
+  /** Who holds which channels, and how busy the table's log is (docs/operations.md §Many daemons per table). */
+  fleet: TableFleet;
 }
 
 const COMPANION = /^(.+)__(long|double|boolean|string|binary)$/;
+/** How many of the newest commits the fleet's commit rate is read from. */
+const RECENT_COMMITS = 100;
 
 export async function collectTableStatus(table: TableConfig, lakeRoot: ObjectStore, client: TunnelClient, nowMs = Date.now()): Promise<TableStatus> {
   const store = lakeRoot.child(table.path);
@@ -50,6 +55,7 @@ export async function collectTableStatus(table: TableConfig, lakeRoot: ObjectSto
     lake: { exists: false, version: null, rows: null, files: null, mode: null, changeDataFeed: null },
     typeConflicts: { policy: typeConflictPolicyOf(table), companionColumns: [] },
     channels: [],
+    fleet: { clients: [], unownedChannels: [], commits: null },
   };
   const byChannel = new Map<string, ChannelStatusLine>();
   const line = (channelId: string): ChannelStatusLine => {
@@ -76,6 +82,7 @@ export async function collectTableStatus(table: TableConfig, lakeRoot: ObjectSto
   if (tunnelId !== null) {
     const summary = summarizeTunnel(await describeTunnel(client, table, tunnelId));
     status.tunnel = { ...status.tunnel, stage: summary.stage, baseChannels: summary.baseChannels, rpoMs: summary.tunnelRpoMs };
+    status.fleet = { ...status.fleet, ...fleetClients(summary.channels, nowMs) };
     for (const c of summary.channels) {
       const l = line(c.channelId);
       Object.assign(l, {
@@ -109,6 +116,7 @@ export async function collectTableStatus(table: TableConfig, lakeRoot: ObjectSto
       mode: conf['otslake.mode'] ?? 'changelog',
       changeDataFeed: conf['delta.enableChangeDataFeed'] === 'true',
     };
+    status.fleet = { ...status.fleet, commits: fleetCommits(await readCommitInfos(store, Math.max(0, snapshot.version - RECENT_COMMITS + 1))) };
     const names = new Set(snapshot.schema.fields.map((f) => f.name));
     status.typeConflicts.companionColumns = [...names].filter((n) => {
       const m = COMPANION.exec(n);
@@ -161,5 +169,25 @@ export function renderTableStatus(s: TableStatus): string {
       );
     }
   }
+  out.push(...renderFleet(s.fleet));
   return out.join('\n');
+}
+
+function renderFleet(f: TableFleet): string[] {
+  const out: string[] = [];
+  if (f.commits) {
+    const c = f.commits;
+    out.push(
+      `  commits: ${c.perSecond}/s over the last ${Math.round(c.windowMs / 1000)}s from ${c.writers} daemon(s), ${c.lostRacesPerCommit} lost races per commit`,
+    );
+  }
+  if (f.clients.length > 0 || f.unownedChannels.length > 0) {
+    out.push('  clients of the tunnel:');
+    for (const client of f.clients) {
+      const lag = client.lagMs === null ? '-' : `${(client.lagMs / 1000).toFixed(1)}s`;
+      out.push(`    ${client.clientId}  ${client.channels.length} channel(s), lag ${lag}: ${client.channels.join(', ')}`);
+    }
+    if (f.unownedChannels.length > 0) out.push(`    (no owner)  ${f.unownedChannels.length} channel(s): ${f.unownedChannels.join(', ')}`);
+  }
+  return out;
 }

@@ -154,6 +154,8 @@ export interface ChannelTaskOk {
   readonly endToken: string;
   /** The channel was read to its end: a parent whose children may start once this batch commits. */
   readonly finished: boolean;
+  /** Reading stopped on the task's budget, not at the live tail: the channel has more (the next batch may start at once). */
+  readonly endedOnBudget: boolean;
   readonly files: readonly AddFileMeta[];
   readonly deadLetters: readonly DeadLetterMeta[];
   /**
