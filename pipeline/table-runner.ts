@@ -241,12 +241,11 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         this.emit('batch', report);
         if (report.outcome === 'committed')
           this.maintenance?.afterCommit(report.version, ctx.view.current?.version === report.version ? ctx.view.current.metadata : undefined, signal);
+        // A batch that read something shows the table was not caught up when it started.
+        if (!report.quiet) this.setBusy();
         if (report.atTail) await this.checkIdle(ctx, signal);
-        else {
-          this.setBusy();
-          // A busy table never asks whether it is idle: keep the fleet view in /status fresh anyway.
-          if (Date.now() - this.progressAtMs > PROGRESS_REFRESH_MS) await this.assess(ctx, signal);
-        }
+        // A busy table never asks whether it is idle: keep the fleet view in /status fresh anyway.
+        else if (Date.now() - this.progressAtMs > PROGRESS_REFRESH_MS) await this.assess(ctx, signal);
         behind = report.behind;
         confirmed = report.quiet && this.idleValue;
         await this.maintenance?.runDue(signal);
