@@ -8,15 +8,10 @@
  */
 import * as arrow from 'apache-arrow';
 import { OtslakeError } from '../common/errors.js';
-import type { DataType, StructType } from './actions.js';
+import { arrowTypeOf, type ColumnSpec } from './parquet-schema.js';
 
-export type ColumnType = 'long' | 'double' | 'boolean' | 'string' | 'binary' | 'timestamp' | 'array<string>';
-
-export interface ColumnSpec {
-  name: string;
-  type: ColumnType;
-  nullable: boolean;
-}
+// The column types and schema helpers moved to parquet-schema.ts; importers of this module keep working.
+export * from './parquet-schema.js';
 
 /** File-level statistics of one column, as JS values (strings untruncated, timestamps in µs). */
 export interface ColumnStats {
@@ -28,47 +23,6 @@ export interface ColumnStats {
 }
 
 const encoder = new TextEncoder();
-
-/** The Delta schema's columns minus partition columns, in schema order: what a data file holds. */
-export function dataColumnsOf(schema: StructType, partitionColumns: readonly string[] = []): ColumnSpec[] {
-  const partitions = new Set(partitionColumns);
-  return schema.fields.filter((f) => !partitions.has(f.name)).map((f) => ({ name: f.name, type: columnTypeOf(f.name, f.type), nullable: f.nullable }));
-}
-
-export function columnTypeOf(name: string, type: DataType): ColumnType {
-  if (typeof type === 'string') {
-    if (type === 'long' || type === 'double' || type === 'boolean' || type === 'string' || type === 'binary' || type === 'timestamp') return type;
-  } else if (type.type === 'array' && type.elementType === 'string') {
-    return 'array<string>';
-  }
-  throw new OtslakeError('OTSL_LAKE_SCHEMA', `column "${name}" has type ${JSON.stringify(type)}, which the Parquet writer does not support`, {
-    context: { column: name },
-  });
-}
-
-/** The Delta type of a column type: the inverse of columnTypeOf. */
-export function deltaTypeOf(type: ColumnType): DataType {
-  return type === 'array<string>' ? { type: 'array', elementType: 'string', containsNull: true } : type;
-}
-
-export function arrowTypeOf(type: ColumnType): arrow.DataType {
-  switch (type) {
-    case 'long':
-      return new arrow.Int64();
-    case 'double':
-      return new arrow.Float64();
-    case 'boolean':
-      return new arrow.Bool();
-    case 'string':
-      return new arrow.Utf8();
-    case 'binary':
-      return new arrow.Binary();
-    case 'timestamp':
-      return new arrow.TimestampMicrosecond('UTC');
-    case 'array<string>':
-      return new arrow.List(new arrow.Field('element', new arrow.Utf8(), true));
-  }
-}
 
 /** Code-point order, i.e. the UTF-8 byte order Delta and Parquet use; JS `<` is UTF-16 order. */
 export function compareStrings(a: string, b: string): number {
@@ -503,9 +457,4 @@ export function createColumnBuilder(spec: ColumnSpec): ColumnBuilder {
     case 'array<string>':
       return new StringListBuilder(spec);
   }
-}
-
-/** The Arrow schema of a data file; Parquet nullability (OPTIONAL/REQUIRED) follows `nullable`. */
-export function arrowSchemaOf(columns: readonly ColumnSpec[]): arrow.Schema {
-  return new arrow.Schema(columns.map((c) => new arrow.Field(c.name, arrowTypeOf(c.type), c.nullable)));
 }

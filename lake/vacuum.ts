@@ -47,8 +47,12 @@ export function deletedFileRetentionMsOf(metadata: Metadata): number {
 /** `_` folders whose files vacuum does consider: they hold data, never state. */
 export const VACUUMABLE_PREFIXES = ['_change_data/', STAGING_ROOT] as const;
 
-/** True for keys vacuum must never consider: hidden or `_` state folders, and the log itself. */
+/** The Iceberg metadata of the table (lake/iceberg): state, cleaned by its own expiry, never by vacuum. */
+const ICEBERG_METADATA_PREFIX = 'metadata/';
+
+/** True for keys vacuum must never consider: hidden or `_` state folders, the log itself, Iceberg metadata. */
 export function isProtectedKey(key: string): boolean {
+  if (key.startsWith(ICEBERG_METADATA_PREFIX)) return true;
   const prefix = VACUUMABLE_PREFIXES.find((p) => key.startsWith(p));
   const rest = prefix === undefined ? key : key.slice(prefix.length);
   return rest.split('/').some((segment) => segment.startsWith('_') || segment.startsWith('.'));

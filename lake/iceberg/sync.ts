@@ -21,7 +21,7 @@ import { decodeLogPath } from '../partition-path.js';
 import { loadSnapshot, type Snapshot as DeltaSnapshot } from '../snapshot.js';
 import { deletedFileRetentionMsOf } from '../vacuum.js';
 import { buildSnapshot, withSnapshot, type FileChanges, type LiveManifest } from './changes.js';
-import { expireSnapshots, unreferencedFiles } from './expire.js';
+import { expireSnapshots, orphanFiles, unreferencedFiles } from './expire.js';
 import { keyOfLocation, readManifest, readManifestList } from './manifests.js';
 import { assignFieldIds, icebergSchemaOf, idsOfSchema, nameMappingOf, partitionSpecOf, sameSchema } from './schema.js';
 import {
@@ -124,6 +124,37 @@ export class IcebergSync {
     });
   }
 
+  /**
+   * Expires what retention no longer covers without waiting for a Delta commit (after a vacuum):
+   * commits a metadata version without the expired snapshots, or nothing when none expire.
+   */
+  async expire(): Promise<{ expired: number; metadataVersion: number }> {
+    for (let attempt = 1; attempt <= (this.options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS); attempt++) {
+      if (!this.state) this.state = (await this.load()).state;
+      const state = this.state;
+      if (!state.metadata) return { expired: 0, metadataVersion: state.metadataVersion };
+      const outcome = await this.apply(state, { kind: 'commits', commits: [] }, true);
+      if (outcome.won) return { expired: outcome.expired, metadataVersion: this.state!.metadataVersion };
+      this.state = null;
+    }
+    throw new OtslakeError('OTSL_ICEBERG_WRITE', 'gave up expiring Iceberg snapshots after repeated lost races', { context: { uri: this.store.uri } });
+  }
+
+  /**
+   * Deletes files under `metadata/` that no snapshot or metadata file reaches and that are older
+   * than `olderThanMs` (default: the table's delta.deletedFileRetentionDuration), as VACUUM does
+   * for data files. Returns the keys deleted.
+   */
+  async removeOrphans(olderThanMs?: number): Promise<string[]> {
+    if (!this.state) this.state = (await this.load()).state;
+    const state = this.state;
+    if (!state.metadata) return [];
+    const cutoff = this.now() - (olderThanMs ?? deletedFileRetentionMsOf(state.deltaMetadata));
+    const doomed = await orphanFiles(this.store, state.metadata, metadataKey(state.metadataVersion), this.manifestKeys, cutoff);
+    await this.deleteQuietly(doomed);
+    return doomed;
+  }
+
   /** Cold start: the newest Iceberg metadata and its current manifests, and the latest Delta snapshot. */
   private async load(): Promise<{ state: State; delta: DeltaSnapshot }> {
     const delta = await loadSnapshot(this.store, this.signalOpt);
@@ -187,7 +218,7 @@ export class IcebergSync {
     return { kind: 'commits', commits };
   }
 
-  private async apply(state: State, plan: Plan): Promise<{ won: boolean; snapshots: number; expired: number }> {
+  private async apply(state: State, plan: Plan, expireOnly = false): Promise<{ won: boolean; snapshots: number; expired: number }> {
     let metadata = state.metadata ?? this.newMetadata(plan.kind === 'full' ? plan.snapshot.metadata : state.deltaMetadata);
     let manifests = state.manifests;
     let deltaMetadata = state.deltaMetadata;
@@ -243,6 +274,7 @@ export class IcebergSync {
       ...(this.options.maxSnapshots === undefined ? {} : { maxSnapshots: this.options.maxSnapshots }),
       ...(this.options.expireBatch === undefined ? {} : { expireBatch: this.options.expireBatch }),
     });
+    if (expireOnly && expired.length === 0) return { won: true, snapshots: 0, expired: 0 };
     const version = state.metadataVersion + 1;
     const { metadata: final, dropped } = this.withMetadataLog(kept, state, now);
     const won = await commitMetadata(this.store, version, final, this.options.signal);
