@@ -5,6 +5,7 @@
  * reads them back. Choice and figures: docs/iceberg.md §Avro.
  */
 import { Readable } from 'node:stream';
+import { deflateRawSync, inflateRaw } from 'node:zlib';
 import avro from 'avsc';
 import { OtslakeError } from '../../common/errors.js';
 
@@ -37,15 +38,14 @@ async function collect(stream: NodeJS.ReadableStream): Promise<Uint8Array> {
 export async function encodeAvroFile(schema: AvroSchema, records: readonly unknown[], metadata: Record<string, string>): Promise<Uint8Array> {
   const meta: Record<string, Buffer> = {};
   for (const [k, v] of Object.entries(metadata)) meta[k] = Buffer.from(v, 'utf8');
-  // The schema object itself (not the compiled type) goes into the header, attributes and all.
-  const encoder = new avro.streams.BlockEncoder(
-    schema as avro.Schema,
-    {
-      codec: 'deflate',
-      writeHeader: true,
-      metadata: meta,
-    } as Partial<avro.EncoderOptions>,
-  );
+  // The compiled type is cached; its header schema keeps every attribute (exportAttrs). Deflate
+  // runs inline: a block is a few KiB, and a trip through the libuv pool costs more than it.
+  const encoder = new avro.streams.BlockEncoder(avroType(schema), {
+    codec: 'deflate',
+    codecs: { deflate: (buf: Buffer, cb: (err: Error | null, out?: Buffer) => void) => cb(null, deflateRawSync(buf)) },
+    writeHeader: true,
+    metadata: meta,
+  } as unknown as Partial<avro.EncoderOptions>);
   const done = collect(encoder);
   try {
     for (const r of records) {
@@ -65,7 +65,7 @@ export interface DecodedAvroFile {
 
 /** Reads a container file back: its key-value metadata and every record (with the writer's schema). */
 export async function decodeAvroFile(bytes: Uint8Array, file: string): Promise<DecodedAvroFile> {
-  const decoder = new avro.streams.BlockDecoder({ codecs: { deflate: (await import('node:zlib')).inflateRaw } as never });
+  const decoder = new avro.streams.BlockDecoder({ codecs: { deflate: inflateRaw } as never });
   const metadata: Record<string, string> = {};
   decoder.on('metadata', (_type: avro.Type, _codec: string, header: { meta: Record<string, Buffer> }) => {
     for (const [k, v] of Object.entries(header.meta)) metadata[k] = v.toString('utf8');

@@ -52,6 +52,8 @@ export interface BuiltSnapshot {
 }
 
 export const DEFAULT_MAX_MANIFESTS = 16;
+/** A manifest of this many entries (~1 MB) is left as it is by merging. */
+export const MERGE_BELOW_ENTRIES = 4000;
 
 export function dataFileOf(add: Add, location: string, schema: IcebergSchema, spec: PartitionSpec, partitionColumns: readonly string[]): DataFileRecord {
   return {
@@ -91,9 +93,11 @@ export async function buildSnapshot(input: BuildInput): Promise<BuiltSnapshot> {
   const sequenceNumber = metadata['last-sequence-number'] + 1;
   const ctx: ManifestContext = { store: input.store, location: metadata.location, schema, spec, snapshotId, sequenceNumber };
   const written: string[] = [];
+  const uploads: Promise<unknown>[] = [];
   const write = async (entries: ManifestEntry[]): Promise<LiveManifest> => {
-    const { file, key } = await writeManifest(ctx, entries);
+    const { file, key, put } = await writeManifest(ctx, entries);
     written.push(key);
+    uploads.push(put);
     return { key, file, entries };
   };
 
@@ -136,8 +140,11 @@ export async function buildSnapshot(input: BuildInput): Promise<BuiltSnapshot> {
           ),
         ];
   let kept = carried;
-  if (added.length + rewritten.length + carried.length > (input.maxManifests ?? DEFAULT_MAX_MANIFESTS) && carried.length > 1) {
-    kept = [await write(carried.flatMap((m) => m.entries.filter(isLive).map((e) => ({ ...e, status: STATUS_EXISTING }))))];
+  // Merging rewrites entries: only small manifests are merged, so a large one is written once, not every few commits.
+  const small = carried.filter((m) => m.entries.length < MERGE_BELOW_ENTRIES);
+  if (added.length + rewritten.length + carried.length > (input.maxManifests ?? DEFAULT_MAX_MANIFESTS) && small.length > 1) {
+    const merged = await write(small.flatMap((m) => m.entries.filter(isLive).map((e) => ({ ...e, status: STATUS_EXISTING }))));
+    kept = [merged, ...carried.filter((m) => m.entries.length >= MERGE_BELOW_ENTRIES)];
   }
   const manifests = [...added, ...rewritten, ...kept];
   const listKey = await writeManifestList(
@@ -151,6 +158,8 @@ export async function buildSnapshot(input: BuildInput): Promise<BuiltSnapshot> {
     manifests.map((m) => m.file),
   );
   written.push(listKey);
+  // The manifests travelled while the list was encoded; all must exist before the metadata names them.
+  await Promise.all(uploads);
 
   const live = manifests.flatMap((m) => m.entries.filter(isLive));
   const addedRows = changes.adds.reduce((n, a) => n + (parseStats(a)?.numRecords ?? 0), 0);

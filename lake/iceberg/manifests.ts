@@ -213,8 +213,14 @@ export interface ManifestContext {
   sequenceNumber: number;
 }
 
-/** Writes one manifest of `entries`; returns its manifest-list record and the key it was written to. */
-export async function writeManifest(ctx: ManifestContext, entries: readonly ManifestEntry[]): Promise<{ file: ManifestFile; key: string }> {
+/**
+ * Encodes one manifest of `entries` and starts its upload (`put`, awaited by the caller with the
+ * others: a manifest list needs the manifests' lengths, not their uploads).
+ */
+export async function writeManifest(
+  ctx: ManifestContext,
+  entries: readonly ManifestEntry[],
+): Promise<{ file: ManifestFile; key: string; put: Promise<unknown> }> {
   const key = `${METADATA_DIR}/${randomUUID()}-m0.avro`;
   const bytes = await encodeAvroFile(manifestEntrySchema(ctx.spec, ctx.schema), entries, {
     schema: JSON.stringify(ctx.schema),
@@ -224,12 +230,14 @@ export async function writeManifest(ctx: ManifestContext, entries: readonly Mani
     'format-version': '2',
     content: 'data',
   });
-  await ctx.store.put(key, bytes);
+  const put = ctx.store.put(key, bytes);
+  put.catch(() => undefined); // awaited by the caller; never an unhandled rejection meanwhile
   const count = (status: number) => entries.filter((e) => e.status === status);
   const rows = (es: ManifestEntry[]) => es.reduce((n, e) => n + e.data_file.record_count, 0);
   const live = entries.filter((e) => e.status !== STATUS_DELETED);
   return {
     key,
+    put,
     file: {
       manifest_path: `${ctx.location}/${key}`,
       manifest_length: bytes.byteLength,
