@@ -1,10 +1,11 @@
 /**
- * Avro object container files (the form of Iceberg manifests and manifest lists) through avsc: its
- * BlockEncoder writes the header (magic, `avro.schema` with every custom attribute such as
- * `field-id`, `avro.codec`, our key-value metadata, sync marker) and the blocks; its BlockDecoder
- * reads them back. Choice and figures: docs/iceberg.md §Avro.
+ * Avro object container files (the form of Iceberg manifests and manifest lists) through avsc: it
+ * encodes the header (magic, `avro.schema` with every `field-id`, `avro.codec`, our key-value
+ * metadata, sync marker) and the records; its BlockDecoder reads files back. Choice and figures:
+ * docs/iceberg.md §Avro.
  */
 import { Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
 import { deflateRawSync, inflateRaw } from 'node:zlib';
 import avro from 'avsc';
 import { OtslakeError } from '../../common/errors.js';
@@ -25,37 +26,44 @@ export function avroType(schema: AvroSchema): avro.Type {
   return type;
 }
 
-async function collect(stream: NodeJS.ReadableStream): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
+const HEADER = avro.Type.forSchema({
+  type: 'record',
+  name: 'org.apache.avro.file.Header',
+  fields: [
+    { name: 'magic', type: { type: 'fixed', name: 'Magic', size: 4 } },
+    { name: 'meta', type: { type: 'map', values: 'bytes' } },
+    { name: 'sync', type: { type: 'fixed', name: 'Sync', size: 16 } },
+  ],
+} as avro.Schema);
+const LONG = avro.Type.forSchema('long');
+const MAGIC = Buffer.from('Obj\u0001', 'latin1');
+/** Records per block: a manifest of a few thousand entries is a handful of deflate calls. */
+const BLOCK_RECORDS = 1000;
 
 /**
- * One container file holding `records`. The header is written even without records: an Iceberg
- * reader opens an empty manifest list like any other. Codec deflate, as Iceberg writes by default.
+ * One container file holding `records`: avsc encodes the header and every record; the framing
+ * (header, then per block: count, byte size, deflated records, sync marker) is the spec's. The
+ * header's `avro.schema` is the schema as given, so the `field-id` of every field reaches readers
+ * (avsc's own stream encoder drops field attributes when handed a compiled type, and compiling a
+ * type per file costs more than the encoding). Written even without records: an Iceberg reader
+ * opens an empty manifest list like any other. Codec deflate, as Iceberg writes by default.
  */
-export async function encodeAvroFile(schema: AvroSchema, records: readonly unknown[], metadata: Record<string, string>): Promise<Uint8Array> {
-  const meta: Record<string, Buffer> = {};
+export function encodeAvroFile(schema: AvroSchema, records: readonly unknown[], metadata: Record<string, string>): Uint8Array {
+  const type = avroType(schema);
+  const meta: Record<string, Buffer> = { 'avro.schema': Buffer.from(JSON.stringify(schema)), 'avro.codec': Buffer.from('deflate') };
   for (const [k, v] of Object.entries(metadata)) meta[k] = Buffer.from(v, 'utf8');
-  // The compiled type is cached; its header schema keeps every attribute (exportAttrs). Deflate
-  // runs inline: a block is a few KiB, and a trip through the libuv pool costs more than it.
-  const encoder = new avro.streams.BlockEncoder(avroType(schema), {
-    codec: 'deflate',
-    codecs: { deflate: (buf: Buffer, cb: (err: Error | null, out?: Buffer) => void) => cb(null, deflateRawSync(buf)) },
-    writeHeader: true,
-    metadata: meta,
-  } as unknown as Partial<avro.EncoderOptions>);
-  const done = collect(encoder);
+  const sync = randomBytes(16);
+  const parts: Buffer[] = [HEADER.toBuffer({ magic: MAGIC, meta, sync })];
   try {
-    for (const r of records) {
-      if (!encoder.write(r)) await new Promise((resolve) => encoder.once('drain', resolve));
+    for (let i = 0; i < records.length; i += BLOCK_RECORDS) {
+      const block = records.slice(i, i + BLOCK_RECORDS);
+      const body = deflateRawSync(Buffer.concat(block.map((r) => type.toBuffer(r))));
+      parts.push(LONG.toBuffer(block.length), LONG.toBuffer(body.byteLength), body, sync);
     }
-    encoder.end();
-    return await done;
   } catch (err) {
     throw new OtslakeError('OTSL_ICEBERG_WRITE', `encoding an Avro file failed: ${(err as Error).message}`, { cause: err });
   }
+  return Buffer.concat(parts);
 }
 
 export interface DecodedAvroFile {

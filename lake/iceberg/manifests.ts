@@ -222,7 +222,7 @@ export async function writeManifest(
   entries: readonly ManifestEntry[],
 ): Promise<{ file: ManifestFile; key: string; put: Promise<unknown> }> {
   const key = `${METADATA_DIR}/${randomUUID()}-m0.avro`;
-  const bytes = await encodeAvroFile(manifestEntrySchema(ctx.spec, ctx.schema), entries, {
+  const bytes = encodeAvroFile(manifestEntrySchema(ctx.spec, ctx.schema), entries, {
     schema: JSON.stringify(ctx.schema),
     'schema-id': String(ctx.schema['schema-id']),
     'partition-spec': JSON.stringify(ctx.spec.fields),
@@ -263,7 +263,7 @@ export async function writeManifestList(
   manifests: readonly ManifestFile[],
 ): Promise<string> {
   const key = `${METADATA_DIR}/snap-${ctx.snapshotId}-1-${randomUUID()}.avro`;
-  const bytes = await encodeAvroFile(MANIFEST_LIST_SCHEMA, manifests, {
+  const bytes = encodeAvroFile(MANIFEST_LIST_SCHEMA, manifests, {
     'snapshot-id': String(ctx.snapshotId),
     'parent-snapshot-id': ctx.parentSnapshotId === null ? 'null' : String(ctx.parentSnapshotId),
     'sequence-number': String(ctx.sequenceNumber),
