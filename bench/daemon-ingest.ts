@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { testConfig } from '../config/test-config.js';
+import { testConfig } from '../test/helpers/test-config.js';
 import { buildDaemon } from '../daemon/main.js';
 import { startTablestoreEmulator } from '../emulator/tablestore/index.js';
 import { benchSdkClient, createOrdersTable, preloadOrders } from './orders-load.js';

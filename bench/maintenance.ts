@@ -1,6 +1,6 @@
 /**
  * File count and snapshot load time after many one-second batches, with the daemon's maintenance
- * (daemon/maintenance.ts: checkpoints every N commits, compaction on its schedule, vacuum, log
+ * (pipeline/maintenance.ts: checkpoints every N commits, compaction on its schedule, vacuum, log
  * cleanup) against a reference table that received the same batches with no maintenance at all.
  *
  * Each batch appends one small Parquet file with a txn, as a quiet changelog table does; time is
@@ -18,8 +18,8 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { silentLogger } from '../common/log.js';
 import { parseDuration } from '../common/units.js';
-import { testConfig } from '../config/test-config.js';
-import { TableMaintenance } from '../daemon/maintenance.js';
+import { testConfig } from '../test/helpers/test-config.js';
+import { TableMaintenance } from '../pipeline/maintenance.js';
 import { Metrics } from '../daemon/metrics.js';
 import { LocalStore } from '../lake/local-store.js';
 import type { Metadata } from '../lake/actions.js';

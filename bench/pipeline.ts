@@ -55,7 +55,7 @@ function spawnCli(args: string[]) {
           '--import',
           'tsx',
           '-e',
-          `import(${JSON.stringify(new URL('../daemon/cli.ts', import.meta.url).href)}).then((m) => m.main(process.argv.slice(1)))`,
+          `import(${JSON.stringify(new URL('../cli/main.ts', import.meta.url).href)}).then((m) => m.main(process.argv.slice(1)))`,
           '--',
           ...args,
         ]

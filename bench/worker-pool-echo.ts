@@ -15,4 +15,4 @@ export function echo(input: ChannelTaskInput): ChannelTaskOk {
   };
 }
 
-export default createTaskHandler(async (input) => echo(input));
+export default createTaskHandler({ 'read-channel': async (input) => echo(input) });

@@ -34,8 +34,7 @@ export const ERROR_CODES = {
   OTSL_LAKE_NOT_A_TABLE: 'no Delta log found at the table location',
   OTSL_LAKE_LOG_CORRUPT: 'the Delta log is unreadable: bad JSON, missing versions, missing protocol or metadata',
   OTSL_LAKE_UNSUPPORTED_FEATURE: 'the table uses a Delta reader/writer feature otslake does not support',
-  OTSL_LAKE_COMMIT_CONFLICT: 'a Delta commit lost a race that cannot be retried (metadata/protocol change)',
-  OTSL_LAKE_FENCED: 'another writer committed a txn for one of our appIds: it owns the channel now',
+  OTSL_LAKE_FENCED: 'a channel task could not claim an offset entry: another daemon is writing the same channel',
   OTSL_LAKE_SCHEMA: 'a value or column does not fit the table schema',
   OTSL_PARQUET_WRITE: 'encoding a Parquet file failed',
   OTSL_PARQUET_READ: 'decoding a Parquet file failed',
@@ -105,6 +104,19 @@ export class OtslakeError extends Error {
 
 export function isOtslakeError(err: unknown): err is OtslakeError {
   return err instanceof OtslakeError;
+}
+
+/**
+ * Any thrown value as an OtslakeError: itself when it is one, else OTSL_INTERNAL (something threw
+ * that no layer named: a bug) with the original as `cause`, and `context` added.
+ */
+export function toOtslakeError(err: unknown, context: ErrorContext = {}): OtslakeError {
+  if (err instanceof OtslakeError) {
+    return Object.keys(context).length === 0
+      ? err
+      : new OtslakeError(err.code, err.message, { cause: err.cause, retriable: err.retriable, context: { ...context, ...err.context } });
+  }
+  return new OtslakeError('OTSL_INTERNAL', err instanceof Error ? err.message : String(err), { cause: err, context });
 }
 
 export function hasCode(err: unknown, code: ErrorCode): boolean {

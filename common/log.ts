@@ -28,7 +28,7 @@ export interface LoggerOptions {
   bindings?: LogFields;
 }
 
-export function redact(value: unknown, depth = 0): unknown {
+function redact(value: unknown, depth = 0): unknown {
   if (depth > 8 || value === null || typeof value !== 'object') {
     return typeof value === 'bigint' ? value.toString() : value;
   }

@@ -15,7 +15,7 @@ export interface RetryPolicy {
   maxElapsedMs: number;
 }
 
-export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+const DEFAULT_RETRY_POLICY: RetryPolicy = {
   maxAttempts: 8,
   initialDelayMs: 100,
   maxDelayMs: 5_000,
@@ -31,12 +31,12 @@ export interface RetryOptions {
   onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
 }
 
-export function isRetriable(err: unknown): boolean {
+function isRetriable(err: unknown): boolean {
   if (isProgrammerError(err)) return false;
   return typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
 }
 
-export function backoffDelay(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
+function backoffDelay(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.multiplier ** (attempt - 1));
   // Full jitter: spreads a herd of clients that failed together.
   return Math.round(ceiling / 2 + random() * (ceiling / 2));

@@ -5,7 +5,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { listConfigKeys, TABLE_ENTRY_DOCS, type KeyDescription } from './schema.js';
+import { listKeys, type KeyDescription, type SchemaNode } from './key-spec.js';
+import { listConfigKeys, TABLE_ENTRY_SCHEMA } from './schema.js';
 
 export const BEGIN_MARKER = '<!-- BEGIN GENERATED: config keys (npx tsx config/config-doc.ts --write) -->';
 export const END_MARKER = '<!-- END GENERATED: config keys -->';
@@ -29,21 +30,32 @@ function humanDuration(ms: number): string {
 
 function formatDefault(k: KeyDescription): string {
   if (k.defaultText !== null) return k.defaultText;
+  if (k.required) return 'required';
   if (k.sensitive) return k.default === '' ? '(none)' : '(set)';
   if (k.default === '') return '(none)';
   if (Array.isArray(k.default)) return '`[]`';
-  if (typeof k.default === 'number' && k.format === 'size-bytes') return `\`${k.default / 1024 / 1024}MiB\``;
+  if (typeof k.default === 'number' && (k.format === 'size-bytes' || k.format === 'file-size')) return `\`${k.default / 1024 / 1024}MiB\``;
   if (typeof k.default === 'number' && k.format === 'duration-ms') return '`' + humanDuration(k.default) + '`';
   return '`' + JSON.stringify(k.default) + '`';
 }
 
+/** The keys of a list item's schema, each followed by the keys of its own lists (`columns[].name`). */
+function itemKeys(items: SchemaNode | null, prefix = ''): KeyDescription[] {
+  if (items === null) return [];
+  return listKeys(items).flatMap((k) => {
+    const key = { ...k, key: prefix + k.key };
+    return [key, ...itemKeys(k.items, `${key.key}[].`)];
+  });
+}
+
 export function renderConfigKeys(): string {
-  const rows = listConfigKeys().map((k) => {
+  const keys = listConfigKeys();
+  const rows = keys.map((k) => {
     const env = k.env === null ? '—' : `\`${k.env}\``;
     const secret = k.sensitive ? ' **secret**' : '';
     return `| \`${k.key}\` | ${formatDefault(k)} | ${env} | ${cell(k.doc)}${secret} |`;
   });
-  const tableRows = TABLE_ENTRY_DOCS.map((f) => `| \`${f.key}\` | ${f.required ? 'required' : `\`${f.default}\``} | ${cell(f.doc)} |`);
+  const tableRows = itemKeys(TABLE_ENTRY_SCHEMA).map((f) => `| \`${f.key}\` | ${formatDefault(f)} | ${cell(f.doc)} |`);
   return [
     BEGIN_MARKER,
     '',
@@ -52,6 +64,8 @@ export function renderConfigKeys(): string {
     ...rows,
     '',
     '### `tables` entries',
+    '',
+    'Each entry is checked like the keys above (unknown keys, formats, every problem named by its index, e.g. `tables[1].mode`).',
     '',
     '| field | default | meaning |',
     '|---|---|---|',

@@ -8,48 +8,29 @@
  */
 import { availableParallelism } from 'node:os';
 import { oneOf, registerConfigFormats } from './formats.js';
+import { listKeys, type KeyDescription, type SchemaNode } from './key-spec.js';
+import { TABLE_ENTRY_SCHEMA } from './table-entry-schema.js';
 
-export const TUNNEL_TYPES = ['BaseData', 'Stream', 'BaseAndStream'] as const;
-export const TABLE_MODES = ['changelog', 'mirror'] as const;
-export const COLUMN_TYPES = ['INTEGER', 'DOUBLE', 'BOOLEAN', 'STRING', 'BINARY'] as const;
+export {
+  TUNNEL_TYPES,
+  TABLE_MODES,
+  COLUMN_TYPES,
+  TYPE_CONFLICT_POLICIES,
+  DEFAULT_TYPE_CONFLICT_POLICY,
+  DEFAULT_MIRROR_BUCKETS,
+  MAX_MIRROR_BUCKETS,
+  DEFAULT_MIRROR_TARGET_FILE_BYTES,
+  TABLE_ENTRY_SCHEMA,
+  COLUMN_SCHEMA,
+  type TunnelType,
+  type TableMode,
+  type ColumnType,
+  type TypeConflictPolicyName,
+} from './table-entry-schema.js';
+export { isKeySpec, type KeySpec, type SchemaNode, type KeyDescription } from './key-spec.js';
+
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
-/** lake/mirror/type-conflict.ts TYPE_CONFLICT_POLICIES (config/ stays free of lake imports). */
-export const TYPE_CONFLICT_POLICIES = ['companion', 'string', 'dead-letter'] as const;
-/**
- * companion: the value lands with its own type in `<name>__<type>`, so nothing leaves the table and
- * a mirror still equals its source (a dead-lettered UPDATE would leave a mirror row stale).
- */
-export const DEFAULT_TYPE_CONFLICT_POLICY = 'companion';
-/** lake/mirror/layout.ts DEFAULT_MIRROR_BUCKETS / MAX_MIRROR_BUCKETS. */
-export const DEFAULT_MIRROR_BUCKETS = 16;
-export const MAX_MIRROR_BUCKETS = 4096;
-/** A mirror batch rewrites about min(changed keys, files) × this (docs/mirror.md §Cost): far below the changelog's 128MiB. */
-export const DEFAULT_MIRROR_TARGET_FILE_BYTES = 8 * 1024 * 1024;
-
-export type TunnelType = (typeof TUNNEL_TYPES)[number];
-export type TableMode = (typeof TABLE_MODES)[number];
-export type ColumnType = (typeof COLUMN_TYPES)[number];
 export type LogLevelName = (typeof LOG_LEVELS)[number];
-export type TypeConflictPolicyName = (typeof TYPE_CONFLICT_POLICIES)[number];
-
-/** One leaf of the schema, as convict reads it. `format` is a registered name or a check function. */
-export interface KeySpec {
-  doc: string;
-  format: string | ((x: unknown) => void);
-  default: unknown;
-  env?: string;
-  sensitive?: boolean;
-  /** Shown in docs instead of `default` when the default depends on the machine. */
-  defaultText?: string;
-}
-
-export interface SchemaNode {
-  [name: string]: KeySpec | SchemaNode;
-}
-
-export function isKeySpec(node: KeySpec | SchemaNode): node is KeySpec {
-  return Object.prototype.hasOwnProperty.call(node, 'default');
-}
 
 /** Leaves the machine's cores to the daemon's own event loop (commits, HTTP, heartbeats). */
 export function defaultWorkerThreads(): number {
@@ -172,9 +153,10 @@ export const CONFIG_SCHEMA = {
     },
   },
   tables: {
-    doc: 'The tables to land: a list of { table, tunnel: { name, type }, mode, path, columns?, partitionBy? }. Empty by default so that a fresh config validates; the daemon then has nothing to do. See "tables entries" below.',
-    format: 'table-list',
+    doc: 'The tables to land: a list of entries { table, tunnel: { name, type }, mode, path, columns?, partitionBy?, … } described in "tables entries" below, each checked like the keys here. Empty by default so that a fresh config validates; the daemon then has nothing to do.',
+    format: 'list',
     default: [],
+    items: TABLE_ENTRY_SCHEMA,
   },
   batch: {
     intervalMs: {
@@ -297,97 +279,9 @@ export const CONFIG_SCHEMA = {
   },
 } satisfies SchemaNode;
 
-/** Fields of one `tables` entry, for docs and for the entry checker (table-list.ts). */
-export const TABLE_ENTRY_DOCS: readonly { key: string; required: boolean; default: string; doc: string }[] = [
-  { key: 'table', required: true, default: '', doc: 'Tablestore table name.' },
-  {
-    key: 'tunnel.name',
-    required: false,
-    default: 'otslake-<table>',
-    doc: "Tunnel to read. Its server-side checkpoints show the daemon's progress, so give each table its own tunnel.",
-  },
-  {
-    key: 'tunnel.type',
-    required: false,
-    default: 'BaseAndStream',
-    doc: `One of ${TUNNEL_TYPES.join(', ')}. BaseAndStream lands the existing rows, then every change.`,
-  },
-  {
-    key: 'mode',
-    required: false,
-    default: 'changelog',
-    doc: `One of ${TABLE_MODES.join(', ')}. changelog appends one row per change (never rewrites files); mirror keeps one row per primary key.`,
-  },
-  { key: 'path', required: false, default: '<table>', doc: 'The table\'s folder under lake.uri: relative, no "..", segments must not start with "_" or ".".' },
-  {
-    key: 'columns',
-    required: false,
-    default: '[]',
-    doc: `Declared attribute columns, a list of { name, type } with type one of ${COLUMN_TYPES.join(', ')}. Undeclared columns are discovered from the data.`,
-  },
-  {
-    key: 'partitionBy',
-    required: false,
-    default: '[]',
-    doc: 'Column names to partition the Delta table by. Empty: unpartitioned, which suits most tables below a few hundred GB. Must be empty for mirror tables.',
-  },
-  {
-    key: 'typeConflictPolicy',
-    required: false,
-    default: DEFAULT_TYPE_CONFLICT_POLICY,
-    doc: `One of ${TYPE_CONFLICT_POLICIES.join(', ')}: what a value whose type contradicts its column becomes (both modes). companion lands it with its own type in the nullable column <name>__<type>; string lands its text in <name>__string; dead-letter sets the row aside under _otslake/dead-letters (a mirror then misses that change). Counted in otslake_type_conflicts_total{table,column,policy} and shown in /status.`,
-  },
-  {
-    key: 'changeDataFeed',
-    required: false,
-    default: 'false',
-    doc: 'mode mirror only: delta.enableChangeDataFeed on the table (writer version 4), each batch writes its net changes under _change_data/. Fixed at table creation.',
-  },
-  {
-    key: 'mirror.buckets',
-    required: false,
-    default: String(DEFAULT_MIRROR_BUCKETS),
-    doc: `mode mirror only: primary-key hash buckets (1..${MAX_MIRROR_BUCKETS}); merge tasks of a batch run in parallel over buckets. Fixed at table creation.`,
-  },
-  {
-    key: 'mirror.targetFileSize',
-    required: false,
-    default: '8MiB',
-    doc: 'mode mirror only: size the merge cuts files to. A batch rewrites about min(changed keys, files) × this, so it is far below lake.targetFileSizeBytes.',
-  },
-];
-
-export interface KeyDescription {
-  key: string;
-  doc: string;
-  default: unknown;
-  defaultText: string | null;
-  /** The registered format name, or 'enum' for a oneOf() check. */
-  format: string;
-  env: string | null;
-  sensitive: boolean;
-}
-
-/** Every leaf key in schema order, with dotted paths. */
-export function listConfigKeys(node: SchemaNode = CONFIG_SCHEMA, prefix = ''): KeyDescription[] {
-  const out: KeyDescription[] = [];
-  for (const [name, child] of Object.entries(node)) {
-    const key = prefix ? `${prefix}.${name}` : name;
-    if (isKeySpec(child)) {
-      out.push({
-        key,
-        doc: child.doc,
-        default: child.default,
-        defaultText: child.defaultText ?? null,
-        format: typeof child.format === 'string' ? child.format : 'enum',
-        env: child.env ?? null,
-        sensitive: child.sensitive === true,
-      });
-    } else {
-      out.push(...listConfigKeys(child, key));
-    }
-  }
-  return out;
+/** Every leaf key of the top-level schema in schema order, with dotted paths. */
+export function listConfigKeys(node: SchemaNode = CONFIG_SCHEMA): KeyDescription[] {
+  return listKeys(node);
 }
 
 /** The convention every `env` above follows: OTSLAKE_ + the dotted path in SCREAMING_SNAKE_CASE. */

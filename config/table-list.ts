@@ -1,51 +1,51 @@
 /**
- * Checks and resolves the `tables` list. convict validates a list only as a whole, so each entry is
- * checked here and every problem is named by its index (`tables[1].mode: must be one of …`).
+ * Resolves the `tables` list: each entry is checked against TABLE_ENTRY_SCHEMA (and each declared column
+ * against COLUMN_SCHEMA) by the same machinery as the top-level keys, then by the checks a schema cannot
+ * express: keys allowed only with mode mirror, column names across a table (reserved, duplicate, equal
+ * but for case), `partitionBy` against the declared columns, and folders and tunnels across entries.
+ * Every problem is named by its index path (`tables[1].mode: must be one of …`).
  */
-import { parseBytes } from '../common/units.js';
 import type { ConfigIssue } from './config-error.js';
+import { tablePathProblem } from './formats.js';
+import type { ValuesOf } from './key-spec.js';
 import {
-  COLUMN_TYPES,
-  DEFAULT_MIRROR_BUCKETS,
-  DEFAULT_MIRROR_TARGET_FILE_BYTES,
+  COLUMN_SCHEMA,
   DEFAULT_TYPE_CONFLICT_POLICY,
-  MAX_MIRROR_BUCKETS,
-  TABLE_MODES,
-  TYPE_CONFLICT_POLICIES,
-  TUNNEL_TYPES,
-  type ColumnType,
-  type TableMode,
-  type TunnelType,
+  MIRROR_ONLY_KEYS,
+  PARTITION_COLUMN_TYPES,
+  TABLE_ENTRY_SCHEMA,
   type TypeConflictPolicyName,
-} from './schema.js';
+} from './table-entry-schema.js';
+import { checkList, type CheckedItem } from './validate.js';
 
-export interface ColumnConfig {
-  readonly name: string;
-  readonly type: ColumnType;
+type Entry = ValuesOf<typeof TABLE_ENTRY_SCHEMA>;
+
+export type ColumnConfig = ValuesOf<typeof COLUMN_SCHEMA>;
+
+export interface MirrorTableConfig {
+  readonly buckets: Entry['mirror']['buckets'];
+  readonly targetFileSizeBytes: Entry['mirror']['targetFileSize'];
+  /** delta.enableChangeDataFeed on the table (`tables[].changeDataFeed`). */
+  readonly changeDataFeed: Entry['changeDataFeed'];
 }
 
+/** One resolved `tables` entry: the entry schema's values, with the defaults that depend on `table` filled in. */
 export interface TableConfig {
-  readonly table: string;
-  readonly tunnel: { readonly name: string; readonly type: TunnelType };
-  readonly mode: TableMode;
-  /** Folder under lake.uri, normalised: no leading/trailing slash. */
-  readonly path: string;
+  readonly table: Entry['table'];
+  /** `name` defaults to `otslake-<table>`. */
+  readonly tunnel: { readonly name: NonNullable<Entry['tunnel']['name']>; readonly type: Entry['tunnel']['type'] };
+  readonly mode: Entry['mode'];
+  /** Folder under lake.uri, normalised: no leading/trailing slash; defaults to the table name. */
+  readonly path: NonNullable<Entry['path']>;
   readonly columns: readonly ColumnConfig[];
-  readonly partitionBy: readonly string[];
+  readonly partitionBy: Entry['partitionBy'];
   /**
    * What a value whose type contradicts its column becomes (lake/mirror/type-conflict.ts). Present
    * only when the file sets it; use typeConflictPolicyOf() for the effective one.
    */
-  readonly typeConflictPolicy?: TypeConflictPolicyName;
+  readonly typeConflictPolicy?: Entry['typeConflictPolicy'];
   /** Present exactly when mode is mirror: the layout fixed at table creation (docs/mirror.md). */
   readonly mirror?: MirrorTableConfig;
-}
-
-export interface MirrorTableConfig {
-  readonly buckets: number;
-  readonly targetFileSizeBytes: number;
-  /** delta.enableChangeDataFeed on the table (`tables[].changeDataFeed`). */
-  readonly changeDataFeed: boolean;
 }
 
 /** The policy in force for a table: the configured one, else the default. */
@@ -53,192 +53,99 @@ export function typeConflictPolicyOf(table: Pick<TableConfig, 'typeConflictPolic
   return table.typeConflictPolicy ?? DEFAULT_TYPE_CONFLICT_POLICY;
 }
 
-const ENTRY_KEYS = ['table', 'tunnel', 'mode', 'path', 'columns', 'partitionBy', 'typeConflictPolicy', 'changeDataFeed', 'mirror'];
-const MIRROR_KEYS = ['buckets', 'targetFileSize'];
-const TUNNEL_KEYS = ['name', 'type'];
-const COLUMN_KEYS = ['name', 'type'];
-/** Metadata columns of changelog tables (design §3); a declared column must not shadow them. */
+/**
+ * The changelog's metadata columns (docs/changelog.md §Columns; the workers' METADATA_COLUMNS, a unit
+ * test keeps the two equal).
+ * A declared column must not shadow them, not even in another case: Delta names are case-insensitive.
+ */
 export const RESERVED_COLUMNS = ['_op', '_ts', '_seq', '_channel', '_deleted_columns'];
-const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,254}$/;
-const PATH_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9_.=-]*$/;
 
-function isPlainObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
+const lower = (s: string) => s.toLowerCase();
+
+function checkColumns(items: CheckedItem<typeof COLUMN_SCHEMA>[], issues: ConfigIssue[]): ColumnConfig[] {
+  const byLowerName = new Map<string, string>();
+  for (const item of items) {
+    if (item.invalid.has('name')) continue;
+    const { name } = item.values;
+    const key = `${item.at}.name`;
+    const reserved = RESERVED_COLUMNS.find((r) => r === lower(name));
+    const earlier = byLowerName.get(lower(name));
+    if (reserved === name) {
+      issues.push({ key, problem: `"${name}" is reserved for otslake's metadata columns (${RESERVED_COLUMNS.join(', ')})` });
+    } else if (reserved !== undefined) {
+      issues.push({ key, problem: `"${name}" differs from the metadata column "${reserved}" only in case (Delta column names are case-insensitive)` });
+    } else if (earlier === name) {
+      issues.push({ key, problem: `column "${name}" is declared twice` });
+    } else if (earlier !== undefined) {
+      issues.push({ key, problem: `column "${name}" differs from column "${earlier}" only in case (Delta column names are case-insensitive)` });
+    } else {
+      byLowerName.set(lower(name), name);
+    }
+  }
+  return items.map((i) => i.values);
 }
 
-function reportUnknownKeys(obj: Record<string, unknown>, allowed: string[], at: string, issues: ConfigIssue[]): void {
-  for (const k of Object.keys(obj)) {
-    if (!allowed.includes(k)) issues.push({ key: `${at}.${k}`, problem: `unknown key (allowed: ${allowed.join(', ')})` });
-  }
-}
-
-function pickEnum<T extends string>(value: unknown, values: readonly T[], fallback: T, key: string, issues: ConfigIssue[]): T {
-  if (value === undefined) return fallback;
-  if (typeof value === 'string' && (values as readonly string[]).includes(value)) return value as T;
-  issues.push({ key, problem: `must be one of ${values.join(', ')}` });
-  return fallback;
-}
-
-function checkPath(value: unknown, key: string, issues: ConfigIssue[]): string | null {
-  if (typeof value !== 'string' || value.trim() === '') {
-    issues.push({ key, problem: 'must be a non-empty relative folder name, e.g. "orders" or "sales/orders"' });
-    return null;
-  }
-  const trimmed = value.replace(/^\/+|\/+$/g, '');
-  if (value.startsWith('/')) {
-    issues.push({ key, problem: 'must be relative to lake.uri (no leading "/")' });
-    return null;
-  }
-  const bad = trimmed.split('/').find((s) => !PATH_SEGMENT.test(s));
-  if (bad !== undefined) {
-    issues.push({
-      key,
-      problem: `segment "${bad}" is not allowed: use letters, digits, "_", "-", ".", "=", not starting with "_" or "." (Delta and vacuum treat those as hidden)`,
-    });
-    return null;
-  }
-  return trimmed;
-}
-
-function checkColumns(value: unknown, at: string, issues: ConfigIssue[]): ColumnConfig[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value)) {
-    issues.push({ key: at, problem: 'must be a list of { name, type }' });
-    return [];
-  }
-  const out: ColumnConfig[] = [];
-  const seen = new Set<string>();
-  value.forEach((col, j) => {
-    const key = `${at}[${j}]`;
-    if (!isPlainObject(col)) {
-      issues.push({ key, problem: 'must be an object { name, type }' });
-      return;
+/**
+ * A partition column must be a declared column of a partitionable type. Requiring the declaration lets
+ * validate-config decide offline what `run` would refuse; the primary key (known only to Tablestore) is
+ * left out on purpose: a partition column is not stored in the data files, and a key column out of the
+ * files would break every reader that merges or deduplicates by key.
+ */
+function checkPartitionBy(partitionBy: readonly string[], columns: readonly ColumnConfig[], at: string, issues: ConfigIssue[]): void {
+  partitionBy.forEach((name, j) => {
+    const key = `${at}.partitionBy[${j}]`;
+    const earlier = partitionBy.slice(0, j).find((p) => lower(p) === lower(name));
+    const declared = columns.find((c) => c.name === name);
+    const sameButCase = columns.find((c) => lower(c.name) === lower(name));
+    if (earlier !== undefined) {
+      issues.push({ key, problem: earlier === name ? `column "${name}" is listed twice` : `"${name}" and "${earlier}" differ only in case` });
+    } else if (declared === undefined && sameButCase !== undefined) {
+      issues.push({ key, problem: `"${name}" is not a declared column; the declared column is "${sameButCase.name}" (names must match exactly)` });
+    } else if (declared === undefined) {
+      issues.push({
+        key,
+        problem: `"${name}" is not a declared column: declare it in ${at}.columns with type ${PARTITION_COLUMN_TYPES.join(', ')} (primary-key columns cannot be partition columns)`,
+      });
+    } else if (!(PARTITION_COLUMN_TYPES as readonly string[]).includes(declared.type)) {
+      issues.push({ key, problem: `"${name}" is ${declared.type}: a partition column must be ${PARTITION_COLUMN_TYPES.join(', ')}` });
     }
-    reportUnknownKeys(col, COLUMN_KEYS, key, issues);
-    const name = col.name;
-    if (typeof name !== 'string' || name === '') {
-      issues.push({ key: `${key}.name`, problem: 'must be a non-empty string' });
-      return;
-    }
-    if (RESERVED_COLUMNS.includes(name)) {
-      issues.push({ key: `${key}.name`, problem: `"${name}" is reserved for otslake's metadata columns (${RESERVED_COLUMNS.join(', ')})` });
-      return;
-    }
-    if (seen.has(name)) {
-      issues.push({ key: `${key}.name`, problem: `column "${name}" is declared twice` });
-      return;
-    }
-    seen.add(name);
-    const type = pickEnum(col.type, COLUMN_TYPES, 'STRING', `${key}.type`, issues);
-    if (col.type === undefined) issues.push({ key: `${key}.type`, problem: `is required: one of ${COLUMN_TYPES.join(', ')}` });
-    out.push({ name, type });
   });
-  return out;
 }
 
-function checkPartitionBy(value: unknown, at: string, issues: ConfigIssue[]): string[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v === '')) {
-    issues.push({ key: at, problem: 'must be a list of column names' });
-    return [];
-  }
-  const names = value as string[];
-  const dup = names.find((n, i) => names.indexOf(n) !== i);
-  if (dup !== undefined) issues.push({ key: at, problem: `column "${dup}" is listed twice` });
-  return names;
-}
-
-function checkMirror(
-  entry: Record<string, unknown>,
-  mode: TableMode,
-  partitionBy: readonly string[],
-  at: string,
-  issues: ConfigIssue[],
-): MirrorTableConfig | undefined {
-  if (mode !== 'mirror') {
-    if (entry.mirror !== undefined) issues.push({ key: `${at}.mirror`, problem: 'is only allowed with mode mirror' });
-    if (entry.changeDataFeed !== undefined)
-      issues.push({ key: `${at}.changeDataFeed`, problem: 'is only allowed with mode mirror (a changelog table is its own change feed)' });
+function checkMirrorOnly(entry: CheckedItem<typeof TABLE_ENTRY_SCHEMA>, issues: ConfigIssue[]): MirrorTableConfig | undefined {
+  const { values, given, at } = entry;
+  if (values.mode !== 'mirror') {
+    for (const k of MIRROR_ONLY_KEYS) {
+      if (!given.has(k)) continue;
+      const why = k === 'changeDataFeed' ? ' (a changelog table is its own change feed)' : '';
+      issues.push({ key: `${at}.${k}`, problem: `is only allowed with mode mirror${why}` });
+    }
     return undefined;
   }
-  if (partitionBy.length > 0)
+  if (!entry.invalid.has('partitionBy') && values.partitionBy.length > 0)
     issues.push({ key: `${at}.partitionBy`, problem: 'must be empty with mode mirror (mirror tables are laid out by primary-key hash buckets)' });
-  const cdf = entry.changeDataFeed;
-  if (cdf !== undefined && typeof cdf !== 'boolean') issues.push({ key: `${at}.changeDataFeed`, problem: 'must be true or false' });
-  const mirror = entry.mirror ?? {};
-  let buckets = DEFAULT_MIRROR_BUCKETS;
-  let targetFileSizeBytes = DEFAULT_MIRROR_TARGET_FILE_BYTES;
-  if (!isPlainObject(mirror)) {
-    issues.push({ key: `${at}.mirror`, problem: 'must be an object { buckets, targetFileSize }' });
-  } else {
-    reportUnknownKeys(mirror, MIRROR_KEYS, `${at}.mirror`, issues);
-    if (mirror.buckets !== undefined) {
-      if (typeof mirror.buckets === 'number' && Number.isInteger(mirror.buckets) && mirror.buckets >= 1 && mirror.buckets <= MAX_MIRROR_BUCKETS)
-        buckets = mirror.buckets;
-      else issues.push({ key: `${at}.mirror.buckets`, problem: `must be an integer in 1..${MAX_MIRROR_BUCKETS}` });
-    }
-    if (mirror.targetFileSize !== undefined) {
-      try {
-        targetFileSizeBytes = parseBytes(mirror.targetFileSize as string | number);
-        if (targetFileSizeBytes < 1024) throw new Error('below 1KiB');
-      } catch {
-        issues.push({ key: `${at}.mirror.targetFileSize`, problem: 'must be a size of at least 1KiB, e.g. "8MiB"' });
-      }
-    }
-  }
-  return { buckets, targetFileSizeBytes, changeDataFeed: cdf === true };
+  return { buckets: values.mirror.buckets, targetFileSizeBytes: values.mirror.targetFileSize, changeDataFeed: values.changeDataFeed };
 }
 
-function checkEntry(entry: unknown, i: number, issues: ConfigIssue[]): TableConfig | null {
-  const at = `tables[${i}]`;
-  if (!isPlainObject(entry)) {
-    issues.push({ key: at, problem: 'must be an object { table, tunnel, mode, path }' });
-    return null;
-  }
-  reportUnknownKeys(entry, ENTRY_KEYS, at, issues);
+function resolveEntry(entry: CheckedItem<typeof TABLE_ENTRY_SCHEMA>, issues: ConfigIssue[]): TableConfig | null {
+  const { values, given, invalid, at } = entry;
   const before = issues.length;
-  const table = entry.table;
-  if (typeof table !== 'string' || !TABLE_NAME.test(table)) {
-    issues.push({
-      key: `${at}.table`,
-      problem: table === undefined ? 'is required' : 'must be a Tablestore table name: letters, digits and "_", not starting with a digit',
-    });
-  }
-  const name = typeof table === 'string' ? table : '';
-  let tunnelName = `otslake-${name}`;
-  let tunnelType: TunnelType = 'BaseAndStream';
-  if (entry.tunnel !== undefined) {
-    if (!isPlainObject(entry.tunnel)) {
-      issues.push({ key: `${at}.tunnel`, problem: 'must be an object { name, type }' });
-    } else {
-      reportUnknownKeys(entry.tunnel, TUNNEL_KEYS, `${at}.tunnel`, issues);
-      const tn = entry.tunnel.name;
-      if (tn !== undefined && (typeof tn !== 'string' || tn.trim() === '')) {
-        issues.push({ key: `${at}.tunnel.name`, problem: 'must be a non-empty string' });
-      } else if (typeof tn === 'string') {
-        tunnelName = tn;
-      }
-      tunnelType = pickEnum(entry.tunnel.type, TUNNEL_TYPES, tunnelType, `${at}.tunnel.type`, issues);
-    }
-  }
-  const mode = pickEnum(entry.mode, TABLE_MODES, 'changelog', `${at}.mode`, issues);
-  const path = checkPath(entry.path ?? name, `${at}.path`, issues);
-  const columns = checkColumns(entry.columns, `${at}.columns`, issues);
-  const partitionBy = checkPartitionBy(entry.partitionBy, `${at}.partitionBy`, issues);
-  const mirror = checkMirror(entry, mode, partitionBy, at, issues);
-  const policy =
-    entry.typeConflictPolicy === undefined
-      ? undefined
-      : pickEnum(entry.typeConflictPolicy, TYPE_CONFLICT_POLICIES, DEFAULT_TYPE_CONFLICT_POLICY, `${at}.typeConflictPolicy`, issues);
-  if (issues.length > before || path === null) return null;
+  const columnItems = invalid.has('columns') ? [] : checkList(COLUMN_SCHEMA, values.columns, `${at}.columns`, issues);
+  const columns = checkColumns(columnItems, issues);
+  if (issues.length === before && !invalid.has('partitionBy')) checkPartitionBy(values.partitionBy, columns, at, issues);
+  const mirror = invalid.has('mode') ? undefined : checkMirrorOnly(entry, issues);
+  const defaultPathProblem = values.path === null && !invalid.has('table') ? tablePathProblem(values.table) : null;
+  if (defaultPathProblem !== null)
+    issues.push({ key: `${at}.path`, problem: `the default, the table name "${values.table}", is not a valid folder (${defaultPathProblem}): set a path` });
+  if (!entry.ok || issues.length > before) return null;
   return {
-    table: name,
-    tunnel: { name: tunnelName, type: tunnelType },
-    mode,
-    path,
+    table: values.table,
+    tunnel: { name: values.tunnel.name ?? `otslake-${values.table}`, type: values.tunnel.type },
+    mode: values.mode,
+    path: (values.path ?? values.table).replace(/^\/+|\/+$/g, ''),
     columns,
-    partitionBy,
-    ...(policy === undefined ? {} : { typeConflictPolicy: policy }),
+    partitionBy: values.partitionBy,
+    ...(given.has('typeConflictPolicy') ? { typeConflictPolicy: values.typeConflictPolicy } : {}),
     ...(mirror === undefined ? {} : { mirror }),
   };
 }
@@ -264,13 +171,13 @@ function checkOverlaps(tables: { index: number; cfg: TableConfig }[], issues: Co
   }
 }
 
+/** The `tables` value (already known to be a list, or reported as not one) → the resolved entries. */
 export function resolveTables(value: unknown, issues: ConfigIssue[]): TableConfig[] {
-  if (!Array.isArray(value)) return [];
   const ok: { index: number; cfg: TableConfig }[] = [];
-  value.forEach((entry, i) => {
-    const cfg = checkEntry(entry, i, issues);
-    if (cfg) ok.push({ index: i, cfg });
-  });
+  for (const entry of checkList(TABLE_ENTRY_SCHEMA, value, 'tables', issues)) {
+    const cfg = resolveEntry(entry, issues);
+    if (cfg) ok.push({ index: entry.index, cfg });
+  }
   checkOverlaps(ok, issues);
   return ok.map((t) => t.cfg);
 }

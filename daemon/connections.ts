@@ -5,20 +5,11 @@ import type { ResolvedConfig } from '../config/load.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import { openLakeStore } from '../lake/store.js';
 import { TunnelClient } from '../tunnel/tunnel-client.js';
-import { ossConnectionOf } from '../workers/worker-setup.js';
 
 export function openLakeRoot(config: ResolvedConfig): ObjectStore {
-  return openLakeStore(config.lake.uri, ossConnectionOf(config));
+  return openLakeStore(config.connections.lake);
 }
 
 export function openTunnelClient(config: ResolvedConfig, options: { logger?: Logger; retry?: Partial<RetryPolicy> } = {}): TunnelClient {
-  return new TunnelClient({
-    endpoint: config.source.endpoint,
-    instanceName: config.source.instance,
-    accessKeyId: config.source.accessKeyId,
-    accessKeySecret: config.source.accessKeySecret,
-    securityToken: config.source.securityToken ?? undefined,
-    requestTimeoutMs: config.source.requestTimeoutMs,
-    ...options,
-  });
+  return TunnelClient.fromConnection(config.connections.tablestore, options);
 }

@@ -1,5 +1,5 @@
 /**
- * The daemon's lifecycle around its table runners (docs/style.md §7.6).
+ * The daemon's lifecycle around its table runners.
  *
  *   created ──run()──▶ running ──shutdown()──▶ draining ──▶ stopped
  *                         │                       │ grace expired / destroy()
@@ -16,19 +16,19 @@
  * events ('state', 'table-ready', 'batch-committed', 'batch', 'idle', 'maintenance') instead of sleeping.
  */
 import { EventEmitter } from 'node:events';
-import { OtslakeError } from '../common/errors.js';
+import { OtslakeError, toOtslakeError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { redactedConfig } from '../config/load.js';
 import type { TunnelClient } from '../tunnel/tunnel-client.js';
 import type { WorkerPool } from '../workers/pool.js';
-import type { BatchReport } from './batch-cycle.js';
-import type { MaintenanceRun } from './maintenance.js';
+import type { BatchReport } from '../pipeline/batch-cycle.js';
+import type { MaintenanceRun } from '../pipeline/maintenance.js';
 import { createHttpServer, type BoundAddress, type HttpServer, type Readiness } from './http-server.js';
 import { Metrics, type DaemonStateName } from './metrics.js';
-import { TableRunner, type SessionSettings } from './table-runner.js';
-import type { DescribePrimaryKey } from './table-schema.js';
+import { TableRunner, type SessionSettings } from '../pipeline/table-runner.js';
+import type { DescribePrimaryKey } from '../pipeline/table-schema.js';
 
 export type DaemonState = DaemonStateName;
 
@@ -142,7 +142,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
 
   /** Abort everything in flight now. With an error the daemon ends failed. */
   destroy(err?: unknown): void {
-    if (err !== undefined && !this.fatal) this.fatal = err instanceof OtslakeError ? err : new OtslakeError('OTSL_INTERNAL', String(err), { cause: err });
+    if (err !== undefined && !this.fatal) this.fatal = toOtslakeError(err);
     if (this.stateValue === 'running') this.shutdown('destroy');
     for (const r of this.runners) r.stop();
     this.destroyController.abort(new Error('destroy'));

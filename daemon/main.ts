@@ -6,26 +6,21 @@
  */
 import { createLogger, type Logger } from '../common/log.js';
 import type { ResolvedConfig } from '../config/load.js';
-import { createWorkerPool } from '../workers/pool.js';
+import { createWorkerPool, entryWorkerFile } from '../workers/pool.js';
 import { workerSetupFrom } from '../workers/worker-setup.js';
 import { Daemon, type DaemonOptions } from './daemon.js';
 import { openLakeRoot, openTunnelClient } from './connections.js';
 import { Metrics } from './metrics.js';
-import type { SessionSettings } from './table-runner.js';
-import { sdkPrimaryKeyDescriber } from './table-schema.js';
+import type { SessionSettings } from '../pipeline/table-runner.js';
+import { sdkPrimaryKeyDescriber } from '../pipeline/table-schema.js';
 
 export interface BuildDaemonOptions {
   untilIdle?: boolean;
   http?: boolean;
   log?: Logger;
   session?: SessionSettings;
-  /** Worker module (tests); defaults to workers/channel-task beside this build. */
+  /** Worker module (tests); defaults to workers/entry beside this build. */
   workerFile?: string;
-}
-
-/** `.ts` under tsx/vitest, `.js` from dist/. */
-function defaultWorkerFile(): string {
-  return new URL(`../workers/channel-task${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href;
 }
 
 /** Builds a Daemon and everything it uses from a resolved config. */
@@ -36,7 +31,7 @@ export function buildDaemon(config: ResolvedConfig, options: BuildDaemonOptions 
 
   const lakeRoot = openLakeRoot(config);
   const pool = createWorkerPool({
-    filename: options.workerFile ?? defaultWorkerFile(),
+    filename: options.workerFile ?? entryWorkerFile(),
     threads: config.workers.threads,
     workerData: workerSetupFrom(config),
     closeTimeoutMs: config.shutdown.graceMs,
@@ -49,7 +44,7 @@ export function buildDaemon(config: ResolvedConfig, options: BuildDaemonOptions 
     tunnelClient,
     lakeRoot,
     pool,
-    describePrimaryKey: sdkPrimaryKeyDescriber(config.source),
+    describePrimaryKey: sdkPrimaryKeyDescriber(config.connections.tablestore),
     metrics,
     log,
     ...(options.http !== undefined ? { http: options.http } : {}),

@@ -3,6 +3,7 @@
  * never spells a metric name (kafka-delta-ingest's IngestMetrics). Names follow
  * otslake_<noun>_<unit>; durations are recorded in seconds, as Prometheus expects, and taken in ms.
  */
+import type { PipelineMetrics } from '../pipeline/pipeline-metrics.js';
 import { MetricsRegistry, type Counter, type Gauge, type Histogram } from './prometheus-registry.js';
 
 export { CONTENT_TYPE as METRICS_CONTENT_TYPE } from './prometheus-registry.js';
@@ -12,10 +13,10 @@ const COMMIT_BUCKETS_S = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 /** A batch lasts up to batch.maxDurationMs (20 s by default) plus its commit. */
 const BATCH_BUCKETS_S = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300];
 
-export const DAEMON_STATES = ['created', 'running', 'draining', 'stopped', 'failed'] as const;
+const DAEMON_STATES = ['created', 'running', 'draining', 'stopped', 'failed'] as const;
 export type DaemonStateName = (typeof DAEMON_STATES)[number];
 
-export class Metrics {
+export class Metrics implements PipelineMetrics {
   readonly registry = new MetricsRegistry();
 
   private readonly tunnelRecords: Counter;

@@ -1,5 +1,5 @@
 /**
- * Delta log actions (PROTOCOL.md §Actions) and their NDJSON form. Field names are the protocol's own.
+ * Delta log actions (docs/delta-rules.md §Actions) and their NDJSON form. Field names are the protocol's own.
  * Unknown actions and fields are kept through decode (readers must ignore, writers must not lose them).
  */
 import { OtslakeError } from '../common/errors.js';

@@ -3,8 +3,8 @@
  * them: classic single-file V1, multi-part (all parts or nothing), UUID-named V2 (JSON or Parquet)
  * and classic-named V2, both with sidecars under `_delta_log/_sidecars/`.
  *
- * Checkpoint Parquet is matched by column name and missing columns are null (PROTOCOL.md §Checkpoint
- * Schema), so the reader only decodes the top-level action columns it needs and normalises what
+ * Checkpoint Parquet is matched by column name and missing columns are null (docs/delta-rules.md
+ * §Checkpoints), so the reader only decodes the top-level action columns it needs and normalises what
  * hyparquet returns (bigint → number, absent → null) into the same shapes as JSON commits.
  */
 import { OtslakeError, hasCode } from '../common/errors.js';
@@ -35,7 +35,7 @@ export interface CheckpointActions {
 
 export const ACTION_COLUMNS = ['txn', 'add', 'remove', 'metaData', 'protocol', 'domainMetadata', 'checkpointMetadata', 'sidecar'];
 const SIDECAR_COLUMNS = ['add', 'remove'];
-export const SIDECAR_DIR = `${LOG_DIR}/_sidecars`;
+const SIDECAR_DIR = `${LOG_DIR}/_sidecars`;
 
 /** Complete checkpoints in a listing, newest first (at one version: classic, then V2, then multi-part). */
 export function findCompleteCheckpoints(files: readonly LogFile[]): CheckpointSpec[] {
@@ -52,7 +52,7 @@ export function findCompleteCheckpoints(files: readonly LogFile[]): CheckpointSp
     }
   }
   for (const set of multipart.values()) {
-    // A multi-part checkpoint with a missing part is ignored (PROTOCOL.md §Checkpoints).
+    // A multi-part checkpoint with a missing part is ignored (docs/delta-rules.md §Checkpoints).
     if (set.keys.size !== set.parts) continue;
     const keys: string[] = [];
     for (let p = 1; p <= set.parts; p++) {

@@ -1,5 +1,5 @@
 /**
- * Classic single-file V1 checkpoints (docs/delta-lake.md A1, A6, C4) in the schema Spark writes:
+ * Classic single-file V1 checkpoints (docs/delta-rules.md §Checkpoints) in the schema Spark writes:
  * one row per action, each action a nullable top-level struct; partitionValues, tags, configuration
  * and format.options as real Parquet MAPs (`key_value{required key, optional value}`), lists 3-level.
  * Nested types rule out hyparquet-writer, so checkpoints go through Arrow and parquet-rs (parquet-wasm).
@@ -21,7 +21,7 @@ import type { ObjectStore } from './object-store.js';
 import { loadSnapshot, type Snapshot } from './snapshot.js';
 import { ENGINE_INFO } from './transaction.js';
 
-export const DEFAULT_CHECKPOINT_INTERVAL = 10;
+const DEFAULT_CHECKPOINT_INTERVAL = 10;
 
 const f = (name: string, type: arrow.DataType, nullable = true) => new arrow.Field(name, type, nullable);
 const utf8 = () => new arrow.Utf8();
@@ -138,7 +138,7 @@ function addRow(a: Add): Row {
 }
 
 function removeRow(r: Remove): Row {
-  // Checkpoints carry no stats or tags for removes (PROTOCOL.md §Checkpoint Schema).
+  // Checkpoints carry no stats or tags for removes (docs/delta-rules.md §Checkpoints).
   return {
     remove: {
       path: r.path,

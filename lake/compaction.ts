@@ -1,5 +1,5 @@
 /**
- * Small-file compaction (OPTIMIZE; docs/delta-lake.md C7): per partition, bin-pack files smaller than
+ * Small-file compaction (OPTIMIZE; docs/delta-rules.md §Compaction): per partition, bin-pack files smaller than
  * the target into bins of about the target size, rewrite each bin as new files and commit every
  * remove + add with `dataChange: false` in one commit. Such a commit never conflicts with concurrent
  * blind appends (they touch other files); it only loses if a winner removed one of the files it read,
@@ -42,7 +42,7 @@ export type CompactionResult =
   | { kind: 'conflict'; bins: CompactionBin[]; result: Extract<CommitResult, { kind: 'conflict' }> };
 
 /** Bins of at least two small files per partition, oldest files first, each up to the target size. */
-export function planCompaction(snapshot: Snapshot, targetFileBytes = DEFAULT_TARGET_FILE_BYTES): CompactionBin[] {
+function planCompaction(snapshot: Snapshot, targetFileBytes = DEFAULT_TARGET_FILE_BYTES): CompactionBin[] {
   const partitions = new Map<string, Add[]>();
   for (const add of snapshot.files.values()) {
     if (add.deletionVector || add.size >= targetFileBytes) continue;

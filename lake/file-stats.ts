@@ -1,7 +1,7 @@
 /**
- * Delta per-file statistics (`add.stats`, PROTOCOL.md §Per-file Statistics) from the statistics the
+ * Delta per-file statistics (`add.stats`, docs/delta-rules.md §Statistics) from the statistics the
  * column builders kept while rows were appended. Follows what Spark writes, since readers skip files
- * on these bounds and a wrong bound loses rows (docs/delta-lake.md A3):
+ * on these bounds and a wrong bound loses rows:
  * - strings cut to a 32-character prefix; a cut max gets a tie-breaker so it stays an upper bound;
  * - timestamps as ISO-8601 UTC truncated to milliseconds;
  * - no min/max for boolean, binary and arrays; nullCount for every leaf column that has stats;
@@ -10,8 +10,8 @@
 import type { FileStats } from './actions.js';
 import type { ColumnSpec, ColumnStats } from './parquet-columns.js';
 
-export const DEFAULT_STRING_PREFIX_LENGTH = 32;
-export const DEFAULT_NUM_INDEXED_COLS = 32;
+const DEFAULT_STRING_PREFIX_LENGTH = 32;
+const DEFAULT_NUM_INDEXED_COLS = 32;
 
 export interface StatsOptions {
   /** delta.dataSkippingNumIndexedCols; -1 = every column. */

@@ -21,7 +21,7 @@ export interface LastCheckpoint {
 }
 
 /** Parses the hint; anything that is not an object with a non-negative integer version is null. */
-export function parseLastCheckpoint(text: string): LastCheckpoint | null {
+function parseLastCheckpoint(text: string): LastCheckpoint | null {
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -1,5 +1,5 @@
 /**
- * Expired log cleanup (PROTOCOL.md §Metadata Cleanup; docs/delta-lake.md A9, C4). The log may only
+ * Expired log cleanup (docs/delta-rules.md §Log cleanup). The log may only
  * shrink behind a checkpoint: the newest checkpoint at or before the cutoff becomes the oldest state a
  * reader can rebuild, so it and its JSON commit are kept, and only files older than both it and the
  * cutoff go. Without such a checkpoint nothing is deleted (delta-rs #2174 deleted the latest
@@ -11,7 +11,7 @@ import { LOG_DIR, parseLogFile, type LogFile } from './log-path.js';
 import type { ObjectMeta, ObjectStore } from './object-store.js';
 import { loadSnapshot } from './snapshot.js';
 
-export const DEFAULT_LOG_RETENTION = 'interval 30 days';
+const DEFAULT_LOG_RETENTION = 'interval 30 days';
 const DAY_MS = 86_400_000;
 
 export interface LogCleanupOptions {
@@ -32,7 +32,7 @@ export interface LogCleanupResult {
   deleted: string[];
 }
 
-export function logRetentionMsOf(metadata: Metadata): number {
+function logRetentionMsOf(metadata: Metadata): number {
   return parseDeltaInterval(metadata.configuration['delta.logRetentionDuration'] ?? DEFAULT_LOG_RETENTION);
 }
 

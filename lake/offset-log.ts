@@ -10,7 +10,7 @@
 import { OtslakeError, hasCode } from '../common/errors.js';
 import type { ObjectStore } from './object-store.js';
 
-export const OFFSETS_PREFIX = '_otslake/offsets';
+const OFFSETS_PREFIX = '_otslake/offsets';
 
 export interface OffsetEntry {
   tunnelId: string;

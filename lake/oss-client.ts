@@ -53,7 +53,7 @@ export interface OssStoreOptions {
 
 export const MIN_PART_BYTES = 100 * 1024;
 
-export const OSS_DEFAULTS = {
+const OSS_DEFAULTS = {
   requestTimeoutMs: 60_000,
   multipartThresholdBytes: 32 * 1024 * 1024,
   partSizeBytes: 8 * 1024 * 1024,
@@ -95,7 +95,7 @@ function shortMessage(err: AliOssError): string {
     .slice(0, 300);
 }
 
-export function toStoreError(err: unknown, op: string, context: ErrorContext): Error {
+function toStoreError(err: unknown, op: string, context: ErrorContext): Error {
   if (err instanceof OtslakeError || isProgrammerError(err)) return err as Error;
   const e = (err ?? {}) as AliOssError;
   const status = ossStatus(err);

@@ -14,14 +14,15 @@ import { OtslakeError, hasCode } from '../common/errors.js';
 import type { FileStats } from './actions.js';
 import { computeFileStats, type StatsOptions } from './file-stats.js';
 import type { ObjectStore } from './object-store.js';
-import { arrowSchemaOf, createColumnBuilder, type ColumnBuilder, type ColumnSpec } from './parquet-columns.js';
+import { createColumnBuilder, type ColumnBuilder } from './column-builders.js';
+import { arrowSchemaOf, type ColumnSpec } from './parquet-columns.js';
 import { partitionDirectory } from './partition-path.js';
 
 export type ParquetCompression = 'zstd' | 'snappy' | 'uncompressed';
 
 export const DEFAULT_TARGET_FILE_BYTES = 128 * 1024 * 1024;
 export const DEFAULT_ROW_GROUP_ROWS = 100_000;
-export const DEFAULT_ROW_GROUP_BYTES = 64 * 1024 * 1024;
+const DEFAULT_ROW_GROUP_BYTES = 64 * 1024 * 1024;
 const ENGINE = 'otslake (parquet-rs via parquet-wasm)';
 
 export interface ParquetFileWriterOptions {

@@ -1,15 +1,15 @@
 /**
- * Hive-style partition directories and `add.path` encoding (docs/delta-lake.md A7). Two escapings
+ * Hive-style partition directories and `add.path` encoding (docs/delta-rules.md §Partition values and paths). Two escapings
  * stack: the directory name escapes characters Hive reserves (`:` → `%3A`), then the log's path is a
  * URI, so `%` itself becomes `%25`. Readers take values from `partitionValues`, never from the path.
  */
 
-export const HIVE_DEFAULT_PARTITION = '__HIVE_DEFAULT_PARTITION__';
+const HIVE_DEFAULT_PARTITION = '__HIVE_DEFAULT_PARTITION__';
 
 // Spark's ExternalCatalogUtils.charToEscape: control characters plus "#%'*/:=?\^{[]} and DEL.
 const ESCAPED = /[\u0001-\u001f"#%'*/:=?\\\u007f{[\]^]/g;
 
-export function escapePartitionValue(value: string): string {
+function escapePartitionValue(value: string): string {
   return value.replace(ESCAPED, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'));
 }
 

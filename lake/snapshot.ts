@@ -3,7 +3,7 @@
  *
  * Built as kernel/Spark do: list `_delta_log/` (from the `_last_checkpoint` hint when there is one),
  * pick the newest complete checkpoint at or below the target version, then replay the JSON commits
- * after it in order (PROTOCOL.md §Action Reconciliation). Replay is forward: the checkpoint seeds the
+ * after it in order (docs/delta-rules.md §Actions). Replay is forward: the checkpoint seeds the
  * maps and each commit's actions overwrite them, so memory is one entry per live file (keyed by
  * path [+ DV id]) and the raw `stats` JSON string is kept unparsed until someone asks (`parseStats`).
  */

@@ -4,6 +4,7 @@
  *   oss://bucket[/prefix]   → OssStore (endpoint, credentials, retries from `options.oss`)
  */
 import { fileURLToPath } from 'node:url';
+import type { LakeConnection } from '../common/connections.js';
 import { OtslakeError } from '../common/errors.js';
 import { LocalStore, type LocalStoreOptions } from './local-store.js';
 import { normalizeRoot } from './object-key.js';
@@ -14,17 +15,6 @@ export interface OpenStoreOptions {
   local?: LocalStoreOptions;
   /** Everything but bucket and prefix, which come from the URI. Required for oss:// URIs. */
   oss?: Omit<OssStoreOptions, 'bucket' | 'prefix'>;
-}
-
-/** OSS connection settings as the config and the worker setup carry them (plain data, thread-safe). */
-export interface OssConnection {
-  readonly endpoint: string;
-  readonly region: string | null;
-  readonly accessKeyId: string;
-  readonly accessKeySecret: string;
-  readonly securityToken: string | null;
-  /** Path-style `/bucket/key` addressing (config key lake.oss.sldEnable). */
-  readonly pathStyle: boolean;
 }
 
 export type StoreLocation = { scheme: 'file'; path: string } | { scheme: 'oss'; bucket: string; prefix: string };
@@ -72,8 +62,9 @@ export function openStore(uri: string, options: OpenStoreOptions = {}): ObjectSt
   return OssStore.open({ ...options.oss, bucket: location.bucket, prefix: location.prefix });
 }
 
-/** The lake root from its URI and, for oss://, its connection settings. */
-export function openLakeStore(uri: string, oss: OssConnection | null): ObjectStore {
+/** The lake root from its connection (common/connections.ts), as the config resolved it. */
+export function openLakeStore(lake: LakeConnection): ObjectStore {
+  const { uri, oss } = lake;
   if (oss === null) return openStore(uri);
   return openStore(uri, {
     oss: {

@@ -1,5 +1,5 @@
 /**
- * Version 0 of a table: protocol (1,2) and the first metaData (docs/delta-lake.md A4, A8, E), and the
+ * Version 0 of a table: protocol (1,2) and the first metaData (docs/delta-rules.md §Protocol versions, §Schema), and the
  * metaData that adds nullable columns later (schema evolution by addition only; old files read the
  * new columns as null).
  */
@@ -21,7 +21,7 @@ export interface CreateTableOptions {
   nowMs?: number;
 }
 
-export function validateSchema(schema: StructType, partitionColumns: readonly string[]): void {
+function validateSchema(schema: StructType, partitionColumns: readonly string[]): void {
   const seen = new Set<string>();
   for (const f of schema.fields) {
     const lower = f.name.toLowerCase();

@@ -43,10 +43,10 @@ const LOG_READABLE = new Set([
 
 const CONTENT_READABLE_ALWAYS = new Set(['v2Checkpoint', 'timestampNtz', 'vacuumProtocolCheck']);
 
-export const MAX_READER_VERSION = 3;
+const MAX_READER_VERSION = 3;
 
 /** The reader features a protocol requires, with the implicit ones of reader version 2. */
-export function readerFeaturesOf(protocol: Protocol): string[] {
+function readerFeaturesOf(protocol: Protocol): string[] {
   if (protocol.minReaderVersion >= 3) return protocol.readerFeatures ?? [];
   if (protocol.minReaderVersion === 2) return ['columnMapping'];
   return [];

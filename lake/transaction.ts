@@ -1,11 +1,12 @@
 /**
- * Delta commits with optimistic concurrency (docs/delta-lake.md A5, A12, C1–C2).
+ * Delta commits with optimistic concurrency (docs/delta-rules.md §Commits, §Conflicts and fencing).
  *
  * A commit is `_delta_log/<v>.json` created with put-if-absent. When another writer got `v` first,
  * its commit (and any later ones) are read and checked the way Spark's ConflictChecker does for the
  * operations otslake performs; a loss that cannot hurt (blind appends, compaction next to appends)
- * is retried at the next free version. A conflict is a return value, never an exception: the caller
- * decides (drop the batch when fenced, retry compaction later). Only I/O failures throw.
+ * is retried at the next free version. A conflict is a return value, never an exception, on every
+ * path (a loss that forbids ours, a fence, running out of attempts): the caller decides (drop the
+ * batch, retry compaction later). Only I/O failures throw.
  *
  * Every commit carries a unique `commitInfo.txnId`: when a put succeeded but its response was lost,
  * the retry finds the version taken, reads it, recognises its own txnId and reports success instead
@@ -33,7 +34,7 @@ import type { WrittenFile } from './parquet-file.js';
 import { encodeLogPath } from './partition-path.js';
 
 export const ENGINE_INFO = 'otslake/0.1.0';
-export const DEFAULT_MAX_COMMIT_ATTEMPTS = 100;
+const DEFAULT_MAX_COMMIT_ATTEMPTS = 100;
 
 export interface CommitOptions {
   /** The version the actions were prepared against (the snapshot read); -1 when creating the table. */
@@ -180,9 +181,7 @@ export async function commit(store: ObjectStore, actions: readonly Action[], opt
     }
     version = winners[winners.length - 1]! + 1;
   }
-  throw new OtslakeError('OTSL_LAKE_COMMIT_CONFLICT', `gave up committing after ${maxAttempts} lost races`, {
-    context: { uri: store.uri, version, attempts: maxAttempts },
-  });
+  return { kind: 'conflict', winningVersion: version - 1, fenced: false, reason: `gave up after ${maxAttempts} lost races` };
 }
 
 /** Spark's order: commitInfo, protocol, metaData, txn, then file actions (removes before adds). */

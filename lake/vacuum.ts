@@ -1,5 +1,5 @@
 /**
- * VACUUM (docs/delta-lake.md A9, C8): deletes data files that the latest snapshot does not reference
+ * VACUUM (docs/delta-rules.md §Vacuum): deletes data files that the latest snapshot does not reference
  * and that are older than the retention (delta.deletedFileRetentionDuration, 7 days). Files of
  * batches that never committed (orphans) and files removed long enough ago both qualify.
  *
@@ -18,7 +18,7 @@ import { decodeLogPath } from './partition-path.js';
 import { STAGING_ROOT } from './mirror/staging.js';
 import { loadSnapshot } from './snapshot.js';
 
-export const DEFAULT_DELETED_FILE_RETENTION = 'interval 1 week';
+const DEFAULT_DELETED_FILE_RETENTION = 'interval 1 week';
 
 export interface VacuumOptions {
   /** Overrides delta.deletedFileRetentionDuration. */
@@ -45,13 +45,13 @@ export function deletedFileRetentionMsOf(metadata: Metadata): number {
 }
 
 /** `_` folders whose files vacuum does consider: they hold data, never state. */
-export const VACUUMABLE_PREFIXES = ['_change_data/', STAGING_ROOT] as const;
+const VACUUMABLE_PREFIXES = ['_change_data/', STAGING_ROOT] as const;
 
 /** The Iceberg metadata of the table (lake/iceberg): state, cleaned by its own expiry, never by vacuum. */
 const ICEBERG_METADATA_PREFIX = 'metadata/';
 
 /** True for keys vacuum must never consider: hidden or `_` state folders, the log itself, Iceberg metadata. */
-export function isProtectedKey(key: string): boolean {
+function isProtectedKey(key: string): boolean {
   if (key.startsWith(ICEBERG_METADATA_PREFIX)) return true;
   const prefix = VACUUMABLE_PREFIXES.find((p) => key.startsWith(p));
   const rest = prefix === undefined ? key : key.slice(prefix.length);

@@ -1,12 +1,12 @@
 /**
- * The client-side channel state machine of docs/tunnel-protocol.md §4, as data.
+ * The client-side channel state machine of docs/tunnel-protocol.md §Channel lifecycle, as data.
  *
  * A channel the client holds has a wire status and an int64 version. Two kinds of event move it:
  *   - the server's view, from a heartbeat response: applied only if `server.version >= local.version`
- *     (ties go to the server, §4.2); a stale message is ignored, not an error;
+ *     (ties go to the server); a stale message is ignored, not an error;
  *   - the owner's action: `release` (stopped → report CLOSE), `finish` (checkpointed "finished" → report
- *     TERMINATED), `stuck` (CLOSING for too many heartbeats → force CLOSE, §4.5). Local changes bump the
- *     version by one so the server sees them as newer.
+ *     TERMINATED), `stuck` (CLOSING for too many heartbeats → force CLOSE; docs/tunnel-protocol.md
+ *     §Stuck CLOSING channels). Local changes bump the version by one so the server sees them as newer.
  *
  *            server OPEN            owner release / server CLOSE / stuck
  *   (new) ───────────────▶ OPEN ─── server CLOSING ──▶ CLOSING ─────────────▶ CLOSE ── server OPEN (re-dial) ──▶ OPEN
@@ -60,7 +60,7 @@ export const TRANSITIONS: Readonly<Record<ChannelStatus, Partial<Record<ChannelT
     release: take(CLOSE),
     finish: report(TERMINATED),
   },
-  // Final: the data is consumed. Whatever the server says, the answer is TERMINATED (GO/JAVA conn CLOSED row, §4.3).
+  // Final: the data is consumed. Whatever the server says, the answer is TERMINATED (as the Go and Java SDKs answer).
   [TERMINATED]: {
     'server-open': report(TERMINATED),
     'server-closing': report(TERMINATED),
@@ -74,13 +74,13 @@ export interface ChannelState {
   readonly channelId: string;
   readonly status: ChannelStatus;
   readonly version: bigint;
-  /** Consecutive heartbeat responses that left the channel CLOSING (stuck detection, §4.5). */
+  /** Consecutive heartbeat responses that left the channel CLOSING (stuck detection). */
   readonly closingRounds: number;
   /** Increments each time the channel is (re)opened to us: a new assignment needs a new GetCheckpoint. */
   readonly assignment: number;
 }
 
-export function triggerOf(status: ChannelStatus): ChannelTrigger {
+function triggerOf(status: ChannelStatus): ChannelTrigger {
   switch (status) {
     case OPEN:
       return 'server-open';
@@ -121,7 +121,7 @@ export function applyServerChannel(current: ChannelState | undefined, msg: Chann
     triggerOf(msg.status); // rejects an unknown status
     return { channelId: msg.channel_id, status: msg.status, version: msg.version, closingRounds: 0, assignment: allocate ? allocate() : 1 };
   }
-  if (msg.version < current.version) return current; // stale (§4.2: merge with >=)
+  if (msg.version < current.version) return current; // stale: the server's entry wins only when its version is >= ours
   return transition(current, triggerOf(msg.status), msg.version, allocate);
 }
 
@@ -142,8 +142,9 @@ export interface MergeResult {
 }
 
 /**
- * Merges a heartbeat response into the local view (§4.2–4.3, §4.5). The response is the authoritative
- * list: channels it omits are dropped. `closingRoundThreshold` 0 disables stuck detection.
+ * Merges a heartbeat response into the local view (docs/tunnel-protocol.md §Versions, §Heartbeat,
+ * §Stuck CLOSING channels). The response is the authoritative list: channels it omits are dropped.
+ * `closingRoundThreshold` 0 disables stuck detection.
  */
 export function mergeHeartbeat(
   local: ReadonlyMap<string, ChannelState>,

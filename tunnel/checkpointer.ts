@@ -1,5 +1,5 @@
 /**
- * Per-channel Tunnel checkpoints with the SDKs' sequence-number rules (docs/tunnel-protocol.md §6):
+ * Per-channel Tunnel checkpoints with the SDKs' sequence-number rules (docs/tunnel-protocol.md §Checkpoints and sequence numbers):
  *   - after GetCheckpoint the next sequence number is `server + 1`;
  *   - each accepted checkpoint advances it by one;
  *   - on OTSSequenceNumberNotMatch, re-read GetCheckpoint, take `server + 1`, and try once more. The SDKs

@@ -1,5 +1,5 @@
 /**
- * CRC-8 of PlainBuffer (docs/tunnel-protocol.md §5.3): "crc-8-ATM", polynomial x^8+x^2+x+1 (0x07), init 0,
+ * CRC-8 of PlainBuffer (docs/plainbuffer.md §CRC-8): "crc-8-ATM", polynomial x^8+x^2+x+1 (0x07), init 0,
  * MSB-first, no reflection, no final XOR. Multi-byte integers are fed low byte first, which is exactly their
  * little-endian wire order — so the decoder can checksum raw byte ranges without re-encoding anything.
  */

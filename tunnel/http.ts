@@ -1,13 +1,13 @@
 /**
  * The Tunnel wire transport: signed protobuf POSTs over node:http(s) with a keep-alive agent, a
- * per-request timeout, protobuf `Error` decoding and retries (docs/tunnel-protocol.md §2).
+ * per-request timeout, protobuf `Error` decoding and retries (docs/tunnel-protocol.md §Transport, §Errors and retries).
  *
  * Retry rule. A request the server may have applied is retried only when the RPC is idempotent
  * (ListTunnel, DescribeTunnel, ReadRecords, GetCheckpoint — the Java SDK's list). A failure before the
  * request left this machine (connect phase: refused, DNS, unreachable) is retried for every RPC, and so
  * are server codes that say "not applied" (busy, quota). Everything else is final.
  */
-import http from 'node:http';
+import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { OtslakeError, type ErrorCode, type ErrorContext } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
@@ -49,10 +49,19 @@ const DEFAULT_TIMEOUT_MS = 60_000;
 const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 const USER_AGENT = 'otslake-tunnel/0.1';
 
-/** Go's tunnel client: ReadRecords backs off from 16 ms up to 3 s for 75 s; the rest from 100 ms to 2 s for 35 s (§2.6). */
+/** Go's tunnel client: ReadRecords backs off from 16 ms up to 3 s for 75 s; the rest from 100 ms to 2 s for 35 s. */
 export function retryPolicyFor(path: string): RetryPolicy {
   if (path === '/tunnel/readrecords') return { maxAttempts: 12, initialDelayMs: 16, maxDelayMs: 3_000, multiplier: 2, maxElapsedMs: 75_000 };
   return { maxAttempts: 10, initialDelayMs: 100, maxDelayMs: 2_000, multiplier: 2, maxElapsedMs: 35_000 };
+}
+
+/** One RPC attempt as its response handler sees it. */
+interface ResponseCall {
+  readonly path: string;
+  readonly idempotent: boolean;
+  readonly ctx: ErrorContext;
+  settled(): boolean;
+  finish(err: OtslakeError | undefined, value?: RpcResponse): void;
 }
 
 export class TunnelTransport {
@@ -114,17 +123,7 @@ export class TunnelTransport {
 
   private sendOnce(path: string, body: Uint8Array, idempotent: boolean, context: ErrorContext, attempt: number, signal?: AbortSignal): Promise<RpcResponse> {
     const fullPath = joinPath(this.url.pathname, path);
-    const headers: Record<string, string | number> = {
-      ...signRequest({
-        path: fullPath,
-        body,
-        instanceName: this.options.instanceName,
-        credentials: this.options.credentials,
-        ...(this.options.apiVersion ? { apiVersion: this.options.apiVersion } : {}),
-      }),
-      'content-length': body.byteLength,
-      'user-agent': USER_AGENT,
-    };
+    const headers = this.headersFor(fullPath, body);
     const ctx = attempt > 1 ? { ...context, attempts: attempt } : context;
 
     return new Promise<RpcResponse>((resolve, reject) => {
@@ -175,54 +174,70 @@ export class TunnelTransport {
         // Over TLS the request can only leave after the handshake: until then nothing reached the server.
         else socket.once(this.url.protocol === 'https:' ? 'secureConnect' : 'connect', () => (phase = 'sent'));
       });
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        const code = err.code ?? 'UNKNOWN';
-        const neverSent = phase === 'connect' || isConnectPhaseCode(code);
+      req.on('error', (err: NodeJS.ErrnoException) => finish(this.requestError(path, err, phase, idempotent, ctx)));
+      req.on('response', (res) => this.readResponse(res, { path, idempotent, ctx, settled: () => settled, finish }));
+      req.end(body);
+    });
+  }
+
+  private headersFor(fullPath: string, body: Uint8Array): Record<string, string | number> {
+    return {
+      ...signRequest({
+        path: fullPath,
+        body,
+        instanceName: this.options.instanceName,
+        credentials: this.options.credentials,
+        ...(this.options.apiVersion ? { apiVersion: this.options.apiVersion } : {}),
+      }),
+      'content-length': body.byteLength,
+      'user-agent': USER_AGENT,
+    };
+  }
+
+  /** A socket or request failure: retriable when the request never left, or when the RPC is idempotent. */
+  private requestError(path: string, err: NodeJS.ErrnoException, phase: 'connect' | 'sent', idempotent: boolean, ctx: ErrorContext): OtslakeError {
+    const code = err.code ?? 'UNKNOWN';
+    const neverSent = phase === 'connect' || isConnectPhaseCode(code);
+    return new OtslakeError('OTSL_TUNNEL_HTTP', `${path} to ${this.endpointLabel} failed: ${err.message}`, {
+      cause: err,
+      retriable: neverSent || (idempotent && isRetriableNetworkCode(code)),
+      context: { ...ctx, errno: code, phase: neverSent ? 'connect' : 'sent' },
+    });
+  }
+
+  /** Collects the body (bounded by maxResponseBytes) and settles the call with the response or its error. */
+  private readResponse(res: IncomingMessage, call: ResponseCall): void {
+    const { path, idempotent, ctx, finish } = call;
+    const chunks: Buffer[] = [];
+    let received = 0;
+    res.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > this.maxResponseBytes) {
         finish(
-          new OtslakeError('OTSL_TUNNEL_HTTP', `${path} to ${this.endpointLabel} failed: ${err.message}`, {
-            cause: err,
-            retriable: neverSent || (idempotent && isRetriableNetworkCode(code)),
-            context: { ...ctx, errno: code, phase: neverSent ? 'connect' : 'sent' },
+          new OtslakeError('OTSL_TUNNEL_PROTOCOL', `${path} response exceeds ${this.maxResponseBytes} bytes`, {
+            context: { ...ctx, maxResponseBytes: this.maxResponseBytes },
           }),
         );
-      });
-      req.on('response', (res) => {
-        const chunks: Buffer[] = [];
-        let received = 0;
-        res.on('data', (chunk: Buffer) => {
-          received += chunk.length;
-          if (received > this.maxResponseBytes) {
-            finish(
-              new OtslakeError('OTSL_TUNNEL_PROTOCOL', `${path} response exceeds ${this.maxResponseBytes} bytes`, {
-                context: { ...ctx, maxResponseBytes: this.maxResponseBytes },
-              }),
-            );
-            return;
-          }
-          chunks.push(chunk);
-        });
-        res.on('error', (err: NodeJS.ErrnoException) => {
-          finish(
-            new OtslakeError('OTSL_TUNNEL_HTTP', `${path} response from ${this.endpointLabel} broke off: ${err.message}`, {
-              cause: err,
-              retriable: idempotent,
-              context: { ...ctx, errno: err.code ?? 'UNKNOWN', phase: 'response' },
-            }),
-          );
-        });
-        res.on('end', () => {
-          if (settled) return;
-          const status = res.statusCode ?? 0;
-          const requestId = headerString(res.headers['x-ots-requestid']);
-          const responseBody = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-          if (status >= 200 && status < 300) {
-            finish(undefined, { body: responseBody, httpStatus: status, requestId });
-            return;
-          }
-          finish(this.errorFromResponse(path, status, requestId, responseBody, idempotent, ctx));
-        });
-      });
-      req.end(body);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    res.on('error', (err: NodeJS.ErrnoException) => {
+      finish(
+        new OtslakeError('OTSL_TUNNEL_HTTP', `${path} response from ${this.endpointLabel} broke off: ${err.message}`, {
+          cause: err,
+          retriable: idempotent,
+          context: { ...ctx, errno: err.code ?? 'UNKNOWN', phase: 'response' },
+        }),
+      );
+    });
+    res.on('end', () => {
+      if (call.settled()) return;
+      const status = res.statusCode ?? 0;
+      const requestId = headerString(res.headers['x-ots-requestid']);
+      const responseBody = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      if (status >= 200 && status < 300) finish(undefined, { body: responseBody, httpStatus: status, requestId });
+      else finish(this.errorFromResponse(path, status, requestId, responseBody, idempotent, ctx));
     });
   }
 

@@ -1,6 +1,6 @@
 /**
- * PlainBuffer record decoder for Tunnel records (docs/tunnel-protocol.md §5.3), a port of the Java reader's
- * rules (which verifies every checksum), not of the npm SDK's decoder (which cannot read Tunnel records, §2.7).
+ * PlainBuffer record decoder for Tunnel records (docs/plainbuffer.md §Record layout), a port of the Java reader's
+ * rules (which verifies every checksum), not of the npm SDK's decoder (which cannot read Tunnel records).
  *
  *   record    := u32(0x75) row                                   all integers little-endian
  *   row       := 0x01 pkcell* [0x02 cell+] [0x08] [0x0B ext] 0x09 rowCrc

@@ -1,8 +1,8 @@
 /**
- * proto2 messages of the Tunnel API, wire-exact with docs/tunnel-protocol.md §1.1 (names, numbers, labels).
+ * proto2 messages of the Tunnel API, wire-exact with the SDKs' definitions (names, numbers, labels; docs/tunnel-protocol.md §Messages).
  *
  * protobufjs encodes proto2 `required` fields even when they hold the default value, which the Java SDK
- * needs (§1.2). Its int64 support is `Long` only (a bigint is silently encoded as 0), so this module is
+ * needs. Its int64 support is `Long` only (a bigint is silently encoded as 0), so this module is
  * the one place that converts: callers see `bigint` for every 64-bit field, both ways.
  *
  * The emulator uses these same message definitions (they are the protocol, not the client), but never
@@ -11,7 +11,10 @@
 import protobuf from 'protobufjs';
 import Long from 'long';
 import { OtslakeError } from '../common/errors.js';
-import { decodeReadRecordsResponse, encodeReadRecordsResponse } from './read-records-wire.js';
+import { ActionType, decodeReadRecordsResponse, encodeReadRecordsResponse, type ReadRecordsResponse, type RecordMsg } from './read-records-wire.js';
+
+// The ReadRecords messages are defined beside their direct codec; re-exported so callers see one message module.
+export { ActionType, type ReadRecordsResponse, type RecordMsg };
 
 const TUNNEL_PROTO = `
 syntax = "proto2";
@@ -103,7 +106,7 @@ message ScheduleRequest  { required string tunnel_id = 1; repeated Channel chann
 message ScheduleResponse {}
 `;
 
-export const tunnelRoot: protobuf.Root = protobuf.parse(TUNNEL_PROTO, { keepCase: true }).root;
+const tunnelRoot: protobuf.Root = protobuf.parse(TUNNEL_PROTO, { keepCase: true }).root;
 
 // ---- TypeScript shapes (field names as on the wire; 64-bit integers as bigint) ----
 
@@ -117,11 +120,6 @@ export enum ChannelStatus {
   CLOSING = 2,
   CLOSE = 3,
   TERMINATED = 4,
-}
-export enum ActionType {
-  PUT_ROW = 1,
-  UPDATE_ROW = 2,
-  DELETE_ROW = 3,
 }
 export enum StartOffsetFlag {
   LATEST = 0,
@@ -255,16 +253,6 @@ export interface ReadRecordsRequest {
   client_id: string;
   channel_id: string;
   token: string;
-}
-export interface RecordMsg {
-  action_type: ActionType;
-  record: Uint8Array;
-  origin_record?: Uint8Array;
-}
-export interface ReadRecordsResponse {
-  records: RecordMsg[];
-  next_token: string;
-  may_more_record?: boolean;
 }
 export interface TokenMsg {
   version: bigint;

@@ -1,5 +1,5 @@
 /**
- * A direct codec for the one message that carries data, ReadRecordsResponse (§1.1):
+ * A direct codec for the one message that carries data, ReadRecordsResponse (docs/tunnel-protocol.md §Messages):
  *
  *   ReadRecordsResponse { repeated Record records = 1; required string next_token = 2; optional bool may_more_record = 3; }
  *   Record              { required ActionType action_type = 1; required bytes record = 2; optional bytes origin_record = 3; }
@@ -11,7 +11,22 @@
  * canonical form only — ASCII tokens, known action types, no unknown fields, short varints — and
  * answers null for anything else, so that the generic path decides (or throws) as it always did.
  */
-import type { ActionType, ReadRecordsResponse, RecordMsg } from './proto.js';
+
+export enum ActionType {
+  PUT_ROW = 1,
+  UPDATE_ROW = 2,
+  DELETE_ROW = 3,
+}
+export interface RecordMsg {
+  action_type: ActionType;
+  record: Uint8Array;
+  origin_record?: Uint8Array;
+}
+export interface ReadRecordsResponse {
+  records: RecordMsg[];
+  next_token: string;
+  may_more_record?: boolean;
+}
 
 const TAG_RECORDS = (1 << 3) | 2;
 const TAG_NEXT_TOKEN = (2 << 3) | 2;

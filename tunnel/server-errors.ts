@@ -1,6 +1,6 @@
 /**
  * The table that turns a Tablestore/Tunnel server error code into an otslake error code and a retry
- * decision (docs/tunnel-protocol.md §2.5–2.6). Kept as data so the policy is readable in one place.
+ * decision (docs/tunnel-protocol.md §Errors and retries). Kept as data so the policy is readable in one place.
  */
 import type { ErrorCode } from '../common/errors.js';
 

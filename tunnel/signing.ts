@@ -1,5 +1,5 @@
 /**
- * Tablestore V2 request signing (docs/tunnel-protocol.md §2.2–2.3).
+ * Tablestore V2 request signing (docs/tunnel-protocol.md §Signing).
  *
  *   StringToSign = Path "\n" "POST" "\n" "" "\n" CanonicalHeaders
  *   CanonicalHeaders = every x-ots-* header except x-ots-signature, lower-cased, sorted, "name:trim(value)\n"
@@ -10,7 +10,7 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
-/** The Tunnel API version the Go SDK sends; the server also accepts the table API's 2015-12-31 (§2.2). */
+/** The Tunnel API version the Go SDK sends; the server also accepts the table API's 2015-12-31 (docs/tunnel-protocol.md §Transport). */
 export const TUNNEL_API_VERSION = '2018-04-01';
 
 export interface Credentials {
@@ -32,12 +32,12 @@ export interface SignInput {
   extraHeaders?: Record<string, string>;
 }
 
-/** base64 of the raw 16-byte MD5 digest (not of its hex form: the Tunnel server checks the raw form, §2.2). */
+/** base64 of the raw 16-byte MD5 digest (not of its hex form: the Tunnel server checks the raw form; docs/tunnel-protocol.md §Transport). */
 export function computeContentMd5(body: Uint8Array): string {
   return createHash('md5').update(body).digest('base64');
 }
 
-export function buildCanonicalHeaders(headers: Record<string, string>): string {
+function buildCanonicalHeaders(headers: Record<string, string>): string {
   const entries: Array<[string, string]> = [];
   for (const [name, value] of Object.entries(headers)) {
     const lower = name.toLowerCase();

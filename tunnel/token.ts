@@ -1,6 +1,6 @@
 /**
  * Tunnel tokens: `base64(Token{version, content})`, content being TokenContent (v1) or TokenContentV2 (v2)
- * (docs/tunnel-protocol.md §5.2). Clients look inside only to tell stream from base: a stream token carries
+ * (docs/tunnel-protocol.md §Tokens). Clients look inside only to tell stream from base: a stream token carries
  * a non-empty `iterator`. The token stays opaque everywhere else — we store and send the string as received.
  */
 import { OtslakeError } from '../common/errors.js';

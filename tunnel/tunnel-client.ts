@@ -1,8 +1,9 @@
 /**
- * One method per Tunnel RPC (docs/tunnel-protocol.md §1). Requests and responses are the proto2 shapes of
+ * One method per Tunnel RPC (docs/tunnel-protocol.md §RPCs). Requests and responses are the proto2 shapes of
  * tunnel/proto.ts (snake_case as on the wire, bigint for int64). No state lives here: connection,
  * heartbeats and channel ownership are TunnelSession's job.
  */
+import type { TablestoreConnection } from '../common/connections.js';
 import type { ErrorContext } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { RetryPolicy } from '../common/retry.js';
@@ -52,7 +53,7 @@ export interface RpcOptions {
   signal?: AbortSignal | undefined;
 }
 
-/** A ReadRecords answer plus what the batch heuristics of §5.1 need (body size, request id). */
+/** A ReadRecords answer plus what the batch heuristics of docs/tunnel-protocol.md §ReadRecords need (body size, request id). */
 export interface ReadRecordsResult extends ReadRecordsResponse {
   responseBytes: number;
   requestId?: string | undefined;
@@ -65,7 +66,7 @@ interface RpcSpec {
   idempotent: boolean;
 }
 
-// Idempotency per the Java SDK's IDEMPOTENT_ACTIONS: it decides which failures may be retried (§1).
+// Idempotency per the Java SDK's IDEMPOTENT_ACTIONS: it decides which failures may be retried (docs/tunnel-protocol.md §Errors and retries).
 const RPCS = {
   createTunnel: { path: '/tunnel/create', request: 'CreateTunnelRequest', response: 'CreateTunnelResponse', idempotent: false },
   deleteTunnel: { path: '/tunnel/delete', request: 'DeleteTunnelRequest', response: 'DeleteTunnelResponse', idempotent: false },
@@ -85,6 +86,19 @@ export type RpcName = keyof typeof RPCS;
 
 export class TunnelClient {
   private readonly transport: TunnelTransport;
+
+  /** A client for a resolved connection (common/connections.ts): the one mapping of credentials to this client. */
+  static fromConnection(connection: TablestoreConnection, options: Pick<TunnelClientOptions, 'logger' | 'retry'> = {}): TunnelClient {
+    return new TunnelClient({
+      endpoint: connection.endpoint,
+      instanceName: connection.instanceName,
+      accessKeyId: connection.accessKeyId,
+      accessKeySecret: connection.accessKeySecret,
+      securityToken: connection.securityToken ?? undefined,
+      requestTimeoutMs: connection.requestTimeoutMs,
+      ...options,
+    });
+  }
 
   constructor(options: TunnelClientOptions) {
     this.transport = new TunnelTransport({
@@ -146,7 +160,7 @@ export class TunnelClient {
     await this.invoke('schedule', req, opts);
   }
 
-  /** Go-only RPC; rpo_infos / tunnel_rpo_infos are JSON bytes whose keys are UNVERIFIED (§1.3). */
+  /** Go-only RPC; rpo_infos / tunnel_rpo_infos are JSON bytes whose keys are undocumented (docs/tunnel-protocol.md §RPCs). */
   getRpo(req: GetRpoRequest, opts?: RpcOptions): Promise<GetRpoResponse> {
     return this.invoke('getRpo', req, opts);
   }

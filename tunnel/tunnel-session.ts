@@ -1,7 +1,7 @@
 /**
  * A connected Tunnel client: ConnectTunnel, a background heartbeat loop that keeps the authoritative list
  * of channels this client holds, and the per-channel operations the daemon needs around a batch
- * (docs/tunnel-protocol.md §4, §6, §7.1).
+ * (docs/tunnel-protocol.md §Channel lifecycle, §Heartbeat, §Checkpoints and sequence numbers).
  *
  *   start() ─▶ Connect(client_tag, timeout) ─▶ Heartbeat([]) ─▶ every heartbeatIntervalMs: Heartbeat(local view)
  *                 ▲                                                    │ merge (channel-state.ts) → 'channels' event

@@ -1,5 +1,5 @@
 /**
- * RecordSink → changelog rows (design §3): one row per Tunnel record with the primary key, the
+ * RecordSink → changelog rows (docs/changelog.md §Columns): one row per Tunnel record with the primary key, the
  * attribute values, and `_op`, `_ts`, `_seq`, `_channel`, `_deleted_columns`.
  *
  * Hot path: one row object is reused for every record (the Parquet writer copies values out on

@@ -1,5 +1,5 @@
 /**
- * The piscina entry: one channel's share of a micro-batch (design §1 "compute").
+ * The `read-channel` task: one channel's share of a micro-batch (docs/tunnel-protocol.md §Micro-batch cycle).
  *
  *   ReadRecords from startToken, page after page, until the budget, "finished", or the live tail
  *   → decode record by record into changelog rows → Parquet files in the table folder
@@ -21,10 +21,10 @@ import { PlainBufferDecoder } from '../tunnel/plainbuffer.js';
 import { FINISHED_TOKEN, type RecordMsg } from '../tunnel/proto.js';
 import { ChangelogRowSink } from './changelog-rows.js';
 import { DeadLetters } from './dead-letters.js';
-import { createTaskHandler, type ChannelTaskInput, type ChannelTaskOk, type ChannelTaskResult, type TaskStats } from './protocol.js';
-import { handleMergeMirrorTask, type MergeMirrorTaskInput, type MergeMirrorTaskResult } from './mirror-task.js';
+import type { ChannelTaskInput, ChannelTaskOk, TaskStats } from './protocol.js';
 import { BatchSchema, columnTypeOfPrimaryKey } from './schema-map.js';
 import { threadResources, type WorkerResources } from './worker-setup.js';
+import type { TunnelClient } from '../tunnel/tunnel-client.js';
 
 /** One decoder per thread: its column-name cache serves every task of the thread. */
 const decoder = new PlainBufferDecoder();
@@ -141,7 +141,7 @@ class BucketTracker {
   }
 }
 
-export async function readChannel(input: ChannelTaskInput, resources: WorkerResources = threadResources()): Promise<ChannelTaskResult> {
+export async function readChannel(input: ChannelTaskInput, resources: WorkerResources = threadResources()): Promise<ChannelTaskOk> {
   const startedMs = performance.now();
   checkInput(input);
   if (input.startToken === FINISHED_TOKEN) {
@@ -158,29 +158,120 @@ export async function readChannel(input: ChannelTaskInput, resources: WorkerReso
     };
   }
   const store = resources.tableStore(input.tablePath);
-  const client = resources.tunnelClient();
-  const schema = new BatchSchema(input.columns, input.primaryKey, input.discoverColumns);
-  const sink = new ChangelogRowSink(schema, input.channelId, input.typeConflictPolicy ?? 'dead-letter');
-  const buckets = input.mode === 'mirror' && input.mirrorBuckets !== undefined ? new BucketTracker(input, input.mirrorBuckets) : null;
-  const deadLetters = new DeadLetters(input.channelId, input.batchId);
-  const output = new ChangelogFiles(store, schema, input, resources);
+  const lander = new RecordLander(input, store, resources);
+  try {
+    const read = await readPages(input, resources.tunnelClient(), lander, startedMs);
+    return await finish(input, store, lander, read, startedMs);
+  } catch (err) {
+    await lander.output.abort(err);
+    throw err;
+  }
+}
+
+/** Where reading stopped. */
+interface ReadEnd {
+  readonly token: string;
+  readonly finished: boolean;
+  readonly records: number;
+  readonly readRequests: number;
+}
+
+/** ReadRecords page after page until the budget, "finished", or the live tail; every record to the lander. */
+async function readPages(input: ChannelTaskInput, client: TunnelClient, lander: RecordLander, startedMs: number): Promise<ReadEnd> {
   const { maxRecords, maxBytes, maxDurationMs } = input.budget;
-
   let token = input.startToken;
-  let finished = false;
   let records = 0;
-  let bytesRead = 0;
   let readRequests = 0;
-  let lastSequence: string | null = null;
-  let newestUs = -1;
-  const deadLetteredConflicts = new Map<string, number>();
+  for (;;) {
+    const pageToken = token;
+    const page = await client.readRecords({ tunnel_id: input.tunnelId, client_id: input.clientId, channel_id: input.channelId, token: pageToken });
+    readRequests++;
+    for (let i = 0; i < page.records.length; i++) lander.land(page.records[i]!, pageToken, i);
+    records += page.records.length;
+    token = page.next_token;
+    await lander.output.drain();
+    if (token === FINISHED_TOKEN) return { token, finished: true, records, readRequests };
+    // The live tail: an empty page, or the server saying no more is there. Stop instead of spinning.
+    if (page.records.length === 0 || page.may_more_record === false) break;
+    if (records >= maxRecords || lander.bytesRead >= maxBytes || performance.now() - startedMs >= maxDurationMs) break;
+  }
+  return { token, finished: false, records, readRequests };
+}
 
-  const landRecord = (record: RecordMsg, pageToken: string, recordIndex: number): void => {
+/** Files closed, dead letters written, the offset entry claimed (when the position moved): the task's result. */
+async function finish(input: ChannelTaskInput, store: ObjectStore, lander: RecordLander, read: ReadEnd, startedMs: number): Promise<ChannelTaskOk> {
+  const files = await lander.output.close();
+  const dead = await lander.deadLetters.write(store);
+  const moved = read.records > 0 || read.token !== input.startToken;
+  const entry = moved
+    ? await claimOffsetEntry(store, input.committedSeq, {
+        tunnelId: input.tunnelId,
+        channelId: input.channelId,
+        batchId: input.batchId,
+        startToken: input.startToken,
+        endToken: read.token,
+        finished: read.finished,
+        records: read.records,
+        lastSequence: lander.lastSequence,
+      })
+    : null;
+  return {
+    kind: 'ok',
+    endToken: read.token,
+    finished: read.finished,
+    files,
+    deadLetters: dead ? [dead] : [],
+    offsetSeq: entry?.seq ?? null,
+    newColumns: [...lander.schema.newColumns],
+    lastSequence: lander.lastSequence,
+    ...(lander.buckets ? { touchedBuckets: lander.buckets.sorted() } : {}),
+    typeConflicts: lander.typeConflicts(),
+    stats: {
+      records: read.records,
+      bytesRead: lander.bytesRead,
+      rowsWritten: lander.output.rows,
+      bytesWritten: files.reduce((sum, f) => sum + f.size, 0),
+      readRequests: read.readRequests,
+      durationMs: Math.round(performance.now() - startedMs),
+      lastRecordTimeMs: lander.newestUs >= 0 ? Math.floor(lander.newestUs / 1000) : null,
+    },
+  };
+}
+
+/**
+ * Each record to exactly one place: a row in the data files, or the dead letters (oversized,
+ * corrupt, a value or column that cannot land). Keeps what the result reports about them.
+ */
+class RecordLander {
+  readonly schema: BatchSchema;
+  readonly output: ChangelogFiles;
+  readonly deadLetters: DeadLetters;
+  readonly buckets: BucketTracker | null;
+  private readonly sink: ChangelogRowSink;
+  private readonly deadLetteredConflicts = new Map<string, number>();
+  bytesRead = 0;
+  lastSequence: string | null = null;
+  newestUs = -1;
+
+  constructor(
+    private readonly input: ChannelTaskInput,
+    store: ObjectStore,
+    resources: WorkerResources,
+  ) {
+    this.schema = new BatchSchema(input.columns, input.primaryKey, input.discoverColumns);
+    this.sink = new ChangelogRowSink(this.schema, input.channelId, input.typeConflictPolicy ?? 'dead-letter');
+    this.buckets = input.mode === 'mirror' && input.mirrorBuckets !== undefined ? new BucketTracker(input, input.mirrorBuckets) : null;
+    this.deadLetters = new DeadLetters(input.channelId, input.batchId);
+    this.output = new ChangelogFiles(store, this.schema, input, resources);
+  }
+
+  land(record: RecordMsg, pageToken: string, recordIndex: number): void {
+    const { input, sink } = this;
     const size = record.record.byteLength + (record.origin_record?.byteLength ?? 0);
-    bytesRead += size;
+    this.bytesRead += size;
     const place = { token: pageToken, recordIndex };
     if (size > input.maxRowBytes) {
-      deadLetters.addRawRecord('oversized-row', record, place, { bytes: size });
+      this.deadLetters.addRawRecord('oversized-row', record, place, { bytes: size });
       return;
     }
     try {
@@ -188,90 +279,25 @@ export async function readChannel(input: ChannelTaskInput, resources: WorkerReso
     } catch (err) {
       if (!hasCode(err, 'OTSL_DECODE_CORRUPT_RECORD')) throw err;
       const e = err as OtslakeError;
-      deadLetters.addRawRecord('corrupt-record', record, place, { error: { code: e.code, message: e.message } });
+      this.deadLetters.addRawRecord('corrupt-record', record, place, { error: { code: e.code, message: e.message } });
       return;
     }
-    if (sink.sequence !== null) lastSequence = sink.sequence;
-    if (sink.timestampUs !== null && sink.timestampUs > newestUs) newestUs = sink.timestampUs;
+    if (sink.sequence !== null) this.lastSequence = sink.sequence;
+    if (sink.timestampUs !== null && sink.timestampUs > this.newestUs) this.newestUs = sink.timestampUs;
     if (sink.verdict !== 'ok') {
-      if (sink.verdict === 'type-mismatch') deadLetteredConflicts.set(sink.problem!.column, (deadLetteredConflicts.get(sink.problem!.column) ?? 0) + 1);
-      deadLetters.addRow(sink.verdict, record, place, sink.problem!);
+      const column = sink.problem!.column;
+      if (sink.verdict === 'type-mismatch') this.deadLetteredConflicts.set(column, (this.deadLetteredConflicts.get(column) ?? 0) + 1);
+      this.deadLetters.addRow(sink.verdict, record, place, sink.problem!);
       return;
     }
     sink.acceptRow();
-    output.append(sink.row);
-    buckets?.add(sink.row);
-  };
-
-  try {
-    for (;;) {
-      const pageToken = token;
-      const page = await client.readRecords({ tunnel_id: input.tunnelId, client_id: input.clientId, channel_id: input.channelId, token: pageToken });
-      readRequests++;
-      for (let i = 0; i < page.records.length; i++) landRecord(page.records[i]!, pageToken, i);
-      records += page.records.length;
-      token = page.next_token;
-      await output.drain();
-      if (token === FINISHED_TOKEN) {
-        finished = true;
-        break;
-      }
-      // The live tail: an empty page, or the server saying no more is there. Stop instead of spinning.
-      if (page.records.length === 0 || page.may_more_record === false) break;
-      if (records >= maxRecords || bytesRead >= maxBytes || performance.now() - startedMs >= maxDurationMs) break;
-    }
-    const files = await output.close();
-    const dead = await deadLetters.write(store);
-    const moved = records > 0 || token !== input.startToken;
-    const entry = moved
-      ? await claimOffsetEntry(store, input.committedSeq, {
-          tunnelId: input.tunnelId,
-          channelId: input.channelId,
-          batchId: input.batchId,
-          startToken: input.startToken,
-          endToken: token,
-          finished,
-          records,
-          lastSequence,
-        })
-      : null;
-    const result: ChannelTaskOk = {
-      kind: 'ok',
-      endToken: token,
-      finished,
-      files,
-      deadLetters: dead ? [dead] : [],
-      offsetSeq: entry?.seq ?? null,
-      newColumns: [...schema.newColumns],
-      lastSequence,
-      ...(buckets ? { touchedBuckets: buckets.sorted() } : {}),
-      typeConflicts: [...sink.typeConflicts(), ...[...deadLetteredConflicts].map(([column, count]) => ({ column, policy: 'dead-letter' as const, count }))],
-      stats: {
-        records,
-        bytesRead,
-        rowsWritten: output.rows,
-        bytesWritten: files.reduce((sum, f) => sum + f.size, 0),
-        readRequests,
-        durationMs: Math.round(performance.now() - startedMs),
-        lastRecordTimeMs: newestUs >= 0 ? Math.floor(newestUs / 1000) : null,
-      },
-    };
-    return result;
-  } catch (err) {
-    await output.abort(err);
-    throw err;
+    this.output.append(sink.row);
+    this.buckets?.add(sink.row);
   }
-}
 
-const handleChannelTask = createTaskHandler(readChannel);
-
-/**
- * The piscina entry of every worker thread: channel tasks here, `merge-mirror` tasks to
- * workers/mirror-task.ts. Each handler checks the protocol version and returns failures as data.
- */
-export default async function handleTask(input: unknown): Promise<ChannelTaskResult | MergeMirrorTaskResult> {
-  if (typeof input === 'object' && input !== null && (input as { kind?: unknown }).kind === 'merge-mirror') {
-    return handleMergeMirrorTask(input as MergeMirrorTaskInput);
+  /** Values of the wrong type: landed in companions per the policy, or rows dead-lettered for it. */
+  typeConflicts(): NonNullable<ChannelTaskOk['typeConflicts']> {
+    const deadLettered = [...this.deadLetteredConflicts].map(([column, count]) => ({ column, policy: 'dead-letter' as const, count }));
+    return [...this.sink.typeConflicts(), ...deadLettered];
   }
-  return handleChannelTask(input);
 }

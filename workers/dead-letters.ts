@@ -16,7 +16,7 @@ import { formatSequence, type RowProblem } from './changelog-rows.js';
 import type { DeadLetterMeta } from './protocol.js';
 import { valueTypeName } from './schema-map.js';
 
-export const DEAD_LETTERS_PREFIX = '_otslake/dead-letters';
+const DEAD_LETTERS_PREFIX = '_otslake/dead-letters';
 
 export type DeadLetterReason = 'corrupt-record' | 'type-mismatch' | 'unknown-column' | 'oversized-row' | 'column-name-conflict';
 
@@ -43,7 +43,7 @@ function base64Of(bytes: Uint8Array): string {
 }
 
 /** The changelog row a record would have become, with Tablestore types beside the values. */
-export function renderRow(record: RecordMsg, channelId: string): { row: Record<string, unknown>; types: Record<string, string> } {
+function renderRow(record: RecordMsg, channelId: string): { row: Record<string, unknown>; types: Record<string, string> } {
   const decoded = decodeRecordToObject(record);
   const row: Record<string, unknown> = {};
   const types: Record<string, string> = {};

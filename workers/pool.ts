@@ -4,14 +4,14 @@
  * failures from data, and turns whatever else reaches the main thread — a thread that died, a raw
  * throw that bypassed createTaskHandler — into OTSL_WORKER_CRASHED with the task's context.
  *
- * Worker files: `.ts` runs under tsx (vitest, `npx tsx`), `.js` from dist/ in production; pick with
- * resolveWorkerFile(import.meta.url, 'channel-task').
+ * Worker files: `.ts` runs under tsx (vitest, `npx tsx`), `.js` from dist/ in production; the
+ * production entry is `entryWorkerFile()` (workers/entry.ts).
  */
 import { Piscina } from 'piscina';
 import { deserializeError, OtslakeError, type ErrorContext, type SerializedError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
-import type { MergeMirrorTaskInput, MergeMirrorTaskOk } from './mirror-task.js';
-import { contextOf, type ChannelTaskInput, type ChannelTaskOk } from './protocol.js';
+import { contextOf, describeTask, type TaskInput, type TaskResults } from './protocol.js';
+import { TaskSlots } from './task-slots.js';
 
 export interface WorkerPoolOptions {
   /** Absolute path or file: URL of the worker module (its default export handles tasks). */
@@ -31,8 +31,8 @@ export interface WorkerPoolOptions {
   readonly onTasksChanged?: (running: number, waiting: number) => void;
 }
 
-export type ChannelTaskOutcome = ChannelTaskOk | { readonly kind: 'failed'; readonly error: OtslakeError };
-export type MergeMirrorTaskOutcome = MergeMirrorTaskOk | { readonly kind: 'failed'; readonly error: OtslakeError };
+/** A task's result on the main thread: the kind's Ok result, or a handled failure with its error revived. */
+export type TaskOutcome<T extends TaskInput> = TaskResults[T['kind']] | { readonly kind: 'failed'; readonly error: OtslakeError };
 
 export interface WorkerPool {
   readonly capacity: number;
@@ -41,13 +41,11 @@ export interface WorkerPool {
   /** Tasks waiting here for a free slot. */
   readonly waiting: number;
   /**
-   * Runs one channel task. Resolves with the result (a handled failure is `{kind:'failed'}` with a
-   * revived OtslakeError); rejects with OTSL_WORKER_CRASHED (retriable) when the thread died, or
+   * Runs one task of any kind. Resolves with the result (a handled failure is `{kind:'failed'}` with
+   * a revived OtslakeError); rejects with OTSL_WORKER_CRASHED (retriable) when the thread died, or
    * OTSL_ABORTED when `signal` fired or the pool was destroyed.
    */
-  run(input: ChannelTaskInput, options?: { signal?: AbortSignal }): Promise<ChannelTaskOutcome>;
-  /** Runs one merge-mirror task (workers/mirror-task.ts) on the same threads and slots, same outcomes. */
-  runMerge(input: MergeMirrorTaskInput, options?: { signal?: AbortSignal }): Promise<MergeMirrorTaskOutcome>;
+  run<T extends TaskInput>(input: T, options?: { signal?: AbortSignal }): Promise<TaskOutcome<T>>;
   /** Graceful: no new tasks, running ones finish (up to closeTimeoutMs), waiting ones are rejected. */
   close(): Promise<void>;
   /** Immediate: running and waiting tasks are rejected with OTSL_ABORTED, threads terminated. */
@@ -59,6 +57,11 @@ export function resolveWorkerFile(callerUrl: string, basename: string): string {
   return new URL(`./${basename}${callerUrl.endsWith('.ts') ? '.ts' : '.js'}`, callerUrl).href;
 }
 
+/** The production worker module, workers/entry (`.ts` or `.js` like this build). */
+export function entryWorkerFile(): string {
+  return resolveWorkerFile(import.meta.url, 'entry');
+}
+
 /** How a task is named in errors and logs. */
 interface TaskLabel {
   readonly noun: string;
@@ -66,25 +69,15 @@ interface TaskLabel {
   readonly context: ErrorContext;
 }
 
-interface Waiter {
-  resolve: () => void;
-  reject: (err: OtslakeError) => void;
-}
-
 function isResult(x: unknown): x is { kind: 'ok' } | { kind: 'failed'; error: SerializedError } {
   return typeof x === 'object' && x !== null && ((x as { kind?: unknown }).kind === 'ok' || (x as { kind?: unknown }).kind === 'failed');
 }
 
-export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
-  if (!Number.isInteger(options.threads) || options.threads < 1) {
-    throw new OtslakeError('OTSL_INTERNAL', `worker pool threads must be an integer ≥ 1, got ${options.threads}`);
-  }
-  const filename = options.filename instanceof URL ? options.filename.href : options.filename;
-  const log = (options.log ?? silentLogger).child({ component: 'worker-pool' });
-  const capacity = options.threads;
-  const piscina = new Piscina({
+/** The piscina pool behind the worker pool: one task per thread, threads never parked in Atomics.wait. */
+function openPiscina(options: WorkerPoolOptions, filename: string, capacity: number): Piscina {
+  return new Piscina({
     filename,
-    // Node 20 cannot load .ts in a worker; tsx's loader can (docs: dependencies.md §4).
+    // Node 20 cannot load .ts in a worker; tsx's loader can.
     ...(filename.endsWith('.ts') ? { execArgv: ['--import', 'tsx'] } : {}),
     minThreads: 1,
     maxThreads: capacity,
@@ -96,12 +89,19 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     atomics: 'disabled',
     ...(options.workerData === undefined ? {} : { workerData: options.workerData }),
   });
+}
 
-  let running = 0;
-  const waiters: Waiter[] = [];
+export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
+  if (!Number.isInteger(options.threads) || options.threads < 1) {
+    throw new OtslakeError('OTSL_INTERNAL', `worker pool threads must be an integer ≥ 1, got ${options.threads}`);
+  }
+  const filename = options.filename instanceof URL ? options.filename.href : options.filename;
+  const log = (options.log ?? silentLogger).child({ component: 'worker-pool' });
+  const capacity = options.threads;
+  const piscina = openPiscina(options, filename, capacity);
+
+  const slots = new TaskSlots(capacity, options.onTasksChanged);
   let state: 'open' | 'closing' | 'destroyed' = 'open';
-
-  const changed = () => options.onTasksChanged?.(running, waiters.length);
 
   // Without a listener, an 'error' from a thread that died between tasks would crash the daemon.
   piscina.on('error', (err: unknown) => {
@@ -117,56 +117,20 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     options.onWorkerError?.(wrapped);
   });
 
-  function acquire(signal: AbortSignal | undefined, task: TaskLabel): Promise<void> {
-    if (running < capacity) {
-      running++;
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        const i = waiters.indexOf(waiter);
-        if (i >= 0) waiters.splice(i, 1);
-        changed();
-        reject(abortedError(task, 'aborted while waiting for a worker thread', signal?.reason));
-      };
-      const waiter: Waiter = {
-        resolve: () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        },
-        reject: (err) => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(err);
-        },
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      waiters.push(waiter);
-      changed();
-    });
-  }
-
-  function release(): void {
-    const next = waiters.shift();
-    // The slot passes straight to the next waiter, so `running` never dips below capacity in between.
-    if (next) next.resolve();
-    else running--;
-    changed();
-  }
-
   function abortedError(task: TaskLabel, message: string, cause?: unknown): OtslakeError {
     return new OtslakeError('OTSL_ABORTED', `${task.noun} ${message}`, { context: task.context, ...(cause === undefined ? {} : { cause }) });
   }
 
   function rejectWaiters(message: string): void {
-    for (const w of waiters.splice(0)) w.reject(new OtslakeError('OTSL_ABORTED', message));
-    changed();
+    slots.rejectWaiting(() => new OtslakeError('OTSL_ABORTED', message));
   }
 
-  async function runTask(input: unknown, task: TaskLabel, signal: AbortSignal | undefined): Promise<{ kind: 'ok' } | { kind: 'failed'; error: OtslakeError }> {
+  async function run<T extends TaskInput>(input: T, runOptions: { signal?: AbortSignal } = {}): Promise<TaskOutcome<T>> {
+    const task: TaskLabel = { ...describeTask(input), context: contextOf(input) };
+    const signal = runOptions.signal;
     if (state !== 'open') throw new OtslakeError('OTSL_DAEMON_STATE', `worker pool is ${state}`, { context: task.context });
     if (signal?.aborted) throw abortedError(task, 'aborted before it started', signal.reason);
-    await acquire(signal, task);
-    changed();
+    await slots.acquire(signal, () => abortedError(task, 'aborted while waiting for a worker thread', signal?.reason));
     let raw: unknown;
     try {
       raw = await piscina.run(input, signal ? { signal } : {});
@@ -182,23 +146,13 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
       log.error(`${task.noun} crashed`, { error: wrapped });
       throw wrapped;
     } finally {
-      release();
+      slots.release();
     }
     if (!isResult(raw)) {
       throw new OtslakeError('OTSL_INTERNAL', `worker returned something that is not a ${task.noun} result`, { context: task.context });
     }
-    return raw.kind === 'ok' ? raw : { kind: 'failed', error: deserializeError(raw.error) };
-  }
-
-  function run(input: ChannelTaskInput, runOptions: { signal?: AbortSignal } = {}): Promise<ChannelTaskOutcome> {
-    const task = { noun: 'channel task', description: `channel ${input.channelId} of table ${input.table}`, context: contextOf(input) };
-    return runTask(input, task, runOptions.signal) as Promise<ChannelTaskOutcome>;
-  }
-
-  function runMerge(input: MergeMirrorTaskInput, runOptions: { signal?: AbortSignal } = {}): Promise<MergeMirrorTaskOutcome> {
-    const context = { table: input.table, batchId: input.batchId, buckets: input.buckets.join(',') };
-    const task = { noun: 'merge-mirror task', description: `the merge of buckets ${context.buckets} of table ${input.table}`, context };
-    return runTask(input, task, runOptions.signal) as Promise<MergeMirrorTaskOutcome>;
+    // The worker's handler for this kind produced the raw result (createTaskHandler), so its shape is the kind's.
+    return raw.kind === 'ok' ? (raw as TaskResults[T['kind']]) : { kind: 'failed', error: deserializeError(raw.error) };
   }
 
   let closing: Promise<void> | null = null;
@@ -206,13 +160,12 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
   return {
     capacity,
     get running() {
-      return running;
+      return slots.running;
     },
     get waiting() {
-      return waiters.length;
+      return slots.waiting;
     },
     run,
-    runMerge,
     close() {
       if (closing) return closing;
       state = 'closing';

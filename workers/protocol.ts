@@ -1,23 +1,30 @@
 /**
- * The whole contract between the daemon and its worker threads: nothing else crosses.
+ * The whole contract between the pipeline and its worker threads: nothing else crosses.
  *
- * Inputs and results are plain data (structured clone). Errors cross as `SerializedError` data,
- * because a cloned Error keeps only message/stack/cause and loses `code` (docs/errors.md).
- * Bytes never cross: workers write Parquet straight to the lake and return file metadata.
- * Unions are tagged by `kind`; add a new task kind as a new member, never by overloading a field.
+ *   TaskInput = ChannelTaskInput ('read-channel') | MergeMirrorTaskInput ('merge-mirror')
+ *   result    = the kind's Ok result | TaskFailed
+ *
+ * Inputs and results are plain data (structured clone), spelled out here as wire types: no type of
+ * another layer appears on the wire, so a change inside lake/ cannot silently change what crosses
+ * (the lake types are checked against these where they are converted). Errors cross as
+ * `SerializedError` data, because a cloned Error keeps only message/stack/cause and loses `code`
+ * (docs/errors.md). Bytes never cross: workers write Parquet straight to the lake and return file
+ * metadata. Unions are tagged by `kind`; a new task kind is a new member of TaskInput and TaskResults,
+ * and the compiler then names every switch that must handle it.
  */
 import { OtslakeError, serializeError, type ErrorContext, type SerializedError } from '../common/errors.js';
-import type { WrittenFile } from '../lake/parquet-file.js';
-import type { OssConnection } from '../lake/store.js';
-import type { ColumnType } from '../lake/parquet-columns.js';
-import type { TypeConflictPolicy } from '../lake/mirror/type-conflict.js';
-
-export type { ColumnType } from '../lake/parquet-columns.js';
+import type { LakeConnection, TablestoreConnection } from '../common/connections.js';
 
 /** Bumped on any incompatible change; a worker built from another version refuses the task. */
-export const PROTOCOL_VERSION = 2 as const;
+export const PROTOCOL_VERSION = 3 as const;
 
-/** How a table lands in the lake (design §3); the workers implement 'changelog'. */
+/** Column types of the lake's data files (the Delta primitive types otslake writes, and `_deleted_columns`). */
+export type ColumnType = 'long' | 'double' | 'boolean' | 'string' | 'binary' | 'timestamp' | 'array<string>';
+
+/** What a value whose type contradicts its column becomes (tables[].typeConflictPolicy). */
+export type TypeConflictPolicy = 'companion' | 'string' | 'dead-letter';
+
+/** How a table lands in the lake (docs/changelog.md §Table modes); the workers implement 'changelog'. */
 export type TableMode = 'changelog' | 'mirror';
 
 /** Tablestore primary-key column types. */
@@ -83,26 +90,15 @@ export interface ChannelTaskInput {
 }
 
 /**
- * Per-thread setup, sent once through piscina `workerData` (not per task): endpoints, credentials,
- * lake root, Parquet options. Plain data carved from ResolvedConfig by `workerSetupFrom()`
- * (workers/worker-setup.ts). Secrets ride here because workerData never leaves the process.
+ * Per-thread setup, sent once through piscina `workerData` (not per task): the connections the
+ * config resolved (the same objects the main thread's clients are built from), Parquet options.
+ * Secrets ride here because workerData never leaves the process.
  */
 export interface WorkerSetup {
   readonly protocol: typeof PROTOCOL_VERSION;
-  readonly tunnel: {
-    readonly endpoint: string;
-    readonly instanceName: string;
-    readonly accessKeyId: string;
-    readonly accessKeySecret: string;
-    readonly securityToken: string | null;
-    readonly requestTimeoutMs: number;
-  };
-  readonly lake: {
-    /** file:///abs/path or oss://bucket/prefix: the lake root; tables live at `tablePath` below it. */
-    readonly uri: string;
-    /** Present exactly when `uri` is oss://. */
-    readonly oss: OssConnection | null;
-  };
+  readonly tablestore: TablestoreConnection;
+  /** The lake root; tables live at `tablePath` below it. */
+  readonly lake: LakeConnection;
   readonly parquet: {
     readonly compression: 'zstd' | 'snappy' | 'uncompressed';
     readonly rowGroupRows: number;
@@ -110,11 +106,25 @@ export interface WorkerSetup {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
 
-/** Every task kind the workers accept; a union so that new kinds extend it. */
-export type TaskInput = ChannelTaskInput;
+/** Statistics of one data file as Delta's `add.stats` carries them. */
+export interface DataFileStats {
+  numRecords: number;
+  minValues?: Record<string, unknown>;
+  maxValues?: Record<string, unknown>;
+  nullCount?: Record<string, unknown>;
+  tightBounds?: boolean;
+}
 
-/** One data file the worker wrote; the daemon turns it into an `add` action (lake/transaction.ts addActionFor). */
-export type AddFileMeta = WrittenFile;
+/** One data file a worker wrote; the pipeline turns it into an `add` action (lake/transaction.ts addActionFor). */
+export interface AddFileMeta {
+  /** Key relative to the table root, not URI-encoded. */
+  path: string;
+  size: number;
+  numRecords: number;
+  modificationTime: number;
+  partitionValues: Record<string, string | null>;
+  stats: DataFileStats;
+}
 
 /**
  * Records that could not be landed, written aside and counted, never dropped: NDJSON at
@@ -163,55 +173,188 @@ export interface ChannelTaskOk {
 }
 
 /** A failure the worker handled: an expected outcome, sent as data. */
-export interface ChannelTaskFailed {
+export interface TaskFailed {
   readonly kind: 'failed';
   readonly error: SerializedError;
 }
+export type ChannelTaskResult = ChannelTaskOk | TaskFailed;
 
-export type ChannelTaskResult = ChannelTaskOk | ChannelTaskFailed;
+// ── merge-mirror ───────────────────────────────────────────────────────────────────────────────
 
-export function contextOf(input: ChannelTaskInput): ErrorContext {
-  return { table: input.table, tunnelId: input.tunnelId, channelId: input.channelId, batchId: input.batchId };
+/** A live file of a mirror table, as the snapshot the batch commits on names it. */
+export interface MirrorFileMeta {
+  /** `add.path` as in the log (URI-encoded): what a remove must name. */
+  readonly path: string;
+  readonly bucket: number;
+  readonly keyMin: string;
+  readonly keyMax: string;
+  readonly size: number;
+  readonly numRecords: number;
+}
+
+/** A new mirror data file; its add carries `tags` (bucket and key range). */
+export interface MirrorAddFileMeta extends AddFileMeta {
+  readonly tags: Record<string, string>;
+}
+
+/** A column of a mirror data file. */
+export interface FileColumn {
+  readonly name: string;
+  readonly type: ColumnType;
+  readonly nullable: boolean;
+}
+
+/** A primary-key column as the mirror's key encoding orders it. */
+export interface KeyColumnSpec {
+  readonly name: string;
+  readonly type: 'long' | 'string' | 'binary';
+}
+
+/**
+ * Applies one mirror batch's staged changes to some buckets of the table and returns the file
+ * actions for the batch's single commit (docs/mirror.md). Never commits.
+ */
+export interface MergeMirrorTaskInput {
+  readonly kind: 'merge-mirror';
+  readonly protocol: typeof PROTOCOL_VERSION;
+  readonly batchId: string;
+  readonly table: string;
+  /** The table's folder under the lake root (as for channel tasks). */
+  readonly tablePath: string;
+  /** Staging files of the batch, relative to the table root, in the order the channel tasks wrote them. */
+  readonly stagedFiles: readonly string[];
+  /** `otslake.mirror.buckets` of the table. */
+  readonly bucketCount: number;
+  /** The buckets this task owns. */
+  readonly buckets: readonly number[];
+  /** The live files of those buckets, from the snapshot the batch commits on. */
+  readonly files: readonly MirrorFileMeta[];
+  readonly keyColumns: readonly KeyColumnSpec[];
+  /** Every column of a mirror file: data columns (as of this batch, new ones included), then `_ts`, `_seq`. */
+  readonly columns: readonly FileColumn[];
+  readonly changeDataFeed: boolean;
+  /** Files are cut to about this size. */
+  readonly targetFileBytes: number;
+  /** A touched file below this merges with a neighbour; default targetFileBytes / 4. */
+  readonly minFileBytes?: number;
+}
+
+export interface MergeMirrorTaskStats {
+  readonly keysChanged: number;
+  readonly filesRead: number;
+  readonly bytesRead: number;
+  readonly rowsRead: number;
+  readonly filesWritten: number;
+  readonly rowsWritten: number;
+  readonly bytesWritten: number;
+  readonly inserted: number;
+  readonly updated: number;
+  readonly deleted: number;
+  readonly stagedRowsRead: number;
+  readonly stagedBytesRead: number;
+  readonly bucketsChanged: number;
+  readonly durationMs: number;
+}
+
+export interface MergeMirrorTaskOk {
+  readonly kind: 'ok';
+  /** Files to remove, as the snapshot names them. */
+  readonly removes: MirrorFileMeta[];
+  readonly adds: MirrorAddFileMeta[];
+  /** `_change_data/` files; empty without CDF. */
+  readonly cdc: AddFileMeta[];
+  readonly stats: MergeMirrorTaskStats;
+}
+
+// ── the union ─────────────────────────────────────────────────────────────────────────────────
+
+/** Every task kind the workers accept. */
+export type TaskInput = ChannelTaskInput | MergeMirrorTaskInput;
+export type TaskKind = TaskInput['kind'];
+
+/** The Ok result of each kind. */
+export interface TaskResults {
+  'read-channel': ChannelTaskOk;
+  'merge-mirror': MergeMirrorTaskOk;
+}
+
+export type TaskInputOf<K extends TaskKind> = Extract<TaskInput, { kind: K }>;
+export type TaskResultOf<K extends TaskKind> = TaskResults[K] | TaskFailed;
+
+/** The identifying fields of a task, for its errors and logs. */
+export function contextOf(input: TaskInput): ErrorContext {
+  switch (input.kind) {
+    case 'read-channel':
+      return { table: input.table, tunnelId: input.tunnelId, channelId: input.channelId, batchId: input.batchId };
+    case 'merge-mirror':
+      return { table: input.table, batchId: input.batchId, buckets: input.buckets.join(',') };
+    default:
+      return exhausted(input);
+  }
+}
+
+/** How a task is named in the pool's errors and logs. */
+export function describeTask(input: TaskInput): { noun: string; description: string } {
+  switch (input.kind) {
+    case 'read-channel':
+      return { noun: 'channel task', description: `channel ${input.channelId} of table ${input.table}` };
+    case 'merge-mirror':
+      return { noun: 'merge-mirror task', description: `the merge of buckets ${input.buckets.join(',')} of table ${input.table}` };
+    default:
+      return exhausted(input);
+  }
+}
+
+function exhausted(input: never): never {
+  throw new OtslakeError('OTSL_INTERNAL', `unknown task kind "${String((input as { kind?: unknown }).kind)}"`);
 }
 
 /** Builds the failed result for any error, keeping its code and adding the task's context. */
-export function failedResult(err: unknown, input?: ChannelTaskInput): ChannelTaskFailed {
+export function failedResult(err: unknown, input?: TaskInput): TaskFailed {
   const error = serializeError(err);
   return { kind: 'failed', error: input ? { ...error, context: { ...contextOf(input), ...error.context } } : error };
 }
 
-function isTaskInput(x: unknown): x is { kind: unknown; protocol: unknown } {
-  return typeof x === 'object' && x !== null && 'kind' in x;
-}
+/** The implementation of each kind a worker module runs; a kind without one is refused as data. */
+export type TaskHandlers = { readonly [K in TaskKind]?: (input: TaskInputOf<K>) => Promise<TaskResultOf<K>> };
 
-export type ChannelTaskImpl = (input: ChannelTaskInput) => Promise<ChannelTaskResult>;
+const KINDS: readonly string[] = ['read-channel', 'merge-mirror'] satisfies TaskKind[];
 
 /**
- * Wraps a worker's implementation as the piscina entry (`export default createTaskHandler(impl)`):
- * checks the protocol version and the kind, and turns every thrown error into `{kind:'failed'}` data,
- * so that its code survives the thread boundary. Only a dying thread is left for the pool to report.
- * It does not insist on running in a worker thread, so that the implementation can be unit-tested in-process.
+ * The piscina entry of a worker module (`export default createTaskHandler({...})`): the one place
+ * that checks the protocol version and the kind and dispatches, and that turns every thrown error
+ * into `{kind:'failed'}` data so that its code survives the thread boundary. Only a dying thread is
+ * left for the pool to report. It does not insist on running in a worker thread, so that handlers
+ * can be unit-tested in-process.
  */
-export function createTaskHandler(impl: ChannelTaskImpl): (input: unknown) => Promise<ChannelTaskResult> {
-  return async (input: unknown) => {
-    if (!isTaskInput(input)) return failedResult(new OtslakeError('OTSL_INTERNAL', 'worker received a task that is not an object with a kind'));
+export function createTaskHandler(handlers: TaskHandlers): (input: unknown) => Promise<TaskResultOf<TaskKind>> {
+  return async (raw: unknown) => {
+    if (typeof raw !== 'object' || raw === null || !KINDS.includes(String((raw as { kind?: unknown }).kind))) {
+      return failedResult(new OtslakeError('OTSL_INTERNAL', `worker received a task that is not one of ${KINDS.join(', ')}`));
+    }
+    const input = raw as TaskInput;
     if (input.protocol !== PROTOCOL_VERSION) {
       return failedResult(
         new OtslakeError('OTSL_INTERNAL', `worker speaks protocol ${PROTOCOL_VERSION}, task has ${String(input.protocol)}: dist/ is stale, rebuild`),
+        input,
       );
     }
-    const task = input as TaskInput;
-    switch (task.kind) {
-      case 'read-channel':
-        try {
-          return await impl(task);
-        } catch (err) {
-          return failedResult(err, task);
-        }
-      default: {
-        const unknownKind: never = task.kind;
-        return failedResult(new OtslakeError('OTSL_INTERNAL', `worker does not know task kind "${String(unknownKind)}"`));
+    try {
+      switch (input.kind) {
+        case 'read-channel':
+          return await run(handlers['read-channel'], input);
+        case 'merge-mirror':
+          return await run(handlers['merge-mirror'], input);
+        default:
+          return exhausted(input);
       }
+    } catch (err) {
+      return failedResult(err, input);
     }
   };
+}
+
+async function run<T extends TaskInput, R>(handler: ((input: T) => Promise<R>) | undefined, input: T): Promise<R | TaskFailed> {
+  if (handler === undefined) return failedResult(new OtslakeError('OTSL_INTERNAL', `this worker does not run ${input.kind} tasks`), input);
+  return handler(input);
 }

@@ -1,7 +1,7 @@
 /**
  * Tablestore types → Delta/Parquet column types, and the schema of one channel batch.
  *
- * Mapping (design §3): INTEGER → long, DOUBLE → double, BOOLEAN → boolean, STRING → string,
+ * Mapping (docs/changelog.md §Type mapping): INTEGER → long, DOUBLE → double, BOOLEAN → boolean, STRING → string,
  * BINARY → binary. A column's type is fixed by the table schema, or, for a column discovered in this
  * batch, by its first value. A value of another type is never coerced: coercion would land a wrong
  * value silently (a STRING "12abc" in a long column), so the row goes to the dead letters instead.
@@ -11,7 +11,7 @@ import type { ColumnSpec, ColumnType } from '../lake/parquet-columns.js';
 import { VT, type ValueType } from '../tunnel/plainbuffer.js';
 import type { DataColumn, PrimaryKeyColumn, PrimaryKeyType } from './protocol.js';
 
-/** Changelog metadata columns, in file order, after the data columns (design §3). */
+/** Changelog metadata columns, in file order, after the data columns (docs/changelog.md §Columns). */
 export const METADATA_COLUMNS: readonly ColumnSpec[] = [
   { name: '_op', type: 'string', nullable: true },
   { name: '_ts', type: 'timestamp', nullable: true },

@@ -4,7 +4,7 @@
  * serve every task of the thread instead of one.
  *
  * `workerSetupFrom(config)` runs on the main thread and carves the serialisable setup out of the
- * ResolvedConfig. `configureWorker(setup)` installs a setup in-process (tests, benchmarks); in a
+ * ResolvedConfig (the same connection objects the main thread's clients use). `configureWorker(setup)` installs a setup in-process (tests, benchmarks); in a
  * worker thread the setup is read from `workerData` on first use.
  */
 import { isMainThread, workerData } from 'node:worker_threads';
@@ -13,7 +13,7 @@ import { createLogger, type Logger } from '../common/log.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { DEFAULT_ROW_GROUP_ROWS, type ParquetCompression } from '../lake/parquet-file.js';
 import type { ObjectStore } from '../lake/object-store.js';
-import { openLakeStore, type OssConnection } from '../lake/store.js';
+import { openLakeStore } from '../lake/store.js';
 import { TunnelClient } from '../tunnel/tunnel-client.js';
 import { PROTOCOL_VERSION, type WorkerSetup } from './protocol.js';
 
@@ -28,37 +28,13 @@ export interface WorkerResources {
   readonly rowGroupRows: number;
 }
 
-/** The lake's OSS connection from the resolved configuration; null for a file:// lake. */
-export function ossConnectionOf(config: ResolvedConfig): OssConnection | null {
-  const oss = config.lake.oss;
-  return oss === null
-    ? null
-    : {
-        endpoint: oss.endpoint,
-        region: oss.region,
-        accessKeyId: oss.accessKeyId,
-        accessKeySecret: oss.accessKeySecret,
-        securityToken: oss.securityToken,
-        pathStyle: oss.sldEnable,
-      };
-}
-
 /** The serialisable per-thread setup, from the resolved configuration. */
 export function workerSetupFrom(config: ResolvedConfig): WorkerSetup {
+  const { tablestore, lake } = config.connections;
   return {
     protocol: PROTOCOL_VERSION,
-    tunnel: {
-      endpoint: config.source.endpoint,
-      instanceName: config.source.instance,
-      accessKeyId: config.source.accessKeyId,
-      accessKeySecret: config.source.accessKeySecret,
-      securityToken: config.source.securityToken,
-      requestTimeoutMs: config.source.requestTimeoutMs,
-    },
-    lake: {
-      uri: config.lake.uri,
-      oss: ossConnectionOf(config),
-    },
+    tablestore,
+    lake,
     parquet: { compression: 'zstd', rowGroupRows: DEFAULT_ROW_GROUP_ROWS },
     logLevel: config.log.level,
   };
@@ -66,7 +42,7 @@ export function workerSetupFrom(config: ResolvedConfig): WorkerSetup {
 
 function checkSetup(setup: unknown): WorkerSetup {
   const s = setup as Partial<WorkerSetup> | null | undefined;
-  if (typeof s !== 'object' || s === null || typeof s.tunnel?.endpoint !== 'string' || typeof s.lake?.uri !== 'string' || typeof s.parquet !== 'object') {
+  if (typeof s !== 'object' || s === null || typeof s.tablestore?.endpoint !== 'string' || typeof s.lake?.uri !== 'string' || typeof s.parquet !== 'object') {
     throw new OtslakeError('OTSL_INTERNAL', 'worker setup is missing: start the pool with workerData = workerSetupFrom(config)');
   }
   if (s.protocol !== PROTOCOL_VERSION) {
@@ -76,7 +52,7 @@ function checkSetup(setup: unknown): WorkerSetup {
 }
 
 /** Builds the resources of a setup; clients are made on first use and kept. */
-export function createWorkerResources(setup: WorkerSetup): WorkerResources & { close(): Promise<void> } {
+function createWorkerResources(setup: WorkerSetup): WorkerResources & { close(): Promise<void> } {
   const checked = checkSetup(setup);
   const log = createLogger({ level: checked.logLevel, bindings: { component: 'worker' } });
   let client: TunnelClient | null = null;
@@ -88,21 +64,13 @@ export function createWorkerResources(setup: WorkerSetup): WorkerResources & { c
     compression: checked.parquet.compression,
     rowGroupRows: checked.parquet.rowGroupRows,
     tunnelClient() {
-      client ??= new TunnelClient({
-        endpoint: checked.tunnel.endpoint,
-        instanceName: checked.tunnel.instanceName,
-        accessKeyId: checked.tunnel.accessKeyId,
-        accessKeySecret: checked.tunnel.accessKeySecret,
-        securityToken: checked.tunnel.securityToken ?? undefined,
-        requestTimeoutMs: checked.tunnel.requestTimeoutMs,
-        logger: log,
-      });
+      client ??= TunnelClient.fromConnection(checked.tablestore, { logger: log });
       return client;
     },
     tableStore(tablePath) {
       let store = tables.get(tablePath);
       if (store === undefined) {
-        root ??= openLakeStore(checked.lake.uri, checked.lake.oss);
+        root ??= openLakeStore(checked.lake);
         store = tablePath === '' ? root : root.child(tablePath);
         tables.set(tablePath, store);
       }

@@ -1,4 +1,4 @@
-/** PutObject, GetObject, HeadObject, DeleteObject and CopyObject (oss-and-validation.md §A4–A6). */
+/** PutObject, GetObject, HeadObject, DeleteObject and CopyObject (docs/oss-rest.md §Operations). */
 import { createHash } from 'node:crypto';
 import { md5Etag, type Bucket, type StoredObject } from './bucket.js';
 import { decideRange } from './range.js';

@@ -1,5 +1,5 @@
 /**
- * GetObject Range semantics (oss-and-validation.md §A6). By default OSS ignores an invalid or
+ * GetObject Range semantics (docs/oss-rest.md §Ranges). By default OSS ignores an invalid or
  * out-of-range Range and answers 200 with the whole object; with `x-oss-range-behavior: standard`
  * (and for S3 clients) the end is clamped and a start beyond the end is 416. Only the first range of
  * a multi-range request is served.

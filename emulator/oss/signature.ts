@@ -1,5 +1,5 @@
 /**
- * Optional verification of OSS V1 signatures (oss-and-validation.md §A3), so tests can prove a client
+ * Optional verification of OSS V1 signatures (docs/oss-rest.md §Signatures), so tests can prove a client
  * signs with the credentials it should (e.g. after an STS refresh). V4 and AWS-signed (S3 reader)
  * requests are accepted unverified; unsigned requests are rejected when verification is on.
  *   Authorization: OSS <ak>:base64(HMAC-SHA1(secret, VERB\nContent-MD5\nContent-Type\nx-oss-date\n

@@ -1,6 +1,6 @@
 /**
  * The few XML shapes OSS speaks: escaped text elements for results, and the error document of
- * oss-and-validation.md §A7 (Code, Message, RequestId, HostId, EC, RecommendDoc).
+ * docs/oss-rest.md §Error responses (Code, Message, RequestId, HostId, EC, RecommendDoc).
  */
 
 export function escapeXml(text: string): string {

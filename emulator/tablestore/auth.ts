@@ -1,5 +1,5 @@
 /**
- * Request authentication of tablestore-local, as docs/tunnel-protocol.md §2.2–2.3 describe the
+ * Request authentication of tablestore-local, as docs/tunnel-protocol.md §Signing describes the
  * service: V2 signature (HMAC-SHA1) over every x-ots-* header except the signature itself, sorted
  * by name; access key id; instance name; body MD5. A missing header is an error, never a pass.
  */
@@ -16,7 +16,7 @@ export type AuthResult = { ok: true; accessKeyId: string } | { ok: false; status
 
 const REQUIRED_HEADERS = ['x-ots-date', 'x-ots-apiversion', 'x-ots-accesskeyid', 'x-ots-instancename', 'x-ots-contentmd5', 'x-ots-signature'];
 
-/** Only the seconds part counts: Go's client prints a malformed fraction (§2.2). */
+/** Only the seconds part counts: Go's client prints a malformed fraction (docs/tunnel-protocol.md §Transport). */
 const DATE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?Z$/;
 const MAX_CLOCK_SKEW_MS = 15 * 60 * 1000;
 
@@ -47,7 +47,7 @@ function sameText(a: string, b: string): boolean {
 
 function md5Matches(header: string, body: Uint8Array): boolean {
   const digest = createHash('md5').update(body).digest();
-  // The raw-digest form is the SDKs'; base64(hex) is what one third-party client sends (§2.2).
+  // The raw-digest form is the SDKs'; base64(hex) is what one third-party client sends (docs/tunnel-protocol.md §Transport).
   return header === digest.toString('base64') || header === Buffer.from(digest.toString('hex')).toString('base64');
 }
 

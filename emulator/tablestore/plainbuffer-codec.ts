@@ -1,5 +1,5 @@
 /**
- * tablestore-local's own PlainBuffer codec (docs/tunnel-protocol.md §5.3): decoding of request rows,
+ * tablestore-local's own PlainBuffer codec (docs/plainbuffer.md): decoding of request rows,
  * encoding of response rows and of Tunnel record bytes. It imports nothing from tunnel/, so the
  * client's decoder and this encoder check each other instead of sharing a bug.
  */

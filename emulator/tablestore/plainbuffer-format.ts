@@ -1,5 +1,5 @@
 /**
- * PlainBuffer constants and CRC-8 (docs/tunnel-protocol.md §5.3), written from the spec for the
+ * PlainBuffer constants and CRC-8 (docs/plainbuffer.md §Tags, §CRC-8), written from the spec for the
  * emulator alone: the client has its own copy in tunnel/, so that one misreading of the format
  * cannot hide on both sides of the wire.
  */

@@ -1,6 +1,6 @@
 /**
  * PlainBuffer encoder of tablestore-local: response rows of the table API (GetRow, GetRange, range
- * keys) and Tunnel record bytes (§5.3). Cell fields go out in the one order readers accept (name,
+ * keys) and Tunnel record bytes (docs/plainbuffer.md). Cell fields go out in the one order readers accept (name,
  * value, type, timestamp, checksum) while the cell CRC takes the timestamp before the op byte.
  *
  * Every ReadRecords answer encodes its records, so this is the emulator's hot path: bytes go

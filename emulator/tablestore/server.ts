@@ -2,7 +2,7 @@
  * tablestore-local's HTTP front: POST-only protobuf RPCs, authenticated as the service does
  * (auth.ts), routed to the table API or the Tunnel service, with per-path fault injection.
  * Every answer carries x-ots-requestid, errors included: the Java SDK cannot read an error's code
- * without it (docs/tunnel-protocol.md §2.4). /_admin/* is JSON for tests, loopback only, no auth.
+ * without it (docs/tunnel-protocol.md §Transport). /_admin/* is JSON for tests, loopback only, no auth.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';

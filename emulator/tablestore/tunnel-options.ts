@@ -1,6 +1,6 @@
 /**
  * Options of tablestore-local's Tunnel service. Every behaviour the protocol reference marks
- * UNVERIFIED (docs/tunnel-protocol.md §11) is a switch here, with the default documented in
+ * unverified (docs/tunnel-protocol.md §Unverified behaviour) is a switch here, with the default documented in
  * docs/emulator.md, so that a test can pin the variant it depends on.
  */
 
@@ -32,7 +32,7 @@ export interface TunnelServiceOptions {
   acceptZeroSequence?: boolean;
   /** Reject Checkpoint from a client that does not own the channel (OTSResourceGone). */
   checkpointRequiresOwner?: boolean;
-  /** DescribeTunnel shows schedulable-but-unowned channels as OPEN ("Spark mode", §8). */
+  /** DescribeTunnel shows schedulable-but-unowned channels as OPEN ("Spark mode"; docs/tunnel-protocol.md §Unverified behaviour). */
   describeSchedulableAsOpen?: boolean;
   /** ReadRecords with token "finished": 'error' = OTSParameterInvalid, 'finished' = empty page, finished again. */
   finishedTokenRead?: 'error' | 'finished';

@@ -1,5 +1,5 @@
 /**
- * ReadRecords: turns a token into a page of Tunnel records (§5). Reads are pure functions of the
+ * ReadRecords: turns a token into a page of Tunnel records (docs/tunnel-protocol.md §ReadRecords). Reads are pure functions of the
  * token and the table store, so a retried request returns the same page (change logs only grow).
  *
  * Base channels page through the current rows of their hash range in PK order (PUT_ROW images

@@ -1,7 +1,8 @@
 /**
  * Who reads which channel: tunnel stages, completion, the heartbeat protocol (docs/tunnel-protocol.md
- * §4, §10.3), client expiry and manual scheduling. Pure functions over the state records; the
- * service persists whatever they report as changed.
+ * §Channel lifecycle; the emulator's own rules in docs/emulator.md §Fixed choices (not switchable)),
+ * client expiry and manual scheduling. Pure functions over the state records; the service persists
+ * whatever they report as changed.
  *
  * Rules: whoever changes a channel's status increments its version; a heartbeat response lists every
  * channel the client owns (OPEN or CLOSING) with a version >= the client's; children stay unassigned

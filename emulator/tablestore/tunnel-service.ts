@@ -1,5 +1,5 @@
 /**
- * tablestore-local's Tunnel service: the /tunnel/* RPCs of docs/tunnel-protocol.md §1 over the
+ * tablestore-local's Tunnel service: the /tunnel/* RPCs of docs/tunnel-protocol.md §RPCs over the
  * emulator's table store. The HTTP server has verified the signature and calls handle(); errors
  * leave as RpcError(httpStatus, code) so the server can write the protobuf Error.
  *

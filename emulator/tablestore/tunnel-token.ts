@@ -1,6 +1,6 @@
 /**
  * The emulator's ReadRecords tokens: base64(Token{version 2, TokenContentV2}) as the protocol
- * requires (§5.2), so that clients can tell stream from base by a non-empty `iterator`.
+ * requires (docs/tunnel-protocol.md §Tokens), so that clients can tell stream from base by a non-empty `iterator`.
  *
  * Our encodings of the opaque parts (documented in docs/emulator.md):
  * - stream: iterator = `<logIndex>:<channelId>`; the channel id lets us reject a token replayed

@@ -2,7 +2,7 @@
  * Avro object container files (the form of Iceberg manifests and manifest lists) through avsc: it
  * encodes the header (magic, `avro.schema` with every `field-id`, `avro.codec`, our key-value
  * metadata, sync marker) and the records; its BlockDecoder reads files back. Choice and figures:
- * docs/iceberg.md §Avro.
+ * docs/iceberg.md §Avro: the library.
  */
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';

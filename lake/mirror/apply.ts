@@ -8,7 +8,7 @@
  * - DELETE removes the row.
  * Order: full-snapshot (base) rows, which carry no `_seq`, first; then stream changes by `_seq`;
  * ties by arrival. A base row never overwrites a row the stream already wrote (`_seq` set): it is
- * older than that change. Why this is enough for the snapshot/stream overlap: docs/mirror.md §Overlap.
+ * older than that change. Why this is enough for the snapshot/stream overlap: docs/mirror.md §Overlap of the full snapshot and the stream.
  *
  * Mirror rows keep two metadata columns: `_ts` (µs of the last change applied) and `_seq` (its
  * sequence, null while the row only comes from the full snapshot).
@@ -79,7 +79,7 @@ export function changeOfStagedRow(row: Readonly<Record<string, unknown>>, keyCol
 }
 
 /** Sequence order: base rows first (by arrival), then `_seq`, then arrival. */
-export function compareChanges(a: RowChange, b: RowChange): number {
+function compareChanges(a: RowChange, b: RowChange): number {
   if (a.seq === null || b.seq === null) {
     if (a.seq !== b.seq) return a.seq === null ? -1 : 1;
   } else if (a.seq !== b.seq) {

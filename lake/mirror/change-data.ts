@@ -1,5 +1,5 @@
 /**
- * Change Data Feed files of a mirror batch (docs/delta-lake.md A10): `_change_data/` Parquet files
+ * Change Data Feed files of a mirror batch (docs/delta-rules.md §Change Data Feed): `_change_data/` Parquet files
  * with the table's columns plus `_change_type`. A version with any `cdc` action is read from its cdc
  * files only, so every net change of the batch is written here — whole-row inserts and deletes too.
  * Changes are net per key and batch: intermediate states inside one commit are not visible to any
@@ -15,7 +15,7 @@ import { CHANGE_DATA_DIR } from './layout.js';
 
 export type ChangeType = 'insert' | 'update_preimage' | 'update_postimage' | 'delete';
 
-export const CHANGE_TYPE_COLUMN = '_change_type';
+const CHANGE_TYPE_COLUMN = '_change_type';
 
 export interface ChangeCounts {
   inserted: number;

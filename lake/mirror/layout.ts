@@ -12,10 +12,10 @@ import { decodeLogPath } from '../partition-path.js';
 import { compareKeys } from './key-encoding.js';
 
 export const MIRROR_MODE_PROPERTY = 'otslake.mode';
-export const MIRROR_BUCKETS_PROPERTY = 'otslake.mirror.buckets';
+const MIRROR_BUCKETS_PROPERTY = 'otslake.mirror.buckets';
 /** Comma-separated primary-key column names, in key order, so tools can rebuild the layout from the table alone. */
-export const MIRROR_PRIMARY_KEY_PROPERTY = 'otslake.mirror.primaryKey';
-export const CDF_PROPERTY = 'delta.enableChangeDataFeed';
+const MIRROR_PRIMARY_KEY_PROPERTY = 'otslake.mirror.primaryKey';
+const CDF_PROPERTY = 'delta.enableChangeDataFeed';
 export const DEFAULT_MIRROR_BUCKETS = 16;
 export const MAX_MIRROR_BUCKETS = 4096;
 
@@ -23,7 +23,7 @@ export const TAG_BUCKET = 'otslake.bucket';
 export const TAG_KEY_MIN = 'otslake.keyMin';
 export const TAG_KEY_MAX = 'otslake.keyMax';
 
-/** Where `_change_data/` files go (docs/delta-lake.md A10). */
+/** Where `_change_data/` files go (docs/delta-rules.md §Change Data Feed). */
 export const CHANGE_DATA_DIR = '_change_data/';
 
 /** One live file of a mirror table, as the layout sees it. */
@@ -63,7 +63,7 @@ export function mirrorTableConfiguration(options: MirrorTableOptions): Record<st
   };
 }
 
-/** Writer 4 is what honours delta.enableChangeDataFeed; readers stay at version 1 (docs/delta-lake.md A4). */
+/** Writer 4 is what honours delta.enableChangeDataFeed; readers stay at version 1 (docs/delta-rules.md §Protocol versions). */
 export function mirrorProtocol(changeDataFeed: boolean): Protocol {
   return { minReaderVersion: 1, minWriterVersion: changeDataFeed ? 4 : 2 };
 }
@@ -100,7 +100,7 @@ export function mirrorTags(bucket: number, keyMin: string, keyMax: string): Reco
 }
 
 /** The layout view of an add; a file without the tags (written by another tool) is OTSL_LAKE_LOG_CORRUPT. */
-export function mirrorFileOf(add: Pick<Add, 'path' | 'tags' | 'size' | 'stats'>): MirrorFile {
+function mirrorFileOf(add: Pick<Add, 'path' | 'tags' | 'size' | 'stats'>): MirrorFile {
   const tags = add.tags ?? {};
   const bucket = Number(tags[TAG_BUCKET]);
   const keyMin = tags[TAG_KEY_MIN];

@@ -27,7 +27,7 @@ export interface CreateMirrorTableOptions {
 }
 
 /** The schema with the mirror metadata columns appended (unless present). */
-export function withMirrorColumns(schema: StructType): StructType {
+function withMirrorColumns(schema: StructType): StructType {
   const fields = [...schema.fields];
   for (const c of MIRROR_METADATA_COLUMNS) {
     if (!fields.some((f) => f.name === c.name)) fields.push({ name: c.name, type: c.type, nullable: true, metadata: {} });

@@ -1,5 +1,5 @@
 /**
- * What to do with a value whose type contradicts its column (design §3: never a failed pipeline,
+ * What to do with a value whose type contradicts its column (docs/changelog.md §Type conflicts: never a failed pipeline,
  * never a silent drop). A pure decision the row writers call per offending value; the outcome names
  * the policy applied so metrics and status can count it per column.
  *
@@ -33,7 +33,7 @@ export type TypeConflictOutcome =
   | { readonly action: 'dead-letter'; readonly policy: 'dead-letter'; readonly column: string; readonly reason: 'type-mismatch' };
 
 /** The column type a decoded Tablestore value has. */
-export function valueColumnTypeOf(value: unknown): ValueColumnType {
+function valueColumnTypeOf(value: unknown): ValueColumnType {
   if (typeof value === 'bigint') return 'long';
   if (typeof value === 'number') return 'double';
   if (typeof value === 'boolean') return 'boolean';
@@ -43,7 +43,7 @@ export function valueColumnTypeOf(value: unknown): ValueColumnType {
 }
 
 /** The companion column of `column` for values of `type`. */
-export function companionColumnName(column: string, type: ValueColumnType): string {
+function companionColumnName(column: string, type: ValueColumnType): string {
   return `${column}__${type}`;
 }
 

@@ -4,7 +4,7 @@
  * chdb runs in a child process: its ~570 MB native library and single data directory per process
  * do not belong inside vitest's workers, and a crash in it must fail the test, not the runner.
  * Loading it costs ~1 s, so several queries are sent to one process at once.
- * Pitfalls (docs/oss-and-validation.md §B1): absolute paths only; never trust plain count().
+ * Pitfalls: absolute paths only; never trust plain count().
  */
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';

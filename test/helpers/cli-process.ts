@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { onLogLines } from '../../common/log-lines.js';
 
-const CLI = new URL('../../daemon/cli.ts', import.meta.url).href;
+const CLI = new URL('../../cli/main.ts', import.meta.url).href;
 const spawned: ChildProcess[] = [];
 
 export interface CliProcess {

@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import type { ResolvedConfig } from '../../config/load.js';
 import { loadSnapshot, parseStats } from '../../lake/snapshot.js';
 import { openStore } from '../../lake/store.js';
-import { testConfig } from '../../config/test-config.js';
+import { testConfig } from './test-config.js';
 import type { Daemon } from '../../daemon/daemon.js';
 import { buildDaemon, type BuildDaemonOptions } from '../../daemon/main.js';
 import { readDeltaTable } from './chdb.js';

@@ -1,7 +1,7 @@
 /**
- * A small, test-only PlainBuffer *encoder* (docs/tunnel-protocol.md §5.3) for fixtures, fuzzing and the
+ * A small, test-only PlainBuffer *encoder* (docs/plainbuffer.md) for fixtures, fuzzing and the
  * decode benchmark. It shares no code with tunnel/plainbuffer.ts (own CRC, own layout) so that one bug
- * cannot hide on both sides; it reproduces the §5.4 examples byte for byte (see plainbuffer.test.ts).
+ * cannot hide on both sides; it reproduces docs/plainbuffer.md §Worked examples byte for byte (see plainbuffer.test.ts).
  */
 export type EncValue =
   | { type: 'integer'; value: bigint }

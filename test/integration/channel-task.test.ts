@@ -51,7 +51,7 @@ beforeAll(async () => {
   lake = await createTmpDir('otslake-channel-task-');
   setup = {
     protocol: PROTOCOL_VERSION,
-    tunnel: {
+    tablestore: {
       endpoint: emu.endpoint,
       instanceName: emu.instance,
       accessKeyId: emu.accessKeyId,
@@ -511,7 +511,7 @@ describe('a failing read', () => {
       },
     });
     const flaky: WorkerResources = { ...resources, rowGroupRows: 2, tunnelClient: () => client, tableStore: () => watched };
-    const handler = createTaskHandler((input) => readChannel(input, flaky));
+    const handler = createTaskHandler({ 'read-channel': (input) => readChannel(input, flaky) });
     const result = await handler(
       channelTaskInput({ table: TABLE, tunnelId, channelId, startToken: token, clientId: session.clientId!, targetFileBytes: 1, batchId: 'flaky-batch' }),
     );
@@ -535,7 +535,7 @@ describe('on a real worker thread', () => {
     for (let i = 0; i < 3; i++)
       await sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: [{ id: TS.Long.fromNumber(i) }], attributeColumns: [{ s: `v${i}` }] });
     const { channelId, token } = await startChannel(session);
-    const pool = createWorkerPool({ filename: new URL('../../workers/channel-task.ts', import.meta.url), threads: 1, workerData: setup });
+    const pool = createWorkerPool({ filename: new URL('../../workers/entry.ts', import.meta.url), threads: 1, workerData: setup });
     try {
       const outcome = await pool.run(channelTaskInput({ table: TABLE, tunnelId, channelId, startToken: token, clientId: session.clientId! }));
       const result = ok(

@@ -6,8 +6,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { command as statusCommand } from '../../daemon/commands/status.js';
-import type { TableStatus } from '../../daemon/table-status.js';
+import { command as statusCommand } from '../../cli/commands/status.js';
+import type { TableStatus } from '../../pipeline/table-status.js';
 import { createHarness, TABLE, waitForEvent, type Harness } from '../helpers/daemon-harness.js';
 
 let h: Harness | undefined;

@@ -11,8 +11,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demoQuery } from '../../daemon/demo-hints.js';
-import { DemoView, type DemoSample } from '../../daemon/demo-view.js';
+import { demoQuery } from '../../cli/demo/hints.js';
+import { DemoView, type DemoSample } from '../../cli/demo/view.js';
 import { runChdb } from '../helpers/chdb.js';
 import { lakeRowCount } from '../helpers/daemon-harness.js';
 import { createTmpDir, type TmpDir } from '../helpers/tmp-dir.js';
@@ -20,7 +20,7 @@ import { loadSnapshot } from '../../lake/snapshot.js';
 import { openStore } from '../../lake/store.js';
 import { pathToFileURL } from 'node:url';
 
-const CLI = new URL('../../daemon/cli.ts', import.meta.url).href;
+const CLI = new URL('../../cli/main.ts', import.meta.url).href;
 let dir: TmpDir;
 
 beforeAll(async () => {

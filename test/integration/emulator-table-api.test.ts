@@ -434,7 +434,7 @@ describe('otslake emulator (CLI)', () => {
   beforeAll(() => {
     const root = path.resolve(import.meta.dirname, '../..');
     // bin/otslake runs dist/, built once by test/global-setup.ts.
-    expect(fs.existsSync(path.join(root, 'dist/daemon/commands/emulator.js'))).toBe(true);
+    expect(fs.existsSync(path.join(root, 'dist/cli/commands/emulator.js'))).toBe(true);
   });
 
   it('prints the listening line, serves the SDK and exits cleanly on SIGTERM', async () => {

@@ -1,5 +1,5 @@
 /**
- * Checkpoints written by the daemon's maintenance in the background (daemon/maintenance.ts): only at
+ * Checkpoints written by the daemon's maintenance in the background (pipeline/maintenance.ts): only at
  * multiples of delta.checkpointInterval, one at a time, and a failure is a counted run, not an error.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../common/log.js';
-import { testConfig } from '../../config/test-config.js';
-import { TableMaintenance, type MaintenanceRun } from '../../daemon/maintenance.js';
+import { testConfig } from '../helpers/test-config.js';
+import { TableMaintenance, type MaintenanceRun } from '../../pipeline/maintenance.js';
 import { Metrics } from '../../daemon/metrics.js';
 import type { Metadata } from '../../lake/actions.js';
 import { LocalStore } from '../../lake/local-store.js';

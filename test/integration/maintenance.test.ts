@@ -10,8 +10,8 @@ import { compactTable, type CompactionResult } from '../../lake/compaction.js';
 import { LAST_CHECKPOINT, LOG_DIR } from '../../lake/log-path.js';
 import { loadSnapshot } from '../../lake/snapshot.js';
 import { openStore } from '../../lake/store.js';
-import type { BatchReport } from '../../daemon/batch-cycle.js';
-import type { MaintenanceRun } from '../../daemon/maintenance.js';
+import type { BatchReport } from '../../pipeline/batch-cycle.js';
+import type { MaintenanceRun } from '../../pipeline/maintenance.js';
 import {
   asChanges,
   createHarness,

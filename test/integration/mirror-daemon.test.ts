@@ -17,7 +17,7 @@ import { commitKey } from '../../lake/log-path.js';
 import { filesByBucket } from '../../lake/mirror/layout.js';
 import { loadSnapshot, readCommitInfos } from '../../lake/snapshot.js';
 import { openStore } from '../../lake/store.js';
-import { collectTableStatus, renderTableStatus } from '../../daemon/table-status.js';
+import { collectTableStatus, renderTableStatus } from '../../pipeline/table-status.js';
 import { deltaSql, runChdb } from '../helpers/chdb.js';
 import { createHarness, TABLE, waitForEvent, type Harness } from '../helpers/daemon-harness.js';
 import { tablestoreSdk as TS } from '../helpers/emulator.js';

@@ -399,7 +399,7 @@ describe('otslake oss-emulator', () => {
         '--import',
         'tsx',
         '-e',
-        "import('./daemon/cli.ts').then((m) => m.main(process.argv.slice(1)))",
+        "import('./cli/main.ts').then((m) => m.main(process.argv.slice(1)))",
         'oss-emulator',
         '--host',
         '127.0.0.1',

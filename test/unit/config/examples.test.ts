@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../config/load.js';
 import { CONFIG_SCHEMA } from '../../../config/schema.js';
-import { runValidateConfig } from '../../../daemon/commands/validate-config.js';
+import { runValidateConfig } from '../../../cli/commands/validate-config.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const JSON_EXAMPLE = `${root}config/otslake.example.json`;
@@ -67,7 +67,7 @@ describe('example configs', () => {
 
   it('through the CLI process: exit code 1, the key named, the secret never printed', async () => {
     const run = promisify(execFile);
-    const script = `import('${root}daemon/cli.ts').then((m) => m.main(process.argv.slice(1)))`;
+    const script = `import('${root}cli/main.ts').then((m) => m.main(process.argv.slice(1)))`;
     const env = { PATH: process.env.PATH ?? '', OTSLAKE_SOURCE_ACCESS_KEY_SECRET: 'cli-secret-zz9', OTSLAKE_LOG_LEVEL: 'loud' };
     const result = await run(process.execPath, ['--import', 'tsx', '-e', script, 'validate-config', '--config', JSON_EXAMPLE], { env, cwd: root }).then(
       () => ({ code: 0, stdout: '', stderr: '' }),

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../config/config-error.js';
 import { loadConfig, redactedConfig, resolveConfig } from '../../../config/load.js';
 import { defaultWorkerThreads } from '../../../config/schema.js';
-import { testConfig } from '../../../config/test-config.js';
+import { testConfig } from '../../helpers/test-config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'otslake-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -126,15 +126,15 @@ describe('loadConfig', () => {
     );
     expect(issues).toEqual(
       expect.arrayContaining([
-        'tables[1].mode: must be one of changelog, mirror',
-        'tables[1].tunnel.type: must be one of BaseData, Stream, BaseAndStream',
-        'tables[1].colour: unknown key (allowed: table, tunnel, mode, path, columns, partitionBy, typeConflictPolicy, changeDataFeed, mirror)',
-        'tables[2].table: must be a Tablestore table name: letters, digits and "_", not starting with a digit',
+        'tables[1].mode: must be one of changelog, mirror, got "append"',
+        'tables[1].tunnel.type: must be one of BaseData, Stream, BaseAndStream, got "Full"',
+        'tables[1].colour: unknown key (allowed here: table, tunnel, mode, path, columns, partitionBy, typeConflictPolicy, changeDataFeed, mirror)',
+        'tables[2].table: must be a Tablestore table name: letters, digits and "_", not starting with a digit, got "9bad"',
         'tables[3].path: "orders" is already used by tables[0]',
         'tables[4].columns[0].name: "_op" is reserved for otslake\'s metadata columns (_op, _ts, _seq, _channel, _deleted_columns)',
-        'tables[4].columns[1].type: must be one of INTEGER, DOUBLE, BOOLEAN, STRING, BINARY',
+        'tables[4].columns[1].type: must be one of INTEGER, DOUBLE, BOOLEAN, STRING, BINARY, got "TEXT"',
         'tables[4].columns[2].name: column "a" is declared twice',
-        'tables[5]: must be an object { table, tunnel, mode, path }',
+        'tables[5]: must be an object with keys table, tunnel, mode, path, columns, partitionBy, typeConflictPolicy, changeDataFeed, mirror',
       ]),
     );
     expect(issues.some((i) => i.startsWith('tables[2].path: segment ".." is not allowed'))).toBe(true);
@@ -170,6 +170,34 @@ describe('loadConfig', () => {
         'workers.threads: must be a whole number ≥ 1 (from OTSLAKE_WORKERS_THREADS)',
       ]),
     );
+  });
+
+  it('names a stray CR or space around a key (an env file with Windows line endings), never echoing a secret', () => {
+    const issues = issuesOf(() => resolveConfig(MINIMAL, { OTSLAKE_SOURCE_ACCESS_KEY_ID: 'AKID ', OTSLAKE_SOURCE_ACCESS_KEY_SECRET: 'very-secret-value\r' }));
+    expect(issues).toEqual([
+      'source.accessKeyId: has leading or trailing whitespace: remove it, got "AKID " (from OTSLAKE_SOURCE_ACCESS_KEY_ID)',
+      'source.accessKeySecret: ends with a carriage return (\\r), as lines of a file with Windows line endings do: remove it (from OTSLAKE_SOURCE_ACCESS_KEY_SECRET)',
+    ]);
+    const oss = issuesOf(() =>
+      resolveConfig(
+        { ...MINIMAL, lake: { uri: 'oss://bkt/lake', oss: { endpoint: 'http://127.0.0.1:9000\r' } } },
+        { ...SECRETS, OTSLAKE_LAKE_OSS_ACCESS_KEY_ID: '\toid', OTSLAKE_LAKE_OSS_ACCESS_KEY_SECRET: 'oss-secret\r' },
+      ),
+    );
+    expect(oss).toEqual([
+      'lake.oss.endpoint: ends with a carriage return (\\r), as lines of a file with Windows line endings do: remove it, got "http://127.0.0.1:9000\\r"',
+      'lake.oss.accessKeyId: has leading or trailing whitespace: remove it, got "\\toid" (from OTSLAKE_LAKE_OSS_ACCESS_KEY_ID)',
+      'lake.oss.accessKeySecret: ends with a carriage return (\\r), as lines of a file with Windows line endings do: remove it (from OTSLAKE_LAKE_OSS_ACCESS_KEY_SECRET)',
+    ]);
+    expect(oss.join('\n')).not.toContain('oss-secret');
+  });
+
+  it('checks OTSLAKE_ variables in the namespaces of its groups only: a test variable does not stop the daemon', () => {
+    expect(() => resolveConfig(MINIMAL, { ...SECRETS, OTSLAKE_CRASH_SEED: '42', OTSLAKE_CHDB_MODULE: '/x' })).not.toThrow();
+    expect(issuesOf(() => resolveConfig(MINIMAL, { ...SECRETS, OTSLAKE_LAKE_URL: 'file:///x', OTSLAKE_TABLES: '[]' }))).toEqual([
+      'OTSLAKE_LAKE_URL: environment variable is not a configuration key (see docs/configuration.md)',
+      'OTSLAKE_TABLES: tables cannot be set through the environment: list them in the file',
+    ]);
   });
 
   it('reports missing required keys with the variable to set', () => {

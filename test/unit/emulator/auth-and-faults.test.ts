@@ -21,7 +21,7 @@ function headers(body: Uint8Array, date = '2024-09-13T14:59:07.9132Z'): Record<s
 }
 
 describe('authenticate', () => {
-  it('builds the string to sign of tunnel-protocol.md §2.3 (all x-ots-* headers, sorted, minus the signature)', () => {
+  it('builds the string to sign of docs/tunnel-protocol.md §Signing (all x-ots-* headers, sorted, minus the signature)', () => {
     const h = headers(new Uint8Array(0));
     expect(stringToSign('/tunnel/connect', h)).toBe(
       '/tunnel/connect\nPOST\n\nx-ots-accesskeyid:AKID\nx-ots-apiversion:2018-04-01\nx-ots-contentmd5:1B2M2Y8AsgTpgAmY7PhCfg==\n' +

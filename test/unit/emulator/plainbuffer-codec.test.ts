@@ -14,7 +14,7 @@ function hex(text: string): Uint8Array {
 
 const PK_A = [{ name: 'id', value: { type: 'STRING' as const, value: 'a' } }];
 
-// docs/tunnel-protocol.md §5.4, byte for byte.
+// docs/plainbuffer.md §Worked examples (test/fixtures/plainbuffer/), byte for byte.
 const EXAMPLE_1 = hex(`75 00 00 00 01 03 04 02 00 00 00 69 64 05 06 00 00 00 03 01 00 00 00 61 0a 91 02 03 04 03 00 00 00 63 6f 6c
 05 09 00 00 00 00 01 00 00 00 00 00 00 00 07 00 68 e5 cf 8b 01 00 00 0a 50 0b 18 00 00 00 0c 13 00 00 00 0d
 00 00 00 00 0e 7b 40 1e 18 24 0a 06 00 0f 00 00 00 00 09 ce`);

@@ -18,7 +18,7 @@ const msg = (channel_id: string, status: ChannelStatus, version: bigint): Channe
 const held = (channelId: string, status: ChannelStatus, version: bigint): ChannelState => ({ channelId, status, version, closingRounds: 0, assignment: 1 });
 
 describe('channel state machine', () => {
-  it('follows the Go SDK worked sequence (§4.3)', () => {
+  it('follows the Go SDK worked sequence (its TestTunnelStateMachine_BatchUpdateStatus)', () => {
     // 1. CLOSING v1 → owner stops → CLOSE v2
     let cid3 = applyServerChannel(undefined, msg('cid-3', CLOSING, 1n));
     expect(mustStop(cid3)).toBe(true);

@@ -28,7 +28,7 @@ function decodeError(fn: () => unknown): OtslakeError {
 }
 
 describe('CRC-8', () => {
-  it('matches the Java test vector (§5.3)', () => {
+  it('matches the Java test vector (docs/plainbuffer.md §CRC-8)', () => {
     const seen: number[] = [];
     let crc = 0;
     for (const b of [1, 3, 7, 255, 128, 0]) {
@@ -39,7 +39,7 @@ describe('CRC-8', () => {
   });
 });
 
-describe('PlainBuffer §5.4 examples', () => {
+describe('PlainBuffer worked examples (docs/plainbuffer.md §Worked examples)', () => {
   it('example 1: PUT_ROW with an INTEGER cell and sequence info', () => {
     expect(EX1.length).toBe(92);
     expect(decodeRecordToObject(EX1, ActionType.PUT_ROW)).toEqual({
@@ -316,7 +316,7 @@ describe('PlainBuffer fuzzing: every mutation decodes or throws the typed error'
   });
 
   it('single-byte changes outside the extension payload never decode; inside it they decode or fail typed', () => {
-    // The extension is the only part not covered by a CRC (§5.3); its payload is [len-2-extLen, len-2).
+    // The extension is the only part not covered by a CRC (docs/plainbuffer.md §Checksums); its payload is [len-2-extLen, len-2).
     const extLens = [24, 24, 24, 0, 31];
     samples.forEach((s, k) => {
       const extStart = s.length - 2 - extLens[k]!;

@@ -3,7 +3,7 @@ import { OtslakeError } from '../../../common/errors.js';
 import { encodeMessage } from '../../../tunnel/proto.js';
 import { encodeToken, FINISHED_TOKEN, isFinishedToken, isStreamToken, parseToken } from '../../../tunnel/token.js';
 
-// Constructed examples of docs/tunnel-protocol.md §5.2.
+// Constructed examples of docs/tunnel-protocol.md §Tokens.
 const STREAM_TOKEN = 'CAISHBIPSVRFUkFUT1JfT1BBUVVFGICA+cDBxIIDIAA=';
 const BASE_TOKEN = 'CAISCgoIUEtfQllURVM=';
 

@@ -1,0 +1,240 @@
+/**
+ * One micro-batch of one table (docs/tunnel-protocol.md §Micro-batch cycle):
+ *
+ * | step        | what happens here                                                                   |
+ * |-------------|-------------------------------------------------------------------------------------|
+ * | GetOffset   | new batch id; the table view is refreshed if the table moved past our last commit;  |
+ * |             | newly assigned channels get their position (offset entry in force, else GetCheckpoint) |
+ * | Commit      | positions in force that the Tunnel server does not have yet are checkpointed         |
+ * |             | (a finished parent → "finished" + TERMINATED, so its children can start)            |
+ * | GetBatch    | one task per OPEN channel we hold; CLOSING channels are released instead             |
+ * | compute     | tasks run on the worker pool (read → Parquet → offset entry), in parallel            |
+ * | lake commit | the table's BatchCommitter: one Delta commit with every file and a txn per channel  |
+ * |             | then the new end positions are checkpointed to the Tunnel (the next Commit step)    |
+ *
+ * A conflict drops the whole batch (fenced or not) and resets every position: the next batch
+ * re-reads them from the lake. Tunnel checkpoints happen only after the commit that made them true.
+ */
+import { randomUUID } from 'node:crypto';
+import { toOtslakeError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import { parseSchema } from '../lake/actions.js';
+import type { ObjectStore } from '../lake/object-store.js';
+import { typeConflictPolicyOf, type TableConfig } from '../config/load.js';
+import type { TunnelSession } from '../tunnel/tunnel-session.js';
+import type { WorkerPool } from '../workers/pool.js';
+import { PROTOCOL_VERSION, type ChannelTaskInput, type TaskBudget } from '../workers/protocol.js';
+import type { BatchCommitter, MirrorBatchStats } from './batch-committer.js';
+import { needsCheckpoint, partitionOwned, resolvePosition, type ChannelPosition, type ChannelPositions } from './channel-positions.js';
+import type { ChannelResult } from './commit-plan.js';
+import type { PipelineMetrics } from './pipeline-metrics.js';
+import { channelTaskColumnsOf, type KeyColumn } from './table-schema.js';
+import type { TableView, TableViewCache } from './table-view.js';
+import { checkpointTunnel } from './tunnel-checkpoint.js';
+
+/** Values landed under the type-conflict policy by committed batches, keyed `column\u0000policy`. */
+export type TypeConflictCounts = Map<string, { column: string; policy: string; count: number }>;
+
+export interface TableContext {
+  readonly table: TableConfig;
+  readonly tunnelId: string;
+  /** The table's store (rooted at the table directory). */
+  readonly store: ObjectStore;
+  readonly session: TunnelSession;
+  readonly pool: WorkerPool;
+  readonly primaryKey: readonly KeyColumn[];
+  readonly budget: TaskBudget;
+  readonly targetFileBytes: number;
+  readonly maxRowBytes: number;
+  readonly log: Logger;
+  readonly metrics: PipelineMetrics;
+  /** The table's mode, chosen once at start. */
+  readonly committer: BatchCommitter;
+  /** Cross-batch state, each with its own owner. */
+  readonly view: TableViewCache;
+  readonly positions: ChannelPositions;
+  readonly typeConflicts: TypeConflictCounts;
+}
+
+export interface BatchReport {
+  readonly batchId: string;
+  readonly outcome: 'committed' | 'empty' | 'dropped' | 'fenced';
+  readonly version: number;
+  readonly channels: number;
+  readonly records: number;
+  readonly rows: number;
+  readonly failedTasks: number;
+  readonly finishedChannels: string[];
+  readonly durationMs: number;
+  /** Every task read nothing, none failed, every position is checkpointed. */
+  readonly quiet: boolean;
+  /** Mode mirror: what the merges of a committed or dropped batch did. */
+  readonly mirror?: MirrorBatchStats;
+}
+
+/** GetOffset + Commit + GetBatch: the channels this batch reads, with their start positions. */
+async function planChannels(ctx: TableContext, view: TableView, signal?: AbortSignal): Promise<{ planned: ChannelPosition[]; pendingCheckpoint: boolean }> {
+  const { open, closing } = partitionOwned(ctx.session.ownedChannels());
+  for (const ch of closing) releaseChannel(ctx, ch.channelId, 'closing');
+  ctx.positions.keepOnly(new Set(open.map((c) => c.channelId)));
+
+  for (const ch of open) {
+    if (!ctx.positions.needsResolve(ch)) continue;
+    try {
+      ctx.positions.resolve(ch.channelId, await resolvePosition(ctx, view.txns, ch, signal));
+    } catch (err) {
+      ctx.metrics.errorOccurred(toOtslakeError(err).code);
+      ctx.log.warn('channel start position unavailable, skipped this batch', { channelId: ch.channelId, error: err });
+    }
+  }
+  await reportPositions(ctx, ctx.positions.list().filter(needsCheckpoint), signal);
+  const all = ctx.positions.list();
+  return { planned: all.filter((p) => !p.finished), pendingCheckpoint: all.some(needsCheckpoint) };
+}
+
+/** The Commit step: positions in force go to the Tunnel server. Returns the channels that finished. */
+async function reportPositions(ctx: TableContext, positions: readonly ChannelPosition[], signal?: AbortSignal): Promise<string[]> {
+  if (positions.length === 0) return [];
+  const report = await checkpointTunnel(
+    ctx.session,
+    positions.map((p) => ({ channelId: p.channelId, token: p.token, finished: p.finished })),
+    ctx.log,
+    signal,
+  );
+  for (const p of report.checkpointed) {
+    ctx.positions.checkpointed(p.channelId, p.token, p.finished);
+    if (p.finished) ctx.metrics.channelRemoved(ctx.table.table, p.channelId);
+  }
+  if (report.checkpointed.length > 0) ctx.metrics.tunnelCheckpointed(ctx.table.table, report.checkpointed.length);
+  return report.checkpointed.filter((p) => p.finished).map((p) => p.channelId);
+}
+
+function releaseChannel(ctx: TableContext, channelId: string, why: string): void {
+  ctx.positions.release(channelId);
+  if (ctx.session.release(channelId)) ctx.log.info('channel released', { channelId, why });
+}
+
+function taskInput(ctx: TableContext, columns: ChannelTaskInput['columns'], batchId: string, position: ChannelPosition): ChannelTaskInput {
+  return {
+    kind: 'read-channel',
+    protocol: PROTOCOL_VERSION,
+    batchId,
+    table: ctx.table.table,
+    tunnelId: ctx.tunnelId,
+    channelId: position.channelId,
+    clientId: ctx.session.clientId ?? '',
+    startToken: position.token,
+    committedSeq: position.committedSeq,
+    tablePath: ctx.table.path,
+    mode: ctx.table.mode,
+    primaryKey: ctx.primaryKey.map((k) => ({ name: k.name, type: k.type })),
+    columns,
+    discoverColumns: true,
+    maxRowBytes: ctx.maxRowBytes,
+    targetFileBytes: ctx.targetFileBytes,
+    budget: ctx.budget,
+    typeConflictPolicy: typeConflictPolicyOf(ctx.table),
+    ...ctx.committer.taskOutput,
+  };
+}
+
+/** compute: every planned channel on the pool at once (the pool bounds what runs). */
+async function runTasks(ctx: TableContext, view: TableView, batchId: string, planned: readonly ChannelPosition[], signal?: AbortSignal) {
+  const results: ChannelResult[] = [];
+  let failed = 0;
+  let records = 0;
+  const columns = channelTaskColumnsOf(parseSchema(view.metadata.schemaString)); // once per batch, not per channel
+  await Promise.all(
+    planned.map(async (position) => {
+      try {
+        const outcome = await ctx.pool.run(taskInput(ctx, columns, batchId, position), signal ? { signal } : {});
+        if (outcome.kind === 'failed') {
+          failed++;
+          ctx.metrics.errorOccurred(outcome.error.code);
+          ctx.log.warn('channel task failed; redone next batch', { batchId, channelId: position.channelId, error: outcome.error });
+          return;
+        }
+        const s = outcome.stats;
+        records += s.records;
+        ctx.metrics.recordsRead(ctx.table.table, position.channelId, s.records, s.bytesRead);
+        ctx.metrics.filesWritten(ctx.table.table, outcome.files.length, s.bytesWritten, s.rowsWritten);
+        if (s.lastRecordTimeMs !== null) ctx.metrics.channelLag(ctx.table.table, position.channelId, Math.max(0, Date.now() - s.lastRecordTimeMs));
+        for (const d of outcome.deadLetters) for (const [reason, n] of Object.entries(d.reasons)) ctx.metrics.deadLettered(ctx.table.table, reason, n);
+        results.push({ channelId: position.channelId, startToken: position.token, result: outcome });
+      } catch (err) {
+        failed++;
+        ctx.metrics.errorOccurred(toOtslakeError(err).code);
+        if (signal?.aborted) throw err;
+        ctx.log.warn('channel task crashed; redone next batch', { batchId, channelId: position.channelId, error: err });
+      }
+    }),
+  );
+  return { results, failed, records };
+}
+
+/** Values a committed batch landed under the type-conflict policy: metrics and the runner's status. */
+function countTypeConflicts(ctx: TableContext, included: readonly ChannelResult[]): void {
+  for (const r of included) {
+    for (const c of r.result.typeConflicts ?? []) {
+      ctx.metrics.typeConflicted(ctx.table.table, c.column, c.policy, c.count);
+      const key = `${c.column}\u0000${c.policy}`;
+      const seen = ctx.typeConflicts.get(key);
+      if (seen) seen.count += c.count;
+      else ctx.typeConflicts.set(key, { column: c.column, policy: c.policy, count: c.count });
+    }
+  }
+}
+
+export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise<BatchReport> {
+  const started = Date.now();
+  const batchId = randomUUID();
+  const view = await ctx.view.refresh(signal);
+  const { planned, pendingCheckpoint } = await planChannels(ctx, view, signal);
+  const { results, failed, records } = await runTasks(ctx, view, batchId, planned, signal);
+  const committed = await ctx.committer.commit({ view, batchId, results, ...(signal ? { signal } : {}) });
+  const report = (outcome: BatchReport['outcome'], version: number, rows: number, finishedChannels: string[], quiet: boolean): BatchReport => ({
+    batchId,
+    outcome,
+    version,
+    channels: planned.length,
+    records,
+    rows,
+    failedTasks: failed,
+    finishedChannels,
+    durationMs: Date.now() - started,
+    quiet,
+    ...(committed.kind !== 'nothing' && committed.mirror ? { mirror: committed.mirror } : {}),
+  });
+
+  if (committed.kind === 'nothing') {
+    const quiet = records === 0 && failed === 0 && committed.plan.deferred.length === 0 && !pendingCheckpoint;
+    return report('empty', view.version, 0, [], quiet);
+  }
+  if (committed.kind === 'dropped') {
+    ctx.metrics.commitConflicted(ctx.table.table, committed.fenced);
+    ctx.log.warn(committed.fenced ? 'batch fenced: another writer owns a channel; dropped' : 'batch lost a commit race; dropped', {
+      batchId,
+      winningVersion: committed.winningVersion,
+      reason: committed.reason,
+    });
+    ctx.view.invalidate(committed.fenced ? 'batch fenced' : 'batch lost a commit race', { batchId });
+    return report(committed.fenced ? 'fenced' : 'dropped', view.version, 0, [], false);
+  }
+
+  ctx.metrics.commitCompleted(ctx.table.table, committed.latencyMs, committed.version);
+  countTypeConflicts(ctx, committed.plan.included);
+  if (committed.mirror) ctx.metrics.mirrorMerged(ctx.table.table, committed.mirror);
+  ctx.view.committed(view, committed.version, committed.metadata, committed.plan.txns);
+  const advanced: ChannelPosition[] = [];
+  for (const r of committed.plan.included) {
+    const next = ctx.positions.advance(r.channelId, { offsetSeq: r.result.offsetSeq!, endToken: r.result.endToken, finished: r.result.finished });
+    if (next) advanced.push(next);
+  }
+  // A finished channel's TERMINATED report wakes the session's heartbeat loop at once (TunnelSession),
+  // and the heartbeat's answer hands out its children: nothing to trigger here.
+  const finishedChannels = await reportPositions(ctx, advanced, signal);
+  // A channel the server marked CLOSING during the batch: its data is committed, give it back now.
+  for (const ch of partitionOwned(ctx.session.ownedChannels()).closing) releaseChannel(ctx, ch.channelId, 'closing after commit');
+  ctx.metrics.batchCompleted(ctx.table.table, Date.now() - started, committed.plan.rows);
+  return report('committed', committed.version, committed.plan.rows, finishedChannels, false);
+}

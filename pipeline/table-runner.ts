@@ -1,0 +1,333 @@
+/**
+ * Everything one table needs, and its loop of batches:
+ *
+ *   start(): tunnel (created if missing) → past InitBaseDataAndStreamShard → TunnelSession
+ *            → Delta table (created on first start: DescribeTable keys + config columns + metadata)
+ *   loop():  runBatch → busy? next batch at once : wait batch.intervalMs (or a channel change)
+ *            → quiet batch? ask DescribeTunnel whether the table is caught up (idle)
+ *
+ * One batch per table is in flight at any time; stop() lets the current batch finish and commit.
+ */
+import { EventEmitter } from 'node:events';
+import { OtslakeError, hasCode, toOtslakeError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import { WakeableDelay } from '../common/wakeable-delay.js';
+import type { ObjectStore } from '../lake/object-store.js';
+import type { Metadata } from '../lake/actions.js';
+import { createMirrorTable } from '../lake/mirror/mirror-table.js';
+import { MIRROR_MODE_PROPERTY, mirrorSettingsOf } from '../lake/mirror/layout.js';
+import { loadSnapshot } from '../lake/snapshot.js';
+import { createTable } from '../lake/table-create.js';
+import { typeConflictPolicyOf, type ResolvedConfig, type TableConfig } from '../config/load.js';
+import type { TunnelClient } from '../tunnel/tunnel-client.js';
+import { TunnelSession } from '../tunnel/tunnel-session.js';
+import type { WorkerPool } from '../workers/pool.js';
+import { runBatch, type BatchReport, type TableContext, type TypeConflictCounts } from './batch-cycle.js';
+import type { BatchCommitter } from './batch-committer.js';
+import { ChangelogCommitter } from './changelog-committer.js';
+import { ChannelPositions } from './channel-positions.js';
+import { MirrorCommitter } from './mirror-committer.js';
+import { TableViewCache } from './table-view.js';
+import { TableMaintenance, type MaintenanceRun } from './maintenance.js';
+import type { PipelineMetrics } from './pipeline-metrics.js';
+
+import { initialSchema, lakeTypeOf, type DescribePrimaryKey } from './table-schema.js';
+import { assessTunnel, type TunnelProgress } from './tunnel-progress.js';
+import { ensureTunnel, waitUntilInitialised } from './tunnel-setup.js';
+
+/** Tablestore rows are at most a few MB; a bigger value is corrupt input, not data. */
+const DEFAULT_MAX_ROW_BYTES = 4 * 1024 * 1024;
+
+export interface SessionSettings {
+  heartbeatIntervalMs?: number;
+  heartbeatTimeoutMs?: number;
+  clientTag?: string;
+}
+
+export interface TableRunnerOptions {
+  config: ResolvedConfig;
+  table: TableConfig;
+  tunnelClient: TunnelClient;
+  lakeRoot: ObjectStore;
+  pool: WorkerPool;
+  metrics: PipelineMetrics;
+  log: Logger;
+  describePrimaryKey: DescribePrimaryKey;
+  session?: SessionSettings;
+}
+
+interface RunnerEvents {
+  batch: [BatchReport];
+  idle: [TunnelProgress];
+  busy: [];
+  failed: [OtslakeError];
+  maintenance: [MaintenanceRun];
+}
+
+export class TableRunner extends EventEmitter<RunnerEvents> {
+  readonly name: string;
+  private ctx: TableContext | null = null;
+  private session: TunnelSession | null = null;
+  private stopping = false;
+  /** Between quiet batches; stop() and a change of our channels end it. */
+  private readonly pauseBetweenBatches = new WakeableDelay();
+  private idleValue = false;
+  private lastBatch: BatchReport | null = null;
+  private progress: TunnelProgress | null = null;
+  private lastError: OtslakeError | null = null;
+  private maintenance: TableMaintenance | null = null;
+  private readonly typeConflicts: TypeConflictCounts = new Map();
+  /** confirmIdle() callers, answered by the next batch that starts after them. */
+  private idleConfirmations: ((idle: boolean) => void)[] = [];
+
+  constructor(private readonly options: TableRunnerOptions) {
+    super();
+    this.name = options.table.table;
+  }
+
+  get ready(): boolean {
+    return this.ctx !== null;
+  }
+
+  get idle(): boolean {
+    return this.idleValue;
+  }
+
+  /** Tunnel, session and Delta table. `signal` aborts the waits (shutdown during start). */
+  async start(signal: AbortSignal): Promise<void> {
+    const { table, tunnelClient, config, log } = this.options;
+    const tunnelId = await ensureTunnel(tunnelClient, table, log, signal);
+    await waitUntilInitialised(tunnelClient, table, tunnelId, log, signal);
+    const store = this.options.lakeRoot.child(table.path);
+    const primaryKey = await this.options.describePrimaryKey(table.table, signal);
+    const metadata = await this.ensureTable(store, primaryKey, signal);
+    this.maintenance = new TableMaintenance({ config, table, store, metrics: this.options.metrics, log, onRun: (run) => this.emit('maintenance', run) });
+
+    const s = this.options.session ?? {};
+    const session = new TunnelSession({
+      client: tunnelClient,
+      tunnelId,
+      logger: log,
+      heartbeatIntervalMs: s.heartbeatIntervalMs ?? config.source.heartbeatIntervalMs,
+      heartbeatTimeoutMs: s.heartbeatTimeoutMs ?? config.source.heartbeatTimeoutMs,
+      ...(s.clientTag !== undefined ? { clientTag: s.clientTag } : {}),
+    });
+    session.on('failed', (err) => {
+      this.lastError = err;
+      this.emit('failed', err);
+      this.stop();
+    });
+    session.on('channels', () => this.pauseBetweenBatches.wake());
+    this.session = session;
+    await session.start(signal);
+    const positions = new ChannelPositions(log);
+    this.ctx = {
+      table,
+      tunnelId,
+      store,
+      session,
+      pool: this.options.pool,
+      primaryKey,
+      budget: { maxRecords: config.batch.maxRecordsPerChannel, maxBytes: config.batch.maxBytesPerChannel, maxDurationMs: config.batch.maxDurationMs },
+      targetFileBytes: config.lake.targetFileSizeBytes,
+      maxRowBytes: DEFAULT_MAX_ROW_BYTES,
+      log,
+      metrics: this.options.metrics,
+      committer: this.committerFor(metadata, store, tunnelId),
+      view: new TableViewCache(store, positions, log),
+      positions,
+      typeConflicts: this.typeConflicts,
+    };
+    log.info('table ready', { tunnelId, clientId: session.clientId, path: table.path });
+  }
+
+  /** The table's metadata, after creating the table on first start. A mode that contradicts the config is OTSL_CONFIG_INVALID. */
+  private async ensureTable(store: ObjectStore, primaryKey: Awaited<ReturnType<DescribePrimaryKey>>, signal: AbortSignal): Promise<Metadata> {
+    const { table, config, log } = this.options;
+    try {
+      return this.checkMode((await loadSnapshot(store, { signal })).metadata);
+    } catch (err) {
+      if (!hasCode(err, 'OTSL_LAKE_NOT_A_TABLE')) throw err;
+    }
+    const checkpointInterval = { 'delta.checkpointInterval': String(config.lake.checkpointInterval) };
+    const created =
+      table.mode === 'mirror'
+        ? await createMirrorTable(store, {
+            schema: {
+              type: 'struct',
+              fields: [
+                ...primaryKey.map((k) => ({ name: k.name, type: lakeTypeOf(k.type), nullable: false, metadata: {} })),
+                ...table.columns.map((c) => ({ name: c.name, type: lakeTypeOf(c.type), nullable: true, metadata: {} })),
+              ],
+            },
+            primaryKey: primaryKey.map((k) => k.name),
+            buckets: table.mirror!.buckets,
+            changeDataFeed: table.mirror!.changeDataFeed,
+            configuration: checkpointInterval,
+            name: table.table,
+            signal,
+          })
+        : await createTable(store, {
+            schema: initialSchema(primaryKey, table),
+            partitionColumns: [...table.partitionBy],
+            configuration: { 'delta.appendOnly': 'true', ...checkpointInterval },
+            name: table.table,
+            signal,
+          });
+    // A conflict means another daemon created it first: theirs is as good as ours.
+    log.info(created.kind === 'committed' ? 'delta table created' : 'delta table created by another writer', { path: table.path, mode: table.mode });
+    return created.kind === 'committed' ? created.metadata : this.checkMode((await loadSnapshot(store, { signal })).metadata);
+  }
+
+  private checkMode(metadata: Metadata): Metadata {
+    const { table } = this.options;
+    const lakeMode = metadata.configuration[MIRROR_MODE_PROPERTY] === 'mirror' ? 'mirror' : 'changelog';
+    if (lakeMode !== table.mode) {
+      throw new OtslakeError(
+        'OTSL_CONFIG_INVALID',
+        `table ${table.table}: the config says mode ${table.mode}, but the Delta table at ${table.path} is a ${lakeMode} table; a table's mode is fixed at creation`,
+        {
+          context: { table: table.table, key: 'tables.mode', path: table.path },
+        },
+      );
+    }
+    return metadata;
+  }
+
+  /** The table's mode decides its committer, once. A mirror's layout comes from the table itself (fixed at creation), its file target from the config. */
+  private committerFor(metadata: Metadata, store: ObjectStore, tunnelId: string): BatchCommitter {
+    const { table, pool, log } = this.options;
+    if (table.mode !== 'mirror') return new ChangelogCommitter({ store, tunnelId, log });
+    const layout = mirrorSettingsOf(metadata.configuration);
+    return new MirrorCommitter({
+      store,
+      pool,
+      tunnelId,
+      table: table.table,
+      tablePath: table.path,
+      log,
+      settings: { buckets: layout.buckets, changeDataFeed: layout.changeDataFeed, targetFileBytes: table.mirror!.targetFileSizeBytes },
+    });
+  }
+
+  /** Batches until stop(); `signal` (destroy) aborts the batch in flight. */
+  async loop(signal: AbortSignal): Promise<void> {
+    const ctx = this.ctx;
+    if (!ctx) throw new OtslakeError('OTSL_DAEMON_STATE', 'table runner loop before start', { context: { table: this.name } });
+    const intervalMs = this.options.config.batch.intervalMs;
+    while (!this.stopping && !signal.aborted) {
+      let pauseMs = 0;
+      const confirming = this.idleConfirmations.splice(0);
+      let confirmed = false;
+      try {
+        const report = await runBatch(ctx, signal);
+        this.lastBatch = report;
+        this.emit('batch', report);
+        if (report.outcome === 'committed')
+          this.maintenance?.afterCommit(report.version, ctx.view.current?.version === report.version ? ctx.view.current.metadata : undefined, signal);
+        if (report.quiet) {
+          await this.checkIdle(ctx, signal);
+          pauseMs = intervalMs;
+        } else {
+          this.setBusy();
+        }
+        confirmed = report.quiet && this.idleValue;
+        await this.maintenance?.runDue(signal);
+      } catch (err) {
+        if (signal.aborted) {
+          for (const answer of confirming) answer(false);
+          break;
+        }
+        this.lastError = err as OtslakeError;
+        this.options.metrics.errorOccurred(toOtslakeError(err).code);
+        this.options.log.error('batch failed; retried after the batch interval', { error: err });
+        this.setBusy();
+        pauseMs = intervalMs;
+      }
+      for (const answer of confirming) answer(confirmed);
+      if (pauseMs > 0 && !this.stopping && this.idleConfirmations.length === 0) await this.pauseBetweenBatches.wait(pauseMs, signal);
+    }
+    for (const answer of this.idleConfirmations.splice(0)) answer(false);
+    await this.maintenance?.settle();
+  }
+
+  /**
+   * Runs a batch now (ending the pause between quiet batches) and tells whether it still found the
+   * table caught up. The idle flag alone may be an interval old: `--until-idle` over several tables
+   * must not exit on a table that got writes since its last quiet batch.
+   */
+  confirmIdle(): Promise<boolean> {
+    if (this.stopping) return Promise.resolve(false);
+    const answer = new Promise<boolean>((resolve) => this.idleConfirmations.push(resolve));
+    this.pauseBetweenBatches.wake();
+    return answer;
+  }
+
+  private async checkIdle(ctx: TableContext, signal: AbortSignal): Promise<void> {
+    let progress: TunnelProgress;
+    try {
+      progress = await assessTunnel(this.options.tunnelClient, ctx.table, ctx.tunnelId, ctx.session.clientId ?? '', ctx.positions.channelIds(), signal);
+    } catch (err) {
+      this.options.log.warn('describe tunnel failed', { error: err });
+      return;
+    }
+    this.progress = progress;
+    this.options.log.debug('tunnel progress', { stage: progress.stage, unowned: progress.unowned, caughtUp: progress.caughtUp, reading: ctx.positions.size });
+    if (progress.caughtUp) {
+      if (!this.idleValue) {
+        this.idleValue = true;
+        this.options.log.info('table caught up', { stage: progress.stage, channels: progress.channels.length });
+        this.emit('idle', progress);
+      }
+      return;
+    }
+    this.setBusy();
+    // Channels wait for an owner (children of a finished parent, the stream after the base stage), or
+    // our TERMINATED/CLOSE reports wait for a heartbeat: heartbeat now instead of at the next tick.
+    await ctx.session.heartbeatNow(signal).catch(() => undefined);
+  }
+
+  private setBusy(): void {
+    if (!this.idleValue) return;
+    this.idleValue = false;
+    this.emit('busy');
+  }
+
+  /** No new batch after the current one. Idempotent. */
+  stop(): void {
+    this.stopping = true;
+    this.pauseBetweenBatches.wake();
+  }
+
+  /** Releases our channels to the server (ShutdownTunnel). */
+  async close(signal?: AbortSignal): Promise<void> {
+    await this.session?.shutdown(signal);
+  }
+
+  status(): Record<string, unknown> {
+    const ctx = this.ctx;
+    return {
+      table: this.name,
+      ready: this.ready,
+      idle: this.idleValue,
+      tunnelId: ctx?.tunnelId ?? null,
+      clientId: this.session?.clientId ?? null,
+      lakeVersion: ctx?.view.current?.version ?? null,
+      channels: ctx
+        ? ctx.positions.list().map((s) => ({
+            channelId: s.channelId,
+            committedSeq: s.committedSeq,
+            finished: s.finished,
+            checkpointed: s.token === s.checkpointedToken,
+          }))
+        : [],
+      lastBatch: this.lastBatch,
+      stage: this.progress?.stage ?? null,
+      lastError: this.lastError ? { code: this.lastError.code, message: this.lastError.message } : null,
+      mode: this.options.table.mode,
+      typeConflictPolicy: typeConflictPolicyOf(this.options.table),
+      typeConflicts: [...this.typeConflicts.values()],
+      maintenance: this.maintenance?.status() ?? null,
+    };
+  }
+}

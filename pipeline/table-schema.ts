@@ -1,0 +1,93 @@
+/**
+ * The Delta schema a table starts with (docs/changelog.md §Columns): the primary-key columns as DescribeTable reports
+ * them (asked through the official `tablestore` SDK, the same client users write with), the attribute
+ * columns the config declares, and the changelog's metadata columns. Columns discovered later are
+ * appended by the committer in the commit that carries their first data.
+ */
+import { createRequire } from 'node:module';
+import type { TablestoreConnection } from '../common/connections.js';
+import { OtslakeError } from '../common/errors.js';
+import type { StructField, StructType } from '../lake/actions.js';
+import { columnTypeOf, deltaTypeOf, type ColumnType as LakeColumnType } from '../lake/parquet-columns.js';
+import type { TableConfig } from '../config/load.js';
+import type { ColumnType as SourceColumnType } from '../config/schema.js';
+import type { PrimaryKeyColumn, PrimaryKeyType } from '../workers/protocol.js';
+import { METADATA_COLUMNS } from '../workers/schema-map.js';
+
+/** A primary-key column with its Tablestore type (the workers decode by it). */
+export type KeyColumn = PrimaryKeyColumn;
+
+/** The changelog metadata columns (the workers' METADATA_COLUMNS) as Delta fields, in the order they follow the data columns. */
+const METADATA_FIELDS: readonly StructField[] = METADATA_COLUMNS.map((c) => ({ name: c.name, type: deltaTypeOf(c.type), nullable: true, metadata: {} }));
+const METADATA_NAMES = new Set(METADATA_FIELDS.map((f) => f.name));
+
+const SOURCE_TO_LAKE: Record<SourceColumnType, LakeColumnType> = {
+  INTEGER: 'long',
+  DOUBLE: 'double',
+  BOOLEAN: 'boolean',
+  STRING: 'string',
+  BINARY: 'binary',
+};
+
+/** DescribeTable's PrimaryKeyType enum as the SDK returns it. */
+const PK_TYPE_BY_NUMBER: Record<number, PrimaryKeyType> = { 1: 'INTEGER', 2: 'STRING', 3: 'BINARY' };
+const PK_TYPES: readonly string[] = ['INTEGER', 'STRING', 'BINARY'];
+
+export function lakeTypeOf(type: SourceColumnType): LakeColumnType {
+  return SOURCE_TO_LAKE[type];
+}
+
+export function initialSchema(primaryKey: readonly KeyColumn[], table: TableConfig): StructType {
+  const fields: StructField[] = primaryKey.map((k) => ({ name: k.name, type: lakeTypeOf(k.type), nullable: false, metadata: {} }));
+  for (const c of table.columns) fields.push({ name: c.name, type: lakeTypeOf(c.type), nullable: true, metadata: {} });
+  fields.push(...METADATA_FIELDS);
+  return { type: 'struct', fields };
+}
+
+/** The data columns (primary key + attributes) of a schema: what a worker writes besides metadata. */
+export function channelTaskColumnsOf(schema: StructType): { name: string; type: LakeColumnType }[] {
+  return schema.fields.filter((f) => !METADATA_NAMES.has(f.name)).map((f) => ({ name: f.name, type: columnTypeOf(f.name, f.type) }));
+}
+
+interface SdkClient {
+  describeTable(params: { tableName: string }): Promise<{ tableMeta: { primaryKey: { name: string; type: number | string }[] } }>;
+}
+interface SdkModule {
+  Client: new (config: Record<string, unknown>) => SdkClient;
+}
+
+export type DescribePrimaryKey = (table: string, signal?: AbortSignal) => Promise<KeyColumn[]>;
+
+/** DescribeTable through the official SDK (it has no types; only the fields read here are assumed). */
+export function sdkPrimaryKeyDescriber(source: TablestoreConnection): DescribePrimaryKey {
+  const sdk = createRequire(import.meta.url)('tablestore') as SdkModule;
+  const client = new sdk.Client({
+    accessKeyId: source.accessKeyId,
+    secretAccessKey: source.accessKeySecret,
+    ...(source.securityToken ? { stsToken: source.securityToken } : {}),
+    endpoint: source.endpoint,
+    instancename: source.instanceName,
+    maxRetries: 3,
+  });
+  return async (table) => {
+    let described;
+    try {
+      described = await client.describeTable({ tableName: table });
+    } catch (err) {
+      const e = err as { code?: unknown; message?: unknown };
+      throw new OtslakeError('OTSL_TUNNEL_SERVER', `DescribeTable failed for ${table}: ${String(e.message ?? err)}`, {
+        retriable: true,
+        context: { table, serverCode: typeof e.code === 'string' ? e.code : String(e.code ?? '') },
+      });
+    }
+    return described.tableMeta.primaryKey.map((k) => {
+      const type = typeof k.type === 'number' ? PK_TYPE_BY_NUMBER[k.type] : PK_TYPES.includes(k.type) ? (k.type as PrimaryKeyType) : undefined;
+      if (type === undefined) {
+        throw new OtslakeError('OTSL_LAKE_SCHEMA', `primary-key column ${k.name} of ${table} has unsupported type ${String(k.type)}`, {
+          context: { table, column: k.name },
+        });
+      }
+      return { name: k.name, type };
+    });
+  };
+}
