@@ -47,6 +47,12 @@ export interface IcebergSyncOptions {
   maxManifests?: number;
   /** Old metadata.json files kept (and listed in metadata-log); older ones are deleted. */
   previousVersionsMax?: number;
+  /**
+   * The retention VACUUM actually applies when it differs from the table's
+   * delta.deletedFileRetentionDuration (the daemon's maintenance.vacuum.retention): snapshots are
+   * expired by the shorter of the two.
+   */
+  vacuumRetentionMs?: number;
   /** Lost metadata-commit races tolerated before OTSL_ICEBERG_WRITE. */
   maxAttempts?: number;
   logger?: Logger;
@@ -149,7 +155,7 @@ export class IcebergSync {
     if (!this.state) this.state = (await this.load()).state;
     const state = this.state;
     if (!state.metadata) return [];
-    const cutoff = this.now() - (olderThanMs ?? deletedFileRetentionMsOf(state.deltaMetadata));
+    const cutoff = this.now() - (olderThanMs ?? this.retentionMs(state.deltaMetadata));
     const doomed = await orphanFiles(this.store, state.metadata, metadataKey(state.metadataVersion), this.manifestKeys, cutoff);
     await this.deleteQuietly(doomed);
     return doomed;
@@ -182,6 +188,11 @@ export class IcebergSync {
       );
     }
     return { state: { metadataVersion: version, metadata, manifests, deltaMetadata: delta.metadata, deltaVersion: mirroredDeltaVersion(metadata) }, delta };
+  }
+
+  private retentionMs(delta: Metadata): number {
+    const table = deletedFileRetentionMsOf(delta);
+    return this.options.vacuumRetentionMs === undefined ? table : Math.min(table, this.options.vacuumRetentionMs);
   }
 
   private localKey(metadata: TableMetadata, path: string): string {
@@ -270,7 +281,7 @@ export class IcebergSync {
     const now = this.now();
     const { metadata: kept, expired } = expireSnapshots(metadata, {
       nowMs: now,
-      deletedFileRetentionMs: deletedFileRetentionMsOf(deltaMetadata),
+      deletedFileRetentionMs: this.retentionMs(deltaMetadata),
       ...(this.options.maxSnapshots === undefined ? {} : { maxSnapshots: this.options.maxSnapshots }),
       ...(this.options.expireBatch === undefined ? {} : { expireBatch: this.options.expireBatch }),
     });

@@ -129,3 +129,26 @@ export async function commitMetadata(store: ObjectStore, version: number, metada
   await store.put(VERSION_HINT, new TextEncoder().encode(String(version)), opts);
   return true;
 }
+
+export interface IcebergSummary {
+  metadataVersion: number;
+  /** The Delta version the metadata mirrors (-1 before the first sync). */
+  deltaVersion: number;
+  currentSnapshotId: number | null;
+  snapshots: number;
+  schemaId: number;
+}
+
+/** What `otslake inspect` shows of a table's Iceberg metadata; null when it has none. */
+export async function describeIceberg(store: ObjectStore, signal?: AbortSignal): Promise<IcebergSummary | null> {
+  const version = await latestMetadataVersion(store, signal);
+  if (version === null) return null;
+  const metadata = await readMetadata(store, version, signal);
+  return {
+    metadataVersion: version,
+    deltaVersion: mirroredDeltaVersion(metadata),
+    currentSnapshotId: currentSnapshot(metadata)?.['snapshot-id'] ?? null,
+    snapshots: metadata.snapshots.length,
+    schemaId: metadata['current-schema-id'],
+  };
+}

@@ -13,7 +13,6 @@ import { parseSchema, type Action, type StructType } from '../../lake/actions.js
 import { compactTable } from '../../lake/compaction.js';
 import { readManifest, readManifestList } from '../../lake/iceberg/manifests.js';
 import { IcebergSync, syncIceberg } from '../../lake/iceberg/sync.js';
-import type { TableMetadata } from '../../lake/iceberg/table-metadata.js';
 import { LocalStore } from '../../lake/local-store.js';
 import type { PutOptions } from '../../lake/object-store.js';
 import { dataColumnsOf } from '../../lake/parquet-columns.js';
@@ -22,7 +21,8 @@ import { loadSnapshot } from '../../lake/snapshot.js';
 import { addColumns, createTable } from '../../lake/table-create.js';
 import { addActionFor, commit, removeActionFor, txnAction } from '../../lake/transaction.js';
 import { vacuum } from '../../lake/vacuum.js';
-import { deltaSql, icebergSql, runChdb } from '../helpers/chdb.js';
+import { runChdb } from '../helpers/chdb.js';
+import { expectSameAtEveryVersion, icebergMetadata } from '../helpers/iceberg.js';
 import { createTmpDir, type TmpDir } from '../helpers/tmp-dir.js';
 
 const CHANGELOG: StructType = {
@@ -88,48 +88,6 @@ async function append(
   const result = await commit(store, [...(options.extra ?? []), ...adds], { readVersion, operation: 'WRITE' });
   if (result.kind !== 'committed') throw new Error(`commit failed: ${result.reason}`);
   return result.version;
-}
-
-async function icebergMetadata(dir: string): Promise<TableMetadata> {
-  const hint = (await readFile(path.join(dir, 'metadata', 'version-hint.text'), 'utf8')).trim();
-  return JSON.parse(await readFile(path.join(dir, 'metadata', `v${hint}.metadata.json`), 'utf8')) as TableMetadata;
-}
-
-/** The Iceberg snapshot that mirrors Delta version `v`: the newest whose Delta version is at most v. */
-function snapshotFor(metadata: TableMetadata, v: number): number | null {
-  let best: { id: number; dv: number } | null = null;
-  for (const s of metadata.snapshots) {
-    const dv = Number(s.summary['otslake.delta.version']);
-    if (dv <= v && (best === null || dv > best.dv)) best = { id: s['snapshot-id'], dv };
-  }
-  return best?.id ?? null;
-}
-
-/** Every listed Delta version read by both readers (Iceberg through the mirroring snapshot). */
-async function expectSameAtEveryVersion(dir: string, versions: readonly number[], q: { where?: string; select?: string } = {}): Promise<void> {
-  const metadata = await icebergMetadata(dir);
-  const sqls: string[] = [];
-  const withSnapshot: (number | null)[] = [];
-  for (const v of versions) {
-    const snapshotId = snapshotFor(metadata, v);
-    withSnapshot.push(snapshotId);
-    sqls.push(deltaSql(dir, { version: v, orderBy: 'id', ...q }));
-    if (snapshotId !== null) sqls.push(icebergSql(dir, { snapshotId, orderBy: 'id', ...q }));
-  }
-  const out = await runChdb(sqls);
-  let i = 0;
-  for (const [n, v] of versions.entries()) {
-    const delta = out[i++]!;
-    expect(delta, `delta v${v}`).toMatchObject({ ok: true });
-    if (withSnapshot[n] === null) {
-      expect((delta as { rows: unknown[] }).rows, `delta v${v} has rows but no Iceberg snapshot mirrors it`).toEqual([]);
-      continue;
-    }
-    const iceberg = out[i++]!;
-    expect(iceberg, `iceberg at delta v${v}`).toMatchObject({ ok: true });
-    expect((iceberg as { rows: unknown[] }).rows, `rows at delta v${v}`).toEqual((delta as { rows: unknown[] }).rows);
-    expect((delta as { rows: unknown[] }).rows.length + (q.where ? 1 : 0), `v${v} is not empty`).toBeGreaterThan(0);
-  }
 }
 
 describe('Iceberg metadata of a changelog-like table', () => {

@@ -1,0 +1,127 @@
+/**
+ * The daemon keeps every table's Iceberg metadata in step (docs/iceberg.md): changelog and mirror
+ * tables written by the in-process daemon (emulator, real worker threads, local lake) read back by
+ * chdb's Iceberg reader equal to delta-kernel-rs at every Delta version; a daemon that stopped
+ * between its Delta commits and their Iceberg commits (Iceberg off for a life, then a destroy right
+ * after a commit) catches up on start; lake.iceberg=false leaves no metadata; inspect shows both.
+ */
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { command as inspect } from '../../cli/commands/inspect.js';
+import { describeIceberg } from '../../lake/iceberg/table-metadata.js';
+import { loadSnapshot } from '../../lake/snapshot.js';
+import { openStore } from '../../lake/store.js';
+import { CHANGELOG_ORDER, createHarness, TABLE, waitForEvent, type Harness } from '../helpers/daemon-harness.js';
+import { expectSameAtEveryVersion } from '../helpers/iceberg.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const versionsUpTo = (n: number) => Array.from({ length: n + 1 }, (_, i) => i);
+
+async function latestDeltaVersion(tablePath: string): Promise<number> {
+  return (await loadSnapshot(openStore(pathToFileURL(tablePath).href))).version;
+}
+
+async function mirrored(tablePath: string): Promise<number> {
+  return (await describeIceberg(openStore(pathToFileURL(tablePath).href)))?.deltaVersion ?? -1;
+}
+
+describe('daemon: Iceberg metadata', () => {
+  it('of a changelog table follows every commit, and catches up after lives that did not mirror theirs', async () => {
+    h = await createHarness({ partitions: 2, pageRecords: 10 });
+    const config = h.config();
+    for (let i = 1; i <= 30; i++) await h.putRow(i, `n${i}`, i);
+    const first = h.start({ config });
+    await waitForEvent(first.daemon, 'idle', 30_000);
+    await first.stop();
+    expect(await mirrored(h.tablePath)).toBe(await latestDeltaVersion(h.tablePath));
+
+    // A life with Iceberg off: its Delta commits are not mirrored (what a crash between the two commits leaves).
+    const off = h.start({ config: h.config({ lake: { uri: pathToFileURL(h.lake.path).href, iceberg: false } }) });
+    await waitForEvent(off.daemon, 'table-ready');
+    for (let i = 1; i <= 10; i++) await h.updateRow(i, { name: `u${i}` }, i % 3 === 0 ? ['qty'] : []);
+    await waitForEvent(off.daemon, 'idle', 30_000);
+    await off.stop();
+    const deltaAfterOff = await latestDeltaVersion(h.tablePath);
+    expect(await mirrored(h.tablePath)).toBeLessThan(deltaAfterOff);
+
+    // A life destroyed right after a commit: its background Iceberg sync may or may not have run.
+    const crashed = h.start({ config });
+    await waitForEvent(crashed.daemon, 'table-ready');
+    // Start-up caught up with every version the life before did not mirror.
+    expect(await mirrored(h.tablePath)).toBeGreaterThanOrEqual(deltaAfterOff);
+    for (let i = 11; i <= 20; i++) await h.deleteRow(i);
+    await waitForEvent(crashed.daemon, 'batch-committed', 20_000);
+    crashed.daemon.destroy();
+    await crashed.done.catch(() => undefined);
+    await h.emu.emulator.tunnel.sweepExpiredClients(Date.now() + 3_600_000);
+
+    const last = h.start({ config });
+    await waitForEvent(last.daemon, 'table-ready');
+    for (let i = 31; i <= 40; i++) await h.putRow(i, `n${i}`, i);
+    await waitForEvent(last.daemon, 'idle', 30_000);
+    const status = last.daemon.status() as { tables: { iceberg: { deltaVersion: number | null; lastError: unknown } }[] };
+    await last.stop();
+
+    const latest = await latestDeltaVersion(h.tablePath);
+    expect(await mirrored(h.tablePath)).toBe(latest);
+    expect(status.tables[0]!.iceberg).toMatchObject({ lastError: null });
+    // Ids repeat in a changelog: order by the change's identity too.
+    await expectSameAtEveryVersion(h.tablePath, versionsUpTo(latest), { orderBy: `id, ${CHANGELOG_ORDER}` });
+
+    // inspect shows both versions.
+    const out: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => out.push(String(chunk)) > 0);
+    try {
+      expect(await inspect.run([pathToFileURL(h.tablePath).href, '--json'])).toBe(0);
+      expect(await inspect.run([pathToFileURL(h.tablePath).href])).toBe(0);
+    } finally {
+      write.mockRestore();
+    }
+    expect(JSON.parse(out[0]!)).toMatchObject({ version: latest, iceberg: { deltaVersion: latest } });
+    expect(out[1]).toContain(`iceberg:    metadata v`);
+    expect(out[1]).toContain(`mirrors Delta version ${latest}`);
+  });
+
+  it('of a mirror table follows its copy-on-write batches', async () => {
+    h = await createHarness({ partitions: 2, pageRecords: 8 });
+    const config = h.config({
+      tables: [
+        {
+          table: TABLE,
+          tunnel: { name: 'otslake-orders', type: 'BaseAndStream' },
+          mode: 'mirror',
+          path: 'orders',
+          columns: [{ name: 'name', type: 'STRING' }],
+          mirror: { buckets: 2, targetFileSize: '1KiB' },
+        },
+      ],
+    });
+    for (let i = 1; i <= 24; i++) await h.putRow(i, `n${i}`, i);
+    const daemon = h.start({ config });
+    await waitForEvent(daemon.daemon, 'idle', 30_000);
+    for (let i = 1; i <= 8; i++) await h.updateRow(i, { name: `u${i}` });
+    for (let i = 9; i <= 12; i++) await h.deleteRow(i);
+    await waitForEvent(daemon.daemon, 'batch-committed', 20_000);
+    await waitForEvent(daemon.daemon, 'idle', 30_000);
+    await daemon.stop();
+    const latest = await latestDeltaVersion(h.tablePath);
+    expect(await mirrored(h.tablePath)).toBe(latest);
+    await expectSameAtEveryVersion(h.tablePath, versionsUpTo(latest));
+  });
+
+  it('is not written when lake.iceberg is off', async () => {
+    h = await createHarness({ partitions: 1 });
+    for (let i = 1; i <= 5; i++) await h.putRow(i, `n${i}`, i);
+    const daemon = h.start({ config: h.config({ lake: { uri: pathToFileURL(h.lake.path).href, iceberg: false } }) });
+    await waitForEvent(daemon.daemon, 'idle', 30_000);
+    await daemon.stop();
+    await expect(access(path.join(h.tablePath, 'metadata'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
