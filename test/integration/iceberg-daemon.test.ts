@@ -6,6 +6,7 @@
  * after a commit) catches up on start; lake.iceberg=false leaves no metadata; inspect shows both.
  */
 import { access } from 'node:fs/promises';
+import { parquetMetadata } from 'hyparquet';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -14,7 +15,7 @@ import { describeIceberg } from '../../lake/iceberg/table-metadata.js';
 import { loadSnapshot } from '../../lake/snapshot.js';
 import { openStore } from '../../lake/store.js';
 import { CHANGELOG_ORDER, createHarness, TABLE, waitForEvent, type Harness } from '../helpers/daemon-harness.js';
-import { expectSameAtEveryVersion } from '../helpers/iceberg.js';
+import { expectSameAtEveryVersion, icebergMetadata } from '../helpers/iceberg.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -26,6 +27,27 @@ const versionsUpTo = (n: number) => Array.from({ length: n + 1 }, (_, i) => i);
 
 async function latestDeltaVersion(tablePath: string): Promise<number> {
   return (await loadSnapshot(openStore(pathToFileURL(tablePath).href))).version;
+}
+
+/** name → Parquet field_id of the newest data file of the table (what Iceberg readers resolve columns by). */
+async function fieldIdsOfNewestFile(tablePath: string): Promise<Record<string, number | undefined>> {
+  const store = openStore(pathToFileURL(tablePath).href);
+  const files = [...(await loadSnapshot(store)).files.values()].sort((a, b) => b.modificationTime - a.modificationTime);
+  const bytes = await store.get(decodeURIComponent(files[0]!.path));
+  const footer = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+  return Object.fromEntries(footer.schema.slice(1).map((s) => [s.name, s.field_id]));
+}
+
+/** The ids the Iceberg metadata gave the table's columns (and list elements). */
+async function icebergIds(tablePath: string): Promise<Record<string, number>> {
+  const metadata = await icebergMetadata(tablePath);
+  const schema = metadata.schemas.find((x) => x['schema-id'] === metadata['current-schema-id'])!;
+  const out: Record<string, number> = {};
+  for (const f of schema.fields) {
+    out[f.name] = f.id;
+    if (typeof f.type === 'object') out[`${f.name}.element`] = f.type['element-id'];
+  }
+  return out;
 }
 
 async function mirrored(tablePath: string): Promise<number> {
@@ -72,6 +94,11 @@ describe('daemon: Iceberg metadata', () => {
     const latest = await latestDeltaVersion(h.tablePath);
     expect(await mirrored(h.tablePath)).toBe(latest);
     expect(status.tables[0]!.iceberg).toMatchObject({ lastError: null });
+    // The daemon's files carry the ids the Iceberg metadata assigned (metadata columns and the list element too).
+    const ids = await icebergIds(h.tablePath);
+    const inFile = await fieldIdsOfNewestFile(h.tablePath);
+    for (const name of ['id', 'name', 'qty', '_op', '_seq', '_channel', '_deleted_columns']) expect(inFile[name], name).toBe(ids[name]);
+    expect(inFile.element).toBe(ids['_deleted_columns.element']);
     // Ids repeat in a changelog: order by the change's identity too.
     await expectSameAtEveryVersion(h.tablePath, versionsUpTo(latest), { orderBy: `id, ${CHANGELOG_ORDER}` });
 
@@ -113,6 +140,9 @@ describe('daemon: Iceberg metadata', () => {
     await daemon.stop();
     const latest = await latestDeltaVersion(h.tablePath);
     expect(await mirrored(h.tablePath)).toBe(latest);
+    const ids = await icebergIds(h.tablePath);
+    const inFile = await fieldIdsOfNewestFile(h.tablePath);
+    for (const name of ['id', 'name', 'qty', '_ts', '_seq']) expect(inFile[name], name).toBe(ids[name]);
     await expectSameAtEveryVersion(h.tablePath, versionsUpTo(latest));
   });
 
