@@ -15,7 +15,9 @@
  * Library code: it never touches `process` (signals belong to daemon/main.ts). Tests await its
  * events ('state', 'table-ready', 'batch-committed', 'batch', 'idle', 'maintenance') instead of sleeping.
  */
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
 import { OtslakeError, toOtslakeError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
 import type { ObjectStore } from '../lake/object-store.js';
@@ -46,6 +48,8 @@ export interface DaemonOptions {
   session?: SessionSettings;
   /** Stop (as shutdown('idle')) once every table is caught up: `run --until-idle`. */
   untilIdle?: boolean;
+  /** This daemon's writer id in its commits (commit pacing counts writers by it); default host:pid:random. */
+  writer?: string;
 }
 
 interface DaemonEvents {
@@ -61,6 +65,8 @@ interface DaemonEvents {
 
 export class Daemon extends EventEmitter<DaemonEvents> {
   readonly metrics: Metrics;
+  /** Names this daemon in its commits and in /status. */
+  readonly writer: string;
   private readonly log: Logger;
   private readonly runners: TableRunner[];
   private readonly destroyController = new AbortController();
@@ -76,6 +82,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     super();
     this.metrics = options.metrics ?? new Metrics();
     this.log = (options.log ?? silentLogger).child({ component: 'daemon' });
+    this.writer = options.writer ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.runners = options.config.tables.map(
       (table) =>
         new TableRunner({
@@ -87,6 +94,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
           metrics: this.metrics,
           log: (options.log ?? silentLogger).child({ table: table.table }),
           describePrimaryKey: options.describePrimaryKey,
+          writer: this.writer,
           ...(options.session ? { session: options.session } : {}),
         }),
     );

@@ -45,6 +45,10 @@ export class Metrics implements PipelineMetrics {
   private readonly maintenanceFiles: Counter;
   private readonly mirrorRows: Counter;
   private readonly mirrorFilesRewritten: Counter;
+  private readonly racesLost: Counter;
+  private readonly tableCommitRate: Gauge;
+  private readonly tableWriters: Gauge;
+  private readonly pacingDelay: Histogram;
 
   constructor(nowMs: number = Date.now()) {
     const r = this.registry;
@@ -72,6 +76,21 @@ export class Metrics implements PipelineMetrics {
       'table',
       'fenced',
     ]);
+    this.racesLost = r.counter(
+      'otslake_commit_races_lost_total',
+      'Versions another writer took first while a commit of ours went through (blind appends move on to the next version).',
+      ['table'],
+    );
+    this.tableCommitRate = r.gauge('otslake_table_commit_rate', "Commits per second on the table, every writer's, as this daemon sees them (last 10 s).", [
+      'table',
+    ]);
+    this.tableWriters = r.gauge('otslake_table_writers', 'Daemons committing to the table over the last 10 s, this one included.', ['table']);
+    this.pacingDelay = r.histogram(
+      'otslake_commit_pacing_delay_seconds',
+      'How long this daemon held back a batch beyond batch.intervalMs to keep the table within batch.maxTableCommitsPerSecond.',
+      ['table'],
+      [0, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60],
+    );
     this.lakeVersion = r.gauge('otslake_lake_version', 'Latest Delta table version written.', ['table']);
     this.lag = r.gauge('otslake_channel_lag_seconds', 'Age of the newest change landed for a channel.', ['table', 'channel']);
     this.errors = r.counter('otslake_errors_total', 'Errors by kind (OTSL_* code).', ['kind']);
@@ -145,6 +164,16 @@ export class Metrics implements PipelineMetrics {
 
   commitConflicted(table: string, fenced: boolean): void {
     this.commitConflicts.inc({ table, fenced: String(fenced) });
+  }
+
+  commitRacesLost(table: string, n: number): void {
+    this.racesLost.inc({ table }, n);
+  }
+
+  commitPacing(table: string, pacing: { commitRate: number; writers: number; delayMs: number }): void {
+    this.tableCommitRate.set({ table }, pacing.commitRate);
+    this.tableWriters.set({ table }, pacing.writers);
+    this.pacingDelay.observe({ table }, pacing.delayMs / 1000);
   }
 
   tunnelCheckpointed(table: string, channels = 1): void {

@@ -28,6 +28,7 @@ import { PROTOCOL_VERSION, type ChannelTaskInput, type TaskBudget } from '../wor
 import type { BatchCommitter, MirrorBatchStats } from './batch-committer.js';
 import { needsCheckpoint, partitionOwned, resolvePosition, type ChannelPosition, type ChannelPositions } from './channel-positions.js';
 import type { ChannelResult } from './commit-plan.js';
+import type { CommitPacer } from './commit-pacer.js';
 import type { PipelineMetrics } from './pipeline-metrics.js';
 import { channelTaskColumnsOf, type KeyColumn } from './table-schema.js';
 import type { TableView, TableViewCache } from './table-view.js';
@@ -54,6 +55,8 @@ export interface TableContext {
   /** Cross-batch state, each with its own owner. */
   readonly view: TableViewCache;
   readonly positions: ChannelPositions;
+  /** The table's commit budget, shared with every daemon of the table. */
+  readonly pacer: CommitPacer;
   readonly typeConflicts: TypeConflictCounts;
 }
 
@@ -67,8 +70,17 @@ export interface BatchReport {
   readonly failedTasks: number;
   readonly finishedChannels: string[];
   readonly durationMs: number;
-  /** Every task read nothing, none failed, every position is checkpointed. */
+  /**
+   * Every task stopped at its channel's live tail (none on a budget), none failed, no result was
+   * left out, and every position is checkpointed: the table was caught up when the batch ended.
+   */
+  readonly atTail: boolean;
+  /** At the tail, and nothing was read: caught up before the batch started too. */
   readonly quiet: boolean;
+  /** A task stopped on its record, byte or time budget: the channel has more, the next batch may start at once. */
+  readonly behind: boolean;
+  /** Versions the commit tried (1 = no lost race); 0 without a commit. */
+  readonly commitAttempts: number;
   /** Mode mirror: what the merges of a committed or dropped batch did. */
   readonly mirror?: MirrorBatchStats;
 }
@@ -146,6 +158,7 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
   const results: ChannelResult[] = [];
   let failed = 0;
   let records = 0;
+  let behind = false;
   // Once per batch, not per channel. Field ids: what the Iceberg metadata assigns (docs/iceberg.md).
   const schema = parseSchema(view.metadata.schemaString);
   const shape: TaskShape = { columns: channelTaskColumnsOf(schema), fieldIds: Object.fromEntries(fieldIdsOf(schema)) };
@@ -161,6 +174,7 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
         }
         const s = outcome.stats;
         records += s.records;
+        if (!outcome.finished && endedOnBudget(s, ctx.budget)) behind = true;
         ctx.metrics.recordsRead(ctx.table.table, position.channelId, s.records, s.bytesRead);
         ctx.metrics.filesWritten(ctx.table.table, outcome.files.length, s.bytesWritten, s.rowsWritten);
         if (s.lastRecordTimeMs !== null) ctx.metrics.channelLag(ctx.table.table, position.channelId, Math.max(0, Date.now() - s.lastRecordTimeMs));
@@ -174,7 +188,12 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
       }
     }),
   );
-  return { results, failed, records };
+  return { results, failed, records, behind };
+}
+
+/** The task stopped because of its budget, not at the live tail: the channel has more to read. */
+function endedOnBudget(stats: { records: number; bytesRead: number; durationMs: number }, budget: TaskBudget): boolean {
+  return stats.records >= budget.maxRecords || stats.bytesRead >= budget.maxBytes || stats.durationMs >= budget.maxDurationMs;
 }
 
 /** Values a committed batch landed under the type-conflict policy: metrics and the runner's status. */
@@ -195,9 +214,16 @@ export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise
   const batchId = randomUUID();
   const view = await ctx.view.refresh(signal);
   const { planned, pendingCheckpoint } = await planChannels(ctx, view, signal);
-  const { results, failed, records } = await runTasks(ctx, view, batchId, planned, signal);
+  const { results, failed, records, behind } = await runTasks(ctx, view, batchId, planned, signal);
   const committed = await ctx.committer.commit({ view, batchId, results, ...(signal ? { signal } : {}) });
-  const report = (outcome: BatchReport['outcome'], version: number, rows: number, finishedChannels: string[], quiet: boolean): BatchReport => ({
+  const report = (
+    outcome: BatchReport['outcome'],
+    version: number,
+    rows: number,
+    finishedChannels: string[],
+    atTail: boolean,
+    commitAttempts = 0,
+  ): BatchReport => ({
     batchId,
     outcome,
     version,
@@ -207,13 +233,15 @@ export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise
     failedTasks: failed,
     finishedChannels,
     durationMs: Date.now() - started,
-    quiet,
+    atTail,
+    quiet: atTail && records === 0,
+    behind,
+    commitAttempts,
     ...(committed.kind !== 'nothing' && committed.mirror ? { mirror: committed.mirror } : {}),
   });
 
   if (committed.kind === 'nothing') {
-    const quiet = records === 0 && failed === 0 && committed.plan.deferred.length === 0 && !pendingCheckpoint;
-    return report('empty', view.version, 0, [], quiet);
+    return report('empty', view.version, 0, [], !behind && failed === 0 && committed.plan.deferred.length === 0 && !pendingCheckpoint);
   }
   if (committed.kind === 'dropped') {
     ctx.metrics.commitConflicted(ctx.table.table, committed.fenced);
@@ -222,14 +250,16 @@ export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise
       winningVersion: committed.winningVersion,
       reason: committed.reason,
     });
-    ctx.view.invalidate(committed.fenced ? 'batch fenced' : 'batch lost a commit race', { batchId });
+    ctx.view.lostRace(view, committed.others, committed.fenced ? 'batch fenced' : 'batch lost a commit race');
     return report(committed.fenced ? 'fenced' : 'dropped', view.version, 0, [], false);
   }
 
   ctx.metrics.commitCompleted(ctx.table.table, committed.latencyMs, committed.version);
   countTypeConflicts(ctx, committed.plan.included);
   if (committed.mirror) ctx.metrics.mirrorMerged(ctx.table.table, committed.mirror);
-  ctx.view.committed(view, committed.version, committed.metadata, committed.plan.txns);
+  ctx.view.committed(view, committed.version, committed.metadata, committed.plan.txns, committed.others);
+  ctx.pacer.committed(committed.version);
+  if (committed.attempts > 1) ctx.metrics.commitRacesLost(ctx.table.table, committed.attempts - 1);
   const advanced: ChannelPosition[] = [];
   for (const r of committed.plan.included) {
     const next = ctx.positions.advance(r.channelId, { offsetSeq: r.result.offsetSeq!, endToken: r.result.endToken, finished: r.result.finished });
@@ -241,5 +271,6 @@ export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise
   // A channel the server marked CLOSING during the batch: its data is committed, give it back now.
   for (const ch of partitionOwned(ctx.session.ownedChannels()).closing) releaseChannel(ctx, ch.channelId, 'closing after commit');
   ctx.metrics.batchCompleted(ctx.table.table, Date.now() - started, committed.plan.rows);
-  return report('committed', committed.version, committed.plan.rows, finishedChannels, false);
+  const atTail = !behind && failed === 0 && committed.plan.deferred.length === 0 && !ctx.positions.list().some(needsCheckpoint);
+  return report('committed', committed.version, committed.plan.rows, finishedChannels, atTail, committed.attempts);
 }

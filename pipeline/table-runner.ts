@@ -3,8 +3,10 @@
  *
  *   start(): tunnel (created if missing) → past InitBaseDataAndStreamShard → TunnelSession
  *            → Delta table (created on first start: DescribeTable keys + config columns + metadata)
- *   loop():  runBatch → busy? next batch at once : wait batch.intervalMs (or a channel change)
- *            → quiet batch? ask DescribeTunnel whether the table is caught up (idle)
+ *   loop():  runBatch → behind (a task ended on its budget)? next batch at once : the next starts
+ *            batch.intervalMs after this one started (a channel change starts it early), never
+ *            sooner than the table's commit budget allows (CommitPacer)
+ *            → ended at the live tail? ask DescribeTunnel whether the table is caught up (idle)
  *
  * One batch per table is in flight at any time; stop() lets the current batch finish and commit.
  */
@@ -28,6 +30,8 @@ import { ChangelogCommitter } from './changelog-committer.js';
 import { ChannelPositions } from './channel-positions.js';
 import { MirrorCommitter } from './mirror-committer.js';
 import { TableViewCache } from './table-view.js';
+import { CommitPacer } from './commit-pacer.js';
+import type { CommitIdentity } from './commit-plan.js';
 import { TableMaintenance, type MaintenanceRun } from './maintenance.js';
 import { TableIceberg } from './table-iceberg.js';
 import type { PipelineMetrics } from './pipeline-metrics.js';
@@ -54,6 +58,8 @@ export interface TableRunnerOptions {
   metrics: PipelineMetrics;
   log: Logger;
   describePrimaryKey: DescribePrimaryKey;
+  /** This daemon's writer id in the commits it makes (commit pacing counts writers by it). */
+  writer: string;
   session?: SessionSettings;
 }
 
@@ -135,7 +141,9 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     session.on('channels', () => this.pauseBetweenBatches.wake());
     this.session = session;
     await session.start(signal);
-    const positions = new ChannelPositions(log);
+    const positions = new ChannelPositions(log, tunnelId);
+    const pacer = new CommitPacer({ commitsPerSecond: config.batch.maxTableCommitsPerSecond, writer: this.options.writer });
+    const identity = { tunnelId, writer: this.options.writer };
     this.ctx = {
       table,
       tunnelId,
@@ -148,9 +156,10 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       maxRowBytes: DEFAULT_MAX_ROW_BYTES,
       log,
       metrics: this.options.metrics,
-      committer: this.committerFor(metadata, store, tunnelId),
-      view: new TableViewCache(store, positions, log),
+      committer: this.committerFor(metadata, store, identity),
+      view: new TableViewCache(store, positions, log, (others) => pacer.observe(others)),
       positions,
+      pacer,
       typeConflicts: this.typeConflicts,
     };
     log.info('table ready', { tunnelId, clientId: session.clientId, path: table.path });
@@ -218,14 +227,14 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
   }
 
   /** The table's mode decides its committer, once. A mirror's layout comes from the table itself (fixed at creation), its file target from the config. */
-  private committerFor(metadata: Metadata, store: ObjectStore, tunnelId: string): BatchCommitter {
+  private committerFor(metadata: Metadata, store: ObjectStore, identity: CommitIdentity): BatchCommitter {
     const { table, pool, log } = this.options;
-    if (table.mode !== 'mirror') return new ChangelogCommitter({ store, tunnelId, log });
+    if (table.mode !== 'mirror') return new ChangelogCommitter({ store, identity, log });
     const layout = mirrorSettingsOf(metadata.configuration);
     return new MirrorCommitter({
       store,
       pool,
-      tunnelId,
+      identity,
       table: table.table,
       tablePath: table.path,
       log,
@@ -237,11 +246,11 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
   async loop(signal: AbortSignal): Promise<void> {
     const ctx = this.ctx;
     if (!ctx) throw new OtslakeError('OTSL_DAEMON_STATE', 'table runner loop before start', { context: { table: this.name } });
-    const intervalMs = this.options.config.batch.intervalMs;
     while (!this.stopping && !signal.aborted) {
-      let pauseMs = 0;
+      const startedMs = Date.now();
       const confirming = this.idleConfirmations.splice(0);
       let confirmed = false;
+      let behind = false;
       try {
         const report = await runBatch(ctx, signal);
         this.lastBatch = report;
@@ -250,12 +259,9 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
           this.maintenance?.afterCommit(report.version, ctx.view.current?.version === report.version ? ctx.view.current.metadata : undefined, signal);
           this.iceberg?.afterCommit();
         }
-        if (report.quiet) {
-          await this.checkIdle(ctx, signal);
-          pauseMs = intervalMs;
-        } else {
-          this.setBusy();
-        }
+        if (report.atTail) await this.checkIdle(ctx, signal);
+        else this.setBusy();
+        behind = report.behind;
         confirmed = report.quiet && this.idleValue;
         await this.maintenance?.runDue(signal);
       } catch (err) {
@@ -267,14 +273,30 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         this.options.metrics.errorOccurred(toOtslakeError(err).code);
         this.options.log.error('batch failed; retried after the batch interval', { error: err });
         this.setBusy();
-        pauseMs = intervalMs;
       }
       for (const answer of confirming) answer(confirmed);
-      if (pauseMs > 0 && !this.stopping && this.idleConfirmations.length === 0) await this.pauseBetweenBatches.wait(pauseMs, signal);
+      await this.pauseBeforeNextBatch(ctx, startedMs, behind, signal);
     }
     for (const answer of this.idleConfirmations.splice(0)) answer(false);
     await this.maintenance?.settle();
     await this.iceberg?.settle();
+  }
+
+  /**
+   * The cadence (docs/operations.md §Commit cadence): batches start batch.intervalMs apart, start to
+   * start, unless the last one ended on a budget (the daemon is behind: go on at once). A change of
+   * our channels or an idle confirmation ends that wait early — but never the commit budget's share
+   * (CommitPacer), which keeps every daemon of the table together within its commits per second.
+   */
+  private async pauseBeforeNextBatch(ctx: TableContext, startedMs: number, behind: boolean, signal: AbortSignal): Promise<void> {
+    const now = Date.now();
+    const cadenceMs = behind ? 0 : Math.max(0, startedMs + this.options.config.batch.intervalMs - now);
+    const pacedMs = ctx.pacer.pacedDelayMs(startedMs, now);
+    const pacing = ctx.pacer.status(now);
+    this.options.metrics.commitPacing(this.name, { commitRate: pacing.commitRate, writers: pacing.writers, delayMs: Math.max(0, pacedMs - cadenceMs) });
+    if (cadenceMs > 0 && this.idleConfirmations.length === 0) await this.pauseBetweenBatches.wait(cadenceMs, signal);
+    const pacedUntil = now + pacedMs;
+    while (!this.stopping && !signal.aborted && Date.now() < pacedUntil) await this.pauseBetweenBatches.wait(pacedUntil - Date.now(), signal);
   }
 
   /**

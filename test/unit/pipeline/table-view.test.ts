@@ -37,7 +37,7 @@ const position = (channelId: string, over: Partial<ChannelPosition> = {}): Chann
 
 describe('ChannelPositions', () => {
   it('moves a channel only through its named transitions', () => {
-    const positions = new ChannelPositions(silentLogger);
+    const positions = new ChannelPositions(silentLogger, 't');
     positions.resolve('a', position('a'));
     positions.resolve('b', position('b'));
     positions.resolve('gone', null);
@@ -64,7 +64,7 @@ describe('ChannelPositions', () => {
 
 describe('TableViewCache', () => {
   it('advances over another writer’s commit and resets positions; follows our own commit without a reset', async () => {
-    const positions = new ChannelPositions(silentLogger);
+    const positions = new ChannelPositions(silentLogger, 't');
     const cache = new TableViewCache(store, positions, silentLogger);
     const first = await cache.refresh();
     expect(first.version).toBe(0);
@@ -90,18 +90,45 @@ describe('TableViewCache', () => {
     expect(positions.size).toBe(1);
   });
 
-  it('forgets the view and the positions when our commit landed above someone else’s', async () => {
-    const positions = new ChannelPositions(silentLogger);
+  it('follows the commits our commit raced; resets only the channels they moved; forgets all when it cannot follow', async () => {
+    const positions = new ChannelPositions(silentLogger, 't');
+    const seen: number[] = [];
+    const cache = new TableViewCache(store, positions, silentLogger, (others) => seen.push(...others.map((c) => c.version)));
+    const view = await cache.refresh();
+    positions.resolve('c1', position('c1'));
+    positions.resolve('c2', position('c2'));
+    await commit(store, [txnAction('otslake/t/c9', 1)], { readVersion: 0, operation: 'STREAMING UPDATE' });
+    await commit(store, [txnAction('otslake/t/c2', 7)], { readVersion: 1, operation: 'STREAMING UPDATE' });
+    const ours = await commit(store, [txnAction('otslake/t/c1', 1)], { readVersion: 0, operation: 'STREAMING UPDATE' });
+    if (ours.kind !== 'committed') throw new Error('expected a commit');
+    expect(ours.version).toBe(3);
+    expect(ours.others.map((c) => c.version)).toEqual([1, 2]);
+    cache.committed(view, ours.version, view.metadata, new Map([['otslake/t/c1', 1]]), ours.others);
+    expect(cache.current?.version).toBe(3);
+    expect(Object.fromEntries(cache.current!.txns)).toEqual({ 'otslake/t/c9': 1, 'otslake/t/c2': 7, 'otslake/t/c1': 1 });
+    expect(seen).toEqual([1, 2]);
+    // c2 was advanced by another daemon: its position is re-read; c1 (ours) stays.
+    expect(positions.channelIds()).toEqual(new Set(['c1']));
+
+    // Without the commits in between, the view cannot be followed: everything is forgotten.
+    cache.committed(cache.current!, 9, view.metadata, new Map());
+    expect(cache.current).toBeNull();
+    expect(positions.size).toBe(0);
+  });
+
+  it('a lost race advances the view over the winner and resets only the channel it fenced', async () => {
+    const positions = new ChannelPositions(silentLogger, 't');
     const cache = new TableViewCache(store, positions, silentLogger);
     const view = await cache.refresh();
     positions.resolve('c1', position('c1'));
-    await commit(store, [txnAction('otslake/t/c9', 1)], { readVersion: 0, operation: 'STREAMING UPDATE' });
-    const ours = await commit(store, [txnAction('otslake/t/c1', 1)], { readVersion: 0, operation: 'STREAMING UPDATE' });
-    if (ours.kind !== 'committed') throw new Error('expected a commit');
-    expect(ours.version).toBe(2);
-    cache.committed(view, ours.version, view.metadata, new Map([['otslake/t/c1', 1]]));
-    expect(cache.current).toBeNull();
-    expect(positions.size).toBe(0);
-    expect((await cache.refresh()).txns.get('otslake/t/c9')).toBe(1);
+    positions.resolve('c2', position('c2'));
+    await commit(store, [txnAction('otslake/t/c1', 4)], { readVersion: 0, operation: 'STREAMING UPDATE' });
+    const lost = await commit(store, [txnAction('otslake/t/c1', 1), txnAction('otslake/t/c2', 1)], { readVersion: 0, operation: 'STREAMING UPDATE' });
+    if (lost.kind !== 'conflict') throw new Error('expected a conflict');
+    expect(lost.fenced).toBe(true);
+    cache.lostRace(view, lost.others, 'batch fenced');
+    expect(cache.current?.version).toBe(1);
+    expect(cache.current?.txns.get('otslake/t/c1')).toBe(4);
+    expect(positions.channelIds()).toEqual(new Set(['c2']));
   });
 });
