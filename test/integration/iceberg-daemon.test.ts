@@ -59,17 +59,12 @@ describe('daemon: Iceberg metadata', () => {
     h = await createHarness({ partitions: 2, pageRecords: 10 });
     const config = h.config();
     for (let i = 1; i <= 30; i++) await h.putRow(i, `n${i}`, i);
-    const first = h.start({ config });
-    await waitForEvent(first.daemon, 'idle', 30_000);
-    await first.stop();
+    await h.start({ config, untilIdle: true }).done;
     expect(await mirrored(h.tablePath)).toBe(await latestDeltaVersion(h.tablePath));
 
     // A life with Iceberg off: its Delta commits are not mirrored (what a crash between the two commits leaves).
-    const off = h.start({ config: h.config({ lake: { uri: pathToFileURL(h.lake.path).href, iceberg: false } }) });
-    await waitForEvent(off.daemon, 'table-ready');
     for (let i = 1; i <= 10; i++) await h.updateRow(i, { name: `u${i}` }, i % 3 === 0 ? ['qty'] : []);
-    await waitForEvent(off.daemon, 'idle', 30_000);
-    await off.stop();
+    await h.start({ config: h.config({ lake: { uri: pathToFileURL(h.lake.path).href, iceberg: false } }), untilIdle: true }).done;
     const deltaAfterOff = await latestDeltaVersion(h.tablePath);
     expect(await mirrored(h.tablePath)).toBeLessThan(deltaAfterOff);
 
@@ -84,12 +79,10 @@ describe('daemon: Iceberg metadata', () => {
     await crashed.done.catch(() => undefined);
     await h.emu.emulator.tunnel.sweepExpiredClients(Date.now() + 3_600_000);
 
-    const last = h.start({ config });
-    await waitForEvent(last.daemon, 'table-ready');
     for (let i = 31; i <= 40; i++) await h.putRow(i, `n${i}`, i);
-    await waitForEvent(last.daemon, 'idle', 30_000);
+    const last = h.start({ config, untilIdle: true });
+    await last.done;
     const status = last.daemon.status() as { tables: { iceberg: { deltaVersion: number | null; lastError: unknown } }[] };
-    await last.stop();
 
     const latest = await latestDeltaVersion(h.tablePath);
     expect(await mirrored(h.tablePath)).toBe(latest);
@@ -131,13 +124,10 @@ describe('daemon: Iceberg metadata', () => {
       ],
     });
     for (let i = 1; i <= 24; i++) await h.putRow(i, `n${i}`, i);
-    const daemon = h.start({ config });
-    await waitForEvent(daemon.daemon, 'idle', 30_000);
+    await h.start({ config, untilIdle: true }).done;
     for (let i = 1; i <= 8; i++) await h.updateRow(i, { name: `u${i}` });
     for (let i = 9; i <= 12; i++) await h.deleteRow(i);
-    await waitForEvent(daemon.daemon, 'batch-committed', 20_000);
-    await waitForEvent(daemon.daemon, 'idle', 30_000);
-    await daemon.stop();
+    await h.start({ config, untilIdle: true }).done;
     const latest = await latestDeltaVersion(h.tablePath);
     expect(await mirrored(h.tablePath)).toBe(latest);
     const ids = await icebergIds(h.tablePath);
@@ -149,9 +139,7 @@ describe('daemon: Iceberg metadata', () => {
   it('is not written when lake.iceberg is off', async () => {
     h = await createHarness({ partitions: 1 });
     for (let i = 1; i <= 5; i++) await h.putRow(i, `n${i}`, i);
-    const daemon = h.start({ config: h.config({ lake: { uri: pathToFileURL(h.lake.path).href, iceberg: false } }) });
-    await waitForEvent(daemon.daemon, 'idle', 30_000);
-    await daemon.stop();
+    await h.start({ config: h.config({ lake: { uri: pathToFileURL(h.lake.path).href, iceberg: false } }), untilIdle: true }).done;
     await expect(access(path.join(h.tablePath, 'metadata'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
