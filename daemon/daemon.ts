@@ -28,7 +28,9 @@ import type { WorkerPool } from '../workers/pool.js';
 import type { BatchReport } from '../pipeline/batch-cycle.js';
 import type { MaintenanceRun } from '../pipeline/maintenance.js';
 import { createHttpServer, type BoundAddress, type HttpServer, type Readiness } from './http-server.js';
-import { Metrics, type DaemonStateName } from './metrics.js';
+import { Metrics, batchResultOf, type DaemonStateName } from './metrics.js';
+import { liveStatus, secretsOf, tableStateOf, type RunnerStatus } from './status-page/live-status.js';
+import { DaemonActivity } from './status-page/table-activity.js';
 import { TableRunner, type SessionSettings } from '../pipeline/table-runner.js';
 import type { DescribePrimaryKey } from '../pipeline/table-schema.js';
 
@@ -57,6 +59,7 @@ interface DaemonEvents {
   'table-ready': [table: string];
   batch: [table: string, report: BatchReport];
   'batch-committed': [table: string, report: BatchReport];
+  'batch-failed': [table: string, error: OtslakeError];
   idle: [];
   'table-idle': [table: string];
   maintenance: [table: string, run: MaintenanceRun];
@@ -67,6 +70,9 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   readonly metrics: Metrics;
   /** Names this daemon in its commits and in /status. */
   readonly writer: string;
+  /** What the status page charts and lists (fed by this daemon's events). */
+  readonly activity: DaemonActivity;
+  private readonly startedAtMs = Date.now();
   private readonly log: Logger;
   private readonly runners: TableRunner[];
   private readonly destroyController = new AbortController();
@@ -83,6 +89,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.metrics = options.metrics ?? new Metrics();
     this.log = (options.log ?? silentLogger).child({ component: 'daemon' });
     this.writer = options.writer ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.activity = new DaemonActivity(this.metrics);
+    this.activity.attach(this);
     this.runners = options.config.tables.map(
       (table) =>
         new TableRunner({
@@ -159,6 +167,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
 
   private async runTable(runner: TableRunner): Promise<void> {
     runner.on('batch', (report) => {
+      this.metrics.batchFinished(runner.name, batchResultOf(report));
       this.emit('batch', runner.name, report);
       if (report.outcome === 'committed') {
         this.log.info('batch committed', {
@@ -177,6 +186,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       this.onRunnerIdle();
     });
     runner.on('maintenance', (run) => this.emit('maintenance', runner.name, run));
+    runner.on('batch-failed', (err) => {
+      this.metrics.batchFinished(runner.name, 'failed');
+      this.emit('batch-failed', runner.name, err);
+    });
     runner.on('failed', (err) => {
       if (!this.fatal) this.fatal = err;
       this.shutdown('fatal tunnel error');
@@ -238,9 +251,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       host,
       port,
       log: this.log,
-      metrics: () => this.metrics.render(),
+      metrics: () => this.renderMetrics(),
       readiness: () => this.readiness(),
       status: () => this.status(),
+      live: () => this.liveStatus(),
     });
     this.address = await this.http.start();
     this.emit('http-listening', this.address);
@@ -250,6 +264,28 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     if (this.stateValue !== 'running') return { ready: false, reason: `state=${this.stateValue}` };
     const waiting = this.runners.filter((r) => !r.ready).map((r) => r.name);
     return waiting.length === 0 ? { ready: true } : { ready: false, reason: `tables not started: ${waiting.join(', ')}` };
+  }
+
+  /** Gauges that are read from state rather than fed by events are set at scrape time. */
+  private renderMetrics(): string {
+    this.metrics.readiness(this.readiness().ready);
+    for (const r of this.runners) this.metrics.tableState(r.name, tableStateOf(r, this.activity.table(r.name)));
+    return this.metrics.render();
+  }
+
+  /** The status page's data: no configuration, credentials scrubbed from every string. */
+  liveStatus(): unknown {
+    return liveStatus({
+      state: this.stateValue,
+      readiness: this.readiness(),
+      startedAtMs: this.startedAtMs,
+      workers: { capacity: this.options.pool.capacity, running: this.options.pool.running, waiting: this.options.pool.waiting },
+      tables: this.runners.map((r) => r.status() as unknown as RunnerStatus),
+      activity: this.activity,
+      metrics: this.metrics,
+      secrets: secretsOf(this.options.config),
+      nowMs: Date.now(),
+    });
   }
 
   status(): Record<string, unknown> {

@@ -16,6 +16,36 @@ const BATCH_BUCKETS_S = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300];
 const DAEMON_STATES = ['created', 'running', 'draining', 'stopped', 'failed'] as const;
 export type DaemonStateName = (typeof DAEMON_STATES)[number];
 
+/**
+ * A table as an operator sees it: starting (tunnel, session, Delta table not set up yet), running,
+ * caught-up (every channel read to its end) or failing (its last batch failed a channel task or threw).
+ */
+export const TABLE_STATES = ['starting', 'running', 'caught-up', 'failing'] as const;
+export type TableStateName = (typeof TABLE_STATES)[number];
+
+/**
+ * ok: committed or empty with every channel task done; failed: a channel task failed or the batch
+ * threw; lost: dropped or fenced by another writer's commit (retried, neither progress nor an error).
+ */
+export type BatchResult = 'ok' | 'failed' | 'lost';
+
+export function batchResultOf(report: { readonly outcome: string; readonly failedTasks: number }): BatchResult {
+  if (report.failedTasks > 0) return 'failed';
+  return report.outcome === 'committed' || report.outcome === 'empty' ? 'ok' : 'lost';
+}
+
+/** What the status page shows of a table's counters since the daemon started. */
+export interface TableTotals {
+  readonly rowsLanded: number;
+  readonly recordsRead: number;
+  readonly commits: number;
+  readonly batches: number;
+  readonly failedBatches: number;
+  readonly deadLetters: { reason: string; count: number }[];
+  /** Per channel held: age of the newest change landed, in seconds. */
+  readonly channelLagSeconds: Record<string, number>;
+}
+
 export class Metrics implements PipelineMetrics {
   readonly registry = new MetricsRegistry();
 
@@ -28,6 +58,10 @@ export class Metrics implements PipelineMetrics {
   private readonly batchRows: Counter;
   private readonly batchDuration: Histogram;
   private readonly lastBatch: Gauge;
+  private readonly lastSuccessfulBatch: Gauge;
+  private readonly batchFailures: Counter;
+  private readonly tableStateGauge: Gauge;
+  private readonly readyGauge: Gauge;
   private readonly commits: Counter;
   private readonly commitLatency: Histogram;
   private readonly commitConflicts: Counter;
@@ -70,6 +104,18 @@ export class Metrics implements PipelineMetrics {
     this.lastBatch = r.gauge('otslake_last_batch_timestamp_seconds', 'Unix time the last micro-batch of a table completed; alert when it stops moving.', [
       'table',
     ]);
+    this.lastSuccessfulBatch = r.gauge(
+      'otslake_last_successful_batch_timestamp_seconds',
+      'Unix time a batch of the table last ended with no failed channel task, committed or empty: moves on quiet tables too, so it tells stuck from quiet.',
+      ['table'],
+    );
+    this.batchFailures = r.counter('otslake_batch_failures_total', 'Batches that ended with a failed channel task or an error.', ['table']);
+    this.tableStateGauge = r.gauge('otslake_table_state', 'Table state (starting, running, caught-up, failing): 1 for the current one, 0 for the others.', [
+      'table',
+      'state',
+    ]);
+    this.readyGauge = r.gauge('otslake_ready', '1 while /readyz answers 200 (running, every table started), else 0.');
+    this.readyGauge.set({}, 0);
     this.commits = r.counter('otslake_commits_total', 'Delta commits written.', ['table']);
     this.commitLatency = r.histogram('otslake_commit_latency_seconds', 'Latency of a Delta commit, including conflict retries.', ['table'], COMMIT_BUCKETS_S);
     this.commitConflicts = r.counter('otslake_commit_conflicts_total', 'Delta commits that lost a race; fenced="true" means another writer owns a channel.', [
@@ -154,6 +200,39 @@ export class Metrics implements PipelineMetrics {
     this.batchRows.inc({ table }, rows);
     this.batchDuration.observe({ table }, durationMs / 1000);
     this.lastBatch.set({ table }, nowMs / 1000);
+  }
+
+  /** Every batch's end, whatever its outcome (see batchResultOf). */
+  batchFinished(table: string, result: BatchResult, nowMs: number = Date.now()): void {
+    if (result === 'ok') this.lastSuccessfulBatch.set({ table }, nowMs / 1000);
+    else if (result === 'failed') this.batchFailures.inc({ table });
+  }
+
+  tableState(table: string, current: TableStateName): void {
+    for (const s of TABLE_STATES) this.tableStateGauge.set({ table, state: s }, s === current ? 1 : 0);
+  }
+
+  readiness(ready: boolean): void {
+    this.readyGauge.set({}, ready ? 1 : 0);
+  }
+
+  /** A table's counters as the status page shows them (read from the series, so the two never disagree). */
+  tableTotals(table: string): TableTotals {
+    const of = (c: Counter) => c.values().reduce((sum, s) => (s.labels.table === table ? sum + s.value : sum), 0);
+    const lags: Record<string, number> = {};
+    for (const s of this.lag.values()) if (s.labels.table === table) lags[s.labels.channel!] = s.value;
+    return {
+      rowsLanded: of(this.batchRows),
+      recordsRead: of(this.tunnelRecords),
+      commits: of(this.commits),
+      batches: of(this.batches),
+      failedBatches: of(this.batchFailures),
+      deadLetters: this.deadLetters
+        .values()
+        .filter((s) => s.labels.table === table)
+        .map((s) => ({ reason: s.labels.reason!, count: s.value })),
+      channelLagSeconds: lags,
+    };
   }
 
   commitCompleted(table: string, latencyMs: number, version?: number): void {

@@ -22,6 +22,7 @@ import { parseSchema } from '../lake/actions.js';
 import { fieldIdsOf } from '../lake/iceberg/schema.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import { typeConflictPolicyOf, type TableConfig } from '../config/load.js';
+import { isChannelLost } from '../tunnel/server-errors.js';
 import type { TunnelSession } from '../tunnel/tunnel-session.js';
 import type { WorkerPool } from '../workers/pool.js';
 import { PROTOCOL_VERSION, type ChannelTaskInput, type TaskBudget } from '../workers/protocol.js';
@@ -83,6 +84,8 @@ export interface BatchReport {
   readonly commitAttempts: number;
   /** Mode mirror: what the merges of a committed or dropped batch did. */
   readonly mirror?: MirrorBatchStats;
+  /** Why channel tasks failed (failedTasks > 0), for /status and the status page. */
+  readonly taskErrors?: readonly { channelId: string; code: string; message: string }[];
 }
 
 /** GetOffset + Commit + GetBatch: the channels this batch reads, with their start positions. */
@@ -96,6 +99,10 @@ async function planChannels(ctx: TableContext, view: TableView, signal?: AbortSi
     try {
       ctx.positions.resolve(ch.channelId, await resolvePosition(ctx, view.txns, ch, signal));
     } catch (err) {
+      if (isChannelLost(err)) {
+        releaseChannel(ctx, ch.channelId, 'lost');
+        continue;
+      }
       ctx.metrics.errorOccurred(toOtslakeError(err).code);
       ctx.log.warn('channel start position unavailable, skipped this batch', { channelId: ch.channelId, error: err });
     }
@@ -156,6 +163,7 @@ function taskInput(ctx: TableContext, shape: TaskShape, batchId: string, positio
 /** compute: every planned channel on the pool at once (the pool bounds what runs). */
 async function runTasks(ctx: TableContext, view: TableView, batchId: string, planned: readonly ChannelPosition[], signal?: AbortSignal) {
   const results: ChannelResult[] = [];
+  const taskErrors: { channelId: string; code: string; message: string }[] = [];
   let failed = 0;
   let records = 0;
   let behind = false;
@@ -166,9 +174,16 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
     planned.map(async (position) => {
       try {
         const outcome = await ctx.pool.run(taskInput(ctx, shape, batchId, position), signal ? { signal } : {});
+        if (outcome.kind === 'failed' && isChannelLost(outcome.error)) {
+          // Not a failure: the channel moved on (shut down, expired, rebalanced). Nothing of it is committed.
+          releaseChannel(ctx, position.channelId, 'lost');
+          ctx.log.info('channel lost during the read; its work is dropped', { batchId, channelId: position.channelId, error: outcome.error });
+          return;
+        }
         if (outcome.kind === 'failed') {
           failed++;
           ctx.metrics.errorOccurred(outcome.error.code);
+          taskErrors.push({ channelId: position.channelId, code: outcome.error.code, message: outcome.error.message });
           ctx.log.warn('channel task failed; redone next batch', { batchId, channelId: position.channelId, error: outcome.error });
           return;
         }
@@ -182,13 +197,15 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
         results.push({ channelId: position.channelId, startToken: position.token, result: outcome });
       } catch (err) {
         failed++;
-        ctx.metrics.errorOccurred(toOtslakeError(err).code);
+        const error = toOtslakeError(err);
+        ctx.metrics.errorOccurred(error.code);
         if (signal?.aborted) throw err;
+        taskErrors.push({ channelId: position.channelId, code: error.code, message: error.message });
         ctx.log.warn('channel task crashed; redone next batch', { batchId, channelId: position.channelId, error: err });
       }
     }),
   );
-  return { results, failed, records, behind };
+  return { results, failed, records, behind, taskErrors };
 }
 
 /** The task stopped because of its budget, not at the live tail: the channel has more to read. */
@@ -214,7 +231,7 @@ export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise
   const batchId = randomUUID();
   const view = await ctx.view.refresh(signal);
   const { planned, pendingCheckpoint } = await planChannels(ctx, view, signal);
-  const { results, failed, records, behind } = await runTasks(ctx, view, batchId, planned, signal);
+  const { results, failed, records, behind, taskErrors } = await runTasks(ctx, view, batchId, planned, signal);
   const committed = await ctx.committer.commit({ view, batchId, results, ...(signal ? { signal } : {}) });
   const report = (
     outcome: BatchReport['outcome'],
@@ -238,6 +255,7 @@ export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise
     behind,
     commitAttempts,
     ...(committed.kind !== 'nothing' && committed.mirror ? { mirror: committed.mirror } : {}),
+    ...(taskErrors.length > 0 ? { taskErrors } : {}),
   });
 
   if (committed.kind === 'nothing') {

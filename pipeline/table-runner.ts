@@ -68,6 +68,8 @@ interface RunnerEvents {
   idle: [TunnelProgress];
   busy: [];
   failed: [OtslakeError];
+  /** A batch threw (it committed nothing); retried after the batch interval. */
+  'batch-failed': [OtslakeError];
   maintenance: [MaintenanceRun];
 }
 
@@ -272,6 +274,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         this.lastError = err as OtslakeError;
         this.options.metrics.errorOccurred(toOtslakeError(err).code);
         this.options.log.error('batch failed; retried after the batch interval', { error: err });
+        this.emit('batch-failed', err as OtslakeError);
         this.setBusy();
       }
       for (const answer of confirming) answer(confirmed);
@@ -371,6 +374,8 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         : [],
       lastBatch: this.lastBatch,
       stage: this.progress?.stage ?? null,
+      /** Every channel of the tunnel as the last DescribeTunnel (after a quiet batch) saw it: state, owner, RPO. */
+      tunnelChannels: this.progress?.channels ?? null,
       lastError: this.lastError ? { code: this.lastError.code, message: this.lastError.message } : null,
       mode: this.options.table.mode,
       typeConflictPolicy: typeConflictPolicyOf(this.options.table),

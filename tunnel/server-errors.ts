@@ -2,7 +2,7 @@
  * The table that turns a Tablestore/Tunnel server error code into an otslake error code and a retry
  * decision (docs/tunnel-protocol.md §Errors and retries). Kept as data so the policy is readable in one place.
  */
-import type { ErrorCode } from '../common/errors.js';
+import { hasCode, type ErrorCode } from '../common/errors.js';
 
 const AUTH_CODES = new Set(['OTSAuthFailed', 'OTSPermissionDenied', 'OTSNoPermissionAccess', 'OTSInvalidSTSToken']);
 
@@ -41,4 +41,14 @@ export function isFatalTunnelCode(serverCode: string | undefined): boolean {
 /** Socket errors after the request was sent: the server may or may not have applied it. */
 export function isRetriableNetworkCode(code: string): boolean {
   return code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'UND_ERR_SOCKET' || code === 'UNKNOWN';
+}
+
+/**
+ * A channel call (ReadRecords, GetCheckpoint, Checkpoint) was refused because this client no longer
+ * owns the channel: it was shut down, missed its heartbeat timeout, or the channel moved to another
+ * client (OTSResourceGone). The channel's work in progress is to be dropped, not retried: its new
+ * owner resumes from the position in force, and the session's next heartbeat settles what we hold.
+ */
+export function isChannelLost(err: unknown): boolean {
+  return hasCode(err, 'OTSL_TUNNEL_RESOURCE_GONE');
 }

@@ -24,7 +24,7 @@ import { createLogger, type Logger } from '../../common/log.js';
 import { parseDuration } from '../../common/units.js';
 import { resolveConfig } from '../../config/load.js';
 import type { Command } from '../command.js';
-import { queryHints } from './hints.js';
+import { endpointHints, queryHints } from './hints.js';
 import { DemoView } from './view.js';
 import { createSdkClient, DEMO_TABLE, DemoWriter, ensureOrdersTable, type SdkConnection } from './writer.js';
 import type { Daemon } from '../../daemon/daemon.js';
@@ -153,7 +153,7 @@ function banner(o: { args: DemoArgs; endpoint: string; created: boolean; tablePa
     [
       `otslake demo — tablestore-local at ${o.endpoint} (${o.created ? 'created' : 'existing'} table "${DEMO_TABLE}"), writing ~${args.rate} changes/s through the tablestore SDK`,
       `  lake      ${o.tablePath}   (changelog mode, BaseAndStream tunnel)`,
-      `  endpoints ${o.httpUrl}/status  ${o.httpUrl}/metrics  ${o.httpUrl}/healthz`,
+      ...endpointHints(o.httpUrl),
       `  logs      ${o.logPath}`,
       '',
       ...queryHints(o.tablePath, o.configPath),
