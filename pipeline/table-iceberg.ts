@@ -19,6 +19,8 @@ export interface TableIcebergOptions {
   readonly metrics: PipelineMetrics;
   /** maintenance.vacuum.retention when vacuum runs: no Iceberg snapshot may outlive its files. */
   readonly vacuumRetentionMs?: number;
+  /** Clock for expiry (tests). */
+  readonly nowMs?: () => number;
 }
 
 export class TableIceberg {
@@ -33,6 +35,7 @@ export class TableIceberg {
   constructor(private readonly options: TableIcebergOptions) {
     this.sync = new IcebergSync(options.store, {
       logger: options.log,
+      ...(options.nowMs === undefined ? {} : { nowMs: options.nowMs }),
       ...(options.vacuumRetentionMs === undefined ? {} : { vacuumRetentionMs: options.vacuumRetentionMs }),
     });
   }
