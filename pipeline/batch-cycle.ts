@@ -19,6 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { toOtslakeError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { parseSchema } from '../lake/actions.js';
+import { fieldIdsOf } from '../lake/iceberg/schema.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import { typeConflictPolicyOf, type TableConfig } from '../config/load.js';
 import { isChannelLost } from '../tunnel/server-errors.js';
@@ -133,7 +134,9 @@ function releaseChannel(ctx: TableContext, channelId: string, why: string): void
   if (ctx.session.release(channelId)) ctx.log.info('channel released', { channelId, why });
 }
 
-function taskInput(ctx: TableContext, columns: ChannelTaskInput['columns'], batchId: string, position: ChannelPosition): ChannelTaskInput {
+type TaskShape = Pick<ChannelTaskInput, 'columns' | 'fieldIds'>;
+
+function taskInput(ctx: TableContext, shape: TaskShape, batchId: string, position: ChannelPosition): ChannelTaskInput {
   return {
     kind: 'read-channel',
     protocol: PROTOCOL_VERSION,
@@ -147,7 +150,7 @@ function taskInput(ctx: TableContext, columns: ChannelTaskInput['columns'], batc
     tablePath: ctx.table.path,
     mode: ctx.table.mode,
     primaryKey: ctx.primaryKey.map((k) => ({ name: k.name, type: k.type })),
-    columns,
+    ...shape,
     discoverColumns: true,
     maxRowBytes: ctx.maxRowBytes,
     targetFileBytes: ctx.targetFileBytes,
@@ -164,11 +167,13 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
   let failed = 0;
   let records = 0;
   let behind = false;
-  const columns = channelTaskColumnsOf(parseSchema(view.metadata.schemaString)); // once per batch, not per channel
+  // Once per batch, not per channel. Field ids: what the Iceberg metadata assigns (docs/iceberg.md).
+  const schema = parseSchema(view.metadata.schemaString);
+  const shape: TaskShape = { columns: channelTaskColumnsOf(schema), fieldIds: Object.fromEntries(fieldIdsOf(schema)) };
   await Promise.all(
     planned.map(async (position) => {
       try {
-        const outcome = await ctx.pool.run(taskInput(ctx, columns, batchId, position), signal ? { signal } : {});
+        const outcome = await ctx.pool.run(taskInput(ctx, shape, batchId, position), signal ? { signal } : {});
         if (outcome.kind === 'failed' && isChannelLost(outcome.error)) {
           // Not a failure: the channel moved on (shut down, expired, rebalanced). Nothing of it is committed.
           releaseChannel(ctx, position.channelId, 'lost');

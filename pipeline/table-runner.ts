@@ -34,6 +34,7 @@ import { CommitPacer } from './commit-pacer.js';
 import { fleetClients } from './fleet.js';
 import type { CommitIdentity } from './commit-plan.js';
 import { TableMaintenance, type MaintenanceRun } from './maintenance.js';
+import { TableIceberg } from './table-iceberg.js';
 import type { PipelineMetrics } from './pipeline-metrics.js';
 
 import { initialSchema, lakeTypeOf, type DescribePrimaryKey } from './table-schema.js';
@@ -89,6 +90,8 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
   private progressAtMs = 0;
   private lastError: OtslakeError | null = null;
   private maintenance: TableMaintenance | null = null;
+  /** Iceberg metadata kept in step (lake.iceberg and tables[].iceberg); null when off. */
+  private iceberg: TableIceberg | null = null;
   private readonly typeConflicts: TypeConflictCounts = new Map();
   /** confirmIdle() callers, answered by the next batch that starts after them. */
   private idleConfirmations: ((idle: boolean) => void)[] = [];
@@ -114,7 +117,19 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     const store = this.options.lakeRoot.child(table.path);
     const primaryKey = await this.options.describePrimaryKey(table.table, signal);
     const metadata = await this.ensureTable(store, primaryKey, signal);
-    this.maintenance = new TableMaintenance({ config, table, store, metrics: this.options.metrics, log, onRun: (run) => this.emit('maintenance', run) });
+    this.maintenance = new TableMaintenance({ config, table, store, metrics: this.options.metrics, log, onRun: (run) => this.afterMaintenance(run) });
+    if (config.lake.iceberg && table.iceberg) {
+      const vacuum = config.maintenance.vacuum;
+      this.iceberg = new TableIceberg({
+        store,
+        table: table.table,
+        log,
+        metrics: this.options.metrics,
+        ...(vacuum.enabled ? { vacuumRetentionMs: vacuum.retentionMs } : {}),
+      });
+      // Delta commits a previous life made without their Iceberg commit (a crash between the two).
+      await this.iceberg.catchUp();
+    }
 
     const s = this.options.session ?? {};
     const session = new TunnelSession({
@@ -155,6 +170,14 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       typeConflicts: this.typeConflicts,
     };
     log.info('table ready', { tunnelId, clientId: session.clientId, path: table.path });
+  }
+
+  /** Maintenance commits (compaction) and deletions (vacuum) reach the Iceberg metadata too. */
+  private afterMaintenance(run: MaintenanceRun): void {
+    this.emit('maintenance', run);
+    if (run.outcome !== 'done') return;
+    if (run.task === 'compact') this.iceberg?.afterCommit();
+    if (run.task === 'vacuum') this.iceberg?.afterVacuum();
   }
 
   /** The table's metadata, after creating the table on first start. A mode that contradicts the config is OTSL_CONFIG_INVALID. */
@@ -239,8 +262,10 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         const report = await runBatch(ctx, signal);
         this.lastBatch = report;
         this.emit('batch', report);
-        if (report.outcome === 'committed')
+        if (report.outcome === 'committed') {
           this.maintenance?.afterCommit(report.version, ctx.view.current?.version === report.version ? ctx.view.current.metadata : undefined, signal);
+          this.iceberg?.afterCommit();
+        }
         // A batch that read something shows the table was not caught up when it started.
         if (!report.quiet) this.setBusy();
         if (report.atTail) await this.checkIdle(ctx, signal);
@@ -265,6 +290,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     }
     for (const answer of this.idleConfirmations.splice(0)) answer(false);
     await this.maintenance?.settle();
+    await this.iceberg?.settle();
   }
 
   /**
@@ -385,6 +411,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       typeConflictPolicy: typeConflictPolicyOf(this.options.table),
       typeConflicts: [...this.typeConflicts.values()],
       maintenance: this.maintenance?.status() ?? null,
+      iceberg: this.iceberg?.status() ?? 'disabled',
     };
   }
 }

@@ -80,7 +80,7 @@ class ChangelogFiles {
     if (this.writer === null) {
       this.writer = new ParquetFileWriter({
         store: this.store,
-        columns: this.schema.fileColumns(),
+        columns: this.schema.fileColumns(this.input.fieldIds),
         directory: this.directory,
         targetFileBytes: this.input.targetFileBytes,
         rowGroupRows: this.resources.rowGroupRows,
