@@ -24,6 +24,7 @@ import { LocalStore } from '../lake/local-store.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import { claimOffsetEntry } from '../lake/offset-log.js';
 import { OssStore } from '../lake/oss-store.js';
+import { readCommitInfos } from '../lake/snapshot.js';
 import { createTable } from '../lake/table-create.js';
 import { ChangelogCommitter } from '../pipeline/changelog-committer.js';
 import { ChannelPositions } from '../pipeline/channel-positions.js';
@@ -54,6 +55,8 @@ interface RunFigures {
   batchesLosingARace: number;
   versionsTried: number;
   latencies: number[];
+  /** When each commit landed (ms since epoch), for the steady-state rate. */
+  commitTimes: number[];
   gaps: number[];
   snapshotLoads: number;
   failedBatches: number;
@@ -96,11 +99,18 @@ async function daemonLoop(store: ObjectStore, id: number, budget: number, deadli
   const pacer = new CommitPacer({ commitsPerSecond: budget, writer });
   let loads = 0;
   const view = new TableViewCache(store, positions, silentLogger, (others) => pacer.observe(others));
-  const committer = new ChangelogCommitter({ store, identity: { tunnelId: TUNNEL, writer }, log: silentLogger });
+  const committer = new ChangelogCommitter({
+    store,
+    identity: { tunnelId: TUNNEL, writer },
+    log: silentLogger,
+    onLostRace: (winners, lost) => pacer.backoffAfterLostRace(winners, lost),
+  });
   let seq = 0;
   let lastCommitAt: number | null = null;
-  // Daemons do not start in the same millisecond.
+  // Daemons do not start in the same millisecond; like the table runner, each reads the table's recent history first.
   await new Promise((r) => setTimeout(r, Math.random() * INTERVAL_MS));
+  const first = await view.refresh();
+  pacer.observeHistory(await readCommitInfos(store, Math.max(0, first.version - 199), { toVersion: first.version }));
   while (Date.now() < deadline) {
     const started = Date.now();
     figures.batches++;
@@ -128,6 +138,7 @@ async function daemonLoop(store: ObjectStore, id: number, budget: number, deadli
       if (out.kind === 'committed') {
         figures.latencies.push(performance.now() - t0);
         figures.commits++;
+        figures.commitTimes.push(Date.now());
         figures.versionsTried += out.attempts;
         if (out.attempts > 1) figures.batchesLosingARace++;
         view.committed(current, out.version, out.metadata, out.plan.txns, out.others);
@@ -156,7 +167,17 @@ async function daemonLoop(store: ObjectStore, id: number, budget: number, deadli
 
 async function run(label: string, store: ObjectStore, daemons: number, budget: number): Promise<void> {
   await createTable(store, { schema: { type: 'struct', fields: [{ name: 'id', type: 'long', nullable: true, metadata: {} }] } });
-  const figures: RunFigures = { commits: 0, batches: 0, batchesLosingARace: 0, versionsTried: 0, latencies: [], gaps: [], snapshotLoads: 0, failedBatches: 0 };
+  const figures: RunFigures = {
+    commits: 0,
+    batches: 0,
+    batchesLosingARace: 0,
+    versionsTried: 0,
+    latencies: [],
+    commitTimes: [],
+    gaps: [],
+    snapshotLoads: 0,
+    failedBatches: 0,
+  };
   const started = Date.now();
   const deadline = started + SECONDS * 1000;
   await Promise.all(Array.from({ length: daemons }, (_, i) => daemonLoop(store, i, budget, deadline, figures)));
@@ -171,6 +192,8 @@ async function run(label: string, store: ObjectStore, daemons: number, budget: n
       budgetPerS: budget === UNPACED ? 'none (reference)' : budget,
       intervalMs: INTERVAL_MS,
       commitsPerS: Number((figures.commits / elapsedS).toFixed(1)),
+      // The second half of the run: past the start, when every daemon committed at once knowing nobody.
+      steadyCommitsPerS: Number((figures.commitTimes.filter((t) => t >= started + (SECONDS * 1000) / 2).length / (SECONDS / 2)).toFixed(1)),
       batches: figures.batches,
       batchesLosingARacePct: Number(((100 * figures.batchesLosingARace) / Math.max(1, figures.batches)).toFixed(1)),
       versionsTriedPerCommit: Number((figures.versionsTried / Math.max(1, figures.commits)).toFixed(2)),

@@ -46,6 +46,12 @@ export interface CommitOptions {
   retryPolicy?: Partial<RetryPolicy>;
   /** Pause between attempts after a lost race (default 10 ms doubling, full jitter, capped at 1 s); false for none. */
   raceBackoff?: { baseMs?: number; capMs?: number } | false;
+  /**
+   * Called after each lost race with the winners it read (and how many races this commit lost so
+   * far); returns the pause before the next attempt, instead of raceBackoff. Commit pacing uses it to
+   * learn the crowd and wait for its turn.
+   */
+  onLostRace?: (winners: readonly CommitSummary[], lost: number) => number;
   signal?: AbortSignal;
   /** Clock for commitInfo.timestamp (tests). */
   nowMs?: () => number;
@@ -186,7 +192,10 @@ export async function commit(store: ObjectStore, actions: readonly Action[], opt
     version = winners.length > 0 ? winners[winners.length - 1]!.version + 1 : version;
     // Everyone who lost this version retries at once: spread them out, more with every loss, so that
     // a crowd of writers does not keep colliding on each next version (docs/delta-rules.md).
-    if (attempt < maxAttempts) await sleep(raceBackoffMs(attempt, options.raceBackoff), options.signal);
+    if (attempt < maxAttempts) {
+      const read = others.slice(others.length - winners.length);
+      await sleep(options.onLostRace ? options.onLostRace(read, attempt) : raceBackoffMs(attempt, options.raceBackoff), options.signal);
+    }
   }
   return { kind: 'conflict', winningVersion: version - 1, fenced: false, reason: `gave up after ${maxAttempts} lost races`, others };
 }

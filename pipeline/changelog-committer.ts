@@ -10,7 +10,7 @@
  */
 import type { Logger } from '../common/log.js';
 import type { ObjectStore } from '../lake/object-store.js';
-import { addActionFor, commit } from '../lake/transaction.js';
+import { addActionFor, commit, type CommitOptions } from '../lake/transaction.js';
 import type { BatchCommit, BatchCommitOutcome, BatchCommitter } from './batch-committer.js';
 import { planCommit, type CommitIdentity, type CommitPlan } from './commit-plan.js';
 
@@ -18,6 +18,8 @@ export interface ChangelogCommitterOptions {
   readonly store: ObjectStore;
   readonly identity: CommitIdentity;
   readonly log: Logger;
+  /** The pause after a lost race (commit pacing: CommitPacer.backoffAfterLostRace); lake default otherwise. */
+  readonly onLostRace?: CommitOptions['onLostRace'];
 }
 
 export function logDeferred(log: Logger, batchId: string, plan: CommitPlan): void {
@@ -43,6 +45,7 @@ export class ChangelogCommitter implements BatchCommitter {
       operation: 'STREAMING UPDATE',
       operationParameters: { outputMode: 'Append', queryId: identity.tunnelId, epochId: batchId },
       commitInfo: plan.commitInfo,
+      ...(this.options.onLostRace ? { onLostRace: this.options.onLostRace } : {}),
       ...(signal ? { signal } : {}),
     });
     if (result.kind === 'conflict') {

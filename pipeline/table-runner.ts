@@ -18,7 +18,7 @@ import type { ObjectStore } from '../lake/object-store.js';
 import type { Metadata } from '../lake/actions.js';
 import { createMirrorTable } from '../lake/mirror/mirror-table.js';
 import { MIRROR_MODE_PROPERTY, mirrorSettingsOf } from '../lake/mirror/layout.js';
-import { loadSnapshot } from '../lake/snapshot.js';
+import { loadSnapshot, readCommitInfos } from '../lake/snapshot.js';
 import { createTable } from '../lake/table-create.js';
 import { typeConflictPolicyOf, type ResolvedConfig, type TableConfig } from '../config/load.js';
 import type { TunnelClient } from '../tunnel/tunnel-client.js';
@@ -40,6 +40,9 @@ import type { PipelineMetrics } from './pipeline-metrics.js';
 import { initialSchema, lakeTypeOf, type DescribePrimaryKey } from './table-schema.js';
 import { assessTunnel, type TunnelProgress } from './tunnel-progress.js';
 import { ensureTunnel, waitUntilInitialised } from './tunnel-setup.js';
+
+/** The newest commits read at start to learn how many daemons write the table. */
+const PACER_HISTORY_COMMITS = 200;
 
 /** How old the last DescribeTunnel may get while the table is busy (the fleet view in /status). */
 const PROGRESS_REFRESH_MS = 30_000;
@@ -163,12 +166,15 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       maxRowBytes: DEFAULT_MAX_ROW_BYTES,
       log,
       metrics: this.options.metrics,
-      committer: this.committerFor(metadata, store, identity),
+      committer: this.committerFor(metadata, store, identity, pacer),
       view: new TableViewCache(store, positions, log, (others) => pacer.observe(others)),
       positions,
       pacer,
       typeConflicts: this.typeConflicts,
     };
+    // A daemon joining a busy table paces itself from its first batch: it reads who committed lately.
+    const view = await this.ctx.view.refresh(signal);
+    pacer.observeHistory(await readCommitInfos(store, Math.max(0, view.version - PACER_HISTORY_COMMITS + 1), { toVersion: view.version, signal }));
     log.info('table ready', { tunnelId, clientId: session.clientId, path: table.path });
   }
 
@@ -234,9 +240,11 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
   }
 
   /** The table's mode decides its committer, once. A mirror's layout comes from the table itself (fixed at creation), its file target from the config. */
-  private committerFor(metadata: Metadata, store: ObjectStore, identity: CommitIdentity): BatchCommitter {
+  private committerFor(metadata: Metadata, store: ObjectStore, identity: CommitIdentity, pacer: CommitPacer): BatchCommitter {
     const { table, pool, log } = this.options;
-    if (table.mode !== 'mirror') return new ChangelogCommitter({ store, identity, log });
+    if (table.mode !== 'mirror') {
+      return new ChangelogCommitter({ store, identity, log, onLostRace: (winners, lost) => pacer.backoffAfterLostRace(winners, lost) });
+    }
     const layout = mirrorSettingsOf(metadata.configuration);
     return new MirrorCommitter({
       store,
