@@ -183,6 +183,18 @@ export const CONFIG_SCHEMA = {
       default: 20_000,
       env: 'OTSLAKE_BATCH_MAX_DURATION_MS',
     },
+    retryInitialMs: {
+      doc: 'Pause after a failed batch (lake rejecting writes, source unreachable, a failed start-up), doubled with jitter on each further failure up to batch.retryMaxMs. 1s rides out a blip without a hot retry loop.',
+      format: 'duration-ms',
+      default: 1_000,
+      env: 'OTSLAKE_BATCH_RETRY_INITIAL_MS',
+    },
+    retryMaxMs: {
+      doc: 'Longest pause between two attempts of a failing table. 1m keeps a long outage to about one attempt a minute per table and still resumes within a minute of the fault clearing.',
+      format: 'duration-ms',
+      default: 60_000,
+      env: 'OTSLAKE_BATCH_RETRY_MAX_MS',
+    },
   },
   workers: {
     threads: {

@@ -46,6 +46,8 @@ export interface DaemonOptions {
   session?: SessionSettings;
   /** Stop (as shutdown('idle')) once every table is caught up: `run --until-idle`. */
   untilIdle?: boolean;
+  /** With untilIdle: fail with OTSL_NOT_CAUGHT_UP (each table's state as the reason) if not caught up by then. */
+  idleTimeoutMs?: number;
 }
 
 interface DaemonEvents {
@@ -104,6 +106,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   async run(): Promise<void> {
     if (this.stateValue !== 'created') throw new OtslakeError('OTSL_DAEMON_STATE', `run() from state ${this.stateValue}`);
     this.transition('running', { tables: this.runners.map((r) => r.name) });
+    const idleBound = this.startIdleBound();
     try {
       if (this.options.http !== false) await this.startHttp();
       // A table that fails stops the others too: they drain, so nothing committed is lost.
@@ -119,12 +122,32 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     } catch (err) {
       this.fatal ??= err as OtslakeError;
     }
+    if (idleBound) clearTimeout(idleBound);
     await this.drain();
     if (this.fatal) {
       this.transition('failed', { error: this.fatal });
       throw this.fatal;
     }
     this.transition('stopped', {});
+  }
+
+  private startIdleBound(): NodeJS.Timeout | null {
+    const { untilIdle, idleTimeoutMs } = this.options;
+    if (!untilIdle || idleTimeoutMs === undefined) return null;
+    const timer = setTimeout(() => {
+      const reasons = this.runners.map((r) => `${r.name}: ${r.health.reason ?? r.health.state}`).join('; ');
+      this.destroyWith(
+        new OtslakeError('OTSL_NOT_CAUGHT_UP', `not caught up within ${idleTimeoutMs} ms (--idle-timeout): ${reasons}`, { context: { idleTimeoutMs } }),
+      );
+    }, idleTimeoutMs);
+    timer.unref();
+    return timer;
+  }
+
+  /** A fatal error that still lets in-flight batches commit. */
+  private destroyWith(err: OtslakeError): void {
+    if (!this.fatal) this.fatal = err;
+    this.shutdown(err.code);
   }
 
   /** Stop planning batches; let the in-flight ones commit within shutdown.graceMs. Synchronous, idempotent. */
@@ -230,7 +253,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       host,
       port,
       log: this.log,
-      metrics: () => this.metrics.render(),
+      metrics: () => this.renderMetrics(),
       readiness: () => this.readiness(),
       status: () => this.status(),
     });
@@ -238,10 +261,21 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.emit('http-listening', this.address);
   }
 
+  /** Ready = running, and every table started and neither failing nor waiting for a departed client. */
   readiness(): Readiness {
     if (this.stateValue !== 'running') return { ready: false, reason: `state=${this.stateValue}` };
-    const waiting = this.runners.filter((r) => !r.ready).map((r) => r.name);
-    return waiting.length === 0 ? { ready: true } : { ready: false, reason: `tables not started: ${waiting.join(', ')}` };
+    const notReady = this.runners.filter((r) => !r.ready || r.health.reason !== null);
+    if (notReady.length === 0) return { ready: true };
+    return { ready: false, reason: notReady.map((r) => `table ${r.name} ${r.ready ? '' : 'not started, '}${r.health.reason ?? 'starting'}`).join('; ') };
+  }
+
+  /** Per table health as metrics: refreshed at each scrape, since lag and states move with the clock. */
+  private renderMetrics(): string {
+    for (const r of this.runners) {
+      const h = r.health.snapshot();
+      this.metrics.tableHealth(r.name, { state: h.state, lastSuccessMs: r.health.lastSuccessfulBatchMs, lagMs: h.lagMs });
+    }
+    return this.metrics.render();
   }
 
   status(): Record<string, unknown> {

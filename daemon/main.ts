@@ -16,6 +16,8 @@ import { sdkPrimaryKeyDescriber } from '../pipeline/table-schema.js';
 
 export interface BuildDaemonOptions {
   untilIdle?: boolean;
+  /** With untilIdle: give up (exit 1, OTSL_NOT_CAUGHT_UP) after this long. */
+  idleTimeoutMs?: number;
   http?: boolean;
   log?: Logger;
   session?: SessionSettings;
@@ -50,6 +52,7 @@ export function buildDaemon(config: ResolvedConfig, options: BuildDaemonOptions 
     ...(options.http !== undefined ? { http: options.http } : {}),
     ...(options.session ? { session: options.session } : {}),
     ...(options.untilIdle ? { untilIdle: true } : {}),
+    ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
   };
   return {
     daemon: new Daemon(daemonOptions),

@@ -15,6 +15,7 @@ const BATCH_BUCKETS_S = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300];
 
 const DAEMON_STATES = ['created', 'running', 'draining', 'stopped', 'failed'] as const;
 export type DaemonStateName = (typeof DAEMON_STATES)[number];
+const TABLE_STATES = ['starting', 'running', 'caught-up', 'waiting', 'failing'] as const;
 
 export class Metrics implements PipelineMetrics {
   readonly registry = new MetricsRegistry();
@@ -45,6 +46,9 @@ export class Metrics implements PipelineMetrics {
   private readonly maintenanceFiles: Counter;
   private readonly mirrorRows: Counter;
   private readonly mirrorFilesRewritten: Counter;
+  private readonly tableState: Gauge;
+  private readonly tableLastSuccess: Gauge;
+  private readonly tableLag: Gauge;
 
   constructor(nowMs: number = Date.now()) {
     const r = this.registry;
@@ -99,7 +103,27 @@ export class Metrics implements PipelineMetrics {
     this.mirrorFilesRewritten = r.counter('otslake_mirror_files_rewritten_total', 'Mirror data files replaced (copy-on-write) by committed batches.', [
       'table',
     ]);
+    this.tableState = r.gauge(
+      'otslake_table_state',
+      'Table state: 1 for the current one of starting, running, caught-up, waiting, failing; 0 for the others.',
+      ['table', 'state'],
+    );
+    this.tableLastSuccess = r.gauge(
+      'otslake_table_last_success_timestamp_seconds',
+      'Unix time of the last batch cycle of a table that succeeded, empty ones included: stops moving only when the table is stuck.',
+      ['table'],
+    );
+    this.tableLag = r.gauge('otslake_table_lag_seconds', 'Age of the oldest change not yet in the lake, as far as the daemon knows; 0 when caught up.', [
+      'table',
+    ]);
     this.daemonState('created');
+  }
+
+  /** Set at each scrape from the table's health (pipeline/table-health.ts). */
+  tableHealth(table: string, health: { state: string; lastSuccessMs: number | null; lagMs: number }): void {
+    for (const s of TABLE_STATES) this.tableState.set({ table, state: s }, s === health.state ? 1 : 0);
+    if (health.lastSuccessMs !== null) this.tableLastSuccess.set({ table }, health.lastSuccessMs / 1000);
+    this.tableLag.set({ table }, health.lagMs / 1000);
   }
 
   typeConflicted(table: string, column: string, policy: string, n: number): void {

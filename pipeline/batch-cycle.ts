@@ -16,7 +16,7 @@
  * re-reads them from the lake. Tunnel checkpoints happen only after the commit that made them true.
  */
 import { randomUUID } from 'node:crypto';
-import { toOtslakeError } from '../common/errors.js';
+import { toOtslakeError, type OtslakeError, type SerializedError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { parseSchema } from '../lake/actions.js';
 import type { ObjectStore } from '../lake/object-store.js';
@@ -70,6 +70,16 @@ export interface BatchReport {
   readonly quiet: boolean;
   /** Mode mirror: what the merges of a committed or dropped batch did. */
   readonly mirror?: MirrorBatchStats;
+  /** Per channel task that succeeded: records read and the commit time of the newest one (lag). */
+  readonly reads: readonly ChannelRead[];
+  /** The first channel task failure (its channel in the context); the others are counted in failedTasks. */
+  readonly taskError?: SerializedError;
+}
+
+export interface ChannelRead {
+  readonly channelId: string;
+  readonly records: number;
+  readonly lastRecordTimeMs: number | null;
 }
 
 /** GetOffset + Commit + GetBatch: the channels this batch reads, with their start positions. */
@@ -141,35 +151,42 @@ function taskInput(ctx: TableContext, columns: ChannelTaskInput['columns'], batc
 /** compute: every planned channel on the pool at once (the pool bounds what runs). */
 async function runTasks(ctx: TableContext, view: TableView, batchId: string, planned: readonly ChannelPosition[], signal?: AbortSignal) {
   const results: ChannelResult[] = [];
+  const reads: ChannelRead[] = [];
   let failed = 0;
   let records = 0;
+  let taskError: SerializedError | undefined;
+  // One line per failure would flood the log while the lake or the source is down; the table runner
+  // logs the table's state changes (with this error) and a periodic summary instead.
+  const failedTask = (channelId: string, error: OtslakeError, what: string) => {
+    failed++;
+    ctx.metrics.errorOccurred(error.code);
+    taskError ??= { code: error.code, message: error.message, retriable: error.retriable, context: { ...error.context, table: ctx.table.table, channelId } };
+    ctx.log.debug(`channel task ${what}; redone next batch`, { batchId, channelId, error });
+  };
   const columns = channelTaskColumnsOf(parseSchema(view.metadata.schemaString)); // once per batch, not per channel
   await Promise.all(
     planned.map(async (position) => {
       try {
         const outcome = await ctx.pool.run(taskInput(ctx, columns, batchId, position), signal ? { signal } : {});
         if (outcome.kind === 'failed') {
-          failed++;
-          ctx.metrics.errorOccurred(outcome.error.code);
-          ctx.log.warn('channel task failed; redone next batch', { batchId, channelId: position.channelId, error: outcome.error });
+          failedTask(position.channelId, outcome.error, 'failed');
           return;
         }
         const s = outcome.stats;
         records += s.records;
+        reads.push({ channelId: position.channelId, records: s.records, lastRecordTimeMs: s.lastRecordTimeMs });
         ctx.metrics.recordsRead(ctx.table.table, position.channelId, s.records, s.bytesRead);
         ctx.metrics.filesWritten(ctx.table.table, outcome.files.length, s.bytesWritten, s.rowsWritten);
         if (s.lastRecordTimeMs !== null) ctx.metrics.channelLag(ctx.table.table, position.channelId, Math.max(0, Date.now() - s.lastRecordTimeMs));
         for (const d of outcome.deadLetters) for (const [reason, n] of Object.entries(d.reasons)) ctx.metrics.deadLettered(ctx.table.table, reason, n);
         results.push({ channelId: position.channelId, startToken: position.token, result: outcome });
       } catch (err) {
-        failed++;
-        ctx.metrics.errorOccurred(toOtslakeError(err).code);
         if (signal?.aborted) throw err;
-        ctx.log.warn('channel task crashed; redone next batch', { batchId, channelId: position.channelId, error: err });
+        failedTask(position.channelId, toOtslakeError(err), 'crashed');
       }
     }),
   );
-  return { results, failed, records };
+  return { results, failed, records, reads, taskError };
 }
 
 /** Values a committed batch landed under the type-conflict policy: metrics and the runner's status. */
@@ -190,7 +207,7 @@ export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise
   const batchId = randomUUID();
   const view = await ctx.view.refresh(signal);
   const { planned, pendingCheckpoint } = await planChannels(ctx, view, signal);
-  const { results, failed, records } = await runTasks(ctx, view, batchId, planned, signal);
+  const { results, failed, records, reads, taskError } = await runTasks(ctx, view, batchId, planned, signal);
   const committed = await ctx.committer.commit({ view, batchId, results, ...(signal ? { signal } : {}) });
   const report = (outcome: BatchReport['outcome'], version: number, rows: number, finishedChannels: string[], quiet: boolean): BatchReport => ({
     batchId,
@@ -204,6 +221,8 @@ export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise
     durationMs: Date.now() - started,
     quiet,
     ...(committed.kind !== 'nothing' && committed.mirror ? { mirror: committed.mirror } : {}),
+    reads,
+    ...(taskError ? { taskError } : {}),
   });
 
   if (committed.kind === 'nothing') {

@@ -3,13 +3,17 @@
  *
  *   start(): tunnel (created if missing) → past InitBaseDataAndStreamShard → TunnelSession
  *            → Delta table (created on first start: DescribeTable keys + config columns + metadata)
+ *            (retried with backoff while the source or the lake is unreachable; a configuration
+ *            error, bad credentials among them, is thrown)
  *   loop():  runBatch → busy? next batch at once : wait batch.intervalMs (or a channel change)
  *            → quiet batch? ask DescribeTunnel whether the table is caught up (idle)
+ *            → a failed batch or channel task: wait out the backoff (TableHealth), never a hot loop
  *
  * One batch per table is in flight at any time; stop() lets the current batch finish and commit.
  */
 import { EventEmitter } from 'node:events';
-import { OtslakeError, hasCode, toOtslakeError } from '../common/errors.js';
+import { OtslakeError, deserializeError, hasCode, isConfigurationError, toOtslakeError } from '../common/errors.js';
+import { sleep } from '../common/retry.js';
 import type { Logger } from '../common/log.js';
 import { WakeableDelay } from '../common/wakeable-delay.js';
 import type { ObjectStore } from '../lake/object-store.js';
@@ -32,7 +36,8 @@ import { TableMaintenance, type MaintenanceRun } from './maintenance.js';
 import type { PipelineMetrics } from './pipeline-metrics.js';
 
 import { initialSchema, lakeTypeOf, type DescribePrimaryKey } from './table-schema.js';
-import { assessTunnel, type TunnelProgress } from './tunnel-progress.js';
+import { TableHealth } from './table-health.js';
+import { assessTunnel, OwnerWatch, type TunnelProgress } from './tunnel-progress.js';
 import { ensureTunnel, waitUntilInitialised } from './tunnel-setup.js';
 
 /** Tablestore rows are at most a few MB; a bigger value is corrupt input, not data. */
@@ -74,7 +79,8 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
   private idleValue = false;
   private lastBatch: BatchReport | null = null;
   private progress: TunnelProgress | null = null;
-  private lastError: OtslakeError | null = null;
+  readonly health: TableHealth;
+  private readonly owners: OwnerWatch;
   private maintenance: TableMaintenance | null = null;
   private readonly typeConflicts: TypeConflictCounts = new Map();
   /** confirmIdle() callers, answered by the next batch that starts after them. */
@@ -83,6 +89,13 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
   constructor(private readonly options: TableRunnerOptions) {
     super();
     this.name = options.table.table;
+    const { config } = options;
+    this.health = new TableHealth({
+      table: this.name,
+      log: options.log,
+      backoff: { initialMs: config.batch.retryInitialMs, maxMs: config.batch.retryMaxMs },
+    });
+    this.owners = new OwnerWatch(options.session?.heartbeatTimeoutMs ?? config.source.heartbeatTimeoutMs);
   }
 
   get ready(): boolean {
@@ -93,8 +106,29 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     return this.idleValue;
   }
 
-  /** Tunnel, session and Delta table. `signal` aborts the waits (shutdown during start). */
+  /**
+   * Tunnel, session and Delta table, retried with backoff until they answer: an endpoint that is
+   * down during a boot or a deploy is an outage like any other. Configuration errors (bad
+   * credentials, a table that contradicts the config) are thrown. `signal` aborts (shutdown).
+   */
   async start(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      try {
+        await this.startOnce(signal);
+        this.health.started();
+        return;
+      } catch (err) {
+        if (signal.aborted || isConfigurationError(err)) throw err;
+        await this.session?.shutdown(signal).catch(() => undefined);
+        this.session = null;
+        const error = toOtslakeError(err, { table: this.name });
+        this.options.metrics.errorOccurred(error.code);
+        await sleep(this.health.failed(error, 'start'), signal);
+      }
+    }
+  }
+
+  private async startOnce(signal: AbortSignal): Promise<void> {
     const { table, tunnelClient, config, log } = this.options;
     const tunnelId = await ensureTunnel(tunnelClient, table, log, signal);
     await waitUntilInitialised(tunnelClient, table, tunnelId, log, signal);
@@ -113,7 +147,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       ...(s.clientTag !== undefined ? { clientTag: s.clientTag } : {}),
     });
     session.on('failed', (err) => {
-      this.lastError = err;
+      this.health.failed(err, 'tunnel session');
       this.emit('failed', err);
       this.stop();
     });
@@ -225,24 +259,28 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         this.emit('batch', report);
         if (report.outcome === 'committed')
           this.maintenance?.afterCommit(report.version, ctx.view.current?.version === report.version ? ctx.view.current.metadata : undefined, signal);
-        if (report.quiet) {
-          await this.checkIdle(ctx, signal);
-          pauseMs = intervalMs;
-        } else {
+        if (report.taskError) {
+          // The failed channels are redone by the next batch: after the backoff, not at once.
           this.setBusy();
+          pauseMs = this.health.failed(deserializeError(report.taskError), 'channel tasks', report.failedTasks);
+        } else {
+          const progress = report.quiet ? await this.assess(ctx, signal) : null;
+          this.health.batchSucceeded(report.reads);
+          if (progress) this.applyProgress(progress);
+          else this.setBusy();
+          pauseMs = report.quiet ? intervalMs : 0;
+          confirmed = report.quiet && this.idleValue;
         }
-        confirmed = report.quiet && this.idleValue;
         await this.maintenance?.runDue(signal);
       } catch (err) {
         if (signal.aborted) {
           for (const answer of confirming) answer(false);
           break;
         }
-        this.lastError = err as OtslakeError;
-        this.options.metrics.errorOccurred(toOtslakeError(err).code);
-        this.options.log.error('batch failed; retried after the batch interval', { error: err });
+        const error = toOtslakeError(err, { table: this.name });
+        this.options.metrics.errorOccurred(error.code);
         this.setBusy();
-        pauseMs = intervalMs;
+        pauseMs = this.health.failed(error, 'batch');
       }
       for (const answer of confirming) answer(confirmed);
       if (pauseMs > 0 && !this.stopping && this.idleConfirmations.length === 0) await this.pauseBetweenBatches.wait(pauseMs, signal);
@@ -263,17 +301,30 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     return answer;
   }
 
-  private async checkIdle(ctx: TableContext, signal: AbortSignal): Promise<void> {
-    let progress: TunnelProgress;
-    try {
-      progress = await assessTunnel(this.options.tunnelClient, ctx.table, ctx.tunnelId, ctx.session.clientId ?? '', ctx.positions.channelIds(), signal);
-    } catch (err) {
-      this.options.log.warn('describe tunnel failed', { error: err });
-      return;
-    }
+  /** DescribeTunnel after a quiet batch; a failure fails the cycle (the source is down: not caught up, not quiet). */
+  private async assess(ctx: TableContext, signal: AbortSignal): Promise<TunnelProgress> {
+    const progress = await assessTunnel(
+      this.options.tunnelClient,
+      ctx.table,
+      ctx.tunnelId,
+      ctx.session.clientId ?? '',
+      ctx.positions.channelIds(),
+      this.owners,
+      signal,
+    );
     this.progress = progress;
     this.options.log.debug('tunnel progress', { stage: progress.stage, unowned: progress.unowned, caughtUp: progress.caughtUp, reading: ctx.positions.size });
+    if (!progress.caughtUp) {
+      // Channels wait for an owner (children of a finished parent, the stream after the base stage), or
+      // our TERMINATED/CLOSE reports wait for a heartbeat: heartbeat now instead of at the next tick.
+      await ctx.session.heartbeatNow(signal).catch(() => undefined);
+    }
+    return progress;
+  }
+
+  private applyProgress(progress: TunnelProgress): void {
     if (progress.caughtUp) {
+      this.health.caughtUp();
       if (!this.idleValue) {
         this.idleValue = true;
         this.options.log.info('table caught up', { stage: progress.stage, channels: progress.channels.length });
@@ -281,13 +332,12 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       }
       return;
     }
+    this.health.notCaughtUp(progress.waitingFor);
     this.setBusy();
-    // Channels wait for an owner (children of a finished parent, the stream after the base stage), or
-    // our TERMINATED/CLOSE reports wait for a heartbeat: heartbeat now instead of at the next tick.
-    await ctx.session.heartbeatNow(signal).catch(() => undefined);
   }
 
   private setBusy(): void {
+    this.health.busy();
     if (!this.idleValue) return;
     this.idleValue = false;
     this.emit('busy');
@@ -306,10 +356,19 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
 
   status(): Record<string, unknown> {
     const ctx = this.ctx;
+    const health = this.health.snapshot();
     return {
       table: this.name,
       ready: this.ready,
       idle: this.idleValue,
+      state: health.state,
+      since: health.since,
+      lastSuccessfulBatchAt: health.lastSuccessfulBatchAt,
+      lagMs: health.lagMs,
+      waitingFor: health.waitingFor,
+      failures: health.failures,
+      nextAttemptInMs: health.nextAttemptInMs,
+      reason: health.reason,
       tunnelId: ctx?.tunnelId ?? null,
       clientId: this.session?.clientId ?? null,
       lakeVersion: ctx?.view.current?.version ?? null,
@@ -323,7 +382,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         : [],
       lastBatch: this.lastBatch,
       stage: this.progress?.stage ?? null,
-      lastError: this.lastError ? { code: this.lastError.code, message: this.lastError.message } : null,
+      lastError: health.lastError,
       mode: this.options.table.mode,
       typeConflictPolicy: typeConflictPolicyOf(this.options.table),
       typeConflicts: [...this.typeConflicts.values()],

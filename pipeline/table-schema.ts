@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module';
 import type { TablestoreConnection } from '../common/connections.js';
 import { OtslakeError } from '../common/errors.js';
+import { classifyServerError } from '../tunnel/server-errors.js';
 import type { StructField, StructType } from '../lake/actions.js';
 import { columnTypeOf, deltaTypeOf, type ColumnType as LakeColumnType } from '../lake/parquet-columns.js';
 import type { TableConfig } from '../config/load.js';
@@ -74,11 +75,7 @@ export function sdkPrimaryKeyDescriber(source: TablestoreConnection): DescribePr
     try {
       described = await client.describeTable({ tableName: table });
     } catch (err) {
-      const e = err as { code?: unknown; message?: unknown };
-      throw new OtslakeError('OTSL_TUNNEL_SERVER', `DescribeTable failed for ${table}: ${String(e.message ?? err)}`, {
-        retriable: true,
-        context: { table, serverCode: typeof e.code === 'string' ? e.code : String(e.code ?? '') },
-      });
+      throw describeTableError(table, err);
     }
     return described.tableMeta.primaryKey.map((k) => {
       const type = typeof k.type === 'number' ? PK_TYPE_BY_NUMBER[k.type] : PK_TYPES.includes(k.type) ? (k.type as PrimaryKeyType) : undefined;
@@ -90,4 +87,40 @@ export function sdkPrimaryKeyDescriber(source: TablestoreConnection): DescribePr
       return { name: k.name, type };
     });
   };
+}
+
+/**
+ * A DescribeTable failure as the SDK reports it, named by its cause: auth codes are OTSL_TUNNEL_AUTH
+ * (a configuration error), socket errors OTSL_TUNNEL_HTTP (an outage), the rest OTSL_TUNNEL_SERVER
+ * classified like our own calls. The SDK may put an undecoded protobuf body in its message: only the
+ * printable text of it is kept.
+ */
+export function describeTableError(table: string, err: unknown): OtslakeError {
+  const e = (err ?? {}) as { code?: unknown; message?: unknown; status?: unknown; statusCode?: unknown };
+  const serverCode = typeof e.code === 'string' ? e.code : '';
+  const message = printable(String(e.message ?? err));
+  const httpStatus = typeof e.statusCode === 'number' ? e.statusCode : typeof e.code === 'number' ? e.code : 0;
+  if (/^E[A-Z_]+$/.test(serverCode) || (serverCode === '' && httpStatus === 0)) {
+    return new OtslakeError('OTSL_TUNNEL_HTTP', `DescribeTable failed for ${table}: ${message}`, {
+      retriable: true,
+      cause: err,
+      context: { table, rpc: 'DescribeTable', networkCode: serverCode },
+    });
+  }
+  const cls = classifyServerError(serverCode, httpStatus, true);
+  return new OtslakeError(
+    cls.code,
+    cls.code === 'OTSL_TUNNEL_AUTH'
+      ? `DescribeTable for ${table}: the server rejected the credentials (${serverCode}); check source.accessKeyId / source.accessKeySecret: ${message}`
+      : `DescribeTable failed for ${table}: ${message}`,
+    { retriable: cls.retriable, context: { table, rpc: 'DescribeTable', serverCode, httpStatus } },
+  );
+}
+
+/** Control characters and undecodable bytes out, runs of them as one space; bounded length. */
+function printable(text: string): string {
+  return text
+    .replace(/[^\x20-\x7e\u00a0-\ud7ff\ue000-\ufffc]+/g, ' ')
+    .trim()
+    .slice(0, 300);
 }
