@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module';
 import type { TablestoreConnection } from '../common/connections.js';
 import { OtslakeError } from '../common/errors.js';
-import { classifyServerError } from '../tunnel/server-errors.js';
+import { classifyServerError, credentialCharacterError } from '../tunnel/server-errors.js';
 import type { StructField, StructType } from '../lake/actions.js';
 import { columnTypeOf, deltaTypeOf, type ColumnType as LakeColumnType } from '../lake/parquet-columns.js';
 import type { TableConfig } from '../config/load.js';
@@ -96,24 +96,27 @@ export function sdkPrimaryKeyDescriber(source: TablestoreConnection): DescribePr
  * printable text of it is kept.
  */
 export function describeTableError(table: string, err: unknown): OtslakeError {
-  const e = (err ?? {}) as { code?: unknown; message?: unknown; status?: unknown; statusCode?: unknown };
-  const serverCode = typeof e.code === 'string' ? e.code : '';
+  const e = (err ?? {}) as { code?: unknown; message?: unknown; statusCode?: unknown };
   const message = printable(String(e.message ?? err));
-  const httpStatus = typeof e.statusCode === 'number' ? e.statusCode : typeof e.code === 'number' ? e.code : 0;
-  if (/^E[A-Z_]+$/.test(serverCode) || (serverCode === '' && httpStatus === 0)) {
-    return new OtslakeError('OTSL_TUNNEL_HTTP', `DescribeTable failed for ${table}: ${message}`, {
+  const context = { table, rpc: 'DescribeTable' };
+  if (e.code === 'ERR_INVALID_CHAR' || e.code === 'ERR_INVALID_HTTP_TOKEN') return credentialCharacterError(`DescribeTable for ${table}`, message, context);
+  // The SDK reports a server error as {code: <HTTP status>, message: <the undecoded protobuf Error>}.
+  const httpStatus = typeof e.code === 'number' ? e.code : typeof e.statusCode === 'number' ? e.statusCode : 0;
+  const serverCode = typeof e.code === 'string' && e.code.startsWith('OTS') ? e.code : (/\bOTS[A-Za-z]+/.exec(message)?.[0] ?? '');
+  if (httpStatus === 0 && serverCode === '') {
+    return new OtslakeError('OTSL_TUNNEL_HTTP', `DescribeTable for ${table} could not reach the endpoint: ${message}`, {
       retriable: true,
-      cause: err,
-      context: { table, rpc: 'DescribeTable', networkCode: serverCode },
+      context: { ...context, networkCode: String(e.code ?? '') },
     });
   }
   const cls = classifyServerError(serverCode, httpStatus, true);
+  const auth = cls.code === 'OTSL_TUNNEL_AUTH' || (serverCode === '' && (httpStatus === 401 || httpStatus === 403));
   return new OtslakeError(
-    cls.code,
-    cls.code === 'OTSL_TUNNEL_AUTH'
-      ? `DescribeTable for ${table}: the server rejected the credentials (${serverCode}); check source.accessKeyId / source.accessKeySecret: ${message}`
+    auth ? 'OTSL_TUNNEL_AUTH' : cls.code,
+    auth
+      ? `DescribeTable for ${table}: the server rejected the credentials; check source.accessKeyId / source.accessKeySecret (and the host's clock): ${message}`
       : `DescribeTable failed for ${table}: ${message}`,
-    { retriable: cls.retriable, context: { table, rpc: 'DescribeTable', serverCode, httpStatus } },
+    { retriable: !auth && cls.retriable, context: { ...context, serverCode, httpStatus } },
   );
 }
 
