@@ -166,7 +166,7 @@ export const CONFIG_SCHEMA = {
       env: 'OTSLAKE_BATCH_INTERVAL_MS',
     },
     maxRecordsPerChannel: {
-      doc: "Record budget of one channel task. 100k rows bound a worker's buffers to tens of MB for typical rows and still make files worth reading.",
+      doc: "Record budget of one channel task, checked between ReadRecords pages: the Tunnel service decides a page's size (tablestore-local: up to 1,000 records), so a task reads at least one whole page and may overshoot the budget by up to a page, and a batch holds up to one task per channel. 100k rows bound a worker's buffers to tens of MB for typical rows and still make files worth reading.",
       format: 'count',
       default: 100_000,
       env: 'OTSLAKE_BATCH_MAX_RECORDS_PER_CHANNEL',

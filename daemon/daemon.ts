@@ -15,7 +15,7 @@
  * Library code: it never touches `process` (signals belong to daemon/main.ts). Tests await its
  * events ('state', 'table-ready', 'batch-committed', 'batch', 'idle', 'maintenance') instead of sleeping.
  */
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { OtslakeError, toOtslakeError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
 import type { ObjectStore } from '../lake/object-store.js';
@@ -78,6 +78,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     super();
     this.metrics = options.metrics ?? new Metrics();
     this.log = (options.log ?? silentLogger).child({ component: 'daemon' });
+    // Every in-flight channel task, pause and store request of every table listens to these two for as long
+    // as it runs (and stops when it ends): their number follows the work in flight, not a leak. Node's
+    // default of 10 would print a MaxListenersExceededWarning — a non-JSON line in the log — past 10 channels.
+    setMaxListeners(0, this.destroyController.signal, this.stopController.signal);
     this.runners = options.config.tables.map(
       (table) =>
         new TableRunner({
