@@ -322,5 +322,11 @@ export async function writeParquetFiles(rows: Iterable<Readonly<Record<string, u
 }
 
 function isStoreError(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('OTSL_') && !hasCode(err, 'OTSL_INTERNAL');
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    typeof (err as { code?: unknown }).code === 'string' &&
+    (err as { code: string }).code.startsWith('OTSL_') &&
+    !hasCode(err, 'OTSL_INTERNAL')
+  );
 }
