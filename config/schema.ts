@@ -7,7 +7,7 @@
  * Durations and sizes accept human strings in files ('30s', '128MiB') and are numbers once resolved.
  */
 import { availableParallelism } from 'node:os';
-import { oneOf, registerConfigFormats } from './formats.js';
+import { integerIn, oneOf, registerConfigFormats } from './formats.js';
 import { listKeys, type KeyDescription, type SchemaNode } from './key-spec.js';
 import { TABLE_ENTRY_SCHEMA } from './table-entry-schema.js';
 
@@ -160,7 +160,7 @@ export const CONFIG_SCHEMA = {
   },
   batch: {
     intervalMs: {
-      doc: 'Time between the starts of two micro-batches of a table. Each batch is one Delta commit: 30s keeps lag near half a minute while a table gains at most 2,880 commits a day, which checkpoints make cheap to read.',
+      doc: 'Time between the starts of two micro-batches of a table. Each batch is one Delta commit: 30s keeps lag near half a minute while a table gains at most 2,880 commits a day per daemon, which checkpoints make cheap to read. A batch starts early only when the previous one ended on a budget (maxRecordsPerChannel, maxBytesPerChannel, maxDurationMs): the daemon is behind and catches up with full batches.',
       format: 'duration-ms',
       default: 30_000,
       env: 'OTSLAKE_BATCH_INTERVAL_MS',
@@ -194,6 +194,12 @@ export const CONFIG_SCHEMA = {
       format: 'duration-ms',
       default: 60_000,
       env: 'OTSLAKE_BATCH_RETRY_MAX_MS',
+    },
+    maxTableCommitsPerSecond: {
+      doc: "Commit budget of one table, summed over every daemon that shares its tunnel. Each daemon counts the writers it sees in the table's log and starts its batches at least writers ÷ budget seconds apart, so a hundred daemons on one table stay near this rate instead of racing each other for every version (freshness then is about writers ÷ budget seconds). 10 keeps a local or OSS Delta log far from the rate where commits start losing races most of the time.",
+      format: integerIn(1, 1000),
+      default: 10,
+      env: 'OTSLAKE_BATCH_MAX_TABLE_COMMITS_PER_SECOND',
     },
   },
   workers: {

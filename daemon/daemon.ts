@@ -15,7 +15,9 @@
  * Library code: it never touches `process` (signals belong to daemon/main.ts). Tests await its
  * events ('state', 'table-ready', 'batch-committed', 'batch', 'idle', 'maintenance') instead of sleeping.
  */
+import { randomUUID } from 'node:crypto';
 import { EventEmitter, setMaxListeners } from 'node:events';
+import { hostname } from 'node:os';
 import { OtslakeError, toOtslakeError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
 import type { ObjectStore } from '../lake/object-store.js';
@@ -26,7 +28,9 @@ import type { WorkerPool } from '../workers/pool.js';
 import type { BatchReport } from '../pipeline/batch-cycle.js';
 import type { MaintenanceRun } from '../pipeline/maintenance.js';
 import { createHttpServer, type BoundAddress, type HttpServer, type Readiness } from './http-server.js';
-import { Metrics, type DaemonStateName } from './metrics.js';
+import { Metrics, batchResultOf, type DaemonStateName } from './metrics.js';
+import { liveStatus, secretsOf, type RunnerStatus } from './status-page/live-status.js';
+import { DaemonActivity } from './status-page/table-activity.js';
 import { TableRunner, type SessionSettings } from '../pipeline/table-runner.js';
 import type { DescribePrimaryKey } from '../pipeline/table-schema.js';
 
@@ -48,6 +52,8 @@ export interface DaemonOptions {
   untilIdle?: boolean;
   /** With untilIdle: fail with OTSL_NOT_CAUGHT_UP (each table's state as the reason) if not caught up by then. */
   idleTimeoutMs?: number;
+  /** This daemon's writer id in its commits (commit pacing counts writers by it); default host:pid:random. */
+  writer?: string;
 }
 
 interface DaemonEvents {
@@ -55,6 +61,7 @@ interface DaemonEvents {
   'table-ready': [table: string];
   batch: [table: string, report: BatchReport];
   'batch-committed': [table: string, report: BatchReport];
+  'batch-failed': [table: string, error: OtslakeError];
   idle: [];
   'table-idle': [table: string];
   maintenance: [table: string, run: MaintenanceRun];
@@ -63,6 +70,11 @@ interface DaemonEvents {
 
 export class Daemon extends EventEmitter<DaemonEvents> {
   readonly metrics: Metrics;
+  /** Names this daemon in its commits and in /status. */
+  readonly writer: string;
+  /** What the status page charts and lists (fed by this daemon's events). */
+  readonly activity: DaemonActivity;
+  private readonly startedAtMs = Date.now();
   private readonly log: Logger;
   private readonly runners: TableRunner[];
   private readonly destroyController = new AbortController();
@@ -82,6 +94,9 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     // as it runs (and stops when it ends): their number follows the work in flight, not a leak. Node's
     // default of 10 would print a MaxListenersExceededWarning — a non-JSON line in the log — past 10 channels.
     setMaxListeners(0, this.destroyController.signal, this.stopController.signal);
+    this.writer = options.writer ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.activity = new DaemonActivity(this.metrics);
+    this.activity.attach(this);
     this.runners = options.config.tables.map(
       (table) =>
         new TableRunner({
@@ -93,6 +108,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
           metrics: this.metrics,
           log: (options.log ?? silentLogger).child({ table: table.table }),
           describePrimaryKey: options.describePrimaryKey,
+          writer: this.writer,
           ...(options.session ? { session: options.session } : {}),
         }),
     );
@@ -178,6 +194,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
 
   private async runTable(runner: TableRunner): Promise<void> {
     runner.on('batch', (report) => {
+      // The last successful cycle is the table health's (set at scrape): an empty batch before a failed
+      // DescribeTunnel is no success. Failures are counted here.
+      const result = batchResultOf(report);
+      if (result !== 'ok') this.metrics.batchFinished(runner.name, result);
       this.emit('batch', runner.name, report);
       if (report.outcome === 'committed') {
         this.log.info('batch committed', {
@@ -196,6 +216,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       this.onRunnerIdle();
     });
     runner.on('maintenance', (run) => this.emit('maintenance', runner.name, run));
+    runner.on('batch-failed', (err) => {
+      this.metrics.batchFinished(runner.name, 'failed');
+      this.emit('batch-failed', runner.name, err);
+    });
     runner.on('failed', (err) => {
       if (!this.fatal) this.fatal = err;
       this.shutdown('fatal tunnel error');
@@ -260,6 +284,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       metrics: () => this.renderMetrics(),
       readiness: () => this.readiness(),
       status: () => this.status(),
+      live: () => this.liveStatus(),
     });
     this.address = await this.http.start();
     this.emit('http-listening', this.address);
@@ -273,13 +298,33 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     return { ready: false, reason: notReady.map((r) => `table ${r.name} ${r.ready ? '' : 'not started, '}${r.health.reason ?? 'starting'}`).join('; ') };
   }
 
-  /** Per table health as metrics: refreshed at each scrape, since lag and states move with the clock. */
+  /**
+   * Gauges that are read from state rather than fed by events are set at scrape time; a table's state,
+   * last successful cycle and lag come from its TableHealth (they move with the clock).
+   */
   private renderMetrics(): string {
+    this.metrics.readiness(this.readiness().ready);
     for (const r of this.runners) {
       const h = r.health.snapshot();
-      this.metrics.tableHealth(r.name, { state: h.state, lastSuccessMs: r.health.lastSuccessfulBatchMs, lagMs: h.lagMs });
+      this.metrics.tableState(r.name, h.state);
+      this.metrics.tableHealth(r.name, { lastSuccessMs: r.health.lastSuccessfulBatchMs, lagMs: h.lagMs });
     }
     return this.metrics.render();
+  }
+
+  /** The status page's data: no configuration, credentials scrubbed from every string. */
+  liveStatus(): unknown {
+    return liveStatus({
+      state: this.stateValue,
+      readiness: this.readiness(),
+      startedAtMs: this.startedAtMs,
+      workers: { capacity: this.options.pool.capacity, running: this.options.pool.running, waiting: this.options.pool.waiting },
+      tables: this.runners.map((r) => r.status() as unknown as RunnerStatus),
+      activity: this.activity,
+      metrics: this.metrics,
+      secrets: secretsOf(this.options.config),
+      nowMs: Date.now(),
+    });
   }
 
   status(): Record<string, unknown> {

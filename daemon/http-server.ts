@@ -1,6 +1,6 @@
 /**
- * The daemon's HTTP surface on node:http: /healthz, /readyz, /metrics (Prometheus), /status (JSON).
- * Four read-only endpoints need no framework. The server only renders what its callbacks return; it
+ * The daemon's HTTP surface on node:http: /healthz, /readyz, /metrics (Prometheus), /status (JSON),
+ * and the status page at / with its data at /status/live. Read-only endpoints need no framework. The server only renders what its callbacks return; it
  * owns no daemon state, so it can be started before the daemon is ready and closed after it stopped.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { OtslakeError, serializeError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
 import { METRICS_CONTENT_TYPE } from './metrics.js';
+import { PAGE_CSP, pageAsset } from './status-page/assets.js';
 
 export interface Readiness {
   readonly ready: boolean;
@@ -23,6 +24,8 @@ export interface HttpServerOptions {
   readonly readiness: () => Readiness | Promise<Readiness>;
   /** Must return JSON-serialisable data; bigints are written as strings. Never secrets: use redactedConfig(). */
   readonly status: () => unknown;
+  /** The status page's data (JSON, no secrets); without it / and /status/live answer 404. */
+  readonly live?: () => unknown;
   readonly log?: Logger;
   /** close() waits this long for in-flight requests, then cuts the remaining connections. */
   readonly closeTimeoutMs?: number;
@@ -41,17 +44,21 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-function writeResponse(res: ServerResponse, status: number, contentType: string, body: string, head: boolean): void {
+const PAGE_HEADERS = { 'content-security-policy': PAGE_CSP, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
+
+function writeResponse(res: ServerResponse, status: number, contentType: string, body: string, head: boolean, headers: Record<string, string> = {}): void {
   res.writeHead(status, {
     'content-type': contentType,
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
+    ...headers,
   });
   res.end(head ? undefined : body);
 }
 
-function toJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n';
+/** Indented for people reading /status; compact for the page, which polls it every 2 s. */
+function toJson(value: unknown, indent = 2): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), indent) + '\n';
 }
 
 export function createHttpServer(options: HttpServerOptions): HttpServer {
@@ -60,10 +67,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   let server: Server | null = null;
   let closing: Promise<void> | null = null;
 
-  function send(res: ServerResponse, status: number, contentType: string, body: string, head: boolean): void {
+  function send(res: ServerResponse, status: number, contentType: string, body: string, head: boolean, headers?: Record<string, string>): void {
     // While closing, a response must not leave its keep-alive socket open behind it.
     if (closing !== null) res.shouldKeepAlive = false;
-    writeResponse(res, status, contentType, body, head);
+    writeResponse(res, status, contentType, body, head, headers);
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -90,9 +97,14 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       case '/status':
         send(res, 200, 'application/json; charset=utf-8', toJson(await options.status()), head);
         return;
-      default:
-        send(res, 404, 'text/plain; charset=utf-8', 'not found: try /healthz, /readyz, /metrics, /status\n', head);
+      case '/status/live':
+        if (!options.live) break;
+        send(res, 200, 'application/json; charset=utf-8', toJson(await options.live(), 0), head, PAGE_HEADERS);
+        return;
     }
+    const asset = options.live ? pageAsset(path ?? '') : undefined;
+    if (asset) send(res, 200, asset.contentType, asset.body, head, PAGE_HEADERS);
+    else send(res, 404, 'text/plain; charset=utf-8', `not found: try ${options.live ? '/, ' : ''}/healthz, /readyz, /metrics, /status\n`, head);
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {

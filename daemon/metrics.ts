@@ -15,7 +15,38 @@ const BATCH_BUCKETS_S = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300];
 
 const DAEMON_STATES = ['created', 'running', 'draining', 'stopped', 'failed'] as const;
 export type DaemonStateName = (typeof DAEMON_STATES)[number];
-const TABLE_STATES = ['starting', 'running', 'caught-up', 'waiting', 'failing'] as const;
+
+/**
+ * A table as an operator sees it (pipeline/table-health.ts owns it): starting (tunnel, session, Delta
+ * table not set up yet), running, caught-up (every channel read to its end by a live owner), waiting
+ * (channels held by a client that stopped heartbeating, until the Tunnel expires it) or failing (the
+ * source or the lake keeps failing: retried with backoff).
+ */
+export const TABLE_STATES = ['starting', 'running', 'caught-up', 'waiting', 'failing'] as const;
+export type TableStateName = (typeof TABLE_STATES)[number];
+
+/**
+ * ok: committed or empty with every channel task done; failed: a channel task failed or the batch
+ * threw; lost: dropped or fenced by another writer's commit (retried, neither progress nor an error).
+ */
+export type BatchResult = 'ok' | 'failed' | 'lost';
+
+export function batchResultOf(report: { readonly outcome: string; readonly failedTasks: number }): BatchResult {
+  if (report.failedTasks > 0) return 'failed';
+  return report.outcome === 'committed' || report.outcome === 'empty' ? 'ok' : 'lost';
+}
+
+/** What the status page shows of a table's counters since the daemon started. */
+export interface TableTotals {
+  readonly rowsLanded: number;
+  readonly recordsRead: number;
+  readonly commits: number;
+  readonly batches: number;
+  readonly failedBatches: number;
+  readonly deadLetters: { reason: string; count: number }[];
+  /** Per channel held: age of the newest change landed, in seconds. */
+  readonly channelLagSeconds: Record<string, number>;
+}
 
 export class Metrics implements PipelineMetrics {
   readonly registry = new MetricsRegistry();
@@ -29,6 +60,10 @@ export class Metrics implements PipelineMetrics {
   private readonly batchRows: Counter;
   private readonly batchDuration: Histogram;
   private readonly lastBatch: Gauge;
+  private readonly lastSuccessfulBatch: Gauge;
+  private readonly batchFailures: Counter;
+  private readonly tableStateGauge: Gauge;
+  private readonly readyGauge: Gauge;
   private readonly commits: Counter;
   private readonly commitLatency: Histogram;
   private readonly commitConflicts: Counter;
@@ -46,9 +81,11 @@ export class Metrics implements PipelineMetrics {
   private readonly maintenanceFiles: Counter;
   private readonly mirrorRows: Counter;
   private readonly mirrorFilesRewritten: Counter;
-  private readonly tableState: Gauge;
-  private readonly tableLastSuccess: Gauge;
   private readonly tableLag: Gauge;
+  private readonly racesLost: Counter;
+  private readonly tableCommitRate: Gauge;
+  private readonly tableWriters: Gauge;
+  private readonly pacingDelay: Histogram;
 
   constructor(nowMs: number = Date.now()) {
     const r = this.registry;
@@ -70,12 +107,40 @@ export class Metrics implements PipelineMetrics {
     this.lastBatch = r.gauge('otslake_last_batch_timestamp_seconds', 'Unix time the last micro-batch of a table completed; alert when it stops moving.', [
       'table',
     ]);
+    this.lastSuccessfulBatch = r.gauge(
+      'otslake_last_successful_batch_timestamp_seconds',
+      'Unix time a batch of the table last ended with no failed channel task, committed or empty: moves on quiet tables too, so it tells stuck from quiet.',
+      ['table'],
+    );
+    this.batchFailures = r.counter('otslake_batch_failures_total', 'Batches that ended with a failed channel task or an error.', ['table']);
+    this.tableStateGauge = r.gauge(
+      'otslake_table_state',
+      'Table state (starting, running, caught-up, waiting, failing): 1 for the current one, 0 for the others.',
+      ['table', 'state'],
+    );
+    this.readyGauge = r.gauge('otslake_ready', '1 while /readyz answers 200 (running, every table started), else 0.');
+    this.readyGauge.set({}, 0);
     this.commits = r.counter('otslake_commits_total', 'Delta commits written.', ['table']);
     this.commitLatency = r.histogram('otslake_commit_latency_seconds', 'Latency of a Delta commit, including conflict retries.', ['table'], COMMIT_BUCKETS_S);
     this.commitConflicts = r.counter('otslake_commit_conflicts_total', 'Delta commits that lost a race; fenced="true" means another writer owns a channel.', [
       'table',
       'fenced',
     ]);
+    this.racesLost = r.counter(
+      'otslake_commit_races_lost_total',
+      'Versions another writer took first while a commit of ours went through (blind appends move on to the next version).',
+      ['table'],
+    );
+    this.tableCommitRate = r.gauge('otslake_table_commit_rate', "Commits per second on the table, every writer's, as this daemon sees them (last 10 s).", [
+      'table',
+    ]);
+    this.tableWriters = r.gauge('otslake_table_writers', 'Daemons committing to the table over the last 10 s, this one included.', ['table']);
+    this.pacingDelay = r.histogram(
+      'otslake_commit_pacing_delay_seconds',
+      'How long this daemon held back a batch beyond batch.intervalMs to keep the table within batch.maxTableCommitsPerSecond.',
+      ['table'],
+      [0, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60],
+    );
     this.lakeVersion = r.gauge('otslake_lake_version', 'Latest Delta table version written.', ['table']);
     this.lag = r.gauge('otslake_channel_lag_seconds', 'Age of the newest change landed for a channel.', ['table', 'channel']);
     this.errors = r.counter('otslake_errors_total', 'Errors by kind (OTSL_* code).', ['kind']);
@@ -103,26 +168,19 @@ export class Metrics implements PipelineMetrics {
     this.mirrorFilesRewritten = r.counter('otslake_mirror_files_rewritten_total', 'Mirror data files replaced (copy-on-write) by committed batches.', [
       'table',
     ]);
-    this.tableState = r.gauge(
-      'otslake_table_state',
-      'Table state: 1 for the current one of starting, running, caught-up, waiting, failing; 0 for the others.',
-      ['table', 'state'],
-    );
-    this.tableLastSuccess = r.gauge(
-      'otslake_table_last_success_timestamp_seconds',
-      'Unix time of the last batch cycle of a table that succeeded, empty ones included: stops moving only when the table is stuck.',
-      ['table'],
-    );
     this.tableLag = r.gauge('otslake_table_lag_seconds', 'Age of the oldest change not yet in the lake, as far as the daemon knows; 0 when caught up.', [
       'table',
     ]);
     this.daemonState('created');
   }
 
-  /** Set at each scrape from the table's health (pipeline/table-health.ts). */
-  tableHealth(table: string, health: { state: string; lastSuccessMs: number | null; lagMs: number }): void {
-    for (const s of TABLE_STATES) this.tableState.set({ table, state: s }, s === health.state ? 1 : 0);
-    if (health.lastSuccessMs !== null) this.tableLastSuccess.set({ table }, health.lastSuccessMs / 1000);
+  /**
+   * Set at each scrape from the table's health (pipeline/table-health.ts): the last successful batch
+   * cycle (a batch, and the DescribeTunnel after it, both succeeded: during a Tablestore outage an empty
+   * batch alone is not a success) and the lag. The state goes through tableState().
+   */
+  tableHealth(table: string, health: { lastSuccessMs: number | null; lagMs: number }): void {
+    if (health.lastSuccessMs !== null) this.lastSuccessfulBatch.set({ table }, health.lastSuccessMs / 1000);
     this.tableLag.set({ table }, health.lagMs / 1000);
   }
 
@@ -161,6 +219,39 @@ export class Metrics implements PipelineMetrics {
     this.lastBatch.set({ table }, nowMs / 1000);
   }
 
+  /** Every batch's end, whatever its outcome (see batchResultOf). */
+  batchFinished(table: string, result: BatchResult, nowMs: number = Date.now()): void {
+    if (result === 'ok') this.lastSuccessfulBatch.set({ table }, nowMs / 1000);
+    else if (result === 'failed') this.batchFailures.inc({ table });
+  }
+
+  tableState(table: string, current: TableStateName): void {
+    for (const s of TABLE_STATES) this.tableStateGauge.set({ table, state: s }, s === current ? 1 : 0);
+  }
+
+  readiness(ready: boolean): void {
+    this.readyGauge.set({}, ready ? 1 : 0);
+  }
+
+  /** A table's counters as the status page shows them (read from the series, so the two never disagree). */
+  tableTotals(table: string): TableTotals {
+    const of = (c: Counter) => c.values().reduce((sum, s) => (s.labels.table === table ? sum + s.value : sum), 0);
+    const lags: Record<string, number> = {};
+    for (const s of this.lag.values()) if (s.labels.table === table) lags[s.labels.channel!] = s.value;
+    return {
+      rowsLanded: of(this.batchRows),
+      recordsRead: of(this.tunnelRecords),
+      commits: of(this.commits),
+      batches: of(this.batches),
+      failedBatches: of(this.batchFailures),
+      deadLetters: this.deadLetters
+        .values()
+        .filter((s) => s.labels.table === table)
+        .map((s) => ({ reason: s.labels.reason!, count: s.value })),
+      channelLagSeconds: lags,
+    };
+  }
+
   commitCompleted(table: string, latencyMs: number, version?: number): void {
     this.commits.inc({ table });
     this.commitLatency.observe({ table }, latencyMs / 1000);
@@ -169,6 +260,16 @@ export class Metrics implements PipelineMetrics {
 
   commitConflicted(table: string, fenced: boolean): void {
     this.commitConflicts.inc({ table, fenced: String(fenced) });
+  }
+
+  commitRacesLost(table: string, n: number): void {
+    this.racesLost.inc({ table }, n);
+  }
+
+  commitPacing(table: string, pacing: { commitRate: number; writers: number; delayMs: number }): void {
+    this.tableCommitRate.set({ table }, pacing.commitRate);
+    this.tableWriters.set({ table }, pacing.writers);
+    this.pacingDelay.observe({ table }, pacing.delayMs / 1000);
   }
 
   tunnelCheckpointed(table: string, channels = 1): void {

@@ -83,6 +83,11 @@ abstract class Metric<S> {
 
   protected abstract renderSeries(values: string[], state: S): string[];
 
+  /** Every series' labels and state, for in-process readers (the status page); never mutate the states. */
+  protected *entries(): Generator<{ labels: Labels; state: S }> {
+    for (const { values, state } of this.series.values()) yield { labels: Object.fromEntries(this.labelNames.map((n, i) => [n, values[i]!])), state };
+  }
+
   render(): string {
     const lines = [`# HELP ${this.name} ${escapeHelp(this.help)}`, `# TYPE ${this.name} ${this.type}`];
     for (const { values, state } of this.series.values()) lines.push(...this.renderSeries(values, state));
@@ -104,6 +109,11 @@ export class Counter extends Metric<{ value: number }> {
     return this.series.get(JSON.stringify(this.labelNames.map((n) => labels[n] ?? '')))?.state.value ?? 0;
   }
 
+  /** Every series with its value. */
+  values(): { labels: Labels; value: number }[] {
+    return [...this.entries()].map((e) => ({ labels: e.labels, value: e.state.value }));
+  }
+
   protected renderSeries(values: string[], state: { value: number }): string[] {
     return [`${this.name}${renderLabels(this.labelNames, values)} ${formatSampleValue(state.value)}`];
   }
@@ -120,6 +130,11 @@ export class Gauge extends Metric<{ value: number }> {
 
   inc(labels: Labels = {}, n = 1): void {
     this.stateFor(labels).value += n;
+  }
+
+  /** Every series with its value. */
+  values(): { labels: Labels; value: number }[] {
+    return [...this.entries()].map((e) => ({ labels: e.labels, value: e.state.value }));
   }
 
   protected renderSeries(values: string[], state: { value: number }): string[] {
@@ -192,6 +207,11 @@ export class MetricsRegistry {
 
   histogram(name: string, help: string, labelNames: readonly string[], buckets: readonly number[]): Histogram {
     return this.add(new Histogram(name, help, labelNames, buckets));
+  }
+
+  /** Names and types of every registered metric (a histogram also exposes _bucket, _sum and _count). */
+  described(): { name: string; type: MetricType }[] {
+    return [...this.metrics.values()].map((m) => ({ name: m.name, type: m.type }));
   }
 
   /** The whole exposition, one block per metric in registration order. */

@@ -14,7 +14,6 @@ import {
   parseSchema,
   type Action,
   type Add,
-  type CommitInfo,
   type DomainMetadata,
   type FileStats,
   type Metadata,
@@ -28,6 +27,9 @@ import { readLastCheckpoint } from './last-checkpoint.js';
 import { LOG_DIR, padVersion, parseLogFile, type LogFile } from './log-path.js';
 import type { ObjectStore } from './object-store.js';
 import { assertLogReadable } from './table-features.js';
+import { commitTimestamp, summarizeCommit, type CommitSummary } from './commit-summary.js';
+
+export { readNewCommits, type CommitSummary } from './commit-summary.js';
 
 export interface Snapshot {
   version: number;
@@ -256,17 +258,6 @@ function seed(checkpoint: CheckpointActions | null): ReplayState {
   return state;
 }
 
-function commitTimestamp(actions: Action[], fallbackMs: number): number {
-  for (const a of actions) {
-    if ('commitInfo' in a) {
-      const ci = a.commitInfo as CommitInfo;
-      const ts = ci.inCommitTimestamp ?? ci.timestamp;
-      if (typeof ts === 'number' && Number.isFinite(ts)) return ts;
-    }
-  }
-  return fallbackMs;
-}
-
 /** Fetches commits with a small read-ahead window (OSS latency dominates), yields them in order. */
 async function* readCommits(
   store: ObjectStore,
@@ -439,18 +430,6 @@ export async function advanceSnapshot(store: ObjectStore, snapshot: Snapshot, op
 
 // ---- commit history for the daemon ----
 
-export interface CommitSummary {
-  version: number;
-  /** inCommitTimestamp, commitInfo.timestamp or the commit file's mtime, ms. */
-  timestamp: number;
-  commitInfo: CommitInfo | null;
-  /** txn actions of this commit (fencing: who advanced which appId). */
-  txns: Txn[];
-  /** The commit's metaData / protocol action, if it changed them. */
-  metadata: Metadata | null;
-  protocol: Protocol | null;
-}
-
 /** The commits from `fromVersion` (inclusive) to `toVersion` or the end of the log, in order. */
 export async function readCommitInfos(
   store: ObjectStore,
@@ -468,12 +447,7 @@ export async function readCommitInfos(
   }
   const out: CommitSummary[] = [];
   for await (const c of readCommits(store, commits, options.signal)) {
-    const commitInfo = c.actions.find((a) => 'commitInfo' in a) as { commitInfo: CommitInfo } | undefined;
-    const txns = c.actions.filter((a): a is { txn: Txn } => 'txn' in a).map((a) => a.txn);
-    const mtime = commits.find((x) => x.version === c.version)?.mtime ?? 0;
-    const metadata = (c.actions.find((a) => 'metaData' in a) as { metaData: Metadata } | undefined)?.metaData ?? null;
-    const protocol = (c.actions.find((a) => 'protocol' in a) as { protocol: Protocol } | undefined)?.protocol ?? null;
-    out.push({ version: c.version, timestamp: commitTimestamp(c.actions, mtime), commitInfo: commitInfo?.commitInfo ?? null, txns, metadata, protocol });
+    out.push(summarizeCommit(c.version, c.actions, commits.find((x) => x.version === c.version)?.mtime ?? 0));
   }
   return out;
 }

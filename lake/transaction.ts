@@ -27,6 +27,7 @@ import {
   type Remove,
   type Txn,
 } from './actions.js';
+import { summarizeCommit, type CommitSummary } from './commit-summary.js';
 import { stringifyStats } from './file-stats.js';
 import { commitKey, LOG_DIR, parseLogFile } from './log-path.js';
 import type { ObjectStore } from './object-store.js';
@@ -58,8 +59,13 @@ export interface CommitOptions {
   nowMs?: () => number;
 }
 
+/**
+ * `others`: the other writers' commits this call read while it raced them, in version order from
+ * readVersion + 1 (so the caller can advance its cached view over them without reading them again).
+ */
 export type CommitResult =
-  { kind: 'committed'; version: number; attempts: number } | { kind: 'conflict'; winningVersion: number; fenced: boolean; reason: string };
+  | { kind: 'committed'; version: number; attempts: number; others: CommitSummary[] }
+  | { kind: 'conflict'; winningVersion: number; fenced: boolean; reason: string; others: CommitSummary[] };
 
 /** Why a winning commit forbids ours, or null when ours can go on top of it. */
 export function findConflict(ours: readonly Action[], winner: readonly Action[], readMetadata?: Metadata): { fenced: boolean; reason: string } | null {
@@ -140,6 +146,7 @@ export async function commit(store: ObjectStore, actions: readonly Action[], opt
     ...(options.signal ? { signal: options.signal } : {}),
   };
   let version = options.readVersion + 1;
+  const others: CommitSummary[] = [];
 
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     const info: CommitInfo = {
@@ -164,7 +171,7 @@ export async function commit(store: ObjectStore, actions: readonly Action[], opt
         throw err;
       }
     }, retry);
-    if (created) return { kind: 'committed', version, attempts: attempt };
+    if (created) return { kind: 'committed', version, attempts: attempt, others };
 
     // Lost the race for `version` (or our own earlier put landed unseen): look at every commit that exists now.
     const winners = [version, ...(await commitsAfter(store, version, options.signal))];
@@ -172,16 +179,17 @@ export async function commit(store: ObjectStore, actions: readonly Action[], opt
       const winner = await withRetry(() => store.get(commitKey(w), options.signal ? { signal: options.signal } : {}), retry);
       const winnerActions = decodeActions(winner, w);
       const winnerInfo = winnerActions.find((a): a is { commitInfo: CommitInfo } => 'commitInfo' in a);
-      if (winnerInfo?.commitInfo.txnId === txnId) return { kind: 'committed', version: w, attempts: attempt };
-      if (options.readVersion < 0) return { kind: 'conflict', winningVersion: w, fenced: false, reason: 'the table already exists' };
+      if (winnerInfo?.commitInfo.txnId === txnId) return { kind: 'committed', version: w, attempts: attempt, others };
+      if (options.readVersion < 0) return { kind: 'conflict', winningVersion: w, fenced: false, reason: 'the table already exists', others };
+      others.push(summarizeCommit(w, winnerActions));
       const conflict = findConflict(actions, winnerActions, options.readMetadata);
-      if (conflict) return { kind: 'conflict', winningVersion: w, ...conflict };
+      if (conflict) return { kind: 'conflict', winningVersion: w, ...conflict, others };
       const newMetadata = winnerActions.find((a): a is { metaData: Metadata } => 'metaData' in a);
       if (newMetadata && options.readMetadata) options = { ...options, readMetadata: newMetadata.metaData };
     }
     version = winners[winners.length - 1]! + 1;
   }
-  return { kind: 'conflict', winningVersion: version - 1, fenced: false, reason: `gave up after ${maxAttempts} lost races` };
+  return { kind: 'conflict', winningVersion: version - 1, fenced: false, reason: `gave up after ${maxAttempts} lost races`, others };
 }
 
 /** Spark's order: commitInfo, protocol, metaData, txn, then file actions (removes before adds). */

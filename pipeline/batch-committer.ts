@@ -5,6 +5,7 @@
  * merges throw (the batch is then redone from the positions in force).
  */
 import type { Metadata } from '../lake/actions.js';
+import type { CommitSummary } from '../lake/commit-summary.js';
 import type { ChannelTaskInput } from '../workers/protocol.js';
 import type { ChannelResult, CommitPlan } from './commit-plan.js';
 import type { TableView } from './table-view.js';
@@ -22,6 +23,7 @@ export interface MirrorBatchStats {
   mergeMs: number;
 }
 
+/** `others`: the other writers' commits the commit raced (read once, for the cached view and the pacer); `attempts`: versions tried. */
 export type BatchCommitOutcome =
   | { readonly kind: 'nothing'; readonly plan: CommitPlan }
   | {
@@ -30,6 +32,8 @@ export type BatchCommitOutcome =
       readonly metadata: Metadata;
       readonly plan: CommitPlan;
       readonly latencyMs: number;
+      readonly attempts: number;
+      readonly others: readonly CommitSummary[];
       readonly mirror?: MirrorBatchStats;
     }
   | {
@@ -38,6 +42,7 @@ export type BatchCommitOutcome =
       readonly reason: string;
       readonly winningVersion: number;
       readonly plan: CommitPlan;
+      readonly others: readonly CommitSummary[];
       readonly mirror?: MirrorBatchStats;
     };
 

@@ -21,12 +21,14 @@ import type { Logger } from '../common/log.js';
 import { parseSchema } from '../lake/actions.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import { typeConflictPolicyOf, type TableConfig } from '../config/load.js';
+import { isChannelLost } from '../tunnel/server-errors.js';
 import type { TunnelSession } from '../tunnel/tunnel-session.js';
 import type { WorkerPool } from '../workers/pool.js';
 import { PROTOCOL_VERSION, type ChannelTaskInput, type TaskBudget } from '../workers/protocol.js';
 import type { BatchCommitter, MirrorBatchStats } from './batch-committer.js';
 import { needsCheckpoint, partitionOwned, resolvePosition, type ChannelPosition, type ChannelPositions } from './channel-positions.js';
 import type { ChannelResult } from './commit-plan.js';
+import type { CommitPacer } from './commit-pacer.js';
 import type { PipelineMetrics } from './pipeline-metrics.js';
 import { channelTaskColumnsOf, type KeyColumn } from './table-schema.js';
 import type { TableView, TableViewCache } from './table-view.js';
@@ -53,6 +55,8 @@ export interface TableContext {
   /** Cross-batch state, each with its own owner. */
   readonly view: TableViewCache;
   readonly positions: ChannelPositions;
+  /** The table's commit budget, shared with every daemon of the table. */
+  readonly pacer: CommitPacer;
   readonly typeConflicts: TypeConflictCounts;
 }
 
@@ -66,19 +70,32 @@ export interface BatchReport {
   readonly failedTasks: number;
   readonly finishedChannels: string[];
   readonly durationMs: number;
-  /** Every task read nothing, none failed, every position is checkpointed. */
+  /**
+   * Every task stopped at its channel's live tail (none on a budget), none failed, no result was
+   * left out, and every position is checkpointed: the table was caught up when the batch ended.
+   */
+  readonly atTail: boolean;
+  /** At the tail, and nothing was read: caught up before the batch started too. */
   readonly quiet: boolean;
+  /** A task stopped on its record, byte or time budget: the channel has more, the next batch may start at once. */
+  readonly behind: boolean;
+  /** Versions the commit tried (1 = no lost race); 0 without a commit. */
+  readonly commitAttempts: number;
   /** Mode mirror: what the merges of a committed or dropped batch did. */
   readonly mirror?: MirrorBatchStats;
-  /** Per channel task that succeeded: records read and the commit time of the newest one (lag). */
-  readonly reads: readonly ChannelRead[];
+  /** Per channel task that succeeded: records read, whether it read to the live tail, the newest record's commit time (lag). */
+  readonly reads?: readonly ChannelRead[];
   /** The first channel task failure (its channel in the context); the others are counted in failedTasks. */
   readonly taskError?: SerializedError;
+  /** Why channel tasks failed (failedTasks > 0), for /status and the status page. */
+  readonly taskErrors?: readonly { channelId: string; code: string; message: string }[];
 }
 
 export interface ChannelRead {
   readonly channelId: string;
   readonly records: number;
+  /** The task stopped at the live tail, not on its budget: nothing older than the batch's start is left unread. */
+  readonly readToTail: boolean;
   readonly lastRecordTimeMs: number | null;
 }
 
@@ -93,6 +110,10 @@ async function planChannels(ctx: TableContext, view: TableView, signal?: AbortSi
     try {
       ctx.positions.resolve(ch.channelId, await resolvePosition(ctx, view.txns, ch, signal));
     } catch (err) {
+      if (isChannelLost(err)) {
+        releaseChannel(ctx, ch.channelId, 'lost');
+        continue;
+      }
       ctx.metrics.errorOccurred(toOtslakeError(err).code);
       ctx.log.warn('channel start position unavailable, skipped this batch', { channelId: ch.channelId, error: err });
     }
@@ -152,14 +173,17 @@ function taskInput(ctx: TableContext, columns: ChannelTaskInput['columns'], batc
 async function runTasks(ctx: TableContext, view: TableView, batchId: string, planned: readonly ChannelPosition[], signal?: AbortSignal) {
   const results: ChannelResult[] = [];
   const reads: ChannelRead[] = [];
+  const taskErrors: { channelId: string; code: string; message: string }[] = [];
   let failed = 0;
   let records = 0;
+  let behind = false;
   let taskError: SerializedError | undefined;
   // One line per failure would flood the log while the lake or the source is down; the table runner
   // logs the table's state changes (with this error) and a periodic summary instead.
   const failedTask = (channelId: string, error: OtslakeError, what: string) => {
     failed++;
     ctx.metrics.errorOccurred(error.code);
+    taskErrors.push({ channelId, code: error.code, message: error.message });
     taskError ??= { code: error.code, message: error.message, retriable: error.retriable, context: { ...error.context, table: ctx.table.table, channelId } };
     ctx.log.debug(`channel task ${what}; redone next batch`, { batchId, channelId, error });
   };
@@ -168,13 +192,21 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
     planned.map(async (position) => {
       try {
         const outcome = await ctx.pool.run(taskInput(ctx, columns, batchId, position), signal ? { signal } : {});
+        if (outcome.kind === 'failed' && isChannelLost(outcome.error)) {
+          // Not a failure: the channel moved on (shut down, expired, rebalanced). Nothing of it is committed.
+          releaseChannel(ctx, position.channelId, 'lost');
+          ctx.log.info('channel lost during the read; its work is dropped', { batchId, channelId: position.channelId, error: outcome.error });
+          return;
+        }
         if (outcome.kind === 'failed') {
           failedTask(position.channelId, outcome.error, 'failed');
           return;
         }
         const s = outcome.stats;
         records += s.records;
-        reads.push({ channelId: position.channelId, records: s.records, lastRecordTimeMs: s.lastRecordTimeMs });
+        const onBudget = !outcome.finished && endedOnBudget(s, ctx.budget);
+        if (onBudget) behind = true;
+        reads.push({ channelId: position.channelId, records: s.records, readToTail: !onBudget, lastRecordTimeMs: s.lastRecordTimeMs });
         ctx.metrics.recordsRead(ctx.table.table, position.channelId, s.records, s.bytesRead);
         ctx.metrics.filesWritten(ctx.table.table, outcome.files.length, s.bytesWritten, s.rowsWritten);
         if (s.lastRecordTimeMs !== null) ctx.metrics.channelLag(ctx.table.table, position.channelId, Math.max(0, Date.now() - s.lastRecordTimeMs));
@@ -186,7 +218,12 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
       }
     }),
   );
-  return { results, failed, records, reads, taskError };
+  return { results, failed, records, behind, reads, taskError, taskErrors };
+}
+
+/** The task stopped because of its budget, not at the live tail: the channel has more to read. */
+function endedOnBudget(stats: { records: number; bytesRead: number; durationMs: number }, budget: TaskBudget): boolean {
+  return stats.records >= budget.maxRecords || stats.bytesRead >= budget.maxBytes || stats.durationMs >= budget.maxDurationMs;
 }
 
 /** Values a committed batch landed under the type-conflict policy: metrics and the runner's status. */
@@ -207,9 +244,16 @@ export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise
   const batchId = randomUUID();
   const view = await ctx.view.refresh(signal);
   const { planned, pendingCheckpoint } = await planChannels(ctx, view, signal);
-  const { results, failed, records, reads, taskError } = await runTasks(ctx, view, batchId, planned, signal);
+  const { results, failed, records, behind, reads, taskError, taskErrors } = await runTasks(ctx, view, batchId, planned, signal);
   const committed = await ctx.committer.commit({ view, batchId, results, ...(signal ? { signal } : {}) });
-  const report = (outcome: BatchReport['outcome'], version: number, rows: number, finishedChannels: string[], quiet: boolean): BatchReport => ({
+  const report = (
+    outcome: BatchReport['outcome'],
+    version: number,
+    rows: number,
+    finishedChannels: string[],
+    atTail: boolean,
+    commitAttempts = 0,
+  ): BatchReport => ({
     batchId,
     outcome,
     version,
@@ -219,15 +263,18 @@ export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise
     failedTasks: failed,
     finishedChannels,
     durationMs: Date.now() - started,
-    quiet,
+    atTail,
+    quiet: atTail && records === 0,
+    behind,
+    commitAttempts,
     ...(committed.kind !== 'nothing' && committed.mirror ? { mirror: committed.mirror } : {}),
     reads,
     ...(taskError ? { taskError } : {}),
+    ...(taskErrors.length > 0 ? { taskErrors } : {}),
   });
 
   if (committed.kind === 'nothing') {
-    const quiet = records === 0 && failed === 0 && committed.plan.deferred.length === 0 && !pendingCheckpoint;
-    return report('empty', view.version, 0, [], quiet);
+    return report('empty', view.version, 0, [], !behind && failed === 0 && committed.plan.deferred.length === 0 && !pendingCheckpoint);
   }
   if (committed.kind === 'dropped') {
     ctx.metrics.commitConflicted(ctx.table.table, committed.fenced);
@@ -236,14 +283,16 @@ export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise
       winningVersion: committed.winningVersion,
       reason: committed.reason,
     });
-    ctx.view.invalidate(committed.fenced ? 'batch fenced' : 'batch lost a commit race', { batchId });
+    ctx.view.lostRace(view, committed.others, committed.fenced ? 'batch fenced' : 'batch lost a commit race');
     return report(committed.fenced ? 'fenced' : 'dropped', view.version, 0, [], false);
   }
 
   ctx.metrics.commitCompleted(ctx.table.table, committed.latencyMs, committed.version);
   countTypeConflicts(ctx, committed.plan.included);
   if (committed.mirror) ctx.metrics.mirrorMerged(ctx.table.table, committed.mirror);
-  ctx.view.committed(view, committed.version, committed.metadata, committed.plan.txns);
+  ctx.view.committed(view, committed.version, committed.metadata, committed.plan.txns, committed.others);
+  ctx.pacer.committed(committed.version);
+  if (committed.attempts > 1) ctx.metrics.commitRacesLost(ctx.table.table, committed.attempts - 1);
   const advanced: ChannelPosition[] = [];
   for (const r of committed.plan.included) {
     const next = ctx.positions.advance(r.channelId, { offsetSeq: r.result.offsetSeq!, endToken: r.result.endToken, finished: r.result.finished });
@@ -255,5 +304,6 @@ export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise
   // A channel the server marked CLOSING during the batch: its data is committed, give it back now.
   for (const ch of partitionOwned(ctx.session.ownedChannels()).closing) releaseChannel(ctx, ch.channelId, 'closing after commit');
   ctx.metrics.batchCompleted(ctx.table.table, Date.now() - started, committed.plan.rows);
-  return report('committed', committed.version, committed.plan.rows, finishedChannels, false);
+  const atTail = !behind && failed === 0 && committed.plan.deferred.length === 0 && !ctx.positions.list().some(needsCheckpoint);
+  return report('committed', committed.version, committed.plan.rows, finishedChannels, atTail, committed.attempts);
 }

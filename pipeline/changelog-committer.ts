@@ -12,11 +12,11 @@ import type { Logger } from '../common/log.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import { addActionFor, commit } from '../lake/transaction.js';
 import type { BatchCommit, BatchCommitOutcome, BatchCommitter } from './batch-committer.js';
-import { planCommit, type CommitPlan } from './commit-plan.js';
+import { planCommit, type CommitIdentity, type CommitPlan } from './commit-plan.js';
 
 export interface ChangelogCommitterOptions {
   readonly store: ObjectStore;
-  readonly tunnelId: string;
+  readonly identity: CommitIdentity;
   readonly log: Logger;
 }
 
@@ -30,8 +30,8 @@ export class ChangelogCommitter implements BatchCommitter {
   constructor(private readonly options: ChangelogCommitterOptions) {}
 
   async commit({ view, batchId, results, signal }: BatchCommit): Promise<BatchCommitOutcome> {
-    const { store, tunnelId, log } = this.options;
-    const plan = planCommit(view, tunnelId, batchId, results);
+    const { store, identity, log } = this.options;
+    const plan = planCommit(view, identity, batchId, results);
     logDeferred(log, batchId, plan);
     if (plan.included.length === 0) return { kind: 'nothing', plan };
 
@@ -41,11 +41,14 @@ export class ChangelogCommitter implements BatchCommitter {
       readVersion: view.version,
       readMetadata: view.metadata,
       operation: 'STREAMING UPDATE',
-      operationParameters: { outputMode: 'Append', queryId: tunnelId, epochId: batchId },
+      operationParameters: { outputMode: 'Append', queryId: identity.tunnelId, epochId: batchId },
       commitInfo: plan.commitInfo,
       ...(signal ? { signal } : {}),
     });
-    if (result.kind === 'conflict') return { kind: 'dropped', fenced: result.fenced, reason: result.reason, winningVersion: result.winningVersion, plan };
-    return { kind: 'committed', version: result.version, metadata: plan.metadata, plan, latencyMs: Date.now() - started };
+    if (result.kind === 'conflict') {
+      return { kind: 'dropped', fenced: result.fenced, reason: result.reason, winningVersion: result.winningVersion, plan, others: result.others };
+    }
+    const latencyMs = Date.now() - started;
+    return { kind: 'committed', version: result.version, metadata: plan.metadata, plan, latencyMs, attempts: result.attempts, others: result.others };
   }
 }

@@ -41,7 +41,11 @@ export function needsCheckpoint(p: ChannelPosition): boolean {
 export class ChannelPositions {
   private readonly byChannel = new Map<string, ChannelPosition>();
 
-  constructor(private readonly log: Logger) {}
+  /** `tunnelId` names our txns (`otslake/<tunnelId>/<channelId>`), so that other writers' txns can be told apart. */
+  constructor(
+    private readonly log: Logger,
+    private readonly tunnelId: string,
+  ) {}
 
   get size(): number {
     return this.byChannel.size;
@@ -95,6 +99,20 @@ export class ChannelPositions {
   /** Channels we no longer hold are forgotten. */
   keepOnly(held: ReadonlySet<string>): void {
     for (const id of this.byChannel.keys()) if (!held.has(id)) this.byChannel.delete(id);
+  }
+
+  /**
+   * Other writers committed these txns: a channel of ours among them was advanced by another daemon
+   * (it held the channel meanwhile), so its position is forgotten and resolved again; the others stay.
+   */
+  resetMoved(appIds: Iterable<string>, reason: string): void {
+    for (const appId of appIds) {
+      for (const id of this.byChannel.keys()) {
+        if (txnAppId(this.tunnelId, id) !== appId) continue;
+        this.byChannel.delete(id);
+        this.log.info('channel position reset; re-read from the lake', { channelId: id, reason });
+      }
+    }
   }
 
   /** Every position is forgotten: the next batch resolves each channel again from the lake. */

@@ -4,7 +4,7 @@
  *
  *   metaData   only when the results discovered new columns
  *   txn        one per included channel; its version names the offset entry the worker claimed
- *   commitInfo batch id, each channel's start and end token, dead letters
+ *   commitInfo batch id, the writer (daemon), each channel's start and end token, dead letters
  *
  * The file actions are the committer's (changelog: the task files as adds; mirror: the merges'
  * removes and adds). Pure: no I/O.
@@ -45,8 +45,15 @@ function typeKey(type: DataType): string {
   return typeof type === 'string' ? type : JSON.stringify(type);
 }
 
+/** Who commits: the tunnel whose positions the txns carry, and this daemon's writer id (commit pacing). */
+export interface CommitIdentity {
+  readonly tunnelId: string;
+  readonly writer: string;
+}
+
 /** Decides what goes into the commit. */
-export function planCommit(view: TableView, tunnelId: string, batchId: string, results: readonly ChannelResult[], nowMs = Date.now()): CommitPlan {
+export function planCommit(view: TableView, who: CommitIdentity, batchId: string, results: readonly ChannelResult[], nowMs = Date.now()): CommitPlan {
+  const { tunnelId, writer } = who;
   const known = new Map<string, string>();
   for (const f of parseSchema(view.metadata.schemaString).fields) known.set(f.name.toLowerCase(), typeKey(f.type));
   const merged = new Map<string, { name: string; type: DataType }>();
@@ -93,5 +100,5 @@ export function planCommit(view: TableView, tunnelId: string, batchId: string, r
     for (const d of result.deadLetters) deadLetters.push(d.path);
     channels[r.channelId] = { startToken: r.startToken, endToken: result.endToken, finished: result.finished, offsetSeq: result.offsetSeq };
   }
-  return { actions, metadata, included, deferred, newColumns, rows, txns, commitInfo: { otslake: { batchId, tunnelId, channels, deadLetters } } };
+  return { actions, metadata, included, deferred, newColumns, rows, txns, commitInfo: { otslake: { batchId, tunnelId, writer, channels, deadLetters } } };
 }

@@ -27,7 +27,7 @@ import type { WorkerPool } from '../workers/pool.js';
 import { PROTOCOL_VERSION, type MergeMirrorTaskInput, type MergeMirrorTaskOk } from '../workers/protocol.js';
 import type { BatchCommit, BatchCommitOutcome, BatchCommitter, MirrorBatchStats } from './batch-committer.js';
 import { logDeferred } from './changelog-committer.js';
-import { planCommit } from './commit-plan.js';
+import { planCommit, type CommitIdentity } from './commit-plan.js';
 import type { TableView } from './table-view.js';
 
 /** The mirror layout, from the table's properties (fixed at creation), and the file size from the config. */
@@ -41,7 +41,7 @@ export interface MirrorCommitterOptions {
   readonly store: ObjectStore;
   readonly pool: WorkerPool;
   readonly settings: MirrorSettings;
-  readonly tunnelId: string;
+  readonly identity: CommitIdentity;
   readonly table: string;
   readonly tablePath: string;
   readonly log: Logger;
@@ -101,7 +101,7 @@ export class MirrorCommitter implements BatchCommitter {
   /** Merges and commits a mirror batch. Conflicts are outcomes; failed merges and I/O failures throw. */
   async commit({ view, batchId, results, signal }: BatchCommit): Promise<BatchCommitOutcome> {
     const { store, log } = this.options;
-    const plan = planCommit(view, this.options.tunnelId, batchId, results);
+    const plan = planCommit(view, this.options.identity, batchId, results);
     logDeferred(log, batchId, plan);
     if (plan.included.length === 0) {
       await deleteStaging(store, batchId).catch(() => undefined);
@@ -133,11 +133,29 @@ export class MirrorCommitter implements BatchCommitter {
     if (result.kind === 'conflict') {
       await this.discard(batchId, outcomes);
       this.files = null;
-      return { kind: 'dropped', fenced: result.fenced, reason: result.reason, winningVersion: result.winningVersion, plan, mirror: stats };
+      return {
+        kind: 'dropped',
+        fenced: result.fenced,
+        reason: result.reason,
+        winningVersion: result.winningVersion,
+        plan,
+        others: result.others,
+        mirror: stats,
+      };
     }
     this.advanceFiles(view.version, result.version, fileActions);
     await deleteStaging(store, batchId, signal).catch((err: unknown) => log.warn('staging files of a committed batch not deleted', { batchId, error: err }));
-    return { kind: 'committed', version: result.version, metadata: plan.metadata, plan, latencyMs: Date.now() - started, mirror: stats };
+    const latencyMs = Date.now() - started;
+    return {
+      kind: 'committed',
+      version: result.version,
+      metadata: plan.metadata,
+      plan,
+      latencyMs,
+      attempts: result.attempts,
+      others: result.others,
+      mirror: stats,
+    };
   }
 
   /** The live files at `view.version`: the cache when it is at that version, else a snapshot load. */

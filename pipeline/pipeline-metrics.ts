@@ -9,6 +9,10 @@ export interface PipelineMetrics {
   batchCompleted(table: string, durationMs: number, rows: number): void;
   commitCompleted(table: string, latencyMs: number, version?: number): void;
   commitConflicted(table: string, fenced: boolean): void;
+  /** A commit that went through after losing `n` races (blind appends move to the next free version). */
+  commitRacesLost(table: string, n: number): void;
+  /** The table's commit pacing as this daemon sees it, and how long it held back its next batch for it. */
+  commitPacing(table: string, pacing: { commitRate: number; writers: number; delayMs: number }): void;
   tunnelCheckpointed(table: string, channels?: number): void;
   channelLag(table: string, channel: string, lagMs: number): void;
   /** A channel that finished (split parent) or moved to another daemon: drop its series. */

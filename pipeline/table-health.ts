@@ -103,13 +103,14 @@ export class TableHealth {
   }
 
   /**
-   * A batch ran without a failure. `channels` are the channel tasks it ran: with records read (more
-   * may be pending behind them) or none (read to the end as of the batch's start).
+   * A batch ran without a failure. `channels` are the channel tasks it ran: read to the live tail (or
+   * nothing read: nothing older than the batch is pending), or stopped on a budget (the changes after
+   * the newest one read are pending).
    */
-  batchSucceeded(channels: readonly { channelId: string; records: number; lastRecordTimeMs: number | null }[]): void {
+  batchSucceeded(channels: readonly { channelId: string; records: number; readToTail: boolean; lastRecordTimeMs: number | null }[]): void {
     this.lastSuccessMs = this.now();
     for (const c of channels) {
-      if (c.records === 0) this.pendingSince.delete(c.channelId);
+      if (c.readToTail || c.records === 0) this.pendingSince.delete(c.channelId);
       else if (c.lastRecordTimeMs !== null) this.pendingSince.set(c.channelId, c.lastRecordTimeMs);
     }
     if (this.stateValue === 'failing' || this.stateValue === 'starting') this.recover();

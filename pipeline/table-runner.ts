@@ -5,8 +5,10 @@
  *            → Delta table (created on first start: DescribeTable keys + config columns + metadata)
  *            (retried with backoff while the source or the lake is unreachable; a configuration
  *            error, bad credentials among them, is thrown)
- *   loop():  runBatch → busy? next batch at once : wait batch.intervalMs (or a channel change)
- *            → quiet batch? ask DescribeTunnel whether the table is caught up (idle)
+ *   loop():  runBatch → behind (a task ended on its budget)? next batch at once : the next starts
+ *            batch.intervalMs after this one started (a channel change starts it early), never
+ *            sooner than the table's commit budget allows (CommitPacer)
+ *            → ended at the live tail? ask DescribeTunnel whether the table is caught up (idle)
  *            → a failed batch or channel task: wait out the backoff (TableHealth), never a hot loop
  *
  * One batch per table is in flight at any time; stop() lets the current batch finish and commit.
@@ -32,6 +34,8 @@ import { ChangelogCommitter } from './changelog-committer.js';
 import { ChannelPositions } from './channel-positions.js';
 import { MirrorCommitter } from './mirror-committer.js';
 import { TableViewCache } from './table-view.js';
+import { CommitPacer } from './commit-pacer.js';
+import type { CommitIdentity } from './commit-plan.js';
 import { TableMaintenance, type MaintenanceRun } from './maintenance.js';
 import type { PipelineMetrics } from './pipeline-metrics.js';
 
@@ -58,6 +62,8 @@ export interface TableRunnerOptions {
   metrics: PipelineMetrics;
   log: Logger;
   describePrimaryKey: DescribePrimaryKey;
+  /** This daemon's writer id in the commits it makes (commit pacing counts writers by it). */
+  writer: string;
   session?: SessionSettings;
 }
 
@@ -66,6 +72,8 @@ interface RunnerEvents {
   idle: [TunnelProgress];
   busy: [];
   failed: [OtslakeError];
+  /** A batch threw (it committed nothing); retried after the batch interval. */
+  'batch-failed': [OtslakeError];
   maintenance: [MaintenanceRun];
 }
 
@@ -154,7 +162,9 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     session.on('channels', () => this.pauseBetweenBatches.wake());
     this.session = session;
     await session.start(signal);
-    const positions = new ChannelPositions(log);
+    const positions = new ChannelPositions(log, tunnelId);
+    const pacer = new CommitPacer({ commitsPerSecond: config.batch.maxTableCommitsPerSecond, writer: this.options.writer });
+    const identity = { tunnelId, writer: this.options.writer };
     this.ctx = {
       table,
       tunnelId,
@@ -167,9 +177,10 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       maxRowBytes: DEFAULT_MAX_ROW_BYTES,
       log,
       metrics: this.options.metrics,
-      committer: this.committerFor(metadata, store, tunnelId),
-      view: new TableViewCache(store, positions, log),
+      committer: this.committerFor(metadata, store, identity),
+      view: new TableViewCache(store, positions, log, (others) => pacer.observe(others)),
       positions,
+      pacer,
       typeConflicts: this.typeConflicts,
     };
     log.info('table ready', { tunnelId, clientId: session.clientId, path: table.path });
@@ -229,14 +240,14 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
   }
 
   /** The table's mode decides its committer, once. A mirror's layout comes from the table itself (fixed at creation), its file target from the config. */
-  private committerFor(metadata: Metadata, store: ObjectStore, tunnelId: string): BatchCommitter {
+  private committerFor(metadata: Metadata, store: ObjectStore, identity: CommitIdentity): BatchCommitter {
     const { table, pool, log } = this.options;
-    if (table.mode !== 'mirror') return new ChangelogCommitter({ store, tunnelId, log });
+    if (table.mode !== 'mirror') return new ChangelogCommitter({ store, identity, log });
     const layout = mirrorSettingsOf(metadata.configuration);
     return new MirrorCommitter({
       store,
       pool,
-      tunnelId,
+      identity,
       table: table.table,
       tablePath: table.path,
       log,
@@ -248,11 +259,12 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
   async loop(signal: AbortSignal): Promise<void> {
     const ctx = this.ctx;
     if (!ctx) throw new OtslakeError('OTSL_DAEMON_STATE', 'table runner loop before start', { context: { table: this.name } });
-    const intervalMs = this.options.config.batch.intervalMs;
     while (!this.stopping && !signal.aborted) {
-      let pauseMs = 0;
+      const startedMs = Date.now();
       const confirming = this.idleConfirmations.splice(0);
       let confirmed = false;
+      let behind = false;
+      let backoffMs = 0;
       try {
         const report = await runBatch(ctx, signal);
         this.lastBatch = report;
@@ -262,13 +274,13 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         if (report.taskError) {
           // The failed channels are redone by the next batch: after the backoff, not at once.
           this.setBusy();
-          pauseMs = this.health.failed(deserializeError(report.taskError), 'channel tasks', report.failedTasks);
+          backoffMs = this.health.failed(deserializeError(report.taskError), 'channel tasks', report.failedTasks);
         } else {
-          const progress = report.quiet ? await this.assess(ctx, signal) : null;
-          this.health.batchSucceeded(report.reads);
+          const progress = report.atTail ? await this.assess(ctx, signal) : null;
+          this.health.batchSucceeded(report.reads ?? []);
           if (progress) this.applyProgress(progress);
           else this.setBusy();
-          pauseMs = report.quiet ? intervalMs : 0;
+          behind = report.behind;
           confirmed = report.quiet && this.idleValue;
         }
         await this.maintenance?.runDue(signal);
@@ -279,14 +291,35 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         }
         const error = toOtslakeError(err, { table: this.name });
         this.options.metrics.errorOccurred(error.code);
+        this.emit('batch-failed', error);
         this.setBusy();
-        pauseMs = this.health.failed(error, 'batch');
+        backoffMs = this.health.failed(error, 'batch');
       }
       for (const answer of confirming) answer(confirmed);
-      if (pauseMs > 0 && !this.stopping && this.idleConfirmations.length === 0) await this.pauseBetweenBatches.wait(pauseMs, signal);
+      await this.pauseBeforeNextBatch(ctx, startedMs, behind, signal);
+      // After a failure: the backoff, which only stop() cuts short (a channel change does not).
+      const backoffUntil = Date.now() + backoffMs;
+      while (!this.stopping && !signal.aborted && Date.now() < backoffUntil) await this.pauseBetweenBatches.wait(backoffUntil - Date.now(), signal);
     }
     for (const answer of this.idleConfirmations.splice(0)) answer(false);
     await this.maintenance?.settle();
+  }
+
+  /**
+   * The cadence (docs/operations.md §Commit cadence): batches start batch.intervalMs apart, start to
+   * start, unless the last one ended on a budget (the daemon is behind: go on at once). A change of
+   * our channels or an idle confirmation ends that wait early — but never the commit budget's share
+   * (CommitPacer), which keeps every daemon of the table together within its commits per second.
+   */
+  private async pauseBeforeNextBatch(ctx: TableContext, startedMs: number, behind: boolean, signal: AbortSignal): Promise<void> {
+    const now = Date.now();
+    const cadenceMs = behind ? 0 : Math.max(0, startedMs + this.options.config.batch.intervalMs - now);
+    const pacedMs = ctx.pacer.pacedDelayMs(startedMs, now);
+    const pacing = ctx.pacer.status(now);
+    this.options.metrics.commitPacing(this.name, { commitRate: pacing.commitRate, writers: pacing.writers, delayMs: Math.max(0, pacedMs - cadenceMs) });
+    if (cadenceMs > 0 && this.idleConfirmations.length === 0) await this.pauseBetweenBatches.wait(cadenceMs, signal);
+    const pacedUntil = now + pacedMs;
+    while (!this.stopping && !signal.aborted && Date.now() < pacedUntil) await this.pauseBetweenBatches.wait(pacedUntil - Date.now(), signal);
   }
 
   /**
@@ -382,6 +415,8 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         : [],
       lastBatch: this.lastBatch,
       stage: this.progress?.stage ?? null,
+      /** Every channel of the tunnel as the last DescribeTunnel (after a quiet batch) saw it: state, owner, newest checkpointed change. */
+      tunnelChannels: this.progress?.channels ?? null,
       lastError: health.lastError,
       mode: this.options.table.mode,
       typeConflictPolicy: typeConflictPolicyOf(this.options.table),

@@ -1,14 +1,19 @@
 /**
  * What the pipeline caches of a table between batches instead of a full snapshot: its version,
  * metadata and committed txns. TableViewCache owns it, and owns the rule that ties it to the channel
- * positions: whenever the view moves in a way our own commits do not explain (another writer, a lost
- * race, a lost view), the positions are reset, because another writer may have taken a channel.
+ * positions: when other writers' commits carry a txn for a channel we hold, that channel's position
+ * is reset (the other daemon held it meanwhile); when the view cannot be followed commit by commit
+ * (a gap, a protocol change), it is reloaded and every position reset.
+ *
+ * Every commit is read once: new commits by their known keys at the start of a batch, the commits
+ * our own commit raced from what commit() read anyway. A lost race advances the view over the
+ * winners instead of reloading the snapshot.
  */
 import type { Logger } from '../common/log.js';
 import type { Metadata } from '../lake/actions.js';
-import { commitKey } from '../lake/log-path.js';
 import type { ObjectStore } from '../lake/object-store.js';
-import { loadSnapshot, readCommitInfos } from '../lake/snapshot.js';
+import type { CommitSummary } from '../lake/commit-summary.js';
+import { loadSnapshot, readNewCommits } from '../lake/snapshot.js';
 import type { ChannelPositions } from './channel-positions.js';
 
 export interface TableView {
@@ -25,6 +30,8 @@ export class TableViewCache {
     private readonly store: ObjectStore,
     private readonly positions: ChannelPositions,
     private readonly log: Logger,
+    /** Sees every other writer's commit once (commit pacing). */
+    private readonly onOthers: (commits: readonly CommitSummary[]) => void = () => undefined,
   ) {}
 
   /** The cached view, or null before the first batch and after invalidate(). */
@@ -32,31 +39,40 @@ export class TableViewCache {
     return this.view;
   }
 
-  /** The table as it is now: the cache unless a commit exists after it, else advanced over the new commits or reloaded. */
+  /** The table as it is now: the cache advanced over any new commits (one GET when there is none), else a snapshot. */
   async refresh(signal?: AbortSignal): Promise<TableView> {
     const cached = this.view;
-    if (cached !== null && (await this.store.head(commitKey(cached.version + 1), signal ? { signal } : {})) === null) return cached;
-    const advanced = cached === null ? null : await this.advance(cached, signal);
-    const next = advanced ?? (await this.load(signal));
-    if (cached !== null) this.positions.reset('the table moved under us', { fromVersion: cached.version, toVersion: next.version });
-    else this.positions.reset('the table view was reloaded', { version: next.version });
-    this.view = next;
-    return next;
+    if (cached !== null) {
+      const commits = await readNewCommits(this.store, cached.version, signal ? { signal } : {});
+      if (commits.length === 0) return cached;
+      if (this.absorb(cached, commits, 'other writers committed')) return this.view!;
+    }
+    const loaded = await this.load(signal);
+    this.positions.reset(cached === null ? 'the table view was loaded' : 'the table could not be followed commit by commit', { version: loaded.version });
+    this.view = loaded;
+    return loaded;
   }
 
   /**
-   * Our commit of `version` on top of `read` with these txns: the view follows it, unless the commit
-   * landed above other writers' commits — their txns are not in `read`, and a stale txn for a channel
-   * later assigned to us would let a duplicate through.
+   * Our commit of `version` on top of `read`, after the other writers' commits our commit raced
+   * (`others`, from commit()): the view follows all of them, and ours.
    */
-  committed(read: TableView, version: number, metadata: Metadata, txns: ReadonlyMap<string, number>): void {
-    if (version !== read.version + 1) {
-      this.invalidate('our commit landed above other writers’ commits', { readVersion: read.version, version });
+  committed(read: TableView, version: number, metadata: Metadata, txns: ReadonlyMap<string, number>, others: readonly CommitSummary[] = []): void {
+    if (others.length > 0 && !this.absorb(read, others, 'other writers committed before us')) return;
+    const base = this.view !== null && others.length > 0 ? this.view : read;
+    if (version !== base.version + 1) {
+      this.invalidate('our commit landed above commits we did not read', { readVersion: base.version, version });
       return;
     }
-    const merged = new Map(read.txns);
+    const merged = new Map(base.txns);
     for (const [appId, seq] of txns) merged.set(appId, seq);
     this.view = { version, metadata, txns: merged };
+  }
+
+  /** Our commit lost its race to `others` (fenced or not): the view advances over them; channels they moved are reset. */
+  lostRace(read: TableView, others: readonly CommitSummary[], reason: string): void {
+    if (others.length === 0) this.invalidate(reason);
+    else this.absorb(read, others, reason);
   }
 
   /** Forget the view and every channel position: the next batch re-reads both from the lake. */
@@ -65,19 +81,34 @@ export class TableViewCache {
     this.positions.reset(reason, fields);
   }
 
-  /** The view moved forward over other writers' commits by reading only those; null when that is not enough (a gap left by log cleanup, a protocol change). */
-  private async advance(view: TableView, signal?: AbortSignal): Promise<TableView | null> {
-    const commits = await readCommitInfos(this.store, view.version + 1, signal ? { signal } : {});
-    const txns = new Map(view.txns);
-    let metadata = view.metadata;
-    let version = view.version;
+  /**
+   * `from` advanced over `commits` (other writers', in version order right after it): the view, and
+   * a reset of the positions whose txns they moved. False (and the view invalidated) when they do not
+   * follow on or change the protocol.
+   */
+  private absorb(from: TableView, commits: readonly CommitSummary[], reason: string): boolean {
+    const txns = new Map(from.txns);
+    const moved = new Set<string>();
+    let metadata = from.metadata;
+    let version = from.version;
     for (const c of commits) {
-      if (c.version !== version + 1 || c.protocol !== null) return null;
-      for (const t of c.txns) txns.set(t.appId, t.version);
+      if (c.version <= version) continue;
+      if (c.version !== version + 1 || c.protocol !== null) {
+        this.invalidate('the table could not be followed commit by commit', { fromVersion: from.version, atVersion: c.version });
+        return false;
+      }
+      for (const t of c.txns) {
+        txns.set(t.appId, t.version);
+        moved.add(t.appId);
+      }
       if (c.metadata !== null) metadata = c.metadata;
       version = c.version;
     }
-    return version === view.version ? null : { version, metadata, txns };
+    this.onOthers(commits);
+    this.positions.resetMoved(moved, reason);
+    this.view = { version, metadata, txns };
+    this.log.debug('table view advanced over other writers’ commits', { fromVersion: from.version, toVersion: version });
+    return true;
   }
 
   private async load(signal?: AbortSignal): Promise<TableView> {

@@ -2,7 +2,7 @@
  * The table that turns a Tablestore/Tunnel server error code into an otslake error code and a retry
  * decision (docs/tunnel-protocol.md §Errors and retries). Kept as data so the policy is readable in one place.
  */
-import { OtslakeError, type ErrorCode, type ErrorContext } from '../common/errors.js';
+import { hasCode, OtslakeError, type ErrorCode, type ErrorContext } from '../common/errors.js';
 
 const AUTH_CODES = new Set(['OTSAuthFailed', 'OTSPermissionDenied', 'OTSNoPermissionAccess', 'OTSInvalidSTSToken']);
 
@@ -53,4 +53,14 @@ export function credentialCharacterError(what: string, detail: string, context: 
     `${what}: a credential contains a character not allowed in an HTTP header (a CR from Windows line endings, a control character); fix source.accessKeyId / source.securityToken: ${detail}`,
     { retriable: false, context },
   );
+}
+
+/**
+ * A channel call (ReadRecords, GetCheckpoint, Checkpoint) was refused because this client no longer
+ * owns the channel: it was shut down, missed its heartbeat timeout, or the channel moved to another
+ * client (OTSResourceGone). The channel's work in progress is to be dropped, not retried: its new
+ * owner resumes from the position in force, and the session's next heartbeat settles what we hold.
+ */
+export function isChannelLost(err: unknown): boolean {
+  return hasCode(err, 'OTSL_TUNNEL_RESOURCE_GONE');
 }

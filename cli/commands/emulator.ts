@@ -1,14 +1,29 @@
 /**
  * `otslake emulator`: runs tablestore-local (table API + Tunnel API) until SIGTERM/SIGINT.
  * Prints one line with "listening on http://HOST:PORT" once it accepts requests, so scripts and
- * tests can wait for that line instead of sleeping.
+ * tests can wait for that line instead of sleeping. The secret comes from the environment or a
+ * file, never the command line (where `ps` shows it).
  */
+import { readFileSync } from 'node:fs';
 import type { Command } from '../command.js';
 import { parseCommandArgs } from '../../common/args.js';
 import { createLogger } from '../../common/log.js';
 
 const USAGE =
-  'usage: otslake emulator [--host 127.0.0.1] [--port 8780] --instance NAME --access-key-id ID --access-key-secret SECRET [--data-dir DIR] [--partitions N]';
+  'usage: OTSLAKE_EMULATOR_ACCESS_KEY_SECRET=… otslake emulator [--host 127.0.0.1] [--port 8780] --instance NAME --access-key-id ID\n' +
+  '         [--access-key-secret-file FILE] [--data-dir DIR] [--partitions N] [--open-admin]';
+
+/** The secret from --access-key-secret-file (trailing newline dropped) or OTSLAKE_EMULATOR_ACCESS_KEY_SECRET. */
+function readSecret(file: string | undefined): string | { problem: string } {
+  if (file !== undefined) {
+    try {
+      return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      return { problem: `cannot read --access-key-secret-file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+    }
+  }
+  return process.env.OTSLAKE_EMULATOR_ACCESS_KEY_SECRET ?? '';
+}
 
 export const command: Command = {
   summary: 'run tablestore-local, the Tablestore + Tunnel emulator',
@@ -20,7 +35,8 @@ export const command: Command = {
         port: { type: 'string', default: '8780' },
         instance: { type: 'string' },
         'access-key-id': { type: 'string' },
-        'access-key-secret': { type: 'string' },
+        'access-key-secret-file': { type: 'string' },
+        'open-admin': { type: 'boolean' },
         'data-dir': { type: 'string' },
         partitions: { type: 'string' },
         'log-level': { type: 'string', default: 'info' },
@@ -40,9 +56,12 @@ export const command: Command = {
     if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`--port must be an integer in 0..65535, got "${values.port}"`);
     if (partitions !== undefined && !(Number.isInteger(partitions) && partitions >= 1))
       problems.push(`--partitions must be a positive integer, got "${values.partitions}"`);
-    for (const name of ['instance', 'access-key-id', 'access-key-secret'] as const) {
+    for (const name of ['instance', 'access-key-id'] as const) {
       if (!values[name]) problems.push(`--${name} is required`);
     }
+    const secret = readSecret(values['access-key-secret-file']);
+    if (typeof secret !== 'string') problems.push(secret.problem);
+    else if (secret === '') problems.push('set OTSLAKE_EMULATOR_ACCESS_KEY_SECRET or --access-key-secret-file');
     const level = values['log-level'];
     if (!['debug', 'info', 'warn', 'error', 'silent'].includes(level ?? '')) problems.push(`--log-level must be debug|info|warn|error|silent`);
     if (problems.length > 0) {
@@ -58,7 +77,8 @@ export const command: Command = {
         port,
         instance: values.instance!,
         accessKeyId: values['access-key-id']!,
-        accessKeySecret: values['access-key-secret']!,
+        accessKeySecret: secret as string,
+        openAdmin: values['open-admin'] === true,
         ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
         ...(partitions !== undefined ? { partitionsPerTable: partitions } : {}),
         logger,

@@ -27,7 +27,7 @@ import { resolveConfig } from '../../config/load.js';
 import type { Command } from '../command.js';
 import { openStore } from '../../lake/store.js';
 import { compareLakeWithSource, type Comparison } from './compare.js';
-import { queryHints } from './hints.js';
+import { endpointHints, queryHints } from './hints.js';
 import { DemoView } from './view.js';
 import { createSdkClient, DEMO_TABLE, DemoWriter, ensureOrdersTable, type SdkConnection } from './writer.js';
 import type { Daemon } from '../../daemon/daemon.js';
@@ -156,7 +156,7 @@ function banner(o: { args: DemoArgs; endpoint: string; created: boolean; tablePa
     [
       `otslake demo — tablestore-local at ${o.endpoint} (${o.created ? 'created' : 'existing'} table "${DEMO_TABLE}"), writing ~${args.rate} changes/s through the tablestore SDK`,
       `  lake      ${o.tablePath}   (changelog mode, BaseAndStream tunnel)`,
-      `  endpoints ${o.httpUrl}/status  ${o.httpUrl}/metrics  ${o.httpUrl}/healthz`,
+      ...endpointHints(o.httpUrl),
       `  logs      ${o.logPath}`,
       '',
       ...queryHints(o.tablePath, o.configPath),

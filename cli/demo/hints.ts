@@ -1,6 +1,7 @@
 /**
- * How to look at the demo's lake, printed when the demo starts: a chdb query (embedded ClickHouse
- * with delta-kernel-rs, a Delta reader independent of ours), `otslake inspect` and `otslake status`.
+ * How to look at the demo, printed when it starts: the daemon's status page and endpoints, a chdb
+ * query (embedded ClickHouse with delta-kernel-rs, a Delta reader independent of ours),
+ * `otslake inspect` and `otslake status`.
  */
 import { createRequire } from 'node:module';
 
@@ -11,6 +12,11 @@ export function demoQuery(tablePath: string): string {
     `SELECT toStartOfMinute(_ts) AS minute, count() AS changes, countIf(_op = 'PUT') AS new_orders, round(sum(amount), 2) AS amount ` +
     `FROM deltaLakeLocal('${path}') WHERE _op != 'DELETE' GROUP BY minute ORDER BY minute`
   );
+}
+
+/** The status page first: it is what most people open. `httpUrl` as the daemon bound it. */
+export function endpointHints(httpUrl: string): string[] {
+  return [`  page      ${httpUrl}/   (status page: open it in a browser)`, `  endpoints ${httpUrl}/status  ${httpUrl}/metrics  ${httpUrl}/healthz`];
 }
 
 /** chdb is installed by the first `npm test` (scripts/ensure-test-deps.mjs), not by `npm ci`; null when absent. */

@@ -3,12 +3,13 @@
  * S3 path-style Delta reader (chdb's `deltaLakeS3`): auth-less, one bucket, objects in memory or under
  * a data directory, with fault injection for retry tests (see faults.ts and the admin path below).
  *
- * Admin path (path style only; `__otslake` is not a valid bucket name, so it never shadows a bucket):
+ * Admin path (path style only; `__otslake` is not a valid bucket name, so it never shadows a bucket),
+ * loopback clients only, with `x-otslake-admin: <accessKeyId>:<accessKeySecret>` when keys are configured:
  *   GET    /__otslake/faults   the armed rules, random rates and fired counters
  *   POST   /__otslake/faults   {"inject": [FaultRule…], "random": RandomFaults}
  *   DELETE /__otslake/faults   disarm everything
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -35,8 +36,14 @@ export interface OssEmulatorOptions {
   /** Only used in HostId and bucket-region headers; default cn-hangzhou. */
   region?: string;
   logger?: Logger;
-  /** When given, OSS V1 signatures must verify against one of these (V4 and AWS-signed requests pass unverified). */
+  /**
+   * When given, OSS V1 and V4 signatures must verify against one of these (AWS-signed requests pass
+   * unverified, unsigned ones are refused), and the admin path wants `x-otslake-admin: <id>:<secret>`
+   * of one of them. Without, any request passes (in-process tests that do not care about keys).
+   */
   credentials?: EmulatorCredential[];
+  /** Admin path without the header check (loopback is still required). */
+  openAdmin?: boolean;
 }
 
 export interface RequestRecord {
@@ -68,6 +75,18 @@ export interface OssEmulator {
 }
 
 const MAX_REQUEST_RECORDS = 10_000;
+
+/** Constant-time check of `<id>:<secret>` against the configured key pairs. */
+function adminAllowed(value: string | string[] | undefined, credentials: ReadonlyMap<string, string>): boolean {
+  if (typeof value !== 'string') return false;
+  const colon = value.indexOf(':');
+  const secret = colon < 0 ? undefined : credentials.get(value.slice(0, colon));
+  if (secret === undefined) return false;
+  const given = createHash('sha256')
+    .update(value.slice(colon + 1))
+    .digest();
+  return timingSafeEqual(given, createHash('sha256').update(secret).digest());
+}
 const ADMIN_BUCKET = '__otslake';
 const BUCKET_NAME = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 
@@ -224,6 +243,12 @@ export async function startOssEmulator(options: OssEmulatorOptions): Promise<Oss
       res.writeHead(status, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify(value));
     };
+    const remote = req.socket.remoteAddress ?? '';
+    if (!(remote === '::1' || remote.startsWith('127.') || remote.startsWith('::ffff:127.')))
+      return json(403, { error: 'admin path answers loopback clients only' });
+    if (credentials !== undefined && options.openAdmin !== true && !adminAllowed(req.headers['x-otslake-admin'], credentials)) {
+      return json(401, { error: 'admin path needs the header x-otslake-admin: <accessKeyId>:<accessKeySecret> of a configured key' });
+    }
     if (path !== 'faults') return json(404, { error: `unknown admin path "${path}"` });
     try {
       if (method === 'POST') {

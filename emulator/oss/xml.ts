@@ -75,6 +75,7 @@ export const OSS_ERRORS = {
   InvalidArgument: { status: 400, code: 'InvalidArgument', message: 'An argument is invalid.' },
   InvalidURI: { status: 400, code: 'InvalidURI', message: 'The request URI is not valid.' },
   InvalidObjectName: { status: 400, code: 'InvalidObjectName', message: 'The specified object name is not valid.' },
+  InvalidAccessKeyId: { status: 403, code: 'InvalidAccessKeyId', message: 'The OSS Access Key Id you provided does not exist in our records.' },
   SignatureDoesNotMatch: {
     status: 403,
     code: 'SignatureDoesNotMatch',

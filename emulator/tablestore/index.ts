@@ -5,6 +5,7 @@
 import { OtslakeError } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/log.js';
 import { FaultInjector, type FaultSpec } from '../faults.js';
+import { EmulatorClock } from './clock.js';
 import type { PartitionInfo } from './model.js';
 import { startServer, type AdminHandler } from './server.js';
 import { TableApi } from './table-api.js';
@@ -21,8 +22,15 @@ export interface TablestoreEmulatorOptions {
   /** Tables, rows, partitions and change logs persist here across restarts. */
   dataDir?: string;
   partitionsPerTable?: number;
+  /** Journal tail size that triggers a compaction into the snapshot (default 64 MiB). */
+  compactAfterBytes?: number;
   /** Passed through to the TunnelService options. */
   tunnel?: Record<string, unknown>;
+  /**
+   * /_admin/* answers loopback clients that send `x-otslake-admin: <accessKeyId>:<accessKeySecret>`;
+   * true drops the header check (still loopback only).
+   */
+  openAdmin?: boolean;
   logger?: Logger;
 }
 
@@ -32,6 +40,8 @@ export interface TablestoreEmulator {
   store: TableStore;
   tunnel: TunnelService;
   faults: FaultInjector;
+  /** Real time plus an offset tests move forward (stream retention, tunnel expiry, client timeouts). */
+  clock: EmulatorClock;
   split(table: string, partitionId: string): PartitionInfo[];
   merge(table: string, a: string, b: string): PartitionInfo;
   close(): Promise<void>;
@@ -43,7 +53,7 @@ function field(body: unknown, name: string): string {
   return value;
 }
 
-function adminHandler(store: TableStore, faults: FaultInjector, tunnel: TunnelService): AdminHandler {
+function adminHandler(store: TableStore, faults: FaultInjector, tunnel: TunnelService, clock: EmulatorClock): AdminHandler {
   return async (method, path, query, body) => {
     const route = `${method} ${path}`;
     switch (route) {
@@ -66,6 +76,14 @@ function adminHandler(store: TableStore, faults: FaultInjector, tunnel: TunnelSe
       case 'DELETE /_admin/faults':
         faults.clear(query.get('path') ?? undefined);
         return { status: 200, json: { faults: faults.list() } };
+      case 'GET /_admin/clock':
+        return { status: 200, json: { nowMs: clock.nowMs(), offsetMs: clock.offsetMs } };
+      case 'POST /_admin/clock': {
+        const advanceMs = Number((body as Record<string, unknown> | undefined)?.advanceMs);
+        if (!Number.isFinite(advanceMs) || advanceMs < 0) throw new OtslakeError('OTSL_EMULATOR', 'admin request needs a number "advanceMs" >= 0');
+        clock.advance(advanceMs);
+        return { status: 200, json: { nowMs: clock.nowMs(), offsetMs: clock.offsetMs } };
+      }
       case 'POST /_admin/corrupt-records':
         tunnel.tamper.corruptNext(field(body, 'channelId'), Number((body as Record<string, unknown> | undefined)?.count ?? 1));
         return { status: 200, json: { pending: tunnel.tamper.list() } };
@@ -80,11 +98,20 @@ export async function startTablestoreEmulator(opts: TablestoreEmulatorOptions): 
     if (typeof opts[key] !== 'string' || opts[key] === '') throw new OtslakeError('OTSL_EMULATOR', `tablestore-local needs a non-empty ${key}`);
   }
   const logger = opts.logger ?? createLogger({ level: 'warn', bindings: { component: 'tablestore-local' } });
+  const clock = new EmulatorClock();
   const store = new TableStore({
+    clockUs: () => clock.nowUs(),
     ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
     ...(opts.partitionsPerTable !== undefined ? { partitionsPerTable: opts.partitionsPerTable } : {}),
+    ...(opts.compactAfterBytes !== undefined ? { compactAfterBytes: opts.compactAfterBytes } : {}),
   });
-  const tunnelOptions = { ...(opts.tunnel ?? {}), instance: opts.instance, ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}) };
+  // A test that drives the Tunnel clock by hand (tunnel.clock) keeps it; otherwise the shared clock.
+  const tunnelOptions = {
+    clock: () => clock.nowMs(),
+    ...(opts.tunnel ?? {}),
+    instance: opts.instance,
+    ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
+  };
   const tunnel = new TunnelService(store, tunnelOptions as ConstructorParameters<typeof TunnelService>[1]);
   const faults = new FaultInjector();
   let server;
@@ -93,9 +120,10 @@ export async function startTablestoreEmulator(opts: TablestoreEmulatorOptions): 
       host: opts.host ?? '127.0.0.1',
       port: opts.port ?? 0,
       credentials: { instance: opts.instance, accessKeyId: opts.accessKeyId, accessKeySecret: opts.accessKeySecret },
-      services: [new TableApi(store), tunnel],
+      services: [new TableApi(store, () => clock.nowMs()), tunnel],
       faults,
-      admin: adminHandler(store, faults, tunnel),
+      admin: adminHandler(store, faults, tunnel, clock),
+      openAdmin: opts.openAdmin ?? false,
       logger,
     });
   } catch (err) {
@@ -111,6 +139,7 @@ export async function startTablestoreEmulator(opts: TablestoreEmulatorOptions): 
     store,
     tunnel,
     faults,
+    clock,
     split: (table, partitionId) => store.splitPartition(table, partitionId),
     merge: (table, a, b) => store.mergePartitions(table, a, b),
     close: () => {

@@ -61,6 +61,10 @@ export interface TableInfo {
   primaryKey: Array<{ name: string; type: 'INTEGER' | 'STRING' | 'BINARY' }>;
   streamEnabled: boolean;
   streamExpirationHours: number;
+  /** The table's stream id: DescribeTable's stream_details.stream_id and every tunnel's stream_id. */
+  streamId: string;
+  /** µs since epoch when the stream was last switched on (the table's creation if it was born with one). */
+  streamLastEnableUs: bigint;
   createdAtUs: bigint;
 }
 
@@ -96,7 +100,12 @@ export interface TableStoreView {
   partitions(table: string): PartitionInfo[];
   /** Change-log records of one partition from index `fromIndex`, at most `limit` of them. */
   changes(table: string, partitionId: string, fromIndex: number, limit: number): ChangePage;
+  /** Index after the last change-log record of the partition (records before logStart are trimmed). */
   changeCount(table: string, partitionId: string): number;
+  /** Index of the oldest record still kept: older ones are past the table's stream retention. */
+  logStart(table: string, partitionId: string): number;
+  /** Switches the table's stream on (CreateTunnel does this for Stream / BaseAndStream tunnels). */
+  enableStream(table: string, expirationHours: number): void;
   /** Current rows whose hash falls in [hashStart, hashEnd), sorted by primary key, strictly after `afterPk`. */
   scan(table: string, range: { hashStart: number; hashEnd: number }, afterPk: PkCell[] | null, limit: number): ScanPage;
   /** Subscribe to changes; returns an unsubscribe function. */

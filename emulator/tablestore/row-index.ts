@@ -4,7 +4,7 @@
  * which stays cheap at emulator scale and keeps scans a plain walk.
  */
 import type { ChangeRecord, ColumnValue, PkCell, StoredRow } from './model.js';
-import { comparePks, partitionHash, pkKey } from './pk-order.js';
+import { comparePks, partitionHash, pkKey, type KeyHash } from './pk-order.js';
 import type { KeyValue } from './plainbuffer-read.js';
 
 export interface Version {
@@ -29,10 +29,40 @@ type Key = ReadonlyArray<{ value: KeyValue }>;
 
 export class RowIndex {
   private readonly byKey = new Map<string, RowState>();
-  /** Sorted by primary key; read-only for callers. */
-  readonly sorted: RowState[] = [];
+  /** Sorted by primary key (except during a bulk load); read-only for callers. */
+  sorted: RowState[] = [];
+  /** Loading a journal: rows are not kept sorted until endBulk(), so a load is n log n, not n². */
+  private bulk = false;
 
-  constructor(private readonly maxVersions: number) {}
+  constructor(
+    private readonly maxVersions: number,
+    private readonly keyHash: KeyHash = 'spread',
+  ) {}
+
+  beginBulk(): void {
+    this.bulk = true;
+  }
+
+  endBulk(): void {
+    if (!this.bulk) return;
+    this.bulk = false;
+    this.sorted = [...this.byKey.values()].sort((a, b) => comparePks(a.primaryKey, b.primaryKey));
+  }
+
+  /** A row exactly as a snapshot holds it (versions newest first). */
+  restore(primaryKey: PkCell[], columns: Array<[string, Version[]]>): void {
+    const key = pkKey(primaryKey);
+    const row: RowState = { key, primaryKey, hash: partitionHash(primaryKey[0]!.value, this.keyHash), columns: new Map(columns) };
+    const old = this.byKey.get(key);
+    if (old && !this.bulk) this.remove(old);
+    this.byKey.set(key, row);
+    if (!this.bulk) this.sorted.splice(this.lowerBound(primaryKey), 0, row);
+  }
+
+  /** Every row in key order, for a snapshot. */
+  rows(): RowState[] {
+    return this.bulk ? [...this.byKey.values()] : this.sorted;
+  }
 
   get size(): number {
     return this.byKey.size;
@@ -80,9 +110,9 @@ export class RowIndex {
       return; // deletes on a missing row leave nothing behind
     }
     if (!row) {
-      row = { key, primaryKey: record.primaryKey, hash: partitionHash(record.primaryKey[0]!.value), columns: new Map() };
+      row = { key, primaryKey: record.primaryKey, hash: partitionHash(record.primaryKey[0]!.value, this.keyHash), columns: new Map() };
       this.byKey.set(key, row);
-      this.sorted.splice(this.lowerBound(row.primaryKey), 0, row);
+      if (!this.bulk) this.sorted.splice(this.lowerBound(row.primaryKey), 0, row);
     }
     for (const change of record.changes) {
       if (change.op === 'put') this.putVersion(row, change.name, { value: change.value, timestamp: change.timestamp });
@@ -99,6 +129,7 @@ export class RowIndex {
 
   private remove(row: RowState): void {
     this.byKey.delete(row.key);
+    if (this.bulk) return;
     const i = this.lowerBound(row.primaryKey);
     if (this.sorted[i] === row) this.sorted.splice(i, 1);
   }

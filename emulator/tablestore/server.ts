@@ -2,9 +2,10 @@
  * tablestore-local's HTTP front: POST-only protobuf RPCs, authenticated as the service does
  * (auth.ts), routed to the table API or the Tunnel service, with per-path fault injection.
  * Every answer carries x-ots-requestid, errors included: the Java SDK cannot read an error's code
- * without it (docs/tunnel-protocol.md §Transport). /_admin/* is JSON for tests, loopback only, no auth.
+ * without it (docs/tunnel-protocol.md §Transport). /_admin/* is JSON for tests: loopback only, and (unless
+ * openAdmin) only with `x-otslake-admin: <accessKeyId>:<accessKeySecret>`.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { OtslakeError } from '../../common/errors.js';
@@ -31,6 +32,8 @@ export interface ServerOptions {
   services: RpcService[];
   faults: FaultInjector;
   admin: AdminHandler;
+  /** Skip the admin header check (loopback is still required). */
+  openAdmin?: boolean;
   logger: Logger;
 }
 
@@ -50,6 +53,14 @@ function busyAnswer(path: string): ErrorAnswer {
 function isLoopback(address: string | undefined): boolean {
   if (!address) return false;
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}
+
+/** Constant-time comparison of the admin header with this emulator's own key pair. */
+function adminAllowed(header: string | string[] | undefined, creds: Credentials): boolean {
+  if (typeof header !== 'string') return false;
+  const given = createHash('sha256').update(header).digest();
+  const wanted = createHash('sha256').update(`${creds.accessKeyId}:${creds.accessKeySecret}`).digest();
+  return timingSafeEqual(given, wanted);
 }
 
 function readBody(req: http.IncomingMessage): Promise<Uint8Array | null> {
@@ -98,6 +109,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   async function handleAdmin(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
     if (!isLoopback(req.socket.remoteAddress)) {
       sendJson(res, 403, { error: 'admin endpoints answer loopback clients only' });
+      return;
+    }
+    if (!options.openAdmin && !adminAllowed(req.headers['x-otslake-admin'], options.credentials)) {
+      req.resume();
+      sendJson(res, 401, { error: 'admin endpoints need the header x-otslake-admin: <accessKeyId>:<accessKeySecret> of this emulator' });
       return;
     }
     const raw = await readBody(req);

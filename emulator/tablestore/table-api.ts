@@ -19,6 +19,7 @@ import {
   type TimeRangeMsg,
 } from './row-requests.js';
 import { RpcError, type RpcContext, type RpcService } from './rpc.js';
+import { pkKey } from './pk-order.js';
 import { checkSchema, checkTableName, validatePrimaryKey } from './table-rules.js';
 import { decodeRequest, encodeMessage } from './table-proto.js';
 import type { RowWrite, TableStore, WriteResult } from './table-store.js';
@@ -53,7 +54,11 @@ function requireName(name: string | undefined): string {
 export class TableApi implements RpcService {
   private readonly handlers: Record<string, Handler>;
 
-  constructor(private readonly store: TableStore) {
+  /** `clock` (ms): the emulator's clock, which tests may shift; default the request's arrival time. */
+  constructor(
+    private readonly store: TableStore,
+    private readonly clock?: () => number,
+  ) {
     this.handlers = {
       '/CreateTable': (b) => this.createTable(b),
       '/DescribeTable': (b) => this.describeTable(b),
@@ -66,6 +71,10 @@ export class TableApi implements RpcService {
       '/GetRow': (b) => this.getRow(b),
       '/GetRange': (b) => this.getRange(b),
     };
+  }
+
+  private now(ctx: RpcContext): number {
+    return this.clock?.() ?? ctx.receivedAt;
   }
 
   handles(path: string): boolean {
@@ -122,7 +131,7 @@ export class TableApi implements RpcService {
       table_options: { time_to_live: d.timeToLiveSec, max_versions: d.maxVersions, deviation_cell_version_in_sec: 86400, allow_update: true },
       table_status: 1,
       stream_details: d.streamEnabled
-        ? { enable_stream: true, stream_id: d.streamId, expiration_time: d.streamExpirationHours, last_enable_time: Number(d.createdAtUs) }
+        ? { enable_stream: true, stream_id: d.streamId, expiration_time: d.streamExpirationHours, last_enable_time: Number(d.streamLastEnableUs) }
         : { enable_stream: false },
     });
   }
@@ -144,7 +153,7 @@ export class TableApi implements RpcService {
     const table = requireName(req.table_name);
     const bytes = kind === 'PutRow' ? req.row : kind === 'UpdateRow' ? req.row_change : req.primary_key;
     const write = this.toWrite(kind, bytes, req.condition);
-    const [result] = this.store.writeRows(table, [write], ctx.receivedAt) as [WriteResult];
+    const [result] = this.store.writeRows(table, [write], this.now(ctx)) as [WriteResult];
     if (!result.ok) throw new RpcError(result.code === 'OTSConditionCheckFail' ? 403 : 400, result.code, result.message);
     const row = req.return_content?.return_type === RT_PK ? encodeRow({ primaryKey: write.primaryKey, cells: [] }) : undefined;
     return encodeMessage(`${kind}Response`, { consumed: WRITE_CONSUMED, ...(row ? { row } : {}) });
@@ -162,7 +171,8 @@ export class TableApi implements RpcService {
     if (total === 0) throw invalid('No row in the BatchWriteRow request.');
     if (total > MAX_BATCH_ROWS) throw invalid(`The total number of rows in a BatchWriteRow must not exceed ${MAX_BATCH_ROWS}, got ${total}.`);
     const kinds: Record<number, 'PutRow' | 'UpdateRow' | 'DeleteRow'> = { 1: 'PutRow', 2: 'UpdateRow', 3: 'DeleteRow' };
-    const out = tables.map((t) => {
+    // Decode every row first: a request the service rejects as a whole must change nothing.
+    const decoded = tables.map((t) => {
       const tableName = t.table_name ?? '';
       const rows = t.rows ?? [];
       const answers: Array<Record<string, unknown>> = rows.map(() => ({}));
@@ -178,19 +188,28 @@ export class TableApi implements RpcService {
           answers[i] = rowError(err);
         }
       });
-      if (this.store.getTable(tableName) === undefined) {
-        const err = new RpcError(404, 'OTSObjectNotExist', `Requested table does not exist: ${tableName}`);
-        slots.forEach((slot) => (answers[slot] = rowError(err)));
-      } else {
-        this.store.writeRows(tableName, writes, ctx.receivedAt).forEach((result, k) => {
-          const slot = slots[k]!;
-          if (!result.ok) answers[slot] = { is_ok: false, error: { code: result.code, message: result.message } };
-          else {
-            const wantPk = rows[slot]!.return_content?.return_type === RT_PK;
-            answers[slot] = { is_ok: true, consumed: WRITE_CONSUMED, ...(wantPk ? { row: encodeRow({ primaryKey: writes[k]!.primaryKey, cells: [] }) } : {}) };
-          }
-        });
+      return { tableName, rows, answers, writes, slots };
+    });
+    const seen = new Map<string, Set<string>>();
+    for (const t of decoded) {
+      if (this.store.getTable(t.tableName) === undefined) throw new RpcError(404, 'OTSObjectNotExist', `Requested table does not exist: ${t.tableName}`);
+      const keys = seen.get(t.tableName) ?? new Set<string>();
+      seen.set(t.tableName, keys);
+      for (const write of t.writes) {
+        const key = pkKey(write.primaryKey);
+        if (keys.has(key)) throw invalid(`The input parameter is invalid: duplicated primary key in table ${t.tableName} within one BatchWriteRow.`);
+        keys.add(key);
       }
+    }
+    const out = decoded.map(({ tableName, rows, answers, writes, slots }) => {
+      this.store.writeRows(tableName, writes, this.now(ctx)).forEach((result, k) => {
+        const slot = slots[k]!;
+        if (!result.ok) answers[slot] = { is_ok: false, error: { code: result.code, message: result.message } };
+        else {
+          const wantPk = rows[slot]!.return_content?.return_type === RT_PK;
+          answers[slot] = { is_ok: true, consumed: WRITE_CONSUMED, ...(wantPk ? { row: encodeRow({ primaryKey: writes[k]!.primaryKey, cells: [] }) } : {}) };
+        }
+      });
       return { table_name: tableName, rows: answers };
     });
     return encodeMessage('BatchWriteRowResponse', { tables: out });

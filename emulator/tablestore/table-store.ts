@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { OtslakeError } from '../../common/errors.js';
 import { Journal } from './journal.js';
+import { decodeEntry, encodeEntry, legacyEntry, type StoreEntry, type TableDetails } from './store-entries.js';
 import type {
   CellChange,
   ChangeAction,
@@ -63,15 +64,13 @@ export type WriteResult = { ok: true; record: ChangeRecord } | { ok: false; code
 
 export type { RowVersions, Version } from './row-index.js';
 
-export interface TableDetails extends TableInfo {
-  maxVersions: number;
-  timeToLiveSec: number;
-  streamId: string;
-}
+export type { TableDetails } from './store-entries.js';
 
 interface PartitionState {
   info: PartitionInfo;
+  /** Change-log records from index logBase on (older ones were trimmed by the stream retention). */
   log: ChangeRecord[];
+  logBase: number;
   lastTs: bigint;
   lastRowIndex: number;
 }
@@ -81,11 +80,7 @@ interface TableState {
   partitions: PartitionState[];
 }
 
-type JournalEntry =
-  | { op: 'create-table'; details: TableDetails; partitions: PartitionInfo[] }
-  | { op: 'delete-table'; table: string }
-  | { op: 'change'; table: string; record: ChangeRecord }
-  | { op: 'partitions'; table: string; closed: string[]; created: PartitionInfo[] };
+type JournalEntry = StoreEntry;
 
 export interface TableStoreOptions {
   dataDir?: string;
@@ -93,7 +88,14 @@ export interface TableStoreOptions {
   partitionsPerTable?: number;
   /** µs since epoch; the default has µs resolution and never goes backwards. */
   clockUs?: () => bigint;
+  /** Journal tail size that triggers a compaction into the snapshot (default 64 MiB). */
+  compactAfterBytes?: number;
 }
+
+const US_PER_HOUR = 3_600_000_000n;
+/** Trimmed records are dropped from memory in batches, so trimming stays O(1) per record. */
+const TRIM_BATCH = 1024;
+const SNAPSHOT_CHUNK = 500;
 
 const defaultClockUs = (): bigint => BigInt(Math.floor((performance.timeOrigin + performance.now()) * 1000));
 
@@ -115,10 +117,27 @@ export class TableStore implements TableStoreView {
       throw new OtslakeError('OTSL_EMULATOR', `partitionsPerTable must be an integer in 1..256, got ${options.partitionsPerTable}`);
     }
     if (options.dataDir !== undefined) {
-      const { journal, entries } = Journal.open<JournalEntry>(options.dataDir);
-      for (const entry of entries) this.replay(entry);
+      const journal = Journal.open(
+        options.dataDir,
+        { onEntry: (json, format) => this.replay(format === 'legacy' ? legacyEntry(json) : decodeEntry(json), true) },
+        options.compactAfterBytes,
+      );
+      for (const t of this.tables.values()) t.rows.endBulk();
       this.journal = journal;
+      if (journal.needsCompaction || journal.shouldCompact()) this.compact();
     }
+  }
+
+  /** Writes a snapshot of the whole store and empties the journal (journal.ts). */
+  compact(): void {
+    this.journal?.compact((write) => {
+      for (const t of this.tables.values()) this.snapshotTable(t, (entry) => write(encodeEntry(entry)));
+    });
+  }
+
+  /** Snapshot and journal sizes in bytes (tests and the bench watch compaction with this). */
+  persistedBytes(): { snapshotBytes: number; tailBytes: number } | undefined {
+    return this.journal?.sizes();
   }
 
   close(): void {
@@ -137,6 +156,8 @@ export class TableStore implements TableStoreView {
       primaryKey: d.primaryKey,
       streamEnabled: d.streamEnabled,
       streamExpirationHours: d.streamExpirationHours,
+      streamId: d.streamId,
+      streamLastEnableUs: d.streamLastEnableUs,
       createdAtUs: d.createdAtUs,
     };
   }
@@ -155,16 +176,29 @@ export class TableStore implements TableStoreView {
     return this.table(table).partitions.map((p) => ({ ...p.info }));
   }
 
+  /** Records from max(fromIndex, logStart): a reader behind the retention is the caller's to detect. */
   changes(table: string, partitionId: string, fromIndex: number, limit: number): ChangePage {
+    const t = this.table(table);
     const p = this.partition(table, partitionId);
-    const start = Math.max(0, fromIndex);
-    const records = p.log.slice(start, start + Math.max(0, limit));
+    const start = Math.max(fromIndex, this.trim(t, p));
+    const records = p.log.slice(start - p.logBase, start - p.logBase + Math.max(0, limit));
     const nextIndex = start + records.length;
-    return { records, nextIndex, drained: p.info.closed && nextIndex >= p.log.length };
+    return { records, nextIndex, drained: p.info.closed && nextIndex >= p.logBase + p.log.length };
   }
 
   changeCount(table: string, partitionId: string): number {
-    return this.partition(table, partitionId).log.length;
+    const p = this.partition(table, partitionId);
+    return p.logBase + p.log.length;
+  }
+
+  logStart(table: string, partitionId: string): number {
+    return this.trim(this.table(table), this.partition(table, partitionId));
+  }
+
+  enableStream(table: string, expirationHours: number): void {
+    const t = this.table(table);
+    if (t.details.streamEnabled) return;
+    this.apply({ op: 'stream', table, enabled: true, expirationHours, lastEnableUs: this.clockUs() });
   }
 
   scan(table: string, range: { hashStart: number; hashEnd: number }, afterPk: PkCell[] | null, limit: number): ScanPage {
@@ -203,10 +237,12 @@ export class TableStore implements TableStoreView {
       primaryKey: def.primaryKey.map((c) => ({ ...c })),
       streamEnabled: def.streamEnabled ?? false,
       streamExpirationHours: def.streamExpirationHours ?? 24,
+      streamId: randomUUID(),
+      streamLastEnableUs: createdAtUs,
       createdAtUs,
       maxVersions: def.maxVersions ?? 1,
       timeToLiveSec: def.timeToLiveSec ?? -1,
-      streamId: randomUUID(),
+      keyHash: 'spread',
     };
     const partitions: PartitionInfo[] = [];
     for (let i = 0; i < count; i++) {
@@ -230,21 +266,26 @@ export class TableStore implements TableStoreView {
 
   // ---- rows -----------------------------------------------------------------------------------
 
-  /** Applies writes in order; expected failures (conditions, bad keys) are per-row results. */
+  /**
+   * Applies writes in order; expected failures (conditions, bad keys) are per-row results. One call
+   * is one request: its records share one sequence timestamp and are told apart by row index.
+   */
   writeRows(table: string, writes: RowWrite[], nowMs: number = Date.now()): WriteResult[] {
     const t = this.table(table);
     const results: WriteResult[] = [];
     const records: ChangeRecord[] = [];
+    const nowUs = this.clockUs();
     // Each write sees the ones before it (a batch may put a row and then update it).
     for (const write of writes) {
-      const result = this.prepare(t, write, nowMs);
+      const result = this.prepare(t, write, nowMs, nowUs);
       results.push(result);
       if (!result.ok) continue;
       records.push(result.record);
       this.applyChange(t, result.record, false);
     }
-    this.journal?.append(records.map((record): JournalEntry => ({ op: 'change', table, record })));
+    this.journal?.append(records.map((record) => encodeEntry({ op: 'change', table, record })));
     for (const record of records) this.emit({ kind: 'change', table, record });
+    this.maybeCompact();
     return results;
   }
 
@@ -349,10 +390,11 @@ export class TableStore implements TableStoreView {
 
   /** Journals, then applies, then tells subscribers: a subscriber never sees what replay would not. */
   private apply(entry: JournalEntry): void {
-    this.journal?.append([entry]);
+    this.journal?.append([encodeEntry(entry)]);
     this.replay(entry);
+    this.maybeCompact();
     if (entry.op === 'delete-table') this.emit({ kind: 'table-deleted', table: entry.table });
-    else if (entry.op !== 'change')
+    else if (entry.op === 'create-table' || entry.op === 'partitions')
       this.emit({
         kind: 'partitions',
         table: entry.op === 'create-table' ? entry.details.name : entry.table,
@@ -360,15 +402,40 @@ export class TableStore implements TableStoreView {
       });
   }
 
-  private replay(entry: JournalEntry): void {
+  private maybeCompact(): void {
+    if (this.journal?.shouldCompact()) this.compact();
+  }
+
+  /** `loading`: rows stay unsorted until the load ends (RowIndex bulk mode). */
+  private replay(entry: JournalEntry, loading = false): void {
     switch (entry.op) {
       case 'create-table':
-        this.tables.set(entry.details.name, {
-          details: entry.details,
-          rows: new RowIndex(entry.details.maxVersions),
-          partitions: entry.partitions.map((info) => ({ info, log: [], lastTs: 0n, lastRowIndex: -1 })),
-        });
+      case 'table': {
+        const rows = new RowIndex(entry.details.maxVersions, entry.details.keyHash ?? 'fnv1a');
+        if (loading) rows.beginBulk();
+        const partitions =
+          entry.op === 'table'
+            ? entry.partitions.map((p) => ({ ...p, log: [] }))
+            : entry.partitions.map((info) => ({ info, log: [], logBase: 0, lastTs: 0n, lastRowIndex: -1 }));
+        this.tables.set(entry.details.name, { details: entry.details, rows, partitions });
         return;
+      }
+      case 'rows': {
+        const t = this.tables.get(entry.table);
+        for (const row of entry.rows) t?.rows.restore(row.primaryKey, row.columns);
+        return;
+      }
+      case 'log': {
+        const p = this.tables.get(entry.table)?.partitions.find((x) => x.info.id === entry.partitionId);
+        for (const record of entry.records) p?.log.push(record);
+        return;
+      }
+      case 'stream': {
+        const t = this.tables.get(entry.table);
+        if (!t) return;
+        t.details = { ...t.details, streamEnabled: entry.enabled, streamExpirationHours: entry.expirationHours, streamLastEnableUs: entry.lastEnableUs };
+        return;
+      }
       case 'delete-table':
         this.tables.delete(entry.table);
         return;
@@ -391,19 +458,19 @@ export class TableStore implements TableStoreView {
           }
         }
         // Children continue the parents' sequence so that (timestamp, rowIndex) keeps rising.
-        for (const info of entry.created) t.partitions.push({ info, log: [], lastTs, lastRowIndex });
+        for (const info of entry.created) t.partitions.push({ info, log: [], logBase: 0, lastTs, lastRowIndex });
         return;
       }
     }
   }
 
-  private prepare(t: TableState, write: RowWrite, nowMs: number): WriteResult {
+  private prepare(t: TableState, write: RowWrite, nowMs: number, nowUs: bigint): WriteResult {
     const problem = validatePrimaryKey(t.details, write.primaryKey);
     if (problem) return { ok: false, code: 'OTSParameterInvalid', message: problem };
     const exists = t.rows.get(write.primaryKey) !== undefined;
     if (write.condition === 'EXPECT_EXIST' && !exists) return { ok: false, code: 'OTSConditionCheckFail', message: 'Condition check failed.' };
     if (write.condition === 'EXPECT_NOT_EXIST' && exists) return { ok: false, code: 'OTSConditionCheckFail', message: 'Condition check failed.' };
-    const p = partitionFor(t.partitions, partitionHash(write.primaryKey[0]!.value));
+    const p = partitionFor(t.partitions, partitionHash(write.primaryKey[0]!.value, t.details.keyHash ?? 'fnv1a'));
     let action: ChangeAction;
     let changes: CellChange[];
     if (write.kind === 'put') {
@@ -416,12 +483,12 @@ export class TableStore implements TableStoreView {
       action = 'DELETE_ROW';
       changes = [];
     }
-    const record: ChangeRecord = { partitionId: p.info.id, seq: this.nextSequence(p), action, primaryKey: write.primaryKey, changes };
+    const record: ChangeRecord = { partitionId: p.info.id, seq: this.nextSequence(p, nowUs), action, primaryKey: write.primaryKey, changes };
     return { ok: true, record };
   }
 
-  private nextSequence(p: PartitionState): SequenceInfo {
-    const now = this.clockUs();
+  /** Same µs as the partition's last record (same request, or a fast clock): next row index. */
+  private nextSequence(p: PartitionState, now: bigint): SequenceInfo {
     if (now > p.lastTs) {
       p.lastTs = now;
       p.lastRowIndex = 0;
@@ -443,6 +510,47 @@ export class TableStore implements TableStoreView {
     }
     t.rows.apply(record);
     if (notify) this.emit({ kind: 'change', table: t.details.name, record });
+  }
+
+  /**
+   * The first index still within the table's stream retention; drops expired records from memory
+   * once a batch of them has piled up. Timestamps rise along a log, so a binary search finds it.
+   */
+  private trim(t: TableState, p: PartitionState): number {
+    const cutoff = this.clockUs() - BigInt(t.details.streamExpirationHours) * US_PER_HOUR;
+    let lo = 0;
+    let hi = p.log.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (p.log[mid]!.seq.timestamp < cutoff) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo >= TRIM_BATCH || (lo > 0 && lo * 2 >= p.log.length)) {
+      p.log.splice(0, lo);
+      p.logBase += lo;
+      return p.logBase;
+    }
+    return p.logBase + lo;
+  }
+
+  private snapshotTable(t: TableState, write: (entry: JournalEntry) => void): void {
+    const name = t.details.name;
+    for (const p of t.partitions) this.trim(t, p);
+    write({
+      op: 'table',
+      details: t.details,
+      partitions: t.partitions.map((p) => ({ info: p.info, lastTs: p.lastTs, lastRowIndex: p.lastRowIndex, logBase: p.logBase })),
+    });
+    const rows = t.rows.rows();
+    for (let i = 0; i < rows.length; i += SNAPSHOT_CHUNK) {
+      const chunk = rows.slice(i, i + SNAPSHOT_CHUNK).map((r) => ({ primaryKey: r.primaryKey, columns: [...r.columns.entries()] }));
+      write({ op: 'rows', table: name, rows: chunk });
+    }
+    for (const p of t.partitions) {
+      for (let i = 0; i < p.log.length; i += SNAPSHOT_CHUNK) {
+        write({ op: 'log', table: name, partitionId: p.info.id, records: p.log.slice(i, i + SNAPSHOT_CHUNK) });
+      }
+    }
   }
 
   private emit(event: TableStoreEvent): void {

@@ -34,21 +34,36 @@ export function invalid(message: string): RpcError {
   return new RpcError(400, 'OTSParameterInvalid', message);
 }
 
-/** Builds a new tunnel (stage InitBaseDataAndStreamShard) or throws OTSParameterInvalid. */
+/** Stream retention CreateTunnel gives a table whose stream it switches on (7 days, as documented). */
+export const TUNNEL_STREAM_EXPIRATION_HOURS = 168;
+/** A start offset must lie at least this far inside the retention window (documented: now − retention + 5 min). */
+const START_OFFSET_MARGIN_NS = 5n * 60n * 1_000_000_000n;
+
+/**
+ * Builds a new tunnel (stage InitBaseDataAndStreamShard) or throws OTSParameterInvalid. A Stream or
+ * BaseAndStream tunnel on a table without a stream switches the table's stream on (7-day retention),
+ * after every check passed, so a refused request changes nothing.
+ */
 export function createTunnelRecord(store: TableStoreView, request: TunnelMsg, nowMs: number): TunnelRecord {
-  const table = store.getTable(request.table_name);
+  let table = store.getTable(request.table_name);
   if (table === undefined) throw invalid(`table ${request.table_name} does not exist`);
   if (request.tunnel_name.trim() === '') throw invalid('tunnel_name must not be empty');
   const kind = KIND_BY_TYPE[request.tunnel_type];
   if (kind === undefined) throw invalid(`unknown tunnel_type ${String(request.tunnel_type)}`);
-  const streamConfig = parseStreamConfig(request.stream_tunnel_config, table, nowMs);
+  const enableStream = kind !== 'BaseData' && !table.streamEnabled;
+  const retentionHours = enableStream ? TUNNEL_STREAM_EXPIRATION_HOURS : table.streamExpirationHours;
+  const streamConfig = parseStreamConfig(request.stream_tunnel_config, table.name, retentionHours, nowMs);
+  if (enableStream) {
+    store.enableStream(table.name, TUNNEL_STREAM_EXPIRATION_HOURS);
+    table = store.getTable(table.name)!;
+  }
   const tunnel: TunnelRecord = {
     id: randomUUID(),
     name: request.tunnel_name,
     table: table.name,
     kind,
     createTimeMs: nowMs,
-    streamId: `${table.name}_${table.createdAtUs}`,
+    streamId: table.streamId,
     streamConfig,
     channels: [],
   };
@@ -61,14 +76,14 @@ export function createTunnelRecord(store: TableStoreView, request: TunnelMsg, no
     const latest = streamConfig?.startOffsetNs === undefined && streamConfig?.flag !== 'EARLIEST';
     for (const p of partitions) {
       if (latest && p.closed) continue;
-      const start = latest ? store.changeCount(table.name, p.id) : startIndexOf(store, tunnel, p.id);
+      const start = latest ? store.changeCount(table.name, p.id) : startIndexOf(store, tunnel, table, p.id);
       tunnel.channels.push(newChannel(p.id, 'Stream', p, p.parents, start));
     }
   }
   return tunnel;
 }
 
-function parseStreamConfig(config: StreamTunnelConfig | undefined, table: TableInfo, nowMs: number): StreamConfigState | null {
+function parseStreamConfig(config: StreamTunnelConfig | undefined, table: string, retentionHours: number, nowMs: number): StreamConfigState | null {
   if (config === undefined) return null;
   const out: StreamConfigState = { flag: config.flag === StartOffsetFlag.EARLIEST ? 'EARLIEST' : 'LATEST' };
   const nowNs = BigInt(nowMs) * 1_000_000n;
@@ -76,8 +91,10 @@ function parseStreamConfig(config: StreamTunnelConfig | undefined, table: TableI
   const end = config.endOffset ?? 0n;
   if (start !== 0n) {
     if (start > nowNs) throw invalid(`startOffset ${start} ns lies in the future (now ${nowNs} ns)`);
-    const oldestNs = nowNs - BigInt(table.streamExpirationHours) * 3_600_000_000_000n;
-    if (start < oldestNs) throw invalid(`startOffset ${start} ns is older than the stream expiration of table ${table.name}`);
+    const oldestNs = nowNs - BigInt(retentionHours) * 3_600_000_000_000n + START_OFFSET_MARGIN_NS;
+    if (start < oldestNs) {
+      throw invalid(`startOffset ${start} ns lies before now - stream retention (${retentionHours} h) + 5 min of table ${table} (${oldestNs} ns)`);
+    }
     out.startOffsetNs = start.toString();
   }
   if (end !== 0n) {
@@ -105,12 +122,15 @@ function newChannel(id: string, kind: 'BaseData' | 'Stream', p: PartitionInfo, p
   };
 }
 
-/** First change-log index at or after the tunnel's start offset (0 for EARLIEST / LATEST). */
-function startIndexOf(store: TableStoreView, tunnel: TunnelRecord, partitionId: string): number {
+/**
+ * First change-log index a Stream channel reads: the oldest record kept, at or after the moment the
+ * table's stream was switched on and the tunnel's start offset (if any).
+ */
+function startIndexOf(store: TableStoreView, tunnel: TunnelRecord, table: TableInfo, partitionId: string): number {
   const startNs = tunnel.streamConfig?.startOffsetNs;
-  if (startNs === undefined) return 0;
-  const startUs = BigInt(startNs) / 1000n;
-  let index = 0;
+  const offsetUs = startNs === undefined ? 0n : BigInt(startNs) / 1000n;
+  const startUs = offsetUs > table.streamLastEnableUs ? offsetUs : table.streamLastEnableUs;
+  let index = store.logStart(tunnel.table, partitionId);
   for (;;) {
     const page = store.changes(tunnel.table, partitionId, index, 1000);
     const hit = page.records.findIndex((r) => r.seq.timestamp >= startUs);
@@ -122,11 +142,12 @@ function startIndexOf(store: TableStoreView, tunnel: TunnelRecord, partitionId: 
 
 /** Adds Stream channels for partitions born after the tunnel; returns whether any was added. */
 export function syncStreamChannels(store: TableStoreView, tunnel: TunnelRecord): boolean {
-  if (tunnel.kind === 'BaseData' || store.getTable(tunnel.table) === undefined) return false;
+  const table = store.getTable(tunnel.table);
+  if (tunnel.kind === 'BaseData' || table === undefined) return false;
   let added = false;
   for (const p of store.partitions(tunnel.table)) {
     if (tunnel.channels.some((c) => c.kind === 'Stream' && c.partitionId === p.id)) continue;
-    tunnel.channels.push(newChannel(p.id, 'Stream', p, p.parents, startIndexOf(store, tunnel, p.id)));
+    tunnel.channels.push(newChannel(p.id, 'Stream', p, p.parents, startIndexOf(store, tunnel, table, p.id)));
     added = true;
   }
   return added;
@@ -140,7 +161,7 @@ export function tunnelInfoOf(tunnel: TunnelRecord, instance: string, stage: Tunn
     instance_name: instance,
     stream_id: tunnel.streamId,
     stage,
-    expired: false,
+    expired: tunnel.expired === true,
     tunnel_name: tunnel.name,
     public: false,
     create_time: BigInt(tunnel.createTimeMs) * 1_000_000n,

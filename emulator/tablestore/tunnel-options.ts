@@ -30,8 +30,12 @@ export interface TunnelServiceOptions {
   sequenceRule?: SequenceRule;
   /** Accept sequence_number 0 unconditionally (the Spark connector always sends 0). */
   acceptZeroSequence?: boolean;
-  /** Reject Checkpoint from a client that does not own the channel (OTSResourceGone). */
-  checkpointRequiresOwner?: boolean;
+  /**
+   * ReadRecords, GetCheckpoint and Checkpoint answer only the live client that owns the channel;
+   * others (shut down, expired, unknown, or the channel moved on) get OTSResourceGone (410).
+   * 'checkpoint' checks Checkpoint only; 'off' checks nothing (Spark checkpoints as an unconnected client).
+   */
+  ownership?: 'enforce' | 'checkpoint' | 'off';
   /** DescribeTunnel shows schedulable-but-unowned channels as OPEN ("Spark mode"; docs/tunnel-protocol.md §Unverified behaviour). */
   describeSchedulableAsOpen?: boolean;
   /** ReadRecords with token "finished": 'error' = OTSParameterInvalid, 'finished' = empty page, finished again. */
@@ -49,7 +53,7 @@ export const TUNNEL_DEFAULTS = {
   completionSignal: 'either',
   sequenceRule: 'greater',
   acceptZeroSequence: true,
-  checkpointRequiresOwner: false,
+  ownership: 'enforce',
   describeSchedulableAsOpen: false,
   finishedTokenRead: 'error',
 } as const satisfies Omit<ResolvedTunnelOptions, 'instance' | 'dataDir' | 'clock'>;

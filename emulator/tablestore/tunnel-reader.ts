@@ -29,6 +29,16 @@ export function initialToken(channel: ChannelRecord): string {
   return encodeToken({ kind: 'stream', channelId: channel.id, index: channel.startIndex, timestampUs: 0n, totalCount: 0 });
 }
 
+/** Change-log index a Stream channel resumes from (checkpoint, else start); null when finished or not a Stream channel. */
+export function streamIndexOf(channel: ChannelRecord): number | null {
+  if (channel.kind !== 'Stream') return null;
+  const token = channel.checkpoint?.token;
+  if (token === undefined) return channel.startIndex;
+  if (token === FINISHED_TOKEN) return null;
+  const position = decodeToken(token);
+  return position.kind === 'stream' ? position.index : null;
+}
+
 /** Checks that a token (from a client) is a valid position of this channel, or "finished". */
 export function validateToken(channel: ChannelRecord, token: string): void {
   if (token === FINISHED_TOKEN) return;
@@ -95,6 +105,15 @@ function readStream(
   options: ReaderOptions,
 ): ReadRecordsResponse {
   const endUs = tunnel.streamConfig?.endOffsetNs === undefined ? undefined : BigInt(tunnel.streamConfig.endOffsetNs) / 1000n;
+  if (position.index < store.logStart(tunnel.table, channel.partitionId)) {
+    // A lagging reader: what it would read next is gone (the tunnel as a whole has expired).
+    tunnel.expired = true;
+    throw new RpcError(
+      400,
+      'OTSTunnelExpired',
+      `channel ${channel.id}: records from index ${position.index} are past the stream retention of table ${tunnel.table}`,
+    );
+  }
   const page = store.changes(tunnel.table, channel.partitionId, position.index, options.readMaxRecords);
   const records: RecordMsg[] = [];
   let bytes = 0;

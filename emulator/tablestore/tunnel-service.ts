@@ -14,8 +14,8 @@ import { RpcError, type RpcContext, type RpcService } from './rpc.js';
 import { createTunnelRecord, describeChannels, invalid, rpoJsonOf, syncStreamChannels, tunnelInfoOf, tunnelRpoOf } from './tunnel-catalog.js';
 import { resolveTunnelOptions, type ResolvedTunnelOptions, type TunnelServiceOptions } from './tunnel-options.js';
 import { RecordTamper } from './record-tamper.js';
-import { initialToken, readRecords, validateToken } from './tunnel-reader.js';
-import { applyHeartbeat, applySchedule, isExpired, releaseClientChannels, stageOf } from './tunnel-scheduler.js';
+import { initialToken, readRecords, streamIndexOf, validateToken } from './tunnel-reader.js';
+import { applyHeartbeat, applySchedule, isComplete, isExpired, releaseClientChannels, stageOf } from './tunnel-scheduler.js';
 import { loadTunnelState, TunnelStateWriter, type ChannelRecord, type ClientRecord, type TunnelRecord, type TunnelState } from './tunnel-state.js';
 
 export type { TunnelServiceOptions } from './tunnel-options.js';
@@ -54,8 +54,8 @@ export class TunnelService implements RpcService {
       '/tunnel/connect': (b, n) => this.connect(b, n),
       '/tunnel/heartbeat': (b, n) => this.heartbeat(b, n),
       '/tunnel/shutdown': (b) => this.shutdown(b),
-      '/tunnel/getcheckpoint': (b) => this.getCheckpoint(b),
-      '/tunnel/checkpoint': (b) => this.checkpoint(b),
+      '/tunnel/getcheckpoint': (b, n) => this.getCheckpoint(b, n),
+      '/tunnel/checkpoint': (b, n) => this.checkpoint(b, n),
       '/tunnel/readrecords': (b, n) => this.readRecords(b, n),
     };
     this.unsubscribe = store.subscribe((event) => {
@@ -125,7 +125,10 @@ export class TunnelService implements RpcService {
     const table = req.table_name ?? '';
     const tunnels = this.state.tunnels
       .filter((t) => table === '' || t.table === table)
-      .map((t) => tunnelInfoOf(t, this.opts.instance, stageOf(t, nowMs, this.opts)));
+      .map((t) => {
+        this.checkExpiry(t);
+        return tunnelInfoOf(t, this.opts.instance, stageOf(t, nowMs, this.opts));
+      });
     return encodeMessage('ListTunnelResponse', { tunnels });
   }
 
@@ -133,6 +136,7 @@ export class TunnelService implements RpcService {
     const req = decode('DescribeTunnelRequest', body);
     const tunnel = this.tunnelByName(req.table_name, req.tunnel_name, req.tunnel_id);
     this.sync(tunnel);
+    this.checkExpiry(tunnel);
     const channels = describeChannels(tunnel, nowMs, this.opts);
     return encodeMessage('DescribeTunnelResponse', {
       tunnel: tunnelInfoOf(tunnel, this.opts.instance, stageOf(tunnel, nowMs, this.opts)),
@@ -167,6 +171,8 @@ export class TunnelService implements RpcService {
   private connect(body: Uint8Array, nowMs: number): Uint8Array {
     const req = decode('ConnectRequest', body);
     const tunnel = this.tunnelById(req.tunnel_id);
+    this.checkExpiry(tunnel);
+    if (tunnel.expired === true) throw expiredError(tunnel);
     const tag = req.client_config?.client_tag || 'client';
     const timeoutSec = Number(req.client_config?.timeout ?? 0n) > 0 ? Number(req.client_config?.timeout) : this.opts.defaultClientTimeoutSec;
     const client: ClientRecord = {
@@ -209,21 +215,20 @@ export class TunnelService implements RpcService {
 
   // ---- channels ----
 
-  private getCheckpoint(body: Uint8Array): Uint8Array {
+  private getCheckpoint(body: Uint8Array, nowMs: number): Uint8Array {
     const req = decode('GetCheckpointRequest', body);
-    const { channel } = this.channelOf(req.tunnel_id, req.channel_id);
+    const { tunnel, channel } = this.channelOf(req.tunnel_id, req.channel_id);
+    if (this.opts.ownership === 'enforce') this.requireOwner(tunnel, channel, req.client_id, nowMs);
     return encodeMessage('GetCheckpointResponse', {
       checkpoint: channel.checkpoint?.token ?? initialToken(channel),
       sequence_number: BigInt(channel.checkpoint?.seq ?? 0),
     });
   }
 
-  private checkpoint(body: Uint8Array): Uint8Array {
+  private checkpoint(body: Uint8Array, nowMs: number): Uint8Array {
     const req = decode('CheckpointRequest', body);
     const { tunnel, channel } = this.channelOf(req.tunnel_id, req.channel_id);
-    if (this.opts.checkpointRequiresOwner && channel.owner !== req.client_id) {
-      throw gone(`client ${req.client_id} does not own channel ${channel.id} of tunnel ${tunnel.id}`);
-    }
+    if (this.opts.ownership !== 'off') this.requireOwner(tunnel, channel, req.client_id, nowMs);
     const seq = Number(req.sequence_number);
     const stored = channel.checkpoint?.seq ?? 0;
     const zero = seq === 0 && this.opts.acceptZeroSequence;
@@ -241,11 +246,53 @@ export class TunnelService implements RpcService {
   private readRecords(body: Uint8Array, nowMs: number): Uint8Array {
     const req = decode('ReadRecordsRequest', body);
     const { tunnel, channel } = this.channelOf(req.tunnel_id, req.channel_id);
-    const response = readRecords(this.store, tunnel, channel, req.token, nowMs, this.opts);
+    // An expired tunnel fails every read, whoever asks (its clients are likely past their timeout too).
+    this.checkExpiry(tunnel);
+    if (tunnel.expired) throw expiredError(tunnel);
+    if (this.opts.ownership === 'enforce') this.requireOwner(tunnel, channel, req.client_id, nowMs);
+    let response;
+    try {
+      response = readRecords(this.store, tunnel, channel, req.token, nowMs, this.opts);
+    } finally {
+      // A lagging token may have found the tunnel expired (the reader marks it; TS cannot see that).
+      if ((tunnel as { expired?: boolean }).expired === true) this.dirty = true;
+    }
     return encodeMessage('ReadRecordsResponse', this.tamper.apply(channel.id, response));
   }
 
   // ---- helpers ----
+
+  /**
+   * The caller must be a connected, unexpired client of the tunnel that owns the channel. An expired
+   * client is dropped here (its channels released), as a Heartbeat would.
+   */
+  private requireOwner(tunnel: TunnelRecord, channel: ChannelRecord, clientId: string, nowMs: number): void {
+    const client = this.state.clients.find((c) => c.id === clientId && c.tunnelId === tunnel.id);
+    if (client === undefined) throw gone(`client ${clientId} is not connected to tunnel ${tunnel.id} (never connected, shut down or expired)`);
+    if (isExpired(client, nowMs)) {
+      this.dropClient(client);
+      throw gone(`client ${client.id} missed its heartbeat timeout of ${client.timeoutMs / 1000} s`);
+    }
+    if (channel.owner !== client.id) throw gone(`client ${client.id} does not own channel ${channel.id} of tunnel ${tunnel.id}`);
+  }
+
+  /**
+   * A tunnel expires once a change it still has to deliver is past the table's stream retention:
+   * an unfinished Stream channel whose position (checkpoint, else start) lies before the log start.
+   */
+  private checkExpiry(tunnel: TunnelRecord): void {
+    if (tunnel.expired === true || this.store.getTable(tunnel.table) === undefined) return;
+    for (const channel of tunnel.channels) {
+      if (channel.kind !== 'Stream' || isComplete(channel, this.opts)) continue;
+      const position = streamIndexOf(channel);
+      if (position === null) continue;
+      if (position < this.store.logStart(tunnel.table, channel.partitionId)) {
+        tunnel.expired = true;
+        this.dirty = true;
+        return;
+      }
+    }
+  }
 
   private clock(): number {
     return this.options.clock?.() ?? Date.now();
@@ -308,6 +355,10 @@ function decode<N extends MessageName>(name: N, body: Uint8Array): Messages[N] {
     if (hasCode(err, 'OTSL_TUNNEL_PROTOCOL')) throw invalid((err as Error).message);
     throw err;
   }
+}
+
+function expiredError(tunnel: TunnelRecord): RpcError {
+  return new RpcError(400, 'OTSTunnelExpired', `tunnel ${tunnel.id}: changes it has not delivered are past the stream retention of table ${tunnel.table}`);
 }
 
 function gone(message: string): RpcError {

@@ -49,6 +49,8 @@ export interface TunnelRecord {
   streamId: string;
   streamConfig: StreamConfigState | null;
   channels: ChannelRecord[];
+  /** Set once a change the tunnel still had to deliver was trimmed by the stream retention; never cleared. */
+  expired?: boolean;
 }
 
 export interface ClientRecord {

@@ -56,11 +56,18 @@ export interface TestEmulator {
   /** Official SDK client; `overrides` can e.g. swap the secret to test auth failures. */
   sdkClient(overrides?: Record<string, unknown>): TablestoreSdkClient;
   tunnelClient(overrides?: Partial<TunnelClientOptions>): TunnelClient;
+  /** An admin request over HTTP with the emulator's admin header; resolves with the JSON answer (throws on non-2xx). */
+  admin(path: string, init?: { method?: string; body?: unknown }): Promise<unknown>;
+  /** Moves the emulator's clock forward through `POST /_admin/clock` (retention, expiry, timeouts). */
+  advanceClock(ms: number): Promise<void>;
   /** Stops the emulator; removes the data dir unless the caller supplied it. */
   close(): Promise<void>;
 }
 
 export const TEST_CREDENTIALS = { instance: 'otslake-test', accessKeyId: 'test-ak-id', accessKeySecret: 'test-ak-secret-value' } as const;
+
+/** The header tablestore-local's /_admin/* endpoints want: its own key pair. */
+export const ADMIN_HEADERS = { 'x-otslake-admin': `${TEST_CREDENTIALS.accessKeyId}:${TEST_CREDENTIALS.accessKeySecret}` } as const;
 
 export async function startTestEmulator(options: TestEmulatorOptions = {}): Promise<TestEmulator> {
   const ownDir = options.dataDir === undefined;
@@ -73,7 +80,21 @@ export async function startTestEmulator(options: TestEmulatorOptions = {}): Prom
     tunnel: { sweepIntervalMs: 0, initDelayMs: 0, ...(options.tunnel ?? {}) },
   });
   const tunnelClients: TunnelClient[] = [];
+  const admin = async (path: string, init: { method?: string; body?: unknown } = {}): Promise<unknown> => {
+    const res = await fetch(`${emulator.endpoint}${path}`, {
+      method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+      headers: ADMIN_HEADERS,
+      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+    });
+    const json = (await res.json()) as unknown;
+    if (!res.ok) throw new Error(`admin ${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
   return {
+    admin,
+    advanceClock: async (ms) => {
+      await admin('/_admin/clock', { body: { advanceMs: ms } });
+    },
     endpoint: emulator.endpoint,
     ...TEST_CREDENTIALS,
     dataDir,

@@ -208,7 +208,7 @@ describe('daemon health', () => {
     expect(quiet.lagMs).toBe(0);
     const quietMetrics = await (await fetch(`${url}/metrics`)).text();
     expect(/otslake_batches_total\{table="orders"\} (\d+)/.exec(quietMetrics)![1]).toBe(batchesBefore);
-    expect(Number(/otslake_table_last_success_timestamp_seconds\{table="orders"\} ([\d.e+]+)/.exec(quietMetrics)![1]) * 1000).toBeGreaterThanOrEqual(
+    expect(Number(/otslake_last_successful_batch_timestamp_seconds\{table="orders"\} ([\d.e+]+)/.exec(quietMetrics)![1]) * 1000).toBeGreaterThanOrEqual(
       Date.parse(quiet.lastSuccessfulBatchAt!) - 1,
     );
 

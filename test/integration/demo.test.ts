@@ -134,6 +134,7 @@ describe('otslake demo', () => {
     expect(run.code, run.stderr + run.stdout).toBe(0);
     expect(run.stdout).toContain(`deltaLakeLocal('${tablePath}')`);
     expect(run.stdout).toContain(`bin/otslake inspect ${tablePath}`);
+    expect(run.stdout).toMatch(/^ {2}page {6}http:\/\/127\.0\.0\.1:\d+\/ /m);
     expect(run.stdout).toContain(`bin/otslake status --config ${join(dir.path, 'otslake.json')}`);
     // Not a TTY: one plain line per refresh.
     expect(run.stdout).toMatch(/^demo t=\d+s state=running written=\d+ .*landed=\d+/m);

@@ -19,6 +19,8 @@ const TableStore: any = require('tablestore');
 const INSTANCE = 'testinst';
 const AK = 'test-ak-id';
 const SK = 'test-ak-secret';
+/** The emulator's admin endpoints want its own key pair. */
+const ADMIN = { 'x-otslake-admin': `${AK}:${SK}` };
 
 type Client = any;
 
@@ -233,11 +235,10 @@ describe('tablestore-local table API with the official SDK', () => {
               returnContent: { returnType: TableStore.ReturnType.Primarykey },
             },
             { type: 'UPDATE', condition: expectExist(), primaryKey: [{ k: long(501) }], attributeColumns: [{ PUT: [{ v: 'u' }] }] },
-            { type: 'UPDATE', condition: expectExist(), primaryKey: [{ k: long(500) }], attributeColumns: [{ PUT: [{ w: 'u' }] }] },
+            { type: 'UPDATE', condition: ignore(), primaryKey: [{ k: long(503) }], attributeColumns: [{ PUT: [{ w: 'u' }] }] },
             { type: 'DELETE', condition: ignore(), primaryKey: [{ k: long(502) }] },
           ],
         },
-        { tableName: 'nosuch', rows: [{ type: 'PUT', condition: ignore(), primaryKey: [{ k: long(1) }], attributeColumns: [{ v: 'x' }] }] },
       ],
     });
     expect(res.tables.map((r: { isOk: boolean; errorCode: string | null }) => [r.isOk, r.errorCode])).toEqual([
@@ -245,10 +246,10 @@ describe('tablestore-local table API with the official SDK', () => {
       [false, 'OTSConditionCheckFail'],
       [true, null],
       [true, null],
-      [false, 'OTSObjectNotExist'],
     ]);
     expect(res.tables[0].primaryKey[0].value.toString()).toBe('500');
-    expect(attrs((await c.getRow({ tableName: 'versions', primaryKey: [{ k: long(500) }] })).row)).toEqual({ v: 'p', w: 'u' });
+    expect(attrs((await c.getRow({ tableName: 'versions', primaryKey: [{ k: long(500) }] })).row)).toEqual({ v: 'p' });
+    expect(attrs((await c.getRow({ tableName: 'versions', primaryKey: [{ k: long(503) }] })).row)).toEqual({ w: 'u' });
   });
 
   it('reads ranges forward and backward with limit and next start key', async () => {
@@ -341,6 +342,7 @@ describe('tablestore-local table API with the official SDK', () => {
 
     // through the admin endpoint: drop before processing → nothing written
     const set = await fetch(`${emu.endpoint}/_admin/faults`, {
+      headers: ADMIN,
       method: 'POST',
       body: JSON.stringify({ path: '/PutRow', dropRate: 1, drop: 'before', times: 1 }),
     });
@@ -357,25 +359,32 @@ describe('tablestore-local table API with the official SDK', () => {
     const t0 = performance.now();
     await c.getRow({ tableName: 'versions', primaryKey: [{ k: long(902) }] });
     expect(performance.now() - t0).toBeGreaterThanOrEqual(140);
-    await fetch(`${emu.endpoint}/_admin/faults?path=/GetRow`, { method: 'DELETE' });
+    await fetch(`${emu.endpoint}/_admin/faults?path=/GetRow`, { method: 'DELETE', headers: ADMIN });
     expect(emu.faults.list()).toEqual([]);
   });
 
   it('splits and merges partitions through the admin endpoint', async () => {
-    const before = (await (await fetch(`${emu.endpoint}/_admin/partitions?table=types`)).json()) as {
+    // The admin endpoints want the emulator's own key pair.
+    expect((await fetch(`${emu.endpoint}/_admin/partitions?table=types`)).status).toBe(401);
+    expect((await fetch(`${emu.endpoint}/_admin/partitions?table=types`, { headers: { 'x-otslake-admin': `${AK}:wrong` } })).status).toBe(401);
+    const before = (await (await fetch(`${emu.endpoint}/_admin/partitions?table=types`, { headers: ADMIN })).json()) as {
       partitions: Array<{ id: string; hashStart: number; hashEnd: number }>;
     };
     expect(before.partitions).toHaveLength(2);
     const first = before.partitions[0]!;
     const split = (await (
-      await fetch(`${emu.endpoint}/_admin/split`, { method: 'POST', body: JSON.stringify({ table: 'types', partitionId: first.id }) })
+      await fetch(`${emu.endpoint}/_admin/split`, { method: 'POST', headers: ADMIN, body: JSON.stringify({ table: 'types', partitionId: first.id }) })
     ).json()) as { partitions: Array<{ id: string; parents: string[]; hashStart: number; hashEnd: number }> };
     expect(split.partitions.map((p) => p.parents)).toEqual([[first.id], [first.id]]);
     expect(split.partitions[0]!.hashStart).toBe(first.hashStart);
     expect(split.partitions[1]!.hashEnd).toBe(first.hashEnd);
     const merged = emu.merge('types', split.partitions[0]!.id, split.partitions[1]!.id);
     expect(merged.parents).toEqual([split.partitions[0]!.id, split.partitions[1]!.id]);
-    const bad = await fetch(`${emu.endpoint}/_admin/split`, { method: 'POST', body: JSON.stringify({ table: 'types', partitionId: first.id }) });
+    const bad = await fetch(`${emu.endpoint}/_admin/split`, {
+      method: 'POST',
+      headers: ADMIN,
+      body: JSON.stringify({ table: 'types', partitionId: first.id }),
+    });
     expect(bad.status).toBe(400);
     // writes still land (in the merged child or the untouched sibling)
     await c.putRow({ tableName: 'types', condition: ignore(), primaryKey: [{ id: 'after-merge' }, { n: long(1) }], attributeColumns: [{ x: 1.0 }] });
@@ -439,11 +448,11 @@ describe('otslake emulator (CLI)', () => {
 
   it('prints the listening line, serves the SDK and exits cleanly on SIGTERM', async () => {
     const root = path.resolve(import.meta.dirname, '../..');
-    const child = spawn(
-      process.execPath,
-      ['bin/otslake', 'emulator', '--port', '0', '--instance', INSTANCE, '--access-key-id', AK, '--access-key-secret', SK, '--log-level', 'warn'],
-      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(process.execPath, ['bin/otslake', 'emulator', '--port', '0', '--instance', INSTANCE, '--access-key-id', AK, '--log-level', 'warn'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, OTSLAKE_EMULATOR_ACCESS_KEY_SECRET: SK },
+    });
     try {
       let out = '';
       const endpoint = await new Promise<string>((resolve, reject) => {
@@ -474,14 +483,17 @@ describe('otslake emulator (CLI)', () => {
     const busy = await startTablestoreEmulator({ instance: INSTANCE, accessKeyId: AK, accessKeySecret: SK });
     try {
       const port = new URL(busy.endpoint).port;
+      const secretFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'otslake-secret-')), 'secret');
+      fs.writeFileSync(secretFile, 'file-secret-value\n', { mode: 0o600 });
       const r = spawnSync(
         process.execPath,
-        ['bin/otslake', 'emulator', '--port', port, '--instance', 'i', '--access-key-id', 'a', '--access-key-secret', 's'],
+        ['bin/otslake', 'emulator', '--port', port, '--instance', 'i', '--access-key-id', 'a', '--access-key-secret-file', secretFile],
         { cwd: root, encoding: 'utf8', timeout: 20_000 },
       );
       expect(r.status).toBe(1);
       expect(r.stderr).toContain('cannot listen');
-      expect(r.stderr).not.toContain(' s\n'); // the secret is not echoed
+      expect(r.stderr).not.toContain('file-secret-value'); // the secret is not echoed
+      fs.rmSync(path.dirname(secretFile), { recursive: true, force: true });
     } finally {
       await busy.close();
     }
@@ -492,5 +504,12 @@ describe('otslake emulator (CLI)', () => {
     const r = spawnSync(process.execPath, ['bin/otslake', 'emulator', '--port', 'x'], { cwd: root, encoding: 'utf8' });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('--instance is required');
+    // A secret on the command line (visible in `ps`) is not an option.
+    const inline = spawnSync(process.execPath, ['bin/otslake', 'emulator', '--instance', 'i', '--access-key-id', 'a', '--access-key-secret', 's'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, OTSLAKE_EMULATOR_ACCESS_KEY_SECRET: '' },
+    });
+    expect(inline.status).toBe(2);
   });
 });

@@ -314,6 +314,59 @@ describe('signature verification', () => {
   });
 });
 
+describe('signature verification (V4)', () => {
+  it('verifies ali-oss V4 signatures in both styles (puts, lists, multipart, deletes) and refuses wrong or unknown keys', async () => {
+    const signed = await startOssEmulator({ bucket: 'signed-v4', credentials: [{ accessKeyId: 'ak-4', accessKeySecret: 's-4' }] });
+    const v4 = (style: (typeof ADDRESSING_STYLES)[number], accessKeyId: string, accessKeySecret: string) =>
+      new OSS({
+        bucket: 'signed-v4',
+        endpoint: endpointFor(signed, style),
+        accessKeyId,
+        accessKeySecret,
+        region: 'oss-cn-hangzhou',
+        authorizationV4: true,
+        ...(style === 'path' ? { sldEnable: true } : {}),
+      } as OSS.Options);
+    try {
+      for (const style of ADDRESSING_STYLES) {
+        signed.requests.length = 0;
+        const client = v4(style, 'ak-4', 's-4');
+        await client.put(`${style}/dir/a b+1`, Buffer.from('a'), { headers: { 'x-oss-forbid-overwrite': 'true', 'x-oss-meta-x': 'y' } });
+        await client.put(`${style}/dir/c`, Buffer.from('c'));
+        const page = await client.listV2({ prefix: `${style}/dir/`, 'max-keys': '1' }, {});
+        const next = await client.listV2({ prefix: `${style}/dir/`, 'max-keys': '1', 'continuation-token': page.nextContinuationToken! }, {});
+        expect(next.objects.map((o) => o.name)).toEqual([`${style}/dir/c`]);
+        const data = Buffer.alloc(250 * 1024, 2);
+        await client.multipartUpload(`${style}/mp`, data, { partSize: 100 * 1024 });
+        expect(((await client.get(`${style}/mp`)).content as Buffer).length).toBe(data.length);
+        await client.delete(`${style}/dir/c`);
+        expect(signed.requests.filter((r) => r.status >= 400)).toEqual([]);
+        expect(await rejectionOf<AliError>(v4(style, 'ak-4', 'not-s-4').get(`${style}/dir/a b+1`))).toMatchObject({
+          code: 'SignatureDoesNotMatch',
+          status: 403,
+        });
+        expect(await rejectionOf<AliError>(v4(style, 'ak-none', 's-4').get(`${style}/dir/a b+1`))).toMatchObject({ code: 'InvalidAccessKeyId', status: 403 });
+      }
+      // Unsigned requests are refused once keys are configured.
+      expect((await fetch(`${signed.endpoint}/signed-v4/path/mp`)).status).toBe(403);
+    } finally {
+      await signed.close();
+    }
+  });
+
+  it('keeps the admin path behind the configured keys', async () => {
+    const signed = await startOssEmulator({ bucket: 'signed-admin', credentials: [{ accessKeyId: 'ak-a', accessKeySecret: 's-a' }] });
+    try {
+      const admin = `${signed.endpoint}/__otslake/faults`;
+      expect((await fetch(admin)).status).toBe(401);
+      expect((await fetch(admin, { headers: { 'x-otslake-admin': 'ak-a:wrong' } })).status).toBe(401);
+      expect((await fetch(admin, { headers: { 'x-otslake-admin': 'ak-a:s-a' } })).status).toBe(200);
+    } finally {
+      await signed.close();
+    }
+  });
+});
+
 describe('persistence under a data directory', () => {
   let dir: TmpDir;
   beforeEach(async () => {
@@ -403,8 +456,10 @@ describe('otslake oss-emulator', () => {
         '0',
         '--bucket',
         'cli-bucket',
+        '--access-key-id',
+        'cli-ak',
       ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OTSLAKE_EMULATOR_ACCESS_KEY_SECRET: 'cli-secret' } },
     );
     try {
       let output = '';
@@ -416,7 +471,11 @@ describe('otslake oss-emulator', () => {
         });
         child.once('exit', (code) => reject(new Error(`exited early with ${code}: ${output}`)));
       });
-      expect((await fetch(`${endpoint}/cli-bucket`, { method: 'HEAD' })).status).toBe(200);
+      // Keys configured: unsigned requests are refused, ali-oss with the key pair is served.
+      expect((await fetch(`${endpoint}/cli-bucket`, { method: 'HEAD' })).status).toBe(403);
+      const client = new OSS({ bucket: 'cli-bucket', endpoint, accessKeyId: 'cli-ak', accessKeySecret: 'cli-secret' } as OSS.Options);
+      await client.put('k', Buffer.from('v'));
+      expect((await client.get('k')).content.toString()).toBe('v');
       const exited = once(child, 'exit');
       child.kill('SIGTERM');
       expect((await exited)[0]).toBe(0);

@@ -329,9 +329,18 @@ describe('restart', () => {
       expect(described.tunnel.tunnel_id).toBe(tunnelId);
       expect(described.channels.map((c) => c.channel_id).sort()).toEqual([...positions.keys()].sort());
       expect(described.channels.reduce((n, c) => n + Number(c.channel_count ?? 0n), 0)).toBe(1);
+      // Checkpoints answer the channel's owner only: a new client takes both channels first.
+      const again = startSession(client, tunnelId);
+      await again.start();
+      expect(again.ownedChannels()).toHaveLength(positions.size);
       for (const [channelId, token] of positions) {
-        expect(await client.getCheckpoint({ tunnel_id: tunnelId, client_id: 'x', channel_id: channelId })).toEqual({ checkpoint: token, sequence_number: 1n });
+        expect(await client.getCheckpoint({ tunnel_id: tunnelId, client_id: again.clientId!, channel_id: channelId })).toEqual({
+          checkpoint: token,
+          sequence_number: 1n,
+        });
       }
+      await again.shutdown();
+      sessions = [];
     } finally {
       await emu.close();
       emu = undefined;

@@ -49,7 +49,15 @@ export class FakeTableStore implements TableStoreView {
       createdAtUs,
     }));
     this.tables.set(name, {
-      info: { name, primaryKey: [{ name: 'id', type: 'INTEGER' }], streamEnabled: true, streamExpirationHours: 24, createdAtUs },
+      info: {
+        name,
+        primaryKey: [{ name: 'id', type: 'INTEGER' }],
+        streamEnabled: true,
+        streamExpirationHours: 24,
+        streamId: `stream-${name}`,
+        streamLastEnableUs: createdAtUs,
+        createdAtUs,
+      },
       partitions,
       logs: new Map(partitions.map((p) => [p.id, []])),
       rows: new Map(),
@@ -133,6 +141,14 @@ export class FakeTableStore implements TableStoreView {
   }
   changeCount(table: string, partitionId: string): number {
     return this.table(table).logs.get(partitionId)?.length ?? 0;
+  }
+  /** The fake keeps every record: nothing is ever past the retention. */
+  logStart(): number {
+    return 0;
+  }
+  enableStream(table: string, expirationHours: number): void {
+    const info = this.table(table).info;
+    if (!info.streamEnabled) Object.assign(info, { streamEnabled: true, streamExpirationHours: expirationHours });
   }
   scan(table: string, range: { hashStart: number; hashEnd: number }, afterPk: PkCell[] | null, limit: number): ScanPage {
     const after = afterPk?.[0]?.value.value as bigint | undefined;

@@ -42,8 +42,9 @@ let nowMs = 1_700_000_000_000;
 let store: FakeTableStore;
 let services: TunnelService[] = [];
 
+/** Most cases here call channels as an unconnected client 'c': ownership is off unless a case turns it on. */
 function startService(options: Partial<TunnelServiceOptions> = {}): TunnelService {
-  const svc = new TunnelService(store, { instance: 'inst', clock: () => nowMs, sweepIntervalMs: 0, initDelayMs: 100, ...options });
+  const svc = new TunnelService(store, { instance: 'inst', clock: () => nowMs, sweepIntervalMs: 0, initDelayMs: 100, ownership: 'off', ...options });
   services.push(svc);
   return svc;
 }
@@ -436,7 +437,7 @@ describe('checkpoints', () => {
       rpcError(400, 'OTSParameterInvalid'),
     );
 
-    const strict = startService({ sequenceRule: 'next', acceptZeroSequence: false, checkpointRequiresOwner: true, initDelayMs: 0 });
+    const strict = startService({ sequenceRule: 'next', acceptZeroSequence: false, ownership: 'checkpoint', initDelayMs: 0 });
     const id2 = await createTunnel(strict, TunnelType.Stream);
     const owner = (await call(strict, 'connect', { tunnel_id: id2, client_config: { timeout: 60n } })).client_id;
     await call(strict, 'heartbeat', { tunnel_id: id2, client_id: owner, channels: [] });

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../../common/errors.js';
 
@@ -27,5 +28,21 @@ describe('docs/errors.md', () => {
       expect(section, code).toMatch(/\*\*Cause:\*\*/);
       expect(section, code).toMatch(/\*\*Fix:\*\*/);
     }
+  });
+
+  it('lists only codes the product raises: each is named, quoted, in the code (the catalogue keys are not)', () => {
+    const root = new URL('../../../', import.meta.url).pathname;
+    const sources: string[] = [];
+    const walk = (dir: string): void => {
+      for (const name of readdirSync(dir)) {
+        const full = join(dir, name);
+        if (statSync(full).isDirectory()) walk(full);
+        else if (name.endsWith('.ts')) sources.push(readFileSync(full, 'utf8'));
+      }
+    };
+    for (const layer of ['common', 'config', 'tunnel', 'lake', 'workers', 'pipeline', 'daemon', 'cli', 'emulator']) walk(join(root, layer));
+    const text = sources.join('\n');
+    const unused = Object.keys(ERROR_CODES).filter((code) => !text.includes(`'${code}'`));
+    expect(unused, 'codes nothing raises: retire them or raise them where their cause is').toEqual([]);
   });
 });

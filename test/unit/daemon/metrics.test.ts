@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Metrics } from '../../../daemon/metrics.js';
+import { Metrics, batchResultOf } from '../../../daemon/metrics.js';
 import { MetricsRegistry } from '../../../daemon/prometheus-registry.js';
 
 interface Sample {
@@ -111,6 +111,23 @@ describe('Metrics facade', () => {
     const text = m.render();
     expect(text).not.toContain('channel="gone"');
     expect(text).toContain('channel="kept"');
+  });
+
+  it('tells stuck from quiet: the last good batch moves on empty batches, not on failed or fenced ones', () => {
+    const m = new Metrics();
+    m.batchFinished('t', batchResultOf({ outcome: 'empty', failedTasks: 0 }), 1_000_000);
+    m.batchFinished('t', batchResultOf({ outcome: 'fenced', failedTasks: 0 }), 2_000_000);
+    m.batchFinished('t', batchResultOf({ outcome: 'empty', failedTasks: 2 }), 3_000_000);
+    m.batchFinished('t', 'failed', 4_000_000);
+    m.tableState('t', 'failing');
+    m.readiness(true);
+    const { samples } = parseExposition(m.render());
+    expect(find(samples, 'otslake_last_successful_batch_timestamp_seconds', { table: 't' })).toBe(1_000);
+    expect(find(samples, 'otslake_batch_failures_total', { table: 't' })).toBe(2);
+    expect(find(samples, 'otslake_table_state', { table: 't', state: 'failing' })).toBe(1);
+    expect(find(samples, 'otslake_table_state', { table: 't', state: 'running' })).toBe(0);
+    expect(find(samples, 'otslake_ready')).toBe(1);
+    expect(m.tableTotals('t')).toMatchObject({ failedBatches: 2, rowsLanded: 0 });
   });
 });
 

@@ -31,15 +31,15 @@ afterEach(async () => {
 });
 
 function commitBatch(batch: { batchId: string; results: ChannelResult[] }) {
-  return new ChangelogCommitter({ store, tunnelId: 't1', log: silentLogger }).commit({ view, ...batch });
+  return new ChangelogCommitter({ store, identity: { tunnelId: 't1', writer: 'test' }, log: silentLogger }).commit({ view, ...batch });
 }
 
 /** A view cache that starts at `view` and follows our commit the way the batch cycle does. */
 async function cacheAfter(out: Awaited<ReturnType<typeof commitBatch>>): Promise<TableViewCache> {
-  const positions = new ChannelPositions(silentLogger);
+  const positions = new ChannelPositions(silentLogger, 't');
   const cache = new TableViewCache(store, positions, silentLogger);
   if (out.kind !== 'committed') throw new Error(`expected a commit, got ${out.kind}`);
-  cache.committed(view, out.version, out.metadata, out.plan.txns);
+  cache.committed(view, out.version, out.metadata, out.plan.txns, out.others);
   return cache;
 }
 
@@ -89,7 +89,7 @@ describe('committer', () => {
   });
 
   it('leaves out a result whose new column clashes with one already merged in the batch', () => {
-    const plan = planCommit(view, 't1', 'b1', [
+    const plan = planCommit(view, { tunnelId: 't1', writer: 'test' }, 'b1', [
       result('c1', 1, { newColumns: [{ name: 'qty', type: 'long' }] }),
       result('c2', 1, { newColumns: [{ name: 'QTY', type: 'string' }] }),
     ]);
@@ -112,8 +112,12 @@ describe('committer', () => {
     expect(stale).toMatchObject({ kind: 'dropped', fenced: true, winningVersion: 1 });
     const other = await commitBatch({ batchId: 'b3', results: [result('c9', 1)] });
     expect(other).toMatchObject({ kind: 'committed', version: 2 });
-    // Landed above someone else's commit: the cached view cannot be trusted any more.
-    expect((await cacheAfter(other)).current).toBeNull();
+    // Landed above someone else's commit: the view follows theirs (read once, by the commit) and ours.
+    expect(other.kind === 'committed' && other.others.map((c) => c.version)).toEqual([1]);
+    const followed = (await cacheAfter(other)).current;
+    expect(followed?.version).toBe(2);
+    expect(followed?.txns.get('otslake/t1/c1')).toBe(1);
+    expect(followed?.txns.get('otslake/t1/c9')).toBe(1);
     expect((await loadSnapshot(store)).txns.get('otslake/t1/c1')?.version).toBe(1);
   });
 });

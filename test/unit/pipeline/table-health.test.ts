@@ -39,11 +39,11 @@ describe('TableHealth', () => {
   it('moves the last successful batch on empty batches, and keeps lag 0 while caught up', () => {
     const { health, advance } = setup();
     health.started();
-    health.batchSucceeded([{ channelId: 'a', records: 0, lastRecordTimeMs: null }]);
+    health.batchSucceeded([{ channelId: 'a', records: 0, readToTail: true, lastRecordTimeMs: null }]);
     health.caughtUp();
     const first = health.snapshot().lastSuccessfulBatchAt;
     advance(30_000);
-    health.batchSucceeded([{ channelId: 'a', records: 0, lastRecordTimeMs: null }]);
+    health.batchSucceeded([{ channelId: 'a', records: 0, readToTail: true, lastRecordTimeMs: null }]);
     health.caughtUp();
     const s = health.snapshot();
     expect(Date.parse(s.lastSuccessfulBatchAt!) - Date.parse(first!)).toBe(30_000);
@@ -54,14 +54,14 @@ describe('TableHealth', () => {
     const { health, advance, now } = setup();
     health.started();
     health.batchSucceeded([
-      { channelId: 'a', records: 100, lastRecordTimeMs: now() - 5_000 },
-      { channelId: 'b', records: 0, lastRecordTimeMs: null },
+      { channelId: 'a', records: 100, readToTail: false, lastRecordTimeMs: now() - 5_000 },
+      { channelId: 'b', records: 0, readToTail: true, lastRecordTimeMs: null },
     ]);
     health.busy();
     expect(health.lagMs()).toBe(5_000);
     advance(1_000);
     expect(health.lagMs()).toBe(6_000);
-    health.batchSucceeded([{ channelId: 'a', records: 0, lastRecordTimeMs: null }]);
+    health.batchSucceeded([{ channelId: 'a', records: 0, readToTail: true, lastRecordTimeMs: null }]);
     expect(health.lagMs()).toBe(0);
   });
 
