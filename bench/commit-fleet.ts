@@ -69,6 +69,7 @@ function fakeResult(channel: string, offsetSeq: number, i: number): ChannelTaskO
     kind: 'ok',
     endToken: `${channel}-${offsetSeq}`,
     finished: false,
+    endedOnBudget: false,
     files: [
       {
         path: `part-${channel}-${offsetSeq}-${i}.parquet`,

@@ -6,6 +6,7 @@ export function echo(input: ChannelTaskInput): ChannelTaskOk {
     kind: 'ok',
     endToken: input.startToken,
     finished: false,
+    endedOnBudget: false,
     files: [{ path: `part-${input.channelId}.parquet`, size: 1, numRecords: 1, modificationTime: 0, partitionValues: {}, stats: { numRecords: 1 } }],
     deadLetters: [],
     offsetSeq: null,

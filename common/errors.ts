@@ -38,6 +38,8 @@ export const ERROR_CODES = {
   OTSL_LAKE_SCHEMA: 'a value or column does not fit the table schema',
   OTSL_PARQUET_WRITE: 'encoding a Parquet file failed',
   OTSL_PARQUET_READ: 'decoding a Parquet file failed',
+  OTSL_ICEBERG_WRITE: 'the Iceberg metadata of a table could not be written (encoding, or too many lost races)',
+  OTSL_ICEBERG_CORRUPT: 'the Iceberg metadata under a table is unreadable or does not match its Delta log',
   // workers / daemon
   OTSL_WORKER_CRASHED: 'a worker thread died or threw an unexpected error while running a channel task',
   OTSL_DAEMON_STATE: 'the daemon was asked to do something its current state forbids',

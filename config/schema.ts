@@ -145,6 +145,12 @@ export const CONFIG_SCHEMA = {
       default: 128 * 1024 * 1024,
       env: 'OTSLAKE_LAKE_TARGET_FILE_SIZE_BYTES',
     },
+    iceberg: {
+      doc: "Keep Iceberg metadata (format v2, under each table's metadata/) in step with every Delta commit, so Iceberg engines and catalogs read the same Parquet files (docs/iceberg.md). On by default: it costs a few small writes per commit. A table is mirrored when both this and its tables[].iceberg are on.",
+      format: 'flag',
+      default: true,
+      env: 'OTSLAKE_LAKE_ICEBERG',
+    },
     checkpointInterval: {
       doc: "Write a Delta checkpoint every N commits. 10 is Delta's own default (delta.checkpointInterval), so readers replay at most 9 JSON commits.",
       format: 'count',

@@ -89,6 +89,11 @@ export const TABLE_ENTRY_SCHEMA = {
     format: oneOf(TYPE_CONFLICT_POLICIES),
     default: DEFAULT_TYPE_CONFLICT_POLICY,
   },
+  iceberg: {
+    doc: 'Iceberg metadata for this table (docs/iceberg.md), when lake.iceberg is on too. Turning it off stops the updates; turning it on again catches up from the Delta log.',
+    format: 'flag',
+    default: true,
+  },
   changeDataFeed: {
     doc: 'mode mirror only: delta.enableChangeDataFeed on the table (writer version 4), each batch writes its net changes under _change_data/. Fixed at table creation.',
     format: 'flag',

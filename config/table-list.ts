@@ -39,6 +39,8 @@ export interface TableConfig {
   readonly path: NonNullable<Entry['path']>;
   readonly columns: readonly ColumnConfig[];
   readonly partitionBy: Entry['partitionBy'];
+  /** tables[].iceberg: Iceberg metadata for this table (with lake.iceberg). */
+  readonly iceberg: boolean;
   /**
    * What a value whose type contradicts its column becomes (lake/mirror/type-conflict.ts). Present
    * only when the file sets it; use typeConflictPolicyOf() for the effective one.
@@ -145,6 +147,7 @@ function resolveEntry(entry: CheckedItem<typeof TABLE_ENTRY_SCHEMA>, issues: Con
     path: (values.path ?? values.table).replace(/^\/+|\/+$/g, ''),
     columns,
     partitionBy: values.partitionBy,
+    iceberg: values.iceberg,
     ...(given.has('typeConflictPolicy') ? { typeConflictPolicy: values.typeConflictPolicy } : {}),
     ...(mirror === undefined ? {} : { mirror }),
   };

@@ -28,25 +28,45 @@ export function summarizeCommit(version: number, actions: Action[], fallbackMs =
   return { version, timestamp: commitTimestamp(actions, fallbackMs), commitInfo: commitInfo?.commitInfo ?? null, txns, metadata, protocol };
 }
 
+/** How many commit files are fetched at once once new commits turned up (OSS latency dominates). */
+const READ_AHEAD = 4;
+
 /**
  * The commits after `afterVersion`, read by their known keys (`<v+1>.json`, `<v+2>.json`, …) until
  * one does not exist: one GET when nothing is new, and no LIST, which on OSS costs a round trip and
- * grows with the log. Up to `max` commits (the caller reads on next time).
+ * grows with the log. Once the first exists, the next ones are fetched READ_AHEAD at a time. Up to
+ * `max` commits (the caller reads on next time). `attempt` wraps each GET (e.g. retries).
  */
-export async function readNewCommits(store: ObjectStore, afterVersion: number, options: { signal?: AbortSignal; max?: number } = {}): Promise<CommitSummary[]> {
-  const out: CommitSummary[] = [];
+export async function readCommitsAfter(
+  store: ObjectStore,
+  afterVersion: number,
+  options: { signal?: AbortSignal; max?: number; attempt?: <T>(fn: () => Promise<T>) => Promise<T> } = {},
+): Promise<{ version: number; actions: Action[] }[]> {
   const max = options.max ?? 1_000;
-  for (let v = afterVersion + 1; out.length < max; v++) {
-    let bytes: Uint8Array;
-    try {
-      bytes = await store.get(commitKey(v), options.signal ? { signal: options.signal } : {});
-    } catch (err) {
-      if (hasCode(err, 'OTSL_LAKE_NOT_FOUND')) break;
+  const attempt = options.attempt ?? ((fn) => fn());
+  const fetch = (v: number): Promise<Uint8Array | null> =>
+    attempt(() => store.get(commitKey(v), options.signal ? { signal: options.signal } : {})).catch((err: unknown) => {
+      if (hasCode(err, 'OTSL_LAKE_NOT_FOUND')) return null;
       throw err;
+    });
+  const out: { version: number; actions: Action[] }[] = [];
+  let next = afterVersion + 1;
+  let window: Promise<Uint8Array | null>[] = [fetch(next)];
+  while (out.length < max) {
+    const results = await Promise.all(window);
+    for (const bytes of results) {
+      if (bytes === null) return out;
+      out.push({ version: next, actions: decodeActions(bytes, next) });
+      next++;
     }
-    out.push(summarizeCommit(v, decodeActions(bytes, v)));
+    window = Array.from({ length: Math.min(READ_AHEAD, max - out.length) }, (_, i) => fetch(next + i));
   }
   return out;
+}
+
+/** readCommitsAfter, summarised. */
+export async function readNewCommits(store: ObjectStore, afterVersion: number, options: { signal?: AbortSignal; max?: number } = {}): Promise<CommitSummary[]> {
+  return (await readCommitsAfter(store, afterVersion, options)).map((c) => summarizeCommit(c.version, c.actions));
 }
 
 /** inCommitTimestamp, else commitInfo.timestamp, else `fallbackMs` (the file's mtime). */

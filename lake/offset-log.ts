@@ -72,8 +72,10 @@ export async function readOffsetEntry(store: ObjectStore, tunnelId: string, chan
 }
 
 /**
- * Writes `entry` at the first free number above `committedSeq` and returns that number. Leftovers of
- * batches that never committed are skipped; listing first keeps that a single put in the usual case.
+ * Writes `entry` at the first free number above `committedSeq` and returns that number. The usual
+ * case is one put-if-absent at `committedSeq + 1` (no listing: on OSS every request is a round trip
+ * on the batch's critical path); only when that number is taken — a leftover of a batch that never
+ * committed, or another daemon reading the same channel — are the numbers above it listed.
  */
 export async function claimOffsetEntry(
   store: ObjectStore,
@@ -81,14 +83,7 @@ export async function claimOffsetEntry(
   entry: Omit<OffsetEntry, 'seq' | 'writtenAt'>,
   signal?: AbortSignal,
 ): Promise<OffsetEntry> {
-  const prefix = channelPrefix(entry.tunnelId, entry.channelId);
-  const existing = await store.list(prefix, { startAfter: offsetEntryKey(entry.tunnelId, entry.channelId, committedSeq), ...(signal ? { signal } : {}) });
-  let seq = committedSeq + 1;
-  for (const meta of existing) {
-    const n = Number(meta.key.slice(meta.key.lastIndexOf('/') + 1, -'.json'.length));
-    if (Number.isFinite(n) && n >= seq) seq = n + 1;
-  }
-  for (let attempt = 0; attempt < 16; attempt++, seq++) {
+  const put = async (seq: number): Promise<OffsetEntry | null> => {
     const full: OffsetEntry = { ...entry, seq, writtenAt: Date.now() };
     try {
       await store.put(offsetEntryKey(entry.tunnelId, entry.channelId, seq), new TextEncoder().encode(JSON.stringify(full)), {
@@ -98,7 +93,21 @@ export async function claimOffsetEntry(
       return full;
     } catch (err) {
       if (!hasCode(err, 'OTSL_LAKE_ALREADY_EXISTS')) throw err;
+      return null;
     }
+  };
+  const first = await put(committedSeq + 1);
+  if (first !== null) return first;
+  const prefix = channelPrefix(entry.tunnelId, entry.channelId);
+  const existing = await store.list(prefix, { startAfter: offsetEntryKey(entry.tunnelId, entry.channelId, committedSeq), ...(signal ? { signal } : {}) });
+  let seq = committedSeq + 2;
+  for (const meta of existing) {
+    const n = Number(meta.key.slice(meta.key.lastIndexOf('/') + 1, -'.json'.length));
+    if (Number.isFinite(n) && n >= seq) seq = n + 1;
+  }
+  for (let attempt = 0; attempt < 16; attempt++, seq++) {
+    const claimed = await put(seq);
+    if (claimed !== null) return claimed;
   }
   throw new OtslakeError('OTSL_LAKE_FENCED', 'could not claim an offset entry: another writer keeps taking them', {
     context: { tunnelId: entry.tunnelId, channelId: entry.channelId, version: seq },

@@ -5,6 +5,10 @@
 import * as arrow from 'apache-arrow';
 import { OtslakeError } from '../common/errors.js';
 import type { DataType, StructType } from './actions.js';
+import { fieldIdsOf, type ColumnIds } from './iceberg/schema.js';
+
+/** The Arrow field metadata key parquet-rs writes as the Parquet field_id. */
+const PARQUET_FIELD_ID = 'PARQUET:field_id';
 
 export type ColumnType = 'long' | 'double' | 'boolean' | 'string' | 'binary' | 'timestamp' | 'array<string>';
 
@@ -12,6 +16,9 @@ export interface ColumnSpec {
   name: string;
   type: ColumnType;
   nullable: boolean;
+  /** Iceberg field id (and its list element's), stamped as Arrow `PARQUET:field_id` (lake/iceberg/schema.ts). */
+  fieldId?: number;
+  elementFieldId?: number;
 }
 
 /** File-level statistics of one column, as JS values (strings untruncated, timestamps in µs). */
@@ -26,8 +33,13 @@ export interface ColumnStats {
 /** The Delta schema's columns minus partition columns, in schema order: what a data file holds. */
 export function dataColumnsOf(schema: StructType, partitionColumns: readonly string[] = []): ColumnSpec[] {
   const partitions = new Set(partitionColumns);
-  return schema.fields.filter((f) => !partitions.has(f.name)).map((f) => ({ name: f.name, type: columnTypeOf(f.name, f.type), nullable: f.nullable }));
+  const ids = fieldIdsOf(schema);
+  return schema.fields
+    .filter((f) => !partitions.has(f.name))
+    .map((f) => ({ name: f.name, type: columnTypeOf(f.name, f.type), nullable: f.nullable, ...withIds(ids.get(f.name)) }));
 }
+
+const withIds = (ids: ColumnIds | undefined) => (ids ? { fieldId: ids.id, ...(ids.elementId === undefined ? {} : { elementFieldId: ids.elementId }) } : {});
 
 export function columnTypeOf(name: string, type: DataType): ColumnType {
   if (typeof type === 'string') {
@@ -80,5 +92,12 @@ export function compareStrings(a: string, b: string): number {
 
 /** The Arrow schema of a data file; Parquet nullability (OPTIONAL/REQUIRED) follows `nullable`. */
 export function arrowSchemaOf(columns: readonly ColumnSpec[]): arrow.Schema {
-  return new arrow.Schema(columns.map((c) => new arrow.Field(c.name, arrowTypeOf(c.type), c.nullable)));
+  const idMeta = (id: number | undefined) => (id === undefined ? undefined : new Map([[PARQUET_FIELD_ID, String(id)]]));
+  return new arrow.Schema(
+    columns.map((c) => {
+      const type =
+        c.type === 'array<string>' ? new arrow.List(new arrow.Field('element', new arrow.Utf8(), true, idMeta(c.elementFieldId))) : arrowTypeOf(c.type);
+      return new arrow.Field(c.name, type, c.nullable, idMeta(c.fieldId));
+    }),
+  );
 }

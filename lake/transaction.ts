@@ -14,20 +14,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { OtslakeError, hasCode } from '../common/errors.js';
-import { withRetry, type RetryPolicy } from '../common/retry.js';
-import {
-  decodeActions,
-  encodeActions,
-  parseSchema,
-  type Action,
-  type Add,
-  type CommitInfo,
-  type Metadata,
-  type Protocol,
-  type Remove,
-  type Txn,
-} from './actions.js';
-import { summarizeCommit, type CommitSummary } from './commit-summary.js';
+import { sleep, withRetry, type RetryPolicy } from '../common/retry.js';
+import { encodeActions, parseSchema, type Action, type Add, type CommitInfo, type Metadata, type Protocol, type Remove, type Txn } from './actions.js';
+import { readCommitsAfter, summarizeCommit, type CommitSummary } from './commit-summary.js';
 import { stringifyStats } from './file-stats.js';
 import { commitKey, LOG_DIR, parseLogFile } from './log-path.js';
 import type { ObjectStore } from './object-store.js';
@@ -36,6 +25,7 @@ import { encodeLogPath } from './partition-path.js';
 
 export const ENGINE_INFO = 'otslake/0.1.0';
 const DEFAULT_MAX_COMMIT_ATTEMPTS = 100;
+const DEFAULT_RACE_BACKOFF = { baseMs: 10, capMs: 1_000 };
 
 export interface CommitOptions {
   /** The version the actions were prepared against (the snapshot read); -1 when creating the table. */
@@ -54,6 +44,8 @@ export interface CommitOptions {
   maxAttempts?: number;
   /** Backoff for retriable store errors on a single put/get. */
   retryPolicy?: Partial<RetryPolicy>;
+  /** Pause between attempts after a lost race (default 10 ms doubling, full jitter, capped at 1 s); false for none. */
+  raceBackoff?: { baseMs?: number; capMs?: number } | false;
   signal?: AbortSignal;
   /** Clock for commitInfo.timestamp (tests). */
   nowMs?: () => number;
@@ -158,6 +150,8 @@ export async function commit(store: ObjectStore, actions: readonly Action[], opt
       isBlindAppend: onlyAdds,
       engineInfo: ENGINE_INFO,
       txnId,
+      // Versions tried so far, this one included: the log itself then tells how contended it is.
+      attempt,
       ...options.commitInfo,
     };
     const body = encodeActions([{ commitInfo: info }, ...orderActions(actions)]);
@@ -174,10 +168,11 @@ export async function commit(store: ObjectStore, actions: readonly Action[], opt
     if (created) return { kind: 'committed', version, attempts: attempt, others };
 
     // Lost the race for `version` (or our own earlier put landed unseen): look at every commit that exists now.
-    const winners = [version, ...(await commitsAfter(store, version, options.signal))];
-    for (const w of winners) {
-      const winner = await withRetry(() => store.get(commitKey(w), options.signal ? { signal: options.signal } : {}), retry);
-      const winnerActions = decodeActions(winner, w);
+    const winners = await readCommitsAfter(store, version - 1, {
+      ...(options.signal ? { signal: options.signal } : {}),
+      attempt: (fn) => withRetry(fn, retry),
+    });
+    for (const { version: w, actions: winnerActions } of winners) {
       const winnerInfo = winnerActions.find((a): a is { commitInfo: CommitInfo } => 'commitInfo' in a);
       if (winnerInfo?.commitInfo.txnId === txnId) return { kind: 'committed', version: w, attempts: attempt, others };
       if (options.readVersion < 0) return { kind: 'conflict', winningVersion: w, fenced: false, reason: 'the table already exists', others };
@@ -187,7 +182,11 @@ export async function commit(store: ObjectStore, actions: readonly Action[], opt
       const newMetadata = winnerActions.find((a): a is { metaData: Metadata } => 'metaData' in a);
       if (newMetadata && options.readMetadata) options = { ...options, readMetadata: newMetadata.metaData };
     }
-    version = winners[winners.length - 1]! + 1;
+    // The put said "exists", so there is at least one winner (or the commit vanished: try the same version again).
+    version = winners.length > 0 ? winners[winners.length - 1]!.version + 1 : version;
+    // Everyone who lost this version retries at once: spread them out, more with every loss, so that
+    // a crowd of writers does not keep colliding on each next version (docs/delta-rules.md).
+    if (attempt < maxAttempts) await sleep(raceBackoffMs(attempt, options.raceBackoff), options.signal);
   }
   return { kind: 'conflict', winningVersion: version - 1, fenced: false, reason: `gave up after ${maxAttempts} lost races`, others };
 }
@@ -198,15 +197,15 @@ function orderActions(actions: readonly Action[]): Action[] {
   return [...actions].sort((a, b) => rank(a) - rank(b));
 }
 
-/** Versions of the commit files after `version`, ascending. */
-async function commitsAfter(store: ObjectStore, version: number, signal?: AbortSignal): Promise<number[]> {
-  const listed = await store.list(`${LOG_DIR}/`, { startAfter: commitKey(version), ...(signal ? { signal } : {}) });
-  const out: number[] = [];
-  for (const o of listed) {
-    const f = parseLogFile(o.key);
-    if (f?.kind === 'commit' && f.version > version) out.push(f.version);
-  }
-  return out.sort((a, b) => a - b);
+/**
+ * The pause before the next attempt after `lost` lost races: uniform in [0, min(cap, base·2^(lost−1))]
+ * ("full jitter"), so that writers that lost together spread out instead of colliding again.
+ */
+export function raceBackoffMs(lost: number, backoff: CommitOptions['raceBackoff'], random: () => number = Math.random): number {
+  if (backoff === false) return 0;
+  const base = backoff?.baseMs ?? DEFAULT_RACE_BACKOFF.baseMs;
+  const cap = backoff?.capMs ?? DEFAULT_RACE_BACKOFF.capMs;
+  return random() * Math.min(cap, base * 2 ** Math.max(0, lost - 1));
 }
 
 // ---- action builders ----

@@ -40,15 +40,19 @@ export interface VacuumResult {
   bytes: number;
 }
 
-function deletedFileRetentionMsOf(metadata: Metadata): number {
+export function deletedFileRetentionMsOf(metadata: Metadata): number {
   return parseDeltaInterval(metadata.configuration['delta.deletedFileRetentionDuration'] ?? DEFAULT_DELETED_FILE_RETENTION);
 }
 
 /** `_` folders whose files vacuum does consider: they hold data, never state. */
 const VACUUMABLE_PREFIXES = ['_change_data/', STAGING_ROOT] as const;
 
-/** True for keys vacuum must never consider: hidden or `_` state folders, and the log itself. */
+/** The Iceberg metadata of the table (lake/iceberg): state, cleaned by its own expiry, never by vacuum. */
+const ICEBERG_METADATA_PREFIX = 'metadata/';
+
+/** True for keys vacuum must never consider: hidden or `_` state folders, the log itself, Iceberg metadata. */
 function isProtectedKey(key: string): boolean {
+  if (key.startsWith(ICEBERG_METADATA_PREFIX)) return true;
   const prefix = VACUUMABLE_PREFIXES.find((p) => key.startsWith(p));
   const rest = prefix === undefined ? key : key.slice(prefix.length);
   return rest.split('/').some((segment) => segment.startsWith('_') || segment.startsWith('.'));

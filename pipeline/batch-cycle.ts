@@ -19,6 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { toOtslakeError, type OtslakeError, type SerializedError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { parseSchema } from '../lake/actions.js';
+import { fieldIdsOf } from '../lake/iceberg/schema.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import { typeConflictPolicyOf, type TableConfig } from '../config/load.js';
 import { isChannelLost } from '../tunnel/server-errors.js';
@@ -145,7 +146,9 @@ function releaseChannel(ctx: TableContext, channelId: string, why: string): void
   if (ctx.session.release(channelId)) ctx.log.info('channel released', { channelId, why });
 }
 
-function taskInput(ctx: TableContext, columns: ChannelTaskInput['columns'], batchId: string, position: ChannelPosition): ChannelTaskInput {
+type TaskShape = Pick<ChannelTaskInput, 'columns' | 'fieldIds'>;
+
+function taskInput(ctx: TableContext, shape: TaskShape, batchId: string, position: ChannelPosition): ChannelTaskInput {
   return {
     kind: 'read-channel',
     protocol: PROTOCOL_VERSION,
@@ -159,7 +162,7 @@ function taskInput(ctx: TableContext, columns: ChannelTaskInput['columns'], batc
     tablePath: ctx.table.path,
     mode: ctx.table.mode,
     primaryKey: ctx.primaryKey.map((k) => ({ name: k.name, type: k.type })),
-    columns,
+    ...shape,
     discoverColumns: true,
     maxRowBytes: ctx.maxRowBytes,
     targetFileBytes: ctx.targetFileBytes,
@@ -187,11 +190,13 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
     taskError ??= { code: error.code, message: error.message, retriable: error.retriable, context: { ...error.context, table: ctx.table.table, channelId } };
     ctx.log.debug(`channel task ${what}; redone next batch`, { batchId, channelId, error });
   };
-  const columns = channelTaskColumnsOf(parseSchema(view.metadata.schemaString)); // once per batch, not per channel
+  // Once per batch, not per channel. Field ids: what the Iceberg metadata assigns (docs/iceberg.md).
+  const schema = parseSchema(view.metadata.schemaString);
+  const shape: TaskShape = { columns: channelTaskColumnsOf(schema), fieldIds: Object.fromEntries(fieldIdsOf(schema)) };
   await Promise.all(
     planned.map(async (position) => {
       try {
-        const outcome = await ctx.pool.run(taskInput(ctx, columns, batchId, position), signal ? { signal } : {});
+        const outcome = await ctx.pool.run(taskInput(ctx, shape, batchId, position), signal ? { signal } : {});
         if (outcome.kind === 'failed' && isChannelLost(outcome.error)) {
           // Not a failure: the channel moved on (shut down, expired, rebalanced). Nothing of it is committed.
           releaseChannel(ctx, position.channelId, 'lost');
@@ -204,9 +209,8 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
         }
         const s = outcome.stats;
         records += s.records;
-        const onBudget = !outcome.finished && endedOnBudget(s, ctx.budget);
-        if (onBudget) behind = true;
-        reads.push({ channelId: position.channelId, records: s.records, readToTail: !onBudget, lastRecordTimeMs: s.lastRecordTimeMs });
+        if (outcome.endedOnBudget) behind = true;
+        reads.push({ channelId: position.channelId, records: s.records, readToTail: !outcome.endedOnBudget, lastRecordTimeMs: s.lastRecordTimeMs });
         ctx.metrics.recordsRead(ctx.table.table, position.channelId, s.records, s.bytesRead);
         ctx.metrics.filesWritten(ctx.table.table, outcome.files.length, s.bytesWritten, s.rowsWritten);
         if (s.lastRecordTimeMs !== null) ctx.metrics.channelLag(ctx.table.table, position.channelId, Math.max(0, Date.now() - s.lastRecordTimeMs));
@@ -219,11 +223,6 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
     }),
   );
   return { results, failed, records, behind, reads, taskError, taskErrors };
-}
-
-/** The task stopped because of its budget, not at the live tail: the channel has more to read. */
-function endedOnBudget(stats: { records: number; bytesRead: number; durationMs: number }, budget: TaskBudget): boolean {
-  return stats.records >= budget.maxRecords || stats.bytesRead >= budget.maxBytes || stats.durationMs >= budget.maxDurationMs;
 }
 
 /** Values a committed batch landed under the type-conflict policy: metrics and the runner's status. */

@@ -207,7 +207,9 @@ export class TableHealth {
     const previous = this.stateValue;
     this.stateValue = next;
     this.sinceMs = this.now();
-    const level = next === 'failing' ? 'error' : next === 'waiting' ? 'warn' : 'info';
+    // running ⇄ caught-up flips with every write on a nearly caught-up table: not worth an info line each.
+    const routine = (previous === 'running' && next === 'caught-up') || (previous === 'caught-up' && next === 'running');
+    const level = next === 'failing' ? 'error' : next === 'waiting' ? 'warn' : routine ? 'debug' : 'info';
     this.options.log[level]('table state changed', { table: this.options.table, from: previous, to: next, ...fields });
     this.options.onState?.(next);
   }

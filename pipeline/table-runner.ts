@@ -35,14 +35,19 @@ import { ChannelPositions } from './channel-positions.js';
 import { MirrorCommitter } from './mirror-committer.js';
 import { TableViewCache } from './table-view.js';
 import { CommitPacer } from './commit-pacer.js';
+import { fleetClients } from './fleet.js';
 import type { CommitIdentity } from './commit-plan.js';
 import { TableMaintenance, type MaintenanceRun } from './maintenance.js';
+import { TableIceberg } from './table-iceberg.js';
 import type { PipelineMetrics } from './pipeline-metrics.js';
 
 import { initialSchema, lakeTypeOf, type DescribePrimaryKey } from './table-schema.js';
 import { TableHealth } from './table-health.js';
 import { assessTunnel, OwnerWatch, type TunnelProgress } from './tunnel-progress.js';
 import { ensureTunnel, waitUntilInitialised } from './tunnel-setup.js';
+
+/** How old the last DescribeTunnel may get while the table is busy (the fleet view in /status). */
+const PROGRESS_REFRESH_MS = 30_000;
 
 /** Tablestore rows are at most a few MB; a bigger value is corrupt input, not data. */
 const DEFAULT_MAX_ROW_BYTES = 4 * 1024 * 1024;
@@ -89,7 +94,10 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
   private progress: TunnelProgress | null = null;
   readonly health: TableHealth;
   private readonly owners: OwnerWatch;
+  private progressAtMs = 0;
   private maintenance: TableMaintenance | null = null;
+  /** Iceberg metadata kept in step (lake.iceberg and tables[].iceberg); null when off. */
+  private iceberg: TableIceberg | null = null;
   private readonly typeConflicts: TypeConflictCounts = new Map();
   /** confirmIdle() callers, answered by the next batch that starts after them. */
   private idleConfirmations: ((idle: boolean) => void)[] = [];
@@ -143,7 +151,19 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     const store = this.options.lakeRoot.child(table.path);
     const primaryKey = await this.options.describePrimaryKey(table.table, signal);
     const metadata = await this.ensureTable(store, primaryKey, signal);
-    this.maintenance = new TableMaintenance({ config, table, store, metrics: this.options.metrics, log, onRun: (run) => this.emit('maintenance', run) });
+    this.maintenance = new TableMaintenance({ config, table, store, metrics: this.options.metrics, log, onRun: (run) => this.afterMaintenance(run) });
+    if (config.lake.iceberg && table.iceberg) {
+      const vacuum = config.maintenance.vacuum;
+      this.iceberg = new TableIceberg({
+        store,
+        table: table.table,
+        log,
+        metrics: this.options.metrics,
+        ...(vacuum.enabled ? { vacuumRetentionMs: vacuum.retentionMs } : {}),
+      });
+      // Delta commits a previous life made without their Iceberg commit (a crash between the two).
+      await this.iceberg.catchUp();
+    }
 
     const s = this.options.session ?? {};
     const session = new TunnelSession({
@@ -184,6 +204,14 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       typeConflicts: this.typeConflicts,
     };
     log.info('table ready', { tunnelId, clientId: session.clientId, path: table.path });
+  }
+
+  /** Maintenance commits (compaction) and deletions (vacuum) reach the Iceberg metadata too. */
+  private afterMaintenance(run: MaintenanceRun): void {
+    this.emit('maintenance', run);
+    if (run.outcome !== 'done') return;
+    if (run.task === 'compact') this.iceberg?.afterCommit();
+    if (run.task === 'vacuum') this.iceberg?.afterVacuum();
   }
 
   /** The table's metadata, after creating the table on first start. A mode that contradicts the config is OTSL_CONFIG_INVALID. */
@@ -269,17 +297,23 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         const report = await runBatch(ctx, signal);
         this.lastBatch = report;
         this.emit('batch', report);
-        if (report.outcome === 'committed')
+        if (report.outcome === 'committed') {
           this.maintenance?.afterCommit(report.version, ctx.view.current?.version === report.version ? ctx.view.current.metadata : undefined, signal);
+          this.iceberg?.afterCommit();
+        }
         if (report.taskError) {
           // The failed channels are redone by the next batch: after the backoff, not at once.
           this.setBusy();
           backoffMs = this.health.failed(deserializeError(report.taskError), 'channel tasks', report.failedTasks);
         } else {
+          // A batch that read something shows the table was not caught up when it started.
+          if (!report.quiet) this.setBusy();
           const progress = report.atTail ? await this.assess(ctx, signal) : null;
           this.health.batchSucceeded(report.reads ?? []);
           if (progress) this.applyProgress(progress);
-          else this.setBusy();
+          // A busy table never asks whether it is idle: keep the fleet view in /status fresh anyway.
+          else if (Date.now() - this.progressAtMs > PROGRESS_REFRESH_MS)
+            await this.assess(ctx, signal).catch((err: unknown) => this.options.log.warn('describe tunnel failed', { error: err }));
           behind = report.behind;
           confirmed = report.quiet && this.idleValue;
         }
@@ -303,6 +337,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     }
     for (const answer of this.idleConfirmations.splice(0)) answer(false);
     await this.maintenance?.settle();
+    await this.iceberg?.settle();
   }
 
   /**
@@ -346,6 +381,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       signal,
     );
     this.progress = progress;
+    this.progressAtMs = Date.now();
     this.options.log.debug('tunnel progress', { stage: progress.stage, unowned: progress.unowned, caughtUp: progress.caughtUp, reading: ctx.positions.size });
     if (!progress.caughtUp) {
       // Channels wait for an owner (children of a finished parent, the stream after the base stage), or
@@ -387,6 +423,20 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     await this.session?.shutdown(signal);
   }
 
+  /** The tunnel's clients (last DescribeTunnel) and the table's commit pacing as this daemon sees it. */
+  private fleet(ctx: TableContext): Record<string, unknown> {
+    const pacing = ctx.pacer.status();
+    return {
+      writer: this.options.writer,
+      ...(this.progress ? fleetClients(this.progress.channels) : { clients: [], unownedChannels: [] }),
+      describedAtMs: this.progressAtMs || null,
+      commitsPerSecond: Number(pacing.commitRate.toFixed(2)),
+      writers: pacing.writers,
+      commitBudgetPerSecond: pacing.budget,
+      pacedIntervalMs: pacing.minIntervalMs,
+    };
+  }
+
   status(): Record<string, unknown> {
     const ctx = this.ctx;
     const health = this.health.snapshot();
@@ -417,11 +467,13 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       stage: this.progress?.stage ?? null,
       /** Every channel of the tunnel as the last DescribeTunnel (after a quiet batch) saw it: state, owner, newest checkpointed change. */
       tunnelChannels: this.progress?.channels ?? null,
+      fleet: ctx ? this.fleet(ctx) : null,
       lastError: health.lastError,
       mode: this.options.table.mode,
       typeConflictPolicy: typeConflictPolicyOf(this.options.table),
       typeConflicts: [...this.typeConflicts.values()],
       maintenance: this.maintenance?.status() ?? null,
+      iceberg: this.iceberg?.status() ?? 'disabled',
     };
   }
 }

@@ -12,8 +12,9 @@ import { hasCode, toOtslakeError } from '../common/errors.js';
 import { typeConflictPolicyOf, type TableConfig } from '../config/load.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import { parseTxnAppId, readOffsetEntry } from '../lake/offset-log.js';
-import { loadSnapshot, parseStats } from '../lake/snapshot.js';
+import { loadSnapshot, parseStats, readCommitInfos } from '../lake/snapshot.js';
 import type { TunnelClient } from '../tunnel/tunnel-client.js';
+import { fleetClients, fleetCommits, type TableFleet } from './fleet.js';
 import { summarizeTunnel, type TunnelProgress } from './tunnel-progress.js';
 import { describeTunnel, findTunnelId } from './tunnel-setup.js';
 
@@ -57,6 +58,8 @@ export interface TableStatus {
   /** tables[].typeConflictPolicy in force, and the companion columns (`<name>__<type>`) it has created so far. */
   typeConflicts: { policy: string; companionColumns: string[] };
   channels: ChannelStatusLine[];
+  /** Who holds which channels, and how busy the table's log is (docs/operations.md §Many daemons per table). */
+  fleet: TableFleet;
 }
 
 export interface SideError {
@@ -71,6 +74,8 @@ const sideError = (err: unknown): SideError => {
 const isoOf = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 const COMPANION = /^(.+)__(long|double|boolean|string|binary)$/;
+/** How many of the newest commits the fleet's commit rate is read from. */
+const RECENT_COMMITS = 100;
 
 export async function collectTableStatus(table: TableConfig, lakeRoot: ObjectStore, client: TunnelClient): Promise<TableStatus> {
   const store = lakeRoot.child(table.path);
@@ -81,6 +86,7 @@ export async function collectTableStatus(table: TableConfig, lakeRoot: ObjectSto
     lake: { exists: false, version: null, rows: null, files: null, mode: null, changeDataFeed: null, error: null },
     typeConflicts: { policy: typeConflictPolicyOf(table), companionColumns: [] },
     channels: [],
+    fleet: { clients: [], unownedChannels: [], commits: null },
   };
   const byChannel = new Map<string, ChannelStatusLine>();
   const line = (channelId: string): ChannelStatusLine => {
@@ -114,6 +120,7 @@ export async function collectTableStatus(table: TableConfig, lakeRoot: ObjectSto
         baseChannels: summary.baseChannels,
         newestCheckpointedChangeAt: isoOf(summary.checkpointedChangeAtMs),
       });
+      status.fleet = { ...status.fleet, ...fleetClients(summary.channels) };
       for (const c of summary.channels) {
         Object.assign(line(c.channelId), { type: c.type, state: c.status, owner: c.owner, newestCheckpointedChangeAt: isoOf(c.checkpointedChangeAtMs) });
       }
@@ -144,6 +151,7 @@ export async function collectTableStatus(table: TableConfig, lakeRoot: ObjectSto
       changeDataFeed: conf['delta.enableChangeDataFeed'] === 'true',
       error: null,
     };
+    status.fleet = { ...status.fleet, commits: fleetCommits(await readCommitInfos(store, Math.max(0, snapshot.version - RECENT_COMMITS + 1))) };
     const names = new Set(snapshot.schema.fields.map((f) => f.name));
     status.typeConflicts.companionColumns = [...names].filter((n) => {
       const m = COMPANION.exec(n);
@@ -204,5 +212,25 @@ export function renderTableStatus(s: TableStatus): string {
       );
     }
   }
+  out.push(...renderFleet(s.fleet));
   return out.join('\n');
+}
+
+function renderFleet(f: TableFleet): string[] {
+  const out: string[] = [];
+  if (f.commits) {
+    const c = f.commits;
+    out.push(
+      `  commits: ${c.perSecond}/s over the last ${Math.round(c.windowMs / 1000)}s from ${c.writers} daemon(s), ${c.lostRacesPerCommit} lost races per commit`,
+    );
+  }
+  if (f.clients.length > 0 || f.unownedChannels.length > 0) {
+    out.push('  clients of the tunnel:');
+    for (const client of f.clients) {
+      const lag = client.lagMs === null ? '-' : `${(client.lagMs / 1000).toFixed(1)}s`;
+      out.push(`    ${client.clientId}  ${client.channels.length} channel(s), lag ${lag}: ${client.channels.join(', ')}`);
+    }
+    if (f.unownedChannels.length > 0) out.push(`    (no owner)  ${f.unownedChannels.length} channel(s): ${f.unownedChannels.join(', ')}`);
+  }
+  return out;
 }

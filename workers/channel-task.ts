@@ -80,7 +80,7 @@ class ChangelogFiles {
     if (this.writer === null) {
       this.writer = new ParquetFileWriter({
         store: this.store,
-        columns: this.schema.fileColumns(),
+        columns: this.schema.fileColumns(this.input.fieldIds),
         directory: this.directory,
         targetFileBytes: this.input.targetFileBytes,
         rowGroupRows: this.resources.rowGroupRows,
@@ -149,6 +149,7 @@ export async function readChannel(input: ChannelTaskInput, resources: WorkerReso
       kind: 'ok',
       endToken: FINISHED_TOKEN,
       finished: true,
+      endedOnBudget: false,
       files: [],
       deadLetters: [],
       offsetSeq: null,
@@ -172,6 +173,8 @@ export async function readChannel(input: ChannelTaskInput, resources: WorkerReso
 interface ReadEnd {
   readonly token: string;
   readonly finished: boolean;
+  /** Reading stopped on the record, byte or time budget, not at the channel's live tail. */
+  readonly endedOnBudget: boolean;
   readonly records: number;
   readonly readRequests: number;
 }
@@ -190,12 +193,14 @@ async function readPages(input: ChannelTaskInput, client: TunnelClient, lander: 
     records += page.records.length;
     token = page.next_token;
     await lander.output.drain();
-    if (token === FINISHED_TOKEN) return { token, finished: true, records, readRequests };
+    if (token === FINISHED_TOKEN) return { token, finished: true, endedOnBudget: false, records, readRequests };
     // The live tail: an empty page, or the server saying no more is there. Stop instead of spinning.
     if (page.records.length === 0 || page.may_more_record === false) break;
-    if (records >= maxRecords || lander.bytesRead >= maxBytes || performance.now() - startedMs >= maxDurationMs) break;
+    if (records >= maxRecords || lander.bytesRead >= maxBytes || performance.now() - startedMs >= maxDurationMs) {
+      return { token, finished: false, endedOnBudget: true, records, readRequests };
+    }
   }
-  return { token, finished: false, records, readRequests };
+  return { token, finished: false, endedOnBudget: false, records, readRequests };
 }
 
 /** Files closed, dead letters written, the offset entry claimed (when the position moved): the task's result. */
@@ -219,6 +224,7 @@ async function finish(input: ChannelTaskInput, store: ObjectStore, lander: Recor
     kind: 'ok',
     endToken: read.token,
     finished: read.finished,
+    endedOnBudget: read.endedOnBudget,
     files,
     deadLetters: dead ? [dead] : [],
     offsetSeq: entry?.seq ?? null,

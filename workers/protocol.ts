@@ -70,6 +70,12 @@ export interface ChannelTaskInput {
   readonly primaryKey: readonly PrimaryKeyColumn[];
   /** The table's current data columns (primary key and attributes), without the metadata columns. */
   readonly columns: readonly DataColumn[];
+  /**
+   * Iceberg field ids of the table's columns, metadata columns included (lake/iceberg/schema.ts),
+   * stamped into the Parquet files; a column discovered in this batch has none yet and is resolved
+   * by name (the Iceberg name mapping).
+   */
+  readonly fieldIds?: Readonly<Record<string, { readonly id: number; readonly elementId?: number }>>;
   /** Unknown attribute columns become new columns (reported in `newColumns`) instead of dead letters. */
   readonly discoverColumns: boolean;
   /** A record whose raw bytes exceed this is dead-lettered, not decoded. */
@@ -154,6 +160,8 @@ export interface ChannelTaskOk {
   readonly endToken: string;
   /** The channel was read to its end: a parent whose children may start once this batch commits. */
   readonly finished: boolean;
+  /** Reading stopped on the task's budget, not at the live tail: the channel has more (the next batch may start at once). */
+  readonly endedOnBudget: boolean;
   readonly files: readonly AddFileMeta[];
   readonly deadLetters: readonly DeadLetterMeta[];
   /**

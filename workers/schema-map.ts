@@ -9,7 +9,7 @@
 import { OtslakeError } from '../common/errors.js';
 import type { ColumnSpec, ColumnType } from '../lake/parquet-columns.js';
 import { VT, type ValueType } from '../tunnel/plainbuffer.js';
-import type { DataColumn, PrimaryKeyColumn, PrimaryKeyType } from './protocol.js';
+import type { ChannelTaskInput, DataColumn, PrimaryKeyColumn, PrimaryKeyType } from './protocol.js';
 
 /** Changelog metadata columns, in file order, after the data columns (docs/changelog.md §Columns). */
 export const METADATA_COLUMNS: readonly ColumnSpec[] = [
@@ -171,9 +171,16 @@ export class BatchSchema {
     return this.discovered;
   }
 
-  /** What a Parquet data file of this batch holds: the data columns, then the metadata columns. */
-  fileColumns(): ColumnSpec[] {
-    return [...this.ordered.map((s) => ({ name: s.name, type: s.type, nullable: true })), ...METADATA_COLUMNS];
+  /**
+   * What a Parquet data file of this batch holds: the data columns, then the metadata columns, each
+   * with its Iceberg field id when `fieldIds` has one (columns discovered in this batch have none).
+   */
+  fileColumns(fieldIds: ChannelTaskInput['fieldIds'] = {}): ColumnSpec[] {
+    const withId = (c: ColumnSpec): ColumnSpec => {
+      const ids = fieldIds[c.name];
+      return ids === undefined ? c : { ...c, fieldId: ids.id, ...(ids.elementId === undefined ? {} : { elementFieldId: ids.elementId }) };
+    };
+    return [...this.ordered.map((s) => ({ name: s.name, type: s.type, nullable: true })), ...METADATA_COLUMNS].map(withId);
   }
 
   conflictOf(name: string): NameConflict | null {

@@ -1,9 +1,11 @@
 /**
  * `otslake inspect URI [--version N] [--json]`: what an operator wants to know about a Delta table
- * before trusting it — version, protocol, schema, partitioning, file/record/byte totals, txn positions.
+ * before trusting it — version, protocol, schema, partitioning, file/record/byte totals, txn positions,
+ * and the Iceberg metadata beside it (which Delta version it mirrors).
  * Reads the log only (never data files), so it works on any table whose log we can read.
  */
 import type { DataType, StructType } from '../../lake/actions.js';
+import { describeIceberg, type IcebergSummary } from '../../lake/iceberg/table-metadata.js';
 import { loadSnapshot, parseStats, type Snapshot } from '../../lake/snapshot.js';
 import type { Command } from '../command.js';
 import { runTableCommand, UsageError } from './table-command.js';
@@ -20,9 +22,11 @@ export interface TableSummary {
   sizeBytes: number;
   /** appId → txn version. */
   txns: Record<string, number>;
+  /** The Iceberg metadata kept beside the log (docs/iceberg.md), null when the table has none. */
+  iceberg: IcebergSummary | null;
 }
 
-function summarizeSnapshot(snapshot: Snapshot): TableSummary {
+function summarizeSnapshot(snapshot: Snapshot, iceberg: IcebergSummary | null): TableSummary {
   let numRecords: number | null = 0;
   let sizeBytes = 0;
   for (const add of snapshot.files.values()) {
@@ -43,6 +47,7 @@ function summarizeSnapshot(snapshot: Snapshot): TableSummary {
     numRecords,
     sizeBytes,
     txns,
+    iceberg,
   };
 }
 
@@ -69,12 +74,18 @@ function formatSummary(uri: string, s: TableSummary, snapshot: Snapshot): string
     ...s.schema.fields.map((f) => `  ${f.name}: ${typeName(f.type)}${f.nullable ? '' : ' NOT NULL'}`),
     `txns:       ${Object.keys(s.txns).length === 0 ? '(none)' : ''}`,
     ...Object.entries(s.txns).map(([appId, v]) => `  ${appId} = ${v}`),
+    `iceberg:    ${
+      s.iceberg === null
+        ? '(none)'
+        : `metadata v${s.iceberg.metadataVersion}, mirrors Delta version ${s.iceberg.deltaVersion}` +
+          (s.iceberg.currentSnapshotId === null ? ', no snapshot' : `, snapshot ${s.iceberg.currentSnapshotId} of ${s.iceberg.snapshots} kept`)
+    }`,
   ];
   return lines.join('\n') + '\n';
 }
 
 export const command: Command = {
-  summary: 'describe a Delta table: version, protocol, schema, files, records, txns',
+  summary: 'describe a Delta table: version, protocol, schema, files, records, txns, and its Iceberg metadata',
   run: (argv) =>
     runTableCommand(
       {
@@ -91,7 +102,7 @@ export const command: Command = {
           }
           const store = openTable();
           const snapshot = await loadSnapshot(store, version === undefined ? {} : { version });
-          const summary = summarizeSnapshot(snapshot);
+          const summary = summarizeSnapshot(snapshot, await describeIceberg(store));
           process.stdout.write(values.json ? JSON.stringify(summary) + '\n' : formatSummary(store.uri, summary, snapshot));
           return 0;
         },

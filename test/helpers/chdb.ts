@@ -87,3 +87,26 @@ export async function readDeltaTable(tablePath: string, q: DeltaQuery = {}): Pro
   if (!outcome!.ok) throw new Error(`chdb: ${outcome!.error}`);
   return outcome!.rows;
 }
+
+export interface IcebergQuery {
+  /** Time travel (iceberg_snapshot_id); the current snapshot when omitted. */
+  snapshotId?: number;
+  select?: string;
+  where?: string;
+  orderBy?: string;
+  settings?: string;
+}
+
+/** SQL over icebergLocal (ClickHouse's own Iceberg reader), in the same output form as deltaSql. */
+export function icebergSql(tablePath: string, q: IcebergQuery = {}, tableFunction = `icebergLocal('${tablePath.replace(/'/g, "\\'")}')`): string {
+  if (!isAbsolute(tablePath)) throw new Error(`chdb needs an absolute table path, got ${tablePath}`);
+  const settings = ["session_timezone='UTC'", 'output_format_json_quote_64bit_integers=1'];
+  if (q.snapshotId !== undefined) settings.push(`iceberg_snapshot_id=${q.snapshotId}`);
+  if (q.settings) settings.push(q.settings);
+  return [
+    `SELECT ${q.select ?? '*'} FROM ${tableFunction}`,
+    q.where ? `WHERE ${q.where}` : '',
+    q.orderBy ? `ORDER BY ${q.orderBy}` : '',
+    `SETTINGS ${settings.join(', ')}`,
+  ].join(' ');
+}

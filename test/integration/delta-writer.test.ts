@@ -211,7 +211,14 @@ describe('commit concurrency', () => {
     // An unrelated append lands too; the stale writer must look past it and still see the fence.
     await appendRows(store, SCHEMA, [makeRow(2, '2024-01-01')], 1, [txnAction('otslake/t/other', 1)]);
     const b = await appendRows(store, SCHEMA, [makeRow(3, '2024-01-01')], 0, [txnAction('otslake/t/c7', 1)]);
-    expect(b.result).toEqual({ kind: 'conflict', winningVersion: 1, fenced: true, reason: expect.stringContaining('otslake/t/c7') });
+    expect(b.result).toEqual({
+      kind: 'conflict',
+      winningVersion: 1,
+      fenced: true,
+      reason: expect.stringContaining('otslake/t/c7'),
+      // The winner it read, for the caller's view.
+      others: [expect.objectContaining({ version: 1, txns: [expect.objectContaining({ appId: 'otslake/t/c7' })] })],
+    });
     expect((await loadSnapshot(store)).version).toBe(2);
   });
 
@@ -230,7 +237,7 @@ describe('commit concurrency', () => {
     })(dir, { fsync: false });
     const { result } = await appendRows(flaky, SCHEMA, [makeRow(1, '2024-01-01')], 0, [txnAction('otslake/t/c1', 1)]);
     expect(dropped).toBe(1);
-    expect(result).toEqual({ kind: 'committed', version: 1, attempts: 1 });
+    expect(result).toEqual({ kind: 'committed', version: 1, attempts: 1, others: [] });
     const logFiles = (await readdir(path.join(dir, '_delta_log'))).filter((f) => f.endsWith('.json'));
     expect(logFiles).toEqual(['00000000000000000000.json', '00000000000000000001.json']);
   });

@@ -56,6 +56,7 @@ function result(channelId: string, offsetSeq: number | null, opts: { files?: num
     kind: 'ok',
     endToken: `end-${channelId}-${offsetSeq}`,
     finished: opts.finished ?? false,
+    endedOnBudget: false,
     files,
     deadLetters: [],
     offsetSeq,

@@ -1,0 +1,124 @@
+/**
+ * A table's Iceberg metadata (docs/iceberg.md), kept in step by its runner: caught up on start (a
+ * daemon that stopped between a Delta commit and its Iceberg commit, or ran with Iceberg off),
+ * synced after every commit — the batch cycle's and the maintenance's compactions — and expired
+ * after a vacuum. Syncs run in the background, one at a time; commits that land meanwhile are
+ * mirrored by the next one, which reads every Delta version it lacks. A failure is logged and
+ * counted, never fails a batch: Delta is the source of truth, and the next sync repairs.
+ */
+import { toOtslakeError, type OtslakeError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import { IcebergSync, type IcebergSyncResult } from '../lake/iceberg/sync.js';
+import type { ObjectStore } from '../lake/object-store.js';
+import type { PipelineMetrics } from './pipeline-metrics.js';
+
+export interface TableIcebergOptions {
+  readonly store: ObjectStore;
+  readonly table: string;
+  readonly log: Logger;
+  readonly metrics: PipelineMetrics;
+  /** maintenance.vacuum.retention when vacuum runs: no Iceberg snapshot may outlive its files. */
+  readonly vacuumRetentionMs?: number;
+  /** Clock for expiry (tests). */
+  readonly nowMs?: () => number;
+}
+
+export class TableIceberg {
+  private readonly sync: IcebergSync;
+  private running: Promise<void> | null = null;
+  /** Work asked for while a sync ran: done by the same background loop, in order. */
+  private pendingSync = false;
+  private pendingExpire = false;
+  private last: IcebergSyncResult | null = null;
+  private lastError: OtslakeError | null = null;
+
+  constructor(private readonly options: TableIcebergOptions) {
+    this.sync = new IcebergSync(options.store, {
+      logger: options.log,
+      ...(options.nowMs === undefined ? {} : { nowMs: options.nowMs }),
+      ...(options.vacuumRetentionMs === undefined ? {} : { vacuumRetentionMs: options.vacuumRetentionMs }),
+    });
+  }
+
+  /** On start: mirrors every Delta version the Iceberg metadata lacks (awaited, failures logged). */
+  async catchUp(): Promise<void> {
+    await this.runOnce('catch-up');
+  }
+
+  /** After a Delta commit: a sync in the background (or one more after the running one). */
+  afterCommit(): void {
+    this.pendingSync = true;
+    this.kick();
+  }
+
+  /** After a vacuum deleted files: expire the snapshots that referenced them. */
+  afterVacuum(): void {
+    this.pendingExpire = true;
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.running) return;
+    this.running = (async () => {
+      while (this.pendingSync || this.pendingExpire) {
+        if (this.pendingSync) {
+          this.pendingSync = false;
+          await this.runOnce('sync');
+        } else {
+          this.pendingExpire = false;
+          await this.expireOnce();
+        }
+      }
+    })().finally(() => {
+      this.running = null;
+    });
+  }
+
+  private async expireOnce(): Promise<void> {
+    try {
+      const { expired } = await this.sync.expire();
+      if (expired > 0) this.options.log.info('iceberg snapshots expired after vacuum', { table: this.options.table, expired });
+    } catch (err) {
+      this.failed(err);
+    }
+  }
+
+  /** Waits for the sync in flight (shutdown). */
+  async settle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      deltaVersion: this.last?.deltaVersion ?? null,
+      metadataVersion: this.last?.metadataVersion ?? null,
+      syncing: this.running !== null,
+      lastError: this.lastError ? { code: this.lastError.code, message: this.lastError.message } : null,
+    };
+  }
+
+  private async runOnce(what: 'catch-up' | 'sync'): Promise<void> {
+    try {
+      const result = await this.sync.sync();
+      this.last = result;
+      this.lastError = null;
+      if (result.kind === 'synced' && (what === 'catch-up' || result.snapshots > 1)) {
+        this.options.log.info(`iceberg ${what}: mirrored up to Delta version ${result.deltaVersion}`, {
+          table: this.options.table,
+          deltaVersion: result.deltaVersion,
+          metadataVersion: result.metadataVersion,
+          snapshots: result.snapshots,
+        });
+      }
+    } catch (err) {
+      this.failed(err);
+    }
+  }
+
+  private failed(err: unknown): void {
+    const e = toOtslakeError(err);
+    this.lastError = e;
+    this.options.metrics.errorOccurred(e.code);
+    this.options.log.warn('iceberg sync failed; the next commit retries it', { table: this.options.table, error: e });
+  }
+}
