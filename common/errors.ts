@@ -43,6 +43,7 @@ export const ERROR_CODES = {
   // workers / daemon
   OTSL_WORKER_CRASHED: 'a worker thread died or threw an unexpected error while running a channel task',
   OTSL_DAEMON_STATE: 'the daemon was asked to do something its current state forbids',
+  OTSL_NOT_CAUGHT_UP: 'run --until-idle: a table was not caught up within --idle-timeout (failing, or waiting for a departed client)',
   OTSL_HTTP_LISTEN: 'the HTTP endpoints could not listen on http.host:http.port (address in use, no permission)',
   // emulator
   OTSL_EMULATOR: 'the emulator could not start or was misused',
@@ -156,6 +157,34 @@ export function deserializeError(data: SerializedError): OtslakeError {
   if (data.stack !== undefined) err.stack = data.stack;
   return err;
 }
+
+/**
+ * Errors that no wait will cure: the configuration (credentials among it) or the lake's table
+ * contradicts what the daemon must do, or otslake itself is wrong. The daemon exits on these instead of
+ * retrying; everything else (endpoints down, the lake refusing writes, throttling) is an outage it
+ * waits out with backoff. An exhausted retry is judged by its cause.
+ */
+export function isConfigurationError(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const code = (err as { code?: unknown }).code;
+  if (code === 'OTSL_RETRIES_EXHAUSTED') return isConfigurationError((err as { cause?: unknown }).cause);
+  if (code === 'OTSL_TUNNEL_SERVER') return CONFIGURATION_SERVER_CODES.has(String((err as OtslakeError).context?.serverCode));
+  if (typeof code === 'string' && code.startsWith('OTSL_')) return CONFIGURATION_CODES.has(code);
+  return isProgrammerError(err);
+}
+
+/** Server answers that name the request as wrong: a table or tunnel that is not there, a bad parameter. */
+const CONFIGURATION_SERVER_CODES: ReadonlySet<string> = new Set(['OTSParameterInvalid', 'OTSObjectNotExist', 'OTSTunnelExpired']);
+
+const CONFIGURATION_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  'OTSL_CONFIG_INVALID',
+  'OTSL_TUNNEL_AUTH',
+  'OTSL_LAKE_URI_INVALID',
+  'OTSL_LAKE_UNSUPPORTED_FEATURE',
+  'OTSL_LAKE_SCHEMA',
+  'OTSL_INTERNAL',
+  'OTSL_DAEMON_STATE',
+]);
 
 /** Programmer errors are never retried, whatever else says. */
 export function isProgrammerError(err: unknown): boolean {

@@ -172,7 +172,7 @@ export const CONFIG_SCHEMA = {
       env: 'OTSLAKE_BATCH_INTERVAL_MS',
     },
     maxRecordsPerChannel: {
-      doc: "Record budget of one channel task. 100k rows bound a worker's buffers to tens of MB for typical rows and still make files worth reading.",
+      doc: "Record budget of one channel task, checked between ReadRecords pages: the Tunnel service decides a page's size (tablestore-local: up to 1,000 records), so a task reads at least one whole page and may overshoot the budget by up to a page, and a batch holds up to one task per channel. 100k rows bound a worker's buffers to tens of MB for typical rows and still make files worth reading.",
       format: 'count',
       default: 100_000,
       env: 'OTSLAKE_BATCH_MAX_RECORDS_PER_CHANNEL',
@@ -188,6 +188,18 @@ export const CONFIG_SCHEMA = {
       format: 'duration-ms',
       default: 20_000,
       env: 'OTSLAKE_BATCH_MAX_DURATION_MS',
+    },
+    retryInitialMs: {
+      doc: 'Pause after a failed batch (lake rejecting writes, source unreachable, a failed start-up), doubled with jitter on each further failure up to batch.retryMaxMs. 1s rides out a blip without a hot retry loop.',
+      format: 'duration-ms',
+      default: 1_000,
+      env: 'OTSLAKE_BATCH_RETRY_INITIAL_MS',
+    },
+    retryMaxMs: {
+      doc: 'Longest pause between two attempts of a failing table. 1m keeps a long outage to about one attempt a minute per table and still resumes within a minute of the fault clearing.',
+      format: 'duration-ms',
+      default: 60_000,
+      env: 'OTSLAKE_BATCH_RETRY_MAX_MS',
     },
     maxTableCommitsPerSecond: {
       doc: "Commit budget of one table, summed over every daemon that shares its tunnel. Each daemon counts the writers it sees in the table's log and starts its batches at least writers ÷ budget seconds apart, so a hundred daemons on one table stay near this rate instead of racing each other for every version (freshness then is about writers ÷ budget seconds). 10 keeps a local or OSS Delta log far from the rate where commits start losing races most of the time.",

@@ -16,7 +16,7 @@
  * events ('state', 'table-ready', 'batch-committed', 'batch', 'idle', 'maintenance') instead of sleeping.
  */
 import { randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { OtslakeError, toOtslakeError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
@@ -29,7 +29,7 @@ import type { BatchReport } from '../pipeline/batch-cycle.js';
 import type { MaintenanceRun } from '../pipeline/maintenance.js';
 import { createHttpServer, type BoundAddress, type HttpServer, type Readiness } from './http-server.js';
 import { Metrics, batchResultOf, type DaemonStateName } from './metrics.js';
-import { liveStatus, secretsOf, tableStateOf, type RunnerStatus } from './status-page/live-status.js';
+import { liveStatus, secretsOf, type RunnerStatus } from './status-page/live-status.js';
 import { DaemonActivity } from './status-page/table-activity.js';
 import { TableRunner, type SessionSettings } from '../pipeline/table-runner.js';
 import type { DescribePrimaryKey } from '../pipeline/table-schema.js';
@@ -50,6 +50,8 @@ export interface DaemonOptions {
   session?: SessionSettings;
   /** Stop (as shutdown('idle')) once every table is caught up: `run --until-idle`. */
   untilIdle?: boolean;
+  /** With untilIdle: fail with OTSL_NOT_CAUGHT_UP (each table's state as the reason) if not caught up by then. */
+  idleTimeoutMs?: number;
   /** This daemon's writer id in its commits (commit pacing counts writers by it); default host:pid:random. */
   writer?: string;
 }
@@ -88,6 +90,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     super();
     this.metrics = options.metrics ?? new Metrics();
     this.log = (options.log ?? silentLogger).child({ component: 'daemon' });
+    // Every in-flight channel task, pause and store request of every table listens to these two for as long
+    // as it runs (and stops when it ends): their number follows the work in flight, not a leak. Node's
+    // default of 10 would print a MaxListenersExceededWarning — a non-JSON line in the log — past 10 channels.
+    setMaxListeners(0, this.destroyController.signal, this.stopController.signal);
     this.writer = options.writer ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.activity = new DaemonActivity(this.metrics);
     this.activity.attach(this);
@@ -120,6 +126,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   async run(): Promise<void> {
     if (this.stateValue !== 'created') throw new OtslakeError('OTSL_DAEMON_STATE', `run() from state ${this.stateValue}`);
     this.transition('running', { tables: this.runners.map((r) => r.name) });
+    const idleBound = this.startIdleBound();
     try {
       if (this.options.http !== false) await this.startHttp();
       // A table that fails stops the others too: they drain, so nothing committed is lost.
@@ -135,12 +142,32 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     } catch (err) {
       this.fatal ??= err as OtslakeError;
     }
+    if (idleBound) clearTimeout(idleBound);
     await this.drain();
     if (this.fatal) {
       this.transition('failed', { error: this.fatal });
       throw this.fatal;
     }
     this.transition('stopped', {});
+  }
+
+  private startIdleBound(): NodeJS.Timeout | null {
+    const { untilIdle, idleTimeoutMs } = this.options;
+    if (!untilIdle || idleTimeoutMs === undefined) return null;
+    const timer = setTimeout(() => {
+      const reasons = this.runners.map((r) => `${r.name}: ${r.health.reason ?? r.health.state}`).join('; ');
+      this.destroyWith(
+        new OtslakeError('OTSL_NOT_CAUGHT_UP', `not caught up within ${idleTimeoutMs} ms (--idle-timeout): ${reasons}`, { context: { idleTimeoutMs } }),
+      );
+    }, idleTimeoutMs);
+    timer.unref();
+    return timer;
+  }
+
+  /** A fatal error that still lets in-flight batches commit. */
+  private destroyWith(err: OtslakeError): void {
+    if (!this.fatal) this.fatal = err;
+    this.shutdown(err.code);
   }
 
   /** Stop planning batches; let the in-flight ones commit within shutdown.graceMs. Synchronous, idempotent. */
@@ -167,7 +194,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
 
   private async runTable(runner: TableRunner): Promise<void> {
     runner.on('batch', (report) => {
-      this.metrics.batchFinished(runner.name, batchResultOf(report));
+      // The last successful cycle is the table health's (set at scrape): an empty batch before a failed
+      // DescribeTunnel is no success. Failures are counted here.
+      const result = batchResultOf(report);
+      if (result !== 'ok') this.metrics.batchFinished(runner.name, result);
       this.emit('batch', runner.name, report);
       if (report.outcome === 'committed') {
         this.log.info('batch committed', {
@@ -260,16 +290,25 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.emit('http-listening', this.address);
   }
 
+  /** Ready = running, and every table started and neither failing nor waiting for a departed client. */
   readiness(): Readiness {
     if (this.stateValue !== 'running') return { ready: false, reason: `state=${this.stateValue}` };
-    const waiting = this.runners.filter((r) => !r.ready).map((r) => r.name);
-    return waiting.length === 0 ? { ready: true } : { ready: false, reason: `tables not started: ${waiting.join(', ')}` };
+    const notReady = this.runners.filter((r) => !r.ready || r.health.reason !== null);
+    if (notReady.length === 0) return { ready: true };
+    return { ready: false, reason: notReady.map((r) => `table ${r.name} ${r.ready ? '' : 'not started, '}${r.health.reason ?? 'starting'}`).join('; ') };
   }
 
-  /** Gauges that are read from state rather than fed by events are set at scrape time. */
+  /**
+   * Gauges that are read from state rather than fed by events are set at scrape time; a table's state,
+   * last successful cycle and lag come from its TableHealth (they move with the clock).
+   */
   private renderMetrics(): string {
     this.metrics.readiness(this.readiness().ready);
-    for (const r of this.runners) this.metrics.tableState(r.name, tableStateOf(r, this.activity.table(r.name)));
+    for (const r of this.runners) {
+      const h = r.health.snapshot();
+      this.metrics.tableState(r.name, h.state);
+      this.metrics.tableHealth(r.name, { lastSuccessMs: r.health.lastSuccessfulBatchMs, lagMs: h.lagMs });
+    }
     return this.metrics.render();
   }
 

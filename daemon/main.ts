@@ -16,6 +16,8 @@ import { sdkPrimaryKeyDescriber } from '../pipeline/table-schema.js';
 
 export interface BuildDaemonOptions {
   untilIdle?: boolean;
+  /** With untilIdle: give up (exit 1, OTSL_NOT_CAUGHT_UP) after this long. */
+  idleTimeoutMs?: number;
   http?: boolean;
   log?: Logger;
   session?: SessionSettings;
@@ -24,7 +26,7 @@ export interface BuildDaemonOptions {
 }
 
 /** Builds a Daemon and everything it uses from a resolved config. */
-export function buildDaemon(config: ResolvedConfig, options: BuildDaemonOptions = {}): { daemon: Daemon; close(): void } {
+export function buildDaemon(config: ResolvedConfig, options: BuildDaemonOptions = {}): { daemon: Daemon; log: Logger; close(): void } {
   const log = options.log ?? createLogger({ level: config.log.level, bindings: { service: 'otslake' } });
   const metrics = new Metrics();
   const tunnelClient = openTunnelClient(config, { logger: log.child({ component: 'tunnel' }) });
@@ -50,9 +52,11 @@ export function buildDaemon(config: ResolvedConfig, options: BuildDaemonOptions 
     ...(options.http !== undefined ? { http: options.http } : {}),
     ...(options.session ? { session: options.session } : {}),
     ...(options.untilIdle ? { untilIdle: true } : {}),
+    ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
   };
   return {
     daemon: new Daemon(daemonOptions),
+    log,
     close: () => {
       tunnelClient.close();
       void lakeRoot.close?.();
@@ -60,9 +64,25 @@ export function buildDaemon(config: ResolvedConfig, options: BuildDaemonOptions 
   };
 }
 
+/**
+ * Node's process warnings (deprecations, MaxListenersExceededWarning…) as JSON log lines instead of the
+ * plain-text lines Node prints to stderr by default, which break a JSON log. Returns the undo.
+ */
+export function routeProcessWarnings(log: Logger): () => void {
+  const defaults = process.listeners('warning');
+  for (const l of defaults) process.off('warning', l);
+  const onWarning = (w: Error & { code?: string }) => log.warn('node warning', { name: w.name, code: w.code, message: w.message });
+  process.on('warning', onWarning);
+  return () => {
+    process.off('warning', onWarning);
+    for (const l of defaults) process.on('warning', l);
+  };
+}
+
 /** Runs the daemon until it stops; returns the process exit code. Installs the signal handlers. */
 export async function runDaemon(config: ResolvedConfig, options: BuildDaemonOptions = {}): Promise<number> {
-  const { daemon, close } = buildDaemon(config, options);
+  const { daemon, close, log } = buildDaemon(config, options);
+  const restoreWarnings = routeProcessWarnings(log);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -80,6 +100,7 @@ export async function runDaemon(config: ResolvedConfig, options: BuildDaemonOpti
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    restoreWarnings();
     close();
   }
 }

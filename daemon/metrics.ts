@@ -17,10 +17,12 @@ const DAEMON_STATES = ['created', 'running', 'draining', 'stopped', 'failed'] as
 export type DaemonStateName = (typeof DAEMON_STATES)[number];
 
 /**
- * A table as an operator sees it: starting (tunnel, session, Delta table not set up yet), running,
- * caught-up (every channel read to its end) or failing (its last batch failed a channel task or threw).
+ * A table as an operator sees it (pipeline/table-health.ts owns it): starting (tunnel, session, Delta
+ * table not set up yet), running, caught-up (every channel read to its end by a live owner), waiting
+ * (channels held by a client that stopped heartbeating, until the Tunnel expires it) or failing (the
+ * source or the lake keeps failing: retried with backoff).
  */
-export const TABLE_STATES = ['starting', 'running', 'caught-up', 'failing'] as const;
+export const TABLE_STATES = ['starting', 'running', 'caught-up', 'waiting', 'failing'] as const;
 export type TableStateName = (typeof TABLE_STATES)[number];
 
 /**
@@ -79,6 +81,7 @@ export class Metrics implements PipelineMetrics {
   private readonly maintenanceFiles: Counter;
   private readonly mirrorRows: Counter;
   private readonly mirrorFilesRewritten: Counter;
+  private readonly tableLag: Gauge;
   private readonly racesLost: Counter;
   private readonly tableCommitRate: Gauge;
   private readonly tableWriters: Gauge;
@@ -110,10 +113,11 @@ export class Metrics implements PipelineMetrics {
       ['table'],
     );
     this.batchFailures = r.counter('otslake_batch_failures_total', 'Batches that ended with a failed channel task or an error.', ['table']);
-    this.tableStateGauge = r.gauge('otslake_table_state', 'Table state (starting, running, caught-up, failing): 1 for the current one, 0 for the others.', [
-      'table',
-      'state',
-    ]);
+    this.tableStateGauge = r.gauge(
+      'otslake_table_state',
+      'Table state (starting, running, caught-up, waiting, failing): 1 for the current one, 0 for the others.',
+      ['table', 'state'],
+    );
     this.readyGauge = r.gauge('otslake_ready', '1 while /readyz answers 200 (running, every table started), else 0.');
     this.readyGauge.set({}, 0);
     this.commits = r.counter('otslake_commits_total', 'Delta commits written.', ['table']);
@@ -164,7 +168,20 @@ export class Metrics implements PipelineMetrics {
     this.mirrorFilesRewritten = r.counter('otslake_mirror_files_rewritten_total', 'Mirror data files replaced (copy-on-write) by committed batches.', [
       'table',
     ]);
+    this.tableLag = r.gauge('otslake_table_lag_seconds', 'Age of the oldest change not yet in the lake, as far as the daemon knows; 0 when caught up.', [
+      'table',
+    ]);
     this.daemonState('created');
+  }
+
+  /**
+   * Set at each scrape from the table's health (pipeline/table-health.ts): the last successful batch
+   * cycle (a batch, and the DescribeTunnel after it, both succeeded: during a Tablestore outage an empty
+   * batch alone is not a success) and the lag. The state goes through tableState().
+   */
+  tableHealth(table: string, health: { lastSuccessMs: number | null; lagMs: number }): void {
+    if (health.lastSuccessMs !== null) this.lastSuccessfulBatch.set({ table }, health.lastSuccessMs / 1000);
+    this.tableLag.set({ table }, health.lagMs / 1000);
   }
 
   typeConflicted(table: string, column: string, policy: string, n: number): void {

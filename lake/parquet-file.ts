@@ -271,7 +271,9 @@ export class ParquetFileWriter {
     try {
       meta = await this.options.store.put(file.path, body, this.options.signal ? { signal: this.options.signal } : {});
     } catch (err) {
-      if (hasCode(err, 'OTSL_LAKE_IO') || hasCode(err, 'OTSL_ABORTED')) throw err;
+      // The store's own failures (I/O, OSS unreachable after its retries, abort) keep their code: their fix
+      // is the store's, not the batch budgets'. Only what the encoder threw is a Parquet write error.
+      if (isStoreError(err)) throw err;
       throw new OtslakeError('OTSL_PARQUET_WRITE', `writing ${file.path} failed: ${(err as Error).message}`, {
         cause: err,
         context: { file: file.path, uri: this.options.store.uri },
@@ -317,4 +319,14 @@ export async function writeParquetFiles(rows: Iterable<Readonly<Record<string, u
     await writer.abort(err);
     throw err;
   }
+}
+
+function isStoreError(err: unknown): boolean {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    typeof (err as { code?: unknown }).code === 'string' &&
+    (err as { code: string }).code.startsWith('OTSL_') &&
+    !hasCode(err, 'OTSL_INTERNAL')
+  );
 }

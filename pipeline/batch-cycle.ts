@@ -16,7 +16,7 @@
  * re-reads them from the lake. Tunnel checkpoints happen only after the commit that made them true.
  */
 import { randomUUID } from 'node:crypto';
-import { toOtslakeError } from '../common/errors.js';
+import { toOtslakeError, type OtslakeError, type SerializedError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { parseSchema } from '../lake/actions.js';
 import { fieldIdsOf } from '../lake/iceberg/schema.js';
@@ -84,8 +84,20 @@ export interface BatchReport {
   readonly commitAttempts: number;
   /** Mode mirror: what the merges of a committed or dropped batch did. */
   readonly mirror?: MirrorBatchStats;
+  /** Per channel task that succeeded: records read, whether it read to the live tail, the newest record's commit time (lag). */
+  readonly reads?: readonly ChannelRead[];
+  /** The first channel task failure (its channel in the context); the others are counted in failedTasks. */
+  readonly taskError?: SerializedError;
   /** Why channel tasks failed (failedTasks > 0), for /status and the status page. */
   readonly taskErrors?: readonly { channelId: string; code: string; message: string }[];
+}
+
+export interface ChannelRead {
+  readonly channelId: string;
+  readonly records: number;
+  /** The task stopped at the live tail, not on its budget: nothing older than the batch's start is left unread. */
+  readonly readToTail: boolean;
+  readonly lastRecordTimeMs: number | null;
 }
 
 /** GetOffset + Commit + GetBatch: the channels this batch reads, with their start positions. */
@@ -163,10 +175,21 @@ function taskInput(ctx: TableContext, shape: TaskShape, batchId: string, positio
 /** compute: every planned channel on the pool at once (the pool bounds what runs). */
 async function runTasks(ctx: TableContext, view: TableView, batchId: string, planned: readonly ChannelPosition[], signal?: AbortSignal) {
   const results: ChannelResult[] = [];
+  const reads: ChannelRead[] = [];
   const taskErrors: { channelId: string; code: string; message: string }[] = [];
   let failed = 0;
   let records = 0;
   let behind = false;
+  let taskError: SerializedError | undefined;
+  // One line per failure would flood the log while the lake or the source is down; the table runner
+  // logs the table's state changes (with this error) and a periodic summary instead.
+  const failedTask = (channelId: string, error: OtslakeError, what: string) => {
+    failed++;
+    ctx.metrics.errorOccurred(error.code);
+    taskErrors.push({ channelId, code: error.code, message: error.message });
+    taskError ??= { code: error.code, message: error.message, retriable: error.retriable, context: { ...error.context, table: ctx.table.table, channelId } };
+    ctx.log.debug(`channel task ${what}; redone next batch`, { batchId, channelId, error });
+  };
   // Once per batch, not per channel. Field ids: what the Iceberg metadata assigns (docs/iceberg.md).
   const schema = parseSchema(view.metadata.schemaString);
   const shape: TaskShape = { columns: channelTaskColumnsOf(schema), fieldIds: Object.fromEntries(fieldIdsOf(schema)) };
@@ -181,31 +204,25 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
           return;
         }
         if (outcome.kind === 'failed') {
-          failed++;
-          ctx.metrics.errorOccurred(outcome.error.code);
-          taskErrors.push({ channelId: position.channelId, code: outcome.error.code, message: outcome.error.message });
-          ctx.log.warn('channel task failed; redone next batch', { batchId, channelId: position.channelId, error: outcome.error });
+          failedTask(position.channelId, outcome.error, 'failed');
           return;
         }
         const s = outcome.stats;
         records += s.records;
         if (outcome.endedOnBudget) behind = true;
+        reads.push({ channelId: position.channelId, records: s.records, readToTail: !outcome.endedOnBudget, lastRecordTimeMs: s.lastRecordTimeMs });
         ctx.metrics.recordsRead(ctx.table.table, position.channelId, s.records, s.bytesRead);
         ctx.metrics.filesWritten(ctx.table.table, outcome.files.length, s.bytesWritten, s.rowsWritten);
         if (s.lastRecordTimeMs !== null) ctx.metrics.channelLag(ctx.table.table, position.channelId, Math.max(0, Date.now() - s.lastRecordTimeMs));
         for (const d of outcome.deadLetters) for (const [reason, n] of Object.entries(d.reasons)) ctx.metrics.deadLettered(ctx.table.table, reason, n);
         results.push({ channelId: position.channelId, startToken: position.token, result: outcome });
       } catch (err) {
-        failed++;
-        const error = toOtslakeError(err);
-        ctx.metrics.errorOccurred(error.code);
         if (signal?.aborted) throw err;
-        taskErrors.push({ channelId: position.channelId, code: error.code, message: error.message });
-        ctx.log.warn('channel task crashed; redone next batch', { batchId, channelId: position.channelId, error: err });
+        failedTask(position.channelId, toOtslakeError(err), 'crashed');
       }
     }),
   );
-  return { results, failed, records, behind, taskErrors };
+  return { results, failed, records, behind, reads, taskError, taskErrors };
 }
 
 /** Values a committed batch landed under the type-conflict policy: metrics and the runner's status. */
@@ -226,7 +243,7 @@ export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise
   const batchId = randomUUID();
   const view = await ctx.view.refresh(signal);
   const { planned, pendingCheckpoint } = await planChannels(ctx, view, signal);
-  const { results, failed, records, behind, taskErrors } = await runTasks(ctx, view, batchId, planned, signal);
+  const { results, failed, records, behind, reads, taskError, taskErrors } = await runTasks(ctx, view, batchId, planned, signal);
   const committed = await ctx.committer.commit({ view, batchId, results, ...(signal ? { signal } : {}) });
   const report = (
     outcome: BatchReport['outcome'],
@@ -250,6 +267,8 @@ export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise
     behind,
     commitAttempts,
     ...(committed.kind !== 'nothing' && committed.mirror ? { mirror: committed.mirror } : {}),
+    reads,
+    ...(taskError ? { taskError } : {}),
     ...(taskErrors.length > 0 ? { taskErrors } : {}),
   });
 

@@ -37,7 +37,7 @@ interface ChannelView {
   readonly channelId: string;
   readonly status: string;
   readonly owner: string | null;
-  readonly rpoMs: number | null;
+  readonly checkpointedChangeAtMs: number | null;
 }
 
 export function fleetClients(channels: readonly ChannelView[], nowMs = Date.now()): Pick<TableFleet, 'clients' | 'unownedChannels'> {
@@ -51,7 +51,8 @@ export function fleetClients(channels: readonly ChannelView[], nowMs = Date.now(
     }
     const entry = byClient.get(c.owner) ?? { channels: [], oldest: null };
     entry.channels.push(c.channelId);
-    if (c.rpoMs !== null) entry.oldest = entry.oldest === null ? c.rpoMs : Math.min(entry.oldest, c.rpoMs);
+    const at = c.checkpointedChangeAtMs;
+    if (at !== null) entry.oldest = entry.oldest === null ? at : Math.min(entry.oldest, at);
     byClient.set(c.owner, entry);
   }
   const clients = [...byClient].map(([clientId, e]) => ({

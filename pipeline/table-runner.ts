@@ -3,15 +3,19 @@
  *
  *   start(): tunnel (created if missing) → past InitBaseDataAndStreamShard → TunnelSession
  *            → Delta table (created on first start: DescribeTable keys + config columns + metadata)
+ *            (retried with backoff while the source or the lake is unreachable; a configuration
+ *            error, bad credentials among them, is thrown)
  *   loop():  runBatch → behind (a task ended on its budget)? next batch at once : the next starts
  *            batch.intervalMs after this one started (a channel change starts it early), never
  *            sooner than the table's commit budget allows (CommitPacer)
  *            → ended at the live tail? ask DescribeTunnel whether the table is caught up (idle)
+ *            → a failed batch or channel task: wait out the backoff (TableHealth), never a hot loop
  *
  * One batch per table is in flight at any time; stop() lets the current batch finish and commit.
  */
 import { EventEmitter } from 'node:events';
-import { OtslakeError, hasCode, toOtslakeError } from '../common/errors.js';
+import { OtslakeError, deserializeError, hasCode, isConfigurationError, toOtslakeError } from '../common/errors.js';
+import { sleep } from '../common/retry.js';
 import type { Logger } from '../common/log.js';
 import { WakeableDelay } from '../common/wakeable-delay.js';
 import type { ObjectStore } from '../lake/object-store.js';
@@ -38,7 +42,8 @@ import { TableIceberg } from './table-iceberg.js';
 import type { PipelineMetrics } from './pipeline-metrics.js';
 
 import { initialSchema, lakeTypeOf, type DescribePrimaryKey } from './table-schema.js';
-import { assessTunnel, type TunnelProgress } from './tunnel-progress.js';
+import { TableHealth } from './table-health.js';
+import { assessTunnel, OwnerWatch, type TunnelProgress } from './tunnel-progress.js';
 import { ensureTunnel, waitUntilInitialised } from './tunnel-setup.js';
 
 /** The newest commits read at start to learn how many daemons write the table. */
@@ -90,8 +95,9 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
   private idleValue = false;
   private lastBatch: BatchReport | null = null;
   private progress: TunnelProgress | null = null;
+  readonly health: TableHealth;
+  private readonly owners: OwnerWatch;
   private progressAtMs = 0;
-  private lastError: OtslakeError | null = null;
   private maintenance: TableMaintenance | null = null;
   /** Iceberg metadata kept in step (lake.iceberg and tables[].iceberg); null when off. */
   private iceberg: TableIceberg | null = null;
@@ -102,6 +108,13 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
   constructor(private readonly options: TableRunnerOptions) {
     super();
     this.name = options.table.table;
+    const { config } = options;
+    this.health = new TableHealth({
+      table: this.name,
+      log: options.log,
+      backoff: { initialMs: config.batch.retryInitialMs, maxMs: config.batch.retryMaxMs },
+    });
+    this.owners = new OwnerWatch(options.session?.heartbeatTimeoutMs ?? config.source.heartbeatTimeoutMs);
   }
 
   get ready(): boolean {
@@ -112,8 +125,29 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     return this.idleValue;
   }
 
-  /** Tunnel, session and Delta table. `signal` aborts the waits (shutdown during start). */
+  /**
+   * Tunnel, session and Delta table, retried with backoff until they answer: an endpoint that is
+   * down during a boot or a deploy is an outage like any other. Configuration errors (bad
+   * credentials, a table that contradicts the config) are thrown. `signal` aborts (shutdown).
+   */
   async start(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      try {
+        await this.startOnce(signal);
+        this.health.started();
+        return;
+      } catch (err) {
+        if (signal.aborted || isConfigurationError(err)) throw err;
+        await this.session?.shutdown(signal).catch(() => undefined);
+        this.session = null;
+        const error = toOtslakeError(err, { table: this.name });
+        this.options.metrics.errorOccurred(error.code);
+        await sleep(this.health.failed(error, 'start'), signal);
+      }
+    }
+  }
+
+  private async startOnce(signal: AbortSignal): Promise<void> {
     const { table, tunnelClient, config, log } = this.options;
     const tunnelId = await ensureTunnel(tunnelClient, table, log, signal);
     await waitUntilInitialised(tunnelClient, table, tunnelId, log, signal);
@@ -144,7 +178,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       ...(s.clientTag !== undefined ? { clientTag: s.clientTag } : {}),
     });
     session.on('failed', (err) => {
-      this.lastError = err;
+      this.health.failed(err, 'tunnel session');
       this.emit('failed', err);
       this.stop();
     });
@@ -266,6 +300,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       const confirming = this.idleConfirmations.splice(0);
       let confirmed = false;
       let behind = false;
+      let backoffMs = 0;
       try {
         const report = await runBatch(ctx, signal);
         this.lastBatch = report;
@@ -274,27 +309,39 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
           this.maintenance?.afterCommit(report.version, ctx.view.current?.version === report.version ? ctx.view.current.metadata : undefined, signal);
           this.iceberg?.afterCommit();
         }
-        // A batch that read something shows the table was not caught up when it started.
-        if (!report.quiet) this.setBusy();
-        if (report.atTail) await this.checkIdle(ctx, signal);
-        // A busy table never asks whether it is idle: keep the fleet view in /status fresh anyway.
-        else if (Date.now() - this.progressAtMs > PROGRESS_REFRESH_MS) await this.assess(ctx, signal);
-        behind = report.behind;
-        confirmed = report.quiet && this.idleValue;
+        if (report.taskError) {
+          // The failed channels are redone by the next batch: after the backoff, not at once.
+          this.setBusy();
+          backoffMs = this.health.failed(deserializeError(report.taskError), 'channel tasks', report.failedTasks);
+        } else {
+          // A batch that read something shows the table was not caught up when it started.
+          if (!report.quiet) this.setBusy();
+          const progress = report.atTail ? await this.assess(ctx, signal) : null;
+          this.health.batchSucceeded(report.reads ?? []);
+          if (progress) this.applyProgress(progress);
+          // A busy table never asks whether it is idle: keep the fleet view in /status fresh anyway.
+          else if (Date.now() - this.progressAtMs > PROGRESS_REFRESH_MS)
+            await this.assess(ctx, signal).catch((err: unknown) => this.options.log.warn('describe tunnel failed', { error: err }));
+          behind = report.behind;
+          confirmed = report.quiet && this.idleValue;
+        }
         await this.maintenance?.runDue(signal);
       } catch (err) {
         if (signal.aborted) {
           for (const answer of confirming) answer(false);
           break;
         }
-        this.lastError = err as OtslakeError;
-        this.options.metrics.errorOccurred(toOtslakeError(err).code);
-        this.options.log.error('batch failed; retried after the batch interval', { error: err });
-        this.emit('batch-failed', err as OtslakeError);
+        const error = toOtslakeError(err, { table: this.name });
+        this.options.metrics.errorOccurred(error.code);
+        this.emit('batch-failed', error);
         this.setBusy();
+        backoffMs = this.health.failed(error, 'batch');
       }
       for (const answer of confirming) answer(confirmed);
       await this.pauseBeforeNextBatch(ctx, startedMs, behind, signal);
+      // After a failure: the backoff, which only stop() cuts short (a channel change does not).
+      const backoffUntil = Date.now() + backoffMs;
+      while (!this.stopping && !signal.aborted && Date.now() < backoffUntil) await this.pauseBetweenBatches.wait(backoffUntil - Date.now(), signal);
     }
     for (const answer of this.idleConfirmations.splice(0)) answer(false);
     await this.maintenance?.settle();
@@ -330,24 +377,31 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     return answer;
   }
 
-  /** DescribeTunnel: the tunnel's progress as the server sees it; null when the call failed (logged). */
-  private async assess(ctx: TableContext, signal: AbortSignal): Promise<TunnelProgress | null> {
-    try {
-      const progress = await assessTunnel(this.options.tunnelClient, ctx.table, ctx.tunnelId, ctx.session.clientId ?? '', ctx.positions.channelIds(), signal);
-      this.progress = progress;
-      this.progressAtMs = Date.now();
-      return progress;
-    } catch (err) {
-      this.options.log.warn('describe tunnel failed', { error: err });
-      return null;
+  /** DescribeTunnel after a quiet batch; a failure fails the cycle (the source is down: not caught up, not quiet). */
+  private async assess(ctx: TableContext, signal: AbortSignal): Promise<TunnelProgress> {
+    const progress = await assessTunnel(
+      this.options.tunnelClient,
+      ctx.table,
+      ctx.tunnelId,
+      ctx.session.clientId ?? '',
+      ctx.positions.channelIds(),
+      this.owners,
+      signal,
+    );
+    this.progress = progress;
+    this.progressAtMs = Date.now();
+    this.options.log.debug('tunnel progress', { stage: progress.stage, unowned: progress.unowned, caughtUp: progress.caughtUp, reading: ctx.positions.size });
+    if (!progress.caughtUp) {
+      // Channels wait for an owner (children of a finished parent, the stream after the base stage), or
+      // our TERMINATED/CLOSE reports wait for a heartbeat: heartbeat now instead of at the next tick.
+      await ctx.session.heartbeatNow(signal).catch(() => undefined);
     }
+    return progress;
   }
 
-  private async checkIdle(ctx: TableContext, signal: AbortSignal): Promise<void> {
-    const progress = await this.assess(ctx, signal);
-    if (progress === null) return;
-    this.options.log.debug('tunnel progress', { stage: progress.stage, unowned: progress.unowned, caughtUp: progress.caughtUp, reading: ctx.positions.size });
+  private applyProgress(progress: TunnelProgress): void {
     if (progress.caughtUp) {
+      this.health.caughtUp();
       if (!this.idleValue) {
         this.idleValue = true;
         this.options.log.info('table caught up', { stage: progress.stage, channels: progress.channels.length });
@@ -355,13 +409,12 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       }
       return;
     }
+    this.health.notCaughtUp(progress.waitingFor);
     this.setBusy();
-    // Channels wait for an owner (children of a finished parent, the stream after the base stage), or
-    // our TERMINATED/CLOSE reports wait for a heartbeat: heartbeat now instead of at the next tick.
-    await ctx.session.heartbeatNow(signal).catch(() => undefined);
   }
 
   private setBusy(): void {
+    this.health.busy();
     if (!this.idleValue) return;
     this.idleValue = false;
     this.emit('busy');
@@ -394,10 +447,19 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
 
   status(): Record<string, unknown> {
     const ctx = this.ctx;
+    const health = this.health.snapshot();
     return {
       table: this.name,
       ready: this.ready,
       idle: this.idleValue,
+      state: health.state,
+      since: health.since,
+      lastSuccessfulBatchAt: health.lastSuccessfulBatchAt,
+      lagMs: health.lagMs,
+      waitingFor: health.waitingFor,
+      failures: health.failures,
+      nextAttemptInMs: health.nextAttemptInMs,
+      reason: health.reason,
       tunnelId: ctx?.tunnelId ?? null,
       clientId: this.session?.clientId ?? null,
       lakeVersion: ctx?.view.current?.version ?? null,
@@ -411,10 +473,10 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         : [],
       lastBatch: this.lastBatch,
       stage: this.progress?.stage ?? null,
-      /** Every channel of the tunnel as the last DescribeTunnel (after a quiet batch) saw it: state, owner, RPO. */
+      /** Every channel of the tunnel as the last DescribeTunnel (after a quiet batch) saw it: state, owner, newest checkpointed change. */
       tunnelChannels: this.progress?.channels ?? null,
       fleet: ctx ? this.fleet(ctx) : null,
-      lastError: this.lastError ? { code: this.lastError.code, message: this.lastError.message } : null,
+      lastError: health.lastError,
       mode: this.options.table.mode,
       typeConflictPolicy: typeConflictPolicyOf(this.options.table),
       typeConflicts: [...this.typeConflicts.values()],

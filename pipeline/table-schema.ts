@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module';
 import type { TablestoreConnection } from '../common/connections.js';
 import { OtslakeError } from '../common/errors.js';
+import { classifyServerError, credentialCharacterError } from '../tunnel/server-errors.js';
 import type { StructField, StructType } from '../lake/actions.js';
 import { columnTypeOf, deltaTypeOf, type ColumnType as LakeColumnType } from '../lake/parquet-columns.js';
 import type { TableConfig } from '../config/load.js';
@@ -74,11 +75,7 @@ export function sdkPrimaryKeyDescriber(source: TablestoreConnection): DescribePr
     try {
       described = await client.describeTable({ tableName: table });
     } catch (err) {
-      const e = err as { code?: unknown; message?: unknown };
-      throw new OtslakeError('OTSL_TUNNEL_SERVER', `DescribeTable failed for ${table}: ${String(e.message ?? err)}`, {
-        retriable: true,
-        context: { table, serverCode: typeof e.code === 'string' ? e.code : String(e.code ?? '') },
-      });
+      throw describeTableError(table, err);
     }
     return described.tableMeta.primaryKey.map((k) => {
       const type = typeof k.type === 'number' ? PK_TYPE_BY_NUMBER[k.type] : PK_TYPES.includes(k.type) ? (k.type as PrimaryKeyType) : undefined;
@@ -90,4 +87,43 @@ export function sdkPrimaryKeyDescriber(source: TablestoreConnection): DescribePr
       return { name: k.name, type };
     });
   };
+}
+
+/**
+ * A DescribeTable failure as the SDK reports it, named by its cause: auth codes are OTSL_TUNNEL_AUTH
+ * (a configuration error), socket errors OTSL_TUNNEL_HTTP (an outage), the rest OTSL_TUNNEL_SERVER
+ * classified like our own calls. The SDK may put an undecoded protobuf body in its message: only the
+ * printable text of it is kept.
+ */
+export function describeTableError(table: string, err: unknown): OtslakeError {
+  const e = (err ?? {}) as { code?: unknown; message?: unknown; statusCode?: unknown };
+  const message = printable(String(e.message ?? err));
+  const context = { table, rpc: 'DescribeTable' };
+  if (e.code === 'ERR_INVALID_CHAR' || e.code === 'ERR_INVALID_HTTP_TOKEN') return credentialCharacterError(`DescribeTable for ${table}`, message, context);
+  // The SDK reports a server error as {code: <HTTP status>, message: <the undecoded protobuf Error>}.
+  const httpStatus = typeof e.code === 'number' ? e.code : typeof e.statusCode === 'number' ? e.statusCode : 0;
+  const serverCode = typeof e.code === 'string' && e.code.startsWith('OTS') ? e.code : (/\bOTS[A-Za-z]+/.exec(message)?.[0] ?? '');
+  if (httpStatus === 0 && serverCode === '') {
+    return new OtslakeError('OTSL_TUNNEL_HTTP', `DescribeTable for ${table} could not reach the endpoint: ${message}`, {
+      retriable: true,
+      context: { ...context, networkCode: String(e.code ?? '') },
+    });
+  }
+  const cls = classifyServerError(serverCode, httpStatus, true);
+  const auth = cls.code === 'OTSL_TUNNEL_AUTH' || (serverCode === '' && (httpStatus === 401 || httpStatus === 403));
+  return new OtslakeError(
+    auth ? 'OTSL_TUNNEL_AUTH' : cls.code,
+    auth
+      ? `DescribeTable for ${table}: the server rejected the credentials; check source.accessKeyId / source.accessKeySecret (and the host's clock): ${message}`
+      : `DescribeTable failed for ${table}: ${message}`,
+    { retriable: !auth && cls.retriable, context: { ...context, serverCode, httpStatus } },
+  );
+}
+
+/** Control characters and undecodable bytes out, runs of them as one space; bounded length. */
+function printable(text: string): string {
+  return text
+    .replace(/[^\x20-\x7e\u00a0-\ud7ff\ue000-\ufffc]+/g, ' ')
+    .trim()
+    .slice(0, 300);
 }

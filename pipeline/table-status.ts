@@ -1,9 +1,14 @@
 /**
  * A table's status read from the outside (lake + DescribeTunnel), so that `otslake status` works
  * without a running daemon: lake version and rows, per channel the offset entry in force, the
- * server's view of the channel (state, owner, RPO/lag), the tunnel stage and full-snapshot progress.
+ * server's view of the channel (state, owner, newest checkpointed change), the tunnel stage and
+ * full-snapshot progress. The two sides are read independently: with Tablestore down the lake side
+ * is still shown (and the other way round), the failing side carries its error.
+ *
+ * No lag here: from the outside nothing tells whether changes are pending behind a quiet channel's
+ * newest checkpointed change; a running daemon's /status has the lag it measured.
  */
-import { hasCode } from '../common/errors.js';
+import { hasCode, toOtslakeError } from '../common/errors.js';
 import { typeConflictPolicyOf, type TableConfig } from '../config/load.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import { parseTxnAppId, readOffsetEntry } from '../lake/offset-log.js';
@@ -19,8 +24,8 @@ export interface ChannelStatusLine {
   type: string | null;
   state: string | null;
   owner: string | null;
-  rpoMs: number | null;
-  lagMs: number | null;
+  /** ISO time of the newest change the Tunnel holds a checkpoint past (the Tunnel's "RPO"). */
+  newestCheckpointedChangeAt: string | null;
   /** The offset entry in force (txn version); null when nothing was committed for the channel. */
   committedSeq: number | null;
   finished: boolean | null;
@@ -32,8 +37,24 @@ export interface ChannelStatusLine {
 export interface TableStatus {
   table: string;
   path: string;
-  tunnel: { name: string; id: string | null; stage: string | null; baseChannels: TunnelProgress['baseChannels'] | null; rpoMs: number | null };
-  lake: { exists: boolean; version: number | null; rows: number | null; files: number | null; mode: string | null; changeDataFeed: boolean | null };
+  tunnel: {
+    name: string;
+    id: string | null;
+    stage: string | null;
+    baseChannels: TunnelProgress['baseChannels'] | null;
+    newestCheckpointedChangeAt: string | null;
+    /** Set when the Tunnel could not be read (Tablestore down, bad credentials). */
+    error: SideError | null;
+  };
+  lake: {
+    exists: boolean;
+    version: number | null;
+    rows: number | null;
+    files: number | null;
+    mode: string | null;
+    changeDataFeed: boolean | null;
+    error: SideError | null;
+  };
   /** tables[].typeConflictPolicy in force, and the companion columns (`<name>__<type>`) it has created so far. */
   typeConflicts: { policy: string; companionColumns: string[] };
   channels: ChannelStatusLine[];
@@ -41,18 +62,28 @@ export interface TableStatus {
   fleet: TableFleet;
 }
 
+export interface SideError {
+  code: string;
+  message: string;
+}
+
+const sideError = (err: unknown): SideError => {
+  const e = toOtslakeError(err);
+  return { code: e.code, message: e.message };
+};
+const isoOf = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
 const COMPANION = /^(.+)__(long|double|boolean|string|binary)$/;
 /** How many of the newest commits the fleet's commit rate is read from. */
 const RECENT_COMMITS = 100;
 
-export async function collectTableStatus(table: TableConfig, lakeRoot: ObjectStore, client: TunnelClient, nowMs = Date.now()): Promise<TableStatus> {
+export async function collectTableStatus(table: TableConfig, lakeRoot: ObjectStore, client: TunnelClient): Promise<TableStatus> {
   const store = lakeRoot.child(table.path);
-  const tunnelId = await findTunnelId(client, table);
   const status: TableStatus = {
     table: table.table,
     path: table.path,
-    tunnel: { name: table.tunnel.name, id: tunnelId, stage: null, baseChannels: null, rpoMs: null },
-    lake: { exists: false, version: null, rows: null, files: null, mode: null, changeDataFeed: null },
+    tunnel: { name: table.tunnel.name, id: null, stage: null, baseChannels: null, newestCheckpointedChangeAt: null, error: null },
+    lake: { exists: false, version: null, rows: null, files: null, mode: null, changeDataFeed: null, error: null },
     typeConflicts: { policy: typeConflictPolicyOf(table), companionColumns: [] },
     channels: [],
     fleet: { clients: [], unownedChannels: [], commits: null },
@@ -66,8 +97,7 @@ export async function collectTableStatus(table: TableConfig, lakeRoot: ObjectSto
         type: null,
         state: null,
         owner: null,
-        rpoMs: null,
-        lagMs: null,
+        newestCheckpointedChangeAt: null,
         committedSeq: null,
         finished: null,
         recordsInLastBatch: null,
@@ -79,27 +109,31 @@ export async function collectTableStatus(table: TableConfig, lakeRoot: ObjectSto
     return l;
   };
 
-  if (tunnelId !== null) {
-    const summary = summarizeTunnel(await describeTunnel(client, table, tunnelId));
-    status.tunnel = { ...status.tunnel, stage: summary.stage, baseChannels: summary.baseChannels, rpoMs: summary.tunnelRpoMs };
-    status.fleet = { ...status.fleet, ...fleetClients(summary.channels, nowMs) };
-    for (const c of summary.channels) {
-      const l = line(c.channelId);
-      Object.assign(l, {
-        type: c.type,
-        state: c.status,
-        owner: c.owner,
-        rpoMs: c.rpoMs,
-        lagMs: c.rpoMs === null || c.status === 'TERMINATED' ? null : Math.max(0, nowMs - c.rpoMs),
+  let tunnelId: string | null = null;
+  try {
+    tunnelId = await findTunnelId(client, table);
+    status.tunnel.id = tunnelId;
+    if (tunnelId !== null) {
+      const summary = summarizeTunnel(await describeTunnel(client, table, tunnelId));
+      Object.assign(status.tunnel, {
+        stage: summary.stage,
+        baseChannels: summary.baseChannels,
+        newestCheckpointedChangeAt: isoOf(summary.checkpointedChangeAtMs),
       });
+      status.fleet = { ...status.fleet, ...fleetClients(summary.channels) };
+      for (const c of summary.channels) {
+        Object.assign(line(c.channelId), { type: c.type, state: c.status, owner: c.owner, newestCheckpointedChangeAt: isoOf(c.checkpointedChangeAtMs) });
+      }
     }
+  } catch (err) {
+    status.tunnel.error = sideError(err);
   }
 
   let snapshot;
   try {
     snapshot = await loadSnapshot(store);
   } catch (err) {
-    if (!hasCode(err, 'OTSL_LAKE_NOT_A_TABLE')) throw err;
+    if (!hasCode(err, 'OTSL_LAKE_NOT_A_TABLE')) status.lake.error = sideError(err);
   }
   if (snapshot) {
     let rows: number | null = 0;
@@ -115,6 +149,7 @@ export async function collectTableStatus(table: TableConfig, lakeRoot: ObjectSto
       files: snapshot.files.size,
       mode: conf['otslake.mode'] ?? 'changelog',
       changeDataFeed: conf['delta.enableChangeDataFeed'] === 'true',
+      error: null,
     };
     status.fleet = { ...status.fleet, commits: fleetCommits(await readCommitInfos(store, Math.max(0, snapshot.version - RECENT_COMMITS + 1))) };
     const names = new Set(snapshot.schema.fields.map((f) => f.name));
@@ -125,7 +160,8 @@ export async function collectTableStatus(table: TableConfig, lakeRoot: ObjectSto
     await Promise.all(
       [...snapshot.txns.values()].map(async (txn) => {
         const ids = parseTxnAppId(txn.appId);
-        if (!ids || ids.tunnelId !== tunnelId) return;
+        // With the Tunnel unreadable its id is unknown: show every tunnel's entries then.
+        if (!ids || (tunnelId !== null && ids.tunnelId !== tunnelId) || (tunnelId === null && status.tunnel.error === null)) return;
         const entry = await readOffsetEntry(store, ids.tunnelId, ids.channelId, txn.version);
         Object.assign(line(ids.channelId), {
           committedSeq: txn.version,
@@ -151,21 +187,28 @@ export function renderTableStatus(s: TableStatus): string {
   const base = s.tunnel.baseChannels;
   out.push(`table ${s.table} (lake path ${s.path})`);
   out.push(
-    `  lake:   ${s.lake.exists ? `${s.lake.mode} table${s.lake.changeDataFeed ? ' with change data feed' : ''}, version ${s.lake.version}, ${cell(s.lake.rows)} rows in ${s.lake.files} files` : 'no Delta table yet'}`,
+    `  lake:   ${s.lake.error ? `unreadable: ${s.lake.error.code}: ${s.lake.error.message}` : s.lake.exists ? `${s.lake.mode} table${s.lake.changeDataFeed ? ' with change data feed' : ''}, version ${s.lake.version}, ${cell(s.lake.rows)} rows in ${s.lake.files} files` : 'no Delta table yet'}`,
   );
   out.push(
     `  type conflicts: policy ${s.typeConflicts.policy}; companion columns: ${s.typeConflicts.companionColumns.length > 0 ? s.typeConflicts.companionColumns.join(', ') : 'none'}`,
   );
   out.push(
-    `  tunnel: ${s.tunnel.name} ${s.tunnel.id === null ? '(does not exist)' : `id ${s.tunnel.id}, stage ${cell(s.tunnel.stage)}`}` +
-      (base && base.total > 0 ? `, full snapshot ${base.finished}/${base.total} base channels finished` : ''),
+    `  tunnel: ${s.tunnel.name} ` +
+      (s.tunnel.error
+        ? `unreadable: ${s.tunnel.error.code}: ${s.tunnel.error.message}`
+        : s.tunnel.id === null
+          ? '(does not exist)'
+          : `id ${s.tunnel.id}, stage ${cell(s.tunnel.stage)}` +
+            (base && base.total > 0 ? `, full snapshot ${base.finished}/${base.total} base channels finished` : '')),
   );
   if (s.channels.length > 0) {
-    out.push('  channel                                   type      state       owner  seq  finished  lag');
+    // owner: the Tunnel's word; a client that stopped heartbeating keeps its channels until the Tunnel expires it.
+    out.push(
+      '  channel                                   type      state       owner                                 seq  finished  newest checkpointed change',
+    );
     for (const c of s.channels) {
-      const lag = c.lagMs === null ? '-' : `${(c.lagMs / 1000).toFixed(1)}s`;
       out.push(
-        `  ${c.channelId.padEnd(40)}  ${cell(c.type).padEnd(8)}  ${cell(c.state).padEnd(10)}  ${c.owner ? 'yes' : 'no '}    ${cell(c.committedSeq).padStart(3)}  ${cell(c.finished).padEnd(8)}  ${lag}`,
+        `  ${c.channelId.padEnd(40)}  ${cell(c.type).padEnd(8)}  ${cell(c.state).padEnd(10)}  ${cell(c.owner).padEnd(36)}  ${cell(c.committedSeq).padStart(3)}  ${cell(c.finished).padEnd(8)}  ${cell(c.newestCheckpointedChangeAt)}`,
       );
     }
   }

@@ -14,7 +14,7 @@ import { silentLogger, type Logger } from '../common/log.js';
 import { withRetry, type RetryPolicy } from '../common/retry.js';
 import { decodeMessage } from './proto.js';
 import { signRequest, type Credentials } from './signing.js';
-import { classifyServerError, isRetriableNetworkCode } from './server-errors.js';
+import { classifyServerError, credentialCharacterError, isRetriableNetworkCode } from './server-errors.js';
 
 export interface TransportOptions {
   /** e.g. 'https://myinst.cn-hangzhou.ots.aliyuncs.com' or 'http://127.0.0.1:8800'. */
@@ -125,6 +125,8 @@ export class TunnelTransport {
     const fullPath = joinPath(this.url.pathname, path);
     const headers = this.headersFor(fullPath, body);
     const ctx = attempt > 1 ? { ...context, attempts: attempt } : context;
+    const invalid = invalidHeader(headers);
+    if (invalid !== null) return Promise.reject(credentialCharacterError(path, `header ${invalid}`, ctx));
 
     return new Promise<RpcResponse>((resolve, reject) => {
       let settled = false;
@@ -284,4 +286,10 @@ function headerString(v: string | string[] | undefined): string | undefined {
 
 function isConnectPhaseCode(code: string): boolean {
   return code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH';
+}
+
+/** The name of a header whose value Node would refuse to send (CR, LF, other control characters), else null. */
+function invalidHeader(headers: Record<string, string | number>): string | null {
+  for (const [name, value] of Object.entries(headers)) if (typeof value === 'string' && /[\x00-\x08\x0a-\x1f\x7f]/.test(value)) return name;
+  return null;
 }

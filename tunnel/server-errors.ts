@@ -2,7 +2,7 @@
  * The table that turns a Tablestore/Tunnel server error code into an otslake error code and a retry
  * decision (docs/tunnel-protocol.md §Errors and retries). Kept as data so the policy is readable in one place.
  */
-import { hasCode, type ErrorCode } from '../common/errors.js';
+import { hasCode, OtslakeError, type ErrorCode, type ErrorContext } from '../common/errors.js';
 
 const AUTH_CODES = new Set(['OTSAuthFailed', 'OTSPermissionDenied', 'OTSNoPermissionAccess', 'OTSInvalidSTSToken']);
 
@@ -41,6 +41,18 @@ export function isFatalTunnelCode(serverCode: string | undefined): boolean {
 /** Socket errors after the request was sent: the server may or may not have applied it. */
 export function isRetriableNetworkCode(code: string): boolean {
   return code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'UND_ERR_SOCKET' || code === 'UNKNOWN';
+}
+
+/**
+ * Node refused to send a header: a credential holds a character HTTP forbids, most often the CR of an
+ * env file with Windows line endings. No server saw the request; retrying cannot help.
+ */
+export function credentialCharacterError(what: string, detail: string, context: ErrorContext): OtslakeError {
+  return new OtslakeError(
+    'OTSL_TUNNEL_AUTH',
+    `${what}: a credential contains a character not allowed in an HTTP header (a CR from Windows line endings, a control character); fix source.accessKeyId / source.securityToken: ${detail}`,
+    { retriable: false, context },
+  );
 }
 
 /**

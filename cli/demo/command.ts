@@ -10,8 +10,9 @@
  * State is kept between runs (the emulator's tables and tunnel, the lake), so a second `npm start`
  * continues the same table; `--fresh` starts over. Ctrl-C stops the writer, lets the daemon commit its
  * in-flight batch and closes the emulator; a second Ctrl-C abandons the batch (nothing is lost: it is
- * redone next run). With --duration the writer stops when the time is up and the daemon first catches
- * up, so the lake ends with every change.
+ * redone next run). With --duration the writer stops when the time is up and the demo ends once the lake
+ * equals the source (compare.ts: the table scanned through the SDK against the changelog replayed),
+ * so the lake ends with every change; exit 1 if it does not within CATCH_UP_MS.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -24,6 +25,8 @@ import { createLogger, type Logger } from '../../common/log.js';
 import { parseDuration } from '../../common/units.js';
 import { resolveConfig } from '../../config/load.js';
 import type { Command } from '../command.js';
+import { openStore } from '../../lake/store.js';
+import { compareLakeWithSource, type Comparison } from './compare.js';
 import { endpointHints, queryHints } from './hints.js';
 import { DemoView } from './view.js';
 import { createSdkClient, DEMO_TABLE, DemoWriter, ensureOrdersTable, type SdkConnection } from './writer.js';
@@ -32,8 +35,8 @@ import { buildDaemon } from '../../daemon/main.js';
 
 const USAGE = 'usage: otslake demo [--duration 30s] [--rate 200] [--data-dir ./data] [--fresh]';
 const CREDENTIALS = { instance: 'otslake-demo', accessKeyId: 'demo-access-key-id', accessKeySecret: 'demo-access-key-secret' } as const;
-/** After --duration, how long the daemon may take to land the last changes before it is stopped anyway. */
-const CATCH_UP_MS = 20_000;
+/** After --duration, how long the daemon may take to make the lake equal the source before the demo gives up (exit 1). */
+const CATCH_UP_MS = 30_000;
 
 interface DemoArgs {
   durationMs: number | null;
@@ -158,7 +161,11 @@ function banner(o: { args: DemoArgs; endpoint: string; created: boolean; tablePa
       '',
       ...queryHints(o.tablePath, o.configPath),
       '',
-      args.durationMs === null ? 'Ctrl-C stops the demo cleanly.' : `Running for ${Math.round(args.durationMs / 1000)}s (Ctrl-C stops earlier).`,
+      '"landed" counts every row the daemon commits, which includes the full snapshot of rows already in the table',
+      'and changes an earlier run wrote but had not landed: it may exceed "written".',
+      args.durationMs === null
+        ? 'Ctrl-C stops the demo cleanly.'
+        : `Running for ${Math.round(args.durationMs / 1000)}s (Ctrl-C stops earlier), then until the lake equals the table.`,
       '',
     ].join('\n') + '\n'
   );
@@ -212,7 +219,16 @@ async function runDemo(
     };
   };
 
-  const stops = installStops({ durationMs: args.durationMs, daemon, writer, view, out, caughtUp: () => landed >= writer.written });
+  const verification: { result: Comparison | null } = { result: null };
+  const store = openStore(pathToFileURL(tablePath).href);
+  const verify = async (): Promise<boolean> => {
+    verification.result = await compareLakeWithSource(sdk, DEMO_TABLE, store).catch((err: unknown) => {
+      log.warn('demo: comparing the lake with the source failed', { error: err });
+      return null;
+    });
+    return verification.result?.equal === true;
+  };
+  const stops = installStops({ durationMs: args.durationMs, daemon, writer, view, out, verify });
   const running = daemon.run();
   await once(daemon, 'http-listening').catch(() => undefined);
   out.write(banner({ args, endpoint: connection.endpoint, created, tablePath, httpUrl, logPath, configPath }));
@@ -235,6 +251,18 @@ async function runDemo(
     `\ndemo stopped: ${writer.written} changes written, ${landed} rows landed in ${commits} commits (Delta version ${version ?? '-'}).\n` +
       `The lake stays in ${tablePath}; run the query above, or \`npm start\` again to continue.\n`,
   );
+  if (args.durationMs !== null && code === 0) {
+    const v = verification.result;
+    if (v?.equal) out.write(`lake equals source: ${v.sourceRows} orders, key by key.\n`);
+    else {
+      out.write(
+        v
+          ? `lake does NOT equal source after ${CATCH_UP_MS / 1000}s: ${v.missing} missing, ${v.extra} extra, ${v.stale} stale of ${v.sourceRows} orders.\n`
+          : `the lake could not be compared with the source (logs: ${logPath}).\n`,
+      );
+      code = 1;
+    }
+  }
   return code;
 }
 
@@ -243,7 +271,14 @@ async function runDemo(
  * in-flight batch; a second one abandons it. With --duration the writer stops when the time is up
  * and the daemon catches up first.
  */
-function installStops(o: { durationMs: number | null; daemon: Daemon; writer: DemoWriter; view: DemoView; out: NodeJS.WriteStream; caughtUp: () => boolean }): {
+function installStops(o: {
+  durationMs: number | null;
+  daemon: Daemon;
+  writer: DemoWriter;
+  view: DemoView;
+  out: NodeJS.WriteStream;
+  verify: () => Promise<boolean>;
+}): {
   dispose(): void;
 } {
   const { daemon, writer, view, out } = o;
@@ -269,8 +304,8 @@ function installStops(o: { durationMs: number | null; daemon: Daemon; writer: De
           void (async () => {
             await writer.stop();
             view.release();
-            out.write(`\n--duration reached: writer stopped at ${writer.written} changes; letting the daemon catch up…\n`);
-            await catchUp(daemon, o.caughtUp);
+            out.write(`\n--duration reached: writer stopped at ${writer.written} changes; running until the lake equals the table…\n`);
+            await catchUp(daemon, o.verify);
             daemon.shutdown('demo duration reached');
           })();
         }, o.durationMs);
@@ -283,10 +318,15 @@ function installStops(o: { durationMs: number | null; daemon: Daemon; writer: De
   };
 }
 
-/** Resolves once `caughtUp()` holds after a batch, or after CATCH_UP_MS. */
-async function catchUp(daemon: Daemon, caughtUp: () => boolean): Promise<void> {
+/**
+ * Resolves once the lake equals the source, or after CATCH_UP_MS. Compared after each quiet batch
+ * (nothing left to read as of its start): that is when the two can be equal.
+ */
+async function catchUp(daemon: Daemon, equal: () => Promise<boolean>): Promise<void> {
   const deadline = AbortSignal.timeout(CATCH_UP_MS);
-  while (!caughtUp() && !deadline.aborted && daemon.state === 'running') {
-    await once(daemon, 'batch', { signal: deadline }).catch(() => undefined);
+  while (!deadline.aborted && daemon.state === 'running') {
+    const [, report] = (await once(daemon, 'batch', { signal: deadline }).catch(() => [null, null])) as [string | null, { quiet?: boolean } | null];
+    if (report?.quiet && (await equal())) return;
   }
+  await equal();
 }

@@ -6,6 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import { OtslakeError } from '../../common/errors.js';
+import type { RangeClient } from './compare.js';
 
 /** The few parts of the untyped `tablestore` package the demo uses. */
 interface TablestoreSdk {
@@ -15,7 +16,7 @@ interface TablestoreSdk {
   RowExistenceExpectation: { IGNORE: unknown };
 }
 
-interface SdkClient {
+interface SdkClient extends RangeClient {
   createTable(params: Record<string, unknown>): Promise<unknown>;
   listTable(params: Record<string, unknown>): Promise<{ tableNames: string[] }>;
   putRow(params: Record<string, unknown>): Promise<unknown>;

@@ -15,13 +15,14 @@ export interface RunnerStatus {
   readonly table: string;
   readonly ready: boolean;
   readonly idle: boolean;
+  readonly state?: TableStateName;
   readonly mode: string;
   readonly stage: string | null;
   readonly tunnelId: string | null;
   readonly clientId: string | null;
   readonly lakeVersion: number | null;
   readonly channels: readonly { channelId: string; committedSeq: number; finished: boolean; checkpointed: boolean }[];
-  readonly tunnelChannels: readonly { channelId: string; type: string; status: string; owner: string | null; rpoMs: number | null }[] | null;
+  readonly tunnelChannels: readonly { channelId: string; type: string; status: string; owner: string | null; checkpointedChangeAtMs: number | null }[] | null;
   readonly maintenance: Record<string, unknown> | null;
   readonly typeConflicts: readonly { column: string; policy: string; count: number }[];
 }
@@ -39,7 +40,9 @@ export interface LiveStatusInput {
   readonly nowMs: number;
 }
 
-export function tableStateOf(runner: { ready: boolean; idle: boolean }, activity: TableActivity): TableStateName {
+export function tableStateOf(runner: { ready: boolean; idle: boolean; state?: TableStateName }, activity: TableActivity): TableStateName {
+  // The runner's own health (pipeline/table-health.ts) when it reports one: it also knows 'waiting'.
+  if (runner.state !== undefined) return runner.state;
   if (!runner.ready) return 'starting';
   if (activity.failingSinceMs !== null) return 'failing';
   return runner.idle ? 'caught-up' : 'running';

@@ -12,7 +12,7 @@ import { assertContentReadable } from '../../lake/table-features.js';
 import { LocalStore } from '../../lake/local-store.js';
 import { canonicalRows, readExpectedRows, readTableRows } from './table-content.js';
 import { DAT_TARBALL, makeTempDir, removeDir, unpackDat } from './unpack.js';
-import { existsSync } from 'node:fs';
+import { optionalData } from '../helpers/conformance-data.js';
 
 /** Cases whose content needs a feature we refuse for content reads, and the feature named in the error. */
 const REFUSED: Record<string, string> = {
@@ -49,7 +49,7 @@ interface VersionMeta {
   min_writer_version: number;
 }
 
-const skip = existsSync(DAT_TARBALL) ? false : `DAT tarball not found at ${DAT_TARBALL}`;
+const skip = optionalData('DAT 0.0.3 reader conformance (test/conformance/dat.test.ts)', [DAT_TARBALL]);
 
 describe.skipIf(skip)('DAT 0.0.3 reader conformance', () => {
   let tmp: string;

@@ -3,7 +3,6 @@
  * and on a small table written here.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -12,6 +11,7 @@ import { encodeActions } from '../../lake/actions.js';
 import { LocalStore } from '../../lake/local-store.js';
 import { commitKey } from '../../lake/log-path.js';
 import { KERNEL_DATA, makeTempDir, removeDir } from './unpack.js';
+import { optionalData } from '../helpers/conformance-data.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'bin', 'otslake');
@@ -29,7 +29,7 @@ async function inspect(...args: string[]): Promise<{ code: number; stdout: strin
   }
 }
 
-describe.skipIf(!existsSync(TABLE) && `conformance table missing: ${TABLE}`)('otslake inspect', () => {
+describe.skipIf(optionalData('otslake inspect on a kernel table (test/conformance/inspect.test.ts)', [TABLE]))('otslake inspect', () => {
   let tmp: string;
   beforeAll(() => {
     // bin/otslake runs dist/, built once by test/global-setup.ts.

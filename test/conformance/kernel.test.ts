@@ -64,7 +64,7 @@ async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
   return undefined;
 }
 
-const skip = zstdSkipReason() ?? false;
+const skip = zstdSkipReason('delta-kernel-rs conformance (test/conformance/kernel.test.ts)');
 
 describe.skipIf(skip)('delta-kernel-rs conformance', () => {
   let tmp: string;

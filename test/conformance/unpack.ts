@@ -3,22 +3,22 @@
  * must not be modified). Suites call this once in beforeAll and remove the dir in afterAll.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { DAT_TARBALL, KERNEL_DATA, KERNEL_GOLDEN, optionalData, TESTDATA } from '../helpers/conformance-data.js';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-export const TESTDATA = process.env.OTSLAKE_DELTA_TESTDATA ?? path.resolve(HERE, '../../../shared/testdata/delta');
-export const KERNEL_DATA = path.join(TESTDATA, 'kernel-data');
-export const KERNEL_GOLDEN = path.join(TESTDATA, 'kernel-golden');
-export const DAT_TARBALL = path.join(TESTDATA, 'dat', 'deltalake-dat-v0.0.3.tar.gz');
+export { DAT_TARBALL, KERNEL_DATA, KERNEL_GOLDEN, TESTDATA };
 
-/** Why the zstd archives cannot be unpacked here, or null when they can. */
-export function zstdSkipReason(): string | null {
-  if (!existsSync(TESTDATA)) return `conformance data not found at ${TESTDATA}`;
+/** Why the zstd archives cannot be unpacked here (no data: warned; no zstd binary), or false when they can. */
+export function zstdSkipReason(suite: string): string | false {
+  const noData = optionalData(suite, [KERNEL_DATA, KERNEL_GOLDEN]);
+  if (noData) return noData;
   const probe = spawnSync('zstd', ['--version'], { stdio: 'ignore' });
-  return probe.status === 0 ? null : 'the zstd binary is not installed (apt-get install zstd)';
+  if (probe.status === 0) return false;
+  const reason = `${suite}: the zstd binary is not installed (apt-get install zstd)`;
+  console.warn(`SKIPPED ${reason}`);
+  return reason;
 }
 
 export function makeTempDir(prefix: string): string {

@@ -19,6 +19,11 @@ import { createTmpDir, type TmpDir } from '../helpers/tmp-dir.js';
 import { loadSnapshot } from '../../lake/snapshot.js';
 import { openStore } from '../../lake/store.js';
 import { pathToFileURL } from 'node:url';
+import { startTablestoreEmulator } from '../../emulator/tablestore/index.js';
+import { tablestoreSdk as TS } from '../helpers/emulator.js';
+
+/** The demo's fixed emulator credentials (cli/demo/command.ts). */
+const DEMO_CREDENTIALS = { instance: 'otslake-demo', accessKeyId: 'demo-access-key-id', accessKeySecret: 'demo-access-key-secret' } as const;
 
 const CLI = new URL('../../cli/main.ts', import.meta.url).href;
 let dir: TmpDir;
@@ -59,6 +64,69 @@ async function runDemo(args: string[], onStdout?: (text: string, kill: (signal: 
   return { stdout, stderr, code };
 }
 
+/**
+ * The lake against the source, independently of the demo's own check: the table scanned through the
+ * SDK (tablestore-local reopened on the demo's data dir) and the changelog read by chdb, replayed here.
+ */
+async function lakeVersusSource(dataDir: string): Promise<{ source: number; missing: number; extra: number; stale: number }> {
+  const emulator = await startTablestoreEmulator({ port: 0, ...DEMO_CREDENTIALS, dataDir: join(dataDir, 'emulator') });
+  const source = new Map<string, string>();
+  try {
+    const sdk = new TS.Client({
+      endpoint: emulator.endpoint,
+      instancename: DEMO_CREDENTIALS.instance,
+      accessKeyId: DEMO_CREDENTIALS.accessKeyId,
+      secretAccessKey: DEMO_CREDENTIALS.accessKeySecret,
+      maxRetries: 0,
+    }) as unknown as { getRange(p: Record<string, unknown>): Promise<{ rows: Record<string, unknown>[]; nextStartPrimaryKey: unknown }> };
+    const SDK = TS as unknown as { INF_MIN: unknown; INF_MAX: unknown; Direction: { FORWARD: unknown } };
+    let start: unknown = [{ order_id: SDK.INF_MIN }];
+    while (start) {
+      const page = await sdk.getRange({
+        tableName: 'orders',
+        direction: SDK.Direction.FORWARD,
+        inclusiveStartPrimaryKey: start,
+        exclusiveEndPrimaryKey: [{ order_id: SDK.INF_MAX }],
+        limit: 5000,
+      });
+      for (const r of page.rows as { primaryKey: { value: unknown }[]; attributes: { columnName: string; columnValue: unknown }[] }[]) {
+        const cols = Object.fromEntries(r.attributes.map((a) => [a.columnName, String(a.columnValue)]));
+        source.set(String(r.primaryKey[0]!.value), JSON.stringify([cols.status ?? null, cols.coupon ?? null]));
+      }
+      const next = page.nextStartPrimaryKey as { name: string; value: unknown }[] | null | undefined;
+      start = next ? next.map((c) => ({ [c.name]: c.value })) : null;
+    }
+  } finally {
+    await emulator.close();
+  }
+  const [read] = await runChdb([
+    `SELECT toString(order_id) AS k, _op, _seq, status, coupon, _deleted_columns AS del FROM deltaLakeLocal('${join(dataDir, 'lake', 'orders')}') ORDER BY ifNull(_seq, '') `,
+  ]);
+  if (!read!.ok) throw new Error(read!.error);
+  const lake = new Map<string, { status: string | null; coupon: string | null }>();
+  for (const r of read!.rows) {
+    const k = String(r.k);
+    if (r._op === 'DELETE') {
+      lake.delete(k);
+      continue;
+    }
+    const row = r._op === 'UPDATE' ? { ...(lake.get(k) ?? { status: null, coupon: null }) } : { status: null, coupon: null };
+    if (r.status !== null) row.status = String(r.status);
+    if (r.coupon !== null) row.coupon = String(r.coupon);
+    for (const c of (r.del as string[] | null) ?? []) if (c === 'status' || c === 'coupon') row[c] = null;
+    lake.set(k, row);
+  }
+  let missing = 0;
+  let stale = 0;
+  for (const [k, v] of source) {
+    const l = lake.get(k);
+    if (!l) missing++;
+    else if (JSON.stringify([l.status, l.coupon]) !== v) stale++;
+  }
+  const extra = [...lake.keys()].filter((k) => !source.has(k)).length;
+  return { source: source.size, missing, extra, stale };
+}
+
 describe('otslake demo', () => {
   it('runs for --duration, prints the query hint, and lands the orders in the lake', async () => {
     const run = await runDemo(['--duration', '8s', '--rate', '100', '--data-dir', dir.path]);
@@ -92,6 +160,10 @@ describe('otslake demo', () => {
     expect(count.get('UPDATE')).toBeGreaterThan(0);
     expect(count.get('DELETE')).toBeGreaterThan(0);
     expect([...count.values()].reduce((a, b) => a + b, 0)).toBe(landed);
+    expect(run.stdout).toMatch(/lake equals source: \d+ orders, key by key/);
+    const check = await lakeVersusSource(dir.path);
+    expect(check).toMatchObject({ missing: 0, extra: 0, stale: 0 });
+    expect(check.source).toBeGreaterThan(0);
   }, 60_000);
 
   it('continues the same table on a second run and stops cleanly on SIGINT', async () => {
@@ -114,6 +186,13 @@ describe('otslake demo', () => {
     // Same tunnel as the first run: its channels continued (same txn appIds, higher versions).
     for (const [appId, txn] of before.txns) expect(after.txns.get(appId)?.version ?? 0).toBeGreaterThanOrEqual(txn.version);
     expect([...after.txns.keys()].filter((k) => before.txns.has(k)).length).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('a --duration run that continues the table (changes left by the Ctrl-C run) ends only when the lake equals the source', async () => {
+    const run = await runDemo(['--duration', '4s', '--rate', '150', '--data-dir', dir.path]);
+    expect(run.code, run.stderr + run.stdout).toBe(0);
+    expect(run.stdout).toMatch(/lake equals source: \d+ orders, key by key/);
+    expect(await lakeVersusSource(dir.path)).toMatchObject({ missing: 0, extra: 0, stale: 0 });
   }, 60_000);
 
   it('refuses bad flags with a usage message and exit code 2', async () => {

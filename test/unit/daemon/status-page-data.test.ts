@@ -96,8 +96,8 @@ describe('liveStatus', () => {
       lakeVersion: 3,
       channels: [{ channelId: 'c1', committedSeq: 3, finished: false, checkpointed: true }],
       tunnelChannels: [
-        { channelId: 'c1', type: 'Stream', status: 'OPEN', owner: 'me', rpoMs: null },
-        { channelId: 'c2', type: 'Stream', status: 'OPEN', owner: 'other', rpoMs: null },
+        { channelId: 'c1', type: 'Stream', status: 'OPEN', owner: 'me', checkpointedChangeAtMs: null },
+        { channelId: 'c2', type: 'Stream', status: 'OPEN', owner: 'other', checkpointedChangeAtMs: null },
       ],
       maintenance: null,
       typeConflicts: [],
