@@ -12,6 +12,7 @@
  * (2 PUT cells + 1 delete), 10% DELETE; stream records with sequence info; pages of 1000.
  *
  *   npx tsx bench/channel-task.ts [--records 50000] [--runs 2] [--case task]   (--case: one case alone, e.g. to profile it)
+ *   npx tsx bench/channel-task.ts --tasks 20      then the task 20 times more: RSS and wasm memory after each (flat?)
  *
  * Prints one JSON line per figure (best of the runs) and a summary line.
  */
@@ -19,6 +20,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { wasmMemory } from 'parquet-wasm';
 import type { ChangeRecord, CellChange, PkCell } from '../emulator/tablestore/model.js';
 import { encodeStreamRecord } from '../emulator/tablestore/plainbuffer-write.js';
 import { LocalStore } from '../lake/local-store.js';
@@ -32,9 +34,17 @@ import { ChangelogRowSink } from '../workers/changelog-rows.js';
 import { BatchSchema } from '../workers/schema-map.js';
 import type { WorkerResources } from '../workers/worker-setup.js';
 
-const { values } = parseArgs({ options: { records: { type: 'string', default: '50000' }, runs: { type: 'string', default: '2' }, case: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    records: { type: 'string', default: '50000' },
+    runs: { type: 'string', default: '2' },
+    case: { type: 'string' },
+    tasks: { type: 'string', default: '0' },
+  },
+});
 const N = Number(values.records);
 const RUNS = Number(values.runs);
+const TASKS = Number(values.tasks);
 const PAGE = 1000;
 const STATUSES = ['created', 'paid', 'shipped', 'delivered', 'cancelled'];
 
@@ -233,4 +243,21 @@ if (values.case === undefined) {
       rawBytesPerRecord: Math.round(rawBytes / N),
     }),
   );
+}
+
+// Memory over consecutive tasks: a worker runs task after task, so what one task leaves behind adds up.
+if (TASKS > 0) {
+  const rss: number[] = [];
+  const wasm: number[] = [];
+  for (let t = 0; t < TASKS; t++) {
+    const dir = await mkdtemp(join(tmpdir(), `otslake-bench-task-`));
+    try {
+      await task(dir);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    rss.push(Math.round(process.memoryUsage().rss / 2 ** 20));
+    wasm.push(Math.round(wasmMemory().buffer.byteLength / 2 ** 20));
+  }
+  console.log(JSON.stringify({ bench: 'channel-task', case: 'consecutive-tasks', tasks: TASKS, records: N, rssMiB: rss, wasmMemoryMiB: wasm }));
 }
