@@ -2,7 +2,7 @@
  * The `read-channel` task: one channel's share of a micro-batch (docs/tunnel-protocol.md §Micro-batch cycle).
  *
  *   ReadRecords from startToken, page after page, until the budget, "finished", or the live tail
- *   → decode record by record into changelog rows → Parquet files in the table folder
+ *   → decode record by record straight into the Parquet column builders → files in the table folder
  *   → dead letters (if any) → claim the offset entry → return file metadata. Never commits.
  *
  * A batch ends on a page boundary: the end token is a page's next_token, so every record before it is
@@ -12,14 +12,15 @@
 import { hasCode, OtslakeError } from '../common/errors.js';
 import { claimOffsetEntry } from '../lake/offset-log.js';
 import type { ObjectStore } from '../lake/object-store.js';
-import { ParquetFileWriter, type WrittenFile } from '../lake/parquet-file.js';
+import { ParquetFileWriter, type RowFiller, type WrittenFile } from '../lake/parquet-file.js';
 import { encodeKey, keyColumnsOf } from '../lake/mirror/key-encoding.js';
 import { bucketOf } from '../lake/mirror/layout.js';
 import { stagingDirectory } from '../lake/mirror/staging.js';
 import { parseTypeConflictPolicy } from '../lake/mirror/type-conflict.js';
 import { PlainBufferDecoder } from '../tunnel/plainbuffer.js';
 import { FINISHED_TOKEN, type RecordMsg } from '../tunnel/proto.js';
-import { ChangelogRowSink } from './changelog-rows.js';
+import { ColumnarRowSink } from './columnar-rows.js';
+import { formatSequence } from './changelog-rows.js';
 import { DeadLetters } from './dead-letters.js';
 import type { ChannelTaskInput, ChannelTaskOk, TaskStats } from './protocol.js';
 import { BatchSchema, columnTypeOfPrimaryKey } from './schema-map.js';
@@ -75,7 +76,8 @@ class ChangelogFiles {
     this.directory = input.destination === 'staging' ? stagingDirectory(input.batchId) : '';
   }
 
-  append(row: Readonly<Record<string, unknown>>): void {
+  /** One row, put into the writer's column builders by `filler`. */
+  append(filler: RowFiller): void {
     if (this.writer !== null && this.writerVersion !== this.schema.version) this.retire(this.writer);
     if (this.writer === null) {
       this.writer = new ParquetFileWriter({
@@ -88,7 +90,7 @@ class ChangelogFiles {
       });
       this.writerVersion = this.schema.version;
     }
-    this.writer.appendRow(row);
+    this.writer.appendWith(filler);
     this.rows++;
   }
 
@@ -132,8 +134,8 @@ class BucketTracker {
     this.keyColumns = keyColumnsOf(input.primaryKey.map((k) => ({ name: k.name, type: columnTypeOfPrimaryKey(k.type) })));
   }
 
-  add(row: Readonly<Record<string, unknown>>): void {
-    this.seen.add(bucketOf(encodeKey(this.keyColumns, row), this.count));
+  add(sink: ColumnarRowSink): void {
+    this.seen.add(bucketOf(encodeKey(this.keyColumns, sink.primaryKeyRow(this.keyColumns)), this.count));
   }
 
   sorted(): number[] {
@@ -247,11 +249,15 @@ class RecordLander {
   readonly output: ChangelogFiles;
   readonly deadLetters: DeadLetters;
   readonly buckets: BucketTracker | null;
-  private readonly sink: ChangelogRowSink;
+  private readonly sink: ColumnarRowSink;
   private readonly deadLetteredConflicts = new Map<string, number>();
   bytesRead = 0;
-  lastSequence: string | null = null;
   newestUs = -1;
+  /** The last sequence seen, kept as numbers: formatting it per record would cost a string each. */
+  private seqSeen = false;
+  private seqEpoch = 0;
+  private seqTimestampUs = 0;
+  private seqRowIndex = 0;
 
   constructor(
     private readonly input: ChannelTaskInput,
@@ -259,7 +265,7 @@ class RecordLander {
     resources: WorkerResources,
   ) {
     this.schema = new BatchSchema(input.columns, input.primaryKey, input.discoverColumns);
-    this.sink = new ChangelogRowSink(this.schema, input.channelId, input.typeConflictPolicy ?? 'dead-letter');
+    this.sink = new ColumnarRowSink(this.schema, input.channelId, input.typeConflictPolicy ?? 'dead-letter');
     this.buckets = input.mode === 'mirror' && input.mirrorBuckets !== undefined ? new BucketTracker(input, input.mirrorBuckets) : null;
     this.deadLetters = new DeadLetters(input.channelId, input.batchId);
     this.output = new ChangelogFiles(store, this.schema, input, resources);
@@ -275,15 +281,20 @@ class RecordLander {
       return;
     }
     try {
-      decoder.decodeRecord(record, sink, { channelId: input.channelId, firstRecordIndex: recordIndex });
+      decoder.decodeRecordRaw(record, sink, { channelId: input.channelId, firstRecordIndex: recordIndex });
     } catch (err) {
       if (!hasCode(err, 'OTSL_DECODE_CORRUPT_RECORD')) throw err;
       const e = err as OtslakeError;
       this.deadLetters.addRawRecord('corrupt-record', record, place, { error: { code: e.code, message: e.message } });
       return;
     }
-    if (sink.sequence !== null) this.lastSequence = sink.sequence;
-    if (sink.timestampUs !== null && sink.timestampUs > this.newestUs) this.newestUs = sink.timestampUs;
+    if (sink.hasSequence) {
+      this.seqSeen = true;
+      this.seqEpoch = sink.seqEpoch;
+      this.seqTimestampUs = sink.seqTimestampUs;
+      this.seqRowIndex = sink.seqRowIndex;
+    }
+    if (sink.timestampUs > this.newestUs) this.newestUs = sink.timestampUs;
     if (sink.verdict !== 'ok') {
       const column = sink.problem!.column;
       if (sink.verdict === 'type-mismatch') this.deadLetteredConflicts.set(column, (this.deadLetteredConflicts.get(column) ?? 0) + 1);
@@ -291,8 +302,13 @@ class RecordLander {
       return;
     }
     sink.acceptRow();
-    this.output.append(sink.row);
-    this.buckets?.add(sink.row);
+    this.output.append(sink);
+    this.buckets?.add(sink);
+  }
+
+  /** `_seq` of the last record read that had one. */
+  get lastSequence(): string | null {
+    return this.seqSeen ? formatSequence(this.seqEpoch, this.seqTimestampUs, this.seqRowIndex) : null;
   }
 
   /** Values of the wrong type: landed in companions per the policy, or rows dead-lettered for it. */
