@@ -25,7 +25,7 @@ import { DeadLetters } from './dead-letters.js';
 import type { ChannelTaskInput, ChannelTaskOk, TaskStats } from './protocol.js';
 import { BatchSchema, columnTypeOfPrimaryKey } from './schema-map.js';
 import { threadResources, type WorkerResources } from './worker-setup.js';
-import type { TunnelClient } from '../tunnel/tunnel-client.js';
+import type { ReadRecordsResult, TunnelClient } from '../tunnel/tunnel-client.js';
 
 /** One decoder per thread: its column-name cache serves every task of the thread. */
 const decoder = new PlainBufferDecoder();
@@ -178,26 +178,52 @@ interface ReadEnd {
   readonly readRequests: number;
 }
 
-/** ReadRecords page after page until the budget, "finished", or the live tail; every record to the lander. */
+/**
+ * ReadRecords page after page until the budget, "finished", or the live tail; every record to the lander.
+ * The next page is requested before this one is decoded (its token is this page's next_token, so one
+ * request ahead is as far as a channel can go), so decoding overlaps the round trip. No request is made
+ * past a budget this page already reaches; only the time budget can leave a read page unused.
+ */
 async function readPages(input: ChannelTaskInput, client: TunnelClient, lander: RecordLander, startedMs: number): Promise<ReadEnd> {
   const { maxRecords, maxBytes, maxDurationMs } = input.budget;
+  const read = (token: string): Promise<ReadRecordsResult> => {
+    const page = client.readRecords({ tunnel_id: input.tunnelId, client_id: input.clientId, channel_id: input.channelId, token });
+    page.catch(() => undefined); // awaited below, or abandoned at the time budget: never unhandled
+    return page;
+  };
   let token = input.startToken;
+  let pending = read(token);
   let records = 0;
-  let readRequests = 0;
+  let readRequests = 1;
   for (;;) {
     const pageToken = token;
-    const page = await client.readRecords({ tunnel_id: input.tunnelId, client_id: input.clientId, channel_id: input.channelId, token: pageToken });
-    readRequests++;
+    const page = await pending;
+    token = page.next_token;
+    // The live tail (an empty page, or the server saying no more is there), or a budget this page reaches.
+    const last =
+      token === FINISHED_TOKEN ||
+      page.records.length === 0 ||
+      page.may_more_record === false ||
+      records + page.records.length >= maxRecords ||
+      lander.bytesRead + recordBytes(page.records) >= maxBytes ||
+      performance.now() - startedMs >= maxDurationMs;
+    if (!last) {
+      pending = read(token);
+      readRequests++;
+    }
     for (let i = 0; i < page.records.length; i++) lander.land(page.records[i]!, pageToken, i);
     records += page.records.length;
-    token = page.next_token;
     await lander.output.drain();
     if (token === FINISHED_TOKEN) return { token, finished: true, records, readRequests };
-    // The live tail: an empty page, or the server saying no more is there. Stop instead of spinning.
-    if (page.records.length === 0 || page.may_more_record === false) break;
-    if (records >= maxRecords || lander.bytesRead >= maxBytes || performance.now() - startedMs >= maxDurationMs) break;
+    if (last || performance.now() - startedMs >= maxDurationMs) break;
   }
   return { token, finished: false, records, readRequests };
+}
+
+function recordBytes(records: readonly RecordMsg[]): number {
+  let bytes = 0;
+  for (const r of records) bytes += r.record.byteLength + (r.origin_record?.byteLength ?? 0);
+  return bytes;
 }
 
 /** Files closed, dead letters written, the offset entry claimed (when the position moved): the task's result. */
