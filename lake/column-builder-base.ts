@@ -23,7 +23,7 @@ export class Validity {
   set(row: number, valid: boolean): void {
     if (valid) {
       if (this.bits) {
-        this.bits = grow(this.bits, (row >> 3) + 1);
+        if (this.bits.length <= row >> 3) this.bits = grow(this.bits, (row >> 3) + 1);
         this.bits[row >> 3]! |= 1 << (row & 7);
       }
       return;
@@ -75,7 +75,7 @@ export abstract class ColumnBuilder {
    * by U+FFFD, as decoding it to a JS string would), raw bytes for binary. Statistics as `append`.
    */
   appendEncoded(src: Uint8Array, at: number, len: number): void {
-    this.validity.set(this.length, true);
+    if (this.validity.bits !== null) this.validity.set(this.length, true);
     this.appendEncodedValue(src, at, len);
     this.length += 1;
   }

@@ -212,7 +212,7 @@ class BoolBuilder extends ColumnBuilder {
   }
 
   protected appendEncodedValue(src: Uint8Array, at: number): void {
-    this.bits = grow(this.bits, (this.length >> 3) + 1);
+    if (this.bits.length <= this.length >> 3) this.bits = grow(this.bits, (this.length >> 3) + 1);
     if (src[at] === 1) this.bits[this.length >> 3]! |= 1 << (this.length & 7);
   }
 

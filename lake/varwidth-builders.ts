@@ -47,7 +47,9 @@ class ByteBound {
 
   set(src: Uint8Array, at: number, len: number): void {
     if (len > this.bytes.length) this.bytes = new Uint8Array(len * 2);
-    this.bytes.set(src.subarray(at, at + len));
+    const bytes = this.bytes;
+    // A loop, not set(subarray): ascending keys (`_seq`) move the max on every row.
+    for (let i = 0; i < len; i++) bytes[i] = src[at + i]!;
     this.length = len;
   }
 
@@ -97,10 +99,11 @@ export class VarBinaryBuilder extends ColumnBuilder {
 
   protected appendEncodedValue(src: Uint8Array, at: number, len: number): void {
     const start = this.used;
-    const bytes = (this.bytes = grow(this.bytes, start + len));
+    if (this.bytes.length < start + len) this.bytes = grow(this.bytes, start + len);
+    const bytes = this.bytes;
     const isString = this.spec.type === 'string';
     let valid = true;
-    if (len < 32) {
+    if (len < 128) {
       let high = 0;
       for (let i = 0; i < len; i++) high |= bytes[start + i] = src[at + i]!;
       valid = !isString || (high & 0x80) === 0 || isUtf8(src.subarray(at, at + len));
@@ -122,9 +125,15 @@ export class VarBinaryBuilder extends ColumnBuilder {
     this.used += len;
     this.pushOffset();
     const min = this.byteMin;
-    if (min.length < 0 || compareBytes(src, at, len, min.bytes, min.length) < 0) min.set(src, at, len);
     const max = this.byteMax;
-    if (max.length < 0 || compareBytes(src, at, len, max.bytes, max.length) > 0) max.set(src, at, len);
+    if (max.length < 0) {
+      min.set(src, at, len);
+      max.set(src, at, len);
+    } else if (compareBytes(src, at, len, max.bytes, max.length) > 0) {
+      max.set(src, at, len); // above the max is not below the min: ascending keys (`_seq`) compare once
+    } else if (compareBytes(src, at, len, min.bytes, min.length) < 0) {
+      min.set(src, at, len);
+    }
   }
 
   protected override settleStats(): void {
@@ -149,7 +158,7 @@ export class VarBinaryBuilder extends ColumnBuilder {
   }
 
   private pushOffset(): void {
-    this.offsets = grow(this.offsets, this.length + 2);
+    if (this.offsets.length < this.length + 2) this.offsets = grow(this.offsets, this.length + 2);
     this.offsets[this.length + 1] = this.used;
     if (this.used > 0x7fffffff) throw this.badValue('…', 'less than 2 GiB of bytes per row group');
   }
