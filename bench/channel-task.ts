@@ -15,6 +15,7 @@
  *
  *   npx tsx bench/channel-task.ts [--records 50000] [--runs 2] [--case task]   (--case: one case alone, e.g. to profile it)
  *   npx tsx bench/channel-task.ts --tasks 20      then the task 20 times more: RSS and wasm memory after each (flat?)
+ *   … --row-group-rows 50000                      the task's row-group size (default 100,000, the daemon's)
  *
  * Prints one JSON line per figure (best of the runs) and a summary line.
  */
@@ -44,11 +45,13 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '2' },
     case: { type: 'string' },
     tasks: { type: 'string', default: '0' },
+    'row-group-rows': { type: 'string', default: '100000' },
   },
 });
 const N = Number(values.records);
 const RUNS = Number(values.runs);
 const TASKS = Number(values.tasks);
+const ROW_GROUP_ROWS = Number(values['row-group-rows']);
 const PAGE = 1000;
 const STATUSES = ['created', 'paid', 'shipped', 'delivered', 'cancelled'];
 
@@ -219,7 +222,7 @@ async function task(dir: string): Promise<number> {
   const store = new LocalStore(dir, { fsync: false });
   const byToken = new Map(pages.map((p, i) => [i === 0 ? 'start' : pages[i - 1]!.next_token, p]));
   const client = { readRecords: async (req: { token: string }) => ({ ...byToken.get(req.token)!, responseBytes: 0 }) } as unknown as TunnelClient;
-  const resources = { tunnelClient: () => client, tableStore: () => store, compression: 'zstd', rowGroupRows: 100_000 } as unknown as WorkerResources;
+  const resources = { tunnelClient: () => client, tableStore: () => store, compression: 'zstd', rowGroupRows: ROW_GROUP_ROWS } as unknown as WorkerResources;
   const input: ChannelTaskInput = {
     kind: 'read-channel',
     protocol: PROTOCOL_VERSION,
@@ -317,5 +320,15 @@ if (TASKS > 0) {
     rss.push(Math.round(process.memoryUsage().rss / 2 ** 20));
     wasm.push(Math.round(wasmMemory().buffer.byteLength / 2 ** 20));
   }
-  console.log(JSON.stringify({ bench: 'channel-task', case: 'consecutive-tasks', tasks: TASKS, records: N, rssMiB: rss, wasmMemoryMiB: wasm }));
+  console.log(
+    JSON.stringify({
+      bench: 'channel-task',
+      case: 'consecutive-tasks',
+      tasks: TASKS,
+      records: N,
+      rowGroupRows: ROW_GROUP_ROWS,
+      rssMiB: rss,
+      wasmMemoryMiB: wasm,
+    }),
+  );
 }
