@@ -88,7 +88,11 @@ export abstract class ColumnBuilder {
   protected abstract buildData(nullBitmap: Uint8Array | undefined): arrow.Data;
   protected abstract resetBuffers(): void;
 
-  /** Hands the current row group over as Arrow data and starts an empty one. */
+  /**
+   * Hands the current row group over as Arrow data and starts an empty one. The data are views of the
+   * builder's buffers, valid until the next append: the writer serialises them at once (Arrow IPC), so a
+   * row group is not copied one more time just to be copied again.
+   */
   takeRowGroup(): arrow.Data {
     const bits = this.validity.bits ? this.validity.bits.subarray(0, (this.length + 7) >> 3) : undefined;
     const data = this.buildData(bits);

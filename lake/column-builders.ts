@@ -122,7 +122,7 @@ class Int64Builder extends ColumnBuilder {
       length: this.length,
       nullCount: this.nullCountForData(),
       nullBitmap,
-      data: this.values.slice(0, this.length),
+      data: this.values.subarray(0, this.length),
     });
   }
 
@@ -188,7 +188,7 @@ class DoubleBuilder extends ColumnBuilder {
       length: this.length,
       nullCount: this.nullCountForData(),
       nullBitmap,
-      data: this.values.slice(0, this.length),
+      data: this.values.subarray(0, this.length),
     });
   }
 
@@ -222,12 +222,12 @@ class BoolBuilder extends ColumnBuilder {
       length: this.length,
       nullCount: this.nullCountForData(),
       nullBitmap,
-      data: this.bits.slice(0, (this.length + 7) >> 3),
+      data: this.bits.subarray(0, (this.length + 7) >> 3),
     });
   }
 
   protected resetBuffers(): void {
-    this.bits.fill(0);
+    this.bits = new Uint8Array(this.bits.length); // not fill(0): the row group just taken is a view of the old bits
   }
 }
 

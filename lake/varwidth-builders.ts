@@ -178,8 +178,8 @@ export class VarBinaryBuilder extends ColumnBuilder {
       type: new arrow.Utf8(),
       length: this.elementCount,
       nullCount: 0,
-      valueOffsets: this.offsets.slice(0, this.elementCount + 1),
-      data: this.bytes.slice(0, this.used),
+      valueOffsets: this.offsets.subarray(0, this.elementCount + 1),
+      data: this.bytes.subarray(0, this.used),
     });
     this.elementCount = 0;
     this.used = 0;
@@ -208,8 +208,8 @@ export class VarBinaryBuilder extends ColumnBuilder {
       length: this.length,
       nullCount: this.nullCountForData(),
       nullBitmap,
-      valueOffsets: this.offsets.slice(0, this.length + 1),
-      data: this.bytes.slice(0, this.used),
+      valueOffsets: this.offsets.subarray(0, this.length + 1),
+      data: this.bytes.subarray(0, this.used),
     } as never);
   }
 
@@ -260,7 +260,7 @@ export class StringListBuilder extends ColumnBuilder {
       length: this.length,
       nullCount: this.nullCountForData(),
       nullBitmap,
-      valueOffsets: this.offsets.slice(0, this.length + 1),
+      valueOffsets: this.offsets.subarray(0, this.length + 1),
       child: child as arrow.Data<arrow.Utf8>,
     });
   }

@@ -277,6 +277,8 @@ class RecordLander {
   readonly buckets: BucketTracker | null;
   private readonly sink: ColumnarRowSink;
   private readonly deadLetteredConflicts = new Map<string, number>();
+  /** One options object for every record: a literal per record would be garbage per record. */
+  private readonly decodeOptions: { channelId: string; firstRecordIndex: number };
   bytesRead = 0;
   newestUs = -1;
   /** The last sequence seen, kept as numbers: formatting it per record would cost a string each. */
@@ -292,6 +294,7 @@ class RecordLander {
   ) {
     this.schema = new BatchSchema(input.columns, input.primaryKey, input.discoverColumns);
     this.sink = new ColumnarRowSink(this.schema, input.channelId, input.typeConflictPolicy ?? 'dead-letter');
+    this.decodeOptions = { channelId: input.channelId, firstRecordIndex: 0 };
     this.buckets = input.mode === 'mirror' && input.mirrorBuckets !== undefined ? new BucketTracker(input, input.mirrorBuckets) : null;
     this.deadLetters = new DeadLetters(input.channelId, input.batchId);
     this.output = new ChangelogFiles(store, this.schema, input, resources);
@@ -301,17 +304,17 @@ class RecordLander {
     const { input, sink } = this;
     const size = record.record.byteLength + (record.origin_record?.byteLength ?? 0);
     this.bytesRead += size;
-    const place = { token: pageToken, recordIndex };
     if (size > input.maxRowBytes) {
-      this.deadLetters.addRawRecord('oversized-row', record, place, { bytes: size });
+      this.deadLetters.addRawRecord('oversized-row', record, { token: pageToken, recordIndex }, { bytes: size });
       return;
     }
     try {
-      decoder.decodeRecordRaw(record, sink, { channelId: input.channelId, firstRecordIndex: recordIndex });
+      this.decodeOptions.firstRecordIndex = recordIndex;
+      decoder.decodeRecordRaw(record, sink, this.decodeOptions);
     } catch (err) {
       if (!hasCode(err, 'OTSL_DECODE_CORRUPT_RECORD')) throw err;
       const e = err as OtslakeError;
-      this.deadLetters.addRawRecord('corrupt-record', record, place, { error: { code: e.code, message: e.message } });
+      this.deadLetters.addRawRecord('corrupt-record', record, { token: pageToken, recordIndex }, { error: { code: e.code, message: e.message } });
       return;
     }
     if (sink.hasSequence) {
@@ -324,7 +327,7 @@ class RecordLander {
     if (sink.verdict !== 'ok') {
       const column = sink.problem!.column;
       if (sink.verdict === 'type-mismatch') this.deadLetteredConflicts.set(column, (this.deadLetteredConflicts.get(column) ?? 0) + 1);
-      this.deadLetters.addRow(sink.verdict, record, place, sink.problem!);
+      this.deadLetters.addRow(sink.verdict, record, { token: pageToken, recordIndex }, sink.problem!);
       return;
     }
     sink.acceptRow();
