@@ -75,7 +75,7 @@ const CODECS: Record<ParquetCompression, pw.Compression> = {
 };
 
 /**
- * The dictionary rule (docs/parquet.md §Choice and why): a column gets a dictionary when, in a sample of
+ * The dictionary rule (docs/parquet.md §Settings of the channel task): a column gets a dictionary when, in a sample of
  * the file's first row group, at most this share of the values is distinct. Mostly-distinct columns (ids,
  * timestamps, `_seq`, free text) would fill a dictionary, overflow it and fall back to PLAIN, paying for
  * both: ~2x the time and ~1.6x the bytes of PLAIN + zstd. Enums (`_op`, status, cities) shrink to almost nothing.
