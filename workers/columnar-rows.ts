@@ -106,9 +106,10 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
     this.hasSequence = false;
     this.timestampUs = -1;
     this.newestCellMs = -1;
-    this.deleted.length = 0;
-    this.staged.length = 0;
-    this.conflicts.length = 0;
+    // Setting an array's length is a runtime call even when it is 0 already: only when needed.
+    if (this.deleted.length !== 0) this.deleted.length = 0;
+    if (this.staged.length !== 0) this.staged.length = 0;
+    if (this.conflicts.length !== 0) this.conflicts.length = 0;
     this.stamp = (this.stamp + 1) | 0 || 1;
   }
 
@@ -146,7 +147,8 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
       const slot = this.schema.discoverColumn(s.name, s.valueType);
       this.stage(slot.index, s.kind, s.at, s.len, s.value);
     }
-    this.staged.length = 0;
+    if (this.staged.length !== 0) this.staged.length = 0;
+    if (this.conflicts.length === 0) return;
     for (const c of this.conflicts) this.conflictCounts.set(c, (this.conflictCounts.get(c) ?? 0) + 1);
     this.conflicts.length = 0;
   }
