@@ -1,17 +1,21 @@
 /**
- * The channel task's hot path (workers/channel-task.ts readChannel: decode → changelog rows → Parquet
- * zstd → offset entry) on pre-encoded ReadRecords pages served from memory, so no HTTP is timed.
- * Beside it, in the same run, the two parts it is made of, each alone:
- *   decode-only   PlainBufferDecoder into a sink that does nothing (the floor for reading records)
- *   decode-rows   PlainBufferDecoder into the task's ChangelogRowSink, rows accepted but not written
- *                 (decode-rows − decode-only = what building changelog rows costs)
- *   write-only    ParquetFileWriter.appendRow of prebuilt row objects with the same values
- * The task should cost about decode + write; more means overhead in the row sink or the loop.
+ * The channel task's hot path (workers/channel-task.ts readChannel: decode straight into column builders →
+ * Parquet zstd → offset entry) on pre-encoded ReadRecords pages served from memory, so no HTTP is timed.
+ * Beside it, in the same run:
+ *   decode-only     PlainBufferDecoder.decodeRecordRaw into a sink that does nothing (the floor for reading records)
+ *   decode-columns  decodeRecordRaw into the task's ColumnarRowSink, rows accepted and put into column
+ *                   builders, not encoded (decode-columns − decode-only = what building the columns costs)
+ *   decode-rows     the row path: PlainBufferDecoder into ChangelogRowSink, rows accepted but not written
+ *   write-only      ParquetFileWriter.appendRow of prebuilt row objects with the same values → file
+ *   task-rows       the previous task, in this run: decode → ChangelogRowSink → appendRow → file
+ * The task should cost about decode-columns + the Parquet encode.
  *
  * Record mix: 70% PUT (2 PK + 6 attributes: strings, integer, double, boolean), 20% UPDATE
  * (2 PUT cells + 1 delete), 10% DELETE; stream records with sequence info; pages of 1000.
  *
  *   npx tsx bench/channel-task.ts [--records 50000] [--runs 2] [--case task]   (--case: one case alone, e.g. to profile it)
+ *   npx tsx bench/channel-task.ts --tasks 20      then the task 20 times more: RSS and wasm memory after each (flat?)
+ *   … --row-group-rows 50000                      the task's row-group size (default 100,000, the daemon's)
  *
  * Prints one JSON line per figure (best of the runs) and a summary line.
  */
@@ -19,22 +23,35 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { wasmMemory } from 'parquet-wasm';
 import type { ChangeRecord, CellChange, PkCell } from '../emulator/tablestore/model.js';
 import { encodeStreamRecord } from '../emulator/tablestore/plainbuffer-write.js';
 import { LocalStore } from '../lake/local-store.js';
+import { createColumnBuilder } from '../lake/column-builders.js';
 import { ParquetFileWriter } from '../lake/parquet-file.js';
-import { PlainBufferDecoder, type RecordSink } from '../tunnel/plainbuffer.js';
+import { PlainBufferDecoder, type RawRecordSink } from '../tunnel/plainbuffer.js';
 import { ActionType, type ReadRecordsResponse, type RecordMsg } from '../tunnel/proto.js';
 import type { TunnelClient } from '../tunnel/tunnel-client.js';
 import { readChannel } from '../workers/channel-task.js';
 import { PROTOCOL_VERSION, type ChannelTaskInput } from '../workers/protocol.js';
 import { ChangelogRowSink } from '../workers/changelog-rows.js';
+import { ColumnarRowSink } from '../workers/columnar-rows.js';
 import { BatchSchema } from '../workers/schema-map.js';
 import type { WorkerResources } from '../workers/worker-setup.js';
 
-const { values } = parseArgs({ options: { records: { type: 'string', default: '50000' }, runs: { type: 'string', default: '2' }, case: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    records: { type: 'string', default: '50000' },
+    runs: { type: 'string', default: '2' },
+    case: { type: 'string' },
+    tasks: { type: 'string', default: '0' },
+    'row-group-rows': { type: 'string', default: '100000' },
+  },
+});
 const N = Number(values.records);
 const RUNS = Number(values.runs);
+const TASKS = Number(values.tasks);
+const ROW_GROUP_ROWS = Number(values['row-group-rows']);
 const PAGE = 1000;
 const STATUSES = ['created', 'paid', 'shipped', 'delivered', 'cancelled'];
 
@@ -93,7 +110,8 @@ for (let start = 0; start < N; start += PAGE) {
     const { record, row } = change(i);
     const bytes = encodeStreamRecord(record, { withSequence: true });
     rawBytes += bytes.length;
-    records.push({ action_type: ACTIONS[record.action], record: bytes });
+    // As Buffers, like the wire decoder's views of a response (tunnel/read-records-wire.ts).
+    records.push({ action_type: ACTIONS[record.action], record: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
     rows.push(row);
   }
   pages.push({ records, next_token: start + PAGE >= N ? 'finished' : `t${start + PAGE}`, may_more_record: true });
@@ -114,12 +132,57 @@ const PRIMARY_KEY = [
   { name: 'order_id', type: 'INTEGER' as const },
 ];
 
-const noop: RecordSink = { beginRow() {}, primaryKey() {}, cell() {}, endRow() {} };
+const noop: RawRecordSink = { beginRow() {}, primaryKey() {}, cell() {}, endRow() {} };
 
 async function decodeOnly(): Promise<number> {
   const decoder = new PlainBufferDecoder();
   const t0 = performance.now();
-  for (const p of pages) decoder.decodeRecords(p.records, noop);
+  for (const p of pages) for (let i = 0; i < p.records.length; i++) decoder.decodeRecordRaw(p.records[i]!, noop);
+  return performance.now() - t0;
+}
+
+async function decodeColumns(): Promise<number> {
+  const decoder = new PlainBufferDecoder();
+  const schema = new BatchSchema(COLUMNS, PRIMARY_KEY, false);
+  const sink = new ColumnarRowSink(schema, 'p0');
+  const builders = schema.fileColumns().map(createColumnBuilder);
+  let accepted = 0;
+  const t0 = performance.now();
+  for (const p of pages) {
+    for (let i = 0; i < p.records.length; i++) {
+      decoder.decodeRecordRaw(p.records[i]!, sink, { channelId: 'p0', firstRecordIndex: i });
+      if (sink.verdict === 'ok') {
+        sink.acceptRow();
+        sink.fillRow(builders);
+        accepted++;
+      }
+    }
+  }
+  for (const b of builders) b.takeRowGroup();
+  const ms = performance.now() - t0;
+  if (accepted !== N) throw new Error(`decode-columns accepted ${accepted} of ${N} rows`);
+  return ms;
+}
+
+/** The row path of the previous task (decode → row objects → appendRow), for the same-run ratio. */
+async function taskRows(dir: string): Promise<number> {
+  const store = new LocalStore(dir, { fsync: false });
+  const decoder = new PlainBufferDecoder();
+  const schema = new BatchSchema(COLUMNS, PRIMARY_KEY, false);
+  const sink = new ChangelogRowSink(schema, 'p0');
+  const t0 = performance.now();
+  const writer = new ParquetFileWriter({ store, columns: schema.fileColumns(), directory: '', targetFileBytes: 128 << 20 });
+  for (const p of pages) {
+    for (let i = 0; i < p.records.length; i++) {
+      decoder.decodeRecord(p.records[i]!, sink, { channelId: 'p0', firstRecordIndex: i });
+      if (sink.verdict === 'ok') {
+        sink.acceptRow();
+        writer.appendRow(sink.row);
+      }
+    }
+    await writer.drain();
+  }
+  await writer.close();
   return performance.now() - t0;
 }
 
@@ -159,7 +222,7 @@ async function task(dir: string): Promise<number> {
   const store = new LocalStore(dir, { fsync: false });
   const byToken = new Map(pages.map((p, i) => [i === 0 ? 'start' : pages[i - 1]!.next_token, p]));
   const client = { readRecords: async (req: { token: string }) => ({ ...byToken.get(req.token)!, responseBytes: 0 }) } as unknown as TunnelClient;
-  const resources = { tunnelClient: () => client, tableStore: () => store, compression: 'zstd', rowGroupRows: 100_000 } as unknown as WorkerResources;
+  const resources = { tunnelClient: () => client, tableStore: () => store, compression: 'zstd', rowGroupRows: ROW_GROUP_ROWS } as unknown as WorkerResources;
   const input: ChannelTaskInput = {
     kind: 'read-channel',
     protocol: PROTOCOL_VERSION,
@@ -187,7 +250,14 @@ async function task(dir: string): Promise<number> {
   return ms;
 }
 
-const best: Record<string, number> = { 'decode-only': Infinity, 'decode-rows': Infinity, 'write-only': Infinity, task: Infinity };
+const best: Record<string, number> = {
+  'decode-only': Infinity,
+  'decode-columns': Infinity,
+  'decode-rows': Infinity,
+  'write-only': Infinity,
+  'task-rows': Infinity,
+  task: Infinity,
+};
 if (values.case !== undefined) {
   if (!(values.case in best)) throw new Error(`--case must be one of ${Object.keys(best).join(', ')}, got ${values.case}`);
   for (const name of Object.keys(best)) if (name !== values.case) delete best[name];
@@ -196,14 +266,15 @@ for (let run = 0; run < RUNS; run++) {
   for (const name of Object.keys(best)) {
     const dir = await mkdtemp(join(tmpdir(), `otslake-bench-task-`));
     try {
-      const ms =
-        name === 'decode-only'
-          ? await decodeOnly()
-          : name === 'decode-rows'
-            ? await decodeRows()
-            : name === 'write-only'
-              ? await writeOnly(dir)
-              : await task(dir);
+      const cases: Record<string, () => Promise<number>> = {
+        'decode-only': decodeOnly,
+        'decode-columns': decodeColumns,
+        'decode-rows': decodeRows,
+        'write-only': () => writeOnly(dir),
+        'task-rows': () => taskRows(dir),
+        task: () => task(dir),
+      };
+      const ms = await cases[name]!();
       best[name] = Math.min(best[name]!, ms);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -222,15 +293,42 @@ for (const [name, ms] of Object.entries(best)) {
     }),
   );
 }
-const parts = best['decode-only']! + best['write-only']!;
 if (values.case === undefined) {
   console.log(
     JSON.stringify({
       bench: 'channel-task',
-      summary: 'task time relative to decode-only + write-only, and to decode-rows + write-only, in this run',
-      taskOverParts: Number((best.task! / parts).toFixed(2)),
-      taskOverRowsAndWrite: Number((best.task! / (best['decode-rows']! + best['write-only']!)).toFixed(2)),
+      summary: 'same run: task speed-up over the row path, task time over decode-columns (the rest is the Parquet encode)',
+      taskSpeedupOverRows: Number((best['task-rows']! / best.task!).toFixed(2)),
+      taskOverDecodeColumns: Number((best.task! / best['decode-columns']!).toFixed(2)),
+      decodeColumnsOverDecodeRows: Number((best['decode-columns']! / best['decode-rows']!).toFixed(2)),
       rawBytesPerRecord: Math.round(rawBytes / N),
+    }),
+  );
+}
+
+// Memory over consecutive tasks: a worker runs task after task, so what one task leaves behind adds up.
+if (TASKS > 0) {
+  const rss: number[] = [];
+  const wasm: number[] = [];
+  for (let t = 0; t < TASKS; t++) {
+    const dir = await mkdtemp(join(tmpdir(), `otslake-bench-task-`));
+    try {
+      await task(dir);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    rss.push(Math.round(process.memoryUsage().rss / 2 ** 20));
+    wasm.push(Math.round(wasmMemory().buffer.byteLength / 2 ** 20));
+  }
+  console.log(
+    JSON.stringify({
+      bench: 'channel-task',
+      case: 'consecutive-tasks',
+      tasks: TASKS,
+      records: N,
+      rowGroupRows: ROW_GROUP_ROWS,
+      rssMiB: rss,
+      wasmMemoryMiB: wasm,
     }),
   );
 }

@@ -11,12 +11,14 @@
  *               − the time the SDK acknowledged the write (files mapped to rows by DuckDB). p50/p99.
  *
  *   npx tsx bench/pipeline.ts [--rows 50000] [--threads 1,2] [--rate 500] [--seconds 10]
- *   npm run build && node dist/bench/pipeline.js …   (the daemon then runs from dist/, as bin/otslake does)
+ *   npm run build && npx tsx bench/pipeline.ts --daemon dist …   (the daemon runs from dist/, as bin/otslake does:
+ *                                                               no TypeScript compiled at start-up in its CPU time)
  *
  * The Tablestore emulator runs in this process; the machine's cores are shared with it.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +35,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '1,2' },
     rate: { type: 'string', default: '500' },
     seconds: { type: 'string', default: '10' },
+    daemon: { type: 'string', default: 'auto' },
   },
 });
 const ROWS = Number(values.rows);
@@ -40,7 +43,8 @@ const THREADS = values.threads!.split(',').map(Number);
 const RATE = Number(values.rate);
 const SECONDS = Number(values.seconds);
 const CREDS = { instance: 'bench', accessKeyId: 'bench-ak', accessKeySecret: 'bench-secret' };
-const FROM_SOURCES = import.meta.url.endsWith('.ts');
+/** `--daemon dist` runs the daemon from dist/ (bin/otslake, as in production: build first) even under tsx. */
+const FROM_SOURCES = values.daemon === 'dist' ? false : import.meta.url.endsWith('.ts');
 
 /**
  * `otslake <args>` from dist/ (bin/otslake) or, under tsx, from the sources. BENCH_DAEMON_NODE_ARGS
@@ -59,7 +63,7 @@ function spawnCli(args: string[]) {
           '--',
           ...args,
         ]
-      : [fileURLToPath(new URL('../../bin/otslake', import.meta.url)), ...args]),
+      : [fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../bin/otslake' : '../../bin/otslake', import.meta.url)), ...args]),
   ];
   return spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
@@ -86,13 +90,38 @@ interface DaemonRun {
   code: number | null;
   wallMs: number;
   peakRssMiB: number | null;
+  /** CPU (user + system) of the whole daemon process, start-up included: this process's reaped-children time. */
+  cpuMs: number;
+  /** CPU of the daemon between its "table ready" and "every table caught up" log lines (/proc/<pid>/stat). */
+  ingestCpuMs: number | null;
+}
+
+const TICK_MS = 10; // USER_HZ = 100 on Linux
+
+/** utime + stime of a live process, or (fields 16, 17) of this process's waited-for children, in ms. */
+function cpuTicksMs(pid: number | 'self', children: boolean): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3 (state)
+    const at = children ? 13 : 11; // utime = field 14, cutime = field 16
+    return (Number(fields[at]) + Number(fields[at + 1])) * TICK_MS;
+  } catch {
+    return null;
+  }
 }
 
 async function runDaemon(configPath: string, extra: string[], until?: (logs: Record<string, unknown>[]) => Promise<void>): Promise<DaemonRun> {
   const started = performance.now();
+  const childCpuBefore = cpuTicksMs('self', true) ?? 0;
   const child = spawnCli(['run', '--config', configPath, ...extra]);
   const logs: Record<string, unknown>[] = [];
-  onLogLines(child.stderr!, (rec) => logs.push(rec));
+  let readyCpu: number | null = null;
+  let caughtUpCpu: number | null = null;
+  onLogLines(child.stderr!, (rec) => {
+    logs.push(rec);
+    if (rec.msg === 'table ready' && readyCpu === null) readyCpu = cpuTicksMs(child.pid!, false);
+    if (rec.msg === 'every table caught up' && caughtUpCpu === null) caughtUpCpu = cpuTicksMs(child.pid!, false);
+  });
   const exited = once(child, 'exit').then(([code]) => code as number | null);
   const peak = watchPeakRss(child.pid!, exited);
   if (until) {
@@ -100,7 +129,9 @@ async function runDaemon(configPath: string, extra: string[], until?: (logs: Rec
     child.kill('SIGTERM');
   }
   const code = await exited;
-  return { logs, code, wallMs: performance.now() - started, peakRssMiB: await peak };
+  const cpuMs = (cpuTicksMs('self', true) ?? 0) - childCpuBefore;
+  const ingestCpuMs = readyCpu !== null && caughtUpCpu !== null ? caughtUpCpu - readyCpu : null;
+  return { logs, code, wallMs: performance.now() - started, peakRssMiB: await peak, cpuMs, ingestCpuMs };
 }
 
 function logTimeMs(logs: Record<string, unknown>[], msg: string): number | null {
@@ -176,6 +207,64 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/** Write-to-visible latency at a steady write rate (see the header). */
+async function freshness(sdk: ReturnType<typeof benchSdkClient>, endpoint: string, dir: string): Promise<void> {
+  await createOrdersTable(sdk, 'fresh');
+  const lakeDir = join(dir, 'lake-fresh');
+  const configPath = join(dir, 'fresh.json');
+  await writeFile(configPath, JSON.stringify(configFor(endpoint, lakeDir, 'fresh', 'bench-fresh', 1, { intervalMs: '1s', maxDurationMs: '1s' })));
+  const ackedAt = new Map<number, number>();
+  const waitReady = async (logs: Record<string, unknown>[]) => {
+    while (!logs.some((l) => l.msg === 'table ready')) await delay(20);
+  };
+  const fresh = await runDaemon(configPath, [], async (logs) => {
+    await waitReady(logs);
+    // Writes in ticks of 20 ms (one BatchWriteRow each) at RATE rows/s; acknowledged time per row.
+    const started = performance.now();
+    let next = 1;
+    while (performance.now() - started < SECONDS * 1000) {
+      const due = Math.floor(((performance.now() - started) / 1000) * RATE) + 1;
+      if (due > next) {
+        const ids = Array.from({ length: Math.min(200, due - next) }, (_, k) => next + k);
+        next += ids.length;
+        await putOrders(sdk, 'fresh', ids);
+        const now = Date.now();
+        for (const id of ids) ackedAt.set(id, now);
+      }
+      await delay(20);
+    }
+    // Let the last writes land: until every id is in the lake or 15 s passed. Counted by id, not by the
+    // rows the commits logged: rows written while the full snapshot is read land twice (snapshot and stream).
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      const commits = logs.filter((l) => l.msg === 'batch committed').length;
+      if (commits > 0 && (await visibleAtById(join(lakeDir, 'fresh'))).size >= ackedAt.size) break;
+      await delay(250);
+    }
+  });
+  const visible = await visibleAtById(join(lakeDir, 'fresh'));
+  const latencies = [...ackedAt]
+    .filter(([id]) => visible.has(id))
+    .map(([id, at]) => Math.max(0, visible.get(id)! - at))
+    .sort((a, b) => a - b);
+  console.log(
+    JSON.stringify({
+      bench: 'pipeline.freshness',
+      rate: RATE,
+      seconds: SECONDS,
+      batchIntervalMs: 1000,
+      written: ackedAt.size,
+      visible: latencies.length,
+      p50Ms: latencies.length ? percentile(latencies, 50) : null,
+      p99Ms: latencies.length ? percentile(latencies, 99) : null,
+      maxMs: latencies.at(-1) ?? null,
+      commits: fresh.logs.filter((l) => l.msg === 'batch committed').length,
+      peakRssMiB: fresh.peakRssMiB,
+      reference: 'batch.intervalMs: a row waits on average half an interval for the next batch, plus the batch itself',
+    }),
+  );
+}
+
 const dir = await mkdtemp(join(tmpdir(), 'otslake-bench-pipeline-'));
 const emu = await startTablestoreEmulator({ port: 0, ...CREDS, dataDir: join(dir, 'ts'), partitionsPerTable: 2, tunnel: { initDelayMs: 0 } });
 try {
@@ -235,6 +324,10 @@ try {
         commits: run.logs.filter((l) => l.msg === 'batch committed').length,
         wallMs: Math.round(run.wallMs),
         peakRssMiB: run.peakRssMiB,
+        daemonCpuMs: run.cpuMs,
+        cpuUsPerRow: +((run.cpuMs * 1000) / rows).toFixed(2),
+        ingestCpuUsPerRow: run.ingestCpuMs === null ? null : +((run.ingestCpuMs * 1000) / rows).toFixed(2),
+        referenceRatio: +(rows / (ingestMs / 1000) / (ROWS / (ref.ms / 1000))).toFixed(3),
         reference: 'DuckDB COPY of the same rows to one zstd Parquet file, 1 thread',
         referenceRowsPerSec: Math.round(ROWS / (ref.ms / 1000)),
         referenceMBps: +(ref.bytes / 1e6 / (ref.ms / 1000)).toFixed(2),
@@ -243,61 +336,8 @@ try {
     );
   }
 
-  // ---- freshness ----
-  await createOrdersTable(sdk, 'fresh');
-  const lakeDir = join(dir, 'lake-fresh');
-  const configPath = join(dir, 'fresh.json');
-  await writeFile(configPath, JSON.stringify(configFor(emu.endpoint, lakeDir, 'fresh', 'bench-fresh', 1, { intervalMs: '1s', maxDurationMs: '1s' })));
-  const ackedAt = new Map<number, number>();
-  const waitReady = async (logs: Record<string, unknown>[]) => {
-    while (!logs.some((l) => l.msg === 'table ready')) await delay(20);
-  };
-  const fresh = await runDaemon(configPath, [], async (logs) => {
-    await waitReady(logs);
-    // Writes in ticks of 20 ms (one BatchWriteRow each) at RATE rows/s; acknowledged time per row.
-    const started = performance.now();
-    let next = 1;
-    while (performance.now() - started < SECONDS * 1000) {
-      const due = Math.floor(((performance.now() - started) / 1000) * RATE) + 1;
-      if (due > next) {
-        const ids = Array.from({ length: Math.min(200, due - next) }, (_, k) => next + k);
-        next += ids.length;
-        await putOrders(sdk, 'fresh', ids);
-        const now = Date.now();
-        for (const id of ids) ackedAt.set(id, now);
-      }
-      await delay(20);
-    }
-    // Let the last writes land: until every id is in the lake or 15 s passed. Counted by id, not by the
-    // rows the commits logged: rows written while the full snapshot is read land twice (snapshot and stream).
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline) {
-      const commits = logs.filter((l) => l.msg === 'batch committed').length;
-      if (commits > 0 && (await visibleAtById(join(lakeDir, 'fresh'))).size >= ackedAt.size) break;
-      await delay(250);
-    }
-  });
-  const visible = await visibleAtById(join(lakeDir, 'fresh'));
-  const latencies = [...ackedAt]
-    .filter(([id]) => visible.has(id))
-    .map(([id, at]) => Math.max(0, visible.get(id)! - at))
-    .sort((a, b) => a - b);
-  console.log(
-    JSON.stringify({
-      bench: 'pipeline.freshness',
-      rate: RATE,
-      seconds: SECONDS,
-      batchIntervalMs: 1000,
-      written: ackedAt.size,
-      visible: latencies.length,
-      p50Ms: latencies.length ? percentile(latencies, 50) : null,
-      p99Ms: latencies.length ? percentile(latencies, 99) : null,
-      maxMs: latencies.at(-1) ?? null,
-      commits: fresh.logs.filter((l) => l.msg === 'batch committed').length,
-      peakRssMiB: fresh.peakRssMiB,
-      reference: 'batch.intervalMs: a row waits on average half an interval for the next batch, plus the batch itself',
-    }),
-  );
+  // ---- freshness (--seconds 0 skips it) ----
+  if (SECONDS > 0) await freshness(sdk, emu.endpoint, dir);
 } finally {
   await emu.close();
   await rm(dir, { recursive: true, force: true });

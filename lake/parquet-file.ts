@@ -55,6 +55,8 @@ export interface WrittenFile {
 
 interface OpenFile {
   path: string;
+  /** Per column, from the file's first row group (dictionaryChoice). */
+  dictionary: boolean[];
   rows: number;
   rawBytes: number;
   emittedBytes: number;
@@ -72,7 +74,29 @@ const CODECS: Record<ParquetCompression, pw.Compression> = {
   uncompressed: pw.Compression.UNCOMPRESSED,
 };
 
-function writerProperties(columns: readonly ColumnSpec[], compression: ParquetCompression, rowGroupRows: number): pw.WriterProperties {
+/**
+ * The dictionary rule (docs/parquet.md §Settings of the channel task): a column gets a dictionary when, in a sample of
+ * the file's first row group, at most this share of the values is distinct. Mostly-distinct columns (ids,
+ * timestamps, `_seq`, free text) would fill a dictionary, overflow it and fall back to PLAIN, paying for
+ * both: ~2x the time and ~1.6x the bytes of PLAIN + zstd. Enums (`_op`, status, cities) shrink to almost nothing.
+ */
+export const DICTIONARY_MAX_DISTINCT_RATIO = 0.5;
+
+/** Per column: dictionary or not, from the row group in the builders (types without an estimate keep their default). */
+export function dictionaryChoice(builders: readonly ColumnBuilder[]): boolean[] {
+  return builders.map((b) => {
+    const ratio = b.distinctRatio();
+    if (ratio < 0) return !(b.spec.type === 'long' || b.spec.type === 'timestamp' || b.spec.type === 'double');
+    return ratio <= DICTIONARY_MAX_DISTINCT_RATIO;
+  });
+}
+
+function writerProperties(
+  columns: readonly ColumnSpec[],
+  compression: ParquetCompression,
+  rowGroupRows: number,
+  dictionary: readonly boolean[],
+): pw.WriterProperties {
   // Data Page V1: the Delta spec's default `delta.parquet.format.version` 1.0.0 and what every engine reads.
   let builder = new pw.WriterPropertiesBuilder()
     .setWriterVersion(pw.WriterVersion.V1)
@@ -80,13 +104,16 @@ function writerProperties(columns: readonly ColumnSpec[], compression: ParquetCo
     .setStatisticsEnabled(pw.EnabledStatistics.Chunk)
     .setMaxRowGroupSize(rowGroupRows)
     .setCreatedBy(ENGINE);
-  // Ids, timestamps and amounts are mostly distinct: parquet-rs would build a dictionary, overflow
-  // it and fall back, costing ~4x the time and ~1.6x the bytes of PLAIN + zstd (docs/parquet.md).
-  // DELTA_BINARY_PACKED would be smaller still, but Spark before 3.3 cannot read it vectorized.
-  for (const c of columns) {
-    if (c.type === 'long' || c.type === 'timestamp' || c.type === 'double') builder = builder.setColumnDictionaryEnabled(c.name, false);
-  }
+  // DELTA_BINARY_PACKED would make int64 columns smaller still, but Spark before 3.3 cannot read it vectorized.
+  columns.forEach((c, i) => {
+    if (c.type !== 'array<string>') builder = builder.setColumnDictionaryEnabled(c.name, dictionary[i] ?? true);
+  });
   return builder.build();
+}
+
+/** Fills one row: exactly one value (or null) per builder. */
+export interface RowFiller {
+  fillRow(builders: readonly ColumnBuilder[]): void;
 }
 
 export class ParquetFileWriter {
@@ -133,6 +160,23 @@ export class ParquetFileWriter {
   }
 
   /**
+   * Appends one row whose values `filler` puts into the builders itself (columnar callers: one value,
+   * possibly null, per builder, in column order). Like appendRow, a throw leaves the writer unusable.
+   */
+  appendWith(filler: RowFiller): void {
+    this.checkUsable();
+    try {
+      filler.fillRow(this.builders);
+    } catch (err) {
+      this.failure = err;
+      throw err;
+    }
+    const rows = this.builders[0]!.length;
+    // Summing every builder's size per row costs more than the check is worth: every 64 rows is enough.
+    if (rows >= this.rowGroupRows || ((rows & 63) === 0 && this.bufferedBytes() >= this.rowGroupBytes)) this.flushRowGroup();
+  }
+
+  /**
    * Appends one row (column name → value; a missing key is null). A value of the wrong type throws
    * OTSL_LAKE_SCHEMA and leaves the writer unusable (its columns would no longer line up): abort it.
    */
@@ -162,6 +206,8 @@ export class ParquetFileWriter {
   async close(): Promise<WrittenFile[]> {
     this.checkUsable();
     this.closed = true;
+    // A file of one row group (a channel task's usual output) is encoded in one call, no stream.
+    if (this.current === null && this.bufferedRows > 0) this.writeWholeFile();
     if (this.bufferedRows > 0) this.flushRowGroup();
     if (this.current) this.finishFile();
     const files = await Promise.all(this.uploads);
@@ -200,11 +246,14 @@ export class ParquetFileWriter {
     if (rows === 0) return;
     const rawBytes = this.bufferedBytes();
     const file = (this.current ??= this.openFile());
-    const children = this.builders.map((b) => b.takeRowGroup());
-    const struct = arrow.makeData({ type: this.structType, length: rows, nullCount: 0, children });
-    const ipc = arrow.tableToIPC(new arrow.Table([new arrow.RecordBatch(this.schema, struct)]), 'stream');
+    const ipc = this.takeRowGroupIPC(rows);
     try {
-      for (const batch of pw.Table.fromIPCStream(ipc).recordBatches()) file.controller.enqueue(batch);
+      const table = pw.Table.fromIPCStream(ipc);
+      // The batches share the table's buffers; freeing the table now (not at some GC) drops its references,
+      // and parquet-rs frees each batch once written, so wasm memory holds about one row group.
+      const batches = table.recordBatches();
+      table.free();
+      for (const batch of batches) file.controller.enqueue(batch);
     } catch (err) {
       this.failure = new OtslakeError('OTSL_PARQUET_WRITE', `encoding a row group failed: ${(err as Error).message}`, {
         cause: err,
@@ -217,12 +266,64 @@ export class ParquetFileWriter {
     if (Math.max(file.emittedBytes, file.rawBytes * this.ratio) >= this.targetFileBytes) this.finishFile();
   }
 
-  private openFile(): OpenFile {
+  /** The builders' row group as an Arrow IPC stream (the builders start an empty one). */
+  private takeRowGroupIPC(rows: number): Uint8Array {
+    const children = this.builders.map((b) => b.takeRowGroup());
+    const struct = arrow.makeData({ type: this.structType, length: rows, nullCount: 0, children });
+    return arrow.tableToIPC(new arrow.Table([new arrow.RecordBatch(this.schema, struct)]), 'stream');
+  }
+
+  /** The rows in the builders as one whole file, encoded by one writeParquet call, uploaded in one put. */
+  private writeWholeFile(): void {
+    const rows = this.bufferedRows;
+    const rawBytes = this.bufferedBytes();
+    const path = this.nextPath();
+    const dictionary = dictionaryChoice(this.builders);
+    const stats = this.takeFileStats(rows);
+    let bytes: Uint8Array;
+    try {
+      // writeParquet consumes (frees) the wasm table.
+      bytes = pw.writeParquet(
+        pw.Table.fromIPCStream(this.takeRowGroupIPC(rows)),
+        writerProperties(this.columns, this.compression, this.rowGroupRows, dictionary),
+      );
+    } catch (err) {
+      this.failure = new OtslakeError('OTSL_PARQUET_WRITE', `encoding ${path} failed: ${(err as Error).message}`, { cause: err, context: { file: path } });
+      throw this.failure;
+    }
+    const result: WrittenFile = { path, size: 0, numRecords: rows, modificationTime: 0, partitionValues: { ...this.partitionValues }, stats };
+    const upload = this.put(path, bytes).then((meta) => {
+      if (rawBytes > 0) this.ratio = meta.size / rawBytes;
+      return { ...result, size: meta.size, modificationTime: meta.lastModified };
+    });
+    upload.catch((err: unknown) => {
+      this.failure ??= err;
+    });
+    this.uploads.push(upload);
+  }
+
+  private nextPath(): string {
     const suffix = this.compression === 'uncompressed' ? '' : `.${this.compression}`;
-    const path = `${this.directory}part-${String(this.fileSeq++).padStart(5, '0')}-${randomUUID()}.c000${suffix}.parquet`;
+    return `${this.directory}part-${String(this.fileSeq++).padStart(5, '0')}-${randomUUID()}.c000${suffix}.parquet`;
+  }
+
+  /** The Delta stats of the file's rows so far; the builders' stats restart for the next file. */
+  private takeFileStats(rows: number): FileStats {
+    const stats = computeFileStats(
+      this.columns,
+      this.builders.map((b) => ({ ...b.currentStats() })),
+      rows,
+      this.options.stats,
+    );
+    for (const b of this.builders) b.resetStats();
+    return stats;
+  }
+
+  private openFile(): OpenFile {
+    const path = this.nextPath();
     let controller!: ReadableStreamDefaultController<pw.RecordBatch>;
     let onPull!: () => void;
-    const file = { path, rows: 0, rawBytes: 0, emittedBytes: 0 } as OpenFile;
+    const file = { path, dictionary: dictionaryChoice(this.builders), rows: 0, rawBytes: 0, emittedBytes: 0 } as OpenFile;
     const renewPulled = () => {
       file.pulled = new Promise<void>((resolve) => {
         onPull = resolve;
@@ -252,7 +353,7 @@ export class ParquetFileWriter {
   }
 
   private async upload(file: OpenFile, input: ReadableStream<pw.RecordBatch>): Promise<WrittenFile> {
-    const properties = writerProperties(this.columns, this.compression, this.rowGroupRows);
+    const properties = writerProperties(this.columns, this.compression, this.rowGroupRows, file.dictionary);
     const body = (async function* () {
       const output = await pw.transformParquetStream(input, properties);
       const reader = (output as ReadableStream<Uint8Array>).getReader();
@@ -267,19 +368,22 @@ export class ParquetFileWriter {
         reader.releaseLock();
       }
     })();
-    let meta;
+    const meta = await this.put(file.path, body);
+    return { ...file.result!, size: meta.size, modificationTime: meta.lastModified };
+  }
+
+  private async put(path: string, body: Uint8Array | AsyncIterable<Uint8Array>): Promise<{ size: number; lastModified: number }> {
     try {
-      meta = await this.options.store.put(file.path, body, this.options.signal ? { signal: this.options.signal } : {});
+      return await this.options.store.put(path, body, this.options.signal ? { signal: this.options.signal } : {});
     } catch (err) {
       // The store's own failures (I/O, OSS unreachable after its retries, abort) keep their code: their fix
       // is the store's, not the batch budgets'. Only what the encoder threw is a Parquet write error.
       if (isStoreError(err)) throw err;
-      throw new OtslakeError('OTSL_PARQUET_WRITE', `writing ${file.path} failed: ${(err as Error).message}`, {
+      throw new OtslakeError('OTSL_PARQUET_WRITE', `writing ${path} failed: ${(err as Error).message}`, {
         cause: err,
-        context: { file: file.path, uri: this.options.store.uri },
+        context: { file: path, uri: this.options.store.uri },
       });
     }
-    return { ...file.result!, size: meta.size, modificationTime: meta.lastModified };
   }
 
   /** Ends the current file: its stats are taken now, its upload completes in the background. */
@@ -287,13 +391,7 @@ export class ParquetFileWriter {
     const file = this.current;
     if (!file) return;
     this.current = null;
-    const stats = computeFileStats(
-      this.columns,
-      this.builders.map((b) => ({ ...b.currentStats() })),
-      file.rows,
-      this.options.stats,
-    );
-    for (const b of this.builders) b.resetStats();
+    const stats = this.takeFileStats(file.rows);
     file.result = { path: file.path, size: 0, numRecords: file.rows, modificationTime: 0, partitionValues: { ...this.partitionValues }, stats };
     void file.upload.then(
       (w) => {

@@ -7,9 +7,10 @@
  *   cell      := 0x03 0x04 u32 name [0x05 u32 len vt payload] [0x06 op] [0x07 i64 tsMs] 0x0A cellCrc
  *   cellCrc   = crc(name, vt+payload, ts, op)      rowCrc = crc(each cellCrc, deleteMarker ? 1 : 0)
  *
- * This is the product's hot path, so the decoder pushes into a sink instead of building objects: no
- * allocation per cell except the value itself (a bigint, a string, a Buffer view), and column names come
- * from a per-decoder NameCache. A cell reaches the sink only after its own checksum passed; a record that is
+ * This is the product's hot path, so the decoder pushes into a sink instead of building objects. A
+ * RawRecordSink gets each payload as a byte range (no allocation per cell at all: the ingest path); a
+ * RecordSink gets JS values (a bigint, a string, a Buffer view per cell). Column names come from a
+ * per-decoder NameCache. A cell reaches the sink only after its own checksum passed; a record that is
  * truncated or corrupt throws OTSL_DECODE_CORRUPT_RECORD and the row it was in never gets `endRow` — the
  * sink must drop a row that began but did not end. Nothing is skipped silently.
  *
@@ -62,6 +63,54 @@ export interface RecordSink {
   endRow(deleteMarker: boolean, hasSequence: boolean, epoch: number, timestampUs: number, rowIndex: number): void;
 }
 
+/**
+ * The same callbacks without the values made into JS values: a cell's payload is handed over as a byte
+ * range of the record's buffer, valid until the decode call returns — 8 little-endian bytes for INTEGER
+ * and DOUBLE, one byte (0 or 1) for BOOLEAN, the UTF-8 or raw bytes for STRING and BINARY, nothing
+ * (`len` 0) for delete cells. The columnar sink (workers/columnar-rows.ts) copies them straight into
+ * column buffers: no bigint, string or view per cell.
+ */
+export interface RawRecordSink {
+  beginRow(recordIndex: number, actionType: ActionType, origin: boolean): void;
+  primaryKey(name: string, type: ValueType, bytes: Buffer, at: number, len: number): void;
+  cell(name: string, op: CellOp, type: ValueType, bytes: Buffer, at: number, len: number, timestampMs: number): void;
+  endRow(deleteMarker: boolean, hasSequence: boolean, epoch: number, timestampUs: number, rowIndex: number): void;
+}
+
+/** A raw payload as the JS value a RecordSink gets (BINARY stays a view into `bytes`). */
+export function cellValueOf(type: ValueType, bytes: Buffer, at: number, len: number): CellValue {
+  switch (type) {
+    case VT.INTEGER:
+      return bytes.readBigInt64LE(at);
+    case VT.DOUBLE:
+      return bytes.readDoubleLE(at);
+    case VT.BOOLEAN:
+      return bytes[at] === 1;
+    case VT.STRING:
+      return bytes.toString('utf8', at, at + len);
+    default:
+      return bytes.subarray(at, at + len);
+  }
+}
+
+/** Turns raw callbacks into valued ones, for RecordSinks. */
+class ValueSink implements RawRecordSink {
+  target: RecordSink | null = null;
+
+  beginRow(recordIndex: number, actionType: ActionType, origin: boolean): void {
+    this.target!.beginRow(recordIndex, actionType, origin);
+  }
+  primaryKey(name: string, type: ValueType, bytes: Buffer, at: number, len: number): void {
+    this.target!.primaryKey(name, type, cellValueOf(type, bytes, at, len));
+  }
+  cell(name: string, op: CellOp, type: ValueType, bytes: Buffer, at: number, len: number, timestampMs: number): void {
+    this.target!.cell(name, op, type, type === VT.NONE ? undefined : cellValueOf(type, bytes, at, len), timestampMs);
+  }
+  endRow(deleteMarker: boolean, hasSequence: boolean, epoch: number, timestampUs: number, rowIndex: number): void {
+    this.target!.endRow(deleteMarker, hasSequence, epoch, timestampUs, rowIndex);
+  }
+}
+
 export interface DecodeOptions {
   /** Only for error context. */
   channelId?: string;
@@ -80,16 +129,20 @@ export class PlainBufferDecoder {
   private recordIndex = 0;
   private channelId: string | undefined;
   private origin = false;
+  private readonly values = new ValueSink();
 
   /** Decodes every record (and its origin_record) into the sink; returns the number of records. */
   decodeRecords(records: readonly RecordMsg[], sink: RecordSink, options: DecodeOptions = {}): number {
-    this.channelId = options.channelId;
-    const first = options.firstRecordIndex ?? 0;
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i]!;
-      this.recordIndex = first + i;
-      this.decodeRow(r.record, r.action_type, sink, false);
-      if (r.origin_record !== undefined && r.origin_record.length > 0) this.decodeRow(r.origin_record, r.action_type, sink, true);
+    this.values.target = sink;
+    try {
+      this.channelId = options.channelId;
+      const first = options.firstRecordIndex ?? 0;
+      for (let i = 0; i < records.length; i++) {
+        this.recordIndex = first + i;
+        this.decodeOne(records[i]!, this.values);
+      }
+    } finally {
+      this.values.target = null;
     }
     return records.length;
   }
@@ -99,7 +152,19 @@ export class PlainBufferDecoder {
     this.decodeRecords([record], sink, options);
   }
 
-  private decodeRow(bytes: Uint8Array, actionType: ActionType, sink: RecordSink, origin: boolean): void {
+  /** Decodes a single record (and its origin_record) into a raw sink: payloads as byte ranges, no values. */
+  decodeRecordRaw(record: RecordMsg, sink: RawRecordSink, options: DecodeOptions = {}): void {
+    this.channelId = options.channelId;
+    this.recordIndex = options.firstRecordIndex ?? 0;
+    this.decodeOne(record, sink);
+  }
+
+  private decodeOne(r: RecordMsg, sink: RawRecordSink): void {
+    this.decodeRow(r.record, r.action_type, sink, false);
+    if (r.origin_record !== undefined && r.origin_record.length > 0) this.decodeRow(r.origin_record, r.action_type, sink, true);
+  }
+
+  private decodeRow(bytes: Uint8Array, actionType: ActionType, sink: RawRecordSink, origin: boolean): void {
     this.buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.pos = 0;
     this.end = bytes.byteLength;
@@ -154,7 +219,7 @@ export class PlainBufferDecoder {
   private seqRowIndex = 0;
 
   /** After TAG_CELL. Returns the verified cell checksum. */
-  private readCell(sink: RecordSink, isPk: boolean): number {
+  private readCell(sink: RawRecordSink, isPk: boolean): number {
     const b = this.buf;
     if (this.nextTag() !== TAG.CELL_NAME) this.corrupt('expected TAG_CELL_NAME', -1);
     const nameLen = this.readU32();
@@ -172,35 +237,36 @@ export class PlainBufferDecoder {
 
     let tag = this.nextTag();
     let type: ValueType = VT.NONE;
-    let value: CellValue | undefined;
-    if (tag === TAG.CELL_VALUE) {
-      const valueLen = this.readU32();
+    let valueAt = 0;
+    let valueLen = 0;
+    const hasValue = tag === TAG.CELL_VALUE;
+    if (hasValue) {
+      const len = this.readU32();
       const start = this.pos;
-      const valueEnd = this.need(valueLen);
-      if (valueLen < 1) this.corrupt('empty cell value');
+      const valueEnd = this.need(len);
+      if (len < 1) this.corrupt('empty cell value');
       const vt = b[start]!;
+      valueAt = start + 1;
       switch (vt) {
         case VT.INTEGER:
-          if (valueLen !== 9) this.corrupt(`INTEGER value length ${valueLen}, expected 9`);
-          value = b.readBigInt64LE(start + 1);
-          break;
         case VT.DOUBLE:
-          if (valueLen !== 9) this.corrupt(`DOUBLE value length ${valueLen}, expected 9`);
-          value = b.readDoubleLE(start + 1);
+          if (len !== 9) this.corrupt(`${vt === VT.INTEGER ? 'INTEGER' : 'DOUBLE'} value length ${len}, expected 9`);
+          valueLen = 8;
           break;
         case VT.BOOLEAN: {
-          if (valueLen !== 2) this.corrupt(`BOOLEAN value length ${valueLen}, expected 2`);
+          if (len !== 2) this.corrupt(`BOOLEAN value length ${len}, expected 2`);
           const v = b[start + 1]!;
           if (v > 1) this.corrupt(`BOOLEAN byte ${v}, expected 0 or 1`);
-          value = v === 1;
+          valueLen = 1;
           break;
         }
         case VT.STRING:
         case VT.BINARY: {
-          if (valueLen < 5) this.corrupt(`value length ${valueLen} too short for a length prefix`);
+          if (len < 5) this.corrupt(`value length ${len} too short for a length prefix`);
           const n = this.u32At(start + 1);
-          if (n + 5 !== valueLen) this.corrupt(`payload length ${n} disagrees with value length ${valueLen}`);
-          value = vt === VT.STRING ? b.toString('utf8', start + 5, valueEnd) : b.subarray(start + 5, valueEnd);
+          if (n + 5 !== len) this.corrupt(`payload length ${n} disagrees with value length ${len}`);
+          valueAt = start + 5;
+          valueLen = n;
           break;
         }
         default:
@@ -236,20 +302,20 @@ export class PlainBufferDecoder {
     if (stored !== crc) this.corrupt(`cell "${name}" checksum mismatch (stored 0x${stored.toString(16)}, computed 0x${crc.toString(16)})`, -1);
 
     if (isPk) {
-      if (value === undefined || op >= 0 || timestampMs >= 0) this.corrupt(`primary-key cell "${name}" must have a value and no type or timestamp`);
-      sink.primaryKey(name, type, value!);
+      if (!hasValue || op >= 0 || timestampMs >= 0) this.corrupt(`primary-key cell "${name}" must have a value and no type or timestamp`);
+      sink.primaryKey(name, type, b, valueAt, valueLen);
       return crc;
     }
     // Cell forms of a Tunnel record (J:PlainBufferConversion.toRecordColumn).
     if (op < 0) {
-      if (value === undefined || timestampMs < 0) this.corrupt(`PUT cell "${name}" should have both value and timestamp`);
-      sink.cell(name, CELL_OP.PUT, type, value, timestampMs);
+      if (!hasValue || timestampMs < 0) this.corrupt(`PUT cell "${name}" should have both value and timestamp`);
+      sink.cell(name, CELL_OP.PUT, type, b, valueAt, valueLen, timestampMs);
     } else if (op === CELL_OP.DELETE_ONE_VERSION) {
-      if (value !== undefined || timestampMs < 0) this.corrupt(`DELETE_ONE_VERSION cell "${name}" should not have value but should have timestamp`);
-      sink.cell(name, CELL_OP.DELETE_ONE_VERSION, VT.NONE, undefined, timestampMs);
+      if (hasValue || timestampMs < 0) this.corrupt(`DELETE_ONE_VERSION cell "${name}" should not have value but should have timestamp`);
+      sink.cell(name, CELL_OP.DELETE_ONE_VERSION, VT.NONE, b, 0, 0, timestampMs);
     } else if (op === CELL_OP.DELETE_ALL_VERSION) {
-      if (value !== undefined || timestampMs >= 0) this.corrupt(`DELETE_ALL_VERSION cell "${name}" should not have value and timestamp`);
-      sink.cell(name, CELL_OP.DELETE_ALL_VERSION, VT.NONE, undefined, -1);
+      if (hasValue || timestampMs >= 0) this.corrupt(`DELETE_ALL_VERSION cell "${name}" should not have value and timestamp`);
+      sink.cell(name, CELL_OP.DELETE_ALL_VERSION, VT.NONE, b, 0, 0, -1);
     } else {
       this.corrupt(`unknown cell type 0x${op.toString(16)} on "${name}"`);
     }

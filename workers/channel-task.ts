@@ -2,7 +2,7 @@
  * The `read-channel` task: one channel's share of a micro-batch (docs/tunnel-protocol.md §Micro-batch cycle).
  *
  *   ReadRecords from startToken, page after page, until the budget, "finished", or the live tail
- *   → decode record by record into changelog rows → Parquet files in the table folder
+ *   → decode record by record straight into the Parquet column builders → files in the table folder
  *   → dead letters (if any) → claim the offset entry → return file metadata. Never commits.
  *
  * A batch ends on a page boundary: the end token is a page's next_token, so every record before it is
@@ -12,19 +12,20 @@
 import { hasCode, OtslakeError } from '../common/errors.js';
 import { claimOffsetEntry } from '../lake/offset-log.js';
 import type { ObjectStore } from '../lake/object-store.js';
-import { ParquetFileWriter, type WrittenFile } from '../lake/parquet-file.js';
+import { ParquetFileWriter, type RowFiller, type WrittenFile } from '../lake/parquet-file.js';
 import { encodeKey, keyColumnsOf } from '../lake/mirror/key-encoding.js';
 import { bucketOf } from '../lake/mirror/layout.js';
 import { stagingDirectory } from '../lake/mirror/staging.js';
 import { parseTypeConflictPolicy } from '../lake/mirror/type-conflict.js';
 import { PlainBufferDecoder } from '../tunnel/plainbuffer.js';
 import { FINISHED_TOKEN, type RecordMsg } from '../tunnel/proto.js';
-import { ChangelogRowSink } from './changelog-rows.js';
+import { ColumnarRowSink } from './columnar-rows.js';
+import { formatSequence } from './changelog-rows.js';
 import { DeadLetters } from './dead-letters.js';
 import type { ChannelTaskInput, ChannelTaskOk, TaskStats } from './protocol.js';
 import { BatchSchema, columnTypeOfPrimaryKey } from './schema-map.js';
 import { threadResources, type WorkerResources } from './worker-setup.js';
-import type { TunnelClient } from '../tunnel/tunnel-client.js';
+import type { ReadRecordsResult, TunnelClient } from '../tunnel/tunnel-client.js';
 
 /** One decoder per thread: its column-name cache serves every task of the thread. */
 const decoder = new PlainBufferDecoder();
@@ -75,7 +76,8 @@ class ChangelogFiles {
     this.directory = input.destination === 'staging' ? stagingDirectory(input.batchId) : '';
   }
 
-  append(row: Readonly<Record<string, unknown>>): void {
+  /** One row, put into the writer's column builders by `filler`. */
+  append(filler: RowFiller): void {
     if (this.writer !== null && this.writerVersion !== this.schema.version) this.retire(this.writer);
     if (this.writer === null) {
       this.writer = new ParquetFileWriter({
@@ -88,7 +90,7 @@ class ChangelogFiles {
       });
       this.writerVersion = this.schema.version;
     }
-    this.writer.appendRow(row);
+    this.writer.appendWith(filler);
     this.rows++;
   }
 
@@ -132,8 +134,8 @@ class BucketTracker {
     this.keyColumns = keyColumnsOf(input.primaryKey.map((k) => ({ name: k.name, type: columnTypeOfPrimaryKey(k.type) })));
   }
 
-  add(row: Readonly<Record<string, unknown>>): void {
-    this.seen.add(bucketOf(encodeKey(this.keyColumns, row), this.count));
+  add(sink: ColumnarRowSink): void {
+    this.seen.add(bucketOf(encodeKey(this.keyColumns, sink.primaryKeyRow(this.keyColumns)), this.count));
   }
 
   sorted(): number[] {
@@ -179,28 +181,55 @@ interface ReadEnd {
   readonly readRequests: number;
 }
 
-/** ReadRecords page after page until the budget, "finished", or the live tail; every record to the lander. */
+/**
+ * ReadRecords page after page until the budget, "finished", or the live tail; every record to the lander.
+ * The next page is requested before this one is decoded (its token is this page's next_token, so one
+ * request ahead is as far as a channel can go), so decoding overlaps the round trip. No request is made
+ * past a budget this page already reaches; only the time budget can leave a read page unused.
+ */
 async function readPages(input: ChannelTaskInput, client: TunnelClient, lander: RecordLander, startedMs: number): Promise<ReadEnd> {
   const { maxRecords, maxBytes, maxDurationMs } = input.budget;
+  const read = (token: string): Promise<ReadRecordsResult> => {
+    const page = client.readRecords({ tunnel_id: input.tunnelId, client_id: input.clientId, channel_id: input.channelId, token });
+    page.catch(() => undefined); // awaited below, or abandoned at the time budget: never unhandled
+    return page;
+  };
   let token = input.startToken;
+  let pending = read(token);
   let records = 0;
-  let readRequests = 0;
+  let readRequests = 1;
   for (;;) {
     const pageToken = token;
-    const page = await client.readRecords({ tunnel_id: input.tunnelId, client_id: input.clientId, channel_id: input.channelId, token: pageToken });
-    readRequests++;
+    const page = await pending;
+    token = page.next_token;
+    // The live tail (an empty page, or the server saying no more is there), or a budget this page reaches.
+    const last =
+      token === FINISHED_TOKEN ||
+      page.records.length === 0 ||
+      page.may_more_record === false ||
+      records + page.records.length >= maxRecords ||
+      lander.bytesRead + recordBytes(page.records) >= maxBytes ||
+      performance.now() - startedMs >= maxDurationMs;
+    if (!last) {
+      pending = read(token);
+      readRequests++;
+    }
     for (let i = 0; i < page.records.length; i++) lander.land(page.records[i]!, pageToken, i);
     records += page.records.length;
-    token = page.next_token;
     await lander.output.drain();
     if (token === FINISHED_TOKEN) return { token, finished: true, endedOnBudget: false, records, readRequests };
-    // The live tail: an empty page, or the server saying no more is there. Stop instead of spinning.
-    if (page.records.length === 0 || page.may_more_record === false) break;
-    if (records >= maxRecords || lander.bytesRead >= maxBytes || performance.now() - startedMs >= maxDurationMs) {
-      return { token, finished: false, endedOnBudget: true, records, readRequests };
-    }
+    // The live tail (an empty page, or the server saying no more is there): stop instead of spinning.
+    const atTail = page.records.length === 0 || page.may_more_record === false;
+    if (atTail) break;
+    if (last || performance.now() - startedMs >= maxDurationMs) return { token, finished: false, endedOnBudget: true, records, readRequests };
   }
   return { token, finished: false, endedOnBudget: false, records, readRequests };
+}
+
+function recordBytes(records: readonly RecordMsg[]): number {
+  let bytes = 0;
+  for (const r of records) bytes += r.record.byteLength + (r.origin_record?.byteLength ?? 0);
+  return bytes;
 }
 
 /** Files closed, dead letters written, the offset entry claimed (when the position moved): the task's result. */
@@ -253,11 +282,17 @@ class RecordLander {
   readonly output: ChangelogFiles;
   readonly deadLetters: DeadLetters;
   readonly buckets: BucketTracker | null;
-  private readonly sink: ChangelogRowSink;
+  private readonly sink: ColumnarRowSink;
   private readonly deadLetteredConflicts = new Map<string, number>();
+  /** One options object for every record: a literal per record would be garbage per record. */
+  private readonly decodeOptions: { channelId: string; firstRecordIndex: number };
   bytesRead = 0;
-  lastSequence: string | null = null;
   newestUs = -1;
+  /** The last sequence seen, kept as numbers: formatting it per record would cost a string each. */
+  private seqSeen = false;
+  private seqEpoch = 0;
+  private seqTimestampUs = 0;
+  private seqRowIndex = 0;
 
   constructor(
     private readonly input: ChannelTaskInput,
@@ -265,7 +300,8 @@ class RecordLander {
     resources: WorkerResources,
   ) {
     this.schema = new BatchSchema(input.columns, input.primaryKey, input.discoverColumns);
-    this.sink = new ChangelogRowSink(this.schema, input.channelId, input.typeConflictPolicy ?? 'dead-letter');
+    this.sink = new ColumnarRowSink(this.schema, input.channelId, input.typeConflictPolicy ?? 'dead-letter');
+    this.decodeOptions = { channelId: input.channelId, firstRecordIndex: 0 };
     this.buckets = input.mode === 'mirror' && input.mirrorBuckets !== undefined ? new BucketTracker(input, input.mirrorBuckets) : null;
     this.deadLetters = new DeadLetters(input.channelId, input.batchId);
     this.output = new ChangelogFiles(store, this.schema, input, resources);
@@ -275,30 +311,40 @@ class RecordLander {
     const { input, sink } = this;
     const size = record.record.byteLength + (record.origin_record?.byteLength ?? 0);
     this.bytesRead += size;
-    const place = { token: pageToken, recordIndex };
     if (size > input.maxRowBytes) {
-      this.deadLetters.addRawRecord('oversized-row', record, place, { bytes: size });
+      this.deadLetters.addRawRecord('oversized-row', record, { token: pageToken, recordIndex }, { bytes: size });
       return;
     }
     try {
-      decoder.decodeRecord(record, sink, { channelId: input.channelId, firstRecordIndex: recordIndex });
+      this.decodeOptions.firstRecordIndex = recordIndex;
+      decoder.decodeRecordRaw(record, sink, this.decodeOptions);
     } catch (err) {
       if (!hasCode(err, 'OTSL_DECODE_CORRUPT_RECORD')) throw err;
       const e = err as OtslakeError;
-      this.deadLetters.addRawRecord('corrupt-record', record, place, { error: { code: e.code, message: e.message } });
+      this.deadLetters.addRawRecord('corrupt-record', record, { token: pageToken, recordIndex }, { error: { code: e.code, message: e.message } });
       return;
     }
-    if (sink.sequence !== null) this.lastSequence = sink.sequence;
-    if (sink.timestampUs !== null && sink.timestampUs > this.newestUs) this.newestUs = sink.timestampUs;
+    if (sink.hasSequence) {
+      this.seqSeen = true;
+      this.seqEpoch = sink.seqEpoch;
+      this.seqTimestampUs = sink.seqTimestampUs;
+      this.seqRowIndex = sink.seqRowIndex;
+    }
+    if (sink.timestampUs > this.newestUs) this.newestUs = sink.timestampUs;
     if (sink.verdict !== 'ok') {
       const column = sink.problem!.column;
       if (sink.verdict === 'type-mismatch') this.deadLetteredConflicts.set(column, (this.deadLetteredConflicts.get(column) ?? 0) + 1);
-      this.deadLetters.addRow(sink.verdict, record, place, sink.problem!);
+      this.deadLetters.addRow(sink.verdict, record, { token: pageToken, recordIndex }, sink.problem!);
       return;
     }
     sink.acceptRow();
-    this.output.append(sink.row);
-    this.buckets?.add(sink.row);
+    this.output.append(sink);
+    this.buckets?.add(sink);
+  }
+
+  /** `_seq` of the last record read that had one. */
+  get lastSequence(): string | null {
+    return this.seqSeen ? formatSequence(this.seqEpoch, this.seqTimestampUs, this.seqRowIndex) : null;
   }
 
   /** Values of the wrong type: landed in companions per the policy, or rows dead-lettered for it. */

@@ -98,6 +98,8 @@ export interface ColumnSlot {
   readonly type: ColumnType;
   /** The only wire type accepted; VT.NONE (matches no value) for columns no value may fill. */
   readonly valueType: ValueType;
+  /** Position among the data columns: the column's builder in a data file of this schema. */
+  readonly index: number;
 }
 
 /** Why a name cannot become a column: it shadows a metadata column or differs from one only in case. */
@@ -201,7 +203,7 @@ export class BatchSchema {
   }
 
   private insert(name: string, type: ColumnType): ColumnSlot {
-    const slot: ColumnSlot = { name, type, valueType: valueTypeOfColumn(type) ?? VT.NONE };
+    const slot: ColumnSlot = { name, type, valueType: valueTypeOfColumn(type) ?? VT.NONE, index: this.ordered.length };
     this.slots.set(name, slot);
     this.lowerNames.add(name.toLowerCase());
     this.ordered.push(slot);

@@ -11,11 +11,18 @@ import { isMainThread, workerData } from 'node:worker_threads';
 import { OtslakeError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import type { ResolvedConfig } from '../config/load.js';
-import { DEFAULT_ROW_GROUP_ROWS, type ParquetCompression } from '../lake/parquet-file.js';
+import type { ParquetCompression } from '../lake/parquet-file.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import { openLakeStore } from '../lake/store.js';
 import { TunnelClient } from '../tunnel/tunnel-client.js';
 import { PROTOCOL_VERSION, type WorkerSetup } from './protocol.js';
+
+/**
+ * Row-group size of the files workers write. A channel task's batch (100k records by default) then
+ * makes two row groups, and wasm memory stays near 22 MiB instead of 43 MiB at 100k-row groups, at no
+ * measurable cost in speed (docs/parquet.md §Settings of the channel task).
+ */
+export const WORKER_ROW_GROUP_ROWS = 50_000;
 
 /** What a channel task needs from its thread; built lazily, cached per thread. */
 export interface WorkerResources {
@@ -35,7 +42,7 @@ export function workerSetupFrom(config: ResolvedConfig): WorkerSetup {
     protocol: PROTOCOL_VERSION,
     tablestore,
     lake,
-    parquet: { compression: 'zstd', rowGroupRows: DEFAULT_ROW_GROUP_ROWS },
+    parquet: { compression: 'zstd', rowGroupRows: WORKER_ROW_GROUP_ROWS },
     logLevel: config.log.level,
   };
 }

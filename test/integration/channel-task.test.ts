@@ -315,6 +315,57 @@ describe('budgets', () => {
   });
 });
 
+describe('reading ahead', () => {
+  it('requests the next page before it decodes the current one, and none past the record budget', async () => {
+    const TABLE = 'ahead';
+    await createStreamTable(sdk, TABLE, [{ name: 'id', type: 'INTEGER' }]);
+    const { tunnelId, session } = await ownTunnel(TABLE, TunnelType.Stream);
+    for (let i = 0; i < 10; i++)
+      await sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: [{ id: TS.Long.fromNumber(i) }], attributeColumns: [{ v: `v${i}` }] });
+    const { channelId, token } = await startChannel(session);
+    const real = resources.tunnelClient();
+    const events: string[] = [];
+    let calls = 0;
+    // A page's first record notes when the decoder reads it (its action type is read first thing).
+    const client = {
+      readRecords: async (...args: Parameters<TunnelClient['readRecords']>) => {
+        const n = ++calls;
+        events.push(`request ${n}`);
+        const page = await real.readRecords(...args);
+        const records = page.records.map((r, i) => {
+          const copy = { ...r };
+          if (i === 0)
+            Object.defineProperty(copy, 'action_type', {
+              get: () => {
+                events.push(`decode page ${n}`);
+                return r.action_type;
+              },
+            });
+          return copy;
+        });
+        return { ...page, records };
+      },
+    } as unknown as TunnelClient;
+    const result = ok(
+      await readChannel(
+        channelTaskInput({
+          table: TABLE,
+          tunnelId,
+          channelId,
+          startToken: token,
+          clientId: session.clientId!,
+          budget: { maxRecords: 8, maxBytes: 1 << 30, maxDurationMs: 20_000 },
+        }),
+        { ...resources, tunnelClient: () => client },
+      ),
+    );
+    // Pages of 4: page 2 is asked for before page 1 is decoded; page 2 reaches the budget of 8, so no page 3.
+    expect(events).toEqual(['request 1', 'request 2', 'decode page 1', 'decode page 2']);
+    expect(result.stats).toMatchObject({ records: 8, rowsWritten: 8, readRequests: 2 });
+    expect((await rowsOf(TABLE, result)).map((r) => Number(r.id))).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+});
+
 describe('BaseAndStream: base channel', () => {
   const TABLE = 'snap';
 

@@ -93,6 +93,38 @@ describe('ParquetFileWriter', () => {
     expect([0, 1, 2].map((i) => deleted.get(i)?.toArray() ?? null)).toEqual([null, ['a', 'c1'], []]);
   });
 
+  it('gives a column a dictionary only when few of its values are distinct, in one-call and streamed files alike', async () => {
+    const columns: ColumnSpec[] = [
+      { name: 'id', type: 'long', nullable: false },
+      { name: 'qty', type: 'long', nullable: true },
+      { name: 'status', type: 'string', nullable: true },
+      { name: 'user', type: 'string', nullable: true },
+      { name: 'amount', type: 'double', nullable: true },
+    ];
+    const rows = Array.from({ length: 3000 }, (_, i) => ({
+      id: BigInt(i),
+      qty: BigInt(i % 5),
+      status: ['a', 'b', 'c'][i % 3],
+      user: `user-${i * 7919}`,
+      amount: i / 3,
+    }));
+    // 5000-row groups: one group, one writeParquet call; 1000-row groups: three, streamed.
+    for (const rowGroupRows of [5000, 1000]) {
+      const [file] = await writeParquetFiles(rows, { store, columns, rowGroupRows });
+      const bytes = await readFile(path.join(dir, file!.path));
+      const meta = readParquetMetadata(bytes);
+      expect(meta.row_groups).toHaveLength(rowGroupRows === 5000 ? 1 : 3);
+      const dictionary = Object.fromEntries(
+        meta.row_groups[0]!.columns.map((c) => [
+          c.meta_data!.path_in_schema[0],
+          (c.meta_data!.encoding_stats ?? []).some((e) => e.page_type === 'DICTIONARY_PAGE'),
+        ]),
+      );
+      expect(dictionary).toEqual({ id: false, qty: true, status: true, user: false, amount: false });
+      expect(await readParquetRows(bytes)).toEqual(rows);
+    }
+  });
+
   it('computes Delta stats from the rows it wrote', async () => {
     const rows = Array.from({ length: 50 }, (_, i) => rowAt(i));
     const [f] = await writeParquetFiles(rows, { store, columns: COLUMNS });

@@ -86,7 +86,7 @@ describe('BatchSchema', () => {
     expect(schema.conflictOf('x')).toBeNull();
     schema.discoverColumn('x', VT.BINARY);
     expect(schema.version).toBe(v + 1);
-    expect(schema.lookup('x')).toEqual({ name: 'x', type: 'binary', valueType: VT.BINARY });
+    expect(schema.lookup('x')).toEqual({ name: 'x', type: 'binary', valueType: VT.BINARY, index: 1 });
     expect(schema.newColumns).toEqual([{ name: 'x', type: 'binary' }]);
     expect(
       hasCode(

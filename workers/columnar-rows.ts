@@ -1,0 +1,296 @@
+/**
+ * RawRecordSink → changelog columns (docs/changelog.md §Columns), the ingest path: the same rows as
+ * ChangelogRowSink (workers/changelog-rows.ts, which stays as the reference the differential test
+ * holds this to), without a JS object per row or a JS value per cell.
+ *
+ * While a record decodes, each data column's cell is only noted — where its payload lies in the record's
+ * bytes — so a record that ends up in the dead letters (a corrupt checksum at the row's end, a value
+ * that cannot land, a bad origin_record) has written nothing. `acceptRow` then lets the row's unknown
+ * columns join the schema, and `fillRow` (called by the Parquet writer) copies the payloads straight
+ * into the column builders: int64/double as their 8 bytes, strings as their UTF-8 bytes, `_seq` formatted
+ * into bytes. Only the rare paths make JS values: type conflicts under a policy, and mirror bucket keys.
+ */
+import { ActionType } from '../tunnel/proto.js';
+import { CELL_OP, VT, cellValueOf, type CellOp, type CellValue, type RawRecordSink, type ValueType } from '../tunnel/plainbuffer.js';
+import type { ColumnBuilder } from '../lake/column-builders.js';
+import type { RowFiller } from '../lake/parquet-file.js';
+import { resolveTypeConflict, type TypeConflictPolicy } from '../lake/mirror/type-conflict.js';
+import { formatSequence, type RowProblem, type RowVerdict, type TypeConflictCount } from './changelog-rows.js';
+import { columnTypeOfValue, valueTypeName, type BatchSchema, type ColumnSlot } from './schema-map.js';
+
+const OP_NAMES: Record<ActionType, string> = {
+  [ActionType.PUT_ROW]: 'PUT',
+  [ActionType.UPDATE_ROW]: 'UPDATE',
+  [ActionType.DELETE_ROW]: 'DELETE',
+};
+
+/** A staged cell holds a payload range of the record's bytes, or (rare paths) a JS value. */
+const RAW = 1;
+const VALUE = 2;
+
+const HEX = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
+const COLON = 0x3a;
+const TWO_32 = 4294967296;
+
+/** `%08x` of an unsigned 32-bit integer into out[at, at + 8). */
+function hex32Into(out: Uint8Array, at: number, value: number): void {
+  for (let i = 7; i >= 0; i--) {
+    out[at + i] = HEX[value & 0xf]!;
+    value >>>= 4;
+  }
+}
+
+/** A column discovered in the current row: it joins the schema only if the row is accepted. */
+interface StagedColumn {
+  name: string;
+  valueType: ValueType;
+  kind: number;
+  at: number;
+  len: number;
+  value: unknown;
+}
+
+export class ColumnarRowSink implements RawRecordSink, RowFiller {
+  verdict: RowVerdict = 'ok';
+  problem: RowProblem | null = null;
+  /** The last record's sequence, valid when `hasSequence` (stream records). */
+  hasSequence = false;
+  seqEpoch = 0;
+  seqTimestampUs = 0;
+  seqRowIndex = 0;
+  /** `_ts` of the last record in µs, or -1 for none. */
+  timestampUs = -1;
+
+  private inOrigin = false;
+  private actionType: ActionType = ActionType.PUT_ROW;
+  private newestCellMs = -1;
+  private rowBytes: Uint8Array = new Uint8Array(0);
+  /** Per data column (slot index): the row stamp that staged it, its kind, payload range or value. */
+  private stamp = 0;
+  private stamps = new Int32Array(16);
+  private kinds = new Uint8Array(16);
+  private ats = new Int32Array(16);
+  private lens = new Int32Array(16);
+  private values: unknown[] = [];
+  private readonly deleted: string[] = [];
+  private readonly staged: StagedColumn[] = [];
+  private readonly conflicts: string[] = [];
+  private readonly conflictCounts = new Map<string, number>();
+  private readonly seqBytes = new Uint8Array(34);
+
+  constructor(
+    private readonly schema: BatchSchema,
+    private readonly channelId: string,
+    private readonly policy: TypeConflictPolicy = 'dead-letter',
+  ) {}
+
+  /** Values landed under the policy so far, per original column. */
+  typeConflicts(): TypeConflictCount[] {
+    if (this.policy === 'dead-letter') return [];
+    const policy = this.policy;
+    return [...this.conflictCounts].map(([column, count]) => ({ column, policy, count }));
+  }
+
+  /** `_seq` of the last record, or null (base rows). */
+  sequenceText(): string | null {
+    return this.hasSequence ? formatSequence(this.seqEpoch, this.seqTimestampUs, this.seqRowIndex) : null;
+  }
+
+  beginRow(_recordIndex: number, actionType: ActionType, origin: boolean): void {
+    // origin_record holds the previous values; a changelog row carries only the change itself.
+    this.inOrigin = origin;
+    if (origin) return;
+    this.actionType = actionType;
+    this.verdict = 'ok';
+    this.problem = null;
+    this.hasSequence = false;
+    this.timestampUs = -1;
+    this.newestCellMs = -1;
+    // Setting an array's length is a runtime call even when it is 0 already: only when needed.
+    if (this.deleted.length !== 0) this.deleted.length = 0;
+    if (this.staged.length !== 0) this.staged.length = 0;
+    if (this.conflicts.length !== 0) this.conflicts.length = 0;
+    this.stamp = (this.stamp + 1) | 0 || 1;
+  }
+
+  primaryKey(name: string, type: ValueType, bytes: Buffer, at: number, len: number): void {
+    // A key of the wrong type has no companion: the row cannot be addressed, so it is a dead letter.
+    if (!this.inOrigin) this.put(name, type, bytes, at, len, false);
+  }
+
+  cell(name: string, op: CellOp, type: ValueType, bytes: Buffer, at: number, len: number, timestampMs: number): void {
+    if (this.inOrigin) return;
+    if (timestampMs > this.newestCellMs) this.newestCellMs = timestampMs;
+    if (op === CELL_OP.PUT) this.put(name, type, bytes, at, len, true);
+    else this.deleted.push(name);
+  }
+
+  endRow(_deleteMarker: boolean, hasSequence: boolean, epoch: number, timestampUs: number, rowIndex: number): void {
+    if (this.inOrigin) return;
+    this.hasSequence = hasSequence;
+    if (hasSequence) {
+      this.seqEpoch = epoch;
+      this.seqTimestampUs = timestampUs;
+      this.seqRowIndex = rowIndex;
+      this.timestampUs = timestampUs;
+    } else {
+      this.timestampUs = this.newestCellMs >= 0 ? this.newestCellMs * 1000 : -1;
+    }
+  }
+
+  /**
+   * Called once the whole record (origin_record included) decoded and the verdict is 'ok': the row's
+   * unknown columns join the schema now, so a record dead-lettered after all never adds a column.
+   */
+  acceptRow(): void {
+    for (const s of this.staged) {
+      const slot = this.schema.discoverColumn(s.name, s.valueType);
+      this.stage(slot.index, s.kind, s.at, s.len, s.value);
+    }
+    if (this.staged.length !== 0) this.staged.length = 0;
+    if (this.conflicts.length === 0) return;
+    for (const c of this.conflicts) this.conflictCounts.set(c, (this.conflictCounts.get(c) ?? 0) + 1);
+    this.conflicts.length = 0;
+  }
+
+  /** The accepted row into the file's builders: the data columns, then the metadata columns. */
+  fillRow(builders: readonly ColumnBuilder[]): void {
+    const n = builders.length - 5;
+    const { stamp, stamps, kinds, ats, lens, rowBytes } = this;
+    for (let i = 0; i < n; i++) {
+      const b = builders[i]!;
+      if (i >= stamps.length || stamps[i] !== stamp) b.appendNullValue();
+      else if (kinds[i] === RAW) b.appendEncoded(rowBytes, ats[i]!, lens[i]!);
+      else b.append(this.values[i]);
+    }
+    builders[n]!.append(OP_NAMES[this.actionType]);
+    if (this.timestampUs < 0) builders[n + 1]!.appendNullValue();
+    else builders[n + 1]!.append(this.timestampUs);
+    this.fillSequence(builders[n + 2]!);
+    builders[n + 3]!.append(this.channelId);
+    // Deleted columns name what an UPDATE removed; the list builder copies the names.
+    if (this.actionType === ActionType.UPDATE_ROW) builders[n + 4]!.append(this.deleted);
+    else builders[n + 4]!.appendNullValue();
+  }
+
+  /** The row's primary-key values as JS values (mirror bucket keys only). */
+  primaryKeyRow(keys: readonly { name: string }[]): Record<string, unknown> {
+    const row: Record<string, unknown> = {};
+    for (const k of keys) {
+      const slot = this.schema.lookup(k.name);
+      if (slot === undefined || this.stamps[slot.index] !== this.stamp) continue;
+      const i = slot.index;
+      row[k.name] = this.kinds[i] === RAW ? cellValueOf(slot.valueType, this.rowBytes as Buffer, this.ats[i]!, this.lens[i]!) : this.values[i];
+    }
+    return row;
+  }
+
+  private fillSequence(b: ColumnBuilder): void {
+    if (!this.hasSequence) {
+      b.appendNullValue();
+      return;
+    }
+    const ts = this.seqTimestampUs;
+    if (!(ts >= 0 && ts <= Number.MAX_SAFE_INTEGER)) {
+      b.append(this.sequenceText());
+      return;
+    }
+    // `%08x:%016x:%08x`, sortable as text within a channel (docs/plainbuffer.md §Sequence info).
+    const out = this.seqBytes;
+    const high = Math.floor(ts / TWO_32);
+    hex32Into(out, 0, this.seqEpoch >>> 0);
+    out[8] = COLON;
+    hex32Into(out, 9, high);
+    hex32Into(out, 17, ts - high * TWO_32);
+    out[25] = COLON;
+    hex32Into(out, 26, this.seqRowIndex >>> 0);
+    b.appendEncoded(out, 0, 34);
+  }
+
+  private put(name: string, type: ValueType, bytes: Buffer, at: number, len: number, resolvable: boolean): void {
+    this.rowBytes = bytes;
+    const slot = this.schema.lookup(name);
+    if (slot !== undefined) {
+      if (slot.valueType === type) this.stage(slot.index, RAW, at, len, undefined);
+      else if (resolvable && this.policy !== 'dead-letter' && type !== VT.NONE) this.putConflicting(slot, type, cellValueOf(type, bytes, at, len));
+      else this.reject('type-mismatch', { column: name, expectedType: slot.type, actualType: valueTypeName(type) });
+      return;
+    }
+    this.putUnknown(name, type, RAW, at, len, undefined);
+  }
+
+  private stage(index: number, kind: number, at: number, len: number, value: unknown): void {
+    if (index >= this.stamps.length) this.widen(index + 1);
+    this.stamps[index] = this.stamp;
+    this.kinds[index] = kind;
+    this.ats[index] = at;
+    this.lens[index] = len;
+    if (kind === VALUE) this.values[index] = value;
+  }
+
+  private widen(columns: number): void {
+    const size = Math.max(columns, this.stamps.length * 2);
+    const stamps = new Int32Array(size);
+    stamps.set(this.stamps);
+    const kinds = new Uint8Array(size);
+    kinds.set(this.kinds);
+    const ats = new Int32Array(size);
+    ats.set(this.ats);
+    const lens = new Int32Array(size);
+    lens.set(this.lens);
+    this.stamps = stamps;
+    this.kinds = kinds;
+    this.ats = ats;
+    this.lens = lens;
+  }
+
+  /** A value of the wrong type for `slot`, landed in its companion column under the policy. */
+  private putConflicting(slot: ColumnSlot, type: ValueType, value: CellValue): void {
+    const outcome = resolveTypeConflict(slot.name, slot.type, value, this.policy);
+    if (outcome.action !== 'land') {
+      this.reject('type-mismatch', { column: slot.name, expectedType: slot.type, actualType: valueTypeName(type) });
+      return;
+    }
+    const landedType = outcome.policy === 'string' ? VT.STRING : type;
+    const target = this.schema.lookup(outcome.column);
+    if (target !== undefined && target.valueType !== landedType) {
+      // The companion name is taken by a column of another type: nowhere to land it.
+      this.reject('type-mismatch', { column: slot.name, expectedType: slot.type, actualType: valueTypeName(type) });
+      return;
+    }
+    this.conflicts.push(slot.name);
+    if (target !== undefined) this.stage(target.index, VALUE, 0, 0, outcome.value);
+    else this.putUnknown(outcome.column, landedType, VALUE, 0, 0, outcome.value);
+  }
+
+  /** A column the schema does not have: discovered (staged) or rejected. */
+  private putUnknown(name: string, type: ValueType, kind: number, at: number, len: number, value: unknown): void {
+    if (!this.schema.discover) {
+      this.reject('unknown-column', { column: name, actualType: valueTypeName(type) });
+      return;
+    }
+    for (const s of this.staged) {
+      if (s.name !== name) continue;
+      if (s.valueType !== type)
+        this.reject('type-mismatch', { column: name, expectedType: columnTypeOfValue(s.valueType) ?? 'none', actualType: valueTypeName(type) });
+      return;
+    }
+    if (this.schema.conflictOf(name) !== null || type === VT.NONE || this.stagedLowerClash(name)) {
+      this.reject('column-name-conflict', { column: name, actualType: valueTypeName(type) });
+      return;
+    }
+    this.staged.push({ name, valueType: type, kind, at, len, value });
+  }
+
+  private stagedLowerClash(name: string): boolean {
+    const lower = name.toLowerCase();
+    return this.staged.some((s) => s.name.toLowerCase() === lower);
+  }
+
+  /** The first problem of a row is the one reported. */
+  private reject(verdict: RowVerdict, problem: RowProblem): void {
+    if (this.verdict !== 'ok') return;
+    this.verdict = verdict;
+    this.problem = problem;
+  }
+}
