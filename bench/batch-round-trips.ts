@@ -8,6 +8,7 @@
  * on the thread, as before this setting existed).
  *
  *   npx tsx bench/batch-round-trips.ts [--latency-ms 30] [--rounds 3] [--rows 8000]
+ *   RTT_TRACE=1 … prints each OSS request as the emulator answers it (ms clock, operation, key tail)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
