@@ -218,6 +218,40 @@ export class PlainBufferDecoder {
   private seqTimestampUs = 0;
   private seqRowIndex = 0;
 
+  /** Where the current cell's value lies, set by checkValue (fields, not a result object: this runs per cell). */
+  private valueAt = 0;
+  private valueLen = 0;
+
+  /** Checks a value of type `vt` whose bytes (type byte included) start at `start`, `len` long; sets valueAt/valueLen. */
+  private checkValue(vt: number, start: number, len: number): void {
+    this.valueAt = start + 1;
+    switch (vt) {
+      case VT.INTEGER:
+      case VT.DOUBLE:
+        if (len !== 9) this.corrupt(`${vt === VT.INTEGER ? 'INTEGER' : 'DOUBLE'} value length ${len}, expected 9`);
+        this.valueLen = 8;
+        return;
+      case VT.BOOLEAN: {
+        if (len !== 2) this.corrupt(`BOOLEAN value length ${len}, expected 2`);
+        const v = this.buf[start + 1]!;
+        if (v > 1) this.corrupt(`BOOLEAN byte ${v}, expected 0 or 1`);
+        this.valueLen = 1;
+        return;
+      }
+      case VT.STRING:
+      case VT.BINARY: {
+        if (len < 5) this.corrupt(`value length ${len} too short for a length prefix`);
+        const n = this.u32At(start + 1);
+        if (n + 5 !== len) this.corrupt(`payload length ${n} disagrees with value length ${len}`);
+        this.valueAt = start + 5;
+        this.valueLen = n;
+        return;
+      }
+      default:
+        this.corrupt(`unknown value type 0x${vt.toString(16)}`);
+    }
+  }
+
   /** After TAG_CELL. Returns the verified cell checksum. */
   private readCell(sink: RawRecordSink, isPk: boolean): number {
     const b = this.buf;
@@ -246,32 +280,9 @@ export class PlainBufferDecoder {
       const valueEnd = this.need(len);
       if (len < 1) this.corrupt('empty cell value');
       const vt = b[start]!;
-      valueAt = start + 1;
-      switch (vt) {
-        case VT.INTEGER:
-        case VT.DOUBLE:
-          if (len !== 9) this.corrupt(`${vt === VT.INTEGER ? 'INTEGER' : 'DOUBLE'} value length ${len}, expected 9`);
-          valueLen = 8;
-          break;
-        case VT.BOOLEAN: {
-          if (len !== 2) this.corrupt(`BOOLEAN value length ${len}, expected 2`);
-          const v = b[start + 1]!;
-          if (v > 1) this.corrupt(`BOOLEAN byte ${v}, expected 0 or 1`);
-          valueLen = 1;
-          break;
-        }
-        case VT.STRING:
-        case VT.BINARY: {
-          if (len < 5) this.corrupt(`value length ${len} too short for a length prefix`);
-          const n = this.u32At(start + 1);
-          if (n + 5 !== len) this.corrupt(`payload length ${n} disagrees with value length ${len}`);
-          valueAt = start + 5;
-          valueLen = n;
-          break;
-        }
-        default:
-          this.corrupt(`unknown value type 0x${vt.toString(16)}`);
-      }
+      this.checkValue(vt, start, len);
+      valueAt = this.valueAt;
+      valueLen = this.valueLen;
       type = vt as ValueType;
       // The checksum covers vt + payload (not the u32 length prefix): one contiguous range for every type.
       crc = crc8Range(crc, b, start, valueEnd);
