@@ -84,7 +84,6 @@ async function batchDurations(tasksPerThread: number, latencyMs: number): Promis
         );
       }
       next += ROWS;
-      const mark = oss.requests.length;
       const report = await nextBatch((r) => r.records > 0);
       // A batch that caught only part of the rows (the writes ran late) is not the batch we measure.
       if (report.records === ROWS) durations.push(report.durationMs);
