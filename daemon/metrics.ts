@@ -22,7 +22,7 @@ export type DaemonStateName = (typeof DAEMON_STATES)[number];
  * (channels held by a client that stopped heartbeating, until the Tunnel expires it) or failing (the
  * source or the lake keeps failing: retried with backoff).
  */
-export const TABLE_STATES = ['starting', 'running', 'caught-up', 'waiting', 'failing'] as const;
+const TABLE_STATES = ['starting', 'running', 'caught-up', 'waiting', 'failing'] as const;
 export type TableStateName = (typeof TABLE_STATES)[number];
 
 /**

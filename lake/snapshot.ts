@@ -29,8 +29,6 @@ import type { ObjectStore } from './object-store.js';
 import { assertLogReadable } from './table-features.js';
 import { commitTimestamp, summarizeCommit, type CommitSummary } from './commit-summary.js';
 
-export { readNewCommits, type CommitSummary } from './commit-summary.js';
-
 export interface Snapshot {
   version: number;
   protocol: Protocol;

@@ -177,14 +177,12 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
   const results: ChannelResult[] = [];
   const reads: ChannelRead[] = [];
   const taskErrors: { channelId: string; code: string; message: string }[] = [];
-  let failed = 0;
   let records = 0;
   let behind = false;
   let taskError: SerializedError | undefined;
   // One line per failure would flood the log while the lake or the source is down; the table runner
   // logs the table's state changes (with this error) and a periodic summary instead.
   const failedTask = (channelId: string, error: OtslakeError, what: string) => {
-    failed++;
     ctx.metrics.errorOccurred(error.code);
     taskErrors.push({ channelId, code: error.code, message: error.message });
     taskError ??= { code: error.code, message: error.message, retriable: error.retriable, context: { ...error.context, table: ctx.table.table, channelId } };
@@ -222,7 +220,7 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
       }
     }),
   );
-  return { results, failed, records, behind, reads, taskError, taskErrors };
+  return { results, failed: taskErrors.length, records, behind, reads, taskError, taskErrors };
 }
 
 /** Values a committed batch landed under the type-conflict policy: metrics and the runner's status. */

@@ -1,5 +1,5 @@
 /**
- * The per-table commit budget (issue: many daemons per table). Every daemon of a table sees every
+ * The per-table commit budget (docs/operations.md §Many daemons per table). Every daemon of a table sees every
  * commit of it (its cached view reads each new commit once), so each one can tell how many writers
  * are committing and at what rate, without a coordinator: with k writers active over the window and
  * a budget of B commits/s, a daemon that starts its batches at least k / B seconds apart keeps the
@@ -16,7 +16,7 @@ import type { CommitSummary } from '../lake/commit-summary.js';
 import { raceBackoffMs } from '../lake/transaction.js';
 
 export interface PacerOptions {
-  /** tables[].commitBudget / batch.maxCommitsPerSecond: commits per second the table may take in sum. */
+  /** batch.maxTableCommitsPerSecond: commits per second the table may take in sum, over every daemon. */
   readonly commitsPerSecond: number;
   /** This daemon's writer id (commitInfo.otslake.writer of our commits). */
   readonly writer: string;

@@ -16,6 +16,7 @@
 import { OtslakeError, toOtslakeError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { parseSchema, type Action, type Add, type Metadata } from '../lake/actions.js';
+import type { MirrorSettings } from '../lake/mirror/layout.js';
 import { mirrorFileActions, mirrorShapeOf } from '../lake/mirror/mirror-table.js';
 import { planMergeTasks } from '../lake/mirror/plan.js';
 import { deleteStaging } from '../lake/mirror/staging.js';
@@ -31,16 +32,12 @@ import { planCommit, type CommitIdentity } from './commit-plan.js';
 import type { TableView } from './table-view.js';
 
 /** The mirror layout, from the table's properties (fixed at creation), and the file size from the config. */
-export interface MirrorSettings {
-  readonly buckets: number;
-  readonly changeDataFeed: boolean;
-  readonly targetFileBytes: number;
-}
+export type MirrorCommitSettings = Pick<MirrorSettings, 'buckets' | 'changeDataFeed'> & { readonly targetFileBytes: number };
 
 export interface MirrorCommitterOptions {
   readonly store: ObjectStore;
   readonly pool: WorkerPool;
-  readonly settings: MirrorSettings;
+  readonly settings: MirrorCommitSettings;
   readonly identity: CommitIdentity;
   readonly table: string;
   readonly tablePath: string;

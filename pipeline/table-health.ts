@@ -52,8 +52,6 @@ export interface TableHealthOptions {
   summaryIntervalMs?: number;
   now?: () => number;
   random?: () => number;
-  /** Every state change, for metrics. */
-  onState?: (state: TableState) => void;
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -83,10 +81,6 @@ export class TableHealth {
 
   get state(): TableState {
     return this.stateValue;
-  }
-
-  get failing(): boolean {
-    return this.stateValue === 'failing';
   }
 
   get lastSuccessfulBatchMs(): number | null {
@@ -211,11 +205,10 @@ export class TableHealth {
     const routine = (previous === 'running' && next === 'caught-up') || (previous === 'caught-up' && next === 'running');
     const level = next === 'failing' ? 'error' : next === 'waiting' ? 'warn' : routine ? 'debug' : 'info';
     this.options.log[level]('table state changed', { table: this.options.table, from: previous, to: next, ...fields });
-    this.options.onState?.(next);
   }
 }
 
-export function waitingText(waitingFor: readonly WaitingClient[]): string {
+function waitingText(waitingFor: readonly WaitingClient[]): string {
   return waitingFor
     .map(
       (w) =>

@@ -473,7 +473,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         : [],
       lastBatch: this.lastBatch,
       stage: this.progress?.stage ?? null,
-      /** Every channel of the tunnel as the last DescribeTunnel (after a quiet batch) saw it: state, owner, newest checkpointed change. */
+      /** Every channel of the tunnel as the last DescribeTunnel saw it (after a batch at the tail, else at most PROGRESS_REFRESH_MS old): state, owner, newest checkpointed change. */
       tunnelChannels: this.progress?.channels ?? null,
       fleet: ctx ? this.fleet(ctx) : null,
       lastError: health.lastError,

@@ -95,7 +95,7 @@ export function sdkPrimaryKeyDescriber(source: TablestoreConnection): DescribePr
  * classified like our own calls. The SDK may put an undecoded protobuf body in its message: only the
  * printable text of it is kept.
  */
-export function describeTableError(table: string, err: unknown): OtslakeError {
+function describeTableError(table: string, err: unknown): OtslakeError {
   const e = (err ?? {}) as { code?: unknown; message?: unknown; statusCode?: unknown };
   const message = printable(String(e.message ?? err));
   const context = { table, rpc: 'DescribeTable' };

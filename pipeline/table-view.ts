@@ -12,8 +12,8 @@
 import type { Logger } from '../common/log.js';
 import type { Metadata } from '../lake/actions.js';
 import type { ObjectStore } from '../lake/object-store.js';
-import type { CommitSummary } from '../lake/commit-summary.js';
-import { loadSnapshot, readNewCommits } from '../lake/snapshot.js';
+import { readNewCommits, type CommitSummary } from '../lake/commit-summary.js';
+import { loadSnapshot } from '../lake/snapshot.js';
 import type { ChannelPositions } from './channel-positions.js';
 
 export interface TableView {

@@ -22,7 +22,7 @@ import { PROTOCOL_VERSION, type WorkerSetup } from './protocol.js';
  * makes two row groups, and wasm memory stays near 22 MiB instead of 43 MiB at 100k-row groups, at no
  * measurable cost in speed (docs/parquet.md §Settings of the channel task).
  */
-export const WORKER_ROW_GROUP_ROWS = 50_000;
+const WORKER_ROW_GROUP_ROWS = 50_000;
 
 /** What a channel task needs from its thread; built lazily, cached per thread. */
 export interface WorkerResources {

@@ -5,6 +5,7 @@
  * by chdb (an independent Delta reader).
  */
 import { once, type EventEmitter } from 'node:events';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ResolvedConfig } from '../../config/load.js';
@@ -44,6 +45,11 @@ export interface Harness {
   lake: TmpDir;
   tablePath: string;
   config(overrides?: Record<string, unknown>): ResolvedConfig;
+  /**
+   * Writes `config` as the file `otslake.json` for an `otslake` process (its source is this emulator with
+   * its credentials, under the keys `config.source` gives) and returns its path.
+   */
+  writeConfigFile(config: { source?: Record<string, unknown>; [key: string]: unknown }): Promise<string>;
   start(options?: BuildDaemonOptions & { config?: ResolvedConfig }): RunningDaemon;
   putRow(id: number, name: string, qty: number): Promise<Change>;
   updateRow(id: number, put: { name?: string; qty?: number }, deleteAll?: string[]): Promise<Change>;
@@ -89,6 +95,12 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     lake,
     tablePath: join(lake.path, 'orders'),
     config: (overrides = {}) => testConfig({ ...base, ...overrides }),
+    async writeConfigFile({ source, ...rest }) {
+      const path = join(lake.path, 'otslake.json');
+      const credentials = { endpoint: emu.endpoint, instance: emu.instance, accessKeyId: emu.accessKeyId, accessKeySecret: emu.accessKeySecret };
+      await writeFile(path, JSON.stringify({ source: { ...credentials, ...source }, ...rest }));
+      return path;
+    },
     start(opts = {}) {
       const { daemon } = buildDaemon(opts.config ?? h.config(), { http: false, ...opts });
       const states: string[] = [];

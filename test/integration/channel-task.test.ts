@@ -89,6 +89,19 @@ async function startChannel(session: TunnelSession): Promise<{ channelId: string
   return { channelId: channel!.channelId, token };
 }
 
+/** A stream table keyed by `id` holding rows 0..count-1 (attributes by `attributes(i)`), its own tunnel, and its one channel started. */
+async function seededStreamChannel(
+  table: string,
+  count: number,
+  attributes: (i: number) => Array<Record<string, unknown>>,
+): Promise<{ tunnelId: string; session: TunnelSession; channelId: string; token: string }> {
+  await createStreamTable(sdk, table, [{ name: 'id', type: 'INTEGER' }]);
+  const { tunnelId, session } = await ownTunnel(table, TunnelType.Stream);
+  for (let i = 0; i < count; i++)
+    await sdk.putRow({ tableName: table, condition: IGNORE(), primaryKey: [{ id: TS.Long.fromNumber(i) }], attributeColumns: attributes(i) });
+  return { tunnelId, session, ...(await startChannel(session)) };
+}
+
 /** The two-column key of the composite-key test table, and the columns its tasks write. */
 const ID_TAG_KEY: ChannelTaskInput['primaryKey'] = [
   { name: 'id', type: 'INTEGER' },
@@ -279,16 +292,7 @@ describe('budgets', () => {
   const TABLE = 'paged';
 
   it('cuts a batch on a page boundary and the next batch continues there', async () => {
-    await createStreamTable(sdk, TABLE, [{ name: 'id', type: 'INTEGER' }]);
-    const { tunnelId, session } = await ownTunnel(TABLE, TunnelType.Stream);
-    for (let i = 0; i < 10; i++)
-      await sdk.putRow({
-        tableName: TABLE,
-        condition: IGNORE(),
-        primaryKey: [{ id: TS.Long.fromNumber(i) }],
-        attributeColumns: [{ v: TS.Long.fromNumber(i * 10) }],
-      });
-    const { channelId, token } = await startChannel(session);
+    const { tunnelId, session, channelId, token } = await seededStreamChannel(TABLE, 10, (i) => [{ v: TS.Long.fromNumber(i * 10) }]);
     const base = { table: TABLE, tunnelId, channelId, clientId: session.clientId! };
     // 5 records of budget: the first page (4) is under it, so a second page is read whole: 8.
     const a = ok(
@@ -318,11 +322,7 @@ describe('budgets', () => {
 describe('reading ahead', () => {
   it('requests the next page before it decodes the current one, and none past the record budget', async () => {
     const TABLE = 'ahead';
-    await createStreamTable(sdk, TABLE, [{ name: 'id', type: 'INTEGER' }]);
-    const { tunnelId, session } = await ownTunnel(TABLE, TunnelType.Stream);
-    for (let i = 0; i < 10; i++)
-      await sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: [{ id: TS.Long.fromNumber(i) }], attributeColumns: [{ v: `v${i}` }] });
-    const { channelId, token } = await startChannel(session);
+    const { tunnelId, session, channelId, token } = await seededStreamChannel(TABLE, 10, (i) => [{ v: `v${i}` }]);
     const real = resources.tunnelClient();
     const events: string[] = [];
     let calls = 0;
@@ -538,11 +538,7 @@ describe('bad input', () => {
 describe('a failing read', () => {
   it('fails as data with the task context and leaves no data file and no offset entry behind', async () => {
     const TABLE = 'flaky';
-    await createStreamTable(sdk, TABLE, [{ name: 'id', type: 'INTEGER' }]);
-    const { tunnelId, session } = await ownTunnel(TABLE, TunnelType.Stream);
-    for (let i = 0; i < 8; i++)
-      await sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: [{ id: TS.Long.fromNumber(i) }], attributeColumns: [{ s: `v${i}` }] });
-    const { channelId, token } = await startChannel(session);
+    const { tunnelId, session, channelId, token } = await seededStreamChannel(TABLE, 8, (i) => [{ s: `v${i}` }]);
     const real = resources.tunnelClient();
     let reads = 0;
     // The second ReadRecords meets a real server error (not retriable), after the first page's files were written.
@@ -581,11 +577,7 @@ describe('a failing read', () => {
 describe('on a real worker thread', () => {
   it('runs the task through the pool with the setup from workerData', async () => {
     const TABLE = 'threaded';
-    await createStreamTable(sdk, TABLE, [{ name: 'id', type: 'INTEGER' }]);
-    const { tunnelId, session } = await ownTunnel(TABLE, TunnelType.Stream);
-    for (let i = 0; i < 3; i++)
-      await sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: [{ id: TS.Long.fromNumber(i) }], attributeColumns: [{ s: `v${i}` }] });
-    const { channelId, token } = await startChannel(session);
+    const { tunnelId, session, channelId, token } = await seededStreamChannel(TABLE, 3, (i) => [{ s: `v${i}` }]);
     const pool = createWorkerPool({ filename: new URL('../../workers/entry.ts', import.meta.url), threads: 1, workerData: setup });
     try {
       const outcome = await pool.run(channelTaskInput({ table: TABLE, tunnelId, channelId, startToken: token, clientId: session.clientId! }));

@@ -15,7 +15,7 @@
  * the thread timing). The daemon runs the TypeScript sources through tsx (the entry bin/otslake
  * loads from dist/), as daemon-sigterm.test.ts does, so the test does not depend on a fresh build.
  */
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
@@ -228,26 +228,16 @@ async function runScenario(scenario: Scenario): Promise<void> {
     oss = await startTestOss('otslake-crash');
     lake = { uri: 'oss://otslake-crash/lake', oss: { endpoint: oss.endpoint, ...OSS_CREDENTIALS } };
   }
-  const configPath = join(h.lake.path, 'otslake.json');
-  await writeFile(
-    configPath,
-    JSON.stringify({
-      source: {
-        endpoint: h.emu.endpoint,
-        instance: h.emu.instance,
-        accessKeyId: h.emu.accessKeyId,
-        accessKeySecret: h.emu.accessKeySecret,
-        requestTimeoutMs: '5s',
-      },
-      lake,
-      tables: [{ table: TABLE, tunnel: { name: 'otslake-orders', type: 'BaseAndStream' }, path: 'orders', columns: [{ name: 'name', type: 'STRING' }] }],
-      batch: { intervalMs: '100ms', maxRecordsPerChannel: PAGE_RECORDS, maxDurationMs: '1s' },
-      workers: { threads: 2 },
-      http: { port: 0 },
-      log: { level: 'info' },
-      shutdown: { graceMs: '5s' },
-    }),
-  );
+  const configPath = await h.writeConfigFile({
+    source: { requestTimeoutMs: '5s' },
+    lake,
+    tables: [{ table: TABLE, tunnel: { name: 'otslake-orders', type: 'BaseAndStream' }, path: 'orders', columns: [{ name: 'name', type: 'STRING' }] }],
+    batch: { intervalMs: '100ms', maxRecordsPerChannel: PAGE_RECORDS, maxDurationMs: '1s' },
+    workers: { threads: 2 },
+    http: { port: 0 },
+    log: { level: 'info' },
+    shutdown: { graceMs: '5s' },
+  });
   h.emu.emulator.faults.set({ path: '/tunnel/readrecords', latencyMs: READ_LATENCY_MS });
   if (scenario.faults) {
     h.emu.emulator.faults.set({ path: '/tunnel/readrecords', latencyMs: READ_LATENCY_MS, errorRate: 0.1, dropRate: 0.05, drop: 'before' });

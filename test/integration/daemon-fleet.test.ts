@@ -4,8 +4,6 @@
  * order per key, every daemon commits, and the table stays within its commit budget although each
  * daemon alone would commit ten times a second (batch.intervalMs 100 ms under steady writes).
  */
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../lake/store.js';
@@ -58,28 +56,16 @@ describe('daemon: a fleet of processes on one table', () => {
   it('lands every change once while daemons join and leave, within the table’s commit budget', async () => {
     h = await createHarness({ partitions: 6, pageRecords: 50 });
     const harness = h;
-    const configPath = join(h.lake.path, 'otslake.json');
-    await writeFile(
-      configPath,
-      JSON.stringify({
-        source: {
-          endpoint: h.emu.endpoint,
-          instance: h.emu.instance,
-          accessKeyId: h.emu.accessKeyId,
-          accessKeySecret: h.emu.accessKeySecret,
-          requestTimeoutMs: '5s',
-          heartbeatIntervalMs: '300ms',
-          heartbeatTimeoutMs: '5s',
-        },
-        lake: { uri: pathToFileURL(h.lake.path).href },
-        tables: [{ table: TABLE, tunnel: { name: 'otslake-orders', type: 'BaseAndStream' }, path: 'orders', columns: [{ name: 'name', type: 'STRING' }] }],
-        batch: { intervalMs: '100ms', maxDurationMs: '1s', maxTableCommitsPerSecond: BUDGET },
-        workers: { threads: 1 },
-        http: { port: 0 },
-        log: { level: 'info' },
-        shutdown: { graceMs: '10s' },
-      }),
-    );
+    const configPath = await h.writeConfigFile({
+      source: { requestTimeoutMs: '5s', heartbeatIntervalMs: '300ms', heartbeatTimeoutMs: '5s' },
+      lake: { uri: pathToFileURL(h.lake.path).href },
+      tables: [{ table: TABLE, tunnel: { name: 'otslake-orders', type: 'BaseAndStream' }, path: 'orders', columns: [{ name: 'name', type: 'STRING' }] }],
+      batch: { intervalMs: '100ms', maxDurationMs: '1s', maxTableCommitsPerSecond: BUDGET },
+      workers: { threads: 1 },
+      http: { port: 0 },
+      log: { level: 'info' },
+      shutdown: { graceMs: '10s' },
+    });
     for (let id = 1; id <= 30; id++) await h.putRow(id, `order-${id}`, id);
     const preloaded = 30;
 

@@ -6,8 +6,6 @@
  * Outages are real: Tablestore sits behind a TCP forwarder the test takes down (connections refused,
  * open ones cut) and brings back on the same port; the lake is the OSS emulator answering 403.
  */
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { command as statusCommand } from '../../cli/commands/status.js';
 import type { OssEmulator } from '../../emulator/oss/server.js';
@@ -227,16 +225,12 @@ describe('daemon health', () => {
     expect(Date.parse(tableOf(daemon).lastSuccessfulBatchAt!)).toBeLessThanOrEqual(downAt);
 
     // `otslake status` with the source down: the lake side is printed, the tunnel side carries the error, exit 1.
-    const configPath = join(h.lake.path, 'otslake.json');
-    await writeFile(
-      configPath,
-      JSON.stringify({
-        source: { ...sourceVia(h, proxy.endpoint), requestTimeoutMs: '1s' },
-        lake: { uri: config.lake.uri },
-        tables: [{ table: TABLE, tunnel: { name: 'otslake-orders' }, path: 'orders' }],
-        log: { level: 'silent' },
-      }),
-    );
+    const configPath = await h.writeConfigFile({
+      source: { ...sourceVia(h, proxy.endpoint), requestTimeoutMs: '1s' },
+      lake: { uri: config.lake.uri },
+      tables: [{ table: TABLE, tunnel: { name: 'otslake-orders' }, path: 'orders' }],
+      log: { level: 'silent' },
+    });
     const json = await runStatus(['--config', configPath, '--json']);
     expect(json.err).toBe('');
     expect(json.code).toBe(1);

@@ -6,7 +6,6 @@
  * The process runs the TypeScript sources through tsx (the same entry as bin/otslake, which loads
  * dist/), so that the test does not depend on a fresh build.
  */
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -26,9 +25,7 @@ describe('daemon: SIGTERM on the CLI process', () => {
     h = await createHarness({ pageRecords: 3 });
     const changes: Change[] = [];
     for (let id = 1; id <= 30; id++) changes.push(await h.putRow(id, `order-${id}`, id));
-    const configPath = join(h.lake.path, 'otslake.json');
-    const cfg = {
-      source: { endpoint: h.emu.endpoint, instance: h.emu.instance, accessKeyId: h.emu.accessKeyId, accessKeySecret: h.emu.accessKeySecret },
+    const configPath = await h.writeConfigFile({
       lake: { uri: pathToFileURL(join(h.lake.path, 'lake')).href },
       tables: [{ table: TABLE, tunnel: { name: 'otslake-orders', type: 'BaseAndStream' }, path: 'orders' }],
       batch: { intervalMs: '100ms', maxRecordsPerChannel: 3, maxDurationMs: '2s' },
@@ -36,8 +33,7 @@ describe('daemon: SIGTERM on the CLI process', () => {
       http: { port: 0 },
       log: { level: 'info' },
       shutdown: { graceMs: '5s' },
-    };
-    await writeFile(configPath, JSON.stringify(cfg));
+    });
     const tablePath = join(h.lake.path, 'lake', 'orders');
 
     const first = spawnCli(['run', '--config', configPath]);

@@ -2,8 +2,6 @@
  * What an operator sees: the HTTP endpoints of a running daemon (/readyz, /status, /metrics) and
  * `otslake status`, which reads the lake and DescribeTunnel directly and so works with no daemon.
  */
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { command as statusCommand } from '../../cli/commands/status.js';
@@ -53,16 +51,11 @@ describe('daemon: status', () => {
     expect(metrics).toMatch(/otslake_batches_total\{table="orders"\} [1-9]/);
     await stop();
 
-    const configPath = join(h.lake.path, 'otslake.json');
-    await writeFile(
-      configPath,
-      JSON.stringify({
-        source: { endpoint: h.emu.endpoint, instance: h.emu.instance, accessKeyId: h.emu.accessKeyId, accessKeySecret: h.emu.accessKeySecret },
-        lake: { uri: pathToFileURL(h.lake.path).href },
-        tables: [{ table: TABLE, tunnel: { name: 'otslake-orders' }, path: 'orders' }],
-        log: { level: 'silent' },
-      }),
-    );
+    const configPath = await h.writeConfigFile({
+      lake: { uri: pathToFileURL(h.lake.path).href },
+      tables: [{ table: TABLE, tunnel: { name: 'otslake-orders' }, path: 'orders' }],
+      log: { level: 'silent' },
+    });
     const json = await runStatus(['--config', configPath, '--json']);
     expect(json.err).toBe('');
     expect(json.code).toBe(0);

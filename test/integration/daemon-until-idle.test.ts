@@ -5,7 +5,6 @@
  * unbounded one waits, takes the channels once the client expired, and exits 0 with every change in
  * the lake.
  */
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -26,17 +25,9 @@ const CLIENT_TIMEOUT_MS = 16_000;
 describe('run --until-idle after a SIGKILL', () => {
   it('waits for the dead client to expire (or says so and exits 1 when bounded), then lands every change', async () => {
     h = await createHarness({ tunnelType: 'Stream' });
-    const configPath = join(h.lake.path, 'otslake.json');
     const tablePath = join(h.lake.path, 'lake', 'orders');
-    const cfg = {
-      source: {
-        endpoint: h.emu.endpoint,
-        instance: h.emu.instance,
-        accessKeyId: h.emu.accessKeyId,
-        accessKeySecret: h.emu.accessKeySecret,
-        heartbeatIntervalMs: '500ms',
-        heartbeatTimeoutMs: CLIENT_TIMEOUT_MS,
-      },
+    const configPath = await h.writeConfigFile({
+      source: { heartbeatIntervalMs: '500ms', heartbeatTimeoutMs: CLIENT_TIMEOUT_MS },
       lake: { uri: pathToFileURL(join(h.lake.path, 'lake')).href },
       tables: [{ table: TABLE, tunnel: { name: 'otslake-orders', type: 'Stream' }, path: 'orders' }],
       // A long pause after a quiet batch: the first daemon holds its channels without reading them.
@@ -44,8 +35,7 @@ describe('run --until-idle after a SIGKILL', () => {
       workers: { threads: 1 },
       http: { port: 0 },
       log: { level: 'info' },
-    };
-    await writeFile(configPath, JSON.stringify(cfg));
+    });
 
     const first = spawnCli(['run', '--config', configPath]);
     await first.logged('table caught up', 30_000);

@@ -129,6 +129,28 @@ describe('Metrics facade', () => {
     expect(find(samples, 'otslake_ready')).toBe(1);
     expect(m.tableTotals('t')).toMatchObject({ failedBatches: 2, rowsLanded: 0 });
   });
+
+  it('exposes what is set from the table health at scrape and from commit pacing: lag, last good cycle, races lost, rate, writers, pacing delay', () => {
+    const m = new Metrics();
+    m.tableHealth('t', { lastSuccessMs: 5_000_000, lagMs: 2_500 });
+    // Before a first good cycle the last-success series keeps its previous value; the lag is always set.
+    m.tableHealth('u', { lastSuccessMs: null, lagMs: 0 });
+    m.commitRacesLost('t', 2);
+    m.commitRacesLost('t', 1);
+    m.commitPacing('t', { commitRate: 4.5, writers: 3, delayMs: 700 });
+    const { samples, types } = parseExposition(m.render());
+    expect(find(samples, 'otslake_last_successful_batch_timestamp_seconds', { table: 't' })).toBe(5_000);
+    expect(find(samples, 'otslake_last_successful_batch_timestamp_seconds', { table: 'u' })).toBeUndefined();
+    expect(find(samples, 'otslake_table_lag_seconds', { table: 't' })).toBe(2.5);
+    expect(find(samples, 'otslake_table_lag_seconds', { table: 'u' })).toBe(0);
+    expect(find(samples, 'otslake_commit_races_lost_total', { table: 't' })).toBe(3);
+    expect(find(samples, 'otslake_table_commit_rate', { table: 't' })).toBe(4.5);
+    expect(find(samples, 'otslake_table_writers', { table: 't' })).toBe(3);
+    expect(types.get('otslake_commit_pacing_delay_seconds')).toBe('histogram');
+    expect(find(samples, 'otslake_commit_pacing_delay_seconds_sum', { table: 't' })).toBe(0.7);
+    expect(find(samples, 'otslake_commit_pacing_delay_seconds_bucket', { table: 't', le: '0.5' })).toBe(0);
+    expect(find(samples, 'otslake_commit_pacing_delay_seconds_bucket', { table: 't', le: '1' })).toBe(1);
+  });
 });
 
 describe('MetricsRegistry', () => {
