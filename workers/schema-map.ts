@@ -116,6 +116,10 @@ export class BatchSchema {
   private readonly discovered: DataColumn[] = [];
   /** Bumped whenever a column is added: the Parquet writer must then be reopened. */
   version = 0;
+  /** The data columns a file holds, as slot indices in file order: every column but the partition columns. */
+  fileSlots = new Int32Array(0);
+  /** The partition columns in the table's order, each with its slot; none when the table is unpartitioned. */
+  readonly partitionSlots: readonly ColumnSlot[];
 
   /**
    * `columns` may or may not list the primary key (it is added from `primaryKey` when absent), and may
@@ -125,6 +129,7 @@ export class BatchSchema {
     columns: readonly DataColumn[],
     primaryKey: readonly PrimaryKeyColumn[],
     readonly discover: boolean,
+    partitionColumns: readonly string[] = [],
   ) {
     const listed = new Set(columns.map((c) => c.name));
     for (const pk of primaryKey) {
@@ -157,6 +162,14 @@ export class BatchSchema {
         );
       }
     }
+    this.partitionSlots = partitionColumns.map((name) => {
+      const slot = this.slots.get(name);
+      if (slot === undefined) {
+        throw new OtslakeError('OTSL_LAKE_SCHEMA', `partition column "${name}" is not a column of the table`, { context: { column: name } });
+      }
+      return slot;
+    });
+    this.refreshFileSlots();
   }
 
   lookup(name: string): ColumnSlot | undefined {
@@ -182,7 +195,8 @@ export class BatchSchema {
       const ids = fieldIds[c.name];
       return ids === undefined ? c : { ...c, fieldId: ids.id, ...(ids.elementId === undefined ? {} : { elementFieldId: ids.elementId }) };
     };
-    return [...this.ordered.map((s) => ({ name: s.name, type: s.type, nullable: true })), ...METADATA_COLUMNS].map(withId);
+    const data = Array.from(this.fileSlots, (i) => this.ordered[i]!).map((s) => ({ name: s.name, type: s.type, nullable: true }));
+    return [...data, ...METADATA_COLUMNS].map(withId);
   }
 
   conflictOf(name: string): NameConflict | null {
@@ -208,6 +222,14 @@ export class BatchSchema {
     this.lowerNames.add(name.toLowerCase());
     this.ordered.push(slot);
     this.version++;
+    // Called from the constructor before partitionSlots is set: the constructor refreshes once at its end.
+    if (this.partitionSlots !== undefined) this.refreshFileSlots();
     return slot;
+  }
+
+  /** Partition columns live in the file's path and `partitionValues`, never in the file (Delta). */
+  private refreshFileSlots(): void {
+    const partitioned = new Set(this.partitionSlots.map((s) => s.index));
+    this.fileSlots = Int32Array.from(this.ordered.filter((s) => !partitioned.has(s.index)).map((s) => s.index));
   }
 }
