@@ -10,6 +10,11 @@ import type { SchemaNode } from './key-spec.js';
 export const TUNNEL_TYPES = ['BaseData', 'Stream', 'BaseAndStream'] as const;
 export const TABLE_MODES = ['changelog', 'mirror'] as const;
 export const COLUMN_TYPES = ['INTEGER', 'DOUBLE', 'BOOLEAN', 'STRING', 'BINARY'] as const;
+/**
+ * The derived metadata column `partitionBy` may name without declaring it: the UTC day of `_ts` (Delta `date`),
+ * the workers' DATE_COLUMN.
+ */
+export const DATE_PARTITION_COLUMN = '_date';
 /** Declared types a Delta partition column can have (string, long, boolean in the lake). */
 export const PARTITION_COLUMN_TYPES = ['INTEGER', 'STRING', 'BOOLEAN'] as const;
 /** lake/mirror/type-conflict.ts TYPE_CONFLICT_POLICIES (config/ stays free of lake imports). */
@@ -74,15 +79,21 @@ export const TABLE_ENTRY_SCHEMA = {
     defaultText: '`<table>`',
   },
   columns: {
-    doc: 'Declared attribute columns, a list of { name, type } (below). Undeclared columns are discovered from the data. Names must differ in more than case, from each other and from the metadata columns (_op, _ts, _seq, _channel, _deleted_columns).',
+    doc: 'Declared attribute columns, a list of { name, type } (below). Undeclared columns are discovered from the data. Names must differ in more than case, from each other and from the metadata columns (_op, _ts, _seq, _channel, _deleted_columns, _date).',
     format: 'list',
     default: [],
     items: COLUMN_SCHEMA,
   },
   partitionBy: {
-    doc: `Column names to partition the Delta table by, each declared in \`columns\` with type ${PARTITION_COLUMN_TYPES.join(', ')} (so that validate-config can check it without asking Tablestore; primary-key columns are not allowed). Empty: unpartitioned, which suits most tables below a few hundred GB. Must be empty for mirror tables.`,
+    doc: `Column names to partition the Delta table by: \`_date\` (the UTC day of \`_ts\`, a Delta date column that exists only when named here), or columns declared in \`columns\` with type ${PARTITION_COLUMN_TYPES.join(', ')} (so that validate-config can check them without asking Tablestore; primary-key columns are not allowed). Empty: unpartitioned, which suits most tables below a few hundred GB. Must be empty for mirror tables. Fixed at table creation.`,
     format: 'name-list',
     default: [],
+  },
+  retention: {
+    doc: 'mode changelog only: rows older than this (by `_ts`) leave the table. The daemon removes whole files whose newest row is older — with `partitionBy: [_date]` whole days — in one commit per run (removes with dataChange true; the table is then not delta.appendOnly), at every maintenance.logCleanupIntervalMs; vacuum deletes the files once maintenance.vacuum.retentionMs has passed. Rows without `_ts` are kept. 0 keeps everything.',
+    format: 'duration-ms',
+    default: 0,
+    defaultText: '0 (keep everything)',
   },
   typeConflictPolicy: {
     doc: `One of ${TYPE_CONFLICT_POLICIES.join(', ')}: what a value whose type contradicts its column becomes (both modes). companion lands it with its own type in the nullable column <name>__<type>; string lands its text in <name>__string; dead-letter sets the row aside under _otslake/dead-letters (a mirror then misses that change). Counted in otslake_type_conflicts_total{table,column,policy} and shown in /status.`,

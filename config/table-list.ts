@@ -10,6 +10,7 @@ import { tablePathProblem } from './formats.js';
 import type { ValuesOf } from './key-spec.js';
 import {
   COLUMN_SCHEMA,
+  DATE_PARTITION_COLUMN,
   DEFAULT_TYPE_CONFLICT_POLICY,
   MIRROR_ONLY_KEYS,
   PARTITION_COLUMN_TYPES,
@@ -39,6 +40,8 @@ export interface TableConfig {
   readonly path: NonNullable<Entry['path']>;
   readonly columns: readonly ColumnConfig[];
   readonly partitionBy: Entry['partitionBy'];
+  /** tables[].retention in ms: changelog rows older than this leave the table (pipeline/maintenance.ts); 0 = keep everything. */
+  readonly retentionMs: Entry['retention'];
   /** tables[].iceberg: Iceberg metadata for this table (with lake.iceberg). */
   readonly iceberg: boolean;
   /**
@@ -56,11 +59,11 @@ export function typeConflictPolicyOf(table: Pick<TableConfig, 'typeConflictPolic
 }
 
 /**
- * The changelog's metadata columns (docs/changelog.md §Columns; the workers' METADATA_COLUMNS, a unit
- * test keeps the two equal).
+ * The changelog's metadata columns (docs/changelog.md §Columns; the workers' METADATA_COLUMNS and the derived
+ * `_date`, a unit test keeps them equal).
  * A declared column must not shadow them, not even in another case: Delta names are case-insensitive.
  */
-export const RESERVED_COLUMNS = ['_op', '_ts', '_seq', '_channel', '_deleted_columns'];
+export const RESERVED_COLUMNS = ['_op', '_ts', '_seq', '_channel', '_deleted_columns', DATE_PARTITION_COLUMN];
 
 const lower = (s: string) => s.toLowerCase();
 
@@ -97,6 +100,7 @@ function checkPartitionBy(partitionBy: readonly string[], columns: readonly Colu
   partitionBy.forEach((name, j) => {
     const key = `${at}.partitionBy[${j}]`;
     const earlier = partitionBy.slice(0, j).find((p) => lower(p) === lower(name));
+    if (name === DATE_PARTITION_COLUMN && earlier === undefined) return; // derived from _ts: nothing to declare
     const declared = columns.find((c) => c.name === name);
     const sameButCase = columns.find((c) => lower(c.name) === lower(name));
     if (earlier !== undefined) {
@@ -116,6 +120,8 @@ function checkPartitionBy(partitionBy: readonly string[], columns: readonly Colu
 
 function checkMirrorOnly(entry: CheckedItem<typeof TABLE_ENTRY_SCHEMA>, issues: ConfigIssue[]): MirrorTableConfig | undefined {
   const { values, given, at } = entry;
+  if (values.mode === 'mirror' && values.retention > 0)
+    issues.push({ key: `${at}.retention`, problem: 'is only allowed with mode changelog (a mirror holds the current rows, not their history)' });
   if (values.mode !== 'mirror') {
     for (const k of MIRROR_ONLY_KEYS) {
       if (!given.has(k)) continue;
@@ -147,6 +153,7 @@ function resolveEntry(entry: CheckedItem<typeof TABLE_ENTRY_SCHEMA>, issues: Con
     path: (values.path ?? values.table).replace(/^\/+|\/+$/g, ''),
     columns,
     partitionBy: values.partitionBy,
+    retentionMs: values.retention,
     iceberg: values.iceberg,
     ...(given.has('typeConflictPolicy') ? { typeConflictPolicy: values.typeConflictPolicy } : {}),
     ...(mirror === undefined ? {} : { mirror }),

@@ -216,7 +216,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
   private afterMaintenance(run: MaintenanceRun): void {
     this.emit('maintenance', run);
     if (run.outcome !== 'done') return;
-    if (run.task === 'compact') this.iceberg?.afterCommit();
+    if (run.task === 'compact' || run.task === 'retention') this.iceberg?.afterCommit();
     if (run.task === 'vacuum') this.iceberg?.afterVacuum();
   }
 
@@ -249,7 +249,8 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         : await createTable(store, {
             schema: initialSchema(primaryKey, table),
             partitionColumns: [...table.partitionBy],
-            configuration: { 'delta.appendOnly': 'true', ...checkpointInterval },
+            // Retention removes data (dataChange true), which an appendOnly table forbids.
+            configuration: { 'delta.appendOnly': table.retentionMs > 0 ? 'false' : 'true', ...checkpointInterval },
             name: table.table,
             signal,
           });

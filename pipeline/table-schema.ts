@@ -13,14 +13,14 @@ import { columnTypeOf, deltaTypeOf, type ColumnType as LakeColumnType } from '..
 import type { TableConfig } from '../config/load.js';
 import type { ColumnType as SourceColumnType } from '../config/schema.js';
 import type { PrimaryKeyColumn, PrimaryKeyType } from '../workers/protocol.js';
-import { METADATA_COLUMNS } from '../workers/schema-map.js';
+import { DATE_COLUMN, METADATA_COLUMNS } from '../workers/schema-map.js';
 
 /** A primary-key column with its Tablestore type (the workers decode by it). */
 export type KeyColumn = PrimaryKeyColumn;
 
 /** The changelog metadata columns (the workers' METADATA_COLUMNS) as Delta fields, in the order they follow the data columns. */
 const METADATA_FIELDS: readonly StructField[] = METADATA_COLUMNS.map((c) => ({ name: c.name, type: deltaTypeOf(c.type), nullable: true, metadata: {} }));
-const METADATA_NAMES = new Set(METADATA_FIELDS.map((f) => f.name));
+const METADATA_NAMES = new Set([...METADATA_FIELDS.map((f) => f.name), DATE_COLUMN]);
 
 const SOURCE_TO_LAKE: Record<SourceColumnType, LakeColumnType> = {
   INTEGER: 'long',
@@ -42,6 +42,8 @@ export function initialSchema(primaryKey: readonly KeyColumn[], table: TableConf
   const fields: StructField[] = primaryKey.map((k) => ({ name: k.name, type: lakeTypeOf(k.type), nullable: false, metadata: {} }));
   for (const c of table.columns) fields.push({ name: c.name, type: lakeTypeOf(c.type), nullable: true, metadata: {} });
   fields.push(...METADATA_FIELDS);
+  // `_date` (the day of `_ts`) exists only as a partition column: its values live in the log, not the files.
+  if (table.partitionBy.includes(DATE_COLUMN)) fields.push({ name: DATE_COLUMN, type: 'date', nullable: true, metadata: {} });
   return { type: 'struct', fields };
 }
 

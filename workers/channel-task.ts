@@ -83,7 +83,7 @@ class ChangelogFiles {
     private readonly input: ChannelTaskInput,
     private readonly resources: WorkerResources,
   ) {
-    this.partitioned = schema.partitionSlots.length > 0;
+    this.partitioned = schema.partitions.length > 0;
   }
 
   /** One row, put into its partition's column builders by `sink`. */

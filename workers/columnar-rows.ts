@@ -183,16 +183,21 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
    */
   partitionValues(): Record<string, string | null> {
     const out: Record<string, string | null> = {};
-    for (const slot of this.schema.partitionSlots) {
+    for (const { name, slot } of this.schema.partitions) {
+      if (slot === null) {
+        // `_date`: the UTC day of `_ts` (Delta serializes a date as YYYY-MM-DD).
+        out[name] = this.timestampUs < 0 ? null : new Date(Math.floor(this.timestampUs / 1000)).toISOString().slice(0, 10);
+        continue;
+      }
       const i = slot.index;
       if (i >= this.stamps.length || this.stamps[i] !== this.stamp) {
-        out[slot.name] = null;
+        out[name] = null;
         continue;
       }
       const value = this.kinds[i] === RAW ? cellValueOf(slot.valueType, this.rowBytes as Buffer, this.ats[i]!, this.lens[i]!) : this.values[i];
       const text =
         typeof value === 'string' ? value : typeof value === 'bigint' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : null;
-      out[slot.name] = text === '' ? null : text;
+      out[name] = text === '' ? null : text;
     }
     return out;
   }

@@ -20,7 +20,13 @@ export const METADATA_COLUMNS: readonly ColumnSpec[] = [
   { name: '_deleted_columns', type: 'array<string>', nullable: true },
 ];
 
-const METADATA_NAMES = new Set(METADATA_COLUMNS.map((c) => c.name.toLowerCase()));
+/**
+ * The derived metadata column: the UTC day of `_ts`, Delta `date`. It exists only in tables partitioned by it,
+ * so it is never inside a data file: its value is the file's partition value.
+ */
+export const DATE_COLUMN = '_date';
+
+const METADATA_NAMES = new Set([...METADATA_COLUMNS.map((c) => c.name.toLowerCase()), DATE_COLUMN]);
 const METADATA_TYPES = new Map(METADATA_COLUMNS.map((c) => [c.name, c.type]));
 
 /** The Tablestore wire type a column accepts; null for types no Tablestore value has (timestamp, arrays). */
@@ -102,6 +108,12 @@ export interface ColumnSlot {
   readonly index: number;
 }
 
+/** Where a partition value comes from: a data column's slot, or (null) the day of `_ts`. */
+export interface PartitionSource {
+  readonly name: string;
+  readonly slot: ColumnSlot | null;
+}
+
 /** Why a name cannot become a column: it shadows a metadata column or differs from one only in case. */
 export type NameConflict = 'reserved' | 'case-duplicate';
 
@@ -118,8 +130,8 @@ export class BatchSchema {
   version = 0;
   /** The data columns a file holds, as slot indices in file order: every column but the partition columns. */
   fileSlots = new Int32Array(0);
-  /** The partition columns in the table's order, each with its slot; none when the table is unpartitioned. */
-  readonly partitionSlots: readonly ColumnSlot[];
+  /** The partition columns in the table's order, each with its slot (null: `_date`, derived from `_ts`); none when unpartitioned. */
+  readonly partitions: readonly PartitionSource[];
 
   /**
    * `columns` may or may not list the primary key (it is added from `primaryKey` when absent), and may
@@ -162,12 +174,13 @@ export class BatchSchema {
         );
       }
     }
-    this.partitionSlots = partitionColumns.map((name) => {
+    this.partitions = partitionColumns.map((name) => {
+      if (name === DATE_COLUMN) return { name, slot: null };
       const slot = this.slots.get(name);
       if (slot === undefined) {
         throw new OtslakeError('OTSL_LAKE_SCHEMA', `partition column "${name}" is not a column of the table`, { context: { column: name } });
       }
-      return slot;
+      return { name, slot };
     });
     this.refreshFileSlots();
   }
@@ -222,14 +235,14 @@ export class BatchSchema {
     this.lowerNames.add(name.toLowerCase());
     this.ordered.push(slot);
     this.version++;
-    // Called from the constructor before partitionSlots is set: the constructor refreshes once at its end.
-    if (this.partitionSlots !== undefined) this.refreshFileSlots();
+    // Called from the constructor before partitions is set: the constructor refreshes once at its end.
+    if (this.partitions !== undefined) this.refreshFileSlots();
     return slot;
   }
 
   /** Partition columns live in the file's path and `partitionValues`, never in the file (Delta). */
   private refreshFileSlots(): void {
-    const partitioned = new Set(this.partitionSlots.map((s) => s.index));
+    const partitioned = new Set(this.partitions.map((p) => p.slot?.index));
     this.fileSlots = Int32Array.from(this.ordered.filter((s) => !partitioned.has(s.index)).map((s) => s.index));
   }
 }

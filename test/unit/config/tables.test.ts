@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../config/config-error.js';
 import { resolveConfig } from '../../../config/load.js';
 import { RESERVED_COLUMNS } from '../../../config/table-list.js';
-import { METADATA_COLUMNS } from '../../../workers/schema-map.js';
+import { DATE_COLUMN, METADATA_COLUMNS } from '../../../workers/schema-map.js';
 
 const BASE = { source: { endpoint: 'http://127.0.0.1:8780', instance: 'i', accessKeyId: 'id', accessKeySecret: 'secret' } };
 
@@ -108,6 +108,6 @@ describe('tables[] entries: what run would refuse, found offline', () => {
   });
 
   it("reserves exactly the workers' changelog metadata columns", () => {
-    expect(RESERVED_COLUMNS).toEqual(METADATA_COLUMNS.map((c) => c.name));
+    expect(RESERVED_COLUMNS).toEqual([...METADATA_COLUMNS.map((c) => c.name), DATE_COLUMN]);
   });
 });
