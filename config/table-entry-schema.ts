@@ -10,11 +10,6 @@ import type { SchemaNode } from './key-spec.js';
 export const TUNNEL_TYPES = ['BaseData', 'Stream', 'BaseAndStream'] as const;
 export const TABLE_MODES = ['changelog', 'mirror'] as const;
 export const COLUMN_TYPES = ['INTEGER', 'DOUBLE', 'BOOLEAN', 'STRING', 'BINARY'] as const;
-/**
- * The derived metadata column `partitionBy` may name without declaring it: the UTC day of `_ts` (Delta `date`),
- * the workers' DATE_COLUMN.
- */
-export const DATE_PARTITION_COLUMN = '_date';
 /** Declared types a Delta partition column can have (string, long, boolean in the lake). */
 export const PARTITION_COLUMN_TYPES = ['INTEGER', 'STRING', 'BOOLEAN'] as const;
 /** lake/mirror/type-conflict.ts TYPE_CONFLICT_POLICIES (config/ stays free of lake imports). */
@@ -88,6 +83,11 @@ export const TABLE_ENTRY_SCHEMA = {
     doc: `Column names to partition the Delta table by: \`_date\` (the UTC day of \`_ts\`, a Delta date column that exists only when named here), or columns declared in \`columns\` with type ${PARTITION_COLUMN_TYPES.join(', ')} (so that validate-config can check them without asking Tablestore; primary-key columns are not allowed). Empty: unpartitioned, which suits most tables below a few hundred GB. Must be empty for mirror tables. Fixed at table creation.`,
     format: 'name-list',
     default: [],
+  },
+  metadataPrefix: {
+    doc: 'mode changelog only: the prefix of the metadata columns (<prefix>op, <prefix>ts, <prefix>seq, <prefix>channel, <prefix>deleted_columns, <prefix>date), so that a source column named like one of them (e.g. _op) lands under its own name. Letters, digits and "_", not starting with a digit. Fixed at table creation.',
+    format: 'metadata-prefix',
+    default: '_',
   },
   retention: {
     doc: 'mode changelog only: rows older than this (by `_ts`) leave the table. The daemon removes whole files whose newest row is older — with `partitionBy: [_date]` whole days — in one commit per run (removes with dataChange true; the table is then not delta.appendOnly), at every maintenance.logCleanupIntervalMs; vacuum deletes the files once maintenance.vacuum.retentionMs has passed. Rows without `_ts` are kept. 0 keeps everything.',

@@ -5,12 +5,12 @@
  * but for case), `partitionBy` against the declared columns, and folders and tunnels across entries.
  * Every problem is named by its index path (`tables[1].mode: must be one of …`).
  */
+import { DEFAULT_METADATA_PREFIX, metadataColumnNames, reservedColumnNames } from '../common/metadata-columns.js';
 import type { ConfigIssue } from './config-error.js';
 import { tablePathProblem } from './formats.js';
 import type { ValuesOf } from './key-spec.js';
 import {
   COLUMN_SCHEMA,
-  DATE_PARTITION_COLUMN,
   DEFAULT_TYPE_CONFLICT_POLICY,
   MIRROR_ONLY_KEYS,
   PARTITION_COLUMN_TYPES,
@@ -40,6 +40,8 @@ export interface TableConfig {
   readonly path: NonNullable<Entry['path']>;
   readonly columns: readonly ColumnConfig[];
   readonly partitionBy: Entry['partitionBy'];
+  /** tables[].metadataPrefix: the metadata columns' names are this + op, ts, … (common/metadata-columns.ts). */
+  readonly metadataPrefix: Entry['metadataPrefix'];
   /** tables[].retention in ms: changelog rows older than this leave the table (pipeline/maintenance.ts); 0 = keep everything. */
   readonly retentionMs: Entry['retention'];
   /** tables[].iceberg: Iceberg metadata for this table (with lake.iceberg). */
@@ -63,20 +65,24 @@ export function typeConflictPolicyOf(table: Pick<TableConfig, 'typeConflictPolic
  * `_date`, a unit test keeps them equal).
  * A declared column must not shadow them, not even in another case: Delta names are case-insensitive.
  */
-export const RESERVED_COLUMNS = ['_op', '_ts', '_seq', '_channel', '_deleted_columns', DATE_PARTITION_COLUMN];
+export const RESERVED_COLUMNS = reservedColumnNames();
 
 const lower = (s: string) => s.toLowerCase();
 
-function checkColumns(items: CheckedItem<typeof COLUMN_SCHEMA>[], issues: ConfigIssue[]): ColumnConfig[] {
+function checkColumns(items: CheckedItem<typeof COLUMN_SCHEMA>[], prefix: string, issues: ConfigIssue[]): ColumnConfig[] {
+  const reservedNames = reservedColumnNames(prefix);
   const byLowerName = new Map<string, string>();
   for (const item of items) {
     if (item.invalid.has('name')) continue;
     const { name } = item.values;
     const key = `${item.at}.name`;
-    const reserved = RESERVED_COLUMNS.find((r) => r === lower(name));
+    const reserved = reservedNames.find((r) => lower(r) === lower(name));
     const earlier = byLowerName.get(lower(name));
     if (reserved === name) {
-      issues.push({ key, problem: `"${name}" is reserved for otslake's metadata columns (${RESERVED_COLUMNS.join(', ')})` });
+      issues.push({
+        key,
+        problem: `"${name}" is reserved for otslake's metadata columns (${reservedNames.join(', ')}); to land a source column of this name, set metadataPrefix (e.g. "otslake_")`,
+      });
     } else if (reserved !== undefined) {
       issues.push({ key, problem: `"${name}" differs from the metadata column "${reserved}" only in case (Delta column names are case-insensitive)` });
     } else if (earlier === name) {
@@ -96,11 +102,12 @@ function checkColumns(items: CheckedItem<typeof COLUMN_SCHEMA>[], issues: Config
  * left out on purpose: a partition column is not stored in the data files, and a key column out of the
  * files would break every reader that merges or deduplicates by key.
  */
-function checkPartitionBy(partitionBy: readonly string[], columns: readonly ColumnConfig[], at: string, issues: ConfigIssue[]): void {
+function checkPartitionBy(partitionBy: readonly string[], columns: readonly ColumnConfig[], prefix: string, at: string, issues: ConfigIssue[]): void {
+  const dateColumn = metadataColumnNames(prefix).date;
   partitionBy.forEach((name, j) => {
     const key = `${at}.partitionBy[${j}]`;
     const earlier = partitionBy.slice(0, j).find((p) => lower(p) === lower(name));
-    if (name === DATE_PARTITION_COLUMN && earlier === undefined) return; // derived from _ts: nothing to declare
+    if (name === dateColumn && earlier === undefined) return; // derived from _ts: nothing to declare
     const declared = columns.find((c) => c.name === name);
     const sameButCase = columns.find((c) => lower(c.name) === lower(name));
     if (earlier !== undefined) {
@@ -120,6 +127,8 @@ function checkPartitionBy(partitionBy: readonly string[], columns: readonly Colu
 
 function checkMirrorOnly(entry: CheckedItem<typeof TABLE_ENTRY_SCHEMA>, issues: ConfigIssue[]): MirrorTableConfig | undefined {
   const { values, given, at } = entry;
+  if (values.mode === 'mirror' && values.metadataPrefix !== DEFAULT_METADATA_PREFIX)
+    issues.push({ key: `${at}.metadataPrefix`, problem: 'is only allowed with mode changelog (a mirror table keeps _ts and _seq)' });
   if (values.mode === 'mirror' && values.retention > 0)
     issues.push({ key: `${at}.retention`, problem: 'is only allowed with mode changelog (a mirror holds the current rows, not their history)' });
   if (values.mode !== 'mirror') {
@@ -139,8 +148,9 @@ function resolveEntry(entry: CheckedItem<typeof TABLE_ENTRY_SCHEMA>, issues: Con
   const { values, given, invalid, at } = entry;
   const before = issues.length;
   const columnItems = invalid.has('columns') ? [] : checkList(COLUMN_SCHEMA, values.columns, `${at}.columns`, issues);
-  const columns = checkColumns(columnItems, issues);
-  if (issues.length === before && !invalid.has('partitionBy')) checkPartitionBy(values.partitionBy, columns, at, issues);
+  const prefix = invalid.has('metadataPrefix') ? DEFAULT_METADATA_PREFIX : values.metadataPrefix;
+  const columns = checkColumns(columnItems, prefix, issues);
+  if (issues.length === before && !invalid.has('partitionBy')) checkPartitionBy(values.partitionBy, columns, prefix, at, issues);
   const mirror = invalid.has('mode') ? undefined : checkMirrorOnly(entry, issues);
   const defaultPathProblem = values.path === null && !invalid.has('table') ? tablePathProblem(values.table) : null;
   if (defaultPathProblem !== null)
@@ -154,6 +164,7 @@ function resolveEntry(entry: CheckedItem<typeof TABLE_ENTRY_SCHEMA>, issues: Con
     columns,
     partitionBy: values.partitionBy,
     retentionMs: values.retention,
+    metadataPrefix: values.metadataPrefix,
     iceberg: values.iceberg,
     ...(given.has('typeConflictPolicy') ? { typeConflictPolicy: values.typeConflictPolicy } : {}),
     ...(mirror === undefined ? {} : { mirror }),

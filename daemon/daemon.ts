@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
-import { OtslakeError, toOtslakeError } from '../common/errors.js';
+import { OtslakeError, isTableStopError, toOtslakeError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import type { ResolvedConfig } from '../config/load.js';
@@ -64,6 +64,8 @@ interface DaemonEvents {
   'batch-failed': [table: string, error: OtslakeError];
   idle: [];
   'table-idle': [table: string];
+  /** A table stopped on an error of its own (common/errors.ts isTableStopError); the others go on. */
+  'table-stopped': [table: string, error: OtslakeError];
   maintenance: [table: string, run: MaintenanceRun];
   'http-listening': [address: BoundAddress];
 }
@@ -143,6 +145,9 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       this.fatal ??= err as OtslakeError;
     }
     if (idleBound) clearTimeout(idleBound);
+    // --until-idle reports success only for a complete run: a stopped table fails it, by its own error.
+    const stopped = this.runners.find((r) => r.halted);
+    if (this.options.untilIdle && stopped && !this.fatal) this.fatal = stopped.health.stoppedError ?? null;
     await this.drain();
     if (this.fatal) {
       this.transition('failed', { error: this.fatal });
@@ -224,19 +229,38 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       if (!this.fatal) this.fatal = err;
       this.shutdown('fatal tunnel error');
     });
+    runner.on('stopped', (err) => {
+      this.log.error('table stopped; the other tables go on', { table: runner.name, error: err });
+      this.emit('table-stopped', runner.name, err);
+      this.onRunnerIdle();
+    });
     const startSignal = AbortSignal.any([this.stopController.signal, this.destroyController.signal]);
     try {
       await runner.start(startSignal);
     } catch (err) {
       if (startSignal.aborted) return;
-      throw err;
+      if (!isTableStopError(err)) throw err;
+      this.metrics.errorOccurred(toOtslakeError(err).code);
+      runner.halt(toOtslakeError(err, { table: runner.name }));
+      return;
     }
     this.emit('table-ready', runner.name);
     await runner.loop(this.destroyController.signal);
   }
 
+  /** The tables still meant to run: a stopped table (isTableStopError) is out until a restart. */
+  private activeRunners(): TableRunner[] {
+    return this.runners.filter((r) => !r.halted);
+  }
+
   private onRunnerIdle(): void {
-    if (!this.runners.every((r) => r.idle)) return;
+    const active = this.activeRunners();
+    if (!active.every((r) => r.idle)) return;
+    if (active.length === 0) {
+      // Nothing runs: a service stays up to show why (/readyz, /status); --until-idle ends, failed.
+      if (this.options.untilIdle) this.shutdown('every table stopped');
+      return;
+    }
     this.log.info('every table caught up', {});
     this.emit('idle');
     if (this.options.untilIdle) void this.stopOnceIdleConfirmed();
@@ -251,8 +275,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     if (this.confirmingIdle) return;
     this.confirmingIdle = true;
     try {
-      while (this.stateValue === 'running' && this.runners.every((r) => r.idle)) {
-        const answers = await Promise.all(this.runners.map((r) => r.confirmIdle()));
+      while (this.stateValue === 'running' && this.activeRunners().every((r) => r.idle)) {
+        const answers = await Promise.all(this.activeRunners().map((r) => r.confirmIdle()));
         if (answers.every(Boolean)) {
           this.shutdown('idle');
           return;

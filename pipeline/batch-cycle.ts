@@ -168,6 +168,7 @@ function taskInput(ctx: TableContext, shape: TaskShape, batchId: string, positio
     targetFileBytes: ctx.targetFileBytes,
     budget: ctx.budget,
     typeConflictPolicy: typeConflictPolicyOf(ctx.table),
+    ...(ctx.table.metadataPrefix === '_' ? {} : { metadataPrefix: ctx.table.metadataPrefix }),
     ...ctx.committer.taskOutput,
   };
 }
@@ -193,7 +194,7 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
   // Once per batch, not per channel. Field ids: what the Iceberg metadata assigns (docs/iceberg.md).
   const schema = parseSchema(view.metadata.schemaString);
   const shape: TaskShape = {
-    columns: channelTaskColumnsOf(schema),
+    columns: channelTaskColumnsOf(schema, ctx.table.metadataPrefix),
     fieldIds: Object.fromEntries(fieldIdsOf(schema)),
     partitionColumns: view.metadata.partitionColumns,
   };

@@ -33,7 +33,7 @@ import { pruneOffsetEntries } from '../lake/offset-log.js';
 import { expireOldRows } from '../lake/retention.js';
 import { advanceSnapshot, loadSnapshot, type Snapshot } from '../lake/snapshot.js';
 import { vacuum } from '../lake/vacuum.js';
-import { DATE_COLUMN } from '../workers/schema-map.js';
+import { metadataColumnNames } from '../common/metadata-columns.js';
 import type { PipelineMetrics } from './pipeline-metrics.js';
 
 export type MaintenanceTask = 'checkpoint' | 'log-cleanup' | 'compact' | 'vacuum' | 'retention';
@@ -218,7 +218,8 @@ export class TableMaintenance {
   /** tables[].retention: files whose rows are all older leave the table in one commit (lake/retention.ts). */
   private async expire(signal: AbortSignal): Promise<Omit<MaintenanceRun, 'task' | 'atMs' | 'durationMs'>> {
     const { store, table } = this.options;
-    const result = await expireOldRows(store, { retentionMs: table.retentionMs, timestampColumn: '_ts', dateColumn: DATE_COLUMN, nowMs: this.now(), signal });
+    const names = metadataColumnNames(table.metadataPrefix);
+    const result = await expireOldRows(store, { retentionMs: table.retentionMs, timestampColumn: names.ts, dateColumn: names.date, nowMs: this.now(), signal });
     switch (result.kind) {
       case 'expired':
         this.afterCommit(result.version, undefined, signal);

@@ -14,7 +14,8 @@
  * One batch per table is in flight at any time; stop() lets the current batch finish and commit.
  */
 import { EventEmitter } from 'node:events';
-import { OtslakeError, deserializeError, hasCode, isConfigurationError, toOtslakeError } from '../common/errors.js';
+import { OtslakeError, deserializeError, hasCode, isConfigurationError, isTableStopError, toOtslakeError } from '../common/errors.js';
+import { reservedColumnNames } from '../common/metadata-columns.js';
 import { sleep } from '../common/retry.js';
 import type { Logger } from '../common/log.js';
 import { WakeableDelay } from '../common/wakeable-delay.js';
@@ -45,6 +46,20 @@ import { initialSchema, lakeTypeOf, type DescribePrimaryKey } from './table-sche
 import { TableHealth } from './table-health.js';
 import { assessTunnel, OwnerWatch, type TunnelProgress } from './tunnel-progress.js';
 import { ensureTunnel, waitUntilInitialised } from './tunnel-setup.js';
+
+/** A primary-key column named like a metadata column of the table stops this table (only Tablestore knows the key). */
+function checkKeyNames(table: TableConfig, primaryKey: readonly { name: string }[]): void {
+  const reserved = new Map(reservedColumnNames(table.metadataPrefix).map((n) => [n.toLowerCase(), n]));
+  for (const k of primaryKey) {
+    const clash = reserved.get(k.name.toLowerCase());
+    if (clash === undefined) continue;
+    throw new OtslakeError(
+      'OTSL_TABLE_COLUMN_CONFLICT',
+      `table ${table.table}: primary-key column "${k.name}" has the name of the metadata column "${clash}"; set tables[].metadataPrefix (e.g. "otslake_") so that the metadata columns are named apart`,
+      { context: { table: table.table, column: k.name, key: 'tables[].metadataPrefix' } },
+    );
+  }
+}
 
 /** The newest commits read at start to learn how many daemons write the table. */
 const PACER_HISTORY_COMMITS = 200;
@@ -80,6 +95,8 @@ interface RunnerEvents {
   idle: [TunnelProgress];
   busy: [];
   failed: [OtslakeError];
+  /** The table stopped on an error of its own; the daemon's other tables go on. */
+  stopped: [OtslakeError];
   /** A batch threw (it committed nothing); retried after the batch interval. */
   'batch-failed': [OtslakeError];
   maintenance: [MaintenanceRun];
@@ -137,7 +154,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         this.health.started();
         return;
       } catch (err) {
-        if (signal.aborted || isConfigurationError(err)) throw err;
+        if (signal.aborted || isConfigurationError(err) || isTableStopError(err)) throw err;
         await this.session?.shutdown(signal).catch(() => undefined);
         this.session = null;
         const error = toOtslakeError(err, { table: this.name });
@@ -153,6 +170,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     await waitUntilInitialised(tunnelClient, table, tunnelId, log, signal);
     const store = this.options.lakeRoot.child(table.path);
     const primaryKey = await this.options.describePrimaryKey(table.table, signal);
+    checkKeyNames(table, primaryKey);
     const metadata = await this.ensureTable(store, primaryKey, signal);
     this.maintenance = new TableMaintenance({ config, table, store, metrics: this.options.metrics, log, onRun: (run) => this.afterMaintenance(run) });
     if (config.lake.iceberg && table.iceberg) {
@@ -334,6 +352,11 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         }
         const error = toOtslakeError(err, { table: this.name });
         this.options.metrics.errorOccurred(error.code);
+        if (isTableStopError(error)) {
+          // Nothing a retry cures: this table stops (its channels go back to the Tunnel), the others go on.
+          this.halt(error);
+          break;
+        }
         this.emit('batch-failed', error);
         this.setBusy();
         backoffMs = this.health.failed(error, 'batch');
@@ -419,6 +442,19 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     if (!this.idleValue) return;
     this.idleValue = false;
     this.emit('busy');
+  }
+
+  /** Stops this table for good on an error of its own (isTableStopError): shown as `stopped` with the error. */
+  halt(error: OtslakeError): void {
+    this.health.stopped(error);
+    this.stop();
+    // Our channels go back to the Tunnel at once (when it still exists), not at the daemon's exit.
+    void this.session?.shutdown().catch(() => undefined);
+    this.emit('stopped', error);
+  }
+
+  get halted(): boolean {
+    return this.health.state === 'stopped';
   }
 
   /** No new batch after the current one. Idempotent. */

@@ -38,6 +38,7 @@ function checkInput(input: ChannelTaskInput): void {
     const b = input.mirrorBuckets;
     if (b !== undefined && !(Number.isInteger(b) && b >= 1)) throw bad('mirrorBuckets', `must be an integer ≥ 1, got ${String(b)}`);
     if ((input.partitionColumns ?? []).length > 0) throw bad('partitionColumns', 'must be empty for mode mirror');
+    if ((input.metadataPrefix ?? '_') !== '_') throw bad('metadataPrefix', 'must be "_" for mode mirror');
   } else if (input.mode !== 'changelog') {
     throw bad('mode', `is "${String(input.mode)}", expected changelog or mirror`);
   }
@@ -326,7 +327,7 @@ class RecordLander {
     store: ObjectStore,
     resources: WorkerResources,
   ) {
-    this.schema = new BatchSchema(input.columns, input.primaryKey, input.discoverColumns, input.partitionColumns ?? []);
+    this.schema = new BatchSchema(input.columns, input.primaryKey, input.discoverColumns, input.partitionColumns ?? [], input.metadataPrefix);
     this.sink = new ColumnarRowSink(this.schema, input.channelId, input.typeConflictPolicy ?? 'dead-letter');
     this.decodeOptions = { channelId: input.channelId, firstRecordIndex: 0 };
     this.buckets = input.mode === 'mirror' && input.mirrorBuckets !== undefined ? new BucketTracker(input, input.mirrorBuckets) : null;

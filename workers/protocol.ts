@@ -81,6 +81,8 @@ export interface ChannelTaskInput {
    * file of its partition (Hive-style directory, `partitionValues`), and these columns are not in the files.
    */
   readonly partitionColumns?: readonly string[];
+  /** tables[].metadataPrefix: the metadata columns are `<prefix>op`, `<prefix>ts`, … (common/metadata-columns.ts); absent = `_`. */
+  readonly metadataPrefix?: string;
   /** Unknown attribute columns become new columns (reported in `newColumns`) instead of dead letters. */
   readonly discoverColumns: boolean;
   /** A record whose raw bytes exceed this is dead-lettered, not decoded. */

@@ -21,6 +21,24 @@ function tablesOf(tables: unknown[]) {
 }
 
 describe('tables[] entries: what run would refuse, found offline', () => {
+  it('a metadataPrefix frees the default metadata names and reserves its own, per table', () => {
+    const [t] = tablesOf([{ table: 'events', metadataPrefix: 'otslake_', columns: [{ name: '_op', type: 'STRING' }], partitionBy: ['otslake_date'] }]);
+    expect(t).toMatchObject({ metadataPrefix: 'otslake_', partitionBy: ['otslake_date'] });
+    expect(issuesOf([{ table: 'events', metadataPrefix: 'otslake_', columns: [{ name: 'otslake_ts', type: 'STRING' }] }])).toEqual([
+      'tables[0].columns[0].name: "otslake_ts" is reserved for otslake\'s metadata columns (otslake_op, otslake_ts, otslake_seq, otslake_channel, otslake_deleted_columns, otslake_date); to land a source column of this name, set metadataPrefix (e.g. "otslake_")',
+    ]);
+    expect(
+      issuesOf([
+        { table: 'a', metadataPrefix: '9x' },
+        { table: 'b', mode: 'mirror', metadataPrefix: 'x_', retention: '30d' },
+      ]),
+    ).toEqual([
+      expect.stringMatching(/^tables\[0\]\.metadataPrefix: must be 1 to 32 letters/),
+      'tables[1].metadataPrefix: is only allowed with mode changelog (a mirror table keeps _ts and _seq)',
+      'tables[1].retention: is only allowed with mode changelog (a mirror holds the current rows, not their history)',
+    ]);
+  });
+
   it('columns that differ only in case, from each other or from a metadata column', () => {
     const issues = issuesOf([
       {
