@@ -51,10 +51,10 @@ export const TABLE_ENTRY_SCHEMA = {
   },
   tunnel: {
     name: {
-      doc: "Tunnel to read. Its server-side checkpoints show the daemon's progress, so give each table its own tunnel.",
+      doc: "Tunnel to read. Its server-side checkpoints show the daemon's progress, so give each table its own tunnel. The default carries the lake's identity (8 hex digits of a hash of lake.uri and path), so two lakes never share a tunnel by accident. A lake records the tunnel it consumes (table property otslake.tunnel.id) and keeps reading that one; an empty lake refuses a tunnel that was already consumed (OTSL_TUNNEL_LAKE_MISMATCH).",
       format: 'optional-string',
       default: '',
-      defaultText: '`otslake-<table>`',
+      defaultText: '`otslake-<table>-<lake id>`',
     },
     type: {
       doc: `One of ${TUNNEL_TYPES.join(', ')}. BaseAndStream lands the existing rows, then every change.`,

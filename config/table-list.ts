@@ -5,6 +5,7 @@
  * but for case), `partitionBy` against the declared columns, and folders and tunnels across entries.
  * Every problem is named by its index path (`tables[1].mode: must be one of …`).
  */
+import { createHash } from 'node:crypto';
 import { DEFAULT_METADATA_PREFIX, metadataColumnNames, reservedColumnNames } from '../common/metadata-columns.js';
 import type { ConfigIssue } from './config-error.js';
 import { tablePathProblem } from './formats.js';
@@ -33,7 +34,7 @@ export interface MirrorTableConfig {
 /** One resolved `tables` entry: the entry schema's values, with the defaults that depend on `table` filled in. */
 export interface TableConfig {
   readonly table: Entry['table'];
-  /** `name` defaults to `otslake-<table>`. */
+  /** `name` defaults to `otslake-<table>-<8 hex digits of the lake's identity>` (defaultTunnelName). */
   readonly tunnel: { readonly name: NonNullable<Entry['tunnel']['name']>; readonly type: Entry['tunnel']['type'] };
   readonly mode: Entry['mode'];
   /** Folder under lake.uri, normalised: no leading/trailing slash; defaults to the table name. */
@@ -144,7 +145,20 @@ function checkMirrorOnly(entry: CheckedItem<typeof TABLE_ENTRY_SCHEMA>, issues: 
   return { buckets: values.mirror.buckets, targetFileSizeBytes: values.mirror.targetFileSize, changeDataFeed: values.changeDataFeed };
 }
 
-function resolveEntry(entry: CheckedItem<typeof TABLE_ENTRY_SCHEMA>, issues: ConfigIssue[]): TableConfig | null {
+/**
+ * The default tunnel of a table: unique per lake (lake.uri and the table's path), so that two deployments
+ * writing different lakes never share a tunnel's channels by accident (docs/errors.md §OTSL_TUNNEL_LAKE_MISMATCH).
+ */
+export function defaultTunnelName(table: string, lakeUri: string | null, path: string): string {
+  if (lakeUri === null) return `otslake-${table}`;
+  const identity = createHash('sha256')
+    .update(`${lakeUri.replace(/\/+$/, '')}\n${path}`)
+    .digest('hex')
+    .slice(0, 8);
+  return `otslake-${table}-${identity}`;
+}
+
+function resolveEntry(entry: CheckedItem<typeof TABLE_ENTRY_SCHEMA>, lakeUri: string | null, issues: ConfigIssue[]): TableConfig | null {
   const { values, given, invalid, at } = entry;
   const before = issues.length;
   const columnItems = invalid.has('columns') ? [] : checkList(COLUMN_SCHEMA, values.columns, `${at}.columns`, issues);
@@ -156,11 +170,12 @@ function resolveEntry(entry: CheckedItem<typeof TABLE_ENTRY_SCHEMA>, issues: Con
   if (defaultPathProblem !== null)
     issues.push({ key: `${at}.path`, problem: `the default, the table name "${values.table}", is not a valid folder (${defaultPathProblem}): set a path` });
   if (!entry.ok || issues.length > before) return null;
+  const path = (values.path ?? values.table).replace(/^\/+|\/+$/g, '');
   return {
     table: values.table,
-    tunnel: { name: values.tunnel.name ?? `otslake-${values.table}`, type: values.tunnel.type },
+    tunnel: { name: values.tunnel.name ?? defaultTunnelName(values.table, lakeUri, path), type: values.tunnel.type },
     mode: values.mode,
-    path: (values.path ?? values.table).replace(/^\/+|\/+$/g, ''),
+    path,
     columns,
     partitionBy: values.partitionBy,
     retentionMs: values.retention,
@@ -193,10 +208,10 @@ function checkOverlaps(tables: { index: number; cfg: TableConfig }[], issues: Co
 }
 
 /** The `tables` value (already known to be a list, or reported as not one) → the resolved entries. */
-export function resolveTables(value: unknown, issues: ConfigIssue[]): TableConfig[] {
+export function resolveTables(value: unknown, issues: ConfigIssue[], lakeUri: string | null = null): TableConfig[] {
   const ok: { index: number; cfg: TableConfig }[] = [];
   for (const entry of checkList(TABLE_ENTRY_SCHEMA, value, 'tables', issues)) {
-    const cfg = resolveEntry(entry, issues);
+    const cfg = resolveEntry(entry, lakeUri, issues);
     if (cfg) ok.push({ index: entry.index, cfg });
   }
   checkOverlaps(ok, issues);

@@ -240,7 +240,6 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     } catch (err) {
       if (startSignal.aborted) return;
       if (!isTableStopError(err)) throw err;
-      this.metrics.errorOccurred(toOtslakeError(err).code);
       runner.halt(toOtslakeError(err, { table: runner.name }));
       return;
     }

@@ -56,6 +56,20 @@ export function channelTaskColumnsOf(schema: StructType, metadataPrefix: string)
   return schema.fields.filter((f) => !metadata.has(f.name)).map((f) => ({ name: f.name, type: columnTypeOf(f.name, f.type) }));
 }
 
+/** A primary-key column named like a metadata column of the table stops this table (only Tablestore knows the key). */
+export function checkKeyNames(table: TableConfig, primaryKey: readonly { name: string }[]): void {
+  const reserved = new Map(reservedColumnNames(table.metadataPrefix).map((n) => [n.toLowerCase(), n]));
+  for (const k of primaryKey) {
+    const clash = reserved.get(k.name.toLowerCase());
+    if (clash === undefined) continue;
+    throw new OtslakeError(
+      'OTSL_TABLE_COLUMN_CONFLICT',
+      `table ${table.table}: primary-key column "${k.name}" has the name of the metadata column "${clash}"; set tables[].metadataPrefix (e.g. "otslake_") so that the metadata columns are named apart`,
+      { context: { table: table.table, column: k.name, key: 'tables[].metadataPrefix' } },
+    );
+  }
+}
+
 interface SdkClient {
   describeTable(params: { tableName: string }): Promise<{ tableMeta: { primaryKey: { name: string; type: number | string }[] } }>;
 }

@@ -61,7 +61,7 @@ describe('loadConfig', () => {
     expect(cfg.batch.maxBytesPerChannel).toBe(1_048_576);
     expect(cfg.tables[0]).toEqual({
       table: 'orders',
-      tunnel: { name: 'otslake-orders', type: 'BaseAndStream' },
+      tunnel: { name: expect.stringMatching(/^otslake-orders-[0-9a-f]{8}$/), type: 'BaseAndStream' },
       mode: 'changelog',
       path: 'orders',
       columns: [{ name: 'amount', type: 'DOUBLE' }],
