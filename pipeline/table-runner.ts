@@ -119,6 +119,11 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     this.owners = new OwnerWatch(options.session?.heartbeatTimeoutMs ?? config.source.heartbeatTimeoutMs);
   }
 
+  /** The `tables` entry this runner lands. */
+  get table(): TableConfig {
+    return this.options.table;
+  }
+
   get ready(): boolean {
     return this.ctx !== null;
   }
