@@ -216,6 +216,12 @@ export const CONFIG_SCHEMA = {
       defaultText: 'CPU cores − 1, at least 1',
       env: 'OTSLAKE_WORKERS_THREADS',
     },
+    tasksPerThread: {
+      doc: 'Channel tasks one worker thread runs at once. 4 lets a thread decode one channel while the others wait for their next ReadRecords page or an upload (on OSS every request is a round trip of tens of ms), so a batch of four channels costs the round trips of one on a single thread; their CPU work still takes turns. Each task buffers up to one row group (50k rows) of its channel, so memory grows with it.',
+      format: integerIn(1, 16),
+      default: 4,
+      env: 'OTSLAKE_WORKERS_TASKS_PER_THREAD',
+    },
   },
   http: {
     host: {

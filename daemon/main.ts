@@ -38,6 +38,7 @@ export function buildDaemon(config: ResolvedConfig, options: BuildDaemonOptions 
   const pool = createWorkerPool({
     filename: options.workerFile ?? entryWorkerFile(),
     threads: config.workers.threads,
+    tasksPerThread: config.workers.tasksPerThread,
     workerData: workerSetupFrom(config),
     closeTimeoutMs: config.shutdown.graceMs,
     log,

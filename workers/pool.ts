@@ -16,8 +16,14 @@ import { TaskSlots } from './task-slots.js';
 export interface WorkerPoolOptions {
   /** Absolute path or file: URL of the worker module (its default export handles tasks). */
   readonly filename: string | URL;
-  /** Maximum threads (workers.threads); also the number of tasks in flight at most. */
+  /** Maximum threads (workers.threads). */
   readonly threads: number;
+  /**
+   * Tasks one thread runs at once (workers.tasksPerThread, default 1): more than one lets a thread's
+   * tasks overlap their network waits (ReadRecords, uploads, offset entries) — on OSS each is a round
+   * trip of tens of ms — while their CPU work still takes turns. Tasks in flight = threads × this.
+   */
+  readonly tasksPerThread?: number;
   /** Per-thread setup, sent once: endpoints, credentials, lake root. Must be structured-cloneable. */
   readonly workerData?: unknown;
   /** Threads above one exit after this long without work. */
@@ -73,15 +79,15 @@ function isResult(x: unknown): x is { kind: 'ok' } | { kind: 'failed'; error: Se
   return typeof x === 'object' && x !== null && ((x as { kind?: unknown }).kind === 'ok' || (x as { kind?: unknown }).kind === 'failed');
 }
 
-/** The piscina pool behind the worker pool: one task per thread, threads never parked in Atomics.wait. */
-function openPiscina(options: WorkerPoolOptions, filename: string, capacity: number): Piscina {
+/** The piscina pool behind the worker pool: tasksPerThread tasks per thread, threads never parked in Atomics.wait. */
+function openPiscina(options: WorkerPoolOptions, filename: string, tasksPerThread: number): Piscina {
   return new Piscina({
     filename,
     // Node 20 cannot load .ts in a worker; tsx's loader can.
     ...(filename.endsWith('.ts') ? { execArgv: ['--import', 'tsx'] } : {}),
     minThreads: 1,
-    maxThreads: capacity,
-    concurrentTasksPerWorker: 1,
+    maxThreads: options.threads,
+    concurrentTasksPerWorker: tasksPerThread,
     idleTimeout: options.idleTimeoutMs ?? 60_000,
     closeTimeout: options.closeTimeoutMs ?? 30_000,
     // 'sync' parks idle threads in Atomics.wait, freezing their event loop: keep-alive sockets and
@@ -97,8 +103,12 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
   }
   const filename = options.filename instanceof URL ? options.filename.href : options.filename;
   const log = (options.log ?? silentLogger).child({ component: 'worker-pool' });
-  const capacity = options.threads;
-  const piscina = openPiscina(options, filename, capacity);
+  const tasksPerThread = options.tasksPerThread ?? 1;
+  if (!Number.isInteger(tasksPerThread) || tasksPerThread < 1) {
+    throw new OtslakeError('OTSL_INTERNAL', `worker pool tasksPerThread must be an integer ≥ 1, got ${tasksPerThread}`);
+  }
+  const capacity = options.threads * tasksPerThread;
+  const piscina = openPiscina(options, filename, tasksPerThread);
 
   const slots = new TaskSlots(capacity, options.onTasksChanged);
   let state: 'open' | 'closing' | 'destroyed' = 'open';

@@ -42,7 +42,7 @@ describe.skipIf(optionalData('otslake inspect on a kernel table (test/conformanc
     expect(code).toBe(0);
     const out = JSON.parse(stdout) as Record<string, unknown>;
     expect(Object.keys(out).sort()).toEqual(
-      ['minReaderVersion', 'minWriterVersion', 'numFiles', 'numRecords', 'partitionColumns', 'schema', 'sizeBytes', 'txns', 'version'].sort(),
+      ['iceberg', 'minReaderVersion', 'minWriterVersion', 'numFiles', 'numRecords', 'partitionColumns', 'schema', 'sizeBytes', 'txns', 'version'].sort(),
     );
     expect(out).toMatchObject({
       version: 1,

@@ -145,6 +145,30 @@ describe('worker pool (real threads)', () => {
   });
 });
 
+describe('worker pool: several tasks per thread', () => {
+  it('runs tasksPerThread tasks on one thread at once, so their waits overlap', async () => {
+    const gate = new SharedArrayBuffer(12);
+    const cells = new Int32Array(gate);
+    const pool = createWorkerPool({ filename: FIXTURE, threads: 1, tasksPerThread: 3, workerData: { tag: 't', gate } });
+    try {
+      expect(pool.capacity).toBe(3);
+      const tasks = [1, 2, 3].map((i) => pool.run(task('gate', `b${i}`)));
+      // All three are inside the gate on the one thread before it opens.
+      for (let inside = Atomics.load(cells, 1); inside < 3; inside = Atomics.load(cells, 1)) {
+        const w = Atomics.waitAsync(cells, 1, inside, 20_000);
+        if (w.async) expect(await w.value).not.toBe('timed-out');
+      }
+      Atomics.store(cells, 0, 1);
+      Atomics.notify(cells, 0);
+      const results = await within(Promise.all(tasks), 20_000, 'gated tasks');
+      expect(results.map((r) => r.kind)).toEqual(['ok', 'ok', 'ok']);
+      expect(Atomics.load(cells, 2)).toBe(3);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
 describe('worker pool lifecycle', () => {
   it('destroy() rejects running tasks with OTSL_ABORTED; run() after close is refused', async () => {
     const pool = createWorkerPool({ filename: FIXTURE, threads: 1, workerData: { tag: 't', gate: new SharedArrayBuffer(12) } });
