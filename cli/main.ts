@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   inspect: async () => (await import('./commands/inspect.js')).command,
   compact: async () => (await import('./commands/compact.js')).command,
   vacuum: async () => (await import('./commands/vacuum.js')).command,
+  resync: async () => (await import('./commands/resync.js')).command,
   emulator: async () => (await import('./commands/emulator.js')).command,
   'oss-emulator': async () => (await import('./commands/oss-emulator.js')).command,
   demo: async () => (await import('./demo/command.js')).command,

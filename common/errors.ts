@@ -43,6 +43,10 @@ export const ERROR_CODES = {
   // workers / daemon
   OTSL_WORKER_CRASHED: 'a worker thread died or threw an unexpected error while running a channel task',
   OTSL_DAEMON_STATE: 'the daemon was asked to do something its current state forbids',
+  OTSL_TABLE_COLUMN_CONFLICT: "a column of the source table has the name of one of the table's metadata columns (tables[].metadataPrefix)",
+  OTSL_TUNNEL_LOST: "the tunnel the table's lake positions belong to is gone or expired: the changes since the lake's positions cannot be read",
+  OTSL_TUNNEL_LAKE_MISMATCH:
+    'the lake and the tunnel of a table do not belong together (an empty lake on a tunnel with progress, or a lake bound to another tunnel)',
   OTSL_NOT_CAUGHT_UP: 'run --until-idle: a table was not caught up within --idle-timeout (failing, or waiting for a departed client)',
   OTSL_HTTP_LISTEN: 'the HTTP endpoints could not listen on http.host:http.port (address in use, no permission)',
   // emulator
@@ -185,6 +189,20 @@ const CONFIGURATION_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'OTSL_INTERNAL',
   'OTSL_DAEMON_STATE',
 ]);
+
+/**
+ * Errors that stop one table and no other: what is wrong lies in that table alone (its source columns, its
+ * tunnel, its lake), so the daemon's other tables go on. The table shows as `stopped` with the error until
+ * the operator acts (docs/errors.md names the fix of each).
+ */
+const TABLE_STOP_CODES: ReadonlySet<string> = new Set<ErrorCode>(['OTSL_TABLE_COLUMN_CONFLICT', 'OTSL_TUNNEL_LOST', 'OTSL_TUNNEL_LAKE_MISMATCH']);
+
+export function isTableStopError(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const code = (err as { code?: unknown }).code;
+  if (code === 'OTSL_RETRIES_EXHAUSTED') return isTableStopError((err as { cause?: unknown }).cause);
+  return typeof code === 'string' && TABLE_STOP_CODES.has(code);
+}
 
 /** Programmer errors are never retried, whatever else says. */
 export function isProgrammerError(err: unknown): boolean {

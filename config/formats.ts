@@ -202,6 +202,16 @@ export const FORMATS = {
     },
     emptyIsNull: true,
   }),
+  /** A prefix of Delta column names (tables[].metadataPrefix). */
+  'metadata-prefix': format<string>({
+    validate(x) {
+      requireString(x);
+      requireThat(
+        /^[A-Za-z_][A-Za-z0-9_]{0,31}$/.test(x as string),
+        'must be 1 to 32 letters, digits or "_", not starting with a digit, e.g. "_" or "otslake_"',
+      );
+    },
+  }),
   'column-name': format<string>({
     validate(x) {
       requireThat(typeof x === 'string' && x !== '', 'is required: the column name');

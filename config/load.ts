@@ -75,7 +75,7 @@ export function resolveConfig(raw: unknown, env: Env = {}, source: string | null
   const issues: ConfigIssue[] = [];
   const { values, invalid } = checkObject(CONFIG_SCHEMA, raw ?? {}, '', issues, env);
   checkEnvNames(env, issues);
-  const tables = invalid.has('tables') ? [] : resolveTables(values.tables, issues);
+  const tables = invalid.has('tables') ? [] : resolveTables(values.tables, issues, invalid.has('lake.uri') ? null : values.lake.uri);
   const location = invalid.has('lake.uri') ? null : parseLakeUri(values.lake.uri);
   const oss = location?.kind === 'oss' ? resolveOss(values.lake.oss, invalid, 'when lake.uri is oss://', issues) : null;
   const { heartbeatIntervalMs, heartbeatTimeoutMs } = values.source;

@@ -51,10 +51,10 @@ export const TABLE_ENTRY_SCHEMA = {
   },
   tunnel: {
     name: {
-      doc: "Tunnel to read. Its server-side checkpoints show the daemon's progress, so give each table its own tunnel.",
+      doc: "Tunnel to read. Its server-side checkpoints show the daemon's progress, so give each table its own tunnel. The default carries the lake's identity (8 hex digits of a hash of lake.uri and path), so two lakes never share a tunnel by accident. A lake records the tunnel it consumes (table property otslake.tunnel.id) and keeps reading that one; an empty lake refuses a tunnel that was already consumed (OTSL_TUNNEL_LAKE_MISMATCH).",
       format: 'optional-string',
       default: '',
-      defaultText: '`otslake-<table>`',
+      defaultText: '`otslake-<table>-<lake id>`',
     },
     type: {
       doc: `One of ${TUNNEL_TYPES.join(', ')}. BaseAndStream lands the existing rows, then every change.`,
@@ -74,15 +74,26 @@ export const TABLE_ENTRY_SCHEMA = {
     defaultText: '`<table>`',
   },
   columns: {
-    doc: 'Declared attribute columns, a list of { name, type } (below). Undeclared columns are discovered from the data. Names must differ in more than case, from each other and from the metadata columns (_op, _ts, _seq, _channel, _deleted_columns).',
+    doc: 'Declared attribute columns, a list of { name, type } (below). Undeclared columns are discovered from the data. Names must differ in more than case, from each other and from the metadata columns (_op, _ts, _seq, _channel, _deleted_columns, _date).',
     format: 'list',
     default: [],
     items: COLUMN_SCHEMA,
   },
   partitionBy: {
-    doc: `Column names to partition the Delta table by, each declared in \`columns\` with type ${PARTITION_COLUMN_TYPES.join(', ')} (so that validate-config can check it without asking Tablestore; primary-key columns are not allowed). Empty: unpartitioned, which suits most tables below a few hundred GB. Must be empty for mirror tables.`,
+    doc: `Column names to partition the Delta table by: \`_date\` (the UTC day of \`_ts\`, a Delta date column that exists only when named here), or columns declared in \`columns\` with type ${PARTITION_COLUMN_TYPES.join(', ')} (so that validate-config can check them without asking Tablestore; primary-key columns are not allowed). Empty: unpartitioned, which suits most tables below a few hundred GB. Must be empty for mirror tables. Fixed at table creation.`,
     format: 'name-list',
     default: [],
+  },
+  metadataPrefix: {
+    doc: 'mode changelog only: the prefix of the metadata columns (<prefix>op, <prefix>ts, <prefix>seq, <prefix>channel, <prefix>deleted_columns, <prefix>date), so that a source column named like one of them (e.g. _op) lands under its own name. Letters, digits and "_", not starting with a digit. Fixed at table creation.',
+    format: 'metadata-prefix',
+    default: '_',
+  },
+  retention: {
+    doc: 'mode changelog only: rows older than this (by `_ts`) leave the table. The daemon removes whole files whose newest row is older — with `partitionBy: [_date]` whole days — in one commit per run (removes with dataChange true; the table is then not delta.appendOnly), at every maintenance.logCleanupIntervalMs; vacuum deletes the files once maintenance.vacuum.retentionMs has passed. Rows without `_ts` are kept. 0 keeps everything.',
+    format: 'duration-ms',
+    default: 0,
+    defaultText: '0 (keep everything)',
   },
   typeConflictPolicy: {
     doc: `One of ${TYPE_CONFLICT_POLICIES.join(', ')}: what a value whose type contradicts its column becomes (both modes). companion lands it with its own type in the nullable column <name>__<type>; string lands its text in <name>__string; dead-letter sets the row aside under _otslake/dead-letters (a mirror then misses that change). Counted in otslake_type_conflicts_total{table,column,policy} and shown in /status.`,

@@ -5,6 +5,8 @@
  * but for case), `partitionBy` against the declared columns, and folders and tunnels across entries.
  * Every problem is named by its index path (`tables[1].mode: must be one of …`).
  */
+import { createHash } from 'node:crypto';
+import { DEFAULT_METADATA_PREFIX, metadataColumnNames, reservedColumnNames } from '../common/metadata-columns.js';
 import type { ConfigIssue } from './config-error.js';
 import { tablePathProblem } from './formats.js';
 import type { ValuesOf } from './key-spec.js';
@@ -32,13 +34,17 @@ export interface MirrorTableConfig {
 /** One resolved `tables` entry: the entry schema's values, with the defaults that depend on `table` filled in. */
 export interface TableConfig {
   readonly table: Entry['table'];
-  /** `name` defaults to `otslake-<table>`. */
+  /** `name` defaults to `otslake-<table>-<8 hex digits of the lake's identity>` (defaultTunnelName). */
   readonly tunnel: { readonly name: NonNullable<Entry['tunnel']['name']>; readonly type: Entry['tunnel']['type'] };
   readonly mode: Entry['mode'];
   /** Folder under lake.uri, normalised: no leading/trailing slash; defaults to the table name. */
   readonly path: NonNullable<Entry['path']>;
   readonly columns: readonly ColumnConfig[];
   readonly partitionBy: Entry['partitionBy'];
+  /** tables[].metadataPrefix: the metadata columns' names are this + op, ts, … (common/metadata-columns.ts). */
+  readonly metadataPrefix: Entry['metadataPrefix'];
+  /** tables[].retention in ms: changelog rows older than this leave the table (pipeline/maintenance.ts); 0 = keep everything. */
+  readonly retentionMs: Entry['retention'];
   /** tables[].iceberg: Iceberg metadata for this table (with lake.iceberg). */
   readonly iceberg: boolean;
   /**
@@ -56,24 +62,28 @@ export function typeConflictPolicyOf(table: Pick<TableConfig, 'typeConflictPolic
 }
 
 /**
- * The changelog's metadata columns (docs/changelog.md §Columns; the workers' METADATA_COLUMNS, a unit
- * test keeps the two equal).
+ * The changelog's metadata columns (docs/changelog.md §Columns; the workers' METADATA_COLUMNS and the derived
+ * `_date`, a unit test keeps them equal).
  * A declared column must not shadow them, not even in another case: Delta names are case-insensitive.
  */
-export const RESERVED_COLUMNS = ['_op', '_ts', '_seq', '_channel', '_deleted_columns'];
+export const RESERVED_COLUMNS = reservedColumnNames();
 
 const lower = (s: string) => s.toLowerCase();
 
-function checkColumns(items: CheckedItem<typeof COLUMN_SCHEMA>[], issues: ConfigIssue[]): ColumnConfig[] {
+function checkColumns(items: CheckedItem<typeof COLUMN_SCHEMA>[], prefix: string, issues: ConfigIssue[]): ColumnConfig[] {
+  const reservedNames = reservedColumnNames(prefix);
   const byLowerName = new Map<string, string>();
   for (const item of items) {
     if (item.invalid.has('name')) continue;
     const { name } = item.values;
     const key = `${item.at}.name`;
-    const reserved = RESERVED_COLUMNS.find((r) => r === lower(name));
+    const reserved = reservedNames.find((r) => lower(r) === lower(name));
     const earlier = byLowerName.get(lower(name));
     if (reserved === name) {
-      issues.push({ key, problem: `"${name}" is reserved for otslake's metadata columns (${RESERVED_COLUMNS.join(', ')})` });
+      issues.push({
+        key,
+        problem: `"${name}" is reserved for otslake's metadata columns (${reservedNames.join(', ')}); to land a source column of this name, set metadataPrefix (e.g. "otslake_")`,
+      });
     } else if (reserved !== undefined) {
       issues.push({ key, problem: `"${name}" differs from the metadata column "${reserved}" only in case (Delta column names are case-insensitive)` });
     } else if (earlier === name) {
@@ -93,10 +103,12 @@ function checkColumns(items: CheckedItem<typeof COLUMN_SCHEMA>[], issues: Config
  * left out on purpose: a partition column is not stored in the data files, and a key column out of the
  * files would break every reader that merges or deduplicates by key.
  */
-function checkPartitionBy(partitionBy: readonly string[], columns: readonly ColumnConfig[], at: string, issues: ConfigIssue[]): void {
+function checkPartitionBy(partitionBy: readonly string[], columns: readonly ColumnConfig[], prefix: string, at: string, issues: ConfigIssue[]): void {
+  const dateColumn = metadataColumnNames(prefix).date;
   partitionBy.forEach((name, j) => {
     const key = `${at}.partitionBy[${j}]`;
     const earlier = partitionBy.slice(0, j).find((p) => lower(p) === lower(name));
+    if (name === dateColumn && earlier === undefined) return; // derived from _ts: nothing to declare
     const declared = columns.find((c) => c.name === name);
     const sameButCase = columns.find((c) => lower(c.name) === lower(name));
     if (earlier !== undefined) {
@@ -116,6 +128,10 @@ function checkPartitionBy(partitionBy: readonly string[], columns: readonly Colu
 
 function checkMirrorOnly(entry: CheckedItem<typeof TABLE_ENTRY_SCHEMA>, issues: ConfigIssue[]): MirrorTableConfig | undefined {
   const { values, given, at } = entry;
+  if (values.mode === 'mirror' && values.metadataPrefix !== DEFAULT_METADATA_PREFIX)
+    issues.push({ key: `${at}.metadataPrefix`, problem: 'is only allowed with mode changelog (a mirror table keeps _ts and _seq)' });
+  if (values.mode === 'mirror' && values.retention > 0)
+    issues.push({ key: `${at}.retention`, problem: 'is only allowed with mode changelog (a mirror holds the current rows, not their history)' });
   if (values.mode !== 'mirror') {
     for (const k of MIRROR_ONLY_KEYS) {
       if (!given.has(k)) continue;
@@ -129,24 +145,41 @@ function checkMirrorOnly(entry: CheckedItem<typeof TABLE_ENTRY_SCHEMA>, issues: 
   return { buckets: values.mirror.buckets, targetFileSizeBytes: values.mirror.targetFileSize, changeDataFeed: values.changeDataFeed };
 }
 
-function resolveEntry(entry: CheckedItem<typeof TABLE_ENTRY_SCHEMA>, issues: ConfigIssue[]): TableConfig | null {
+/**
+ * The default tunnel of a table: unique per lake (lake.uri and the table's path), so that two deployments
+ * writing different lakes never share a tunnel's channels by accident (docs/errors.md §OTSL_TUNNEL_LAKE_MISMATCH).
+ */
+export function defaultTunnelName(table: string, lakeUri: string | null, path: string): string {
+  if (lakeUri === null) return `otslake-${table}`;
+  const identity = createHash('sha256')
+    .update(`${lakeUri.replace(/\/+$/, '')}\n${path}`)
+    .digest('hex')
+    .slice(0, 8);
+  return `otslake-${table}-${identity}`;
+}
+
+function resolveEntry(entry: CheckedItem<typeof TABLE_ENTRY_SCHEMA>, lakeUri: string | null, issues: ConfigIssue[]): TableConfig | null {
   const { values, given, invalid, at } = entry;
   const before = issues.length;
   const columnItems = invalid.has('columns') ? [] : checkList(COLUMN_SCHEMA, values.columns, `${at}.columns`, issues);
-  const columns = checkColumns(columnItems, issues);
-  if (issues.length === before && !invalid.has('partitionBy')) checkPartitionBy(values.partitionBy, columns, at, issues);
+  const prefix = invalid.has('metadataPrefix') ? DEFAULT_METADATA_PREFIX : values.metadataPrefix;
+  const columns = checkColumns(columnItems, prefix, issues);
+  if (issues.length === before && !invalid.has('partitionBy')) checkPartitionBy(values.partitionBy, columns, prefix, at, issues);
   const mirror = invalid.has('mode') ? undefined : checkMirrorOnly(entry, issues);
   const defaultPathProblem = values.path === null && !invalid.has('table') ? tablePathProblem(values.table) : null;
   if (defaultPathProblem !== null)
     issues.push({ key: `${at}.path`, problem: `the default, the table name "${values.table}", is not a valid folder (${defaultPathProblem}): set a path` });
   if (!entry.ok || issues.length > before) return null;
+  const path = (values.path ?? values.table).replace(/^\/+|\/+$/g, '');
   return {
     table: values.table,
-    tunnel: { name: values.tunnel.name ?? `otslake-${values.table}`, type: values.tunnel.type },
+    tunnel: { name: values.tunnel.name ?? defaultTunnelName(values.table, lakeUri, path), type: values.tunnel.type },
     mode: values.mode,
-    path: (values.path ?? values.table).replace(/^\/+|\/+$/g, ''),
+    path,
     columns,
     partitionBy: values.partitionBy,
+    retentionMs: values.retention,
+    metadataPrefix: values.metadataPrefix,
     iceberg: values.iceberg,
     ...(given.has('typeConflictPolicy') ? { typeConflictPolicy: values.typeConflictPolicy } : {}),
     ...(mirror === undefined ? {} : { mirror }),
@@ -175,10 +208,10 @@ function checkOverlaps(tables: { index: number; cfg: TableConfig }[], issues: Co
 }
 
 /** The `tables` value (already known to be a list, or reported as not one) → the resolved entries. */
-export function resolveTables(value: unknown, issues: ConfigIssue[]): TableConfig[] {
+export function resolveTables(value: unknown, issues: ConfigIssue[], lakeUri: string | null = null): TableConfig[] {
   const ok: { index: number; cfg: TableConfig }[] = [];
   for (const entry of checkList(TABLE_ENTRY_SCHEMA, value, 'tables', issues)) {
-    const cfg = resolveEntry(entry, issues);
+    const cfg = resolveEntry(entry, lakeUri, issues);
     if (cfg) ok.push({ index: entry.index, cfg });
   }
   checkOverlaps(ok, issues);

@@ -18,10 +18,11 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
-import { OtslakeError, toOtslakeError } from '../common/errors.js';
+import { OtslakeError, isTableStopError, toOtslakeError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
 import type { ObjectStore } from '../lake/object-store.js';
-import type { ResolvedConfig } from '../config/load.js';
+import type { ResolvedConfig, TableConfig } from '../config/load.js';
+import { planReload, type ReloadPlan } from './config-reload.js';
 import { redactedConfig } from '../config/load.js';
 import type { TunnelClient } from '../tunnel/tunnel-client.js';
 import type { WorkerPool } from '../workers/pool.js';
@@ -64,6 +65,8 @@ interface DaemonEvents {
   'batch-failed': [table: string, error: OtslakeError];
   idle: [];
   'table-idle': [table: string];
+  /** A table stopped on an error of its own (common/errors.ts isTableStopError); the others go on. */
+  'table-stopped': [table: string, error: OtslakeError];
   maintenance: [table: string, run: MaintenanceRun];
   'http-listening': [address: BoundAddress];
 }
@@ -76,7 +79,12 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   readonly activity: DaemonActivity;
   private readonly startedAtMs = Date.now();
   private readonly log: Logger;
-  private readonly runners: TableRunner[];
+  private runners: TableRunner[];
+  /** Each table's run (start, then its batches until it stops); a table added by a reload joins. */
+  private readonly tableRuns = new Map<TableRunner, Promise<void>>();
+  /** Wakes run() when a table's run is added or the daemon stops. */
+  private tablesChanged: () => void = () => undefined;
+  private reloaded = false;
   private readonly destroyController = new AbortController();
   private readonly stopController = new AbortController();
   private stateValue: DaemonState = 'created';
@@ -97,21 +105,86 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.writer = options.writer ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.activity = new DaemonActivity(this.metrics);
     this.activity.attach(this);
-    this.runners = options.config.tables.map(
-      (table) =>
-        new TableRunner({
-          config: options.config,
-          table,
-          tunnelClient: options.tunnelClient,
-          lakeRoot: options.lakeRoot,
-          pool: options.pool,
-          metrics: this.metrics,
-          log: (options.log ?? silentLogger).child({ table: table.table }),
-          describePrimaryKey: options.describePrimaryKey,
-          writer: this.writer,
-          ...(options.session ? { session: options.session } : {}),
-        }),
+    this.runners = options.config.tables.map((table) => this.createRunner(options.config, table));
+  }
+
+  private createRunner(config: ResolvedConfig, table: TableConfig): TableRunner {
+    const { options } = this;
+    return new TableRunner({
+      config,
+      table,
+      tunnelClient: options.tunnelClient,
+      lakeRoot: options.lakeRoot,
+      pool: options.pool,
+      metrics: this.metrics,
+      log: (options.log ?? silentLogger).child({ table: table.table }),
+      describePrimaryKey: options.describePrimaryKey,
+      writer: this.writer,
+      ...(options.session ? { session: options.session } : {}),
+    });
+  }
+
+  /** Starts a table's run; a table that fails stops the others too: they drain, so nothing committed is lost. */
+  private startTable(runner: TableRunner): void {
+    const run = this.runTable(runner)
+      .catch((err: unknown) => {
+        this.log.error('table failed', { table: runner.name, error: err });
+        if (!this.fatal) this.fatal = err as OtslakeError;
+        this.shutdown('fatal error');
+      })
+      .finally(() => this.tableRuns.delete(runner));
+    this.tableRuns.set(runner, run);
+    this.tablesChanged();
+  }
+
+  /**
+   * Applies a new config's `tables` (SIGHUP; daemon/config-reload.ts): added tables start, removed ones stop
+   * after their in-flight batch and hand their channels back, changed ones restart. Other keys wait for a restart.
+   */
+  async reload(next: ResolvedConfig): Promise<ReloadPlan | null> {
+    if (this.stateValue !== 'running') return null;
+    const plan = planReload(
+      this.options.config,
+      next,
+      this.runners.map((r) => r.table),
     );
+    this.reloaded = true;
+    this.log.info('config reloaded', {
+      added: plan.added.map((t) => t.table),
+      removed: plan.removed.map((t) => t.table),
+      changed: plan.changed.map((c) => c.after.table),
+      ...(plan.restartOnly.length > 0 ? { restartOnly: plan.restartOnly } : {}),
+    });
+    const leaving = new Set([...plan.removed, ...plan.changed.map((c) => c.before)].map((t) => t.path));
+    await Promise.all(this.runners.filter((r) => leaving.has(r.table.path)).map((r) => this.retire(r)));
+    for (const table of [...plan.changed.map((c) => c.after), ...plan.added]) {
+      if (this.stateValue !== 'running') break;
+      const runner = this.createRunner(next, table);
+      this.runners.push(runner);
+      this.startTable(runner);
+    }
+    return plan;
+  }
+
+  /** A table leaving the config: its in-flight batch commits, its channels go back to the Tunnel, it is forgotten. */
+  private async retire(runner: TableRunner): Promise<void> {
+    runner.stop();
+    await this.tableRuns.get(runner);
+    await runner.close(AbortSignal.timeout(5_000)).catch((err: unknown) => this.log.warn('tunnel session shutdown failed', { table: runner.name, error: err }));
+    this.runners = this.runners.filter((r) => r !== runner);
+    this.log.info('table removed', { table: runner.name });
+  }
+
+  /** Until every table's run ended — and, once a reload happened, until shutdown (a reload may add tables again). */
+  private async tablesDone(): Promise<void> {
+    for (;;) {
+      const changed = new Promise<void>((resolve) => {
+        this.tablesChanged = resolve;
+      });
+      if (this.tableRuns.size === 0 && (!this.reloaded || this.stateValue !== 'running')) return;
+      await Promise.race([Promise.all([...this.tableRuns.values()]), changed]);
+      if (this.tableRuns.size === 0 && !this.reloaded) return;
+    }
   }
 
   get state(): DaemonState {
@@ -129,20 +202,15 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     const idleBound = this.startIdleBound();
     try {
       if (this.options.http !== false) await this.startHttp();
-      // A table that fails stops the others too: they drain, so nothing committed is lost.
-      await Promise.all(
-        this.runners.map((r) =>
-          this.runTable(r).catch((err: unknown) => {
-            this.log.error('table failed', { table: r.name, error: err });
-            if (!this.fatal) this.fatal = err as OtslakeError;
-            this.shutdown('fatal error');
-          }),
-        ),
-      );
+      for (const r of this.runners) this.startTable(r);
+      await this.tablesDone();
     } catch (err) {
       this.fatal ??= err as OtslakeError;
     }
     if (idleBound) clearTimeout(idleBound);
+    // --until-idle reports success only for a complete run: a stopped table fails it, by its own error.
+    const stopped = this.runners.find((r) => r.halted);
+    if (this.options.untilIdle && stopped && !this.fatal) this.fatal = stopped.health.stoppedError ?? null;
     await this.drain();
     if (this.fatal) {
       this.transition('failed', { error: this.fatal });
@@ -176,6 +244,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.transition('draining', { reason });
     this.stopController.abort(new Error(`shutdown: ${reason}`));
     for (const r of this.runners) r.stop();
+    this.tablesChanged();
     this.graceTimer = setTimeout(() => {
       this.log.warn('shutdown grace expired; abandoning in-flight batches (their files stay invisible)', { graceMs: this.options.config.shutdown.graceMs });
       this.destroy();
@@ -224,19 +293,37 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       if (!this.fatal) this.fatal = err;
       this.shutdown('fatal tunnel error');
     });
+    runner.on('stopped', (err) => {
+      this.log.error('table stopped; the other tables go on', { table: runner.name, error: err });
+      this.emit('table-stopped', runner.name, err);
+      this.onRunnerIdle();
+    });
     const startSignal = AbortSignal.any([this.stopController.signal, this.destroyController.signal]);
     try {
       await runner.start(startSignal);
     } catch (err) {
       if (startSignal.aborted) return;
-      throw err;
+      if (!isTableStopError(err)) throw err;
+      runner.halt(toOtslakeError(err, { table: runner.name }));
+      return;
     }
     this.emit('table-ready', runner.name);
     await runner.loop(this.destroyController.signal);
   }
 
+  /** The tables still meant to run: a stopped table (isTableStopError) is out until a restart. */
+  private activeRunners(): TableRunner[] {
+    return this.runners.filter((r) => !r.halted);
+  }
+
   private onRunnerIdle(): void {
-    if (!this.runners.every((r) => r.idle)) return;
+    const active = this.activeRunners();
+    if (!active.every((r) => r.idle)) return;
+    if (active.length === 0) {
+      // Nothing runs: a service stays up to show why (/readyz, /status); --until-idle ends, failed.
+      if (this.options.untilIdle) this.shutdown('every table stopped');
+      return;
+    }
     this.log.info('every table caught up', {});
     this.emit('idle');
     if (this.options.untilIdle) void this.stopOnceIdleConfirmed();
@@ -251,8 +338,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     if (this.confirmingIdle) return;
     this.confirmingIdle = true;
     try {
-      while (this.stateValue === 'running' && this.runners.every((r) => r.idle)) {
-        const answers = await Promise.all(this.runners.map((r) => r.confirmIdle()));
+      while (this.stateValue === 'running' && this.activeRunners().every((r) => r.idle)) {
+        const answers = await Promise.all(this.activeRunners().map((r) => r.confirmIdle()));
         if (answers.every(Boolean)) {
           this.shutdown('idle');
           return;

@@ -4,6 +4,7 @@
  * shutdown.graceMs inside the Daemon), a second one destroys at once. Nothing is lost either way:
  * uncommitted files are invisible and their channels restart from the position in force.
  */
+import { toOtslakeError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { createWorkerPool, entryWorkerFile } from '../workers/pool.js';
@@ -23,6 +24,8 @@ export interface BuildDaemonOptions {
   session?: SessionSettings;
   /** Worker module (tests); defaults to workers/entry beside this build. */
   workerFile?: string;
+  /** SIGHUP: reads the config again (the file of `run --config`); a ConfigError keeps the running config. */
+  reloadConfig?: () => ResolvedConfig;
 }
 
 /** Builds a Daemon and everything it uses from a resolved config. */
@@ -90,8 +93,22 @@ export async function runDaemon(config: ResolvedConfig, options: BuildDaemonOpti
     if (signals === 1) daemon.shutdown(signal);
     else daemon.destroy();
   };
+  // SIGHUP (systemctl reload): the config again; an invalid one is refused with validate-config's problems.
+  const onReload = () => {
+    if (!options.reloadConfig) return;
+    let next: ResolvedConfig;
+    try {
+      next = options.reloadConfig();
+    } catch (err) {
+      const e = toOtslakeError(err);
+      log.error('config reload rejected; the running config stays', { error: e, problems: (err as { issues?: unknown }).issues ?? [] });
+      return;
+    }
+    daemon.reload(next).catch((err: unknown) => log.error('config reload failed', { error: err }));
+  };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  process.on('SIGHUP', onReload);
   try {
     await daemon.run();
     return 0;
@@ -101,6 +118,7 @@ export async function runDaemon(config: ResolvedConfig, options: BuildDaemonOpti
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    process.off('SIGHUP', onReload);
     restoreWarnings();
     close();
   }

@@ -22,7 +22,7 @@ export type DaemonStateName = (typeof DAEMON_STATES)[number];
  * (channels held by a client that stopped heartbeating, until the Tunnel expires it) or failing (the
  * source or the lake keeps failing: retried with backoff).
  */
-const TABLE_STATES = ['starting', 'running', 'caught-up', 'waiting', 'failing'] as const;
+const TABLE_STATES = ['starting', 'running', 'caught-up', 'waiting', 'failing', 'stopped'] as const;
 export type TableStateName = (typeof TABLE_STATES)[number];
 
 /**
@@ -115,7 +115,7 @@ export class Metrics implements PipelineMetrics {
     this.batchFailures = r.counter('otslake_batch_failures_total', 'Batches that ended with a failed channel task or an error.', ['table']);
     this.tableStateGauge = r.gauge(
       'otslake_table_state',
-      'Table state (starting, running, caught-up, waiting, failing): 1 for the current one, 0 for the others.',
+      'Table state (starting, running, caught-up, waiting, failing, stopped): 1 for the current one, 0 for the others.',
       ['table', 'state'],
     );
     this.readyGauge = r.gauge('otslake_ready', '1 while /readyz answers 200 (running, every table started), else 0.');

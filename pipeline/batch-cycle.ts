@@ -146,7 +146,7 @@ function releaseChannel(ctx: TableContext, channelId: string, why: string): void
   if (ctx.session.release(channelId)) ctx.log.info('channel released', { channelId, why });
 }
 
-type TaskShape = Pick<ChannelTaskInput, 'columns' | 'fieldIds'>;
+type TaskShape = Pick<ChannelTaskInput, 'columns' | 'fieldIds' | 'partitionColumns'>;
 
 function taskInput(ctx: TableContext, shape: TaskShape, batchId: string, position: ChannelPosition): ChannelTaskInput {
   return {
@@ -168,6 +168,7 @@ function taskInput(ctx: TableContext, shape: TaskShape, batchId: string, positio
     targetFileBytes: ctx.targetFileBytes,
     budget: ctx.budget,
     typeConflictPolicy: typeConflictPolicyOf(ctx.table),
+    ...(ctx.table.metadataPrefix === '_' ? {} : { metadataPrefix: ctx.table.metadataPrefix }),
     ...ctx.committer.taskOutput,
   };
 }
@@ -190,7 +191,11 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
   };
   // Once per batch, not per channel. Field ids: what the Iceberg metadata assigns (docs/iceberg.md).
   const schema = parseSchema(view.metadata.schemaString);
-  const shape: TaskShape = { columns: channelTaskColumnsOf(schema), fieldIds: Object.fromEntries(fieldIdsOf(schema)) };
+  const shape: TaskShape = {
+    columns: channelTaskColumnsOf(schema, ctx.table.metadataPrefix),
+    fieldIds: Object.fromEntries(fieldIdsOf(schema)),
+    partitionColumns: view.metadata.partitionColumns,
+  };
   await Promise.all(
     planned.map(async (position) => {
       try {

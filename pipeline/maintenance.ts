@@ -8,6 +8,7 @@
  * |             |                                             | offset entries below the ones in force (10 min old)         |
  * | compact     | every maintenance.compact.intervalMs, changelog tables with ≥ minFiles small files | in the background; dataChange:false |
  * | vacuum      | every maintenance.vacuum.intervalMs         | only while no compaction is in flight                       |
+ * | retention   | every maintenance.logCleanupIntervalMs, changelog tables with tables[].retention | inline; removes (dataChange:true) |
  *
  * Checkpoints run in the background, one at a time: with a day of tombstones one takes ~0.3 s,
  * which the batch that reached the version must not wait for (freshness); a multiple reached while
@@ -29,11 +30,13 @@ import { compactTable } from '../lake/compaction.js';
 import { cleanupExpiredLogs } from '../lake/log-cleanup.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import { pruneOffsetEntries } from '../lake/offset-log.js';
+import { expireOldRows } from '../lake/retention.js';
 import { advanceSnapshot, loadSnapshot, type Snapshot } from '../lake/snapshot.js';
 import { vacuum } from '../lake/vacuum.js';
+import { metadataColumnNames } from '../common/metadata-columns.js';
 import type { PipelineMetrics } from './pipeline-metrics.js';
 
-export type MaintenanceTask = 'checkpoint' | 'log-cleanup' | 'compact' | 'vacuum';
+export type MaintenanceTask = 'checkpoint' | 'log-cleanup' | 'compact' | 'vacuum' | 'retention';
 
 /**
  * The state at the last checkpoint is kept and advanced to the next by reading only the commits in
@@ -50,7 +53,7 @@ export interface MaintenanceRun {
   readonly outcome: 'done' | 'nothing-to-do' | 'conflict' | 'failed' | 'not-applicable';
   readonly atMs: number;
   readonly durationMs: number;
-  /** Files rewritten (compact) or deleted (log-cleanup, vacuum). */
+  /** Files rewritten (compact), deleted (log-cleanup, vacuum) or removed from the table (retention). */
   readonly files: number;
   readonly version?: number;
   readonly error?: string;
@@ -81,7 +84,7 @@ export class TableMaintenance {
     this.now = options.nowMs ?? Date.now;
     // Schedules start with the runner: a restart loop must not turn into a vacuum loop.
     const start = this.now();
-    for (const t of ['log-cleanup', 'compact', 'vacuum'] as const) this.lastRun.set(t, start);
+    for (const t of ['log-cleanup', 'compact', 'vacuum', 'retention'] as const) this.lastRun.set(t, start);
   }
 
   private due(task: MaintenanceTask, intervalMs: number): boolean {
@@ -97,6 +100,12 @@ export class TableMaintenance {
       this.compaction = running.finally(() => {
         this.compaction = null;
       });
+    }
+    // Before vacuum: what retention removes is vacuum's to delete once its retention has passed.
+    const { table } = this.options;
+    if (table.mode === 'changelog' && table.retentionMs > 0 && this.due('retention', m.logCleanupIntervalMs)) {
+      this.lastRun.set('retention', this.now());
+      await this.run('retention', signal, () => this.expire(signal));
     }
     if (m.vacuum.enabled && this.compaction === null && this.due('vacuum', m.vacuum.intervalMs)) {
       this.lastRun.set('vacuum', this.now());
@@ -145,6 +154,10 @@ export class TableMaintenance {
             : 'disabled',
       vacuum: m.vacuum.enabled ? (this.lastResult.get('vacuum') ?? 'scheduled') : 'disabled',
       logCleanup: this.lastResult.get('log-cleanup') ?? 'scheduled',
+      retention:
+        this.options.table.retentionMs > 0 && this.options.table.mode === 'changelog'
+          ? (this.lastResult.get('retention') ?? 'scheduled')
+          : 'keeps every row (tables[].retention 0)',
       checkpoint: this.lastResult.get('checkpoint') ?? 'at the next multiple of delta.checkpointInterval',
       compacting: this.compaction !== null,
       checkpointing: this.checkpointing !== null,
@@ -197,6 +210,22 @@ export class TableMaintenance {
         return { outcome: 'conflict', files: 0, error: result.result.reason };
       case 'not-applicable':
         return { outcome: 'not-applicable', files: 0 };
+      default:
+        return { outcome: 'nothing-to-do', files: 0 };
+    }
+  }
+
+  /** tables[].retention: files whose rows are all older leave the table in one commit (lake/retention.ts). */
+  private async expire(signal: AbortSignal): Promise<Omit<MaintenanceRun, 'task' | 'atMs' | 'durationMs'>> {
+    const { store, table } = this.options;
+    const names = metadataColumnNames(table.metadataPrefix);
+    const result = await expireOldRows(store, { retentionMs: table.retentionMs, timestampColumn: names.ts, dateColumn: names.date, nowMs: this.now(), signal });
+    switch (result.kind) {
+      case 'expired':
+        this.afterCommit(result.version, undefined, signal);
+        return { outcome: 'done', files: result.removed, version: result.version };
+      case 'conflict':
+        return { outcome: 'conflict', files: 0, error: result.result.reason };
       default:
         return { outcome: 'nothing-to-do', files: 0 };
     }

@@ -7,6 +7,7 @@
  *      │            ▲  ▲
  *      │            │  └──▶ waiting   (channels held by a client that stopped heartbeating)
  *      └──────▶ failing ◀── any state (a batch, a task, the start or DescribeTunnel failed)
+ *   any state ──▶ stopped   (an error of this table alone that no retry cures: common/errors.ts isTableStopError)
  *
  * One line is logged per state change; while failing, one summary line per `summaryIntervalMs`
  * instead of one per attempt. Failures back off exponentially with jitter, capped.
@@ -14,7 +15,7 @@
 import type { OtslakeError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 
-export type TableState = 'starting' | 'running' | 'caught-up' | 'waiting' | 'failing';
+export type TableState = 'starting' | 'running' | 'caught-up' | 'waiting' | 'failing' | 'stopped';
 
 export interface BackoffSettings {
   /** Pause after the first failure. */
@@ -63,6 +64,7 @@ export class TableHealth {
   private lastSuccessMs: number | null = null;
   private lastErrorValue: { code: string; message: string; atMs: number } | null = null;
   private failures = 0;
+  private stoppedErrorValue: OtslakeError | null = null;
   private failedTasksWhileFailing = 0;
   private lastSummaryMs = 0;
   private nextAttemptAtMs: number | null = null;
@@ -89,8 +91,8 @@ export class TableHealth {
 
   /** Why the table is not fine, for /readyz; null when it is. */
   get reason(): string | null {
-    if (this.stateValue === 'failing' && this.lastErrorValue)
-      return `failing since ${iso(this.sinceMs)}: ${this.lastErrorValue.code}: ${this.lastErrorValue.message}`;
+    if ((this.stateValue === 'failing' || this.stateValue === 'stopped') && this.lastErrorValue)
+      return `${this.stateValue} since ${iso(this.sinceMs)}: ${this.lastErrorValue.code}: ${this.lastErrorValue.message}`;
     if (this.stateValue === 'waiting') return waitingText(this.waitingForValue);
     if (this.stateValue === 'starting') return 'starting';
     return null;
@@ -107,6 +109,7 @@ export class TableHealth {
       if (c.readToTail || c.records === 0) this.pendingSince.delete(c.channelId);
       else if (c.lastRecordTimeMs !== null) this.pendingSince.set(c.channelId, c.lastRecordTimeMs);
     }
+    if (this.stateValue === 'stopped') return;
     if (this.stateValue === 'failing' || this.stateValue === 'starting') this.recover();
   }
 
@@ -139,6 +142,19 @@ export class TableHealth {
       });
     }
     return delayMs;
+  }
+
+  /** The error the table stopped on, while stopped. */
+  get stoppedError(): OtslakeError | null {
+    return this.stateValue === 'stopped' ? this.stoppedErrorValue : null;
+  }
+
+  /** The table stopped for good on `err` (no retry): it stays stopped, with the error, until the daemon restarts. */
+  stopped(err: OtslakeError): void {
+    this.lastErrorValue = { code: err.code, message: err.message, atMs: this.now() };
+    this.stoppedErrorValue = err;
+    this.nextAttemptAtMs = null;
+    if (this.stateValue !== 'stopped') this.transition('stopped', { error: err });
   }
 
   caughtUp(): void {
@@ -203,7 +219,7 @@ export class TableHealth {
     this.sinceMs = this.now();
     // running ⇄ caught-up flips with every write on a nearly caught-up table: not worth an info line each.
     const routine = (previous === 'running' && next === 'caught-up') || (previous === 'caught-up' && next === 'running');
-    const level = next === 'failing' ? 'error' : next === 'waiting' ? 'warn' : routine ? 'debug' : 'info';
+    const level = next === 'failing' || next === 'stopped' ? 'error' : next === 'waiting' ? 'warn' : routine ? 'debug' : 'info';
     this.options.log[level]('table state changed', { table: this.options.table, from: previous, to: next, ...fields });
   }
 }

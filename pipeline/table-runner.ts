@@ -14,16 +14,14 @@
  * One batch per table is in flight at any time; stop() lets the current batch finish and commit.
  */
 import { EventEmitter } from 'node:events';
-import { OtslakeError, deserializeError, hasCode, isConfigurationError, toOtslakeError } from '../common/errors.js';
+import { OtslakeError, deserializeError, isConfigurationError, isTableStopError, toOtslakeError } from '../common/errors.js';
 import { sleep } from '../common/retry.js';
 import type { Logger } from '../common/log.js';
 import { WakeableDelay } from '../common/wakeable-delay.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import type { Metadata } from '../lake/actions.js';
-import { createMirrorTable } from '../lake/mirror/mirror-table.js';
-import { MIRROR_MODE_PROPERTY, mirrorSettingsOf } from '../lake/mirror/layout.js';
-import { loadSnapshot, readCommitInfos } from '../lake/snapshot.js';
-import { createTable } from '../lake/table-create.js';
+import { mirrorSettingsOf } from '../lake/mirror/layout.js';
+import { readCommitInfos } from '../lake/snapshot.js';
 import { typeConflictPolicyOf, type ResolvedConfig, type TableConfig } from '../config/load.js';
 import type { TunnelClient } from '../tunnel/tunnel-client.js';
 import { TunnelSession } from '../tunnel/tunnel-session.js';
@@ -41,10 +39,12 @@ import { TableMaintenance, type MaintenanceRun } from './maintenance.js';
 import { TableIceberg } from './table-iceberg.js';
 import type { PipelineMetrics } from './pipeline-metrics.js';
 
-import { initialSchema, lakeTypeOf, type DescribePrimaryKey } from './table-schema.js';
+import { checkKeyNames, type DescribePrimaryKey } from './table-schema.js';
+import { ensureDeltaTable } from './table-setup.js';
 import { TableHealth } from './table-health.js';
 import { assessTunnel, OwnerWatch, type TunnelProgress } from './tunnel-progress.js';
-import { ensureTunnel, waitUntilInitialised } from './tunnel-setup.js';
+import { waitUntilInitialised } from './tunnel-setup.js';
+import { lostTunnel, resolveTableTunnel, tunnelLost } from './tunnel-binding.js';
 
 /** The newest commits read at start to learn how many daemons write the table. */
 const PACER_HISTORY_COMMITS = 200;
@@ -80,6 +80,8 @@ interface RunnerEvents {
   idle: [TunnelProgress];
   busy: [];
   failed: [OtslakeError];
+  /** The table stopped on an error of its own; the daemon's other tables go on. */
+  stopped: [OtslakeError];
   /** A batch threw (it committed nothing); retried after the batch interval. */
   'batch-failed': [OtslakeError];
   maintenance: [MaintenanceRun];
@@ -117,6 +119,11 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     this.owners = new OwnerWatch(options.session?.heartbeatTimeoutMs ?? config.source.heartbeatTimeoutMs);
   }
 
+  /** The `tables` entry this runner lands. */
+  get table(): TableConfig {
+    return this.options.table;
+  }
+
   get ready(): boolean {
     return this.ctx !== null;
   }
@@ -137,7 +144,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         this.health.started();
         return;
       } catch (err) {
-        if (signal.aborted || isConfigurationError(err)) throw err;
+        if (signal.aborted || isConfigurationError(err) || isTableStopError(err)) throw err;
         await this.session?.shutdown(signal).catch(() => undefined);
         this.session = null;
         const error = toOtslakeError(err, { table: this.name });
@@ -149,11 +156,12 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
 
   private async startOnce(signal: AbortSignal): Promise<void> {
     const { table, tunnelClient, config, log } = this.options;
-    const tunnelId = await ensureTunnel(tunnelClient, table, log, signal);
-    await waitUntilInitialised(tunnelClient, table, tunnelId, log, signal);
     const store = this.options.lakeRoot.child(table.path);
+    const tunnelId = await resolveTableTunnel(tunnelClient, table, store, log, signal);
+    await waitUntilInitialised(tunnelClient, table, tunnelId, log, signal);
     const primaryKey = await this.options.describePrimaryKey(table.table, signal);
-    const metadata = await this.ensureTable(store, primaryKey, signal);
+    checkKeyNames(table, primaryKey);
+    const metadata = await ensureDeltaTable({ store, table, config, log, primaryKey, tunnelId, signal });
     this.maintenance = new TableMaintenance({ config, table, store, metrics: this.options.metrics, log, onRun: (run) => this.afterMaintenance(run) });
     if (config.lake.iceberg && table.iceberg) {
       const vacuum = config.maintenance.vacuum;
@@ -177,11 +185,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       heartbeatTimeoutMs: s.heartbeatTimeoutMs ?? config.source.heartbeatTimeoutMs,
       ...(s.clientTag !== undefined ? { clientTag: s.clientTag } : {}),
     });
-    session.on('failed', (err) => {
-      this.health.failed(err, 'tunnel session');
-      this.emit('failed', err);
-      this.stop();
-    });
+    session.on('failed', (err) => void this.sessionFailed(err, tunnelId));
     session.on('channels', () => this.pauseBetweenBatches.wake());
     this.session = session;
     await session.start(signal);
@@ -216,61 +220,8 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
   private afterMaintenance(run: MaintenanceRun): void {
     this.emit('maintenance', run);
     if (run.outcome !== 'done') return;
-    if (run.task === 'compact') this.iceberg?.afterCommit();
+    if (run.task === 'compact' || run.task === 'retention') this.iceberg?.afterCommit();
     if (run.task === 'vacuum') this.iceberg?.afterVacuum();
-  }
-
-  /** The table's metadata, after creating the table on first start. A mode that contradicts the config is OTSL_CONFIG_INVALID. */
-  private async ensureTable(store: ObjectStore, primaryKey: Awaited<ReturnType<DescribePrimaryKey>>, signal: AbortSignal): Promise<Metadata> {
-    const { table, config, log } = this.options;
-    try {
-      return this.checkMode((await loadSnapshot(store, { signal })).metadata);
-    } catch (err) {
-      if (!hasCode(err, 'OTSL_LAKE_NOT_A_TABLE')) throw err;
-    }
-    const checkpointInterval = { 'delta.checkpointInterval': String(config.lake.checkpointInterval) };
-    const created =
-      table.mode === 'mirror'
-        ? await createMirrorTable(store, {
-            schema: {
-              type: 'struct',
-              fields: [
-                ...primaryKey.map((k) => ({ name: k.name, type: lakeTypeOf(k.type), nullable: false, metadata: {} })),
-                ...table.columns.map((c) => ({ name: c.name, type: lakeTypeOf(c.type), nullable: true, metadata: {} })),
-              ],
-            },
-            primaryKey: primaryKey.map((k) => k.name),
-            buckets: table.mirror!.buckets,
-            changeDataFeed: table.mirror!.changeDataFeed,
-            configuration: checkpointInterval,
-            name: table.table,
-            signal,
-          })
-        : await createTable(store, {
-            schema: initialSchema(primaryKey, table),
-            partitionColumns: [...table.partitionBy],
-            configuration: { 'delta.appendOnly': 'true', ...checkpointInterval },
-            name: table.table,
-            signal,
-          });
-    // A conflict means another daemon created it first: theirs is as good as ours.
-    log.info(created.kind === 'committed' ? 'delta table created' : 'delta table created by another writer', { path: table.path, mode: table.mode });
-    return created.kind === 'committed' ? created.metadata : this.checkMode((await loadSnapshot(store, { signal })).metadata);
-  }
-
-  private checkMode(metadata: Metadata): Metadata {
-    const { table } = this.options;
-    const lakeMode = metadata.configuration[MIRROR_MODE_PROPERTY] === 'mirror' ? 'mirror' : 'changelog';
-    if (lakeMode !== table.mode) {
-      throw new OtslakeError(
-        'OTSL_CONFIG_INVALID',
-        `table ${table.table}: the config says mode ${table.mode}, but the Delta table at ${table.path} is a ${lakeMode} table; a table's mode is fixed at creation`,
-        {
-          context: { table: table.table, key: 'tables.mode', path: table.path },
-        },
-      );
-    }
-    return metadata;
   }
 
   /** The table's mode decides its committer, once. A mirror's layout comes from the table itself (fixed at creation), its file target from the config. */
@@ -309,6 +260,15 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
           this.maintenance?.afterCommit(report.version, ctx.view.current?.version === report.version ? ctx.view.current.metadata : undefined, signal);
           this.iceberg?.afterCommit();
         }
+        if (report.taskError?.context.serverCode === 'OTSTunnelExpired' || report.taskError?.context.serverCode === 'OTSParameterInvalid') {
+          // A channel read refused for good: if the tunnel itself is gone or expired, this table stops here.
+          const lost = await lostTunnel(this.options.tunnelClient, this.options.table, ctx.tunnelId);
+          if (lost !== null) {
+            for (const answer of confirming) answer(false);
+            this.halt(lost);
+            break;
+          }
+        }
         if (report.taskError) {
           // The failed channels are redone by the next batch: after the backoff, not at once.
           this.setBusy();
@@ -332,7 +292,13 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
           break;
         }
         const error = toOtslakeError(err, { table: this.name });
-        this.options.metrics.errorOccurred(error.code);
+        if (!isTableStopError(error)) this.options.metrics.errorOccurred(error.code);
+        if (isTableStopError(error)) {
+          // Nothing a retry cures: this table stops (its channels go back to the Tunnel), the others go on.
+          for (const answer of confirming) answer(false);
+          this.halt(error);
+          break;
+        }
         this.emit('batch-failed', error);
         this.setBusy();
         backoffMs = this.health.failed(error, 'batch');
@@ -418,6 +384,38 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     if (!this.idleValue) return;
     this.idleValue = false;
     this.emit('busy');
+  }
+
+  /**
+   * The Tunnel refused our session for good. When the tunnel itself is gone or expired, that is this table's
+   * loss alone (OTSL_TUNNEL_LOST): it stops, the others go on. Anything else fails the daemon, as before.
+   */
+  private async sessionFailed(err: OtslakeError, tunnelId: string): Promise<void> {
+    const lost =
+      err.context.serverCode === 'OTSTunnelExpired'
+        ? tunnelLost(this.options.table, tunnelId, 'has expired')
+        : await lostTunnel(this.options.tunnelClient, this.options.table, tunnelId);
+    if (lost !== null) {
+      this.halt(lost);
+      return;
+    }
+    this.health.failed(err, 'tunnel session');
+    this.emit('failed', err);
+    this.stop();
+  }
+
+  /** Stops this table for good on an error of its own (isTableStopError): shown as `stopped` with the error. */
+  halt(error: OtslakeError): void {
+    this.options.metrics.errorOccurred(error.code);
+    this.health.stopped(error);
+    this.stop();
+    // Our channels go back to the Tunnel at once (when it still exists), not at the daemon's exit.
+    void this.session?.shutdown().catch(() => undefined);
+    this.emit('stopped', error);
+  }
+
+  get halted(): boolean {
+    return this.health.state === 'stopped';
   }
 
   /** No new batch after the current one. Idempotent. */

@@ -13,14 +13,16 @@ import { columnTypeOf, deltaTypeOf, type ColumnType as LakeColumnType } from '..
 import type { TableConfig } from '../config/load.js';
 import type { ColumnType as SourceColumnType } from '../config/schema.js';
 import type { PrimaryKeyColumn, PrimaryKeyType } from '../workers/protocol.js';
-import { METADATA_COLUMNS } from '../workers/schema-map.js';
+import { metadataColumnNames, reservedColumnNames } from '../common/metadata-columns.js';
+import { metadataColumns } from '../workers/schema-map.js';
 
 /** A primary-key column with its Tablestore type (the workers decode by it). */
 export type KeyColumn = PrimaryKeyColumn;
 
-/** The changelog metadata columns (the workers' METADATA_COLUMNS) as Delta fields, in the order they follow the data columns. */
-const METADATA_FIELDS: readonly StructField[] = METADATA_COLUMNS.map((c) => ({ name: c.name, type: deltaTypeOf(c.type), nullable: true, metadata: {} }));
-const METADATA_NAMES = new Set(METADATA_FIELDS.map((f) => f.name));
+/** The changelog metadata columns of a prefix (the workers' metadataColumns) as Delta fields, in the order they follow the data columns. */
+function metadataFields(prefix: string): StructField[] {
+  return metadataColumns(prefix).map((c) => ({ name: c.name, type: deltaTypeOf(c.type), nullable: true, metadata: {} }));
+}
 
 const SOURCE_TO_LAKE: Record<SourceColumnType, LakeColumnType> = {
   INTEGER: 'long',
@@ -41,13 +43,31 @@ export function lakeTypeOf(type: SourceColumnType): LakeColumnType {
 export function initialSchema(primaryKey: readonly KeyColumn[], table: TableConfig): StructType {
   const fields: StructField[] = primaryKey.map((k) => ({ name: k.name, type: lakeTypeOf(k.type), nullable: false, metadata: {} }));
   for (const c of table.columns) fields.push({ name: c.name, type: lakeTypeOf(c.type), nullable: true, metadata: {} });
-  fields.push(...METADATA_FIELDS);
+  fields.push(...metadataFields(table.metadataPrefix));
+  // `_date` (the day of `_ts`) exists only as a partition column: its values live in the log, not the files.
+  const date = metadataColumnNames(table.metadataPrefix).date;
+  if (table.partitionBy.includes(date)) fields.push({ name: date, type: 'date', nullable: true, metadata: {} });
   return { type: 'struct', fields };
 }
 
 /** The data columns (primary key + attributes) of a schema: what a worker writes besides metadata. */
-export function channelTaskColumnsOf(schema: StructType): { name: string; type: LakeColumnType }[] {
-  return schema.fields.filter((f) => !METADATA_NAMES.has(f.name)).map((f) => ({ name: f.name, type: columnTypeOf(f.name, f.type) }));
+export function channelTaskColumnsOf(schema: StructType, metadataPrefix: string): { name: string; type: LakeColumnType }[] {
+  const metadata = new Set(reservedColumnNames(metadataPrefix));
+  return schema.fields.filter((f) => !metadata.has(f.name)).map((f) => ({ name: f.name, type: columnTypeOf(f.name, f.type) }));
+}
+
+/** A primary-key column named like a metadata column of the table stops this table (only Tablestore knows the key). */
+export function checkKeyNames(table: TableConfig, primaryKey: readonly { name: string }[]): void {
+  const reserved = new Map(reservedColumnNames(table.metadataPrefix).map((n) => [n.toLowerCase(), n]));
+  for (const k of primaryKey) {
+    const clash = reserved.get(k.name.toLowerCase());
+    if (clash === undefined) continue;
+    throw new OtslakeError(
+      'OTSL_TABLE_COLUMN_CONFLICT',
+      `table ${table.table}: primary-key column "${k.name}" has the name of the metadata column "${clash}"; set tables[].metadataPrefix (e.g. "otslake_") so that the metadata columns are named apart`,
+      { context: { table: table.table, column: k.name, key: 'tables[].metadataPrefix' } },
+    );
+  }
 }
 
 interface SdkClient {

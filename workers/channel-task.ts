@@ -12,7 +12,7 @@
 import { hasCode, OtslakeError } from '../common/errors.js';
 import { claimOffsetEntry } from '../lake/offset-log.js';
 import type { ObjectStore } from '../lake/object-store.js';
-import { ParquetFileWriter, type RowFiller, type WrittenFile } from '../lake/parquet-file.js';
+import { ParquetFileWriter, type WrittenFile } from '../lake/parquet-file.js';
 import { encodeKey, keyColumnsOf } from '../lake/mirror/key-encoding.js';
 import { bucketOf } from '../lake/mirror/layout.js';
 import { stagingDirectory } from '../lake/mirror/staging.js';
@@ -37,6 +37,8 @@ function checkInput(input: ChannelTaskInput): void {
     if (input.destination !== 'staging') throw bad('destination', `must be "staging" for mode mirror, got ${JSON.stringify(input.destination)}`);
     const b = input.mirrorBuckets;
     if (b !== undefined && !(Number.isInteger(b) && b >= 1)) throw bad('mirrorBuckets', `must be an integer ≥ 1, got ${String(b)}`);
+    if ((input.partitionColumns ?? []).length > 0) throw bad('partitionColumns', 'must be empty for mode mirror');
+    if ((input.metadataPrefix ?? '_') !== '_') throw bad('metadataPrefix', 'must be "_" for mode mirror');
   } else if (input.mode !== 'changelog') {
     throw bad('mode', `is "${String(input.mode)}", expected changelog or mirror`);
   }
@@ -55,16 +57,25 @@ function emptyStats(durationMs = 0): TaskStats {
   return { records: 0, bytesRead: 0, rowsWritten: 0, bytesWritten: 0, readRequests: 0, durationMs, lastRecordTimeMs: null };
 }
 
+/** The open file of one partition (the only one of an unpartitioned table). */
+interface OpenWriter {
+  writer: ParquetFileWriter;
+  /** The schema version the writer's columns were taken from. */
+  version: number;
+}
+
 /**
  * Rows → data files. A file's columns are fixed, so a discovered column closes the open writer (its
  * upload finishes in the background) and opens one with the wider schema; files without the new
- * column read it as null. Appending stays synchronous: no await per row.
+ * column read it as null. A partitioned table has one writer per partition value met in the batch:
+ * the partition columns are left out of the files and carried in their directory and
+ * `partitionValues` (Delta). Appending stays synchronous: no await per row.
  */
 class ChangelogFiles {
-  private writer: ParquetFileWriter | null = null;
-  private writerVersion = -1;
+  /** Keyed by the partition values ('' for an unpartitioned table). */
+  private readonly writers = new Map<string, OpenWriter>();
   private readonly closing: Promise<WrittenFile[]>[] = [];
-  private readonly directory: string;
+  private readonly partitioned: boolean;
   rows = 0;
 
   constructor(
@@ -73,44 +84,62 @@ class ChangelogFiles {
     private readonly input: ChannelTaskInput,
     private readonly resources: WorkerResources,
   ) {
-    this.directory = input.destination === 'staging' ? stagingDirectory(input.batchId) : '';
+    this.partitioned = schema.partitions.length > 0;
   }
 
-  /** One row, put into the writer's column builders by `filler`. */
-  append(filler: RowFiller): void {
-    if (this.writer !== null && this.writerVersion !== this.schema.version) this.retire(this.writer);
-    if (this.writer === null) {
-      this.writer = new ParquetFileWriter({
-        store: this.store,
-        columns: this.schema.fileColumns(this.input.fieldIds),
-        directory: this.directory,
-        targetFileBytes: this.input.targetFileBytes,
-        rowGroupRows: this.resources.rowGroupRows,
-        compression: this.resources.compression,
-      });
-      this.writerVersion = this.schema.version;
+  /** One row, put into its partition's column builders by `sink`. */
+  append(sink: ColumnarRowSink): void {
+    let key = '';
+    let values: Record<string, string | null> | null = null;
+    if (this.partitioned) {
+      values = sink.partitionValues();
+      key = JSON.stringify(Object.values(values));
     }
-    this.writer.appendWith(filler);
+    let open = this.writers.get(key);
+    if (open !== undefined && open.version !== this.schema.version) {
+      this.retire(open.writer);
+      open = undefined;
+    }
+    if (open === undefined) {
+      open = { writer: this.openWriter(values), version: this.schema.version };
+      this.writers.set(key, open);
+    }
+    open.writer.appendWith(sink);
     this.rows++;
   }
 
-  /** Backpressure: lets the encoder catch up between pages. */
+  /** Backpressure: lets the encoders catch up between pages. */
   async drain(): Promise<void> {
-    await this.writer?.drain();
+    for (const open of this.writers.values()) await open.writer.drain();
   }
 
   async close(): Promise<WrittenFile[]> {
-    if (this.writer !== null) this.retire(this.writer);
+    for (const open of this.writers.values()) this.retire(open.writer);
+    this.writers.clear();
     return (await Promise.all(this.closing)).flat();
   }
 
   /** Best effort: files of a batch that never commits are invisible anyway, and vacuum removes them. */
   async abort(reason: unknown): Promise<void> {
-    await this.writer?.abort(reason);
-    this.writer = null;
+    const open = [...this.writers.values()];
+    this.writers.clear();
+    await Promise.allSettled(open.map((o) => o.writer.abort(reason)));
     const settled = await Promise.allSettled(this.closing);
     const paths = settled.flatMap((s) => (s.status === 'fulfilled' ? s.value.map((f) => f.path) : []));
     await Promise.allSettled(paths.map((p) => this.store.delete(p)));
+  }
+
+  private openWriter(partitionValues: Record<string, string | null> | null): ParquetFileWriter {
+    const staging = this.input.destination === 'staging';
+    return new ParquetFileWriter({
+      store: this.store,
+      columns: this.schema.fileColumns(this.input.fieldIds),
+      // Without a directory the writer files a partition's rows under its Hive-style directory.
+      ...(staging ? { directory: stagingDirectory(this.input.batchId) } : partitionValues ? { partitionValues } : { directory: '' }),
+      targetFileBytes: this.input.targetFileBytes,
+      rowGroupRows: this.resources.rowGroupRows,
+      compression: this.resources.compression,
+    });
   }
 
   private retire(writer: ParquetFileWriter): void {
@@ -118,7 +147,6 @@ class ChangelogFiles {
     // Awaited in close()/abort(); never an unhandled rejection in between.
     closed.catch(() => undefined);
     this.closing.push(closed);
-    this.writer = null;
   }
 }
 
@@ -299,7 +327,7 @@ class RecordLander {
     store: ObjectStore,
     resources: WorkerResources,
   ) {
-    this.schema = new BatchSchema(input.columns, input.primaryKey, input.discoverColumns);
+    this.schema = new BatchSchema(input.columns, input.primaryKey, input.discoverColumns, input.partitionColumns ?? [], input.metadataPrefix);
     this.sink = new ColumnarRowSink(this.schema, input.channelId, input.typeConflictPolicy ?? 'dead-letter');
     this.decodeOptions = { channelId: input.channelId, firstRecordIndex: 0 };
     this.buckets = input.mode === 'mirror' && input.mirrorBuckets !== undefined ? new BucketTracker(input, input.mirrorBuckets) : null;

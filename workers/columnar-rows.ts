@@ -157,8 +157,11 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
   fillRow(builders: readonly ColumnBuilder[]): void {
     const n = builders.length - 5;
     const { stamp, stamps, kinds, ats, lens, rowBytes } = this;
-    for (let i = 0; i < n; i++) {
-      const b = builders[i]!;
+    // Slot i of the schema is builder j of the file: they differ only by the partition columns left out.
+    const slots = this.schema.fileSlots;
+    for (let j = 0; j < n; j++) {
+      const b = builders[j]!;
+      const i = slots[j]!;
       if (i >= stamps.length || stamps[i] !== stamp) b.appendNullValue();
       else if (kinds[i] === RAW) b.appendEncoded(rowBytes, ats[i]!, lens[i]!);
       else b.append(this.values[i]);
@@ -171,6 +174,32 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
     // Deleted columns name what an UPDATE removed; the list builder copies the names.
     if (this.actionType === ActionType.UPDATE_ROW) builders[n + 4]!.append(this.deleted);
     else builders[n + 4]!.appendNullValue();
+  }
+
+  /**
+   * The accepted row's partition values as Delta serializes them (docs/delta-rules.md §Partition values
+   * and paths): integers in decimal, booleans as true/false, strings as they are; null for a missing value
+   * and for the empty string (Spark's rule: both are the null partition). Partitioned tables only.
+   */
+  partitionValues(): Record<string, string | null> {
+    const out: Record<string, string | null> = {};
+    for (const { name, slot } of this.schema.partitions) {
+      if (slot === null) {
+        // `_date`: the UTC day of `_ts` (Delta serializes a date as YYYY-MM-DD).
+        out[name] = this.timestampUs < 0 ? null : new Date(Math.floor(this.timestampUs / 1000)).toISOString().slice(0, 10);
+        continue;
+      }
+      const i = slot.index;
+      if (i >= this.stamps.length || this.stamps[i] !== this.stamp) {
+        out[name] = null;
+        continue;
+      }
+      const value = this.kinds[i] === RAW ? cellValueOf(slot.valueType, this.rowBytes as Buffer, this.ats[i]!, this.lens[i]!) : this.values[i];
+      const text =
+        typeof value === 'string' ? value : typeof value === 'bigint' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : null;
+      out[name] = text === '' ? null : text;
+    }
+    return out;
   }
 
   /** The row's primary-key values as JS values (mirror bucket keys only). */

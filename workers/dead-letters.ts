@@ -42,8 +42,11 @@ function base64Of(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }
 
-/** The changelog row a record would have become, with Tablestore types beside the values. */
-function renderRow(record: RecordMsg, channelId: string): { row: Record<string, unknown>; types: Record<string, string> } {
+/**
+ * The record as the source wrote it (`row`: its own columns only, so a source column named `_op` shows its own
+ * value), with Tablestore types beside the values, and what otslake's metadata columns would have held (`meta`).
+ */
+function renderRow(record: RecordMsg, channelId: string): { row: Record<string, unknown>; types: Record<string, string>; meta: Record<string, unknown> } {
   const decoded = decodeRecordToObject(record);
   const row: Record<string, unknown> = {};
   const types: Record<string, string> = {};
@@ -63,12 +66,14 @@ function renderRow(record: RecordMsg, channelId: string): { row: Record<string, 
     types[c.name] = valueTypeName(c.type);
   }
   const seq = decoded.sequenceInfo;
-  row._op = actionName(record.action_type).replace('_ROW', '');
-  row._ts = seq ? seq.timestamp : newestMs >= 0 ? newestMs * 1000 : null;
-  row._seq = seq ? formatSequence(seq.epoch, seq.timestamp, seq.rowIndex) : null;
-  row._channel = channelId;
-  row._deleted_columns = record.action_type === ActionType.UPDATE_ROW ? deleted : null;
-  return { row, types };
+  const meta = {
+    op: actionName(record.action_type).replace('_ROW', ''),
+    ts: seq ? seq.timestamp : newestMs >= 0 ? newestMs * 1000 : null,
+    seq: seq ? formatSequence(seq.epoch, seq.timestamp, seq.rowIndex) : null,
+    channel: channelId,
+    deletedColumns: record.action_type === ActionType.UPDATE_ROW ? deleted : null,
+  };
+  return { row, types, meta };
 }
 
 function actionName(action: ActionType): string {
@@ -107,8 +112,8 @@ export class DeadLetters {
 
   /** A record that decoded but does not fit the schema: rendered as a row, and kept as bytes. */
   addRow(reason: 'type-mismatch' | 'unknown-column' | 'column-name-conflict', record: RecordMsg, place: RecordPlace, problem: RowProblem): void {
-    const { row, types } = renderRow(record, this.channelId);
-    this.push(reason, { reason, ...this.where(record, place), ...problem, row, types, record: base64Of(record.record) });
+    const { row, types, meta } = renderRow(record, this.channelId);
+    this.push(reason, { reason, ...this.where(record, place), ...problem, row, types, meta, record: base64Of(record.record) });
   }
 
   /** Writes the file (one put); null when there is nothing to write. */

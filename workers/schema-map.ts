@@ -7,21 +7,31 @@
  * value silently (a STRING "12abc" in a long column), so the row goes to the dead letters instead.
  */
 import { OtslakeError } from '../common/errors.js';
+import { DEFAULT_METADATA_PREFIX, metadataColumnNames, reservedColumnNames } from '../common/metadata-columns.js';
 import type { ColumnSpec, ColumnType } from '../lake/parquet-columns.js';
 import { VT, type ValueType } from '../tunnel/plainbuffer.js';
 import type { ChannelTaskInput, DataColumn, PrimaryKeyColumn, PrimaryKeyType } from './protocol.js';
 
-/** Changelog metadata columns, in file order, after the data columns (docs/changelog.md §Columns). */
-export const METADATA_COLUMNS: readonly ColumnSpec[] = [
-  { name: '_op', type: 'string', nullable: true },
-  { name: '_ts', type: 'timestamp', nullable: true },
-  { name: '_seq', type: 'string', nullable: true },
-  { name: '_channel', type: 'string', nullable: true },
-  { name: '_deleted_columns', type: 'array<string>', nullable: true },
-];
+/** The metadata columns of a data file with `prefix` (tables[].metadataPrefix), in file order, after the data columns (docs/changelog.md §Columns). */
+export function metadataColumns(prefix: string = DEFAULT_METADATA_PREFIX): ColumnSpec[] {
+  const n = metadataColumnNames(prefix);
+  return [
+    { name: n.op, type: 'string', nullable: true },
+    { name: n.ts, type: 'timestamp', nullable: true },
+    { name: n.seq, type: 'string', nullable: true },
+    { name: n.channel, type: 'string', nullable: true },
+    { name: n.deletedColumns, type: 'array<string>', nullable: true },
+  ];
+}
 
-const METADATA_NAMES = new Set(METADATA_COLUMNS.map((c) => c.name.toLowerCase()));
-const METADATA_TYPES = new Map(METADATA_COLUMNS.map((c) => [c.name, c.type]));
+/** The metadata columns with the default prefix. */
+export const METADATA_COLUMNS: readonly ColumnSpec[] = metadataColumns();
+
+/**
+ * The derived metadata column (default prefix): the UTC day of `_ts`, Delta `date`. It exists only in tables
+ * partitioned by it, so it is never inside a data file: its value is the file's partition value.
+ */
+export const DATE_COLUMN = metadataColumnNames().date;
 
 /** The Tablestore wire type a column accepts; null for types no Tablestore value has (timestamp, arrays). */
 export function valueTypeOfColumn(type: ColumnType): ValueType | null {
@@ -102,6 +112,12 @@ export interface ColumnSlot {
   readonly index: number;
 }
 
+/** Where a partition value comes from: a data column's slot, or (null) the day of `_ts`. */
+export interface PartitionSource {
+  readonly name: string;
+  readonly slot: ColumnSlot | null;
+}
+
 /** Why a name cannot become a column: it shadows a metadata column or differs from one only in case. */
 export type NameConflict = 'reserved' | 'case-duplicate';
 
@@ -116,6 +132,14 @@ export class BatchSchema {
   private readonly discovered: DataColumn[] = [];
   /** Bumped whenever a column is added: the Parquet writer must then be reopened. */
   version = 0;
+  /** The data columns a file holds, as slot indices in file order: every column but the partition columns. */
+  fileSlots = new Int32Array(0);
+  /** This table's metadata columns (file order) and their lower-cased names with the derived date: reserved. */
+  private readonly metadata: readonly ColumnSpec[];
+  private readonly metadataNames: ReadonlySet<string>;
+  private readonly dateColumn: string;
+  /** The partition columns in the table's order, each with its slot (null: `_date`, derived from `_ts`); none when unpartitioned. */
+  readonly partitions: readonly PartitionSource[];
 
   /**
    * `columns` may or may not list the primary key (it is added from `primaryKey` when absent), and may
@@ -125,13 +149,19 @@ export class BatchSchema {
     columns: readonly DataColumn[],
     primaryKey: readonly PrimaryKeyColumn[],
     readonly discover: boolean,
+    partitionColumns: readonly string[] = [],
+    metadataPrefix: string = DEFAULT_METADATA_PREFIX,
   ) {
+    this.metadata = metadataColumns(metadataPrefix);
+    this.metadataNames = new Set(reservedColumnNames(metadataPrefix).map((n) => n.toLowerCase()));
+    this.dateColumn = metadataColumnNames(metadataPrefix).date;
+    const metadataTypes = new Map(this.metadata.map((c) => [c.name, c.type]));
     const listed = new Set(columns.map((c) => c.name));
     for (const pk of primaryKey) {
       if (!listed.has(pk.name)) this.insert(pk.name, columnTypeOfPrimaryKey(pk.type));
     }
     for (const c of columns) {
-      if (METADATA_TYPES.get(c.name) === c.type) continue;
+      if (metadataTypes.get(c.name) === c.type) continue;
       const conflict = this.conflictOf(c.name);
       if (conflict !== null) {
         throw new OtslakeError(
@@ -157,6 +187,15 @@ export class BatchSchema {
         );
       }
     }
+    this.partitions = partitionColumns.map((name) => {
+      if (name === this.dateColumn) return { name, slot: null };
+      const slot = this.slots.get(name);
+      if (slot === undefined) {
+        throw new OtslakeError('OTSL_LAKE_SCHEMA', `partition column "${name}" is not a column of the table`, { context: { column: name } });
+      }
+      return { name, slot };
+    });
+    this.refreshFileSlots();
   }
 
   lookup(name: string): ColumnSlot | undefined {
@@ -182,12 +221,13 @@ export class BatchSchema {
       const ids = fieldIds[c.name];
       return ids === undefined ? c : { ...c, fieldId: ids.id, ...(ids.elementId === undefined ? {} : { elementFieldId: ids.elementId }) };
     };
-    return [...this.ordered.map((s) => ({ name: s.name, type: s.type, nullable: true })), ...METADATA_COLUMNS].map(withId);
+    const data = Array.from(this.fileSlots, (i) => this.ordered[i]!).map((s) => ({ name: s.name, type: s.type, nullable: true }));
+    return [...data, ...this.metadata].map(withId);
   }
 
   conflictOf(name: string): NameConflict | null {
     const lower = name.toLowerCase();
-    if (METADATA_NAMES.has(lower)) return 'reserved';
+    if (this.metadataNames.has(lower)) return 'reserved';
     return this.lowerNames.has(lower) ? 'case-duplicate' : null;
   }
 
@@ -208,6 +248,14 @@ export class BatchSchema {
     this.lowerNames.add(name.toLowerCase());
     this.ordered.push(slot);
     this.version++;
+    // Called from the constructor before partitions is set: the constructor refreshes once at its end.
+    if (this.partitions !== undefined) this.refreshFileSlots();
     return slot;
+  }
+
+  /** Partition columns live in the file's path and `partitionValues`, never in the file (Delta). */
+  private refreshFileSlots(): void {
+    const partitioned = new Set(this.partitions.map((p) => p.slot?.index));
+    this.fileSlots = Int32Array.from(this.ordered.filter((s) => !partitioned.has(s.index)).map((s) => s.index));
   }
 }

@@ -67,6 +67,10 @@ export const command: Command = {
       process.stderr.write(`otslake run: ${isOtslakeError(err) ? err.message : String(err)}\n`);
       return 2;
     }
-    return runDaemon(config, { untilIdle: args.values['until-idle'] === true, ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}) });
+    return runDaemon(config, {
+      untilIdle: args.values['until-idle'] === true,
+      ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}),
+      reloadConfig: () => loadConfig(path),
+    });
   },
 };

@@ -473,8 +473,9 @@ describe('bad input', () => {
     expect(by['corrupt-record']!.error.message).toMatch(/checksum/);
     expect(Buffer.from(by['corrupt-record']!.record as string, 'base64').length).toBeGreaterThan(20);
     expect(by['type-mismatch']).toMatchObject({ column: 'n', expectedType: 'long', actualType: 'STRING', recordIndex: 2 });
-    expect(by['type-mismatch']!.row).toMatchObject({ id: '2', name: 'two', n: 'not-a-number', blob: Buffer.from([9, 8, 7]).toString('base64'), _op: 'PUT' });
-    expect(by['type-mismatch']!.row._seq).toMatch(SEQ);
+    expect(by['type-mismatch']!.row).toMatchObject({ id: '2', name: 'two', n: 'not-a-number', blob: Buffer.from([9, 8, 7]).toString('base64') });
+    expect(by['type-mismatch']!.meta).toMatchObject({ op: 'PUT' });
+    expect(by['type-mismatch']!.meta.seq).toMatch(SEQ);
     expect(by['type-mismatch']!.types).toMatchObject({ id: 'INTEGER', n: 'STRING', blob: 'BINARY' });
     expect(by['unknown-column']).toMatchObject({ column: 'extra', actualType: 'STRING', row: { id: '3', extra: 'surprise' } });
     expect(by['oversized-row']).toMatchObject({ recordIndex: 0, bytes: expect.any(Number) });

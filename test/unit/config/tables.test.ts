@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../config/config-error.js';
 import { resolveConfig } from '../../../config/load.js';
 import { RESERVED_COLUMNS } from '../../../config/table-list.js';
-import { METADATA_COLUMNS } from '../../../workers/schema-map.js';
+import { DATE_COLUMN, METADATA_COLUMNS } from '../../../workers/schema-map.js';
 
 const BASE = { source: { endpoint: 'http://127.0.0.1:8780', instance: 'i', accessKeyId: 'id', accessKeySecret: 'secret' } };
 
@@ -21,6 +21,24 @@ function tablesOf(tables: unknown[]) {
 }
 
 describe('tables[] entries: what run would refuse, found offline', () => {
+  it('a metadataPrefix frees the default metadata names and reserves its own, per table', () => {
+    const [t] = tablesOf([{ table: 'events', metadataPrefix: 'otslake_', columns: [{ name: '_op', type: 'STRING' }], partitionBy: ['otslake_date'] }]);
+    expect(t).toMatchObject({ metadataPrefix: 'otslake_', partitionBy: ['otslake_date'] });
+    expect(issuesOf([{ table: 'events', metadataPrefix: 'otslake_', columns: [{ name: 'otslake_ts', type: 'STRING' }] }])).toEqual([
+      'tables[0].columns[0].name: "otslake_ts" is reserved for otslake\'s metadata columns (otslake_op, otslake_ts, otslake_seq, otslake_channel, otslake_deleted_columns, otslake_date); to land a source column of this name, set metadataPrefix (e.g. "otslake_")',
+    ]);
+    expect(
+      issuesOf([
+        { table: 'a', metadataPrefix: '9x' },
+        { table: 'b', mode: 'mirror', metadataPrefix: 'x_', retention: '30d' },
+      ]),
+    ).toEqual([
+      expect.stringMatching(/^tables\[0\]\.metadataPrefix: must be 1 to 32 letters/),
+      'tables[1].metadataPrefix: is only allowed with mode changelog (a mirror table keeps _ts and _seq)',
+      'tables[1].retention: is only allowed with mode changelog (a mirror holds the current rows, not their history)',
+    ]);
+  });
+
   it('columns that differ only in case, from each other or from a metadata column', () => {
     const issues = issuesOf([
       {
@@ -82,7 +100,10 @@ describe('tables[] entries: what run would refuse, found offline', () => {
   });
 
   it('derives the defaults that depend on the table name, and checks the derived path', () => {
-    expect(tablesOf([{ table: 'orders', path: 'sales/orders/' }])[0]).toMatchObject({ tunnel: { name: 'otslake-orders' }, path: 'sales/orders' });
+    expect(tablesOf([{ table: 'orders', path: 'sales/orders/' }])[0]).toMatchObject({
+      tunnel: { name: expect.stringMatching(/^otslake-orders-[0-9a-f]{8}$/) },
+      path: 'sales/orders',
+    });
     expect(issuesOf([{ table: '_hidden' }])).toEqual([
       'tables[0].path: the default, the table name "_hidden", is not a valid folder (segment "_hidden" is not allowed: use letters, digits, "_", "-", ".", "=", not starting with "_" or "." (Delta and vacuum treat those as hidden)): set a path',
     ]);
@@ -108,6 +129,6 @@ describe('tables[] entries: what run would refuse, found offline', () => {
   });
 
   it("reserves exactly the workers' changelog metadata columns", () => {
-    expect(RESERVED_COLUMNS).toEqual(METADATA_COLUMNS.map((c) => c.name));
+    expect(RESERVED_COLUMNS).toEqual([...METADATA_COLUMNS.map((c) => c.name), DATE_COLUMN]);
   });
 });

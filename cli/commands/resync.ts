@@ -1,0 +1,77 @@
+/**
+ * `otslake resync --config FILE --table NAME`: moves a changelog table to a fresh BaseAndStream tunnel in one
+ * Delta commit and deletes the old tunnel (pipeline/resync.ts); the next run of the daemon lands the new
+ * baseline, then the changes. The daemon must not be running that table (remove it with a reload, or stop
+ * it); a rerun after a crash finishes what the last run began. Exit codes: 0 done, 1 refused or failed (the
+ * error's code on stderr), 2 a usage mistake or a config file that does not load.
+ */
+import { parseCommandArgs } from '../../common/args.js';
+import { isOtslakeError } from '../../common/errors.js';
+import { createLogger } from '../../common/log.js';
+import { loadConfig } from '../../config/load.js';
+import { openLakeRoot, openTunnelClient } from '../../daemon/connections.js';
+import { resyncTable } from '../../pipeline/resync.js';
+import type { Command } from '../command.js';
+
+const USAGE = `usage: otslake resync --config FILE --table NAME
+
+  -c, --config FILE   the daemon's config file
+  -t, --table NAME    the tables[] entry to rebuild from a fresh tunnel (its table name, or its path)
+  -h, --help          this text
+`;
+
+export const command: Command = {
+  summary: 'rebuild one changelog table from a fresh tunnel',
+  async run(argv: string[]): Promise<number> {
+    let args;
+    try {
+      args = parseCommandArgs(argv, { config: { type: 'string', short: 'c' }, table: { type: 'string', short: 't' }, help: { type: 'boolean', short: 'h' } });
+    } catch (err) {
+      process.stderr.write(`otslake resync: ${(err as Error).message}\n${USAGE}`);
+      return 2;
+    }
+    if (args.values.help === true) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    const { config: path, table: name } = args.values;
+    if (typeof path !== 'string' || typeof name !== 'string') {
+      process.stderr.write(`otslake resync: --config FILE and --table NAME are required\n${USAGE}`);
+      return 2;
+    }
+    let config;
+    try {
+      config = loadConfig(path);
+    } catch (err) {
+      process.stderr.write(`otslake resync: ${isOtslakeError(err) ? err.message : String(err)}\n`);
+      return 2;
+    }
+    const matches = config.tables.filter((t) => t.path === name || t.table === name);
+    if (matches.length !== 1) {
+      const known = config.tables.map((t) => `${t.table} (path ${t.path})`).join(', ') || 'none';
+      process.stderr.write(`otslake resync: ${matches.length === 0 ? 'no' : 'more than one'} tables[] entry named "${name}"; the config has: ${known}\n`);
+      return 2;
+    }
+    const table = matches[0]!;
+    const log = createLogger({ level: config.log.level, bindings: { service: 'otslake', command: 'resync' } });
+    const client = openTunnelClient(config, { logger: log.child({ component: 'tunnel' }) });
+    const root = openLakeRoot(config);
+    try {
+      const result = await resyncTable(client, table, root.child(table.path), log);
+      process.stdout.write(
+        `resynced ${table.table}: tunnel ${result.tunnelName} (${result.tunnelId})` +
+          (result.previousTunnelId ? `, previous ${result.previousTunnelId}${result.deletedPreviousTunnel ? ' deleted' : ''}` : '') +
+          (result.version !== null ? `, RESYNC commit version ${result.version}` : ', already switched') +
+          '. Start (or reload) the daemon: it lands the new baseline.\n',
+      );
+      return 0;
+    } catch (err) {
+      if (!isOtslakeError(err)) throw err;
+      process.stderr.write(`otslake resync: ${err.code}: ${err.message}\n`);
+      return 1;
+    } finally {
+      client.close();
+      await root.close?.();
+    }
+  },
+};

@@ -1,0 +1,78 @@
+/**
+ * The Delta table of a `tables` entry on a runner's start: created on first start (DescribeTable keys + the
+ * config's columns + the metadata columns; a mirror with its layout), recording the tunnel its positions
+ * will belong to (pipeline/tunnel-binding.ts), and checked against the config's mode afterwards.
+ */
+import { OtslakeError, hasCode } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import type { ResolvedConfig, TableConfig } from '../config/load.js';
+import type { Metadata } from '../lake/actions.js';
+import { MIRROR_MODE_PROPERTY } from '../lake/mirror/layout.js';
+import { createMirrorTable } from '../lake/mirror/mirror-table.js';
+import type { ObjectStore } from '../lake/object-store.js';
+import { loadSnapshot } from '../lake/snapshot.js';
+import { createTable } from '../lake/table-create.js';
+import { initialSchema, lakeTypeOf, type KeyColumn } from './table-schema.js';
+import { TUNNEL_ID_PROPERTY } from './tunnel-binding.js';
+
+export interface EnsureTableOptions {
+  readonly store: ObjectStore;
+  readonly table: TableConfig;
+  readonly config: ResolvedConfig;
+  readonly log: Logger;
+  readonly primaryKey: readonly KeyColumn[];
+  readonly tunnelId: string;
+  readonly signal: AbortSignal;
+}
+
+/** The table's metadata, after creating the table on first start. A mode that contradicts the config is OTSL_CONFIG_INVALID. */
+export async function ensureDeltaTable(options: EnsureTableOptions): Promise<Metadata> {
+  const { store, table, config, log, primaryKey, tunnelId, signal } = options;
+  try {
+    return checkMode(table, (await loadSnapshot(store, { signal })).metadata);
+  } catch (err) {
+    if (!hasCode(err, 'OTSL_LAKE_NOT_A_TABLE')) throw err;
+  }
+  // The lake records the tunnel its positions will belong to.
+  const properties = { 'delta.checkpointInterval': String(config.lake.checkpointInterval), [TUNNEL_ID_PROPERTY]: tunnelId };
+  const created =
+    table.mode === 'mirror'
+      ? await createMirrorTable(store, {
+          schema: {
+            type: 'struct',
+            fields: [
+              ...primaryKey.map((k) => ({ name: k.name, type: lakeTypeOf(k.type), nullable: false, metadata: {} })),
+              ...table.columns.map((c) => ({ name: c.name, type: lakeTypeOf(c.type), nullable: true, metadata: {} })),
+            ],
+          },
+          primaryKey: primaryKey.map((k) => k.name),
+          buckets: table.mirror!.buckets,
+          changeDataFeed: table.mirror!.changeDataFeed,
+          configuration: properties,
+          name: table.table,
+          signal,
+        })
+      : await createTable(store, {
+          schema: initialSchema(primaryKey, table),
+          partitionColumns: [...table.partitionBy],
+          // Retention removes data (dataChange true), which an appendOnly table forbids.
+          configuration: { 'delta.appendOnly': table.retentionMs > 0 ? 'false' : 'true', ...properties },
+          name: table.table,
+          signal,
+        });
+  // A conflict means another daemon created it first: theirs is as good as ours.
+  log.info(created.kind === 'committed' ? 'delta table created' : 'delta table created by another writer', { path: table.path, mode: table.mode });
+  return created.kind === 'committed' ? created.metadata : checkMode(table, (await loadSnapshot(store, { signal })).metadata);
+}
+
+function checkMode(table: TableConfig, metadata: Metadata): Metadata {
+  const lakeMode = metadata.configuration[MIRROR_MODE_PROPERTY] === 'mirror' ? 'mirror' : 'changelog';
+  if (lakeMode !== table.mode) {
+    throw new OtslakeError(
+      'OTSL_CONFIG_INVALID',
+      `table ${table.table}: the config says mode ${table.mode}, but the Delta table at ${table.path} is a ${lakeMode} table; a table's mode is fixed at creation`,
+      { context: { table: table.table, key: 'tables.mode', path: table.path } },
+    );
+  }
+  return metadata;
+}
