@@ -41,11 +41,24 @@ describe('daemon: status', () => {
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
     const live = (await (await fetch(`${url}/status`)).json()) as {
       state: string;
-      tables: { table: string; ready: boolean; idle: boolean }[];
+      tables: {
+        table: string;
+        ready: boolean;
+        idle: boolean;
+        clientId: string;
+        fleet: { writer: string; clients: { clientId: string; channels: string[] }[]; writers: number; commitBudgetPerSecond: number };
+      }[];
       config: { source: { accessKeySecret: string } };
     };
     expect(live.state).toBe('running');
     expect(live.tables).toMatchObject([{ table: TABLE, ready: true, idle: true }]);
+    // The fleet: this daemon is the tunnel's one client and holds its stream channels; it is the table's one writer.
+    const fleet = live.tables[0]!.fleet;
+    expect(fleet.writer).toBe(daemon.writer);
+    expect(fleet.commitBudgetPerSecond).toBe(10);
+    expect(fleet.writers).toBe(1);
+    expect(fleet.clients.map((c) => c.clientId)).toEqual([live.tables[0]!.clientId]);
+    expect(fleet.clients[0]!.channels.length).toBeGreaterThan(0);
     expect(live.config.source.accessKeySecret).toBe('[Redacted]');
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toMatch(/otslake_batches_total\{table="orders"\} [1-9]/);
