@@ -25,6 +25,12 @@ export interface RunnerStatus {
   readonly tunnelChannels: readonly { channelId: string; type: string; status: string; owner: string | null; checkpointedChangeAtMs: number | null }[] | null;
   readonly maintenance: Record<string, unknown> | null;
   readonly typeConflicts: readonly { column: string; policy: string; count: number }[];
+  /** The table's health (pipeline/table-health.ts), the one source of its state, error, last success and lag. */
+  readonly since?: string;
+  readonly lastSuccessfulBatchAt?: string | null;
+  readonly lagMs?: number;
+  readonly failures?: number;
+  readonly lastError?: { code: string; message: string; at: string } | null;
 }
 
 export interface LiveStatusInput {
@@ -99,6 +105,17 @@ function channelsOf(runner: RunnerStatus, lags: Record<string, number>) {
   return [...byId.values()].sort((a, b) => String(a.channelId).localeCompare(String(b.channelId)));
 }
 
+/**
+ * The error the page shows: the batch history's (it also keeps a recovered one, marked so), unless the
+ * table's health has a current error that history never saw (a failed start, a failed DescribeTunnel).
+ */
+function lastErrorOf(r: RunnerStatus, activity: TableActivity): TableActivity['lastError'] {
+  const current = r.lastError;
+  const seen = activity.lastError;
+  if (!current || (seen && seen.clearedAtMs === null && seen.code === current.code)) return seen;
+  return { code: current.code, message: current.message, channelId: null, atMs: Date.parse(current.at), clearedAtMs: null, failedBatches: r.failures ?? 0 };
+}
+
 export function liveStatus(input: LiveStatusInput): unknown {
   const tables = input.tables.map((r) => {
     const activity = input.activity.table(r.table);
@@ -108,7 +125,8 @@ export function liveStatus(input: LiveStatusInput): unknown {
       table: r.table,
       mode: r.mode,
       state: tableStateOf(r, activity),
-      failingSinceMs: activity.failingSinceMs,
+      // From the table's health when it reports one, so that the page, /status and /readyz say the same thing.
+      failingSinceMs: r.state === undefined ? activity.failingSinceMs : r.state === 'failing' && r.since ? Date.parse(r.since) : null,
       stage: r.stage,
       tunnelId: r.tunnelId,
       lakeVersion: r.lakeVersion,
@@ -117,15 +135,16 @@ export function liveStatus(input: LiveStatusInput): unknown {
       commits: totals.commits,
       batches: totals.batches,
       failedBatches: totals.failedBatches,
-      lastSuccessMs: activity.lastSuccessMs,
-      lagSeconds: lags.length > 0 ? Math.max(...lags) : null,
+      lastSuccessMs:
+        r.lastSuccessfulBatchAt !== undefined ? (r.lastSuccessfulBatchAt === null ? null : Date.parse(r.lastSuccessfulBatchAt)) : activity.lastSuccessMs,
+      lagSeconds: r.lagMs !== undefined ? r.lagMs / 1000 : lags.length > 0 ? Math.max(...lags) : null,
       channels: channelsOf(r, totals.channelLagSeconds),
       series: activity.series(input.nowMs),
       recentCommits: activity.commits,
       maintenance: { schedule: r.maintenance, recentRuns: activity.maintenance },
       deadLetters: totals.deadLetters,
       typeConflicts: r.typeConflicts,
-      lastError: activity.lastError,
+      lastError: lastErrorOf(r, activity),
     };
   });
   return scrub(
