@@ -79,6 +79,25 @@ function isResult(x: unknown): x is { kind: 'ok' } | { kind: 'failed'; error: Se
   return typeof x === 'object' && x !== null && ((x as { kind?: unknown }).kind === 'ok' || (x as { kind?: unknown }).kind === 'failed');
 }
 
+/** `task`'s outcome, or a rejection as soon as `signal` fires (the task itself goes on). */
+function untilAborted<T>(task: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    task.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
 /** The piscina pool behind the worker pool: tasksPerThread tasks per thread, threads never parked in Atomics.wait. */
 function openPiscina(options: WorkerPoolOptions, filename: string, tasksPerThread: number): Piscina {
   return new Piscina({
@@ -141,9 +160,19 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     if (state !== 'open') throw new OtslakeError('OTSL_DAEMON_STATE', `worker pool is ${state}`, { context: task.context });
     if (signal?.aborted) throw abortedError(task, 'aborted before it started', signal.reason);
     await slots.acquire(signal, () => abortedError(task, 'aborted while waiting for a worker thread', signal?.reason));
+    // With one task per thread the signal goes to piscina, which aborts a running task by replacing its
+    // thread. With more, it cannot: piscina runs a task that can be aborted alone on its thread, which
+    // would undo tasksPerThread. Then an abort stops waiting for the task, which ends in the worker (its
+    // files stay invisible) or with the pool's destroy() — the daemon's only abort is its destroy. A slot
+    // is freed when its task really ends, so a thread never runs more than tasksPerThread.
+    const running = piscina.run(input, signal && tasksPerThread === 1 ? { signal } : {});
+    void running.then(
+      () => slots.release(),
+      () => slots.release(),
+    );
     let raw: unknown;
     try {
-      raw = await piscina.run(input, signal ? { signal } : {});
+      raw = signal ? await untilAborted(running, signal) : await running;
     } catch (err) {
       if (signal?.aborted) throw abortedError(task, 'aborted', signal.reason);
       // close() past its timeout and destroy() terminate threads: that is a stop, not a crash.
@@ -155,8 +184,6 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
       });
       log.error(`${task.noun} crashed`, { error: wrapped });
       throw wrapped;
-    } finally {
-      slots.release();
     }
     if (!isResult(raw)) {
       throw new OtslakeError('OTSL_INTERNAL', `worker returned something that is not a ${task.noun} result`, { context: task.context });
