@@ -7,7 +7,7 @@
  * Reference in the same run: the same batch with workers.tasksPerThread 1 (one channel task at a time
  * on the thread, as before this setting existed).
  *
- *   npx tsx bench/batch-round-trips.ts [--latency-ms 30] [--rounds 3] [--rows 8000]
+ *   npx tsx bench/batch-round-trips.ts [--latency-ms 30] [--rounds 3] [--rows 8000] [--tasks-per-thread 2,1]
  *   RTT_TRACE=1 … prints each OSS request as the emulator answers it (ms clock, operation, key tail)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -22,7 +22,12 @@ import { testConfig } from '../test/helpers/test-config.js';
 import { benchSdkClient, createOrdersTable, putOrders } from './orders-load.js';
 
 const { values } = parseArgs({
-  options: { 'latency-ms': { type: 'string', default: '30' }, rounds: { type: 'string', default: '3' }, rows: { type: 'string', default: '8000' } },
+  options: {
+    'latency-ms': { type: 'string', default: '30' },
+    rounds: { type: 'string', default: '3' },
+    rows: { type: 'string', default: '8000' },
+    'tasks-per-thread': { type: 'string', default: '2,1' },
+  },
 });
 const LATENCY_MS = Number(values['latency-ms']);
 const ROUNDS = Number(values.rounds);
@@ -100,7 +105,7 @@ async function batchDurations(tasksPerThread: number, latencyMs: number): Promis
   }
 }
 
-for (const tasksPerThread of [4, 1]) {
+for (const tasksPerThread of values['tasks-per-thread'].split(',').map(Number)) {
   const base = await batchDurations(tasksPerThread, 0);
   const slow = await batchDurations(tasksPerThread, LATENCY_MS);
   const extra = median(slow) - median(base);

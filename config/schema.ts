@@ -217,9 +217,9 @@ export const CONFIG_SCHEMA = {
       env: 'OTSLAKE_WORKERS_THREADS',
     },
     tasksPerThread: {
-      doc: 'Channel tasks one worker thread runs at once. 4 lets a thread decode one channel while the others wait for their next ReadRecords page or an upload (on OSS every request is a round trip of tens of ms), so a batch of four channels costs the round trips of one on a single thread; their CPU work still takes turns. Each task buffers up to one row group (50k rows) of its channel, so memory grows with it.',
+      doc: 'Channel tasks one worker thread runs at once. 2 lets a thread decode one channel while another waits for its next ReadRecords page or an upload (on OSS every request is a round trip of tens of ms): a batch of 4 channels on one thread waits ~6 sequential OSS round trips instead of ~10, and a 200k-row snapshot lands ~15 % faster. Each task buffers up to one row group (50k rows) of its channel: 4 halves the round trips again but took the peak RSS of a one-thread daemon from ~243 to ~265 MiB (bench/README.md).',
       format: integerIn(1, 16),
-      default: 4,
+      default: 2,
       env: 'OTSLAKE_WORKERS_TASKS_PER_THREAD',
     },
   },
