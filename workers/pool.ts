@@ -19,7 +19,7 @@ export interface WorkerPoolOptions {
   /** Maximum threads (workers.threads). */
   readonly threads: number;
   /**
-   * Tasks one thread runs at once (workers.tasksPerThread, whose default is 4; 1 when left out here): more than one lets a thread's
+   * Tasks one thread runs at once (workers.tasksPerThread, whose default is 2; 1 when left out here): more than one lets a thread's
    * tasks overlap their network waits (ReadRecords, uploads, offset entries) — on OSS each is a round
    * trip of tens of ms — while their CPU work still takes turns. Tasks in flight = threads × this.
    */
