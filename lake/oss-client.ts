@@ -5,6 +5,7 @@
  * OtslakeError with the operator's context (uri, key, status, OSS code, requestId) and no secrets:
  * the raw ali-oss error carries the signed request, so it is never attached as `cause`.
  */
+import { raceAbort } from '../common/abort.js';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import OSS from 'ali-oss';
@@ -118,24 +119,9 @@ function toStoreError(err: unknown, op: string, context: ErrorContext): Error {
   });
 }
 
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  return new Promise<T>((resolve, reject) => {
-    // ali-oss cannot cancel a request; an abort stops waiting for it (its result is dropped).
-    const onAbort = () => reject(new OtslakeError('OTSL_ABORTED', 'operation aborted', { cause: signal.reason }));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
+/** ali-oss cannot cancel a request: an abort stops waiting for it (its result is dropped). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  return raceAbort(promise, signal, () => new OtslakeError('OTSL_ABORTED', 'operation aborted', { cause: signal?.reason }));
 }
 
 function validateOptions(o: OssStoreOptions): void {
@@ -206,7 +192,7 @@ export class OssConnection {
     return withRetry(
       async (n) => {
         try {
-          return await raceAbort(attempt(n), signal);
+          return await abortable(attempt(n), signal);
         } catch (err) {
           throw toStoreError(err, op, context);
         }

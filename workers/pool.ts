@@ -7,6 +7,7 @@
  * Worker files: `.ts` runs under tsx (vitest, `npx tsx`), `.js` from dist/ in production; the
  * production entry is `entryWorkerFile()` (workers/entry.ts).
  */
+import { raceAbort } from '../common/abort.js';
 import { Piscina } from 'piscina';
 import { deserializeError, OtslakeError, type ErrorContext, type SerializedError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
@@ -77,25 +78,6 @@ interface TaskLabel {
 
 function isResult(x: unknown): x is { kind: 'ok' } | { kind: 'failed'; error: SerializedError } {
   return typeof x === 'object' && x !== null && ((x as { kind?: unknown }).kind === 'ok' || (x as { kind?: unknown }).kind === 'failed');
-}
-
-/** `task`'s outcome, or a rejection as soon as `signal` fires (the task itself goes on). */
-function untilAborted<T>(task: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    task.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
 }
 
 /** The piscina pool behind the worker pool: tasksPerThread tasks per thread, threads never parked in Atomics.wait. */
@@ -172,7 +154,7 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     );
     let raw: unknown;
     try {
-      raw = signal ? await untilAborted(running, signal) : await running;
+      raw = await raceAbort(running, signal);
     } catch (err) {
       if (signal?.aborted) throw abortedError(task, 'aborted', signal.reason);
       // close() past its timeout and destroy() terminate threads: that is a stop, not a crash.
