@@ -80,6 +80,9 @@ function isResult(x: unknown): x is { kind: 'ok' } | { kind: 'failed'; error: Se
   return typeof x === 'object' && x !== null && ((x as { kind?: unknown }).kind === 'ok' || (x as { kind?: unknown }).kind === 'failed');
 }
 
+/** Makes a task exclusive on its thread (piscina runs a task with a signal alone) when there is nothing to abort it with. */
+const NEVER_ABORTED = new AbortController().signal;
+
 /** The piscina pool behind the worker pool: tasksPerThread tasks per thread, threads never parked in Atomics.wait. */
 function openPiscina(options: WorkerPoolOptions, filename: string, tasksPerThread: number): Piscina {
   return new Piscina({
@@ -142,12 +145,15 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     if (state !== 'open') throw new OtslakeError('OTSL_DAEMON_STATE', `worker pool is ${state}`, { context: task.context });
     if (signal?.aborted) throw abortedError(task, 'aborted before it started', signal.reason);
     await slots.acquire(signal, () => abortedError(task, 'aborted while waiting for a worker thread', signal?.reason));
-    // With one task per thread the signal goes to piscina, which aborts a running task by replacing its
-    // thread. With more, it cannot: piscina runs a task that can be aborted alone on its thread, which
-    // would undo tasksPerThread. Then an abort stops waiting for the task, which ends in the worker (its
-    // files stay invisible) or with the pool's destroy() — the daemon's only abort is its destroy. A slot
-    // is freed when its task really ends, so a thread never runs more than tasksPerThread.
-    const running = piscina.run(input, signal && tasksPerThread === 1 ? { signal } : {});
+    // A task that piscina sees as abortable (it carries a signal) runs alone on its thread, and an abort
+    // replaces the thread. That is how every task runs with one task per thread, and how merge-mirror
+    // tasks always run: they stream Parquet through the thread's one wasm instance from several files
+    // at once, and two of them interleaved on a thread have been seen to stall. Channel tasks with
+    // tasksPerThread > 1 carry no signal to piscina, so they share their thread: an abort then stops
+    // waiting for the task, which ends in the worker (its files stay invisible) or with destroy() — the
+    // daemon's only abort is its destroy. A slot is freed when its task really ends.
+    const exclusive = tasksPerThread === 1 || input.kind === 'merge-mirror';
+    const running = piscina.run(input, exclusive ? { signal: signal ?? NEVER_ABORTED } : {});
     void running.then(
       () => slots.release(),
       () => slots.release(),
