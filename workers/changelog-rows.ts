@@ -11,7 +11,7 @@
 import { ActionType } from '../tunnel/proto.js';
 import { CELL_OP, VT, type CellOp, type CellValue, type RecordSink, type ValueType } from '../tunnel/plainbuffer.js';
 import { resolveTypeConflict, type TypeConflictPolicy } from '../lake/mirror/type-conflict.js';
-import { columnTypeOfValue, valueTypeName, type BatchSchema } from './schema-map.js';
+import { valueTypeName, type BatchSchema } from './schema-map.js';
 
 /** Values of one column that landed elsewhere under a type-conflict policy (metrics and status). */
 export interface TypeConflictCount {
@@ -208,27 +208,15 @@ export class ChangelogRowSink implements RecordSink {
 
   /** A column the schema does not have: discovered (staged) or rejected. */
   private putUnknown(name: string, type: ValueType, value: CellValue): void {
-    if (!this.schema.discover) {
-      this.reject('unknown-column', { column: name, actualType: valueTypeName(type) });
-      return;
-    }
-    for (const s of this.staged) {
-      if (s.name !== name) continue;
-      if (s.valueType !== type)
-        this.reject('type-mismatch', { column: name, expectedType: columnTypeOfValue(s.valueType) ?? 'none', actualType: valueTypeName(type) });
-      return;
-    }
-    if (this.schema.conflictOf(name) !== null || type === VT.NONE || this.stagedLowerClash(name)) {
-      this.reject('column-name-conflict', { column: name, actualType: valueTypeName(type) });
+    const discovery = this.schema.discoveryOf(name, type, this.staged);
+    if (discovery === 'staged') return;
+    if (discovery !== 'stage') {
+      const { verdict, ...problem } = discovery;
+      this.reject(verdict, problem);
       return;
     }
     this.staged.push({ name, valueType: type });
     this.row[name] = value;
-  }
-
-  private stagedLowerClash(name: string): boolean {
-    const lower = name.toLowerCase();
-    return this.staged.some((s) => s.name.toLowerCase() === lower);
   }
 
   /** The first problem of a row is the one reported. */

@@ -16,7 +16,7 @@ import type { ColumnBuilder } from '../lake/column-builders.js';
 import type { RowFiller } from '../lake/parquet-file.js';
 import { resolveTypeConflict, type TypeConflictPolicy } from '../lake/mirror/type-conflict.js';
 import { formatSequence, type RowProblem, type RowVerdict, type TypeConflictCount } from './changelog-rows.js';
-import { columnTypeOfValue, valueTypeName, type BatchSchema, type ColumnSlot } from './schema-map.js';
+import { valueTypeName, type BatchSchema, type ColumnSlot } from './schema-map.js';
 
 const OP_NAMES: Record<ActionType, string> = {
   [ActionType.PUT_ROW]: 'PUT',
@@ -294,26 +294,14 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
 
   /** A column the schema does not have: discovered (staged) or rejected. */
   private putUnknown(name: string, type: ValueType, kind: number, at: number, len: number, value: unknown): void {
-    if (!this.schema.discover) {
-      this.reject('unknown-column', { column: name, actualType: valueTypeName(type) });
-      return;
-    }
-    for (const s of this.staged) {
-      if (s.name !== name) continue;
-      if (s.valueType !== type)
-        this.reject('type-mismatch', { column: name, expectedType: columnTypeOfValue(s.valueType) ?? 'none', actualType: valueTypeName(type) });
-      return;
-    }
-    if (this.schema.conflictOf(name) !== null || type === VT.NONE || this.stagedLowerClash(name)) {
-      this.reject('column-name-conflict', { column: name, actualType: valueTypeName(type) });
+    const discovery = this.schema.discoveryOf(name, type, this.staged);
+    if (discovery === 'staged') return;
+    if (discovery !== 'stage') {
+      const { verdict, ...problem } = discovery;
+      this.reject(verdict, problem);
       return;
     }
     this.staged.push({ name, valueType: type, kind, at, len, value });
-  }
-
-  private stagedLowerClash(name: string): boolean {
-    const lower = name.toLowerCase();
-    return this.staged.some((s) => s.name.toLowerCase() === lower);
   }
 
   /** The first problem of a row is the one reported. */

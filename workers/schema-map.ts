@@ -231,6 +231,31 @@ export class BatchSchema {
     return this.lowerNames.has(lower) ? 'case-duplicate' : null;
   }
 
+  /**
+   * Whether a value of `type` in column `name`, which the schema does not have, may land as a new
+   * column of this row: 'stage' it, 'staged' (the row already has it with this type), or why not. The
+   * one rule of discovery for both row sinks; `staged` are the columns the row discovered so far.
+   */
+  discoveryOf(
+    name: string,
+    type: ValueType,
+    staged: readonly { readonly name: string; readonly valueType: ValueType }[],
+  ): 'stage' | 'staged' | { verdict: 'unknown-column' | 'type-mismatch' | 'column-name-conflict'; column: string; expectedType?: string; actualType: string } {
+    const actualType = valueTypeName(type);
+    if (!this.discover) return { verdict: 'unknown-column', column: name, actualType };
+    const same = staged.find((s) => s.name === name);
+    if (same !== undefined) {
+      return same.valueType === type
+        ? 'staged'
+        : { verdict: 'type-mismatch', column: name, expectedType: columnTypeOfValue(same.valueType) ?? 'none', actualType };
+    }
+    const lower = name.toLowerCase();
+    if (this.conflictOf(name) !== null || type === VT.NONE || staged.some((s) => s.name.toLowerCase() === lower)) {
+      return { verdict: 'column-name-conflict', column: name, actualType };
+    }
+    return 'stage';
+  }
+
   /** Adds a column discovered from a value of `valueType`; the caller checked conflictOf() first. */
   discoverColumn(name: string, valueType: ValueType): ColumnSlot {
     const type = columnTypeOfValue(valueType);
