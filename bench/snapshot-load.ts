@@ -12,17 +12,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LocalStore } from '../lake/local-store.js';
 import { readParquetRows } from '../lake/parquet-read.js';
 import { loadSnapshot } from '../lake/snapshot.js';
-
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const TESTDATA =
-  process.env.OTSLAKE_DELTA_TESTDATA ??
-  path.resolve(HERE, HERE.includes(`${path.sep}dist${path.sep}`) ? '../../../shared/testdata/delta' : '../../shared/testdata/delta');
-const KERNEL_DATA = path.join(TESTDATA, 'kernel-data');
+// Where the optional conformance data lives is the test helper's to say (../shared or OTSLAKE_DELTA_TESTDATA).
+import { KERNEL_DATA } from '../test/helpers/conformance-data.js';
 
 function emit(record: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify(record) + '\n');
@@ -47,7 +42,7 @@ async function main(): Promise<void> {
   const runs = Math.max(1, Number(values.runs));
   const archive = path.join(KERNEL_DATA, '300k-add-files-100-col-partitioned.tar.zst');
   if (!existsSync(archive)) {
-    emit({ bench: 'snapshot-load', skipped: `missing ${archive}` });
+    emit({ bench: 'snapshot-load', skipped: `missing ${archive}: the optional Delta conformance data (../shared/testdata/delta or OTSLAKE_DELTA_TESTDATA)` });
     return;
   }
   const tmp = mkdtempSync(path.join(tmpdir(), 'otsl-bench-snapshot-'));
