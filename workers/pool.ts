@@ -11,7 +11,7 @@ import { raceAbort } from '../common/abort.js';
 import { Piscina } from 'piscina';
 import { deserializeError, OtslakeError, type ErrorContext, type SerializedError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
-import { contextOf, describeTask, type TaskInput, type TaskResults } from './protocol.js';
+import { contextOf, describeTask, runsAlone, type TaskInput, type TaskResults } from './protocol.js';
 import { TaskSlots } from './task-slots.js';
 
 export interface WorkerPoolOptions {
@@ -146,13 +146,12 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     if (signal?.aborted) throw abortedError(task, 'aborted before it started', signal.reason);
     await slots.acquire(signal, () => abortedError(task, 'aborted while waiting for a worker thread', signal?.reason));
     // A task that piscina sees as abortable (it carries a signal) runs alone on its thread, and an abort
-    // replaces the thread. That is how every task runs with one task per thread, and how merge-mirror
-    // tasks always run: they stream Parquet through the thread's one wasm instance from several files
-    // at once, and two of them interleaved on a thread have been seen to stall. Channel tasks with
-    // tasksPerThread > 1 carry no signal to piscina, so they share their thread: an abort then stops
-    // waiting for the task, which ends in the worker (its files stay invisible) or with destroy() — the
-    // daemon's only abort is its destroy. A slot is freed when its task really ends.
-    const exclusive = tasksPerThread === 1 || input.kind === 'merge-mirror';
+    // replaces the thread: so every task runs with one task per thread, and the kinds that must run
+    // alone always do. Other tasks with tasksPerThread > 1 carry no signal to piscina and share their
+    // thread: an abort then stops waiting for the task, which ends in the worker (its files stay
+    // invisible) or with destroy() — the daemon's only abort is its destroy. A slot is freed when its
+    // task really ends.
+    const exclusive = tasksPerThread === 1 || runsAlone(input.kind);
     const running = piscina.run(input, exclusive ? { signal: signal ?? NEVER_ABORTED } : {});
     void running.then(
       () => slots.release(),

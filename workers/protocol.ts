@@ -294,6 +294,15 @@ export interface TaskResults {
 }
 
 export type TaskInputOf<K extends TaskKind> = Extract<TaskInput, { kind: K }>;
+
+/**
+ * Kinds that run alone on their thread even when a thread may run several tasks: a merge-mirror
+ * task streams Parquet from several files through the thread's one wasm instance, and two of them
+ * interleaved on a thread were seen to stall a mirror batch under load.
+ */
+export function runsAlone(kind: TaskKind): boolean {
+  return kind === 'merge-mirror';
+}
 export type TaskResultOf<K extends TaskKind> = TaskResults[K] | TaskFailed;
 
 /** The identifying fields of a task, for its errors and logs. */
