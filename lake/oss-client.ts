@@ -8,7 +8,8 @@
 import { raceAbort } from '../common/abort.js';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import OSS from 'ali-oss';
+import { createRequire } from 'node:module';
+import type OSS from 'ali-oss';
 import { OtslakeError, isProgrammerError, type ErrorContext } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
 import { withRetry, type RetryPolicy } from '../common/retry.js';
@@ -138,6 +139,16 @@ function validateOptions(o: OssStoreOptions): void {
   if (o.partConcurrency !== undefined && !(Number.isInteger(o.partConcurrency) && o.partConcurrency >= 1)) throw bad('partConcurrency', 'must be >= 1');
 }
 
+/**
+ * ali-oss and its dependencies cost ~110 ms of CPU and several MiB to load, in every worker thread as well:
+ * loaded on the first OSS connection, so a daemon whose lake is on local disk never pays for them.
+ */
+let ossConstructor: typeof OSS | undefined;
+function loadOss(): typeof OSS {
+  ossConstructor ??= createRequire(import.meta.url)('ali-oss') as typeof OSS;
+  return ossConstructor;
+}
+
 /** One ali-oss client with its own keep-alive agents, shared by a store and its children. */
 export class OssConnection {
   readonly client: OSS;
@@ -181,7 +192,7 @@ export class OssConnection {
         ? { refreshSTSToken: async () => ({ stsToken: '', ...(await refresh()) }), refreshSTSTokenInterval: options.refreshIntervalMs ?? 5 * 60_000 }
         : {}),
     };
-    this.client = new OSS(clientOptions as unknown as OSS.Options);
+    this.client = new (loadOss())(clientOptions as unknown as OSS.Options);
   }
 
   /**
