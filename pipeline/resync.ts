@@ -113,6 +113,7 @@ export async function resyncTable(
       [PREVIOUS_TUNNEL_PROPERTY]: previousTunnelId ?? '',
       'otslake.resync.at': at,
     };
+    crashPoint('resync-before-switch');
     const result = await commit(store, [{ metaData: { ...snapshot.metadata, configuration } }], {
       readVersion: snapshot.version,
       readMetadata: snapshot.metadata,
@@ -131,6 +132,7 @@ export async function resyncTable(
     }
     version = result.version;
     log.info('table resynced: the lake reads a fresh tunnel', { table: table.table, tunnelId, previousTunnelId, version });
+    crashPoint('resync-after-switch');
   }
   const deletedPreviousTunnel = await finish(client, table, store, previous, tunnelId, log, signal);
   return { previousTunnelId, tunnelId, tunnelName, version, deletedPreviousTunnel };
