@@ -78,7 +78,11 @@ async function diffTables(live: Snapshot, staged: Snapshot, stagedStore: ObjectS
   const buckets = shape.settings.buckets;
   const liveFiles = filesByBucket(live.files.values(), buckets);
   const stagedFiles = filesByBucket(staged.files.values(), buckets);
-  const cdf = new ChangeDataWriter(columns, { store: options.live, enabled: shape.settings.changeDataFeed, ...(options.signal ? { signal: options.signal } : {}) });
+  const cdf = new ChangeDataWriter(columns, {
+    store: options.live,
+    enabled: shape.settings.changeDataFeed,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   let rows = 0;
   try {
     for (let b = 0; b < buckets; b++) {
@@ -160,9 +164,13 @@ export async function switchToStaged(options: SwitchOptions): Promise<SwitchResu
   });
   if (result.kind === 'conflict') {
     await Promise.allSettled(diff.cdc.map((c) => live.delete(decodeLogPath(c.cdc.path))));
-    throw new OtslakeError('OTSL_DAEMON_STATE', `table ${options.table}: the lake changed during the resync (${result.reason}); is a daemon still writing it?`, {
-      context: { table: options.table, version: result.winningVersion },
-    });
+    throw new OtslakeError(
+      'OTSL_DAEMON_STATE',
+      `table ${options.table}: the lake changed during the resync (${result.reason}); is a daemon still writing it?`,
+      {
+        context: { table: options.table, version: result.winningVersion },
+      },
+    );
   }
   return { version: result.version, ...diff.counts, rows: diff.rows };
 }

@@ -70,7 +70,9 @@ export async function resyncTable(
   }
   const mirror = snapshot.metadata.configuration[MIRROR_MODE_PROPERTY] === 'mirror' || table.mode === 'mirror';
   if (mirror && staging === undefined) {
-    throw new OtslakeError('OTSL_INTERNAL', `table ${table.table}: a mirror resync needs the worker pool to land the new snapshot`, { context: { table: table.table } });
+    throw new OtslakeError('OTSL_INTERNAL', `table ${table.table}: a mirror resync needs the worker pool to land the new snapshot`, {
+      context: { table: table.table },
+    });
   }
   const recorded = lakeTunnelOf(snapshot.metadata, snapshot.txns.keys());
   const listed = (await client.listTunnel({ table_name: table.table }, opts)).tunnels.filter((t) => t.table_name === table.table);
@@ -151,7 +153,10 @@ async function finish(
   if (table.mode === 'mirror') await dropStagingLog(store, tunnelId, signal);
   if (previous === undefined || previous.tunnel_id === tunnelId) return false;
   crashPoint('resync-before-tunnel-delete');
-  await client.deleteTunnel({ table_name: table.table, tunnel_name: previous.tunnel_name ?? table.tunnel.name, tunnel_id: previous.tunnel_id }, signal ? { signal } : {});
+  await client.deleteTunnel(
+    { table_name: table.table, tunnel_name: previous.tunnel_name ?? table.tunnel.name, tunnel_id: previous.tunnel_id },
+    signal ? { signal } : {},
+  );
   log.info('previous tunnel deleted', { table: table.table, tunnelId: previous.tunnel_id });
   return true;
 }

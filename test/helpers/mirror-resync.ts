@@ -123,10 +123,12 @@ export async function resyncCommits(tablePath: string): Promise<ResyncCommit[]> 
 /** The Change Data Feed of one version as chdb (delta-kernel table_changes) reads it: `<type>:<id>:<name>:<qty>`, sorted. */
 export async function changesAt(tablePath: string, version: number): Promise<string[]> {
   const rows = await readDeltaTable(tablePath, { select: 'id, name, qty, _change_type', changes: { from: version, to: version } });
-  return rows.map((r) => {
-    const m = mirrorRowOf(r);
-    return `${String(r._change_type)}:${m.id}:${m.name}:${m.qty}`;
-  }).sort();
+  return rows
+    .map((r) => {
+      const m = mirrorRowOf(r);
+      return `${String(r._change_type)}:${m.id}:${m.name}:${m.qty}`;
+    })
+    .sort();
 }
 
 /** The tunnels of the source table (id and name). */

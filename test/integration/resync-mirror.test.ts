@@ -11,16 +11,7 @@ import { loadSnapshot } from '../../lake/snapshot.js';
 import { openStore } from '../../lake/store.js';
 import { killSpawned, spawnCli } from '../helpers/cli-process.js';
 import { createHarness, waitForEvent, type Harness } from '../helpers/daemon-harness.js';
-import {
-  changesAt,
-  deleteTunnel,
-  lakeRows,
-  mirrorConfig,
-  mirrorConfigFile,
-  resyncCommits,
-  sourceRows,
-  tunnelsOf,
-} from '../helpers/mirror-resync.js';
+import { changesAt, deleteTunnel, lakeRows, mirrorConfig, mirrorConfigFile, resyncCommits, sourceRows, tunnelsOf } from '../helpers/mirror-resync.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -64,13 +55,7 @@ describe('otslake resync: mirror table', () => {
     expect(await lakeRows(h.tablePath)).toEqual(await sourceRows(h));
     expect((await sourceRows(h)).map((r) => r.id)).toEqual([1, 3, 4, 6, 7, 8, 9]);
     expect(await changesAt(h.tablePath, commit!.version)).toEqual(
-      [
-        'delete:2:o2:20',
-        'delete:5:o5:50',
-        'update_preimage:3:o3:30',
-        'update_postimage:3:o3:333',
-        'insert:9:new:90',
-      ].sort(),
+      ['delete:2:o2:20', 'delete:5:o5:50', 'update_preimage:3:o3:30', 'update_postimage:3:o3:333', 'insert:9:new:90'].sort(),
     );
     // The new tunnel is the lake's; the staged table's own log is gone, its files are the live table's.
     const tunnels = await tunnelsOf(h);
