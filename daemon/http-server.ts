@@ -130,7 +130,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       return;
     }
     if (!isLoopback(req.socket.remoteAddress)) {
-      send(res, 403, json, toJson({ error: 'OTSL_FORBIDDEN', message: 'resync is only accepted from this host' }), false);
+      send(res, 403, 'text/plain; charset=utf-8', 'forbidden: resync is only accepted from this host\n', false);
       return;
     }
     try {

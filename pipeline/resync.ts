@@ -90,7 +90,7 @@ export async function resyncTable(
     if (readers.length > 0) {
       throw new OtslakeError(
         'OTSL_DAEMON_STATE',
-        `table ${table.table}: tunnel ${previous.tunnel_id} is still read by client ${readers[0]}; remove the table from the running daemon (edit the config, systemctl reload) or stop it, then resync`,
+        `table ${table.table}: tunnel ${previous.tunnel_id} is still read by client ${readers[0]}; ask the daemon that runs it (POST /tables/${table.table}/resync on its HTTP port, from its host), or remove the table from it (edit the config, systemctl reload) or stop it, then resync`,
         { context: { table: table.table, tunnelId: previous.tunnel_id, clientId: readers[0] } },
       );
     }
