@@ -32,6 +32,7 @@ import { createHttpServer, type BoundAddress, type HttpServer, type Readiness } 
 import { Metrics, batchResultOf, type DaemonStateName } from './metrics.js';
 import { liveStatus, secretsOf, type RunnerStatus } from './status-page/live-status.js';
 import { DaemonActivity } from './status-page/table-activity.js';
+import { resyncTable, type ResyncResult } from '../pipeline/resync.js';
 import { TableRunner, type SessionSettings } from '../pipeline/table-runner.js';
 import type { DescribePrimaryKey } from '../pipeline/table-schema.js';
 
@@ -69,6 +70,9 @@ interface DaemonEvents {
   'table-stopped': [table: string, error: OtslakeError];
   maintenance: [table: string, run: MaintenanceRun];
   'http-listening': [address: BoundAddress];
+  /** A resync through the daemon (startResync) ended: the table runs again, on the new tunnel or (failed) as before. */
+  'table-resynced': [table: string, result: ResyncResult];
+  'table-resync-failed': [table: string, error: OtslakeError];
 }
 
 export class Daemon extends EventEmitter<DaemonEvents> {
@@ -132,7 +136,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
         if (!this.fatal) this.fatal = err as OtslakeError;
         this.shutdown('fatal error');
       })
-      .finally(() => this.tableRuns.delete(runner));
+      .finally(() => {
+        // A resync may hold the table's place by now (startResync).
+        if (this.tableRuns.get(runner) === run) this.tableRuns.delete(runner);
+      });
     this.tableRuns.set(runner, run);
     this.tablesChanged();
   }
@@ -167,12 +174,68 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   }
 
   /** A table leaving the config: its in-flight batch commits, its channels go back to the Tunnel, it is forgotten. */
-  private async retire(runner: TableRunner): Promise<void> {
+  private async retire(runner: TableRunner, forget = true): Promise<void> {
     runner.stop();
     await this.tableRuns.get(runner);
     await runner.close(AbortSignal.timeout(5_000)).catch((err: unknown) => this.log.warn('tunnel session shutdown failed', { table: runner.name, error: err }));
+    if (!forget) return;
     this.runners = this.runners.filter((r) => r !== runner);
     this.log.info('table removed', { table: runner.name });
+  }
+
+  /**
+   * Resyncs one table while the others go on (docs/operations.md §Table lifecycle): its runner stops after its
+   * in-flight batch and hands its channels back, the table shows `resyncing`, pipeline/resync.ts rebuilds it on
+   * this daemon's pool, then a new runner starts it (on the new tunnel; as before when the resync failed).
+   * Refused at once (thrown) for an unknown table, one already resyncing, or a daemon that is not running.
+   */
+  startResync(name: string): Promise<ResyncResult> {
+    const runner = this.runners.find((r) => r.name === name || r.table.path === name);
+    if (this.stateValue !== 'running') throw new OtslakeError('OTSL_DAEMON_STATE', `resync refused: the daemon is ${this.stateValue}`);
+    if (!runner) throw new OtslakeError('OTSL_CONFIG_INVALID', `resync refused: no table "${name}" in the running config`, { context: { table: name } });
+    if (runner.health.state === 'resyncing')
+      throw new OtslakeError('OTSL_DAEMON_STATE', `resync refused: table ${name} is resyncing already`, { context: { table: name } });
+    // The table is away for a while: the daemon must not take an empty table set for its end (tablesDone).
+    this.reloaded = true;
+    runner.health.resyncing();
+    const { options } = this;
+    const log = (options.log ?? silentLogger).child({ table: runner.name });
+    const signal = AbortSignal.any([this.stopController.signal, this.destroyController.signal]);
+    const resync = (async () => {
+      await this.retire(runner, false);
+      return resyncTable(options.tunnelClient, runner.table, options.lakeRoot.child(runner.table.path), log, signal, {
+        config: options.config,
+        lakeRoot: options.lakeRoot,
+        pool: options.pool,
+        metrics: this.metrics,
+        describePrimaryKey: options.describePrimaryKey,
+        writer: this.writer,
+        ...(options.session ? { session: options.session } : {}),
+      });
+    })();
+    // The resync holds the table's place until a new runner takes it.
+    const held = resync.then(
+      (result) => {
+        this.emit('table-resynced', runner.name, result);
+      },
+      (err: unknown) => {
+        const error = toOtslakeError(err, { table: runner.name });
+        log.error('table resync failed; the table runs on as before', { error });
+        this.emit('table-resync-failed', runner.name, error);
+      },
+    );
+    this.tableRuns.set(
+      runner,
+      held.finally(() => {
+        this.tableRuns.delete(runner);
+        this.runners = this.runners.filter((r) => r !== runner);
+        if (this.stateValue !== 'running') return;
+        const fresh = this.createRunner(options.config, runner.table);
+        this.runners.push(fresh);
+        this.startTable(fresh);
+      }),
+    );
+    return resync;
   }
 
   /** Until every table's run ended — and, once a reload happened, until shutdown (a reload may add tables again). */
@@ -372,6 +435,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       readiness: () => this.readiness(),
       status: () => this.status(),
       live: () => this.liveStatus(),
+      resync: (table) => void this.startResync(table).catch(() => undefined),
     });
     this.address = await this.http.start();
     this.emit('http-listening', this.address);

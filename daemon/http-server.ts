@@ -1,6 +1,6 @@
 /**
  * The daemon's HTTP surface on node:http: /healthz, /readyz, /metrics (Prometheus), /status (JSON),
- * and the status page at / with its data at /status/live. Read-only endpoints need no framework. The server only renders what its callbacks return; it
+ * and the status page at / with its data at /status/live, and POST /tables/NAME/resync from this host. No framework needed. The server only renders what its callbacks return; it
  * owns no daemon state, so it can be started before the daemon is ready and closed after it stopped.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -26,6 +26,11 @@ export interface HttpServerOptions {
   readonly status: () => unknown;
   /** The status page's data (JSON, no secrets); without it / and /status/live answer 404. */
   readonly live?: () => unknown;
+  /**
+   * POST /tables/NAME/resync (docs/operations.md §Table lifecycle): starts a resync and returns at once; throws an
+   * OtslakeError when it is refused. The one mutating endpoint: answered only to clients on this host (loopback).
+   */
+  readonly resync?: (table: string) => void;
   readonly log?: Logger;
   /** close() waits this long for in-flight requests, then cuts the remaining connections. */
   readonly closeTimeoutMs?: number;
@@ -45,6 +50,10 @@ export interface HttpServer {
 }
 
 const PAGE_HEADERS = { 'content-security-policy': PAGE_CSP, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
+
+function isLoopback(address: string | undefined): boolean {
+  return address === '::1' || address?.startsWith('127.') === true || address?.startsWith('::ffff:127.') === true;
+}
 
 function writeResponse(res: ServerResponse, status: number, contentType: string, body: string, head: boolean, headers: Record<string, string> = {}): void {
   res.writeHead(status, {
@@ -76,6 +85,11 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     const head = req.method === 'HEAD';
+    const resync = /^\/tables\/([^/]+)\/resync$/.exec(path ?? '');
+    if (resync && options.resync) {
+      postResync(req, res, decodeURIComponent(resync[1]!));
+      return;
+    }
     if (req.method !== 'GET' && !head) {
       res.setHeader('allow', 'GET, HEAD');
       send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n', false);
@@ -105,6 +119,28 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     const asset = options.live ? pageAsset(path ?? '') : undefined;
     if (asset) send(res, 200, asset.contentType, asset.body, head, PAGE_HEADERS);
     else send(res, 404, 'text/plain; charset=utf-8', `not found: try ${options.live ? '/, ' : ''}/healthz, /readyz, /metrics, /status\n`, head);
+  }
+
+  /** A resync is started, not awaited: it takes as long as the table's full snapshot; /status shows it. */
+  function postResync(req: IncomingMessage, res: ServerResponse, table: string): void {
+    const json = 'application/json; charset=utf-8';
+    if (req.method !== 'POST') {
+      res.setHeader('allow', 'POST');
+      send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n', false);
+      return;
+    }
+    if (!isLoopback(req.socket.remoteAddress)) {
+      send(res, 403, 'text/plain; charset=utf-8', 'forbidden: resync is only accepted from this host\n', false);
+      return;
+    }
+    try {
+      options.resync!(table);
+    } catch (err) {
+      const e = serializeError(err);
+      send(res, e.code === 'OTSL_CONFIG_INVALID' ? 404 : 409, json, toJson({ error: e.code, message: e.message }), false);
+      return;
+    }
+    send(res, 202, json, toJson({ table, state: 'resyncing' }), false);
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {

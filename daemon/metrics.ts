@@ -20,9 +20,9 @@ export type DaemonStateName = (typeof DAEMON_STATES)[number];
  * A table as an operator sees it (pipeline/table-health.ts owns it): starting (tunnel, session, Delta
  * table not set up yet), running, caught-up (every channel read to its end by a live owner), waiting
  * (channels held by a client that stopped heartbeating, until the Tunnel expires it) or failing (the
- * source or the lake keeps failing: retried with backoff).
+ * source or the lake keeps failing: retried with backoff), stopped, or resyncing (rebuilt from a fresh tunnel).
  */
-const TABLE_STATES = ['starting', 'running', 'caught-up', 'waiting', 'failing', 'stopped'] as const;
+const TABLE_STATES = ['starting', 'running', 'caught-up', 'waiting', 'failing', 'stopped', 'resyncing'] as const;
 export type TableStateName = (typeof TABLE_STATES)[number];
 
 /**

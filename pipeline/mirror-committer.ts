@@ -45,7 +45,7 @@ export interface MirrorCommitterOptions {
 }
 
 /** Mirror files hold the data columns first, then `_ts`, `_seq` (new columns are appended to the schema after them). */
-function mirrorFileColumns(columns: readonly ColumnSpec[]): ColumnSpec[] {
+export function mirrorFileColumns(columns: readonly ColumnSpec[]): ColumnSpec[] {
   const meta = columns.filter((c) => c.name === '_ts' || c.name === '_seq');
   return [...columns.filter((c) => c.name !== '_ts' && c.name !== '_seq'), ...meta];
 }

@@ -8,6 +8,7 @@
  *      │            │  └──▶ waiting   (channels held by a client that stopped heartbeating)
  *      └──────▶ failing ◀── any state (a batch, a task, the start or DescribeTunnel failed)
  *   any state ──▶ stopped   (an error of this table alone that no retry cures: common/errors.ts isTableStopError)
+ *   any state ──▶ resyncing (the daemon rebuilds the table from a fresh tunnel; a new runner takes over after it)
  *
  * One line is logged per state change; while failing, one summary line per `summaryIntervalMs`
  * instead of one per attempt. Failures back off exponentially with jitter, capped.
@@ -15,7 +16,7 @@
 import type { OtslakeError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 
-export type TableState = 'starting' | 'running' | 'caught-up' | 'waiting' | 'failing' | 'stopped';
+export type TableState = 'starting' | 'running' | 'caught-up' | 'waiting' | 'failing' | 'stopped' | 'resyncing';
 
 export interface BackoffSettings {
   /** Pause after the first failure. */
@@ -95,6 +96,7 @@ export class TableHealth {
       return `${this.stateValue} since ${iso(this.sinceMs)}: ${this.lastErrorValue.code}: ${this.lastErrorValue.message}`;
     if (this.stateValue === 'waiting') return waitingText(this.waitingForValue);
     if (this.stateValue === 'starting') return 'starting';
+    if (this.stateValue === 'resyncing') return `resyncing since ${iso(this.sinceMs)}`;
     return null;
   }
 
@@ -157,6 +159,11 @@ export class TableHealth {
     if (this.stateValue !== 'stopped') this.transition('stopped', { error: err });
   }
 
+  /** The daemon took the table down to resync it (docs/operations.md §Table lifecycle); its next runner starts afresh. */
+  resyncing(): void {
+    this.transition('resyncing', {});
+  }
+
   caughtUp(): void {
     this.pendingSince.clear();
     this.waitingForValue = [];
@@ -184,7 +191,7 @@ export class TableHealth {
     for (const t of this.pendingSince.values()) oldest = Math.min(oldest, t);
     // While failing or waiting, changes newer than the last success may be waiting: the age since then bounds them.
     if (this.stateValue === 'failing') oldest = Math.min(oldest, this.lastSuccessMs ?? this.createdMs);
-    if (this.stateValue === 'waiting' || this.stateValue === 'starting') oldest = Math.min(oldest, this.sinceMs);
+    if (this.stateValue === 'waiting' || this.stateValue === 'starting' || this.stateValue === 'resyncing') oldest = Math.min(oldest, this.sinceMs);
     return Math.max(0, now - oldest);
   }
 

@@ -1,7 +1,8 @@
 /**
- * `otslake resync --config FILE --table NAME`: moves a changelog table to a fresh BaseAndStream tunnel in one
- * Delta commit and deletes the old tunnel (pipeline/resync.ts); the next run of the daemon lands the new
- * baseline, then the changes. The daemon must not be running that table (remove it with a reload, or stop
+ * `otslake resync --config FILE --table NAME`: moves a table to a fresh BaseAndStream tunnel in one Delta commit
+ * and deletes the old tunnel (pipeline/resync.ts). A changelog table: the next run of the daemon lands the new
+ * baseline, then the changes. A mirror table: this command lands the new snapshot (worker threads, as the daemon)
+ * and replaces the table's contents with it in that commit; the daemon goes on from the new tunnel's stream. The daemon must not be running that table (remove it with a reload, or stop
  * it); a rerun after a crash finishes what the last run began. Exit codes: 0 done, 1 refused or failed (the
  * error's code on stderr), 2 a usage mistake or a config file that does not load.
  */
@@ -10,7 +11,13 @@ import { isOtslakeError } from '../../common/errors.js';
 import { createLogger } from '../../common/log.js';
 import { loadConfig } from '../../config/load.js';
 import { openLakeRoot, openTunnelClient } from '../../daemon/connections.js';
+import { hostname } from 'node:os';
+import { Metrics } from '../../daemon/metrics.js';
 import { resyncTable } from '../../pipeline/resync.js';
+import type { StagingDeps } from '../../pipeline/resync-mirror.js';
+import { sdkPrimaryKeyDescriber } from '../../pipeline/table-schema.js';
+import { createWorkerPool, entryWorkerFile, type WorkerPool } from '../../workers/pool.js';
+import { workerSetupFrom } from '../../workers/worker-setup.js';
 import type { Command } from '../command.js';
 
 const USAGE = `usage: otslake resync --config FILE --table NAME
@@ -21,7 +28,7 @@ const USAGE = `usage: otslake resync --config FILE --table NAME
 `;
 
 export const command: Command = {
-  summary: 'rebuild one changelog table from a fresh tunnel',
+  summary: 'rebuild one table from a fresh tunnel',
   async run(argv: string[]): Promise<number> {
     let args;
     try {
@@ -56,13 +63,30 @@ export const command: Command = {
     const log = createLogger({ level: config.log.level, bindings: { service: 'otslake', command: 'resync' } });
     const client = openTunnelClient(config, { logger: log.child({ component: 'tunnel' }) });
     const root = openLakeRoot(config);
+    // A mirror lands the new snapshot itself (channel and merge tasks on worker threads, as the daemon does).
+    let pool: WorkerPool | null = null;
+    let staging: StagingDeps | undefined;
+    if (table.mode === 'mirror') {
+      pool = createWorkerPool({
+        filename: entryWorkerFile(),
+        threads: config.workers.threads,
+        tasksPerThread: config.workers.tasksPerThread,
+        workerData: workerSetupFrom(config),
+        closeTimeoutMs: config.shutdown.graceMs,
+        log,
+      });
+      const describePrimaryKey = sdkPrimaryKeyDescriber(config.connections.tablestore);
+      staging = { config, lakeRoot: root, pool, metrics: new Metrics(), describePrimaryKey, writer: `${hostname()}:${process.pid}:resync` };
+    }
     try {
-      const result = await resyncTable(client, table, root.child(table.path), log);
+      const result = await resyncTable(client, table, root.child(table.path), log, undefined, staging);
       process.stdout.write(
         `resynced ${table.table}: tunnel ${result.tunnelName} (${result.tunnelId})` +
           (result.previousTunnelId ? `, previous ${result.previousTunnelId}${result.deletedPreviousTunnel ? ' deleted' : ''}` : '') +
           (result.version !== null ? `, RESYNC commit version ${result.version}` : ', already switched') +
-          '. Start (or reload) the daemon: it lands the new baseline.\n',
+          (result.mirror
+            ? ` (${result.mirror.rows} rows: ${result.mirror.inserted} inserted, ${result.mirror.updated} updated, ${result.mirror.deleted} deleted). Start (or reload) the daemon: it goes on from the new tunnel's stream.\n`
+            : '. Start (or reload) the daemon: it lands the new baseline.\n'),
       );
       return 0;
     } catch (err) {
@@ -70,6 +94,7 @@ export const command: Command = {
       process.stderr.write(`otslake resync: ${err.code}: ${err.message}\n`);
       return 1;
     } finally {
+      await pool?.close();
       client.close();
       await root.close?.();
     }

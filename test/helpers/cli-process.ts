@@ -20,9 +20,11 @@ export interface CliProcess {
   logged(msg: string, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
 
-export function spawnCli(args: string[]): CliProcess {
+/** `env`: variables added to this process's environment for the child (e.g. OTSLAKE_CRASH_AT). */
+export function spawnCli(args: string[], env: Record<string, string> = {}): CliProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', '-e', `import(${JSON.stringify(CLI)}).then((m) => m.main(process.argv.slice(1)))`, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...env },
   });
   spawned.push(child);
   const logs: Record<string, unknown>[] = [];

@@ -1,0 +1,101 @@
+/**
+ * Resync through the running daemon: the mirror table's tunnel is deleted behind it (the table stops with
+ * OTSL_TUNNEL_LOST, the other goes on), then POST /tables/orders/resync on its HTTP server. The table's runner
+ * is retired (after its in-flight batch, had it one), the table shows `resyncing` in /status (and /readyz says why), the new
+ * snapshot is landed on the daemon's own pool and switched in one commit, and the table runs again on the new
+ * tunnel — while the daemon's other table (`items`, a changelog) keeps landing: its newest commit moves during
+ * the resync. At the end the mirror equals the source (GetRange through the SDK vs chdb).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { once } from 'node:events';
+import { readDeltaTable } from '../helpers/chdb.js';
+import { createHarness, waitForEvent, waitForEventWhere, type Harness } from '../helpers/daemon-harness.js';
+import { createStreamTable, tablestoreSdk as TS } from '../helpers/emulator.js';
+import { changesAt, deleteTunnel, lakeRows, mirrorTable, resyncCommits, sourceRows, tunnelsOf } from '../helpers/mirror-resync.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+interface TableStatus {
+  table: string;
+  state: string;
+  lakeVersion: number | null;
+}
+
+describe('resync through the running daemon', () => {
+  it('POST /tables/NAME/resync: the table resyncs and comes back, the other table lands meanwhile', async () => {
+    h = await createHarness({ pageRecords: 4 });
+    await createStreamTable(h.sdk, 'items', [{ name: 'id', type: 'INTEGER' }]);
+    const putItem = (id: number) =>
+      h!.sdk.putRow({
+        tableName: 'items',
+        condition: new TS.Condition(TS.RowExistenceExpectation.IGNORE, null),
+        primaryKey: [{ id: TS.Long.fromNumber(id) }],
+        attributeColumns: [{ name: `i${id}` }],
+      });
+    const config = h.config({
+      tables: [
+        mirrorTable(),
+        { table: 'items', tunnel: { name: 'otslake-items', type: 'Stream' }, mode: 'changelog', path: 'items', columns: [{ name: 'name', type: 'STRING' }] },
+      ],
+      http: { host: '127.0.0.1', port: 0 },
+      batch: { intervalMs: 50, maxDurationMs: 2_000, maxRecordsPerChannel: 4 },
+      maintenance: { vacuum: { enabled: false } },
+    });
+    for (let id = 1; id <= 40; id++) await h.putRow(id, `o${id}`, id);
+    const running = h.start({ config, http: true });
+    const { daemon } = running;
+    await waitForEvent(daemon, 'idle', 60_000);
+    const url = daemon.httpAddress!.url;
+    const old = (await tunnelsOf(h)).find((t) => t.name === 'otslake-orders');
+    const status = async () => ((await (await fetch(`${url}/status`)).json()) as { tables: TableStatus[] }).tables;
+
+    // Refusals: a table the daemon does not run, and a GET.
+    expect((await fetch(`${url}/tables/nope/resync`, { method: 'POST' })).status).toBe(404);
+    expect((await fetch(`${url}/tables/orders/resync`)).status).toBe(405);
+
+    // The tunnel is deleted behind the daemon: orders stops by name, items goes on; rows change at the source meanwhile.
+    const stopped = waitForEventWhere(daemon, 'table-stopped', (table: string) => table === 'orders', 30_000);
+    await deleteTunnel(h, old!.id, old!.name);
+    await h.deleteRow(3);
+    const [, lost] = (await stopped) as unknown as [string, { code: string }];
+    expect(lost.code).toBe('OTSL_TUNNEL_LOST');
+    for (const id of [7, 20]) await h.deleteRow(id);
+    await h.updateRow(8, { name: 'eight' });
+    const itemsBefore = (await status()).find((t) => t.table === 'items')!.lakeVersion!;
+    const resynced = once(daemon, 'table-resynced');
+    const itemsCommitted = waitForEventWhere(daemon, 'batch-committed', (table: string) => table === 'items', 30_000);
+    const accepted = await fetch(`${url}/tables/orders/resync`, { method: 'POST' });
+    expect(accepted.status).toBe(202);
+    expect(await accepted.json()).toEqual({ table: 'orders', state: 'resyncing' });
+    const during = await status();
+    expect(during.find((t) => t.table === 'orders')!.state).toBe('resyncing');
+    expect(await (await fetch(`${url}/readyz`)).text()).toMatch(/table orders .*resyncing since/);
+    expect((await fetch(`${url}/tables/orders/resync`, { method: 'POST' })).status).toBe(409);
+
+    // The other table lands while orders is resyncing.
+    await putItem(1);
+    await itemsCommitted;
+    const itemsDuring = (await status()).find((t) => t.table === 'items')!;
+    expect(itemsDuring.lakeVersion!).toBeGreaterThan(itemsBefore);
+    expect((await status()).find((t) => t.table === 'orders')!.state).toBe('resyncing');
+
+    await resynced;
+    await waitForEventWhere(daemon, 'table-idle', (table: string) => table === 'orders', 60_000);
+    await h.putRow(50, 'after', 50);
+    await waitForEventWhere(daemon, 'batch-committed', (table: string) => table === 'orders', 30_000);
+    await running.stop();
+
+    const [commit] = await resyncCommits(h.tablePath);
+    expect(commit!.previousTunnelId).toBe(old!.id);
+    expect((await tunnelsOf(h)).map((t) => t.id)).toEqual([commit!.tunnelId]);
+    expect(await lakeRows(h.tablePath)).toEqual(await sourceRows(h));
+    expect(await changesAt(h.tablePath, commit!.version)).toEqual(
+      ['delete:20:o20:20', 'delete:3:o3:3', 'delete:7:o7:7', 'update_postimage:8:eight:8', 'update_preimage:8:o8:8'].sort(),
+    );
+    expect((await readDeltaTable(`${h.lake.path}/items`, { select: 'id' })).map((r) => Number(r.id))).toEqual([1]);
+  }, 240_000);
+});
