@@ -1,6 +1,6 @@
 /**
  * Named crash points of a resync, for the tests that prove a resync survives a crash at any step
- * (test/integration/resync-mirror-crash.test.ts): with OTSLAKE_CRASH_AT=<name> the process SIGKILLs itself when
+ * (test/integration/resync-crash.test.ts): with OTSLAKE_CRASH_AT=<name> the process SIGKILLs itself when
  * it reaches that point — exactly there, which a kill from outside on a log line cannot promise. Not
  * configuration (config/load.ts leaves OTSLAKE_CRASH_* alone); unset, a crash point costs one comparison.
  */
