@@ -21,13 +21,11 @@ import { hostname } from 'node:os';
 import { OtslakeError, isTableStopError, toOtslakeError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
 import type { ObjectStore } from '../lake/object-store.js';
-import type { ResolvedConfig, TableConfig } from '../config/load.js';
 import { planReload, type ReloadPlan } from './config-reload.js';
-import { redactedConfig } from '../config/load.js';
+import { redactedConfig, type ResolvedConfig, type TableConfig } from '../config/load.js';
+import type { DaemonEvents } from './daemon-events.js';
 import type { TunnelClient } from '../tunnel/tunnel-client.js';
 import type { WorkerPool } from '../workers/pool.js';
-import type { BatchReport } from '../pipeline/batch-cycle.js';
-import type { MaintenanceRun } from '../pipeline/maintenance.js';
 import { createHttpServer, type BoundAddress, type HttpServer, type Readiness } from './http-server.js';
 import { Metrics, batchResultOf, type DaemonStateName } from './metrics.js';
 import { liveStatus, secretsOf, type RunnerStatus } from './status-page/live-status.js';
@@ -35,6 +33,7 @@ import { DaemonActivity } from './status-page/table-activity.js';
 import { resyncTable, type ResyncResult } from '../pipeline/resync.js';
 import { TableRunner, type SessionSettings } from '../pipeline/table-runner.js';
 import type { DescribePrimaryKey } from '../pipeline/table-schema.js';
+import { TableResyncs } from './table-resyncs.js';
 
 export type DaemonState = DaemonStateName;
 
@@ -58,29 +57,13 @@ export interface DaemonOptions {
   writer?: string;
 }
 
-interface DaemonEvents {
-  state: [state: DaemonState, previous: DaemonState];
-  'table-ready': [table: string];
-  batch: [table: string, report: BatchReport];
-  'batch-committed': [table: string, report: BatchReport];
-  'batch-failed': [table: string, error: OtslakeError];
-  idle: [];
-  'table-idle': [table: string];
-  /** A table stopped on an error of its own (common/errors.ts isTableStopError); the others go on. */
-  'table-stopped': [table: string, error: OtslakeError];
-  maintenance: [table: string, run: MaintenanceRun];
-  'http-listening': [address: BoundAddress];
-  /** A resync through the daemon (startResync) ended: the table runs again, on the new tunnel or (failed) as before. */
-  'table-resynced': [table: string, result: ResyncResult];
-  'table-resync-failed': [table: string, error: OtslakeError];
-}
-
 export class Daemon extends EventEmitter<DaemonEvents> {
   readonly metrics: Metrics;
   /** Names this daemon in its commits and in /status. */
   readonly writer: string;
   /** What the status page charts and lists (fed by this daemon's events). */
   readonly activity: DaemonActivity;
+  private readonly resyncs = new TableResyncs();
   private readonly startedAtMs = Date.now();
   private readonly log: Logger;
   private runners: TableRunner[];
@@ -198,6 +181,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     // The table is away for a while: the daemon must not take an empty table set for its end (tablesDone).
     this.reloaded = true;
     runner.health.resyncing();
+    this.resyncs.begin(runner.name);
+    this.emit('table-resync-started', runner.name);
     const { options } = this;
     const log = (options.log ?? silentLogger).child({ table: runner.name });
     const signal = AbortSignal.any([this.stopController.signal, this.destroyController.signal]);
@@ -216,11 +201,13 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     // The resync holds the table's place until a new runner takes it.
     const held = resync.then(
       (result) => {
+        this.resyncs.done(runner.name, result);
         this.emit('table-resynced', runner.name, result);
       },
       (err: unknown) => {
         const error = toOtslakeError(err, { table: runner.name });
         log.error('table resync failed; the table runs on as before', { error });
+        this.resyncs.failed(runner.name, error);
         this.emit('table-resync-failed', runner.name, error);
       },
     );
@@ -481,7 +468,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   status(): Record<string, unknown> {
     return {
       state: this.stateValue,
-      tables: this.runners.map((r) => r.status()),
+      tables: this.runners.map((r) => ({ ...r.status(), resync: this.resyncs.of(r.name) })),
       workers: { capacity: this.options.pool.capacity, running: this.options.pool.running, waiting: this.options.pool.waiting },
       config: redactedConfig(this.options.config),
     };

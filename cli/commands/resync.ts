@@ -2,8 +2,9 @@
  * `otslake resync --config FILE --table NAME`: moves a table to a fresh BaseAndStream tunnel in one Delta commit
  * and deletes the old tunnel (pipeline/resync.ts). A changelog table: the next run of the daemon lands the new
  * baseline, then the changes. A mirror table: this command lands the new snapshot (worker threads, as the daemon)
- * and replaces the table's contents with it in that commit; the daemon goes on from the new tunnel's stream. The daemon must not be running that table (remove it with a reload, or stop
- * it); a rerun after a crash finishes what the last run began. Exit codes: 0 done, 1 refused or failed (the
+ * and replaces the table's contents with it in that commit; the daemon goes on from the new tunnel's stream. Where
+ * the daemon of this config runs and has the table, it does the resync itself and this command follows it
+ * (resync-through-daemon.ts); a rerun after a crash finishes what the last run began. Exit codes: 0 done, 1 refused or failed (the
  * error's code on stderr), 2 a usage mistake or a config file that does not load.
  */
 import { parseCommandArgs } from '../../common/args.js';
@@ -19,6 +20,7 @@ import { sdkPrimaryKeyDescriber } from '../../pipeline/table-schema.js';
 import { createWorkerPool, entryWorkerFile, type WorkerPool } from '../../workers/pool.js';
 import { workerSetupFrom } from '../../workers/worker-setup.js';
 import type { Command } from '../command.js';
+import { resyncThroughDaemon, type DaemonResync } from './resync-through-daemon.js';
 
 const USAGE = `usage: otslake resync --config FILE --table NAME
 
@@ -60,6 +62,10 @@ export const command: Command = {
       return 2;
     }
     const table = matches[0]!;
+    const viaDaemon = await resyncThroughDaemon(config, table.table, () =>
+      process.stdout.write(`the running daemon (http ${config.http.host}:${config.http.port}) is resyncing ${table.table}; following it in /status\n`),
+    );
+    if (viaDaemon.kind !== 'no-daemon') return reportDaemonResync(table.table, viaDaemon);
     const log = createLogger({ level: config.log.level, bindings: { service: 'otslake', command: 'resync' } });
     const client = openTunnelClient(config, { logger: log.child({ component: 'tunnel' }) });
     const root = openLakeRoot(config);
@@ -100,3 +106,25 @@ export const command: Command = {
     }
   },
 };
+
+function reportDaemonResync(table: string, outcome: Exclude<DaemonResync, { kind: 'no-daemon' }>): number {
+  if (outcome.kind === 'refused') {
+    process.stderr.write(`otslake resync: the running daemon refused (HTTP ${outcome.status}): ${outcome.message}\n`);
+    return 1;
+  }
+  if (outcome.kind === 'lost') {
+    process.stderr.write(`otslake resync: ${outcome.message}\n`);
+    return 1;
+  }
+  const { record } = outcome;
+  if (record.state === 'failed') {
+    process.stderr.write(`otslake resync: ${record.error?.code ?? 'failed'}: ${record.error?.message ?? ''} (the table runs on as before)\n`);
+    return 1;
+  }
+  process.stdout.write(
+    `resynced ${table} in the running daemon: tunnel ${record.tunnelId}` +
+      (record.version !== null ? `, RESYNC commit version ${record.version}` : ', already switched') +
+      '; the table runs on from the new tunnel.\n',
+  );
+  return 0;
+}

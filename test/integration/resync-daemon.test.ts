@@ -4,10 +4,14 @@
  * is retired (after its in-flight batch, had it one), the table shows `resyncing` in /status (and /readyz says why), the new
  * snapshot is landed on the daemon's own pool and switched in one commit, and the table runs again on the new
  * tunnel — while the daemon's other table (`items`, a changelog) keeps landing: its newest commit moves during
- * the resync. At the end the mirror equals the source (GetRange through the SDK vs chdb).
+ * the resync. At the end the mirror equals the source (GetRange through the SDK vs chdb). The resync is asked for
+ * as an operator would, with `otslake resync --config FILE --table orders` on the same host: the command finds the
+ * daemon of that config listening, has it resync, follows it in /status and reports the RESYNC commit.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { once } from 'node:events';
+import { pathToFileURL } from 'node:url';
+import { command as resyncCommand } from '../../cli/commands/resync.js';
 import { readDeltaTable } from '../helpers/chdb.js';
 import { createHarness, waitForEvent, waitForEventWhere, type Harness } from '../helpers/daemon-harness.js';
 import { createStreamTable, tablestoreSdk as TS } from '../helpers/emulator.js';
@@ -36,11 +40,12 @@ describe('resync through the running daemon', () => {
         primaryKey: [{ id: TS.Long.fromNumber(id) }],
         attributeColumns: [{ name: `i${id}` }],
       });
+    const tables = [
+      mirrorTable(),
+      { table: 'items', tunnel: { name: 'otslake-items', type: 'Stream' }, mode: 'changelog', path: 'items', columns: [{ name: 'name', type: 'STRING' }] },
+    ];
     const config = h.config({
-      tables: [
-        mirrorTable(),
-        { table: 'items', tunnel: { name: 'otslake-items', type: 'Stream' }, mode: 'changelog', path: 'items', columns: [{ name: 'name', type: 'STRING' }] },
-      ],
+      tables,
       http: { host: '127.0.0.1', port: 0 },
       batch: { intervalMs: 50, maxDurationMs: 2_000, maxRecordsPerChannel: 4 },
       maintenance: { vacuum: { enabled: false } },
@@ -68,9 +73,15 @@ describe('resync through the running daemon', () => {
     const itemsBefore = (await status()).find((t) => t.table === 'items')!.lakeVersion!;
     const resynced = once(daemon, 'table-resynced');
     const itemsCommitted = waitForEventWhere(daemon, 'batch-committed', (table: string) => table === 'items', 30_000);
-    const accepted = await fetch(`${url}/tables/orders/resync`, { method: 'POST' });
-    expect(accepted.status).toBe(202);
-    expect(await accepted.json()).toEqual({ table: 'orders', state: 'resyncing' });
+    const configFile = await h.writeConfigFile({
+      lake: { uri: pathToFileURL(h.lake.path).href },
+      tables,
+      http: { host: '127.0.0.1', port: daemon.httpAddress!.port },
+    });
+    const started = once(daemon, 'table-resync-started');
+    const command = resyncCommand.run(['--config', configFile, '--table', 'orders']);
+    // The command's exit code, had it ended before the daemon began (a config it refused, no daemon found).
+    expect(await Promise.race([started, command])).toEqual(['orders']);
     const during = await status();
     expect(during.find((t) => t.table === 'orders')!.state).toBe('resyncing');
     expect(await (await fetch(`${url}/readyz`)).text()).toMatch(/table orders .*resyncing since/);
@@ -84,7 +95,9 @@ describe('resync through the running daemon', () => {
     expect((await status()).find((t) => t.table === 'orders')!.state).toBe('resyncing');
 
     await resynced;
-    await waitForEventWhere(daemon, 'table-idle', (table: string) => table === 'orders', 60_000);
+    const ordersIdle = waitForEventWhere(daemon, 'table-idle', (table: string) => table === 'orders', 60_000);
+    expect(await command).toBe(0);
+    await ordersIdle;
     await h.putRow(50, 'after', 50);
     await waitForEventWhere(daemon, 'batch-committed', (table: string) => table === 'orders', 30_000);
     await running.stop();
