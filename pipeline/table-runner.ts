@@ -39,7 +39,8 @@ import { TableMaintenance, type MaintenanceRun } from './maintenance.js';
 import { TableIceberg } from './table-iceberg.js';
 import type { PipelineMetrics } from './pipeline-metrics.js';
 
-import { checkKeyNames, type DescribePrimaryKey } from './table-schema.js';
+import { checkKeyNames, type DescribeSourceTable } from './table-schema.js';
+import { RetentionGuard, retentionLagMs, type RetentionStatus } from './retention-guard.js';
 import { ensureDeltaTable } from './table-setup.js';
 import { TableHealth } from './table-health.js';
 import { assessTunnel, OwnerWatch, type TunnelProgress } from './tunnel-progress.js';
@@ -69,7 +70,9 @@ export interface TableRunnerOptions {
   pool: WorkerPool;
   metrics: PipelineMetrics;
   log: Logger;
-  describePrimaryKey: DescribePrimaryKey;
+  describeTable: DescribeSourceTable;
+  /** Health's and the retention guard's clock (ms since epoch); Date.now unless a test drives it. */
+  clock?: () => number;
   /** This daemon's writer id in the commits it makes (commit pacing counts writers by it). */
   writer: string;
   session?: SessionSettings;
@@ -98,6 +101,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
   private lastBatch: BatchReport | null = null;
   private progress: TunnelProgress | null = null;
   readonly health: TableHealth;
+  private readonly retention: RetentionGuard;
   private readonly owners: OwnerWatch;
   private progressAtMs = 0;
   private maintenance: TableMaintenance | null = null;
@@ -115,7 +119,9 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       table: this.name,
       log: options.log,
       backoff: { initialMs: config.batch.retryInitialMs, maxMs: config.batch.retryMaxMs },
+      ...(options.clock ? { now: options.clock } : {}),
     });
+    this.retention = RetentionGuard.fromConfig(this.name, options.log, config.source);
     this.owners = new OwnerWatch(options.session?.heartbeatTimeoutMs ?? config.source.heartbeatTimeoutMs);
   }
 
@@ -159,7 +165,8 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     const store = this.options.lakeRoot.child(table.path);
     const tunnelId = await resolveTableTunnel(tunnelClient, table, store, log, signal);
     await waitUntilInitialised(tunnelClient, table, tunnelId, log, signal);
-    const primaryKey = await this.options.describePrimaryKey(table.table, signal);
+    const { primaryKey, streamExpirationHours } = await this.options.describeTable(table.table, signal);
+    this.retention.tableWindow(streamExpirationHours);
     checkKeyNames(table, primaryKey);
     const metadata = await ensureDeltaTable({ store, table, config, log, primaryKey, tunnelId, signal });
     this.maintenance = new TableMaintenance({ config, table, store, metrics: this.options.metrics, log, onRun: (run) => this.afterMaintenance(run) });
@@ -285,6 +292,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
           behind = report.behind;
           confirmed = report.quiet && this.idleValue;
         }
+        this.retentionStatus(); // logs when the lag crosses a retention threshold
         await this.maintenance?.runDue(signal);
       } catch (err) {
         if (signal.aborted) {
@@ -414,6 +422,12 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     this.emit('stopped', error);
   }
 
+  /** The table's lag against the Tunnel's log retention (pipeline/retention-guard.ts); logs a change of level. */
+  retentionStatus(): RetentionStatus {
+    const lagMs = retentionLagMs(this.health.lagMs(), this.options.table.tunnel.type, this.progress, (this.options.clock ?? Date.now)());
+    return this.retention.assess(lagMs);
+  }
+
   get halted(): boolean {
     return this.health.state === 'stopped';
   }
@@ -454,6 +468,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       since: health.since,
       lastSuccessfulBatchAt: health.lastSuccessfulBatchAt,
       lagMs: health.lagMs,
+      retention: this.retentionStatus(),
       waitingFor: health.waitingFor,
       failures: health.failures,
       nextAttemptInMs: health.nextAttemptInMs,

@@ -1,0 +1,84 @@
+/**
+ * RetentionGuard: the table's lag against the Tunnel's log retention (window from DescribeTable, else the
+ * config), headroom and fraction, one log line per change of level (warn, error, info on recovery), and
+ * the full phase of a BaseAndStream tunnel counted from the tunnel's creation.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Logger } from '../../../common/log.js';
+import { RetentionGuard, retentionLagMs } from '../../../pipeline/retention-guard.js';
+
+type Line = { level: string; msg: string; fields: Record<string, unknown> };
+function recordingLogger(lines: Line[]): Logger {
+  const at =
+    (level: string) =>
+    (msg: string, fields: Record<string, unknown> = {}) =>
+      lines.push({ level, msg, fields });
+  const log = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => log } as unknown as Logger;
+  return log;
+}
+
+const HOUR = 3_600_000;
+const source = { streamRetentionMs: 7 * 24 * HOUR, retentionWarningPercent: 50, retentionCriticalPercent: 80 };
+
+describe('RetentionGuard', () => {
+  it('uses the stream expiration DescribeTable reports, else the configured window', () => {
+    const guard = RetentionGuard.fromConfig('t', recordingLogger([]), source);
+    expect(guard.assess(0)).toEqual({
+      windowSeconds: 7 * 86_400,
+      windowSource: 'config',
+      lagSeconds: 0,
+      headroomSeconds: 7 * 86_400,
+      fraction: 0,
+      level: 'ok',
+    });
+    guard.tableWindow(24);
+    expect(guard.assess(6 * HOUR)).toEqual({
+      windowSeconds: 86_400,
+      windowSource: 'table',
+      lagSeconds: 21_600,
+      headroomSeconds: 64_800,
+      fraction: 0.25,
+      level: 'ok',
+    });
+    guard.tableWindow(null);
+    expect(guard.assess(0).windowSource).toBe('config');
+  });
+
+  it('logs once when the lag passes the warning and the critical threshold, and once when it is back', () => {
+    const lines: Line[] = [];
+    const guard = RetentionGuard.fromConfig('orders', recordingLogger(lines), source);
+    guard.tableWindow(24);
+    expect(guard.assess(11 * HOUR).level).toBe('ok');
+    expect(lines).toEqual([]);
+    expect(guard.assess(13 * HOUR).level).toBe('warning');
+    expect(guard.assess(14 * HOUR).level).toBe('warning');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      level: 'warn',
+      msg: 'table lag nears the tunnel retention',
+      fields: { table: 'orders', from: 'ok', level: 'warning', thresholdRatio: 0.5, windowSeconds: 86_400, lagSeconds: 13 * 3600 },
+    });
+    expect(guard.assess(20 * HOUR).level).toBe('critical');
+    expect(lines[1]).toMatchObject({
+      level: 'error',
+      msg: 'table lag nears the tunnel retention',
+      fields: { level: 'critical', from: 'warning', thresholdRatio: 0.8 },
+    });
+    // Past the window: no headroom left.
+    expect(guard.assess(30 * HOUR)).toMatchObject({ headroomSeconds: 0, fraction: 1.25, level: 'critical' });
+    expect(lines).toHaveLength(2);
+    expect(guard.assess(0)).toMatchObject({ level: 'ok', headroomSeconds: 86_400 });
+    expect(lines[2]).toMatchObject({ level: 'info', msg: 'table lag back within the tunnel retention', fields: { from: 'critical', level: 'ok' } });
+  });
+
+  it('counts a BaseAndStream full phase from the tunnel creation, and only the health lag afterwards', () => {
+    const created = 1_000 * HOUR;
+    const now = created + 30 * HOUR;
+    expect(retentionLagMs(0, 'BaseAndStream', { stage: 'ProcessBaseData', createdAtMs: created }, now)).toBe(30 * HOUR);
+    expect(retentionLagMs(40 * HOUR, 'BaseAndStream', { stage: 'ProcessBaseData', createdAtMs: created }, now)).toBe(40 * HOUR);
+    expect(retentionLagMs(5, 'BaseAndStream', { stage: 'ProcessStream', createdAtMs: created }, now)).toBe(5);
+    expect(retentionLagMs(5, 'BaseData', { stage: 'ProcessBaseData', createdAtMs: created }, now)).toBe(5);
+    expect(retentionLagMs(5, 'BaseAndStream', null, now)).toBe(5);
+    expect(retentionLagMs(5, 'BaseAndStream', { stage: 'ProcessBaseData', createdAtMs: null }, now)).toBe(5);
+  });
+});
