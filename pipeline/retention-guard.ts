@@ -48,7 +48,12 @@ const HOUR_MS = 3_600_000;
  * The lag that counts against the retention: the health's lag, or the tunnel's age while its full phase
  * runs (a BaseAndStream tunnel in a stage before ProcessStream). `progress`: the last DescribeTunnel.
  */
-export function retentionLagMs(healthLagMs: number, tunnelType: string, progress: { stage: string; createdAtMs?: number | null } | null, nowMs: number): number {
+export function retentionLagMs(
+  healthLagMs: number,
+  tunnelType: string,
+  progress: { stage: string; createdAtMs?: number | null } | null,
+  nowMs: number,
+): number {
   if (progress === null || tunnelType !== 'BaseAndStream' || progress.createdAtMs == null) return healthLagMs;
   if (progress.stage === 'ProcessStream') return healthLagMs;
   return Math.max(healthLagMs, nowMs - progress.createdAtMs);
@@ -104,7 +109,8 @@ export class RetentionGuard {
   private changed(level: RetentionLevel, status: RetentionStatus): void {
     const previous = this.levelValue;
     this.levelValue = level;
-    const fields = { table: this.options.table, from: previous, ...status };
+    const { level: _level, ...figures } = status;
+    const fields = { table: this.options.table, from: previous, to: level, ...figures };
     if (level === 'ok') {
       this.options.log.info('table lag back within the tunnel retention', fields);
       return;

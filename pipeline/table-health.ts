@@ -118,9 +118,14 @@ export class TableHealth {
     if (this.stateValue === 'starting') this.transition('running', {});
   }
 
-  /** An attempt failed; returns how long to wait before the next one. */
-  failed(err: OtslakeError, what: string, failedTasks = 0): number {
+  /**
+   * An attempt failed; returns how long to wait before the next one. `channels` (the failed ones) keep their
+   * changes pending from the last success on, until a batch reads them to the tail: a later batch that
+   * succeeds without them (it holds no channel, after a reconnect) must not make their lag vanish.
+   */
+  failed(err: OtslakeError, what: string, failedTasks = 0, channels: Iterable<string> = []): number {
     const now = this.now();
+    for (const c of channels) if (!this.pendingSince.has(c)) this.pendingSince.set(c, this.lastSuccessMs ?? this.createdMs);
     this.failures++;
     this.failedTasksWhileFailing += failedTasks;
     this.lastErrorValue = { code: err.code, message: err.message, atMs: now };

@@ -38,7 +38,6 @@ import type { CommitIdentity } from './commit-plan.js';
 import { TableMaintenance, type MaintenanceRun } from './maintenance.js';
 import { TableIceberg } from './table-iceberg.js';
 import type { PipelineMetrics } from './pipeline-metrics.js';
-
 import { checkKeyNames, type DescribeSourceTable } from './table-schema.js';
 import { RetentionGuard, retentionLagMs, type RetentionStatus } from './retention-guard.js';
 import { ensureDeltaTable } from './table-setup.js';
@@ -279,7 +278,8 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         if (report.taskError) {
           // The failed channels are redone by the next batch: after the backoff, not at once.
           this.setBusy();
-          backoffMs = this.health.failed(deserializeError(report.taskError), 'channel tasks', report.failedTasks);
+          const failedChannels = (report.taskErrors ?? []).map((e) => e.channelId);
+          backoffMs = this.health.failed(deserializeError(report.taskError), 'channel tasks', report.failedTasks, failedChannels);
         } else {
           // A batch that read something shows the table was not caught up when it started.
           if (!report.quiet) this.setBusy();
@@ -309,7 +309,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         }
         this.emit('batch-failed', error);
         this.setBusy();
-        backoffMs = this.health.failed(error, 'batch');
+        backoffMs = this.health.failed(error, 'batch', 0, ctx.positions.channelIds());
       }
       for (const answer of confirming) answer(confirmed);
       await this.pauseBeforeNextBatch(ctx, startedMs, behind, signal);
@@ -401,7 +401,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
   private async sessionFailed(err: OtslakeError, tunnelId: string): Promise<void> {
     const lost =
       err.context.serverCode === 'OTSTunnelExpired'
-        ? tunnelLost(this.options.table, tunnelId, 'has expired')
+        ? tunnelLost(this.options.table, tunnelId, 'expired')
         : await lostTunnel(this.options.tunnelClient, this.options.table, tunnelId);
     if (lost !== null) {
       this.halt(lost);

@@ -56,19 +56,19 @@ describe('RetentionGuard', () => {
     expect(lines[0]).toMatchObject({
       level: 'warn',
       msg: 'table lag nears the tunnel retention',
-      fields: { table: 'orders', from: 'ok', level: 'warning', thresholdRatio: 0.5, windowSeconds: 86_400, lagSeconds: 13 * 3600 },
+      fields: { table: 'orders', from: 'ok', to: 'warning', thresholdRatio: 0.5, windowSeconds: 86_400, lagSeconds: 13 * 3600 },
     });
     expect(guard.assess(20 * HOUR).level).toBe('critical');
     expect(lines[1]).toMatchObject({
       level: 'error',
       msg: 'table lag nears the tunnel retention',
-      fields: { level: 'critical', from: 'warning', thresholdRatio: 0.8 },
+      fields: { to: 'critical', from: 'warning', thresholdRatio: 0.8 },
     });
     // Past the window: no headroom left.
     expect(guard.assess(30 * HOUR)).toMatchObject({ headroomSeconds: 0, fraction: 1.25, level: 'critical' });
     expect(lines).toHaveLength(2);
     expect(guard.assess(0)).toMatchObject({ level: 'ok', headroomSeconds: 86_400 });
-    expect(lines[2]).toMatchObject({ level: 'info', msg: 'table lag back within the tunnel retention', fields: { from: 'critical', level: 'ok' } });
+    expect(lines[2]).toMatchObject({ level: 'info', msg: 'table lag back within the tunnel retention', fields: { from: 'critical', to: 'ok' } });
   });
 
   it('counts a BaseAndStream full phase from the tunnel creation, and only the health lag afterwards', () => {
