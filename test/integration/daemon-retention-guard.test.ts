@@ -10,13 +10,15 @@
  * in /status, /readyz's reason, the metrics and the log — while `customers`, caught up with full headroom
  * throughout, keeps landing.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { command as statusCommand } from '../../cli/commands/status.js';
 import { createLogger } from '../../common/log.js';
 import type { OtslakeError } from '../../common/errors.js';
 import type { Daemon } from '../../daemon/daemon.js';
 import type { OssEmulator } from '../../emulator/oss/server.js';
 import { loadSnapshot, parseStats } from '../../lake/snapshot.js';
 import type { RetentionStatus } from '../../pipeline/retention-guard.js';
+import type { TableStatus } from '../../pipeline/table-status.js';
 import { createHarness, TABLE, waitForEvent, waitForEventWhere, type Harness } from '../helpers/daemon-harness.js';
 import { createStreamTable, tablestoreSdk as TS } from '../helpers/emulator.js';
 import { openTestOssStore, startTestOss, TEST_CREDENTIALS as OSS_CREDENTIALS } from '../helpers/oss.js';
@@ -50,6 +52,19 @@ async function until(daemon: Daemon, what: string, check: () => boolean | Promis
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`not ${what} within ${timeoutMs} ms; status ${JSON.stringify((daemon.status() as { tables: unknown }).tables)}`);
     await waitForEvent(daemon, 'batch', 1_000).catch(() => undefined);
+  }
+}
+
+/** `otslake status` in-process, its output captured. */
+async function runStatus(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((out += String(chunk)), true));
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((err += String(chunk)), true));
+  try {
+    return { code: await statusCommand.run(args), out, err };
+  } finally {
+    vi.restoreAllMocks();
   }
 }
 
@@ -160,6 +175,24 @@ describe('daemon: retention guard and an expired tunnel', () => {
       await putCustomer('c2');
       await until(daemon, 'customers landed after the expiry', async () => (await customerRows()) >= 2);
       expect(tableOf(daemon, 'customers').state).not.toBe('stopped');
+
+      // `otslake status`, from the outside: the window the table reports, and which tunnel expired.
+      const configPath = await h.writeConfigFile({
+        lake: { uri: config.lake.uri, oss: { endpoint: oss.endpoint, ...OSS_CREDENTIALS } },
+        tables: [
+          { table: TABLE, tunnel: { name: 'otslake-orders', type: 'Stream' }, path: 'orders' },
+          { table: 'customers', tunnel: { name: 'otslake-customers', type: 'Stream' } },
+        ],
+        log: { level: 'silent' },
+      });
+      const json = await runStatus(['--config', configPath, '--json']);
+      expect(json.err).toBe('');
+      const byTable = new Map((JSON.parse(json.out) as { tables: TableStatus[] }).tables.map((t) => [t.table, t.retention]));
+      const window = { windowSeconds: 86_400, windowSource: 'table', fullPhaseSeconds: null, fullPhaseHeadroomSeconds: null };
+      expect(byTable.get(TABLE)).toEqual({ ...window, expired: true });
+      expect(byTable.get('customers')).toEqual({ ...window, expired: false });
+      const text = await runStatus(['--config', configPath]);
+      expect(text.out).toMatch(/retention: window 1\.0 days \(table\); TUNNEL EXPIRED: the table stops with OTSL_TUNNEL_LOST; rebuild it with otslake resync/);
     } finally {
       await customerStore.close();
     }
