@@ -187,8 +187,9 @@ export class TableHealth {
     const now = this.now();
     let oldest = now;
     for (const t of this.pendingSince.values()) oldest = Math.min(oldest, t);
-    // While failing or waiting, changes newer than the last success may be waiting: the age since then bounds them.
-    if (this.stateValue === 'failing') oldest = Math.min(oldest, this.lastSuccessMs ?? this.createdMs);
+    // While failing or stopped, changes newer than the last success may be waiting: the age since then bounds them
+    // (a stopped table reads nothing, so its changes only age: the retention guard must see that).
+    if (this.stateValue === 'failing' || this.stateValue === 'stopped') oldest = Math.min(oldest, this.lastSuccessMs ?? this.createdMs);
     if (this.stateValue === 'waiting' || this.stateValue === 'starting') oldest = Math.min(oldest, this.sinceMs);
     return Math.max(0, now - oldest);
   }

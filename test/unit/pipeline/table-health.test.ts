@@ -115,6 +115,18 @@ describe('TableHealth', () => {
     expect(health.lagMs()).toBe(0);
   });
 
+  it('stopped: the lag keeps growing from the last success (nothing is read any more)', () => {
+    const { health, advance, now } = setup();
+    health.started();
+    health.batchSucceeded([{ channelId: 'a', records: 0, readToTail: true, lastRecordTimeMs: null }]);
+    health.caughtUp();
+    const lastOk = now();
+    advance(5_000);
+    health.stopped(new OtslakeError('OTSL_TUNNEL_LOST', 'tunnel gone'));
+    advance(60_000);
+    expect(health.snapshot()).toMatchObject({ state: 'stopped', lagMs: now() - lastOk });
+  });
+
   it('waiting: says for whom and for how long; not ready', () => {
     const { health } = setup();
     health.started();
