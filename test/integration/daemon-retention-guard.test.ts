@@ -8,7 +8,10 @@
  * DescribeTable) /status, /metrics and one warning line say so; past 80 % an error line. Past the retention
  * its changes are trimmed, the Tunnel answers OTSTunnelExpired and `orders` stops with OTSL_TUNNEL_LOST —
  * in /status, /readyz's reason, the metrics and the log — while `customers`, caught up with full headroom
- * throughout, keeps landing.
+ * throughout, keeps landing. `otslake status` then shows the window and which tunnel expired.
+ *
+ * A daemon stopped for longer than the retention finds its table's tunnel expired at the next start: the
+ * table stops with OTSL_TUNNEL_LOST (cause expired) and no replacement tunnel is created.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { command as statusCommand } from '../../cli/commands/status.js';
@@ -19,7 +22,7 @@ import type { OssEmulator } from '../../emulator/oss/server.js';
 import { loadSnapshot, parseStats } from '../../lake/snapshot.js';
 import type { RetentionStatus } from '../../pipeline/retention-guard.js';
 import type { TableStatus } from '../../pipeline/table-status.js';
-import { createHarness, TABLE, waitForEvent, waitForEventWhere, type Harness } from '../helpers/daemon-harness.js';
+import { createHarness, lakeRowCount, TABLE, waitForEvent, waitForEventWhere, waitForLakeRows, type Harness } from '../helpers/daemon-harness.js';
 import { createStreamTable, tablestoreSdk as TS } from '../helpers/emulator.js';
 import { openTestOssStore, startTestOss, TEST_CREDENTIALS as OSS_CREDENTIALS } from '../helpers/oss.js';
 
@@ -197,4 +200,32 @@ describe('daemon: retention guard and an expired tunnel', () => {
       await customerStore.close();
     }
   }, 120_000);
+
+  it('a daemon stopped for longer than the retention: at its restart the table stops with OTSL_TUNNEL_LOST (expired), no new tunnel', async () => {
+    h = await createHarness({ tunnelType: 'Stream' });
+    const first = h.start();
+    await waitForEvent(first.daemon, 'idle', 30_000);
+    await h.putRow(1, 'one', 1);
+    await waitForLakeRows([first.daemon], h.tablePath, 1, 30_000);
+    await first.stop();
+
+    // Written while the daemon is down, then a day and an hour pass: the Tunnel trims them unread.
+    await h.putRow(2, 'two', 2);
+    await h.emu.advanceClock(25 * HOUR);
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger({ level: 'info', write: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const second = h.start({ untilIdle: true, log });
+    await expect(second.done).rejects.toMatchObject({ code: 'OTSL_TUNNEL_LOST', context: { table: TABLE, cause: 'expired' } });
+    expect(lines).toContainEqual(
+      expect.objectContaining({ level: 'error', msg: 'table state changed', to: 'stopped', error: expect.objectContaining({ code: 'OTSL_TUNNEL_LOST' }) }),
+    );
+    const client = h.emu.tunnelClient();
+    try {
+      const tunnels = (await client.listTunnel({ table_name: TABLE })).tunnels.filter((t) => t.table_name === TABLE);
+      expect(tunnels.map((t) => [t.tunnel_name, t.expired])).toEqual([['otslake-orders', true]]);
+    } finally {
+      client.close();
+    }
+    expect(await lakeRowCount(h.tablePath)).toBe(1);
+  }, 90_000);
 });
