@@ -10,7 +10,7 @@
  *              tunnel is still in its full phase, the age of the tunnel (its stream starts at its creation
  *              and nothing of it is read before the snapshot ends), whichever is older
  *   headroom = window − lag (never below 0), fraction = lag / window
- *   level    = ok < warningRatio ≤ warning < criticalRatio ≤ critical
+ *   level    = ok < warningRatio ≤ warning < criticalRatio ≤ critical (left downwards a tenth below its threshold)
  *
  * A change of level is logged once (warn on warning, error on critical, info when back to ok), whether
  * the lag is read by a batch, a scrape or /status: the guard owns the level.
@@ -43,6 +43,8 @@ export interface RetentionGuardOptions {
 }
 
 const HOUR_MS = 3_600_000;
+/** A level is left downwards only below this share of its threshold. */
+const HYSTERESIS = 0.9;
 
 /**
  * The lag that counts against the retention: the health's lag, or the tunnel's age while its full phase
@@ -93,7 +95,7 @@ export class RetentionGuard {
   assess(lagMs: number): RetentionStatus {
     const windowMs = this.tableWindowMs ?? this.options.fallbackWindowMs;
     const fraction = windowMs > 0 ? lagMs / windowMs : 0;
-    const level: RetentionLevel = fraction >= this.options.criticalRatio ? 'critical' : fraction >= this.options.warningRatio ? 'warning' : 'ok';
+    const level = this.levelAt(fraction);
     const status: RetentionStatus = {
       windowSeconds: Math.round(windowMs / 1000),
       windowSource: this.tableWindowMs !== null ? 'table' : 'config',
@@ -104,6 +106,18 @@ export class RetentionGuard {
     };
     if (level !== this.levelValue) this.changed(level, status);
     return status;
+  }
+
+  /**
+   * The level at `fraction`. Rising takes the threshold; falling back takes a tenth below it, so a lag that
+   * hovers at a threshold logs one line, not one per batch.
+   */
+  private levelAt(fraction: number): RetentionLevel {
+    const { warningRatio, criticalRatio } = this.options;
+    const raw: RetentionLevel = fraction >= criticalRatio ? 'critical' : fraction >= warningRatio ? 'warning' : 'ok';
+    if (this.levelValue === 'critical' && fraction >= criticalRatio * HYSTERESIS) return 'critical';
+    if (this.levelValue !== 'ok' && fraction >= warningRatio * HYSTERESIS) return raw === 'critical' ? 'critical' : 'warning';
+    return raw;
   }
 
   private changed(level: RetentionLevel, status: RetentionStatus): void {

@@ -71,6 +71,15 @@ describe('RetentionGuard', () => {
     expect(lines[2]).toMatchObject({ level: 'info', msg: 'table lag back within the tunnel retention', fields: { from: 'critical', to: 'ok' } });
   });
 
+  it('a lag hovering at a threshold logs one line: falling back takes a tenth below the threshold', () => {
+    const lines: Line[] = [];
+    const guard = RetentionGuard.fromConfig('orders', recordingLogger(lines), source);
+    guard.tableWindow(100); // 100 h: a fraction is lag in hours / 100
+    const levels = [50, 49, 50, 46, 45.5, 80, 79, 72.5, 71, 44, 0].map((h) => guard.assess(h * HOUR).level);
+    expect(levels).toEqual(['warning', 'warning', 'warning', 'warning', 'warning', 'critical', 'critical', 'critical', 'warning', 'ok', 'ok']);
+    expect(lines.map((l) => `${l.fields.from}->${l.fields.to}`)).toEqual(['ok->warning', 'warning->critical', 'critical->warning', 'warning->ok']);
+  });
+
   it('counts a BaseAndStream full phase from the tunnel creation, and only the health lag afterwards', () => {
     const created = 1_000 * HOUR;
     const now = created + 30 * HOUR;
