@@ -7,8 +7,9 @@
  * resync brings it back. The guard compares the table's lag with that window:
  *
  *   lag      = the age of the oldest change not yet in the lake (TableHealth), or, while a BaseAndStream
- *              tunnel is still in its full phase, the age of the tunnel (its stream starts at its creation
- *              and nothing of it is read before the snapshot ends), whichever is older
+ *              tunnel is still in its full phase, the age of the tunnel: its stream starts at its creation and
+ *              nothing of it is read before the snapshot ends (the health's lag then dates snapshot rows by
+ *              their cells, which can be years old and are never trimmed); 0 for a BaseData tunnel (no stream)
  *   headroom = window − lag (never below 0), fraction = lag / window
  *   level    = ok < warningRatio ≤ warning < criticalRatio ≤ critical (left downwards a tenth below its threshold)
  *
@@ -40,6 +41,14 @@ export interface RetentionGuardOptions {
   /** Fractions of the window at which the warning and the critical line are logged. */
   warningRatio: number;
   criticalRatio: number;
+  /** tables[].tunnel.type: a BaseData tunnel reads no stream, BaseAndStream counts its full phase. */
+  tunnelType: string;
+}
+
+/** The tunnel's stage and creation time, as the last DescribeTunnel said. */
+export interface TunnelPhase {
+  stage: string;
+  createdAtMs?: number | null;
 }
 
 const HOUR_MS = 3_600_000;
@@ -47,22 +56,19 @@ const HOUR_MS = 3_600_000;
 const HYSTERESIS = 0.9;
 
 /**
- * The lag that counts against the retention: the health's lag, or the tunnel's age while its full phase
- * runs (a BaseAndStream tunnel in a stage before ProcessStream). `progress`: the last DescribeTunnel.
+ * The lag that counts against the retention (module comment): `phase` is the last DescribeTunnel, null while
+ * none was made; a full phase whose tunnel age is unknown counts as 0 (nothing older is known to wait).
  */
-export function retentionLagMs(
-  healthLagMs: number,
-  tunnelType: string,
-  progress: { stage: string; createdAtMs?: number | null } | null,
-  nowMs: number,
-): number {
-  if (progress === null || tunnelType !== 'BaseAndStream' || progress.createdAtMs == null) return healthLagMs;
-  if (progress.stage === 'ProcessStream') return healthLagMs;
-  return Math.max(healthLagMs, nowMs - progress.createdAtMs);
+export function retentionLagMs(healthLagMs: number, tunnelType: string, phase: TunnelPhase | null, nowMs: number): number {
+  if (tunnelType === 'BaseData') return 0;
+  if (tunnelType !== 'BaseAndStream' || phase?.stage === 'ProcessStream') return healthLagMs;
+  if (phase === null || phase.createdAtMs === undefined || phase.createdAtMs === null) return 0;
+  return Math.max(0, nowMs - phase.createdAtMs);
 }
 
 export class RetentionGuard {
   private tableWindowMs: number | null = null;
+  private phase: TunnelPhase | null = null;
   private levelValue: RetentionLevel = 'ok';
 
   constructor(private readonly options: RetentionGuardOptions) {}
@@ -72,10 +78,12 @@ export class RetentionGuard {
     table: string,
     log: Logger,
     source: { streamRetentionMs: number; retentionWarningPercent: number; retentionCriticalPercent: number },
+    tunnelType: string,
   ): RetentionGuard {
     return new RetentionGuard({
       table,
       log,
+      tunnelType,
       fallbackWindowMs: source.streamRetentionMs,
       warningRatio: source.retentionWarningPercent / 100,
       criticalRatio: source.retentionCriticalPercent / 100,
@@ -87,12 +95,18 @@ export class RetentionGuard {
     this.tableWindowMs = typeof expirationHours === 'number' && expirationHours > 0 ? expirationHours * HOUR_MS : null;
   }
 
+  /** What the last DescribeTunnel said of the tunnel's stage and age. */
+  tunnelPhase(phase: TunnelPhase): void {
+    this.phase = { stage: phase.stage, createdAtMs: phase.createdAtMs ?? null };
+  }
+
   get level(): RetentionLevel {
     return this.levelValue;
   }
 
-  /** The table's standing against its retention at `lagMs`; logs a change of level. */
-  assess(lagMs: number): RetentionStatus {
+  /** The table's standing against its retention, its health's lag being `healthLagMs`; logs a change of level. */
+  assess(healthLagMs: number, nowMs: number): RetentionStatus {
+    const lagMs = retentionLagMs(healthLagMs, this.options.tunnelType, this.phase, nowMs);
     const windowMs = this.tableWindowMs ?? this.options.fallbackWindowMs;
     const fraction = windowMs > 0 ? lagMs / windowMs : 0;
     const level = this.levelAt(fraction);

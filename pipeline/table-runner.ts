@@ -39,10 +39,10 @@ import { TableMaintenance, type MaintenanceRun } from './maintenance.js';
 import { TableIceberg } from './table-iceberg.js';
 import type { PipelineMetrics } from './pipeline-metrics.js';
 import { checkKeyNames, type DescribeSourceTable } from './table-schema.js';
-import { RetentionGuard, retentionLagMs, type RetentionStatus } from './retention-guard.js';
+import { RetentionGuard, type RetentionStatus } from './retention-guard.js';
 import { ensureDeltaTable } from './table-setup.js';
 import { TableHealth } from './table-health.js';
-import { assessTunnel, OwnerWatch, type TunnelProgress } from './tunnel-progress.js';
+import { assessTunnel, OwnerWatch, summarizeTunnel, type TunnelProgress } from './tunnel-progress.js';
 import { waitUntilInitialised } from './tunnel-setup.js';
 import { lostTunnel, resolveTableTunnel, tunnelLost } from './tunnel-binding.js';
 
@@ -120,7 +120,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       backoff: { initialMs: config.batch.retryInitialMs, maxMs: config.batch.retryMaxMs },
       ...(options.clock ? { now: options.clock } : {}),
     });
-    this.retention = RetentionGuard.fromConfig(this.name, options.log, config.source);
+    this.retention = RetentionGuard.fromConfig(this.name, options.log, config.source, options.table.tunnel.type);
     this.owners = new OwnerWatch(options.session?.heartbeatTimeoutMs ?? config.source.heartbeatTimeoutMs);
   }
 
@@ -163,7 +163,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     const { table, tunnelClient, config, log } = this.options;
     const store = this.options.lakeRoot.child(table.path);
     const tunnelId = await resolveTableTunnel(tunnelClient, table, store, log, signal);
-    await waitUntilInitialised(tunnelClient, table, tunnelId, log, signal);
+    this.retention.tunnelPhase(summarizeTunnel(await waitUntilInitialised(tunnelClient, table, tunnelId, log, signal)));
     const { primaryKey, streamExpirationHours } = await this.options.describeTable(table.table, signal);
     this.retention.tableWindow(streamExpirationHours);
     checkKeyNames(table, primaryKey);
@@ -363,6 +363,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       signal,
     );
     this.progress = progress;
+    this.retention.tunnelPhase(progress);
     this.progressAtMs = Date.now();
     this.options.log.debug('tunnel progress', { stage: progress.stage, unowned: progress.unowned, caughtUp: progress.caughtUp, reading: ctx.positions.size });
     if (!progress.caughtUp) {
@@ -424,8 +425,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
 
   /** The table's lag against the Tunnel's log retention (pipeline/retention-guard.ts); logs a change of level. */
   retentionStatus(): RetentionStatus {
-    const lagMs = retentionLagMs(this.health.lagMs(), this.options.table.tunnel.type, this.progress, (this.options.clock ?? Date.now)());
-    return this.retention.assess(lagMs);
+    return this.retention.assess(this.health.lagMs(), (this.options.clock ?? Date.now)());
   }
 
   get halted(): boolean {

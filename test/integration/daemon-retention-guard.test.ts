@@ -10,6 +10,9 @@
  * in /status, /readyz's reason, the metrics and the log — while `customers`, caught up with full headroom
  * throughout, keeps landing. `otslake status` then shows the window and which tunnel expired.
  *
+ * A full snapshot of rows written long ago counts against the retention from the tunnel's creation (the
+ * stream waits since then), never by the rows' old cell times: no warning.
+ *
  * A daemon stopped for longer than the retention finds its table's tunnel expired at the next start: the
  * table stops with OTSL_TUNNEL_LOST (cause expired) and no replacement tunnel is created.
  */
@@ -200,6 +203,31 @@ describe('daemon: retention guard and an expired tunnel', () => {
       await customerStore.close();
     }
   }, 120_000);
+
+  it("a full snapshot of old rows counts from the tunnel creation, not from the rows' cell times: no warning", async () => {
+    h = await createHarness({ pageRecords: 2 }); // BaseAndStream; small pages: the snapshot takes several batches
+    const old = Date.now() - 40 * 24 * HOUR;
+    for (let id = 1; id <= 12; id++) {
+      await h.sdk.putRow({
+        tableName: TABLE,
+        condition: IGNORE(),
+        primaryKey: [{ id: TS.Long.fromNumber(id) }],
+        attributeColumns: [{ name: `r${id}`, timestamp: old + id }],
+      });
+    }
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger({ level: 'info', write: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const levels = new Set<string>();
+    const { daemon } = h.start({ log, clock: () => h!.emu.emulator.clock.nowMs() });
+    daemon.on('batch', () => levels.add(tableOf(daemon, TABLE).retention.level));
+    await waitForEvent(daemon, 'idle', 60_000);
+    expect(await lakeRowCount(h.tablePath)).toBe(12);
+    // Snapshot batches ended on their budget with 40-day-old rows pending: the table's lag says so, the
+    // retention does not (those rows are never trimmed; the stream has waited only since the tunnel's creation).
+    expect(lines.filter((l) => String(l.msg).includes('tunnel retention'))).toEqual([]);
+    expect([...levels]).toEqual(['ok']);
+    expect(tableOf(daemon, TABLE).retention).toMatchObject({ windowSeconds: 86_400, lagSeconds: 0, level: 'ok' });
+  }, 90_000);
 
   it('a daemon stopped for longer than the retention: at its restart the table stops with OTSL_TUNNEL_LOST (expired), no new tunnel', async () => {
     h = await createHarness({ tunnelType: 'Stream' });
