@@ -91,6 +91,24 @@ export const CONFIG_SCHEMA = {
       default: 60_000,
       env: 'OTSLAKE_SOURCE_HEARTBEAT_TIMEOUT_MS',
     },
+    streamRetentionMs: {
+      doc: "How long the Tunnel keeps a table's changes, used only when DescribeTable does not report the table's stream expiration_time (it normally does, and that wins). 7d is Tablestore's documented retention of a Tunnel's incremental data. A change unread for longer is trimmed and its tunnel expires (OTSL_TUNNEL_LOST); /status `retention` and otslake_table_retention_* measure each table's lag against it.",
+      format: 'duration-ms',
+      default: 604_800_000,
+      env: 'OTSLAKE_SOURCE_STREAM_RETENTION_MS',
+    },
+    retentionWarningPercent: {
+      doc: "Lag, in percent of the table's stream retention, at which the daemon logs a warning (`table lag nears the tunnel retention`). 50 leaves half the retention (3.5 days by default) to fix the cause before changes are lost.",
+      format: integerIn(1, 100),
+      default: 50,
+      env: 'OTSLAKE_SOURCE_RETENTION_WARNING_PERCENT',
+    },
+    retentionCriticalPercent: {
+      doc: 'Lag, in percent of the stream retention, at which the daemon logs the same line as an error: 80 leaves about a day of a 7-day retention, time to fix the cause or to plan a resync. Set it above retentionWarningPercent.',
+      format: integerIn(1, 100),
+      default: 80,
+      env: 'OTSLAKE_SOURCE_RETENTION_CRITICAL_PERCENT',
+    },
   },
   lake: {
     uri: {

@@ -32,7 +32,7 @@ import { liveStatus, secretsOf, type RunnerStatus } from './status-page/live-sta
 import { DaemonActivity } from './status-page/table-activity.js';
 import { resyncTable, type ResyncResult } from '../pipeline/resync.js';
 import { TableRunner, type SessionSettings } from '../pipeline/table-runner.js';
-import type { DescribePrimaryKey } from '../pipeline/table-schema.js';
+import type { DescribeSourceTable } from '../pipeline/table-schema.js';
 import { TableResyncs } from './table-resyncs.js';
 
 export type DaemonState = DaemonStateName;
@@ -43,7 +43,7 @@ export interface DaemonOptions {
   /** The lake root (lake.uri); each table lives in its `path` below it. */
   lakeRoot: ObjectStore;
   pool: WorkerPool;
-  describePrimaryKey: DescribePrimaryKey;
+  describeTable: DescribeSourceTable;
   metrics?: Metrics;
   log?: Logger;
   /** Serve /healthz, /readyz, /metrics, /status on config.http (default true). */
@@ -55,6 +55,8 @@ export interface DaemonOptions {
   idleTimeoutMs?: number;
   /** This daemon's writer id in its commits (commit pacing counts writers by it); default host:pid:random. */
   writer?: string;
+  /** The clock of the tables' health and retention guard (ms since epoch): Date.now unless a test drives it. */
+  clock?: () => number;
 }
 
 export class Daemon extends EventEmitter<DaemonEvents> {
@@ -105,9 +107,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       pool: options.pool,
       metrics: this.metrics,
       log: (options.log ?? silentLogger).child({ table: table.table }),
-      describePrimaryKey: options.describePrimaryKey,
+      describeTable: options.describeTable,
       writer: this.writer,
       ...(options.session ? { session: options.session } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
     });
   }
 
@@ -193,7 +196,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
         lakeRoot: options.lakeRoot,
         pool: options.pool,
         metrics: this.metrics,
-        describePrimaryKey: options.describePrimaryKey,
+        describeTable: options.describeTable,
         writer: this.writer,
         ...(options.session ? { session: options.session } : {}),
       });
@@ -445,7 +448,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     for (const r of this.runners) {
       const h = r.health.snapshot();
       this.metrics.tableState(r.name, h.state);
-      this.metrics.tableHealth(r.name, { lastSuccessMs: r.health.lastSuccessfulBatchMs, lagMs: h.lagMs });
+      this.metrics.tableHealth(r.name, { lastSuccessMs: r.health.lastSuccessfulBatchMs, lagMs: h.lagMs, retention: r.retentionStatus() });
     }
     return this.metrics.render();
   }

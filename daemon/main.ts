@@ -13,7 +13,7 @@ import { Daemon, type DaemonOptions } from './daemon.js';
 import { openLakeRoot, openTunnelClient } from './connections.js';
 import { Metrics } from './metrics.js';
 import type { SessionSettings } from '../pipeline/table-runner.js';
-import { sdkPrimaryKeyDescriber } from '../pipeline/table-schema.js';
+import { sdkTableDescriber } from '../pipeline/table-schema.js';
 
 export interface BuildDaemonOptions {
   untilIdle?: boolean;
@@ -26,6 +26,8 @@ export interface BuildDaemonOptions {
   workerFile?: string;
   /** SIGHUP: reads the config again (the file of `run --config`); a ConfigError keeps the running config. */
   reloadConfig?: () => ResolvedConfig;
+  /** The clock of table health and the retention guard (tests: the emulator's clock); Date.now by default. */
+  clock?: () => number;
 }
 
 /** Builds a Daemon and everything it uses from a resolved config. */
@@ -50,13 +52,14 @@ export function buildDaemon(config: ResolvedConfig, options: BuildDaemonOptions 
     tunnelClient,
     lakeRoot,
     pool,
-    describePrimaryKey: sdkPrimaryKeyDescriber(config.connections.tablestore),
+    describeTable: sdkTableDescriber(config.connections.tablestore),
     metrics,
     log,
     ...(options.http !== undefined ? { http: options.http } : {}),
     ...(options.session ? { session: options.session } : {}),
     ...(options.untilIdle ? { untilIdle: true } : {}),
     ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
   };
   return {
     daemon: new Daemon(daemonOptions),

@@ -82,6 +82,9 @@ export class Metrics implements PipelineMetrics {
   private readonly mirrorRows: Counter;
   private readonly mirrorFilesRewritten: Counter;
   private readonly tableLag: Gauge;
+  private readonly retentionWindow: Gauge;
+  private readonly retentionHeadroom: Gauge;
+  private readonly retentionUsed: Gauge;
   private readonly racesLost: Counter;
   private readonly tableCommitRate: Gauge;
   private readonly tableWriters: Gauge;
@@ -171,6 +174,21 @@ export class Metrics implements PipelineMetrics {
     this.tableLag = r.gauge('otslake_table_lag_seconds', 'Age of the oldest change not yet in the lake, as far as the daemon knows; 0 when caught up.', [
       'table',
     ]);
+    this.retentionWindow = r.gauge(
+      'otslake_table_retention_window_seconds',
+      "How long the Tunnel keeps the table's changes: the stream's expiration_time (DescribeTable), else source.streamRetentionMs.",
+      ['table'],
+    );
+    this.retentionHeadroom = r.gauge(
+      'otslake_table_retention_headroom_seconds',
+      'Retention window minus the lag (the age of the oldest change not yet in the lake, or of a BaseAndStream tunnel still in its full phase): how long until unread changes are trimmed; 0 past the window.',
+      ['table'],
+    );
+    this.retentionUsed = r.gauge(
+      'otslake_table_retention_used_ratio',
+      'Lag as a fraction of the retention window: 0 caught up, 1 at the edge (changes then expire and the table stops with OTSL_TUNNEL_LOST).',
+      ['table'],
+    );
     this.daemonState('created');
   }
 
@@ -179,9 +197,17 @@ export class Metrics implements PipelineMetrics {
    * cycle (a batch, and the DescribeTunnel after it, both succeeded: during a Tablestore outage an empty
    * batch alone is not a success) and the lag. The state goes through tableState().
    */
-  tableHealth(table: string, health: { lastSuccessMs: number | null; lagMs: number }): void {
+  tableHealth(
+    table: string,
+    health: { lastSuccessMs: number | null; lagMs: number; retention?: { windowSeconds: number; headroomSeconds: number; fraction: number } },
+  ): void {
     if (health.lastSuccessMs !== null) this.lastSuccessfulBatch.set({ table }, health.lastSuccessMs / 1000);
     this.tableLag.set({ table }, health.lagMs / 1000);
+    if (health.retention) {
+      this.retentionWindow.set({ table }, health.retention.windowSeconds);
+      this.retentionHeadroom.set({ table }, health.retention.headroomSeconds);
+      this.retentionUsed.set({ table }, health.retention.fraction);
+    }
   }
 
   typeConflicted(table: string, column: string, policy: string, n: number): void {

@@ -26,7 +26,7 @@ import type { PipelineMetrics } from './pipeline-metrics.js';
 import { crashPoint } from './resync-crash-point.js';
 import { switchToStaged, type SwitchResult } from './resync-switch.js';
 import { TableRunner, type SessionSettings } from './table-runner.js';
-import type { DescribePrimaryKey } from './table-schema.js';
+import type { DescribeSourceTable } from './table-schema.js';
 import { ensureTunnel } from './tunnel-setup.js';
 
 /** What landing the staged snapshot needs: the pieces a daemon has (the `resync` command builds its own). */
@@ -35,7 +35,7 @@ export interface StagingDeps {
   readonly lakeRoot: ObjectStore;
   readonly pool: WorkerPool;
   readonly metrics: PipelineMetrics;
-  readonly describePrimaryKey: DescribePrimaryKey;
+  readonly describeTable: DescribeSourceTable;
   readonly writer: string;
   readonly session?: SessionSettings;
 }
@@ -79,7 +79,7 @@ async function landStaging(deps: StagingDeps, client: TunnelClient, table: Table
     pool: deps.pool,
     metrics: deps.metrics,
     log: log.child({ staging: table.path }),
-    describePrimaryKey: deps.describePrimaryKey,
+    describeTable: deps.describeTable,
     writer: deps.writer,
     ...(deps.session ? { session: deps.session } : {}),
   });

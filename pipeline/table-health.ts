@@ -120,9 +120,14 @@ export class TableHealth {
     if (this.stateValue === 'starting') this.transition('running', {});
   }
 
-  /** An attempt failed; returns how long to wait before the next one. */
-  failed(err: OtslakeError, what: string, failedTasks = 0): number {
+  /**
+   * An attempt failed; returns how long to wait before the next one. `channels` (the failed ones) keep their
+   * changes pending from the last success on, until a batch reads them to the tail: a later batch that
+   * succeeds without them (it holds no channel, after a reconnect) must not make their lag vanish.
+   */
+  failed(err: OtslakeError, what: string, failedTasks = 0, channels: Iterable<string> = []): number {
     const now = this.now();
+    for (const c of channels) if (!this.pendingSince.has(c)) this.pendingSince.set(c, this.lastSuccessMs ?? this.createdMs);
     this.failures++;
     this.failedTasksWhileFailing += failedTasks;
     this.lastErrorValue = { code: err.code, message: err.message, atMs: now };
@@ -189,8 +194,9 @@ export class TableHealth {
     const now = this.now();
     let oldest = now;
     for (const t of this.pendingSince.values()) oldest = Math.min(oldest, t);
-    // While failing or waiting, changes newer than the last success may be waiting: the age since then bounds them.
-    if (this.stateValue === 'failing') oldest = Math.min(oldest, this.lastSuccessMs ?? this.createdMs);
+    // While failing or stopped, changes newer than the last success may be waiting: the age since then bounds them
+    // (a stopped table reads nothing, so its changes only age: the retention guard must see that).
+    if (this.stateValue === 'failing' || this.stateValue === 'stopped') oldest = Math.min(oldest, this.lastSuccessMs ?? this.createdMs);
     if (this.stateValue === 'waiting' || this.stateValue === 'starting' || this.stateValue === 'resyncing') oldest = Math.min(oldest, this.sinceMs);
     return Math.max(0, now - oldest);
   }

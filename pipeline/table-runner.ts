@@ -38,11 +38,11 @@ import type { CommitIdentity } from './commit-plan.js';
 import { TableMaintenance, type MaintenanceRun } from './maintenance.js';
 import { TableIceberg } from './table-iceberg.js';
 import type { PipelineMetrics } from './pipeline-metrics.js';
-
-import { checkKeyNames, type DescribePrimaryKey } from './table-schema.js';
+import { checkKeyNames, type DescribeSourceTable } from './table-schema.js';
+import { RetentionGuard, type RetentionStatus } from './retention-guard.js';
 import { ensureDeltaTable } from './table-setup.js';
 import { TableHealth } from './table-health.js';
-import { assessTunnel, OwnerWatch, type TunnelProgress } from './tunnel-progress.js';
+import { assessTunnel, OwnerWatch, summarizeTunnel, type TunnelProgress } from './tunnel-progress.js';
 import { waitUntilInitialised } from './tunnel-setup.js';
 import { lostTunnel, resolveTableTunnel, tunnelLost } from './tunnel-binding.js';
 
@@ -69,7 +69,9 @@ export interface TableRunnerOptions {
   pool: WorkerPool;
   metrics: PipelineMetrics;
   log: Logger;
-  describePrimaryKey: DescribePrimaryKey;
+  describeTable: DescribeSourceTable;
+  /** Health's and the retention guard's clock (ms since epoch); Date.now unless a test drives it. */
+  clock?: () => number;
   /** This daemon's writer id in the commits it makes (commit pacing counts writers by it). */
   writer: string;
   session?: SessionSettings;
@@ -98,6 +100,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
   private lastBatch: BatchReport | null = null;
   private progress: TunnelProgress | null = null;
   readonly health: TableHealth;
+  private readonly retention: RetentionGuard;
   private readonly owners: OwnerWatch;
   private progressAtMs = 0;
   private maintenance: TableMaintenance | null = null;
@@ -115,7 +118,9 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       table: this.name,
       log: options.log,
       backoff: { initialMs: config.batch.retryInitialMs, maxMs: config.batch.retryMaxMs },
+      ...(options.clock ? { now: options.clock } : {}),
     });
+    this.retention = RetentionGuard.fromConfig(this.name, options.log, config.source, options.table.tunnel.type);
     this.owners = new OwnerWatch(options.session?.heartbeatTimeoutMs ?? config.source.heartbeatTimeoutMs);
   }
 
@@ -158,8 +163,9 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     const { table, tunnelClient, config, log } = this.options;
     const store = this.options.lakeRoot.child(table.path);
     const tunnelId = await resolveTableTunnel(tunnelClient, table, store, log, signal);
-    await waitUntilInitialised(tunnelClient, table, tunnelId, log, signal);
-    const primaryKey = await this.options.describePrimaryKey(table.table, signal);
+    this.retention.tunnelPhase(summarizeTunnel(await waitUntilInitialised(tunnelClient, table, tunnelId, log, signal)));
+    const { primaryKey, streamExpirationHours } = await this.options.describeTable(table.table, signal);
+    this.retention.tableWindow(streamExpirationHours);
     checkKeyNames(table, primaryKey);
     const metadata = await ensureDeltaTable({ store, table, config, log, primaryKey, tunnelId, signal });
     this.maintenance = new TableMaintenance({ config, table, store, metrics: this.options.metrics, log, onRun: (run) => this.afterMaintenance(run) });
@@ -272,7 +278,8 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         if (report.taskError) {
           // The failed channels are redone by the next batch: after the backoff, not at once.
           this.setBusy();
-          backoffMs = this.health.failed(deserializeError(report.taskError), 'channel tasks', report.failedTasks);
+          const failedChannels = (report.taskErrors ?? []).map((e) => e.channelId);
+          backoffMs = this.health.failed(deserializeError(report.taskError), 'channel tasks', report.failedTasks, failedChannels);
         } else {
           // A batch that read something shows the table was not caught up when it started.
           if (!report.quiet) this.setBusy();
@@ -285,6 +292,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
           behind = report.behind;
           confirmed = report.quiet && this.idleValue;
         }
+        this.retentionStatus(); // logs when the lag crosses a retention threshold
         await this.maintenance?.runDue(signal);
       } catch (err) {
         if (signal.aborted) {
@@ -301,7 +309,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         }
         this.emit('batch-failed', error);
         this.setBusy();
-        backoffMs = this.health.failed(error, 'batch');
+        backoffMs = this.health.failed(error, 'batch', 0, ctx.positions.channelIds());
       }
       for (const answer of confirming) answer(confirmed);
       await this.pauseBeforeNextBatch(ctx, startedMs, behind, signal);
@@ -355,6 +363,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       signal,
     );
     this.progress = progress;
+    this.retention.tunnelPhase(progress);
     this.progressAtMs = Date.now();
     this.options.log.debug('tunnel progress', { stage: progress.stage, unowned: progress.unowned, caughtUp: progress.caughtUp, reading: ctx.positions.size });
     if (!progress.caughtUp) {
@@ -393,7 +402,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
   private async sessionFailed(err: OtslakeError, tunnelId: string): Promise<void> {
     const lost =
       err.context.serverCode === 'OTSTunnelExpired'
-        ? tunnelLost(this.options.table, tunnelId, 'has expired')
+        ? tunnelLost(this.options.table, tunnelId, 'expired')
         : await lostTunnel(this.options.tunnelClient, this.options.table, tunnelId);
     if (lost !== null) {
       this.halt(lost);
@@ -412,6 +421,11 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     // Our channels go back to the Tunnel at once (when it still exists), not at the daemon's exit.
     void this.session?.shutdown().catch(() => undefined);
     this.emit('stopped', error);
+  }
+
+  /** The table's lag against the Tunnel's log retention (pipeline/retention-guard.ts); logs a change of level. */
+  retentionStatus(): RetentionStatus {
+    return this.retention.assess(this.health.lagMs(), (this.options.clock ?? Date.now)());
   }
 
   get halted(): boolean {
@@ -454,6 +468,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       since: health.since,
       lastSuccessfulBatchAt: health.lastSuccessfulBatchAt,
       lagMs: health.lagMs,
+      retention: this.retentionStatus(),
       waitingFor: health.waitingFor,
       failures: health.failures,
       nextAttemptInMs: health.nextAttemptInMs,

@@ -71,7 +71,10 @@ export function checkKeyNames(table: TableConfig, primaryKey: readonly { name: s
 }
 
 interface SdkClient {
-  describeTable(params: { tableName: string }): Promise<{ tableMeta: { primaryKey: { name: string; type: number | string }[] } }>;
+  describeTable(params: { tableName: string }): Promise<{
+    tableMeta: { primaryKey: { name: string; type: number | string }[] };
+    streamDetails?: { enableStream?: boolean; expirationTime?: number | null } | null;
+  }>;
 }
 interface SdkModule {
   Client: new (config: Record<string, unknown>) => SdkClient;
@@ -79,8 +82,23 @@ interface SdkModule {
 
 export type DescribePrimaryKey = (table: string, signal?: AbortSignal) => Promise<KeyColumn[]>;
 
-/** DescribeTable through the official SDK (it has no types; only the fields read here are assumed). */
+/** What the pipeline reads of DescribeTable: the primary key, and how long the table's stream keeps changes. */
+export interface SourceTableDescription {
+  primaryKey: KeyColumn[];
+  /** `stream_details.expiration_time` in hours; null when the table reports no stream (or no retention). */
+  streamExpirationHours: number | null;
+}
+
+export type DescribeSourceTable = (table: string, signal?: AbortSignal) => Promise<SourceTableDescription>;
+
+/** The primary key alone (DescribeTable through the official SDK). */
 export function sdkPrimaryKeyDescriber(source: TablestoreConnection): DescribePrimaryKey {
+  const describe = sdkTableDescriber(source);
+  return async (table, signal) => (await describe(table, signal)).primaryKey;
+}
+
+/** DescribeTable through the official SDK (it has no types; only the fields read here are assumed). */
+export function sdkTableDescriber(source: TablestoreConnection): DescribeSourceTable {
   const sdk = createRequire(import.meta.url)('tablestore') as SdkModule;
   const client = new sdk.Client({
     accessKeyId: source.accessKeyId,
@@ -97,7 +115,9 @@ export function sdkPrimaryKeyDescriber(source: TablestoreConnection): DescribePr
     } catch (err) {
       throw describeTableError(table, err);
     }
-    return described.tableMeta.primaryKey.map((k) => {
+    const stream = described.streamDetails;
+    const hours = stream?.enableStream === true && typeof stream.expirationTime === 'number' && stream.expirationTime > 0 ? stream.expirationTime : null;
+    const primaryKey = described.tableMeta.primaryKey.map((k) => {
       const type = typeof k.type === 'number' ? PK_TYPE_BY_NUMBER[k.type] : PK_TYPES.includes(k.type) ? (k.type as PrimaryKeyType) : undefined;
       if (type === undefined) {
         throw new OtslakeError('OTSL_LAKE_SCHEMA', `primary-key column ${k.name} of ${table} has unsupported type ${String(k.type)}`, {
@@ -106,6 +126,7 @@ export function sdkPrimaryKeyDescriber(source: TablestoreConnection): DescribePr
       }
       return { name: k.name, type };
     });
+    return { primaryKey, streamExpirationHours: hours };
   };
 }
 

@@ -17,6 +17,8 @@ import type { TunnelClient } from '../tunnel/tunnel-client.js';
 import { fleetClients, fleetCommits, type TableFleet } from './fleet.js';
 import { summarizeTunnel, type TunnelProgress } from './tunnel-progress.js';
 import { describeTunnel, findTunnelId } from './tunnel-setup.js';
+import { retentionLagMs } from './retention-guard.js';
+import type { DescribeSourceTable } from './table-schema.js';
 
 export interface ChannelStatusLine {
   channelId: string;
@@ -60,6 +62,29 @@ export interface TableStatus {
   channels: ChannelStatusLine[];
   /** Who holds which channels, and how busy the table's log is (docs/operations.md §Many daemons per table). */
   fleet: TableFleet;
+  /**
+   * The table against the Tunnel's log retention, as far as it shows from the outside (a running daemon's
+   * /status has the lag): the window, whether the tunnel expired, and a full snapshot's age against the window.
+   */
+  retention: RetentionView;
+}
+
+export interface RetentionView {
+  /** The table's stream expiration_time (DescribeTable), else source.streamRetentionMs; null when not asked. */
+  windowSeconds: number | null;
+  windowSource: 'table' | 'config' | null;
+  /** The Tunnel says the tunnel expired (OTSTunnelExpired): the table stops with OTSL_TUNNEL_LOST; resync it. */
+  expired: boolean | null;
+  /** While a BaseAndStream tunnel is in its full phase: its age, the time its unread stream has waited. */
+  fullPhaseSeconds: number | null;
+  /** window − fullPhaseSeconds (never below 0); null outside the full phase. */
+  fullPhaseHeadroomSeconds: number | null;
+}
+
+/** How `otslake status` learns the retention window (DescribeTable through the SDK, else the config's). */
+export interface RetentionSource {
+  describeTable: DescribeSourceTable;
+  fallbackWindowMs: number;
 }
 
 export interface SideError {
@@ -77,7 +102,12 @@ const COMPANION = /^(.+)__(long|double|boolean|string|binary)$/;
 /** How many of the newest commits the fleet's commit rate is read from. */
 const RECENT_COMMITS = 100;
 
-export async function collectTableStatus(table: TableConfig, lakeRoot: ObjectStore, client: TunnelClient): Promise<TableStatus> {
+export async function collectTableStatus(
+  table: TableConfig,
+  lakeRoot: ObjectStore,
+  client: TunnelClient,
+  retentionSource?: RetentionSource,
+): Promise<TableStatus> {
   const store = lakeRoot.child(table.path);
   const status: TableStatus = {
     table: table.table,
@@ -87,6 +117,7 @@ export async function collectTableStatus(table: TableConfig, lakeRoot: ObjectSto
     typeConflicts: { policy: typeConflictPolicyOf(table), companionColumns: [] },
     channels: [],
     fleet: { clients: [], unownedChannels: [], commits: null },
+    retention: { windowSeconds: null, windowSource: null, expired: null, fullPhaseSeconds: null, fullPhaseHeadroomSeconds: null },
   };
   const byChannel = new Map<string, ChannelStatusLine>();
   const line = (channelId: string): ChannelStatusLine => {
@@ -114,7 +145,11 @@ export async function collectTableStatus(table: TableConfig, lakeRoot: ObjectSto
     tunnelId = await findTunnelId(client, table);
     status.tunnel.id = tunnelId;
     if (tunnelId !== null) {
-      const summary = summarizeTunnel(await describeTunnel(client, table, tunnelId));
+      const described = await describeTunnel(client, table, tunnelId);
+      const summary = summarizeTunnel(described);
+      status.retention.expired = described.tunnel.expired === true;
+      const fullPhaseMs = retentionLagMs(0, table.tunnel.type, summary, Date.now());
+      if (fullPhaseMs > 0) status.retention.fullPhaseSeconds = Math.round(fullPhaseMs / 1000);
       Object.assign(status.tunnel, {
         stage: summary.stage,
         baseChannels: summary.baseChannels,
@@ -127,6 +162,13 @@ export async function collectTableStatus(table: TableConfig, lakeRoot: ObjectSto
     }
   } catch (err) {
     status.tunnel.error = sideError(err);
+  }
+  // Asked only of a reachable Tablestore: an outage is reported once, by the Tunnel side, and quickly.
+  const window = retentionSource && status.tunnel.error === null ? await retentionWindowMs(table, retentionSource) : null;
+  if (window !== null) {
+    const r = status.retention;
+    Object.assign(r, { windowSeconds: Math.round(window.ms / 1000), windowSource: window.source });
+    if (r.fullPhaseSeconds !== null) r.fullPhaseHeadroomSeconds = Math.max(0, r.windowSeconds! - r.fullPhaseSeconds);
   }
 
   let snapshot;
@@ -177,6 +219,16 @@ export async function collectTableStatus(table: TableConfig, lakeRoot: ObjectSto
   return status;
 }
 
+/** The table's stream retention: DescribeTable's expiration_time, else the config's; null when DescribeTable failed. */
+async function retentionWindowMs(table: TableConfig, source: RetentionSource): Promise<{ ms: number; source: 'table' | 'config' } | null> {
+  try {
+    const hours = (await source.describeTable(table.table)).streamExpirationHours;
+    return hours !== null ? { ms: hours * 3_600_000, source: 'table' } : { ms: source.fallbackWindowMs, source: 'config' };
+  } catch {
+    return null; // the Tunnel side reports the outage
+  }
+}
+
 function cell(v: unknown): string {
   return v === null || v === undefined ? '-' : String(v);
 }
@@ -213,6 +265,15 @@ export function renderTableStatus(s: TableStatus): string {
     }
   }
   out.push(...renderFleet(s.fleet));
+  const r = s.retention;
+  if (r.windowSeconds !== null || r.expired === true) {
+    const days = (sec: number) => `${(sec / 86_400).toFixed(1)} days`;
+    const parts = [r.windowSeconds !== null ? `window ${days(r.windowSeconds)} (${r.windowSource})` : 'window unknown'];
+    if (r.fullPhaseSeconds !== null)
+      parts.push(`full snapshot running for ${days(r.fullPhaseSeconds)}, ${r.fullPhaseHeadroomSeconds === null ? '-' : days(r.fullPhaseHeadroomSeconds)} left`);
+    if (r.expired === true) parts.push('TUNNEL EXPIRED: the table stops with OTSL_TUNNEL_LOST; rebuild it with otslake resync');
+    out.push(`  retention: ${parts.join('; ')}`);
+  }
   return out.join('\n');
 }
 

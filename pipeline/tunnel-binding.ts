@@ -47,11 +47,19 @@ export function hasProgress(channels: readonly ChannelInfo[]): boolean {
   return channels.some((c) => (c.channel_count ?? 0n) > 0n || (c.channel_rpo ?? 0n) > 0n || c.channel_status === 'TERMINATED');
 }
 
-export function tunnelLost(table: TableConfig, tunnelId: string, why: string): OtslakeError {
+/** Why a lake's tunnel is lost: gone from the list, or expired (a change it still had to deliver was trimmed). */
+export type TunnelLossCause = 'deleted' | 'expired';
+
+const LOSS_TEXT: Record<TunnelLossCause, string> = {
+  deleted: 'no longer exists (deleted, or removed by Tablestore after 30 days disabled)',
+  expired: "has expired (a change it still had to deliver passed the table's stream retention: OTSTunnelExpired)",
+};
+
+export function tunnelLost(table: TableConfig, tunnelId: string, cause: TunnelLossCause): OtslakeError {
   return new OtslakeError(
     'OTSL_TUNNEL_LOST',
-    `table ${table.table}: the tunnel ${tunnelId} its lake at ${table.path} was reading ${why}; the changes since the lake's positions cannot be read any more. Rebuild the table from a new tunnel (docs/errors.md)`,
-    { context: { table: table.table, tunnelId, path: table.path } },
+    `table ${table.table}: the tunnel ${tunnelId} its lake at ${table.path} was reading ${LOSS_TEXT[cause]}; the changes since the lake's positions cannot be read any more. Rebuild the table from a new tunnel: otslake resync --config FILE --table ${table.table} (docs/errors.md §OTSL_TUNNEL_LOST)`,
+    { context: { table: table.table, tunnelId, path: table.path, cause } },
   );
 }
 
@@ -60,8 +68,8 @@ export async function bindTunnel(client: TunnelClient, table: TableConfig, lakeT
   const listed = (await client.listTunnel({ table_name: table.table }, { signal })).tunnels.filter((t) => t.table_name === table.table);
   if (lakeTunnelId !== null) {
     const own = listed.find((t) => t.tunnel_id === lakeTunnelId);
-    if (own === undefined) throw tunnelLost(table, lakeTunnelId, 'no longer exists (deleted, or removed by Tablestore after 30 days disabled)');
-    if (own.expired === true) throw tunnelLost(table, lakeTunnelId, 'has expired (a change it still had to deliver passed the stream retention)');
+    if (own === undefined) throw tunnelLost(table, lakeTunnelId, 'deleted');
+    if (own.expired === true) throw tunnelLost(table, lakeTunnelId, 'expired');
     if (own.tunnel_name !== table.tunnel.name) {
       log.warn('the lake reads the tunnel its positions belong to, not the one the config names', {
         tunnelId: lakeTunnelId,
@@ -112,8 +120,8 @@ export async function lostTunnel(client: TunnelClient, table: TableConfig, tunne
   try {
     const listed = await client.listTunnel({ table_name: table.table });
     const own = listed.tunnels.find((t) => t.tunnel_id === tunnelId);
-    if (own === undefined) return tunnelLost(table, tunnelId, 'no longer exists (deleted, or removed by Tablestore after 30 days disabled)');
-    return own.expired === true ? tunnelLost(table, tunnelId, 'has expired') : null;
+    if (own === undefined) return tunnelLost(table, tunnelId, 'deleted');
+    return own.expired === true ? tunnelLost(table, tunnelId, 'expired') : null;
   } catch {
     return null;
   }

@@ -43,6 +43,8 @@ export interface TunnelProgress {
   waitingFor: WaitingClient[];
   /** ms since epoch of the newest change checkpointed over the tunnel; null when no stream channel has a position yet. */
   checkpointedChangeAtMs: number | null;
+  /** When the tunnel was created (ms since epoch; its stream starts there); null when the server does not say. */
+  createdAtMs?: number | null;
 }
 
 type Summary = Omit<TunnelProgress, 'caughtUp' | 'waitingFor'>;
@@ -58,12 +60,14 @@ export function summarizeTunnel(described: DescribeTunnelResponse): Summary {
   }));
   const base = channels.filter((c) => c.type === 'BaseData');
   const rpo = described.tunnel_rpo;
+  const created = described.tunnel.create_time;
   return {
     stage: described.tunnel.stage,
     baseChannels: { finished: base.filter((c) => c.status === 'TERMINATED').length, total: base.length },
     channels,
     unowned: channels.filter((c) => c.status !== 'TERMINATED' && c.owner === null).length,
     checkpointedChangeAtMs: rpo !== undefined && rpo > 0n ? Number(rpo / 1_000_000n) : null,
+    createdAtMs: created !== undefined && created > 0n ? Number(created / 1_000_000n) : null,
   };
 }
 

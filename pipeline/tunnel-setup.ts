@@ -44,12 +44,18 @@ export function describeTunnel(client: TunnelClient, table: TableConfig, tunnelI
   return client.describeTunnel({ table_name: table.table, tunnel_name: table.tunnel.name, tunnel_id: tunnelId }, { signal });
 }
 
-/** Resolves once the tunnel left InitBaseDataAndStreamShard; rejects with OTSL_ABORTED on abort. */
-export async function waitUntilInitialised(client: TunnelClient, table: TableConfig, tunnelId: string, log: Logger, signal?: AbortSignal): Promise<string> {
+/** Resolves, with the DescribeTunnel that said so, once the tunnel left InitBaseDataAndStreamShard; rejects with OTSL_ABORTED on abort. */
+export async function waitUntilInitialised(
+  client: TunnelClient,
+  table: TableConfig,
+  tunnelId: string,
+  log: Logger,
+  signal?: AbortSignal,
+): Promise<DescribeTunnelResponse> {
   let logged = false;
   for (;;) {
     const described = await describeTunnel(client, table, tunnelId, signal);
-    if (described.tunnel.stage !== INIT_STAGE) return described.tunnel.stage;
+    if (described.tunnel.stage !== INIT_STAGE) return described;
     if (!logged) log.info('waiting for the tunnel to initialise', { tunnelId, stage: described.tunnel.stage });
     logged = true;
     await sleep(STAGE_POLL_MS, signal);

@@ -16,7 +16,7 @@ import { hostname } from 'node:os';
 import { Metrics } from '../../daemon/metrics.js';
 import { resyncTable } from '../../pipeline/resync.js';
 import type { StagingDeps } from '../../pipeline/resync-mirror.js';
-import { sdkPrimaryKeyDescriber } from '../../pipeline/table-schema.js';
+import { sdkTableDescriber } from '../../pipeline/table-schema.js';
 import { createWorkerPool, entryWorkerFile, type WorkerPool } from '../../workers/pool.js';
 import { workerSetupFrom } from '../../workers/worker-setup.js';
 import type { Command } from '../command.js';
@@ -81,8 +81,8 @@ export const command: Command = {
         closeTimeoutMs: config.shutdown.graceMs,
         log,
       });
-      const describePrimaryKey = sdkPrimaryKeyDescriber(config.connections.tablestore);
-      staging = { config, lakeRoot: root, pool, metrics: new Metrics(), describePrimaryKey, writer: `${hostname()}:${process.pid}:resync` };
+      const describeTable = sdkTableDescriber(config.connections.tablestore);
+      staging = { config, lakeRoot: root, pool, metrics: new Metrics(), describeTable, writer: `${hostname()}:${process.pid}:resync` };
     }
     try {
       const result = await resyncTable(client, table, root.child(table.path), log, undefined, staging);

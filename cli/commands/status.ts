@@ -10,6 +10,7 @@ import type { TunnelClient } from '../../tunnel/tunnel-client.js';
 import type { Command } from '../command.js';
 import { openLakeRoot, openTunnelClient } from '../../daemon/connections.js';
 import { collectTableStatus, renderTableStatus } from '../../pipeline/table-status.js';
+import { sdkTableDescriber } from '../../pipeline/table-schema.js';
 
 const USAGE = `usage: otslake status --config FILE [--json]
 
@@ -44,7 +45,8 @@ export const command: Command = {
       const lakeRoot = openLakeRoot(config);
       client = openTunnelClient(config, { retry: { maxAttempts: 3 } });
       const tables = [];
-      for (const t of config.tables) tables.push(await collectTableStatus(t, lakeRoot, client));
+      const retention = { describeTable: sdkTableDescriber(config.connections.tablestore), fallbackWindowMs: config.source.streamRetentionMs };
+      for (const t of config.tables) tables.push(await collectTableStatus(t, lakeRoot, client, retention));
       process.stdout.write(args.values.json === true ? JSON.stringify({ tables }, null, 2) + '\n' : tables.map(renderTableStatus).join('\n\n') + '\n');
       await lakeRoot.close?.();
       // Whatever could be read is printed; a side that could not be read makes the exit code say so.

@@ -61,7 +61,7 @@ describe('daemon: a lake knows its tunnel', () => {
       await client.deleteTunnel({ table_name: TABLE, tunnel_name: config.tables[0]!.tunnel.name, tunnel_id: tunnelId });
       await h.putRow(4, 'o4', 4);
       const [, error] = await stopped;
-      expect(error).toMatchObject({ code: 'OTSL_TUNNEL_LOST', context: { table: TABLE, tunnelId } });
+      expect(error).toMatchObject({ code: 'OTSL_TUNNEL_LOST', context: { table: TABLE, tunnelId, cause: 'deleted' } });
       for (const cid of ['c1', 'c2']) await putCustomer(cid);
       await waitForLakeRows([first.daemon], customersPath, 2, 30_000);
 

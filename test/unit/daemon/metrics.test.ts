@@ -135,6 +135,7 @@ describe('Metrics facade', () => {
     m.tableHealth('t', { lastSuccessMs: 5_000_000, lagMs: 2_500 });
     // Before a first good cycle the last-success series keeps its previous value; the lag is always set.
     m.tableHealth('u', { lastSuccessMs: null, lagMs: 0 });
+    m.tableHealth('r', { lastSuccessMs: null, lagMs: 0, retention: { windowSeconds: 86_400, headroomSeconds: 21_600, fraction: 0.75 } });
     m.commitRacesLost('t', 2);
     m.commitRacesLost('t', 1);
     m.commitPacing('t', { commitRate: 4.5, writers: 3, delayMs: 700 });
@@ -143,6 +144,9 @@ describe('Metrics facade', () => {
     expect(find(samples, 'otslake_last_successful_batch_timestamp_seconds', { table: 'u' })).toBeUndefined();
     expect(find(samples, 'otslake_table_lag_seconds', { table: 't' })).toBe(2.5);
     expect(find(samples, 'otslake_table_lag_seconds', { table: 'u' })).toBe(0);
+    expect(find(samples, 'otslake_table_retention_window_seconds', { table: 'r' })).toBe(86_400);
+    expect(find(samples, 'otslake_table_retention_headroom_seconds', { table: 'r' })).toBe(21_600);
+    expect(find(samples, 'otslake_table_retention_used_ratio', { table: 'r' })).toBe(0.75);
     expect(find(samples, 'otslake_commit_races_lost_total', { table: 't' })).toBe(3);
     expect(find(samples, 'otslake_table_commit_rate', { table: 't' })).toBe(4.5);
     expect(find(samples, 'otslake_table_writers', { table: 't' })).toBe(3);

@@ -51,6 +51,8 @@ describe('ops/prometheus-alerts.yml', () => {
         'OtslakeNotReady',
         'OtslakeTableFailing',
         'OtslakeTableStalled',
+        'OtslakeTableStopped',
+        'OtslakeTunnelRetentionCritical',
       ].sort(),
     );
   });

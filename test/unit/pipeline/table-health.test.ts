@@ -99,6 +99,34 @@ describe('TableHealth', () => {
     expect(lines.find((l) => l.fields.recovered === true)?.fields).toMatchObject({ attempts: 10, failedTasks: 20 });
   });
 
+  it('a failed channel stays pending after a batch that succeeds without it (no channel held after a reconnect), until it is read to its end', () => {
+    const { health, advance, now } = setup();
+    health.started();
+    health.batchSucceeded([{ channelId: 'a', records: 0, readToTail: true, lastRecordTimeMs: null }]);
+    const lastOk = now();
+    advance(1_000);
+    health.failed(lakeDown, 'channel tasks', 1, ['a']);
+    advance(60_000);
+    health.batchSucceeded([]);
+    health.notCaughtUp([]);
+    expect(health.state).toBe('running');
+    expect(health.lagMs()).toBe(now() - lastOk);
+    health.batchSucceeded([{ channelId: 'a', records: 3, readToTail: true, lastRecordTimeMs: now() - 10 }]);
+    expect(health.lagMs()).toBe(0);
+  });
+
+  it('stopped: the lag keeps growing from the last success (nothing is read any more)', () => {
+    const { health, advance, now } = setup();
+    health.started();
+    health.batchSucceeded([{ channelId: 'a', records: 0, readToTail: true, lastRecordTimeMs: null }]);
+    health.caughtUp();
+    const lastOk = now();
+    advance(5_000);
+    health.stopped(new OtslakeError('OTSL_TUNNEL_LOST', 'tunnel gone'));
+    advance(60_000);
+    expect(health.snapshot()).toMatchObject({ state: 'stopped', lagMs: now() - lastOk });
+  });
+
   it('waiting: says for whom and for how long; not ready', () => {
     const { health } = setup();
     health.started();
