@@ -20,6 +20,7 @@ import { toOtslakeError, type OtslakeError, type SerializedError } from '../comm
 import type { Logger } from '../common/log.js';
 import { parseSchema } from '../lake/actions.js';
 import { fieldIdsOf } from '../lake/iceberg/schema.js';
+import { materializesPartitions } from '../lake/partition-columns.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import { typeConflictPolicyOf, type TableConfig } from '../config/load.js';
 import { isChannelLost } from '../tunnel/server-errors.js';
@@ -146,7 +147,7 @@ function releaseChannel(ctx: TableContext, channelId: string, why: string): void
   if (ctx.session.release(channelId)) ctx.log.info('channel released', { channelId, why });
 }
 
-type TaskShape = Pick<ChannelTaskInput, 'columns' | 'fieldIds' | 'partitionColumns'>;
+type TaskShape = Pick<ChannelTaskInput, 'columns' | 'fieldIds' | 'partitionColumns' | 'materializePartitions'>;
 
 function taskInput(ctx: TableContext, shape: TaskShape, batchId: string, position: ChannelPosition): ChannelTaskInput {
   return {
@@ -195,6 +196,7 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
     columns: channelTaskColumnsOf(schema, ctx.table.metadataPrefix),
     fieldIds: Object.fromEntries(fieldIdsOf(schema)),
     partitionColumns: view.metadata.partitionColumns,
+    ...(view.metadata.partitionColumns.length > 0 && materializesPartitions(view.protocol) ? { materializePartitions: true } : {}),
   };
   await Promise.all(
     planned.map(async (position) => {

@@ -78,9 +78,12 @@ export interface ChannelTaskInput {
   readonly fieldIds?: Readonly<Record<string, { readonly id: number; readonly elementId?: number }>>;
   /**
    * The table's partition columns (`metaData.partitionColumns`), names among `columns`: each row goes to a
-   * file of its partition (Hive-style directory, `partitionValues`), and these columns are not in the files.
+   * file of its partition (Hive-style directory, `partitionValues`); the columns are in the files only
+   * with `materializePartitions`.
    */
   readonly partitionColumns?: readonly string[];
+  /** The table's protocol has materializePartitionColumns: the files hold the partition columns too, after the others (lake/partition-columns.ts). */
+  readonly materializePartitions?: boolean;
   /** tables[].metadataPrefix: the metadata columns are `<prefix>op`, `<prefix>ts`, … (common/metadata-columns.ts); absent = `_`. */
   readonly metadataPrefix?: string;
   /** Unknown attribute columns become new columns (reported in `newColumns`) instead of dead letters. */
