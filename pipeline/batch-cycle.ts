@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { toOtslakeError, type OtslakeError, type SerializedError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-import { parseSchema } from '../lake/actions.js';
+import { parseSchema, type Action } from '../lake/actions.js';
 import { fieldIdsOf } from '../lake/iceberg/schema.js';
 import { materializesPartitions } from '../lake/partition-columns.js';
 import type { ObjectStore } from '../lake/object-store.js';
@@ -60,6 +60,8 @@ export interface TableContext {
   /** The table's commit budget, shared with every daemon of the table. */
   readonly pacer: CommitPacer;
   readonly typeConflicts: TypeConflictCounts;
+  /** Called with each version this table's batches commit, as it is in the log (the Iceberg sync, which then need not read it back). */
+  readonly onCommitted?: (version: number, actions: readonly Action[]) => void;
 }
 
 export interface BatchReport {
@@ -291,6 +293,7 @@ export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise
     return report(committed.fenced ? 'fenced' : 'dropped', view.version, 0, [], false);
   }
 
+  ctx.onCommitted?.(committed.version, committed.actions);
   ctx.metrics.commitCompleted(ctx.table.table, committed.latencyMs, committed.version);
   countTypeConflicts(ctx, committed.plan.included);
   if (committed.mirror) ctx.metrics.mirrorMerged(ctx.table.table, committed.mirror);
