@@ -3,9 +3,14 @@
  * the same run, and how big the metadata stays over a day of one-second commits.
  *
  *   commit-cost   per batch: requests, bytes written/read and ms of the Delta commit (reference) and
- *                 of the Iceberg sync that follows it (handed the committed actions, as the daemon
- *                 does), on a local disk and on OSS through the emulator; for appends (a changelog)
- *                 and for copy-on-write overwrites of one file among `--files` (a mirror)
+ *                 of the Iceberg sync that follows it, on a local disk and on OSS through the
+ *                 emulator; for appends (a changelog) and for copy-on-write overwrites of one file
+ *                 among `--files` (a mirror). Batches alternate between the two ways a sync learns
+ *                 the commit: handed the committed actions (the daemon's batches) and reading it
+ *                 back from the log (catch-up, maintenance and other writers' commits)
+ *   materialize   Parquet bytes and write ms of changelog files of a `_date` + `region` partitioned
+ *                 table with the partition columns materialized (materializePartitionColumns) beside
+ *                 the same rows without them, for small (one-second batch) and large files
  *   day           `--day` one-second commits (time simulated; data files are not written, the adds
  *                 carry stats as the writer's do; every 300th commit is the maintenance's
  *                 compaction of the files since the last one), synced after each: metadata/ size
@@ -20,17 +25,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startOssEmulator } from '../emulator/oss/server.js';
-import { decodeActions, type Action, type StructType } from '../lake/actions.js';
+import type { Action, Metadata, StructType } from '../lake/actions.js';
 import { avroType, encodeAvroFile } from '../lake/iceberg/avro-file.js';
 import { manifestEntrySchema } from '../lake/iceberg/manifests.js';
 import { fieldIdsOf, icebergSchemaOf, partitionSpecOf } from '../lake/iceberg/schema.js';
 import { IcebergSync } from '../lake/iceberg/sync.js';
 import { serializeValue } from '../lake/iceberg/values.js';
 import { LocalStore } from '../lake/local-store.js';
-import { commitKey } from '../lake/log-path.js';
 import type { GetOptions, ListOptions, ObjectMeta, ObjectStore, PutOptions } from '../lake/object-store.js';
 import { OssStore } from '../lake/oss-store.js';
-import { dataColumnsOf } from '../lake/parquet-columns.js';
+import { dataColumnsOf, deltaTypeOf } from '../lake/parquet-columns.js';
+import { MATERIALIZED_PARTITIONS_PROTOCOL, materializedPartitionsOf } from '../lake/partition-columns.js';
+import { metadataColumns } from '../workers/schema-map.js';
 import { writeParquetFiles } from '../lake/parquet-file.js';
 import { createTable } from '../lake/table-create.js';
 import { addActionFor, commit, removeActionFor, txnAction } from '../lake/transaction.js';
@@ -145,7 +151,8 @@ async function commitCost(where: string, inner: ObjectStore, mode: 'append' | 'o
     await sync.sync();
   }
   const delta = zero();
-  const iceberg = zero();
+  const handed = zero();
+  const reread = zero();
   for (let b = 0; b < BATCHES; b++) {
     const [file] = await writeParquetFiles([row(FILES + b)], { store: inner, columns: COLUMNS });
     const add = addActionFor(file!);
@@ -154,22 +161,23 @@ async function commitCost(where: string, inner: ObjectStore, mode: 'append' | 'o
       const victim = live.splice(b % live.length, 1, add)[0] as { add: Parameters<typeof removeActionFor>[0] };
       actions.push(removeActionFor(victim.add, { dataChange: true }));
     }
-    let committed = 0;
+    let committed: { version: number; actions: readonly Action[] } = { version: 0, actions: [] };
     await measured(store, delta, async () => {
       const result = await commit(store, actions, { readVersion: version, operation: 'WRITE' });
       if (result.kind !== 'committed') throw new Error(result.reason);
-      committed = result.version;
+      committed = result;
     });
-    version = committed;
-    // The daemon hands over what it committed; the sync re-reads nothing.
-    const body = decodeActions(await inner.get(commitKey(committed)), committed);
-    await measured(store, iceberg, () => sync.sync({ version: committed, actions: body }));
+    version = committed.version;
+    // Even batches: handed the commit as written (the daemon's batch cycle); odd: the sync reads it back from the log.
+    if (b % 2 === 0) await measured(store, handed, () => sync.sync(committed));
+    else await measured(store, reread, () => sync.sync());
   }
   emit({
     case: `commit-cost/${where}/${mode}`,
     batches: BATCHES,
     ...(mode === 'overwrite' ? { liveFiles: FILES } : {}),
-    iceberg: perBatch(iceberg, BATCHES),
+    iceberg_handed_commit: perBatch(handed, Math.ceil(BATCHES / 2)),
+    iceberg_reading_log: perBatch(reread, Math.floor(BATCHES / 2)),
     reference_delta_commit: perBatch(delta, BATCHES),
   });
 }
@@ -245,6 +253,71 @@ async function day(root: string): Promise<void> {
   }
 }
 
+/** Changelog files of a partitioned table with and without the partition columns in them. */
+async function materializeCost(root: string): Promise<void> {
+  const schema: StructType = {
+    type: 'struct',
+    fields: [
+      { name: 'id', type: 'long', nullable: false, metadata: {} },
+      { name: 'name', type: 'string', nullable: true, metadata: {} },
+      { name: 'qty', type: 'long', nullable: true, metadata: {} },
+      { name: 'region', type: 'string', nullable: true, metadata: {} },
+      ...metadataColumns().map((c) => ({ name: c.name, type: deltaTypeOf(c.type), nullable: true, metadata: {} })),
+      { name: '_date', type: 'date', nullable: true, metadata: {} },
+    ],
+  };
+  const partitionColumns = ['region', '_date'];
+  const columns = dataColumnsOf(schema, partitionColumns);
+  const partitionValues = { region: 'cn-hangzhou', _date: '2024-03-01' };
+  const protocols = { without: { minReaderVersion: 1, minWriterVersion: 2 }, materialized: MATERIALIZED_PARTITIONS_PROTOCOL };
+  const rowOf = (i: number) => ({
+    id: BigInt(i),
+    name: `customer ${i % 977}`,
+    qty: BigInt(i % 50),
+    _op: i % 10 === 0 ? 'UPDATE' : 'PUT',
+    _ts: 1_709_251_200_000_000n + BigInt(i) * 1_000n,
+    _seq: `${String(1_709_251_200_000_000 + i).padStart(20, '0')}:${String(i % 7).padStart(6, '0')}`,
+    _channel: 'ch-0001',
+    _deleted_columns: null,
+  });
+  // Warm-up (wasm, JIT) of both variants, so the first measured one does not pay for it.
+  for (const protocol of Object.values(protocols)) {
+    const store = new LocalStore(join(root, 'materialize-warm-up'), { fsync: false });
+    const partitions = materializedPartitionsOf(protocol, { partitionColumns } as Metadata, schema);
+    for (let f = 0; f < 5; f++)
+      await writeParquetFiles(
+        Array.from({ length: 10_000 }, (_, i) => rowOf(i)),
+        { store, columns, partitionColumns: partitions, partitionValues },
+      );
+  }
+  for (const rows of [100, 10_000, 200_000]) {
+    const figure: Record<string, unknown> = { case: `materialize/${rows}-rows-per-file` };
+    for (const [name, protocol] of Object.entries(protocols)) {
+      const store = new LocalStore(join(root, `materialize-${name}-${rows}`), { fsync: false });
+      const partitions = materializedPartitionsOf(protocol, { partitionColumns } as Metadata, schema);
+      const files = rows >= 10_000 ? 3 : 30;
+      let bytes = 0;
+      const t0 = performance.now();
+      for (let f = 0; f < files; f++) {
+        const written = await writeParquetFiles(
+          Array.from({ length: rows }, (_, i) => rowOf(f * rows + i)),
+          { store, columns, partitionColumns: partitions, partitionValues },
+        );
+        bytes += written.reduce((sum, w) => sum + w.size, 0);
+      }
+      figure[name === 'without' ? 'reference_without' : 'materialized'] = {
+        bytesPerFile: Math.round(bytes / files),
+        msPerFile: +((performance.now() - t0) / files).toFixed(2),
+      };
+    }
+    const m = figure.materialized as { bytesPerFile: number };
+    const w = figure.reference_without as { bytesPerFile: number };
+    figure.extraBytesPerFile = m.bytesPerFile - w.bytesPerFile;
+    figure.extraPercent = +((100 * (m.bytesPerFile - w.bytesPerFile)) / w.bytesPerFile).toFixed(2);
+    emit(figure);
+  }
+}
+
 async function avroEncode(): Promise<void> {
   const schema = icebergSchemaOf(SCHEMA, fieldIdsOf(SCHEMA), 0);
   const avroSchema = manifestEntrySchema(partitionSpecOf([], schema), schema);
@@ -300,6 +373,7 @@ const root = await mkdtemp(join(tmpdir(), 'otslake-bench-iceberg-'));
 const emulator = await startOssEmulator({ bucket: 'bench' });
 try {
   await avroEncode();
+  await materializeCost(root);
   for (const mode of ['append', 'overwrite'] as const) {
     await commitCost('local', new LocalStore(join(root, `local-${mode}`)), mode);
     const oss = OssStore.open({ accessKeyId: 'ak', accessKeySecret: 'sk', bucket: 'bench', endpoint: emulator.endpoint, prefix: `oss-${mode}` });

@@ -15,6 +15,7 @@ import type { Add } from './actions.js';
 import type { ObjectStore } from './object-store.js';
 import { dataColumnsOf, type ColumnSpec } from './parquet-columns.js';
 import { DEFAULT_TARGET_FILE_BYTES, ParquetFileWriter, type WrittenFile } from './parquet-file.js';
+import { materializedPartitionsOf } from './partition-columns.js';
 import { decodeLogPath } from './partition-path.js';
 import { loadSnapshot, type Snapshot } from './snapshot.js';
 import { addActionFor, commit, removeActionFor, type CommitResult } from './transaction.js';
@@ -127,10 +128,12 @@ export async function compactTable(store: ObjectStore, options: CompactionOption
   if (options.dryRun) return { kind: 'planned', snapshotVersion: snapshot.version, bins };
 
   const columns = dataColumnsOf(snapshot.schema, snapshot.metadata.partitionColumns);
+  // A table with materialized partition columns keeps them in the compacted files (from the bin's partition values).
+  const partitionColumns = materializedPartitionsOf(snapshot.protocol, snapshot.metadata, snapshot.schema);
   const added: WrittenFile[] = [];
   try {
     for (const bin of bins) {
-      const writer = new ParquetFileWriter({ store, columns, partitionValues: bin.partitionValues, targetFileBytes: target, ...signal });
+      const writer = new ParquetFileWriter({ store, columns, partitionColumns, partitionValues: bin.partitionValues, targetFileBytes: target, ...signal });
       try {
         for (const file of bin.files) await copyFileRows(store, file, columns, writer, options.signal);
         added.push(...(await writer.close()));

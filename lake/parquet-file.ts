@@ -15,6 +15,7 @@ import type { FileStats } from './actions.js';
 import { computeFileStats, type StatsOptions } from './file-stats.js';
 import type { ObjectStore } from './object-store.js';
 import { createColumnBuilder, type ColumnBuilder } from './column-builders.js';
+import { ConstantColumn, type PartitionColumnSpec } from './partition-columns.js';
 import { arrowSchemaOf, type ColumnSpec } from './parquet-columns.js';
 import { partitionDirectory } from './partition-path.js';
 
@@ -27,9 +28,14 @@ const ENGINE = 'otslake (parquet-rs via parquet-wasm)';
 
 export interface ParquetFileWriterOptions {
   store: ObjectStore;
-  /** The columns of the file, in order; partition columns are not stored in data files. */
+  /** The columns of the file, in order, filled by the rows; partition columns are not among them. */
   columns: readonly ColumnSpec[];
   partitionValues?: Record<string, string | null>;
+  /**
+   * Materialized partition columns (lake/partition-columns.ts): written after `columns`, every row
+   * holding the file's value from `partitionValues`. None (the Delta default): not in the file.
+   */
+  partitionColumns?: readonly PartitionColumnSpec[];
   /** Directory inside the table ('' = root, else ending in '/'); by default the Hive-style partition path. */
   directory?: string;
   /** Files roll once their estimated size reaches this (approximate: it is known exactly only after encoding). */
@@ -119,6 +125,7 @@ export interface RowFiller {
 export class ParquetFileWriter {
   private readonly columns: readonly ColumnSpec[];
   private readonly builders: ColumnBuilder[];
+  private readonly constants: readonly ConstantColumn[];
   private readonly schema: arrow.Schema;
   private readonly structType: arrow.Struct;
   private readonly directory: string;
@@ -144,9 +151,17 @@ export class ParquetFileWriter {
     }
     this.columns = options.columns;
     this.builders = options.columns.map(createColumnBuilder);
-    this.schema = arrowSchemaOf(options.columns);
-    this.structType = new arrow.Struct(this.schema.fields);
     this.partitionValues = options.partitionValues ?? {};
+    this.constants = (options.partitionColumns ?? []).map((spec) => {
+      if (names.has(spec.name.toLowerCase())) throw new OtslakeError('OTSL_LAKE_SCHEMA', `duplicate column "${spec.name}"`, { context: { column: spec.name } });
+      if (!(spec.name in this.partitionValues)) {
+        throw new OtslakeError('OTSL_INTERNAL', `materialized partition column "${spec.name}" has no partition value`, { context: { column: spec.name } });
+      }
+      return new ConstantColumn(spec, this.partitionValues[spec.name]);
+    });
+    const data = arrowSchemaOf(options.columns);
+    this.schema = this.constants.length === 0 ? data : new arrow.Schema([...data.fields, ...this.constants.map((c) => c.field)]);
+    this.structType = new arrow.Struct(this.schema.fields);
     this.directory = options.directory ?? partitionDirectory(this.partitionValues);
     this.targetFileBytes = options.targetFileBytes ?? DEFAULT_TARGET_FILE_BYTES;
     this.rowGroupRows = options.rowGroupRows ?? DEFAULT_ROW_GROUP_ROWS;
@@ -269,6 +284,7 @@ export class ParquetFileWriter {
   /** The builders' row group as an Arrow IPC stream (the builders start an empty one). */
   private takeRowGroupIPC(rows: number): Uint8Array {
     const children = this.builders.map((b) => b.takeRowGroup());
+    for (const c of this.constants) children.push(c.data(rows));
     const struct = arrow.makeData({ type: this.structType, length: rows, nullCount: 0, children });
     return arrow.tableToIPC(new arrow.Table([new arrow.RecordBatch(this.schema, struct)]), 'stream');
   }

@@ -1,5 +1,5 @@
 /**
- * Version 0 of a table: protocol (1,2) and the first metaData (docs/delta-rules.md §Protocol versions, §Schema), and the
+ * Version 0 of a table: protocol (1,2), or (1,7) with materializePartitionColumns when partitioned, and the first metaData (docs/delta-rules.md §Protocol versions, §Schema), and the
  * metaData that adds nullable columns later (schema evolution by addition only; old files read the
  * new columns as null).
  */
@@ -8,6 +8,7 @@ import { OtslakeError } from '../common/errors.js';
 import { parseSchema, type Metadata, type StructField, type StructType } from './actions.js';
 import type { ObjectStore } from './object-store.js';
 import { columnTypeOf } from './parquet-columns.js';
+import { MATERIALIZED_PARTITIONS_PROTOCOL } from './partition-columns.js';
 import { commit, DEFAULT_PROTOCOL, type CommitResult } from './transaction.js';
 
 export interface CreateTableOptions {
@@ -15,6 +16,11 @@ export interface CreateTableOptions {
   partitionColumns?: string[];
   /** Table properties, e.g. delta.appendOnly, delta.checkpointInterval, delta.logRetentionDuration. */
   configuration?: Record<string, string>;
+  /**
+   * A partitioned table declares the writer feature materializePartitionColumns (its data files hold
+   * the partition columns too; lake/partition-columns.ts) unless this is false. Ignored when unpartitioned.
+   */
+  materializePartitionColumns?: boolean;
   name?: string;
   description?: string;
   signal?: AbortSignal;
@@ -56,7 +62,9 @@ export function newTableMetadata(options: CreateTableOptions): Metadata {
 /** Creates the table; `{kind:'conflict'}` when a version 0 already exists (written by someone else). */
 export async function createTable(store: ObjectStore, options: CreateTableOptions): Promise<CommitResult & { metadata: Metadata }> {
   const metadata = newTableMetadata(options);
-  const result = await commit(store, [{ protocol: DEFAULT_PROTOCOL }, { metaData: metadata }], {
+  const materialize = metadata.partitionColumns.length > 0 && options.materializePartitionColumns !== false;
+  const protocol = materialize ? MATERIALIZED_PARTITIONS_PROTOCOL : DEFAULT_PROTOCOL;
+  const result = await commit(store, [{ protocol }, { metaData: metadata }], {
     readVersion: -1,
     operation: 'CREATE TABLE',
     operationParameters: { partitionBy: JSON.stringify(metadata.partitionColumns), properties: JSON.stringify(metadata.configuration) },

@@ -60,9 +60,11 @@ export interface CommitOptions {
 /**
  * `others`: the other writers' commits this call read while it raced them, in version order from
  * readVersion + 1 (so the caller can advance its cached view over them without reading them again).
+ * `actions`: the committed version as it is in the log, commitInfo first (so what follows a commit,
+ * e.g. the Iceberg sync, need not read it back).
  */
 export type CommitResult =
-  | { kind: 'committed'; version: number; attempts: number; others: CommitSummary[] }
+  | { kind: 'committed'; version: number; attempts: number; others: CommitSummary[]; actions: readonly Action[] }
   | { kind: 'conflict'; winningVersion: number; fenced: boolean; reason: string; others: CommitSummary[] };
 
 /** Why a winning commit forbids ours, or null when ours can go on top of it. */
@@ -160,7 +162,8 @@ export async function commit(store: ObjectStore, actions: readonly Action[], opt
       attempt,
       ...options.commitInfo,
     };
-    const body = encodeActions([{ commitInfo: info }, ...orderActions(actions)]);
+    const written: Action[] = [{ commitInfo: info }, ...orderActions(actions)];
+    const body = encodeActions(written);
     const key = commitKey(version);
     const created = await withRetry(async () => {
       try {
@@ -171,7 +174,7 @@ export async function commit(store: ObjectStore, actions: readonly Action[], opt
         throw err;
       }
     }, retry);
-    if (created) return { kind: 'committed', version, attempts: attempt, others };
+    if (created) return { kind: 'committed', version, attempts: attempt, others, actions: written };
 
     // Lost the race for `version` (or our own earlier put landed unseen): look at every commit that exists now.
     const winners = await readCommitsAfter(store, version - 1, {
@@ -180,7 +183,7 @@ export async function commit(store: ObjectStore, actions: readonly Action[], opt
     });
     for (const { version: w, actions: winnerActions } of winners) {
       const winnerInfo = winnerActions.find((a): a is { commitInfo: CommitInfo } => 'commitInfo' in a);
-      if (winnerInfo?.commitInfo.txnId === txnId) return { kind: 'committed', version: w, attempts: attempt, others };
+      if (winnerInfo?.commitInfo.txnId === txnId) return { kind: 'committed', version: w, attempts: attempt, others, actions: winnerActions };
       if (options.readVersion < 0) return { kind: 'conflict', winningVersion: w, fenced: false, reason: 'the table already exists', others };
       others.push(summarizeCommit(w, winnerActions));
       const conflict = findConflict(actions, winnerActions, options.readMetadata);

@@ -4,7 +4,7 @@
  * mirror-committer.ts). A commit conflict is an outcome on every path; only I/O failures and failed
  * merges throw (the batch is then redone from the positions in force).
  */
-import type { Metadata } from '../lake/actions.js';
+import type { Action, Metadata } from '../lake/actions.js';
 import type { CommitSummary } from '../lake/commit-summary.js';
 import type { ChannelTaskInput } from '../workers/protocol.js';
 import type { ChannelResult, CommitPlan } from './commit-plan.js';
@@ -34,6 +34,8 @@ export type BatchCommitOutcome =
       readonly latencyMs: number;
       readonly attempts: number;
       readonly others: readonly CommitSummary[];
+      /** The committed version as it is in the log (commit()'s `actions`). */
+      readonly actions: readonly Action[];
       readonly mirror?: MirrorBatchStats;
     }
   | {

@@ -18,8 +18,9 @@
 import { randomUUID } from 'node:crypto';
 import { toOtslakeError, type OtslakeError, type SerializedError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-import { parseSchema } from '../lake/actions.js';
+import { parseSchema, type Action } from '../lake/actions.js';
 import { fieldIdsOf } from '../lake/iceberg/schema.js';
+import { materializesPartitions } from '../lake/partition-columns.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import { typeConflictPolicyOf, type TableConfig } from '../config/load.js';
 import { isChannelLost } from '../tunnel/server-errors.js';
@@ -59,6 +60,8 @@ export interface TableContext {
   /** The table's commit budget, shared with every daemon of the table. */
   readonly pacer: CommitPacer;
   readonly typeConflicts: TypeConflictCounts;
+  /** Called with each version this table's batches commit, as it is in the log (the Iceberg sync, which then need not read it back). */
+  readonly onCommitted?: (version: number, actions: readonly Action[]) => void;
 }
 
 export interface BatchReport {
@@ -146,7 +149,7 @@ function releaseChannel(ctx: TableContext, channelId: string, why: string): void
   if (ctx.session.release(channelId)) ctx.log.info('channel released', { channelId, why });
 }
 
-type TaskShape = Pick<ChannelTaskInput, 'columns' | 'fieldIds' | 'partitionColumns'>;
+type TaskShape = Pick<ChannelTaskInput, 'columns' | 'fieldIds' | 'partitionColumns' | 'materializePartitions'>;
 
 function taskInput(ctx: TableContext, shape: TaskShape, batchId: string, position: ChannelPosition): ChannelTaskInput {
   return {
@@ -195,6 +198,7 @@ async function runTasks(ctx: TableContext, view: TableView, batchId: string, pla
     columns: channelTaskColumnsOf(schema, ctx.table.metadataPrefix),
     fieldIds: Object.fromEntries(fieldIdsOf(schema)),
     partitionColumns: view.metadata.partitionColumns,
+    ...(view.metadata.partitionColumns.length > 0 && materializesPartitions(view.protocol) ? { materializePartitions: true } : {}),
   };
   await Promise.all(
     planned.map(async (position) => {
@@ -289,6 +293,7 @@ export async function runBatch(ctx: TableContext, signal?: AbortSignal): Promise
     return report(committed.fenced ? 'fenced' : 'dropped', view.version, 0, [], false);
   }
 
+  ctx.onCommitted?.(committed.version, committed.actions);
   ctx.metrics.commitCompleted(ctx.table.table, committed.latencyMs, committed.version);
   countTypeConflicts(ctx, committed.plan.included);
   if (committed.mirror) ctx.metrics.mirrorMerged(ctx.table.table, committed.mirror);

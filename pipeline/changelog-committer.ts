@@ -52,6 +52,15 @@ export class ChangelogCommitter implements BatchCommitter {
       return { kind: 'dropped', fenced: result.fenced, reason: result.reason, winningVersion: result.winningVersion, plan, others: result.others };
     }
     const latencyMs = Date.now() - started;
-    return { kind: 'committed', version: result.version, metadata: plan.metadata, plan, latencyMs, attempts: result.attempts, others: result.others };
+    return {
+      kind: 'committed',
+      version: result.version,
+      metadata: plan.metadata,
+      plan,
+      latencyMs,
+      attempts: result.attempts,
+      others: result.others,
+      actions: result.actions,
+    };
   }
 }

@@ -151,6 +151,7 @@ export class MirrorCommitter implements BatchCommitter {
       latencyMs,
       attempts: result.attempts,
       others: result.others,
+      actions: result.actions,
       mirror: stats,
     };
   }

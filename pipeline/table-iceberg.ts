@@ -1,16 +1,20 @@
 /**
  * A table's Iceberg metadata (docs/iceberg.md), kept in step by its runner: caught up on start (a
  * daemon that stopped between a Delta commit and its Iceberg commit, or ran with Iceberg off),
- * synced after every commit — the batch cycle's and the maintenance's compactions — and expired
+ * synced after every commit — the batch cycle's (handed the commit as written, so the log is not
+ * read back) and the maintenance's compactions and retention — and expired
  * after a vacuum. Syncs run in the background, one at a time; commits that land meanwhile are
  * mirrored by the next one, which reads every Delta version it lacks. A failure is logged and
  * counted, never fails a batch: Delta is the source of truth, and the next sync repairs.
  */
 import { toOtslakeError, type OtslakeError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-import { IcebergSync, type IcebergSyncResult } from '../lake/iceberg/sync.js';
+import { IcebergSync, type CommittedVersion, type IcebergSyncResult } from '../lake/iceberg/sync.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import type { PipelineMetrics } from './pipeline-metrics.js';
+
+/** Commits kept for the next sync at most (a sync slower than this many commits reads the rest from the log). */
+const MAX_HANDED = 64;
 
 export interface TableIcebergOptions {
   readonly store: ObjectStore;
@@ -29,6 +33,8 @@ export class TableIceberg {
   /** Work asked for while a sync ran: done by the same background loop, in order. */
   private pendingSync = false;
   private pendingExpire = false;
+  /** Commits handed over since the last sync began, in order: mirrored without reading the log back. */
+  private handed: CommittedVersion[] = [];
   private last: IcebergSyncResult | null = null;
   private lastError: OtslakeError | null = null;
 
@@ -45,8 +51,18 @@ export class TableIceberg {
     await this.runOnce('catch-up');
   }
 
-  /** After a Delta commit: a sync in the background (or one more after the running one). */
-  afterCommit(): void {
+  /**
+   * After a Delta commit: a sync in the background (or one more after the running one). `committed`
+   * (the batch cycle's own commit, as written) spares the sync listing and reading the log; without it
+   * (maintenance commits), or when it does not follow the mirrored version (another writer's commits
+   * in between), the sync reads the log.
+   */
+  afterCommit(committed?: CommittedVersion): void {
+    if (committed) {
+      // Only a gap-free run helps the sync; a bounded one is enough (a longer backlog is read from the log).
+      if (this.handed.length >= MAX_HANDED || (this.handed.length > 0 && this.handed.at(-1)!.version + 1 !== committed.version)) this.handed = [];
+      this.handed.push(committed);
+    }
     this.pendingSync = true;
     this.kick();
   }
@@ -98,8 +114,10 @@ export class TableIceberg {
   }
 
   private async runOnce(what: 'catch-up' | 'sync'): Promise<void> {
+    const handed = this.handed;
+    this.handed = [];
     try {
-      const result = await this.sync.sync();
+      const result = await this.sync.sync(handed);
       this.last = result;
       this.lastError = null;
       if (result.kind === 'synced' && (what === 'catch-up' || result.snapshots > 1)) {

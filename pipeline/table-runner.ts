@@ -215,6 +215,8 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       positions,
       pacer,
       typeConflicts: this.typeConflicts,
+      // The Iceberg sync is handed the commit it mirrors: no listing or reading of the log in the usual case.
+      onCommitted: (version, actions) => this.iceberg?.afterCommit({ version, actions }),
     };
     // A daemon joining a busy table paces itself from its first batch: it reads who committed lately.
     const view = await this.ctx.view.refresh(signal);
@@ -264,7 +266,6 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         this.emit('batch', report);
         if (report.outcome === 'committed') {
           this.maintenance?.afterCommit(report.version, ctx.view.current?.version === report.version ? ctx.view.current.metadata : undefined, signal);
-          this.iceberg?.afterCommit();
         }
         if (report.taskError?.context.serverCode === 'OTSTunnelExpired' || report.taskError?.context.serverCode === 'OTSParameterInvalid') {
           // A channel read refused for good: if the tunnel itself is gone or expired, this table stops here.

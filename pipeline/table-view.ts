@@ -10,7 +10,7 @@
  * winners instead of reloading the snapshot.
  */
 import type { Logger } from '../common/log.js';
-import type { Metadata } from '../lake/actions.js';
+import type { Metadata, Protocol } from '../lake/actions.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import { readNewCommits, type CommitSummary } from '../lake/commit-summary.js';
 import { loadSnapshot } from '../lake/snapshot.js';
@@ -19,6 +19,8 @@ import type { ChannelPositions } from './channel-positions.js';
 export interface TableView {
   readonly version: number;
   readonly metadata: Metadata;
+  /** A commit that changes it is never followed: the view is reloaded (absorb). */
+  readonly protocol: Protocol;
   /** appId → committed txn version. */
   readonly txns: ReadonlyMap<string, number>;
 }
@@ -66,7 +68,7 @@ export class TableViewCache {
     }
     const merged = new Map(base.txns);
     for (const [appId, seq] of txns) merged.set(appId, seq);
-    this.view = { version, metadata, txns: merged };
+    this.view = { version, metadata, protocol: base.protocol, txns: merged };
   }
 
   /** Our commit lost its race to `others` (fenced or not): the view advances over them; channels they moved are reset. */
@@ -106,7 +108,7 @@ export class TableViewCache {
     }
     this.onOthers(commits);
     this.positions.resetMoved(moved, reason);
-    this.view = { version, metadata, txns };
+    this.view = { version, metadata, protocol: from.protocol, txns };
     this.log.debug('table view advanced over other writers’ commits', { fromVersion: from.version, toVersion: version });
     return true;
   }
@@ -116,6 +118,6 @@ export class TableViewCache {
     const txns = new Map<string, number>();
     for (const [appId, txn] of snapshot.txns) txns.set(appId, txn.version);
     this.log.debug('table snapshot loaded', { version: snapshot.version });
-    return { version: snapshot.version, metadata: snapshot.metadata, txns };
+    return { version: snapshot.version, metadata: snapshot.metadata, protocol: snapshot.protocol, txns };
   }
 }

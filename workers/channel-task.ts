@@ -68,8 +68,9 @@ interface OpenWriter {
  * Rows → data files. A file's columns are fixed, so a discovered column closes the open writer (its
  * upload finishes in the background) and opens one with the wider schema; files without the new
  * column read it as null. A partitioned table has one writer per partition value met in the batch:
- * the partition columns are left out of the files and carried in their directory and
- * `partitionValues` (Delta). Appending stays synchronous: no await per row.
+ * the partition values are carried in the file's directory and `partitionValues` (Delta), and, when
+ * the table materializes them, by the writer as constant columns at the end of the file (never
+ * through the row sink). Appending stays synchronous: no await per row.
  */
 class ChangelogFiles {
   /** Keyed by the partition values ('' for an unpartitioned table). */
@@ -136,6 +137,7 @@ class ChangelogFiles {
       columns: this.schema.fileColumns(this.input.fieldIds),
       // Without a directory the writer files a partition's rows under its Hive-style directory.
       ...(staging ? { directory: stagingDirectory(this.input.batchId) } : partitionValues ? { partitionValues } : { directory: '' }),
+      ...(partitionValues && this.input.materializePartitions ? { partitionColumns: this.schema.partitionFileColumns(this.input.fieldIds) } : {}),
       targetFileBytes: this.input.targetFileBytes,
       rowGroupRows: this.resources.rowGroupRows,
       compression: this.resources.compression,

@@ -16,7 +16,7 @@ import { OtslakeError, serializeError, type ErrorContext, type SerializedError }
 import type { LakeConnection, TablestoreConnection } from '../common/connections.js';
 
 /** Bumped on any incompatible change; a worker built from another version refuses the task. */
-export const PROTOCOL_VERSION = 4 as const;
+export const PROTOCOL_VERSION = 5 as const;
 
 /** Column types of the lake's data files (the Delta primitive types otslake writes, and `_deleted_columns`). */
 export type ColumnType = 'long' | 'double' | 'boolean' | 'string' | 'binary' | 'timestamp' | 'array<string>';
@@ -78,9 +78,15 @@ export interface ChannelTaskInput {
   readonly fieldIds?: Readonly<Record<string, { readonly id: number; readonly elementId?: number }>>;
   /**
    * The table's partition columns (`metaData.partitionColumns`), names among `columns`: each row goes to a
-   * file of its partition (Hive-style directory, `partitionValues`), and these columns are not in the files.
+   * file of its partition (Hive-style directory, `partitionValues`); the columns are in the files only
+   * with `materializePartitions`.
    */
   readonly partitionColumns?: readonly string[];
+  /**
+   * The table's protocol has materializePartitionColumns: the files hold the partition columns too, after the
+   * others (lake/partition-columns.ts). New in protocol 5: an older worker would leave them out.
+   */
+  readonly materializePartitions?: boolean;
   /** tables[].metadataPrefix: the metadata columns are `<prefix>op`, `<prefix>ts`, … (common/metadata-columns.ts); absent = `_`. */
   readonly metadataPrefix?: string;
   /** Unknown attribute columns become new columns (reported in `newColumns`) instead of dead letters. */

@@ -9,6 +9,7 @@
 import { OtslakeError } from '../common/errors.js';
 import { DEFAULT_METADATA_PREFIX, metadataColumnNames, reservedColumnNames } from '../common/metadata-columns.js';
 import type { ColumnSpec, ColumnType } from '../lake/parquet-columns.js';
+import type { PartitionColumnSpec } from '../lake/partition-columns.js';
 import { VT, type ValueType } from '../tunnel/plainbuffer.js';
 import type { ChannelTaskInput, DataColumn, PrimaryKeyColumn, PrimaryKeyType } from './protocol.js';
 
@@ -29,7 +30,8 @@ export const METADATA_COLUMNS: readonly ColumnSpec[] = metadataColumns();
 
 /**
  * The derived metadata column (default prefix): the UTC day of `_ts`, Delta `date`. It exists only in tables
- * partitioned by it, so it is never inside a data file: its value is the file's partition value.
+ * partitioned by it, so it is never filled by rows: its value is the file's partition value (in the file
+ * only when the table materializes its partition columns).
  */
 export const DATE_COLUMN = metadataColumnNames().date;
 
@@ -225,6 +227,23 @@ export class BatchSchema {
     return [...data, ...this.metadata].map(withId);
   }
 
+  /**
+   * The partition columns as materialized in a file (after `fileColumns`), with their field ids: `_date`
+   * is a Delta date, the others keep their column's type.
+   */
+  partitionFileColumns(fieldIds: ChannelTaskInput['fieldIds'] = {}): PartitionColumnSpec[] {
+    return this.partitions.map(({ name, slot }) => {
+      const type = slot === null ? 'date' : slot.type;
+      if (type !== 'date' && type !== 'long' && type !== 'string' && type !== 'boolean') {
+        throw new OtslakeError('OTSL_LAKE_SCHEMA', `partition column "${name}" has type ${type}, which cannot be a partition column`, {
+          context: { column: name },
+        });
+      }
+      const id = fieldIds[name]?.id;
+      return { name, type, ...(id === undefined ? {} : { fieldId: id }) };
+    });
+  }
+
   conflictOf(name: string): NameConflict | null {
     const lower = name.toLowerCase();
     if (this.metadataNames.has(lower)) return 'reserved';
@@ -278,7 +297,7 @@ export class BatchSchema {
     return slot;
   }
 
-  /** Partition columns live in the file's path and `partitionValues`, never in the file (Delta). */
+  /** Partition columns live in the file's path and `partitionValues`; rows never fill them (materialized ones are constant columns). */
   private refreshFileSlots(): void {
     const partitioned = new Set(this.partitions.map((p) => p.slot?.index));
     this.fileSlots = Int32Array.from(this.ordered.filter((s) => !partitioned.has(s.index)).map((s) => s.index));

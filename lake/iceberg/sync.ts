@@ -102,14 +102,20 @@ export class IcebergSync {
     return this.options.signal ? { signal: this.options.signal } : {};
   }
 
-  /** Mirrors every Delta version after the last mirrored one (or `committed`, when it is the next). */
-  async sync(committed?: CommittedVersion): Promise<IcebergSyncResult> {
+  /**
+   * Mirrors every Delta version after the last mirrored one. `committed`: commits the caller just made
+   * (in version order); when they continue the mirrored version without a gap, they are mirrored as
+   * given and the log is neither listed nor read (the steady state). Otherwise (a crash, another
+   * writer's commits in between, none given) the commits are read from the log.
+   */
+  async sync(committed: CommittedVersion | readonly CommittedVersion[] = []): Promise<IcebergSyncResult> {
+    const handed = Array.isArray(committed) ? (committed as readonly CommittedVersion[]) : [committed as CommittedVersion];
     const maxAttempts = this.options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       let delta: DeltaSnapshot | null = null;
       if (!this.state) ({ state: this.state, delta } = await this.load());
       const state = this.state;
-      const plan = await this.plan(state, committed, delta);
+      const plan = await this.plan(state, handed, delta);
       if (plan === null) return { kind: 'up-to-date', deltaVersion: state.deltaVersion, metadataVersion: state.metadataVersion };
       const outcome = await this.apply(state, plan);
       if (outcome.won) {
@@ -206,12 +212,13 @@ export class IcebergSync {
   }
 
   /** What to mirror: the commits after the mirrored version, or one full snapshot (first sync, or the log moved on). */
-  private async plan(state: State, committed: CommittedVersion | undefined, delta: DeltaSnapshot | null): Promise<Plan | null> {
+  private async plan(state: State, handed: readonly CommittedVersion[], delta: DeltaSnapshot | null): Promise<Plan | null> {
     if (state.metadata === null) {
       const snapshot = delta ?? (await loadSnapshot(this.store, this.signalOpt));
       return { kind: 'full', snapshot };
     }
-    if (committed && committed.version === state.deltaVersion + 1) return { kind: 'commits', commits: [committed] };
+    const next = handed.filter((c) => c.version > state.deltaVersion);
+    if (next.length > 0 && next.every((c, i) => c.version === state.deltaVersion + 1 + i)) return { kind: 'commits', commits: next };
     const listed = await this.store.list(`${LOG_DIR}/`, { startAfter: commitKey(state.deltaVersion), ...this.signalOpt });
     const versions = listed
       .map((m) => parseLogFile(m.key))

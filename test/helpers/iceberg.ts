@@ -1,9 +1,10 @@
 /**
  * Iceberg read-back for tests: the newest metadata of a local table, the snapshot that mirrors a Delta
- * version, and the check that chdb's Iceberg reader (icebergLocal) and delta-kernel-rs
+ * version, the field ids of a data file, and the check that chdb's Iceberg reader (icebergLocal) and delta-kernel-rs
  * (deltaLakeLocal) return the same rows at each listed Delta version.
  */
 import { readFile } from 'node:fs/promises';
+import { parquetMetadata, parquetSchema } from 'hyparquet';
 import path from 'node:path';
 import { expect } from 'vitest';
 import type { TableMetadata } from '../../lake/iceberg/table-metadata.js';
@@ -12,6 +13,12 @@ import { deltaSql, icebergSql, runChdb } from './chdb.js';
 export async function icebergMetadata(dir: string): Promise<TableMetadata> {
   const hint = (await readFile(path.join(dir, 'metadata', 'version-hint.text'), 'utf8')).trim();
   return JSON.parse(await readFile(path.join(dir, 'metadata', `v${hint}.metadata.json`), 'utf8')) as TableMetadata;
+}
+
+/** [name, Parquet field_id] of a data file's top-level columns, in file order (what Iceberg readers resolve columns by). */
+export function parquetFieldIds(bytes: Uint8Array): [string, number | undefined][] {
+  const footer = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+  return parquetSchema(footer).children.map((c) => [c.element.name, c.element.field_id]);
 }
 
 /** The Iceberg snapshot that mirrors Delta version `v`: the newest whose Delta version is at most v. */

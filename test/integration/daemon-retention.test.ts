@@ -1,7 +1,9 @@
 /**
  * `_date` partitions and retention of a changelog table: `_date` is the UTC day of `_ts` on every row as
  * chdb reads it, and the daemon's retention removes the days older than `retention` in one commit
- * (removes with dataChange true, the table no longer appendOnly) and keeps the rest.
+ * (removes with dataChange true, the table no longer appendOnly) and keeps the rest. The data files hold
+ * `_date` too (materializePartitionColumns), so chdb's Iceberg reader gives every column of every version,
+ * before and after the retention commit, as delta-kernel does.
  *
  * Old rows are written with old cell timestamps before the tunnel exists: a snapshot row's `_ts` is its
  * newest cell timestamp (docs/changelog.md §Columns), so they land with the day they were written for.
@@ -14,7 +16,8 @@ import type { MaintenanceRun } from '../../pipeline/maintenance.js';
 import { loadSnapshot } from '../../lake/snapshot.js';
 import { openStore } from '../../lake/store.js';
 import { readDeltaTable } from '../helpers/chdb.js';
-import { createHarness, waitForEvent, waitForEventWhere, waitForLakeRows, TABLE, type Harness } from '../helpers/daemon-harness.js';
+import { CHANGELOG_ORDER, createHarness, waitForEvent, waitForEventWhere, waitForLakeRows, TABLE, type Harness } from '../helpers/daemon-harness.js';
+import { expectSameAtEveryVersion, icebergMetadata } from '../helpers/iceberg.js';
 import { tablestoreSdk as TS } from '../helpers/emulator.js';
 
 let h: Harness | undefined;
@@ -90,5 +93,13 @@ describe('daemon: _date partitions and retention', () => {
     expect(removes.every((r) => r.dataChange)).toBe(true);
     expect(new Set(removes.map((r) => r.partitionValues._date))).toEqual(new Set([day(now - 40 * DAY - 3_600_000), day(now - 40 * DAY - 4 * 3_600_000)]));
     for (const add of snapshot.files.values()) expect(add.partitionValues._date! >= day(now - 30 * DAY)).toBe(true);
+
+    // Iceberg: the same rows, every column (`_date` from the files), at every version; the retention is a delete/overwrite.
+    const metadata = await icebergMetadata(h.tablePath);
+    expect(metadata.properties['otslake.delta.version']).toBe(String(snapshot.version));
+    expect(metadata.snapshots.find((x) => x.summary['otslake.delta.version'] === String(run.version))?.summary.operation).toMatch(/^(delete|overwrite)$/);
+    const versions = Array.from({ length: snapshot.version + 1 }, (_, i) => i);
+    await expectSameAtEveryVersion(h.tablePath, versions, { orderBy: `id, ${CHANGELOG_ORDER}` });
+    await expectSameAtEveryVersion(h.tablePath, [snapshot.version], { where: `_date >= '${day(now - 3 * DAY)}'`, orderBy: `id, ${CHANGELOG_ORDER}` });
   }, 90_000);
 });

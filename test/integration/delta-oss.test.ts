@@ -84,7 +84,13 @@ interface History {
  * rows · v4 copy-on-write delete of a file's even ids · v5 append · v6 compaction · v7 append.
  */
 async function writeHistory(store: ObjectStore): Promise<History> {
-  const created = await createTable(store, { schema: SCHEMA, partitionColumns: ['day'], configuration: { 'delta.checkpointInterval': '3' } });
+  // Its files leave the partition column out, as the files of tables created before materializePartitionColumns.
+  const created = await createTable(store, {
+    schema: SCHEMA,
+    partitionColumns: ['day'],
+    materializePartitionColumns: false,
+    configuration: { 'delta.checkpointInterval': '3' },
+  });
   expect(created).toMatchObject({ kind: 'committed', version: 0 });
   let metadata = created.metadata;
   const versions: Row[][] = [[]];

@@ -3,7 +3,7 @@
  * otslake's own snapshot reader: appends, a partition, a column added later, a copy-on-write
  * rewrite, time travel over every version; plus the commit protocol under races.
  */
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -237,7 +237,13 @@ describe('commit concurrency', () => {
     })(dir, { fsync: false });
     const { result } = await appendRows(flaky, SCHEMA, [makeRow(1, '2024-01-01')], 0, [txnAction('otslake/t/c1', 1)]);
     expect(dropped).toBe(1);
-    expect(result).toEqual({ kind: 'committed', version: 1, attempts: 1, others: [] });
+    expect(result).toMatchObject({ kind: 'committed', version: 1, attempts: 1, others: [] });
+    // The committed actions it reports are the log's (what the Iceberg sync is handed).
+    const logged = (await readFile(path.join(dir, '_delta_log', '00000000000000000001.json'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as unknown);
+    expect(result.kind === 'committed' ? result.actions : null).toEqual(logged);
     const logFiles = (await readdir(path.join(dir, '_delta_log'))).filter((f) => f.endsWith('.json'));
     expect(logFiles).toEqual(['00000000000000000000.json', '00000000000000000001.json']);
   });

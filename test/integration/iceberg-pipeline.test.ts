@@ -1,17 +1,18 @@
 /**
  * The table runner's Iceberg follower (pipeline/table-iceberg.ts) on a real local table: commits
  * that land while a sync runs are mirrored by the one after it (no commit left behind, no sync in
- * parallel), a vacuum is followed by the expiry of the snapshots whose files it deleted, and a
+ * parallel), the commits handed over are mirrored without reading the Delta log (which is read when
+ * another writer's commit or a failed sync leaves a gap), a vacuum is followed by the expiry of the snapshots whose files it deleted, and a
  * failure is reported in the status and repaired by the next commit's sync.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OtslakeError } from '../../common/errors.js';
 import { silentLogger } from '../../common/log.js';
-import type { StructType } from '../../lake/actions.js';
+import type { Action, StructType } from '../../lake/actions.js';
 import { compactTable } from '../../lake/compaction.js';
 import { describeIceberg } from '../../lake/iceberg/table-metadata.js';
 import { LocalStore } from '../../lake/local-store.js';
-import type { PutOptions } from '../../lake/object-store.js';
+import type { GetOptions, ListOptions, PutOptions } from '../../lake/object-store.js';
 import { dataColumnsOf } from '../../lake/parquet-columns.js';
 import { writeParquetFiles } from '../../lake/parquet-file.js';
 import { createTable } from '../../lake/table-create.js';
@@ -19,7 +20,7 @@ import { addActionFor, commit } from '../../lake/transaction.js';
 import { vacuum } from '../../lake/vacuum.js';
 import { Metrics } from '../../daemon/metrics.js';
 import { TableIceberg } from '../../pipeline/table-iceberg.js';
-import { icebergMetadata } from '../helpers/iceberg.js';
+import { expectSameAtEveryVersion, icebergMetadata } from '../helpers/iceberg.js';
 import { createTmpDir, type TmpDir } from '../helpers/tmp-dir.js';
 
 const SCHEMA: StructType = {
@@ -30,12 +31,21 @@ const SCHEMA: StructType = {
   ],
 };
 
-/** Fails every Iceberg metadata commit while `failing` is set (an OSS outage, say). */
+/** Fails every Iceberg metadata commit while `failing` is set (an OSS outage, say); counts the reads of the Delta log. */
 class FlakyStore extends LocalStore {
   failing = false;
+  logReads = 0;
   override async put(key: string, body: Uint8Array | AsyncIterable<Uint8Array>, options?: PutOptions) {
     if (this.failing && key.startsWith('metadata/')) throw new OtslakeError('OTSL_LAKE_IO', 'simulated outage');
     return super.put(key, body, options);
+  }
+  override async get(key: string, options?: GetOptions) {
+    if (key.startsWith('_delta_log/')) this.logReads++;
+    return super.get(key, options);
+  }
+  override async list(prefix: string, options?: ListOptions) {
+    if (prefix.startsWith('_delta_log/')) this.logReads++;
+    return super.list(prefix, options);
   }
 }
 
@@ -52,7 +62,8 @@ afterEach(async () => {
   await tmp.cleanup();
 });
 
-async function appendBatch(i: number): Promise<void> {
+/** One append; returns the commit as written (what the batch cycle hands to TableIceberg). */
+async function appendBatch(i: number): Promise<{ version: number; actions: readonly Action[] }> {
   const files = await writeParquetFiles([{ id: BigInt(i), name: `n${i}` }], { store, columns: dataColumnsOf(SCHEMA) });
   const result = await commit(
     store,
@@ -61,6 +72,7 @@ async function appendBatch(i: number): Promise<void> {
   );
   if (result.kind !== 'committed') throw new Error(result.reason);
   version = result.version;
+  return { version: result.version, actions: result.actions };
 }
 
 describe('TableIceberg', () => {
@@ -76,6 +88,33 @@ describe('TableIceberg', () => {
     expect(iceberg.status()).toMatchObject({ deltaVersion: version, syncing: false, lastError: null });
     // Every Delta version has its snapshot, in order, however the syncs grouped them.
     expect((await icebergMetadata(tmp.path)).snapshots.map((s) => Number(s.summary['otslake.delta.version']))).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('handed the commits it mirrors, reads no Delta log in the steady state; reads it after other writers’ commits', async () => {
+    const iceberg = new TableIceberg({ store, table: 't', log: silentLogger, metrics: new Metrics() });
+    await iceberg.catchUp();
+    store.logReads = 0;
+    for (let i = 1; i <= 6; i++) iceberg.afterCommit(await appendBatch(i)); // while the previous sync may still run
+    await iceberg.settle();
+    expect(store.logReads).toBe(0);
+    expect(iceberg.status()).toMatchObject({ deltaVersion: version, lastError: null });
+
+    // Another writer's commit (not handed), then ours: the run has a gap, so the sync reads the log.
+    await appendBatch(7);
+    iceberg.afterCommit(await appendBatch(8));
+    await iceberg.settle();
+    expect(store.logReads).toBeGreaterThan(0);
+    // And a failed sync loses nothing: its handed commits are read from the log by the next one.
+    store.failing = true;
+    iceberg.afterCommit(await appendBatch(9));
+    await iceberg.settle();
+    expect(iceberg.status()).toMatchObject({ lastError: { code: 'OTSL_LAKE_IO' } });
+    store.failing = false;
+    iceberg.afterCommit(await appendBatch(10));
+    await iceberg.settle();
+    expect(iceberg.status()).toMatchObject({ deltaVersion: version, lastError: null });
+    expect((await icebergMetadata(tmp.path)).snapshots.map((s) => Number(s.summary['otslake.delta.version']))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    await expectSameAtEveryVersion(tmp.path, [3, 7, 9, 10]);
   });
 
   it('expires after a vacuum with the vacuum retention, and repairs a failed sync at the next commit', async () => {

@@ -16,13 +16,15 @@ import { IcebergSync, syncIceberg } from '../../lake/iceberg/sync.js';
 import { LocalStore } from '../../lake/local-store.js';
 import type { PutOptions } from '../../lake/object-store.js';
 import { dataColumnsOf } from '../../lake/parquet-columns.js';
+import { readParquetRows } from '../../lake/parquet-read.js';
+import { materializedPartitionsOf } from '../../lake/partition-columns.js';
 import { writeParquetFiles } from '../../lake/parquet-file.js';
 import { loadSnapshot } from '../../lake/snapshot.js';
 import { addColumns, createTable } from '../../lake/table-create.js';
 import { addActionFor, commit, removeActionFor, txnAction } from '../../lake/transaction.js';
 import { vacuum } from '../../lake/vacuum.js';
 import { runChdb } from '../helpers/chdb.js';
-import { expectSameAtEveryVersion, icebergMetadata } from '../helpers/iceberg.js';
+import { expectSameAtEveryVersion, icebergMetadata, parquetFieldIds } from '../helpers/iceberg.js';
 import { createTmpDir, type TmpDir } from '../helpers/tmp-dir.js';
 
 const CHANGELOG: StructType = {
@@ -75,13 +77,16 @@ async function append(
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
   const adds: Action[] = [];
+  // The table's protocol says whether its files hold the partition columns (lake/partition-columns.ts).
+  const table = await loadSnapshot(store);
+  const materialized = materializedPartitionsOf(table.protocol, table.metadata, schema);
   for (const [key, group] of groups) {
     const values = JSON.parse(key) as (string | number | null)[];
     const partitionValues = Object.fromEntries(partitionColumns.map((c, i) => [c, values[i] === null ? null : String(values[i])]));
     // Two files per group: several manifests entries per commit.
     for (const half of [group.slice(0, Math.ceil(group.length / 2)), group.slice(Math.ceil(group.length / 2))]) {
       if (half.length === 0) continue;
-      const files = await writeParquetFiles(half, { store, columns: dataColumnsOf(schema, partitionColumns), partitionValues });
+      const files = await writeParquetFiles(half, { store, columns: dataColumnsOf(schema, partitionColumns), partitionColumns: materialized, partitionValues });
       adds.push(...files.map((f) => addActionFor(f)));
     }
   }
@@ -220,33 +225,64 @@ describe('Iceberg metadata of a changelog-like table', () => {
 });
 
 describe('Iceberg metadata of a partitioned table', () => {
-  it('gets an identity spec with typed partition data; every version and a pruned query read equal', async () => {
-    const schema: StructType = {
-      type: 'struct',
-      fields: [
-        { name: 'id', type: 'long', nullable: false, metadata: {} },
-        { name: 'v', type: 'string', nullable: true, metadata: {} },
-        { name: 'day', type: 'string', nullable: true, metadata: {} },
-        { name: 'shard', type: 'long', nullable: true, metadata: {} },
-      ],
-    };
-    await createTable(store, { schema, partitionColumns: ['day', 'shard'] });
+  const schema: StructType = {
+    type: 'struct',
+    fields: [
+      { name: 'id', type: 'long', nullable: false, metadata: {} },
+      { name: 'v', type: 'string', nullable: true, metadata: {} },
+      { name: 'day', type: 'string', nullable: true, metadata: {} },
+      { name: 'shard', type: 'long', nullable: true, metadata: {} },
+      { name: 'dt', type: 'date', nullable: true, metadata: {} },
+    ],
+  };
+  const partitionColumns = ['day', 'shard', 'dt'];
+  // Partition values as Delta serializes them: dt is a date, '' and null are the null partition.
+  const mk = (i: number) => ({
+    id: BigInt(i),
+    v: `v${i}`,
+    day: i % 5 === 0 ? null : i % 7 === 0 ? '' : `2024-01-0${(i % 3) + 1}`,
+    shard: BigInt(i % 2),
+    dt: i % 11 === 0 ? null : `2023-12-${String(20 + (i % 4)).padStart(2, '0')}`,
+  });
+
+  /** Every data file's Iceberg partition data equals its Delta partitionValues, typed. */
+  async function expectPartitionDataOfDelta(): Promise<void> {
+    const metadata = await icebergMetadata(tmp.path);
+    const snapshot = await loadSnapshot(store);
+    const manifestList = await readManifestList(store, metadata.snapshots.at(-1)!['manifest-list'].slice(metadata.location.length + 1));
+    const entries = (await Promise.all(manifestList.map((m) => readManifest(store, m.manifest_path.slice(metadata.location.length + 1))))).flat();
+    const partitions = new Map(
+      entries.filter((e) => e.status !== 2).map((e) => [e.data_file.file_path.slice(metadata.location.length + 1), e.data_file.partition]),
+    );
+    expect(partitions.size).toBe(snapshot.files.size);
+    for (const add of snapshot.files.values()) {
+      const pv = add.partitionValues;
+      expect(partitions.get(decodeURIComponent(add.path)), add.path).toEqual({
+        day: pv.day || null,
+        shard: pv.shard === null || pv.shard === undefined ? null : Number(pv.shard),
+        dt: pv.dt ? Math.floor(Date.parse(`${pv.dt}T00:00:00Z`) / 86_400_000) : null,
+      });
+    }
+  }
+
+  it('materializes the partition columns (writer feature); every column of every version reads equal, after compaction and removals too', async () => {
+    await createTable(store, { schema, partitionColumns, configuration: { 'delta.appendOnly': 'false' } });
+    expect((await loadSnapshot(store)).protocol).toEqual({
+      minReaderVersion: 1,
+      minWriterVersion: 7,
+      writerFeatures: ['appendOnly', 'invariants', 'materializePartitionColumns'],
+    });
     const sync = new IcebergSync(store);
-    const mk = (i: number) => ({ id: BigInt(i), v: `v${i}`, day: i % 5 === 0 ? null : `2024-01-0${(i % 3) + 1}`, shard: BigInt(i % 2) });
-    let v = await append(
-      schema,
-      Array.from({ length: 40 }, (_, i) => mk(i)),
-      0,
-      { partitionColumns: ['day', 'shard'] },
-    );
-    await sync.sync();
-    v = await append(
-      schema,
-      Array.from({ length: 40 }, (_, i) => mk(100 + i)),
-      v,
-      { partitionColumns: ['day', 'shard'] },
-    );
-    await sync.sync();
+    let v = 0;
+    for (let b = 0; b < 3; b++) {
+      v = await append(
+        schema,
+        Array.from({ length: 40 }, (_, i) => mk(b * 100 + i)),
+        v,
+        { partitionColumns },
+      );
+      await sync.sync();
+    }
     const metadata = await icebergMetadata(tmp.path);
     expect(metadata['partition-specs']).toEqual([
       {
@@ -254,38 +290,77 @@ describe('Iceberg metadata of a partitioned table', () => {
         fields: [
           { 'source-id': 3, 'field-id': 1000, name: 'day', transform: 'identity' },
           { 'source-id': 4, 'field-id': 1001, name: 'shard', transform: 'identity' },
+          { 'source-id': 5, 'field-id': 1002, name: 'dt', transform: 'identity' },
         ],
       },
     ]);
-    // Partition values live in the manifests (Delta data files do not hold partition columns). The
-    // spec has readers take them from there; ClickHouse does from 26.8 on (ClickHouse#116129) and
-    // reads NULL before, so with an older chdb only the stored columns are compared, and the
-    // partition data is checked against Delta's partitionValues through the manifests themselves.
-    const [version] = await runChdb(['SELECT version() AS v']);
-    const [major, minor] = String((version as unknown as { rows: { v: string }[] }).rows[0]!.v)
-      .split('.')
-      .map(Number);
-    const fillsIdentity = major! > 26 || (major === 26 && minor! >= 8);
-    const select = fillsIdentity ? '*' : 'id, v';
-    await expectSameAtEveryVersion(tmp.path, [0, 1, 2], { select });
-    if (fillsIdentity) {
-      await expectSameAtEveryVersion(tmp.path, [2], { where: `day = '2024-01-02' AND shard = 1` });
-      await expectSameAtEveryVersion(tmp.path, [2], { where: `day IS NULL` });
+    // The files hold the partition columns, after the data columns, with their field ids and the partition's value.
+    const file = [...(await loadSnapshot(store)).files.values()].find((a) => a.partitionValues.day === '2024-01-02' && a.partitionValues.dt !== null)!;
+    const bytes = await store.get(decodeURIComponent(file.path));
+    expect(parquetFieldIds(bytes)).toEqual([
+      ['id', 1],
+      ['v', 2],
+      ['day', 3],
+      ['shard', 4],
+      ['dt', 5],
+    ]);
+    const rows = await readParquetRows(bytes);
+    expect(new Set(rows.map((r) => `${String(r.day)}|${String(r.shard)}|${String(r.dt instanceof Date ? r.dt.toISOString().slice(0, 10) : r.dt)}`))).toEqual(
+      new Set([`2024-01-02|${file.partitionValues.shard}|${file.partitionValues.dt}`]),
+    );
+
+    // Compaction keeps them (from the bins' partition values); a removal (retention-like) drops files.
+    expect(await compactTable(store)).toMatchObject({ kind: 'compacted' });
+    await sync.sync();
+    const snap = await loadSnapshot(store);
+    const old = [...snap.files.values()].filter((a) => a.partitionValues.dt === '2023-12-20');
+    expect(old.length).toBeGreaterThan(0);
+    const removed = await commit(
+      store,
+      old.map((a) => removeActionFor(a, { dataChange: true })),
+      { readVersion: snap.version, readMetadata: snap.metadata, operation: 'DELETE' },
+    );
+    expect(removed).toMatchObject({ kind: 'committed' });
+    await sync.sync();
+    await expectPartitionDataOfDelta();
+    const versions = Array.from({ length: (removed as { version: number }).version + 1 }, (_, i) => i);
+    await expectSameAtEveryVersion(tmp.path, versions);
+    await expectSameAtEveryVersion(tmp.path, [versions.at(-1)!], { where: `day = '2024-01-02' AND shard = 1` });
+    await expectSameAtEveryVersion(tmp.path, [versions.at(-1)!], { where: `day IS NULL` });
+    await expectSameAtEveryVersion(tmp.path, [versions.at(-1)!], { where: `dt = '2023-12-21'` });
+  });
+
+  it('of a table created before the feature (partition columns only in partitionValues) stays as it was', async () => {
+    await createTable(store, { schema, partitionColumns, materializePartitionColumns: false });
+    expect((await loadSnapshot(store)).protocol).toEqual({ minReaderVersion: 1, minWriterVersion: 2 });
+    const sync = new IcebergSync(store);
+    const v = await append(
+      schema,
+      Array.from({ length: 40 }, (_, i) => mk(i)),
+      0,
+      { partitionColumns },
+    );
+    await sync.sync();
+    expect(await compactTable(store)).toMatchObject({ kind: 'compacted' });
+    await sync.sync();
+    for (const add of (await loadSnapshot(store)).files.values()) {
+      expect(parquetFieldIds(await store.get(decodeURIComponent(add.path))).map(([n]) => n)).toEqual(['id', 'v']);
     }
-    const snapshot = await loadSnapshot(store);
-    const manifestList = await readManifestList(store, metadata.snapshots.at(-1)!['manifest-list'].slice(metadata.location.length + 1));
-    const entries = (await Promise.all(manifestList.map((m) => readManifest(store, m.manifest_path.slice(metadata.location.length + 1))))).flat();
-    const partitions = new Map(entries.map((e) => [e.data_file.file_path.slice(metadata.location.length + 1), e.data_file.partition]));
-    expect(partitions.size).toBe(snapshot.files.size);
-    for (const add of snapshot.files.values()) {
-      const pv = add.partitionValues;
-      expect(partitions.get(decodeURIComponent(add.path)), add.path).toEqual({
-        day: pv.day ?? null,
-        shard: pv.shard === null || pv.shard === undefined ? null : Number(pv.shard),
-      });
-    }
+    // The partition data is in the manifests; the stored columns read equal. ClickHouse before 26.8
+    // reads the partition columns of such files as NULL (ClickHouse#116129), so only from 26.8 on all of them.
+    await expectPartitionDataOfDelta();
+    await expectSameAtEveryVersion(tmp.path, [0, v, v + 1], { select: (await chdbFillsIdentity()) ? '*' : 'id, v' });
   });
 });
+
+/** ClickHouse 26.8+ takes identity-partition columns missing from a file from the manifests. */
+async function chdbFillsIdentity(): Promise<boolean> {
+  const [version] = await runChdb(['SELECT version() AS v']);
+  const [major, minor] = String((version as unknown as { rows: { v: string }[] }).rows[0]!.v)
+    .split('.')
+    .map(Number);
+  return major! > 26 || (major === 26 && minor! >= 8);
+}
 
 /** A store whose metadata commits can be made to fail, as a crash between the two commits would. */
 class CrashingStore extends LocalStore {

@@ -23,7 +23,7 @@ beforeEach(async () => {
   dir = await createTmpDir('otslake-committer-');
   store = new LocalStore(dir.path);
   const created = await createTable(store, { schema: { type: 'struct', fields: [{ name: 'id', type: 'long', nullable: false, metadata: {} }] } });
-  view = { version: 0, metadata: created.metadata, txns: new Map() };
+  view = { version: 0, metadata: created.metadata, protocol: { minReaderVersion: 1, minWriterVersion: 2 }, txns: new Map() };
 });
 
 afterEach(async () => {
