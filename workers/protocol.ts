@@ -16,7 +16,7 @@ import { OtslakeError, serializeError, type ErrorContext, type SerializedError }
 import type { LakeConnection, TablestoreConnection } from '../common/connections.js';
 
 /** Bumped on any incompatible change; a worker built from another version refuses the task. */
-export const PROTOCOL_VERSION = 4 as const;
+export const PROTOCOL_VERSION = 5 as const;
 
 /** Column types of the lake's data files (the Delta primitive types otslake writes, and `_deleted_columns`). */
 export type ColumnType = 'long' | 'double' | 'boolean' | 'string' | 'binary' | 'timestamp' | 'array<string>';
@@ -39,6 +39,17 @@ export interface PrimaryKeyColumn {
 export interface DataColumn {
   readonly name: string;
   readonly type: ColumnType;
+}
+
+/**
+ * tables[].select as a task applies it (workers/column-selection.ts): source names in include/exclude and as
+ * rename keys, lake names as rename values. The pipeline adds the primary key's source names to a non-empty
+ * include list, and never sends an exclude that names one.
+ */
+export interface ColumnSelectionSpec {
+  readonly include?: readonly string[];
+  readonly exclude?: readonly string[];
+  readonly rename?: Readonly<Record<string, string>>;
 }
 
 export interface TaskBudget {
@@ -83,6 +94,11 @@ export interface ChannelTaskInput {
   readonly partitionColumns?: readonly string[];
   /** tables[].metadataPrefix: the metadata columns are `<prefix>op`, `<prefix>ts`, … (common/metadata-columns.ts); absent = `_`. */
   readonly metadataPrefix?: string;
+  /**
+   * tables[].select: source columns left out or landed under another name; absent = every column under its
+   * own name. `primaryKey`, `columns`, `partitionColumns` and `fieldIds` name lake columns.
+   */
+  readonly select?: ColumnSelectionSpec;
   /** Unknown attribute columns become new columns (reported in `newColumns`) instead of dead letters. */
   readonly discoverColumns: boolean;
   /** A record whose raw bytes exceed this is dead-lettered, not decoded. */
