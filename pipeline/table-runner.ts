@@ -39,7 +39,7 @@ import { TableMaintenance, type MaintenanceRun } from './maintenance.js';
 import { TableIceberg } from './table-iceberg.js';
 import type { PipelineMetrics } from './pipeline-metrics.js';
 
-import { checkKeyNames, type DescribePrimaryKey } from './table-schema.js';
+import { checkKeyNames, lakePrimaryKey, taskSelectionOf, type DescribePrimaryKey } from './table-schema.js';
 import { ensureDeltaTable } from './table-setup.js';
 import { TableHealth } from './table-health.js';
 import { assessTunnel, OwnerWatch, type TunnelProgress } from './tunnel-progress.js';
@@ -159,8 +159,9 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     const store = this.options.lakeRoot.child(table.path);
     const tunnelId = await resolveTableTunnel(tunnelClient, table, store, log, signal);
     await waitUntilInitialised(tunnelClient, table, tunnelId, log, signal);
-    const primaryKey = await this.options.describePrimaryKey(table.table, signal);
-    checkKeyNames(table, primaryKey);
+    const sourceKey = await this.options.describePrimaryKey(table.table, signal);
+    checkKeyNames(table, sourceKey);
+    const primaryKey = lakePrimaryKey(table, sourceKey);
     const metadata = await ensureDeltaTable({ store, table, config, log, primaryKey, tunnelId, signal });
     this.maintenance = new TableMaintenance({ config, table, store, metrics: this.options.metrics, log, onRun: (run) => this.afterMaintenance(run) });
     if (config.lake.iceberg && table.iceberg) {
@@ -199,6 +200,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       session,
       pool: this.options.pool,
       primaryKey,
+      select: taskSelectionOf(table, sourceKey),
       budget: { maxRecords: config.batch.maxRecordsPerChannel, maxBytes: config.batch.maxBytesPerChannel, maxDurationMs: config.batch.maxDurationMs },
       targetFileBytes: config.lake.targetFileSizeBytes,
       maxRowBytes: DEFAULT_MAX_ROW_BYTES,
@@ -238,6 +240,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       table: table.table,
       tablePath: table.path,
       log,
+      metadataPrefix: table.metadataPrefix,
       settings: { buckets: layout.buckets, changeDataFeed: layout.changeDataFeed, targetFileBytes: table.mirror!.targetFileSizeBytes },
     });
   }

@@ -6,7 +6,8 @@
 import { OtslakeError, hasCode } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { ResolvedConfig, TableConfig } from '../config/load.js';
-import type { Metadata } from '../lake/actions.js';
+import { metadataColumnNames } from '../common/metadata-columns.js';
+import { parseSchema, type Metadata } from '../lake/actions.js';
 import { MIRROR_MODE_PROPERTY } from '../lake/mirror/layout.js';
 import { createMirrorTable } from '../lake/mirror/mirror-table.js';
 import type { ObjectStore } from '../lake/object-store.js';
@@ -50,6 +51,7 @@ export async function ensureDeltaTable(options: EnsureTableOptions): Promise<Met
           changeDataFeed: table.mirror!.changeDataFeed,
           configuration: properties,
           name: table.table,
+          metadataPrefix: table.metadataPrefix,
           signal,
         })
       : await createTable(store, {
@@ -72,6 +74,16 @@ function checkMode(table: TableConfig, metadata: Metadata): Metadata {
       'OTSL_CONFIG_INVALID',
       `table ${table.table}: the config says mode ${table.mode}, but the Delta table at ${table.path} is a ${lakeMode} table; a table's mode is fixed at creation`,
       { context: { table: table.table, key: 'tables.mode', path: table.path } },
+    );
+  }
+  // The prefix is fixed at creation: another one would stage changes whose metadata the merge cannot find.
+  const { ts, seq } = metadataColumnNames(table.metadataPrefix);
+  const names = new Set(parseSchema(metadata.schemaString).fields.map((f) => f.name));
+  if (lakeMode === 'mirror' && !(names.has(ts) && names.has(seq))) {
+    throw new OtslakeError(
+      'OTSL_CONFIG_INVALID',
+      `table ${table.table}: the config says metadataPrefix "${table.metadataPrefix}", but the mirror table at ${table.path} has no ${ts}, ${seq} columns; a table's metadataPrefix is fixed at creation`,
+      { context: { table: table.table, key: 'tables.metadataPrefix', path: table.path } },
     );
   }
   return metadata;

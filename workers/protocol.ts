@@ -263,6 +263,8 @@ export interface MergeMirrorTaskInput {
   readonly keyColumns: readonly KeyColumnSpec[];
   /** Every column of a mirror file: data columns (as of this batch, new ones included), then `_ts`, `_seq`. */
   readonly columns: readonly FileColumn[];
+  /** tables[].metadataPrefix: the staged rows' metadata columns and the rows' `ts`, `seq` are `<prefix>…`; absent = `_`. */
+  readonly metadataPrefix?: string;
   readonly changeDataFeed: boolean;
   /** Files are cut to about this size. */
   readonly targetFileBytes: number;
