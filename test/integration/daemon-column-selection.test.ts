@@ -1,0 +1,140 @@
+/**
+ * tables[].select through the daemon against tablestore-local, read back by chdb: a changelog table that excludes
+ * and renames (its key too), a mirror table that includes and renames under metadataPrefix `otslake_` (so a source
+ * column `_ts` lands under its own name), beside a table without either. Two runs (`run --until-idle` twice): the
+ * second brings updates that delete columns (`_deleted_columns` in lake names, left-out ones dropped), deletes, and
+ * new source columns (an excluded one never appears, another lands).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { loadSnapshot } from '../../lake/snapshot.js';
+import { openStore } from '../../lake/store.js';
+import { readDeltaTable } from '../helpers/chdb.js';
+import { createHarness, type Harness } from '../helpers/daemon-harness.js';
+import { createStreamTable, tablestoreSdk as TS } from '../helpers/emulator.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const IGNORE = () => new TS.Condition(TS.RowExistenceExpectation.IGNORE, null);
+const long = (n: number) => TS.Long.fromNumber(n);
+
+async function columnsOf(path: string): Promise<string[]> {
+  const snapshot = await loadSnapshot(openStore(pathToFileURL(path).href));
+  return snapshot.schema.fields.map((f) => f.name);
+}
+
+async function hasDeadLetters(path: string): Promise<boolean> {
+  return readdir(join(path, '_otslake', 'dead-letters')).then(
+    (entries) => entries.length > 0,
+    () => false,
+  );
+}
+
+describe('daemon: column selection and renaming', () => {
+  it('lands include/exclude/rename in a changelog and a mirror table (under a metadataPrefix) while another table lands as is', async () => {
+    h = await createHarness();
+    const sdk = h.sdk;
+    await createStreamTable(sdk, 'events', [{ name: 'eid', type: 'INTEGER' }]);
+    await createStreamTable(sdk, 'accounts', [{ name: 'aid', type: 'INTEGER' }]);
+    const base = h.config().tables[0]!;
+    const config = h.config({
+      tables: [
+        { table: base.table, tunnel: base.tunnel, mode: base.mode, path: base.path, columns: base.columns },
+        {
+          table: 'events',
+          select: { exclude: ['secret', '_op', 'pin'], rename: { eid: 'event_id', email: 'contact' } },
+          columns: [{ name: 'contact', type: 'STRING' }],
+        },
+        {
+          table: 'accounts',
+          mode: 'mirror',
+          metadataPrefix: 'otslake_',
+          mirror: { buckets: 2 },
+          select: { include: ['aid', 'name', 'balance', 'code', '_ts'], rename: { aid: 'account_id', code: 'account_code' } },
+        },
+      ],
+    });
+
+    // First run: the tables' existing rows (the full snapshot).
+    for (let eid = 1; eid <= 3; eid++) {
+      await sdk.putRow({
+        tableName: 'events',
+        condition: IGNORE(),
+        primaryKey: [{ eid: long(eid) }],
+        attributeColumns: [{ email: `e${eid}@x` }, { secret: 's' }, { _op: 'mine' }, { v: long(eid) }],
+      });
+      await sdk.putRow({
+        tableName: 'accounts',
+        condition: IGNORE(),
+        primaryKey: [{ aid: long(eid) }],
+        attributeColumns: [{ name: `n${eid}` }, { balance: long(eid * 100) }, { code: `c${eid}` }, { internal: 'hidden' }, { _ts: `own ${eid}` }],
+      });
+      await h.putRow(eid, `o${eid}`, eid);
+    }
+    await h.start({ config, untilIdle: true }).done;
+
+    // Second run: the stream.
+    const update = (tableName: string, key: Record<string, unknown>, put: Record<string, unknown>[], deleteAll: string[] = []) =>
+      sdk.updateRow({
+        tableName,
+        condition: IGNORE(),
+        primaryKey: [key],
+        updateOfAttributeColumns: [...(put.length > 0 ? [{ PUT: put }] : []), ...(deleteAll.length > 0 ? [{ DELETE_ALL: deleteAll }] : [])],
+      });
+    await update('events', { eid: long(1) }, [{ v: long(10) }], ['email', 'secret']);
+    await update('events', { eid: long(2) }, [{ note: 'n2' }, { pin: '1234' }]);
+    await sdk.deleteRow({ tableName: 'events', condition: IGNORE(), primaryKey: [{ eid: long(3) }] });
+    await update('accounts', { aid: long(1) }, [{ balance: long(50) }], ['code', 'internal']);
+    await update('accounts', { aid: long(2) }, [{ extra: 'not included' }]);
+    await sdk.deleteRow({ tableName: 'accounts', condition: IGNORE(), primaryKey: [{ aid: long(3) }] });
+    await sdk.putRow({
+      tableName: 'accounts',
+      condition: IGNORE(),
+      primaryKey: [{ aid: long(4) }],
+      attributeColumns: [{ name: 'n4' }, { balance: long(4) }, { internal: 'hidden' }, { _ts: 'own 4' }],
+    });
+    await h.putRow(4, 'o4', 4);
+    const second = h.start({ config, untilIdle: true });
+    await second.done;
+    expect(second.daemon.state).toBe('stopped');
+
+    // The changelog: lake names only, nothing excluded (not even in _deleted_columns), the new `note` discovered, `pin` never.
+    const eventsPath = join(h.lake.path, 'events');
+    expect(await columnsOf(eventsPath)).toEqual(['event_id', 'contact', '_op', '_ts', '_seq', '_channel', '_deleted_columns', 'v', 'note']);
+    const events = await readDeltaTable(eventsPath, {
+      select: 'event_id, contact, v, note, _op, _deleted_columns, _seq IS NOT NULL AS streamed',
+      orderBy: 'streamed, event_id',
+    });
+    expect(events).toEqual([
+      ...[1, 2, 3].map((e) => ({ event_id: String(e), contact: `e${e}@x`, v: String(e), note: null, _op: 'PUT', _deleted_columns: [], streamed: 0 })),
+      { event_id: '1', contact: null, v: '10', note: null, _op: 'UPDATE', _deleted_columns: ['contact'], streamed: 1 },
+      { event_id: '2', contact: null, v: null, note: 'n2', _op: 'UPDATE', _deleted_columns: [], streamed: 1 },
+      { event_id: '3', contact: null, v: null, note: null, _op: 'DELETE', _deleted_columns: [], streamed: 1 },
+    ]);
+
+    // The mirror: the key renamed, only included columns, the source `_ts` beside otslake's `otslake_ts`.
+    const accountsPath = join(h.lake.path, 'accounts');
+    const accountColumns = await columnsOf(accountsPath);
+    expect([...accountColumns].sort()).toEqual(['_ts', 'account_code', 'account_id', 'balance', 'name', 'otslake_seq', 'otslake_ts']);
+    const accounts = await readDeltaTable(accountsPath, {
+      select: 'account_id, name, balance, account_code, _ts, otslake_ts IS NOT NULL AS has_ts, otslake_seq IS NOT NULL AS streamed',
+      orderBy: 'account_id',
+    });
+    expect(accounts).toEqual([
+      { account_id: '1', name: 'n1', balance: '50', account_code: null, _ts: 'own 1', has_ts: 1, streamed: 1 },
+      { account_id: '2', name: 'n2', balance: '200', account_code: 'c2', _ts: 'own 2', has_ts: 1, streamed: 1 },
+      { account_id: '4', name: 'n4', balance: '4', account_code: null, _ts: 'own 4', has_ts: 1, streamed: 1 },
+    ]);
+
+    // The table without a selection landed every change, and nothing anywhere went to the dead letters.
+    const orders = await readDeltaTable(h.tablePath, { select: 'id, name', orderBy: 'id' });
+    expect(orders.map((r) => r.name)).toEqual(['o1', 'o2', 'o3', 'o4']);
+    for (const path of [eventsPath, accountsPath, h.tablePath]) expect(await hasDeadLetters(path)).toBe(false);
+  }, 120_000);
+});
