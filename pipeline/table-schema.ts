@@ -57,7 +57,7 @@ export function channelTaskColumnsOf(schema: StructType, metadataPrefix: string)
   return schema.fields.filter((f) => !metadata.has(f.name)).map((f) => ({ name: f.name, type: columnTypeOf(f.name, f.type) }));
 }
 
-function keyConflict(table: TableConfig, column: string, key: string, why: string): OtslakeError {
+function keyConflict(table: TableConfig, column: string, why: string, key: string): OtslakeError {
   return new OtslakeError('OTSL_TABLE_COLUMN_CONFLICT', `table ${table.table}: primary-key column "${column}" ${why}`, {
     context: { table: table.table, column, key },
   });

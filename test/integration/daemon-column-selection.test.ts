@@ -12,7 +12,8 @@ import { pathToFileURL } from 'node:url';
 import { loadSnapshot } from '../../lake/snapshot.js';
 import { openStore } from '../../lake/store.js';
 import { readDeltaTable } from '../helpers/chdb.js';
-import { createHarness, type Harness } from '../helpers/daemon-harness.js';
+import type { OtslakeError } from '../../common/errors.js';
+import { createHarness, waitForEventWhere, waitForLakeRows, type Harness } from '../helpers/daemon-harness.js';
 import { createStreamTable, tablestoreSdk as TS } from '../helpers/emulator.js';
 
 let h: Harness | undefined;
@@ -137,4 +138,42 @@ describe('daemon: column selection and renaming', () => {
     expect(orders.map((r) => r.name)).toEqual(['o1', 'o2', 'o3', 'o4']);
     for (const path of [eventsPath, accountsPath, h.tablePath]) expect(await hasDeadLetters(path)).toBe(false);
   }, 120_000);
+
+  it('stops only a table whose selection excludes its key or renames a column onto it (OTSL_TABLE_COLUMN_CONFLICT)', async () => {
+    h = await createHarness();
+    await createStreamTable(h.sdk, 'nokey', [{ name: 'k', type: 'STRING' }]);
+    await createStreamTable(h.sdk, 'onto', [{ name: 'k', type: 'STRING' }]);
+    const base = h.config().tables[0]!;
+    const config = h.config({
+      tables: [
+        { table: base.table, tunnel: base.tunnel, mode: base.mode, path: base.path, columns: base.columns },
+        { table: 'nokey', mode: 'mirror', select: { exclude: ['k'] } },
+        { table: 'onto', select: { rename: { other: 'k' } } },
+      ],
+    });
+    const { daemon, stop } = h.start({ config });
+    const stopped = new Map<string, OtslakeError>();
+    await waitForEventWhere<[string, OtslakeError]>(
+      daemon,
+      'table-stopped',
+      (table, err) => {
+        stopped.set(table, err);
+        return stopped.size === 2;
+      },
+      30_000,
+    );
+    const summary = (table: string) => ({ code: stopped.get(table)?.code, message: stopped.get(table)?.message });
+    expect(summary('nokey')).toEqual({ code: 'OTSL_TABLE_COLUMN_CONFLICT', message: expect.stringContaining('"k" is excluded by tables[].select.exclude') });
+    expect(summary('onto')).toEqual({
+      code: 'OTSL_TABLE_COLUMN_CONFLICT',
+      message: expect.stringContaining('the lake name tables[].select.rename gives "other"'),
+    });
+    for (let id = 1; id <= 3; id++) await h.putRow(id, `o${id}`, id);
+    await waitForLakeRows([daemon], h.tablePath, 3, 30_000);
+    expect(daemon.state).toBe('running');
+    const tables = (daemon.status() as { tables: { table: string; state: string; lastError: { code: string } | null }[] }).tables;
+    for (const name of ['nokey', 'onto'])
+      expect(tables.find((t) => t.table === name)).toMatchObject({ state: 'stopped', lastError: { code: 'OTSL_TABLE_COLUMN_CONFLICT' } });
+    await stop();
+  }, 90_000);
 });
