@@ -51,6 +51,7 @@ describe('daemon: column selection and renaming', () => {
           table: 'events',
           select: { exclude: ['secret', '_op', 'pin'], rename: { eid: 'event_id', email: 'contact' } },
           columns: [{ name: 'contact', type: 'STRING' }],
+          partitionBy: ['contact'],
         },
         {
           table: 'accounts',
@@ -107,6 +108,14 @@ describe('daemon: column selection and renaming', () => {
 
     // The changelog: lake names only, nothing excluded (not even in _deleted_columns), the new `note` discovered, `pin` never.
     const eventsPath = join(h.lake.path, 'events');
+    // partitionBy names the lake column: the renamed email is the partition column `contact`.
+    expect((await loadSnapshot(openStore(pathToFileURL(eventsPath).href))).metadata.partitionColumns).toEqual(['contact']);
+    expect((await readdir(eventsPath)).filter((d) => d.startsWith('contact=')).sort()).toEqual([
+      'contact=__HIVE_DEFAULT_PARTITION__',
+      'contact=e1@x',
+      'contact=e2@x',
+      'contact=e3@x',
+    ]);
     expect(await columnsOf(eventsPath)).toEqual(['event_id', 'contact', '_op', '_ts', '_seq', '_channel', '_deleted_columns', 'v', 'note']);
     const events = await readDeltaTable(eventsPath, {
       select: 'event_id, contact, v, note, _op, _deleted_columns, _seq IS NOT NULL AS streamed',

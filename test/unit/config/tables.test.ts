@@ -181,6 +181,14 @@ describe('tables[].select: column selection and renaming, checked offline', () =
     ]);
   });
 
+  it('takes partitionBy by lake names: a renamed source name is not a column', () => {
+    const table = { table: 'p', select: { rename: { region_code: 'region' } }, columns: [{ name: 'region', type: 'STRING' }] };
+    expect(tablesOf([{ ...table, partitionBy: ['region'] }])[0]!.partitionBy).toEqual(['region']);
+    expect(issuesOf([{ ...table, partitionBy: ['region_code'] }])).toEqual([
+      'tables[0].partitionBy[0]: "region_code" is not a declared column: declare it in tables[0].columns with type INTEGER, STRING, BOOLEAN (primary-key columns cannot be partition columns)',
+    ]);
+  });
+
   it('lets a mirror table set metadataPrefix', () => {
     expect(tablesOf([{ table: 'm', mode: 'mirror', metadataPrefix: 'otslake_' }])[0]).toMatchObject({ mode: 'mirror', metadataPrefix: 'otslake_' });
   });
