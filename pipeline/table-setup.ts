@@ -30,7 +30,7 @@ export interface EnsureTableOptions {
 export async function ensureDeltaTable(options: EnsureTableOptions): Promise<Metadata> {
   const { store, table, config, log, primaryKey, tunnelId, signal } = options;
   try {
-    return checkMode(table, (await loadSnapshot(store, { signal })).metadata);
+    return checkMode(table, (await loadSnapshot(store, { signal })).metadata, primaryKey);
   } catch (err) {
     if (!hasCode(err, 'OTSL_LAKE_NOT_A_TABLE')) throw err;
   }
@@ -64,10 +64,10 @@ export async function ensureDeltaTable(options: EnsureTableOptions): Promise<Met
         });
   // A conflict means another daemon created it first: theirs is as good as ours.
   log.info(created.kind === 'committed' ? 'delta table created' : 'delta table created by another writer', { path: table.path, mode: table.mode });
-  return created.kind === 'committed' ? created.metadata : checkMode(table, (await loadSnapshot(store, { signal })).metadata);
+  return created.kind === 'committed' ? created.metadata : checkMode(table, (await loadSnapshot(store, { signal })).metadata, primaryKey);
 }
 
-function checkMode(table: TableConfig, metadata: Metadata): Metadata {
+function checkMode(table: TableConfig, metadata: Metadata, primaryKey: readonly KeyColumn[]): Metadata {
   const lakeMode = metadata.configuration[MIRROR_MODE_PROPERTY] === 'mirror' ? 'mirror' : 'changelog';
   if (lakeMode !== table.mode) {
     throw new OtslakeError(
@@ -76,15 +76,33 @@ function checkMode(table: TableConfig, metadata: Metadata): Metadata {
       { context: { table: table.table, key: 'tables.mode', path: table.path } },
     );
   }
-  // The prefix is fixed at creation: another one would stage changes whose metadata the merge cannot find.
-  const { ts, seq } = metadataColumnNames(table.metadataPrefix);
+  checkFixedColumns(table, metadata, primaryKey);
+  return metadata;
+}
+
+/**
+ * What is fixed at creation and stops only this table when the config contradicts it (OTSL_TABLE_COLUMN_CONFLICT):
+ * a mirror's metadataPrefix (its changes would be staged under names the merge cannot find), and the key's lake
+ * names (a key renamed by tables[].select after creation would be a column the table does not have).
+ */
+function checkFixedColumns(table: TableConfig, metadata: Metadata, primaryKey: readonly KeyColumn[]): void {
   const names = new Set(parseSchema(metadata.schemaString).fields.map((f) => f.name));
-  if (lakeMode === 'mirror' && !(names.has(ts) && names.has(seq))) {
-    throw new OtslakeError(
-      'OTSL_CONFIG_INVALID',
-      `table ${table.table}: the config says metadataPrefix "${table.metadataPrefix}", but the mirror table at ${table.path} has no ${ts}, ${seq} columns; a table's metadataPrefix is fixed at creation`,
-      { context: { table: table.table, key: 'tables.metadataPrefix', path: table.path } },
+  const conflict = (message: string, column: string, key: string) =>
+    new OtslakeError('OTSL_TABLE_COLUMN_CONFLICT', `table ${table.table}: ${message}`, { context: { table: table.table, column, key, path: table.path } });
+  const { ts, seq } = metadataColumnNames(table.metadataPrefix);
+  if (table.mode === 'mirror' && !(names.has(ts) && names.has(seq))) {
+    throw conflict(
+      `the config says metadataPrefix "${table.metadataPrefix}", but the mirror table at ${table.path} has no ${ts}, ${seq} columns; a table's metadataPrefix is fixed at creation`,
+      ts,
+      'tables[].metadataPrefix',
     );
   }
-  return metadata;
+  const missing = primaryKey.find((k) => !names.has(k.name));
+  if (missing !== undefined) {
+    throw conflict(
+      `primary-key column "${missing.name}" is not a column of the Delta table at ${table.path}: the key's lake names (tables[].select.rename) are fixed at creation; land the renamed key under a new path`,
+      missing.name,
+      'tables[].select.rename',
+    );
+  }
 }

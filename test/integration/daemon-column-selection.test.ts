@@ -185,4 +185,36 @@ describe('daemon: column selection and renaming', () => {
       expect(tables.find((t) => t.table === name)).toMatchObject({ state: 'stopped', lastError: { code: 'OTSL_TABLE_COLUMN_CONFLICT' } });
     await stop();
   }, 90_000);
+
+  it('stops only a table whose key rename or mirror metadataPrefix contradicts the existing Delta table', async () => {
+    h = await createHarness();
+    await createStreamTable(h.sdk, 'later', [{ name: 'k', type: 'STRING' }]);
+    await createStreamTable(h.sdk, 'mlater', [{ name: 'k', type: 'STRING' }]);
+    const base = h.config().tables[0]!;
+    const orders = { table: base.table, tunnel: base.tunnel, mode: base.mode, path: base.path, columns: base.columns };
+    await h.start({ config: h.config({ tables: [orders, { table: 'later' }, { table: 'mlater', mode: 'mirror' }] }), untilIdle: true }).done;
+
+    const changed = h.config({
+      tables: [orders, { table: 'later', select: { rename: { k: 'key' } } }, { table: 'mlater', mode: 'mirror', metadataPrefix: 'otslake_' }],
+    });
+    const { daemon, stop } = h.start({ config: changed });
+    const stopped = new Map<string, OtslakeError>();
+    await waitForEventWhere<[string, OtslakeError]>(
+      daemon,
+      'table-stopped',
+      (table, err) => {
+        stopped.set(table, err);
+        return stopped.size === 2;
+      },
+      30_000,
+    );
+    expect(stopped.get('later')?.code).toBe('OTSL_TABLE_COLUMN_CONFLICT');
+    expect(stopped.get('later')?.message).toContain('primary-key column "key" is not a column of the Delta table');
+    expect(stopped.get('mlater')?.code).toBe('OTSL_TABLE_COLUMN_CONFLICT');
+    expect(stopped.get('mlater')?.message).toContain('has no otslake_ts, otslake_seq columns');
+    await h.putRow(1, 'o1', 1);
+    await waitForLakeRows([daemon], h.tablePath, 1, 30_000);
+    expect(daemon.state).toBe('running');
+    await stop();
+  }, 90_000);
 });
