@@ -40,7 +40,7 @@ export class ColumnSelection {
     return this.renamedFrom.has(source) ? TAKEN : source;
   }
 
-  /** The source names that land as `lake` (at most two never happens: a lake name is either renamed to or kept). */
+  /** The source name that lands as `lake`, if any: the one renamed to it, else `lake` itself when it lands under its own name. */
   sourcesOf(lake: string): string[] {
     const out: string[] = [];
     const from = this.renamedFrom.get(lake);
