@@ -5,6 +5,8 @@
  *   decode-only     PlainBufferDecoder.decodeRecordRaw into a sink that does nothing (the floor for reading records)
  *   decode-columns  decodeRecordRaw into the task's ColumnarRowSink, rows accepted and put into column
  *                   builders, not encoded (decode-columns − decode-only = what building the columns costs)
+ *   decode-columns-select  the same under a tables[].select that leaves out 2 of the 8 attributes and
+ *                   renames 2 (what a selection costs or saves when used; unused, decode-columns is the figure)
  *   decode-rows     the row path: PlainBufferDecoder into ChangelogRowSink, rows accepted but not written
  *   write-only      ParquetFileWriter.appendRow of prebuilt row objects with the same values → file
  *   task-rows       the previous task, in this run: decode → ChangelogRowSink → appendRow → file
@@ -35,6 +37,7 @@ import type { TunnelClient } from '../tunnel/tunnel-client.js';
 import { readChannel } from '../workers/channel-task.js';
 import { PROTOCOL_VERSION, type ChannelTaskInput } from '../workers/protocol.js';
 import { ChangelogRowSink } from '../workers/changelog-rows.js';
+import { ColumnSelection } from '../workers/column-selection.js';
 import { ColumnarRowSink } from '../workers/columnar-rows.js';
 import { BatchSchema } from '../workers/schema-map.js';
 import type { WorkerResources } from '../workers/worker-setup.js';
@@ -141,9 +144,18 @@ async function decodeOnly(): Promise<number> {
   return performance.now() - t0;
 }
 
-async function decodeColumns(): Promise<number> {
+/** decode-columns-select: tables[].select leaving out two attributes and renaming two (lake columns below). */
+const SELECT = { exclude: ['city', 'note'], rename: { status: 'state', amount: 'total' } };
+const SELECTED_COLUMNS = COLUMNS.filter((c) => !SELECT.exclude.includes(c.name)).map((c) => ({
+  ...c,
+  name: (SELECT.rename as Record<string, string>)[c.name] ?? c.name,
+}));
+
+async function decodeColumns(selected = false): Promise<number> {
   const decoder = new PlainBufferDecoder();
-  const schema = new BatchSchema(COLUMNS, PRIMARY_KEY, false);
+  const schema = selected
+    ? new BatchSchema(SELECTED_COLUMNS, PRIMARY_KEY, false, [], undefined, ColumnSelection.of(SELECT))
+    : new BatchSchema(COLUMNS, PRIMARY_KEY, false);
   const sink = new ColumnarRowSink(schema, 'p0');
   const builders = schema.fileColumns().map(createColumnBuilder);
   let accepted = 0;
@@ -253,6 +265,7 @@ async function task(dir: string): Promise<number> {
 const best: Record<string, number> = {
   'decode-only': Infinity,
   'decode-columns': Infinity,
+  'decode-columns-select': Infinity,
   'decode-rows': Infinity,
   'write-only': Infinity,
   'task-rows': Infinity,
@@ -268,7 +281,8 @@ for (let run = 0; run < RUNS; run++) {
     try {
       const cases: Record<string, () => Promise<number>> = {
         'decode-only': decodeOnly,
-        'decode-columns': decodeColumns,
+        'decode-columns': () => decodeColumns(),
+        'decode-columns-select': () => decodeColumns(true),
         'decode-rows': decodeRows,
         'write-only': () => writeOnly(dir),
         'task-rows': () => taskRows(dir),
@@ -301,6 +315,7 @@ if (values.case === undefined) {
       taskSpeedupOverRows: Number((best['task-rows']! / best.task!).toFixed(2)),
       taskOverDecodeColumns: Number((best.task! / best['decode-columns']!).toFixed(2)),
       decodeColumnsOverDecodeRows: Number((best['decode-columns']! / best['decode-rows']!).toFixed(2)),
+      selectOverDecodeColumns: Number((best['decode-columns-select']! / best['decode-columns']!).toFixed(2)),
       rawBytesPerRecord: Math.round(rawBytes / N),
     }),
   );

@@ -187,6 +187,18 @@ export const FORMATS = {
       }
     },
   }),
+  /** tables[].select.rename: an object of source column name → lake column name, both non-empty. */
+  'column-renames': format<Readonly<Record<string, string>>>({
+    validate(x) {
+      requireThat(typeof x === 'object' && x !== null && !Array.isArray(x), 'must be an object of source column name: lake column name');
+      for (const [from, to] of Object.entries(x as Record<string, unknown>)) {
+        requireThat(from !== '', 'has an empty source column name');
+        requireThat(typeof to === 'string' && to !== '', `"${from}" must map to a column name`);
+        const stray = strayWhitespaceIn(from) ?? strayWhitespaceIn(to as string);
+        if (stray !== null) throw new Error(`"${from}": "${String(to)}" ${stray}`);
+      }
+    },
+  }),
   'table-name': format<string>({
     validate(x) {
       requireThat(typeof x === 'string' && x !== '', 'is required');

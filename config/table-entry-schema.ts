@@ -74,10 +74,28 @@ export const TABLE_ENTRY_SCHEMA = {
     defaultText: '`<table>`',
   },
   columns: {
-    doc: 'Declared attribute columns, a list of { name, type } (below). Undeclared columns are discovered from the data. Names must differ in more than case, from each other and from the metadata columns (_op, _ts, _seq, _channel, _deleted_columns, _date).',
+    doc: 'Declared attribute columns, a list of { name, type } (below), by their lake names (after select.rename). Undeclared columns are discovered from the data. Names must differ in more than case, from each other and from the metadata columns (_op, _ts, _seq, _channel, _deleted_columns, _date).',
     format: 'list',
     default: [],
     items: COLUMN_SCHEMA,
+  },
+  select: {
+    include: {
+      doc: 'Source attribute columns to land, by their Tablestore names; every other attribute column is left out (never decoded into the lake, never discovered). The primary key always lands. Empty: every column. Set include or exclude, not both.',
+      format: 'name-list',
+      default: [],
+    },
+    exclude: {
+      doc: 'Source attribute columns to leave out, by their Tablestore names: never written, never discovered, and dropped from `_deleted_columns`. Primary-key columns cannot be excluded (they identify a row: a mirror merges by them, a changelog row without them names no row); a table that tries stops with OTSL_TABLE_COLUMN_CONFLICT. Excluding a source column named like a metadata column (e.g. `_op`) is one way to land its table.',
+      format: 'name-list',
+      default: [],
+    },
+    rename: {
+      doc: "Source column name → lake column name, e.g. `{ customer_email: email }`; primary-key columns may be renamed too. `columns`, `partitionBy` and `_deleted_columns` use the lake names. A lake name must not be a metadata column (under the table's metadataPrefix), another rename's lake name, a listed source name that lands under its own name, or a primary-key column; a source column named like a lake name of another column dead-letters its rows (column-name-conflict). Renaming later starts a new lake column: earlier rows keep the old name (docs/changelog.md §Column selection and renaming).",
+      format: 'column-renames',
+      default: {},
+      defaultText: '`{}`',
+    },
   },
   partitionBy: {
     doc: `Column names to partition the Delta table by: \`_date\` (the UTC day of \`_ts\`, a Delta date column that exists only when named here), or columns declared in \`columns\` with type ${PARTITION_COLUMN_TYPES.join(', ')} (so that validate-config can check them without asking Tablestore; primary-key columns are not allowed). Empty: unpartitioned, which suits most tables below a few hundred GB. Must be empty for mirror tables. Fixed at table creation.`,
@@ -85,7 +103,7 @@ export const TABLE_ENTRY_SCHEMA = {
     default: [],
   },
   metadataPrefix: {
-    doc: 'mode changelog only: the prefix of the metadata columns (<prefix>op, <prefix>ts, <prefix>seq, <prefix>channel, <prefix>deleted_columns, <prefix>date), so that a source column named like one of them (e.g. _op) lands under its own name. Letters, digits and "_", not starting with a digit. Fixed at table creation.',
+    doc: 'The prefix of the metadata columns, so that a source column named like one of them (e.g. _op) lands under its own name: a changelog table has <prefix>op, <prefix>ts, <prefix>seq, <prefix>channel, <prefix>deleted_columns (and <prefix>date when partitioned by it), a mirror table <prefix>ts and <prefix>seq (its staged changes use all five). Letters, digits and "_", not starting with a digit. Fixed at table creation.',
     format: 'metadata-prefix',
     default: '_',
   },

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { DEFAULT_METADATA_PREFIX, metadataColumnNames, reservedColumnNames } from '../common/metadata-columns.js';
+import { checkSelection, NO_SELECTION, type ColumnSelectionConfig } from './column-selection.js';
 import type { ConfigIssue } from './config-error.js';
 import { tablePathProblem } from './formats.js';
 import type { ValuesOf } from './key-spec.js';
@@ -39,7 +40,10 @@ export interface TableConfig {
   readonly mode: Entry['mode'];
   /** Folder under lake.uri, normalised: no leading/trailing slash; defaults to the table name. */
   readonly path: NonNullable<Entry['path']>;
+  /** Declared columns, by their lake names. */
   readonly columns: readonly ColumnConfig[];
+  /** tables[].select: which source columns land, under which lake names (config/column-selection.ts). */
+  readonly select: ColumnSelectionConfig;
   readonly partitionBy: Entry['partitionBy'];
   /** tables[].metadataPrefix: the metadata columns' names are this + op, ts, … (common/metadata-columns.ts). */
   readonly metadataPrefix: Entry['metadataPrefix'];
@@ -128,8 +132,6 @@ function checkPartitionBy(partitionBy: readonly string[], columns: readonly Colu
 
 function checkMirrorOnly(entry: CheckedItem<typeof TABLE_ENTRY_SCHEMA>, issues: ConfigIssue[]): MirrorTableConfig | undefined {
   const { values, given, at } = entry;
-  if (values.mode === 'mirror' && values.metadataPrefix !== DEFAULT_METADATA_PREFIX)
-    issues.push({ key: `${at}.metadataPrefix`, problem: 'is only allowed with mode changelog (a mirror table keeps _ts and _seq)' });
   if (values.mode === 'mirror' && values.retention > 0)
     issues.push({ key: `${at}.retention`, problem: 'is only allowed with mode changelog (a mirror holds the current rows, not their history)' });
   if (values.mode !== 'mirror') {
@@ -164,6 +166,8 @@ function resolveEntry(entry: CheckedItem<typeof TABLE_ENTRY_SCHEMA>, lakeUri: st
   const columnItems = invalid.has('columns') ? [] : checkList(COLUMN_SCHEMA, values.columns, `${at}.columns`, issues);
   const prefix = invalid.has('metadataPrefix') ? DEFAULT_METADATA_PREFIX : values.metadataPrefix;
   const columns = checkColumns(columnItems, prefix, issues);
+  const selectInvalid = ['select.include', 'select.exclude', 'select.rename'].some((k) => invalid.has(k));
+  const select = selectInvalid ? NO_SELECTION : checkSelection(values.select, invalid.has('columns') ? [] : columns, prefix, at, issues);
   if (issues.length === before && !invalid.has('partitionBy')) checkPartitionBy(values.partitionBy, columns, prefix, at, issues);
   const mirror = invalid.has('mode') ? undefined : checkMirrorOnly(entry, issues);
   const defaultPathProblem = values.path === null && !invalid.has('table') ? tablePathProblem(values.table) : null;
@@ -177,6 +181,7 @@ function resolveEntry(entry: CheckedItem<typeof TABLE_ENTRY_SCHEMA>, lakeUri: st
     mode: values.mode,
     path,
     columns,
+    select,
     partitionBy: values.partitionBy,
     retentionMs: values.retention,
     metadataPrefix: values.metadataPrefix,

@@ -49,8 +49,9 @@ function checkStructure(
     const spec = Object.prototype.hasOwnProperty.call(node, name) ? node[name] : undefined;
     if (spec === undefined) {
       issues.push({ key: join(at, name), problem: `unknown key (allowed here: ${Object.keys(node).join(', ')})` });
-    } else if (isKeySpec(spec) && isPlainObject(value)) {
-      // No leaf takes an object, and convict would merge one into the default instead of rejecting it.
+    } else if (isKeySpec(spec) && isPlainObject(value) && !isPlainObject(spec.default)) {
+      // Only a map leaf (an object default, e.g. select.rename) takes an object; convict would merge one
+      // into any other default instead of rejecting it.
       issues.push({ key: join(at, name), problem: Array.isArray(spec.default) ? 'must be a list, not an object' : 'must be a single value, not an object' });
     } else if (isKeySpec(spec)) {
       clean[name] = value;

@@ -26,7 +26,7 @@ import { typeConflictPolicyOf, type TableConfig } from '../config/load.js';
 import { isChannelLost } from '../tunnel/server-errors.js';
 import type { TunnelSession } from '../tunnel/tunnel-session.js';
 import type { WorkerPool } from '../workers/pool.js';
-import { PROTOCOL_VERSION, type ChannelTaskInput, type TaskBudget } from '../workers/protocol.js';
+import { PROTOCOL_VERSION, type ChannelTaskInput, type ColumnSelectionSpec, type TaskBudget } from '../workers/protocol.js';
 import type { BatchCommitter, MirrorBatchStats } from './batch-committer.js';
 import { needsCheckpoint, partitionOwned, resolvePosition, type ChannelPosition, type ChannelPositions } from './channel-positions.js';
 import type { ChannelResult } from './commit-plan.js';
@@ -46,7 +46,10 @@ export interface TableContext {
   readonly store: ObjectStore;
   readonly session: TunnelSession;
   readonly pool: WorkerPool;
+  /** By lake names (tables[].select.rename). */
   readonly primaryKey: readonly KeyColumn[];
+  /** tables[].select as the tasks apply it; absent: every column under its own name. */
+  readonly select?: ColumnSelectionSpec | undefined;
   readonly budget: TaskBudget;
   readonly targetFileBytes: number;
   readonly maxRowBytes: number;
@@ -172,6 +175,7 @@ function taskInput(ctx: TableContext, shape: TaskShape, batchId: string, positio
     budget: ctx.budget,
     typeConflictPolicy: typeConflictPolicyOf(ctx.table),
     ...(ctx.table.metadataPrefix === '_' ? {} : { metadataPrefix: ctx.table.metadataPrefix }),
+    ...(ctx.select === undefined ? {} : { select: ctx.select }),
     ...ctx.committer.taskOutput,
   };
 }

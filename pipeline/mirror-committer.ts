@@ -16,6 +16,8 @@
 import { OtslakeError, toOtslakeError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { parseSchema, type Action, type Add, type Metadata } from '../lake/actions.js';
+import { DEFAULT_METADATA_PREFIX } from '../common/metadata-columns.js';
+import { mirrorMetadataNames } from '../lake/mirror/apply.js';
 import type { MirrorSettings } from '../lake/mirror/layout.js';
 import { mirrorFileActions, mirrorShapeOf } from '../lake/mirror/mirror-table.js';
 import { planMergeTasks } from '../lake/mirror/plan.js';
@@ -42,12 +44,15 @@ export interface MirrorCommitterOptions {
   readonly table: string;
   readonly tablePath: string;
   readonly log: Logger;
+  /** tables[].metadataPrefix (fixed at creation): the names of the staged and the mirror metadata columns. */
+  readonly metadataPrefix?: string;
 }
 
 /** Mirror files hold the data columns first, then `_ts`, `_seq` (new columns are appended to the schema after them). */
-export function mirrorFileColumns(columns: readonly ColumnSpec[]): ColumnSpec[] {
-  const meta = columns.filter((c) => c.name === '_ts' || c.name === '_seq');
-  return [...columns.filter((c) => c.name !== '_ts' && c.name !== '_seq'), ...meta];
+export function mirrorFileColumns(columns: readonly ColumnSpec[], metadataPrefix: string): ColumnSpec[] {
+  const { ts, seq } = mirrorMetadataNames(metadataPrefix);
+  const meta = columns.filter((c) => c.name === ts || c.name === seq);
+  return [...columns.filter((c) => c.name !== ts && c.name !== seq), ...meta];
 }
 
 function statsOf(outcomes: readonly MergeMirrorTaskOk[], mergeMs: number): MirrorBatchStats {
@@ -193,7 +198,10 @@ export class MirrorCommitter implements BatchCommitter {
           buckets: a.buckets,
           files: a.files,
           keyColumns: shape.keyColumns,
-          columns: mirrorFileColumns(shape.columns),
+          columns: mirrorFileColumns(shape.columns, this.options.metadataPrefix ?? DEFAULT_METADATA_PREFIX),
+          ...(this.options.metadataPrefix === undefined || this.options.metadataPrefix === DEFAULT_METADATA_PREFIX
+            ? {}
+            : { metadataPrefix: this.options.metadataPrefix }),
           changeDataFeed: settings.changeDataFeed,
           targetFileBytes: settings.targetFileBytes,
         };

@@ -137,6 +137,7 @@ export async function stageAndSwitch(
     stagingPrefix: stagingPrefixOf(tunnelId),
     tunnelId,
     previousTunnelId,
+    metadataPrefix: table.metadataPrefix,
     log,
     ...(signal ? { signal } : {}),
   });

@@ -19,7 +19,7 @@
 import { OtslakeError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { parseSchema, type Action, type Metadata, type StructType } from '../lake/actions.js';
-import { sameRow, type MirrorRow } from '../lake/mirror/apply.js';
+import { mirrorMetadataNames, sameRow, type MirrorRow } from '../lake/mirror/apply.js';
 import { ChangeDataWriter, cdcActionFor } from '../lake/mirror/change-data.js';
 import { encodeKey, type KeyColumn } from '../lake/mirror/key-encoding.js';
 import { filesByBucket, mirrorSettingsOf, type MirrorFile } from '../lake/mirror/layout.js';
@@ -45,6 +45,8 @@ export interface SwitchOptions {
   readonly stagingPrefix: string;
   readonly tunnelId: string;
   readonly previousTunnelId: string | null;
+  /** tables[].metadataPrefix: the names of the mirror's `_ts`/`_seq`. */
+  readonly metadataPrefix: string;
   readonly log: Logger;
   readonly signal?: AbortSignal;
 }
@@ -73,8 +75,9 @@ async function bucketRows(store: ObjectStore, files: readonly MirrorFile[], keyC
 /** Writes the change data of live → staged, bucket by bucket; returns the cdc files' actions and the counts. */
 async function diffTables(live: Snapshot, staged: Snapshot, stagedStore: ObjectStore, options: SwitchOptions, schema: StructType, metadata: Metadata) {
   const shape = mirrorShapeOf(metadata, schema);
-  const columns: ColumnSpec[] = mirrorFileColumns(shape.columns);
-  const dataColumns = columns.filter((c) => c.name !== '_ts' && c.name !== '_seq');
+  const columns: ColumnSpec[] = mirrorFileColumns(shape.columns, options.metadataPrefix);
+  const { ts, seq } = mirrorMetadataNames(options.metadataPrefix);
+  const dataColumns = columns.filter((c) => c.name !== ts && c.name !== seq);
   const buckets = shape.settings.buckets;
   const liveFiles = filesByBucket(live.files.values(), buckets);
   const stagedFiles = filesByBucket(staged.files.values(), buckets);

@@ -19,26 +19,21 @@ import { sleep } from '../common/retry.js';
 import type { Logger } from '../common/log.js';
 import { WakeableDelay } from '../common/wakeable-delay.js';
 import type { ObjectStore } from '../lake/object-store.js';
-import type { Metadata } from '../lake/actions.js';
-import { mirrorSettingsOf } from '../lake/mirror/layout.js';
 import { readCommitInfos } from '../lake/snapshot.js';
 import { typeConflictPolicyOf, type ResolvedConfig, type TableConfig } from '../config/load.js';
 import type { TunnelClient } from '../tunnel/tunnel-client.js';
 import { TunnelSession } from '../tunnel/tunnel-session.js';
 import type { WorkerPool } from '../workers/pool.js';
 import { runBatch, type BatchReport, type TableContext, type TypeConflictCounts } from './batch-cycle.js';
-import type { BatchCommitter } from './batch-committer.js';
-import { ChangelogCommitter } from './changelog-committer.js';
 import { ChannelPositions } from './channel-positions.js';
-import { MirrorCommitter } from './mirror-committer.js';
 import { TableViewCache } from './table-view.js';
 import { CommitPacer } from './commit-pacer.js';
+import { committerForTable } from './committer-for-table.js';
 import { fleetClients } from './fleet.js';
-import type { CommitIdentity } from './commit-plan.js';
 import { TableMaintenance, type MaintenanceRun } from './maintenance.js';
 import { TableIceberg } from './table-iceberg.js';
 import type { PipelineMetrics } from './pipeline-metrics.js';
-import { checkKeyNames, type DescribeSourceTable } from './table-schema.js';
+import { checkKeyNames, lakePrimaryKey, taskSelectionOf, type DescribeSourceTable } from './table-schema.js';
 import { RetentionGuard, type RetentionStatus } from './retention-guard.js';
 import { ensureDeltaTable } from './table-setup.js';
 import { TableHealth } from './table-health.js';
@@ -164,9 +159,10 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     const store = this.options.lakeRoot.child(table.path);
     const tunnelId = await resolveTableTunnel(tunnelClient, table, store, log, signal);
     this.retention.tunnelPhase(summarizeTunnel(await waitUntilInitialised(tunnelClient, table, tunnelId, log, signal)));
-    const { primaryKey, streamExpirationHours } = await this.options.describeTable(table.table, signal);
+    const { primaryKey: sourceKey, streamExpirationHours } = await this.options.describeTable(table.table, signal);
     this.retention.tableWindow(streamExpirationHours);
-    checkKeyNames(table, primaryKey);
+    checkKeyNames(table, sourceKey);
+    const primaryKey = lakePrimaryKey(table, sourceKey);
     const metadata = await ensureDeltaTable({ store, table, config, log, primaryKey, tunnelId, signal });
     this.maintenance = new TableMaintenance({ config, table, store, metrics: this.options.metrics, log, onRun: (run) => this.afterMaintenance(run) });
     if (config.lake.iceberg && table.iceberg) {
@@ -205,12 +201,13 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       session,
       pool: this.options.pool,
       primaryKey,
+      select: taskSelectionOf(table, sourceKey),
       budget: { maxRecords: config.batch.maxRecordsPerChannel, maxBytes: config.batch.maxBytesPerChannel, maxDurationMs: config.batch.maxDurationMs },
       targetFileBytes: config.lake.targetFileSizeBytes,
       maxRowBytes: DEFAULT_MAX_ROW_BYTES,
       log,
       metrics: this.options.metrics,
-      committer: this.committerFor(metadata, store, identity, pacer),
+      committer: committerForTable({ table, metadata, store, identity, pacer, pool: this.options.pool, log }),
       view: new TableViewCache(store, positions, log, (others) => pacer.observe(others)),
       positions,
       pacer,
@@ -230,24 +227,6 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     if (run.outcome !== 'done') return;
     if (run.task === 'compact' || run.task === 'retention') this.iceberg?.afterCommit();
     if (run.task === 'vacuum') this.iceberg?.afterVacuum();
-  }
-
-  /** The table's mode decides its committer, once. A mirror's layout comes from the table itself (fixed at creation), its file target from the config. */
-  private committerFor(metadata: Metadata, store: ObjectStore, identity: CommitIdentity, pacer: CommitPacer): BatchCommitter {
-    const { table, pool, log } = this.options;
-    if (table.mode !== 'mirror') {
-      return new ChangelogCommitter({ store, identity, log, onLostRace: (winners, lost) => pacer.backoffAfterLostRace(winners, lost) });
-    }
-    const layout = mirrorSettingsOf(metadata.configuration);
-    return new MirrorCommitter({
-      store,
-      pool,
-      identity,
-      table: table.table,
-      tablePath: table.path,
-      log,
-      settings: { buckets: layout.buckets, changeDataFeed: layout.changeDataFeed, targetFileBytes: table.mirror!.targetFileSizeBytes },
-    });
   }
 
   /** Batches until stop(); `signal` (destroy) aborts the batch in flight. */

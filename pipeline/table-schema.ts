@@ -12,7 +12,8 @@ import type { StructField, StructType } from '../lake/actions.js';
 import { columnTypeOf, deltaTypeOf, type ColumnType as LakeColumnType } from '../lake/parquet-columns.js';
 import type { TableConfig } from '../config/load.js';
 import type { ColumnType as SourceColumnType } from '../config/schema.js';
-import type { PrimaryKeyColumn, PrimaryKeyType } from '../workers/protocol.js';
+import type { ColumnSelectionSpec, PrimaryKeyColumn, PrimaryKeyType } from '../workers/protocol.js';
+import { isIdentitySelection, lakeNameOf } from '../config/column-selection.js';
 import { metadataColumnNames, reservedColumnNames } from '../common/metadata-columns.js';
 import { metadataColumns } from '../workers/schema-map.js';
 
@@ -56,18 +57,56 @@ export function channelTaskColumnsOf(schema: StructType, metadataPrefix: string)
   return schema.fields.filter((f) => !metadata.has(f.name)).map((f) => ({ name: f.name, type: columnTypeOf(f.name, f.type) }));
 }
 
-/** A primary-key column named like a metadata column of the table stops this table (only Tablestore knows the key). */
+function keyConflict(table: TableConfig, column: string, why: string, key: string): OtslakeError {
+  return new OtslakeError('OTSL_TABLE_COLUMN_CONFLICT', `table ${table.table}: primary-key column "${column}" ${why}`, {
+    context: { table: table.table, column, key },
+  });
+}
+
+/**
+ * What only Tablestore knows about the key, checked when the table starts and stopping only it: a key column
+ * left out by tables[].select (a row without its key names no row), a key landing under the name of a metadata
+ * column, or a rename that gives another column a key column's lake name.
+ */
 export function checkKeyNames(table: TableConfig, primaryKey: readonly { name: string }[]): void {
   const reserved = new Map(reservedColumnNames(table.metadataPrefix).map((n) => [n.toLowerCase(), n]));
+  const { select } = table;
   for (const k of primaryKey) {
-    const clash = reserved.get(k.name.toLowerCase());
-    if (clash === undefined) continue;
-    throw new OtslakeError(
-      'OTSL_TABLE_COLUMN_CONFLICT',
-      `table ${table.table}: primary-key column "${k.name}" has the name of the metadata column "${clash}"; set tables[].metadataPrefix (e.g. "otslake_") so that the metadata columns are named apart`,
-      { context: { table: table.table, column: k.name, key: 'tables[].metadataPrefix' } },
-    );
+    if (select.exclude.includes(k.name)) {
+      throw keyConflict(table, k.name, 'is excluded by tables[].select.exclude: the primary key identifies a row and always lands', 'tables[].select.exclude');
+    }
+    const lake = lakeNameOf(select, k.name, new Set([k.name]))!;
+    const clash = reserved.get(lake.toLowerCase());
+    if (clash !== undefined) {
+      throw keyConflict(
+        table,
+        k.name,
+        `${lake === k.name ? '' : `(renamed to "${lake}") `}has the name of the metadata column "${clash}"; set tables[].metadataPrefix (e.g. "otslake_") or rename it in tables[].select.rename so that they are named apart`,
+        'tables[].metadataPrefix',
+      );
+    }
+    const renamedOnto = Object.entries(select.rename).find(([source, target]) => source !== k.name && target.toLowerCase() === lake.toLowerCase());
+    if (renamedOnto !== undefined) {
+      throw keyConflict(table, k.name, `lands as "${lake}", the lake name tables[].select.rename gives "${renamedOnto[0]}"`, 'tables[].select.rename');
+    }
   }
+}
+
+/** The primary key by lake names (tables[].select.rename): how the Delta table, the tasks and the mirror merge name it. */
+export function lakePrimaryKey(table: TableConfig, primaryKey: readonly KeyColumn[]): KeyColumn[] {
+  return primaryKey.map((k) => ({ name: lakeNameOf(table.select, k.name, new Set([k.name]))!, type: k.type }));
+}
+
+/** tables[].select as the channel tasks apply it (undefined: every column as is); the key's source names always land. */
+export function taskSelectionOf(table: TableConfig, primaryKey: readonly KeyColumn[]): ColumnSelectionSpec | undefined {
+  const { include, exclude, rename } = table.select;
+  if (isIdentitySelection(table.select)) return undefined;
+  const keys = primaryKey.map((k) => k.name).filter((n) => !include.includes(n));
+  return {
+    ...(include.length > 0 ? { include: [...include, ...keys] } : {}),
+    ...(exclude.length > 0 ? { exclude } : {}),
+    ...(Object.keys(rename).length > 0 ? { rename } : {}),
+  };
 }
 
 interface SdkClient {

@@ -6,7 +6,8 @@
 import { OtslakeError, hasCode } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { ResolvedConfig, TableConfig } from '../config/load.js';
-import type { Metadata } from '../lake/actions.js';
+import { metadataColumnNames } from '../common/metadata-columns.js';
+import { parseSchema, type Metadata } from '../lake/actions.js';
 import { MIRROR_MODE_PROPERTY } from '../lake/mirror/layout.js';
 import { createMirrorTable } from '../lake/mirror/mirror-table.js';
 import type { ObjectStore } from '../lake/object-store.js';
@@ -29,7 +30,7 @@ export interface EnsureTableOptions {
 export async function ensureDeltaTable(options: EnsureTableOptions): Promise<Metadata> {
   const { store, table, config, log, primaryKey, tunnelId, signal } = options;
   try {
-    return checkMode(table, (await loadSnapshot(store, { signal })).metadata);
+    return checkMode(table, (await loadSnapshot(store, { signal })).metadata, primaryKey);
   } catch (err) {
     if (!hasCode(err, 'OTSL_LAKE_NOT_A_TABLE')) throw err;
   }
@@ -50,6 +51,7 @@ export async function ensureDeltaTable(options: EnsureTableOptions): Promise<Met
           changeDataFeed: table.mirror!.changeDataFeed,
           configuration: properties,
           name: table.table,
+          metadataPrefix: table.metadataPrefix,
           signal,
         })
       : await createTable(store, {
@@ -62,10 +64,10 @@ export async function ensureDeltaTable(options: EnsureTableOptions): Promise<Met
         });
   // A conflict means another daemon created it first: theirs is as good as ours.
   log.info(created.kind === 'committed' ? 'delta table created' : 'delta table created by another writer', { path: table.path, mode: table.mode });
-  return created.kind === 'committed' ? created.metadata : checkMode(table, (await loadSnapshot(store, { signal })).metadata);
+  return created.kind === 'committed' ? created.metadata : checkMode(table, (await loadSnapshot(store, { signal })).metadata, primaryKey);
 }
 
-function checkMode(table: TableConfig, metadata: Metadata): Metadata {
+function checkMode(table: TableConfig, metadata: Metadata, primaryKey: readonly KeyColumn[]): Metadata {
   const lakeMode = metadata.configuration[MIRROR_MODE_PROPERTY] === 'mirror' ? 'mirror' : 'changelog';
   if (lakeMode !== table.mode) {
     throw new OtslakeError(
@@ -74,5 +76,33 @@ function checkMode(table: TableConfig, metadata: Metadata): Metadata {
       { context: { table: table.table, key: 'tables.mode', path: table.path } },
     );
   }
+  checkFixedColumns(table, metadata, primaryKey);
   return metadata;
+}
+
+/**
+ * What is fixed at creation and stops only this table when the config contradicts it (OTSL_TABLE_COLUMN_CONFLICT):
+ * a mirror's metadataPrefix (its changes would be staged under names the merge cannot find), and the key's lake
+ * names (a key renamed by tables[].select after creation would be a column the table does not have).
+ */
+function checkFixedColumns(table: TableConfig, metadata: Metadata, primaryKey: readonly KeyColumn[]): void {
+  const names = new Set(parseSchema(metadata.schemaString).fields.map((f) => f.name));
+  const conflict = (message: string, column: string, key: string) =>
+    new OtslakeError('OTSL_TABLE_COLUMN_CONFLICT', `table ${table.table}: ${message}`, { context: { table: table.table, column, key, path: table.path } });
+  const { ts, seq } = metadataColumnNames(table.metadataPrefix);
+  if (table.mode === 'mirror' && !(names.has(ts) && names.has(seq))) {
+    throw conflict(
+      `the config says metadataPrefix "${table.metadataPrefix}", but the mirror table at ${table.path} has no ${ts}, ${seq} columns; a table's metadataPrefix is fixed at creation`,
+      ts,
+      'tables[].metadataPrefix',
+    );
+  }
+  const missing = primaryKey.find((k) => !names.has(k.name));
+  if (missing !== undefined) {
+    throw conflict(
+      `primary-key column "${missing.name}" is not a column of the Delta table at ${table.path}: the key's lake names (tables[].select.rename) are fixed at creation; land the renamed key under a new path`,
+      missing.name,
+      'tables[].select.rename',
+    );
+  }
 }

@@ -11,7 +11,8 @@
 import { ActionType } from '../tunnel/proto.js';
 import { CELL_OP, VT, type CellOp, type CellValue, type RecordSink, type ValueType } from '../tunnel/plainbuffer.js';
 import { resolveTypeConflict, type TypeConflictPolicy } from '../lake/mirror/type-conflict.js';
-import { valueTypeName, type BatchSchema } from './schema-map.js';
+import { TAKEN } from './column-selection.js';
+import { LEFT_OUT, valueTypeName, type BatchSchema, type ColumnSlot } from './schema-map.js';
 
 /** Values of one column that landed elsewhere under a type-conflict policy (metrics and status). */
 export interface TypeConflictCount {
@@ -24,11 +25,22 @@ export type RowVerdict = 'ok' | 'type-mismatch' | 'unknown-column' | 'column-nam
 
 /** What was wrong with a rejected row, for its dead letter. */
 export interface RowProblem {
+  /** The lake column (a conflicting name: the source's). */
   column: string;
+  /** The source column, when the selection renames it to `column`. */
+  sourceColumn?: string;
   /** The column's Delta type, when it has one. */
   expectedType?: string;
   /** Tablestore type of the offending value. */
   actualType: string;
+}
+
+/** A value of source column `source` whose type contradicts its lake column `slot`. */
+export function typeMismatch(source: string, slot: Pick<ColumnSlot, 'name' | 'type'>, type: ValueType): RowProblem {
+  const actualType = valueTypeName(type);
+  return slot.name === source
+    ? { column: source, expectedType: slot.type, actualType }
+    : { column: slot.name, sourceColumn: source, expectedType: slot.type, actualType };
 }
 
 const OP_NAMES: Record<ActionType, string> = {
@@ -143,7 +155,15 @@ export class ChangelogRowSink implements RecordSink {
     if (this.inOrigin) return;
     if (timestampMs > this.newestCellMs) this.newestCellMs = timestampMs;
     if (op === CELL_OP.PUT) this.put(name, type, value!);
-    else this.deleted.push(name);
+    else this.deleteColumn(name);
+  }
+
+  /** A deleted source column: named by its lake name, or not at all when the selection leaves it out. */
+  private deleteColumn(name: string): void {
+    const slot = this.schema.sourceSlot(name);
+    const route = slot !== undefined ? (slot === LEFT_OUT ? null : slot.name) : this.schema.routeOf(name);
+    if (route === TAKEN) this.reject('column-name-conflict', { column: name, actualType: 'NONE' });
+    else if (route !== null) this.deleted.push(route);
   }
 
   endRow(_deleteMarker: boolean, hasSequence: boolean, epoch: number, timestampUs: number, rowIndex: number): void {
@@ -176,37 +196,41 @@ export class ChangelogRowSink implements RecordSink {
     return grew;
   }
 
+  /** A value of source column `name` (the decoder's name; the selection maps it to its lake column). */
   private put(name: string, type: ValueType, value: CellValue, resolvable = true): void {
-    const slot = this.schema.lookup(name);
+    const slot = this.schema.sourceSlot(name);
     if (slot !== undefined) {
-      if (slot.valueType === type) this.row[name] = value;
-      else if (resolvable && this.policy !== 'dead-letter' && type !== VT.NONE) this.putConflicting(name, slot.type, type, value);
-      else this.reject('type-mismatch', { column: name, expectedType: slot.type, actualType: valueTypeName(type) });
+      if (slot.valueType === type) this.row[slot.name] = value;
+      else if (slot === LEFT_OUT) return;
+      else if (resolvable && this.policy !== 'dead-letter' && type !== VT.NONE) this.putConflicting(name, slot, type, value);
+      else this.reject('type-mismatch', typeMismatch(name, slot, type));
       return;
     }
-    this.putUnknown(name, type, value);
+    const route = this.schema.routeOf(name);
+    if (route === TAKEN) this.reject('column-name-conflict', { column: name, actualType: valueTypeName(type) });
+    else if (route !== null) this.putUnknown(route, type, value);
   }
 
-  /** A value of the wrong type for `name`, landed in its companion column under the policy. */
-  private putConflicting(name: string, columnType: BatchSchema['columns'][number]['type'], type: ValueType, value: CellValue): void {
-    const outcome = resolveTypeConflict(name, columnType, value, this.policy);
+  /** A value of the wrong type for lake column `slot`, landed in its companion column under the policy. */
+  private putConflicting(source: string, slot: ColumnSlot, type: ValueType, value: CellValue): void {
+    const outcome = resolveTypeConflict(slot.name, slot.type, value, this.policy);
     if (outcome.action !== 'land') {
-      this.reject('type-mismatch', { column: name, expectedType: columnType, actualType: valueTypeName(type) });
+      this.reject('type-mismatch', typeMismatch(source, slot, type));
       return;
     }
     const landedType = outcome.policy === 'string' ? VT.STRING : type;
     const target = this.schema.lookup(outcome.column);
     if (target !== undefined && target.valueType !== landedType) {
       // The companion name is taken by a column of another type: nowhere to land it.
-      this.reject('type-mismatch', { column: name, expectedType: columnType, actualType: valueTypeName(type) });
+      this.reject('type-mismatch', typeMismatch(source, slot, type));
       return;
     }
-    this.conflicts.push(name);
+    this.conflicts.push(slot.name);
     if (target !== undefined) this.row[outcome.column] = outcome.value;
     else this.putUnknown(outcome.column, landedType, outcome.value as CellValue);
   }
 
-  /** A column the schema does not have: discovered (staged) or rejected. */
+  /** A lake column the schema does not have: discovered (staged) or rejected. */
   private putUnknown(name: string, type: ValueType, value: CellValue): void {
     const discovery = this.schema.discoveryOf(name, type, this.staged);
     if (discovery === 'staged') return;

@@ -19,6 +19,7 @@ import { stagingDirectory } from '../lake/mirror/staging.js';
 import { parseTypeConflictPolicy } from '../lake/mirror/type-conflict.js';
 import { PlainBufferDecoder } from '../tunnel/plainbuffer.js';
 import { FINISHED_TOKEN, type RecordMsg } from '../tunnel/proto.js';
+import { ColumnSelection } from './column-selection.js';
 import { ColumnarRowSink } from './columnar-rows.js';
 import { formatSequence } from './changelog-rows.js';
 import { DeadLetters } from './dead-letters.js';
@@ -38,7 +39,6 @@ function checkInput(input: ChannelTaskInput): void {
     const b = input.mirrorBuckets;
     if (b !== undefined && !(Number.isInteger(b) && b >= 1)) throw bad('mirrorBuckets', `must be an integer ≥ 1, got ${String(b)}`);
     if ((input.partitionColumns ?? []).length > 0) throw bad('partitionColumns', 'must be empty for mode mirror');
-    if ((input.metadataPrefix ?? '_') !== '_') throw bad('metadataPrefix', 'must be "_" for mode mirror');
   } else if (input.mode !== 'changelog') {
     throw bad('mode', `is "${String(input.mode)}", expected changelog or mirror`);
   }
@@ -329,7 +329,8 @@ class RecordLander {
     store: ObjectStore,
     resources: WorkerResources,
   ) {
-    this.schema = new BatchSchema(input.columns, input.primaryKey, input.discoverColumns, input.partitionColumns ?? [], input.metadataPrefix);
+    const selection = ColumnSelection.of(input.select);
+    this.schema = new BatchSchema(input.columns, input.primaryKey, input.discoverColumns, input.partitionColumns ?? [], input.metadataPrefix, selection);
     this.sink = new ColumnarRowSink(this.schema, input.channelId, input.typeConflictPolicy ?? 'dead-letter');
     this.decodeOptions = { channelId: input.channelId, firstRecordIndex: 0 };
     this.buckets = input.mode === 'mirror' && input.mirrorBuckets !== undefined ? new BucketTracker(input, input.mirrorBuckets) : null;

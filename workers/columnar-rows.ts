@@ -15,8 +15,9 @@ import { CELL_OP, VT, cellValueOf, type CellOp, type CellValue, type RawRecordSi
 import type { ColumnBuilder } from '../lake/column-builders.js';
 import type { RowFiller } from '../lake/parquet-file.js';
 import { resolveTypeConflict, type TypeConflictPolicy } from '../lake/mirror/type-conflict.js';
-import { formatSequence, type RowProblem, type RowVerdict, type TypeConflictCount } from './changelog-rows.js';
-import { valueTypeName, type BatchSchema, type ColumnSlot } from './schema-map.js';
+import { formatSequence, typeMismatch, type RowProblem, type RowVerdict, type TypeConflictCount } from './changelog-rows.js';
+import { TAKEN } from './column-selection.js';
+import { LEFT_OUT, valueTypeName, type BatchSchema, type ColumnSlot } from './schema-map.js';
 
 const OP_NAMES: Record<ActionType, string> = {
   [ActionType.PUT_ROW]: 'PUT',
@@ -122,7 +123,16 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
     if (this.inOrigin) return;
     if (timestampMs > this.newestCellMs) this.newestCellMs = timestampMs;
     if (op === CELL_OP.PUT) this.put(name, type, bytes, at, len, true);
-    else this.deleted.push(name);
+    else if (!this.schema.selective) this.deleted.push(name);
+    else this.deleteSelected(name);
+  }
+
+  /** A deleted column under a selection: named by its lake name, or not at all when left out. */
+  private deleteSelected(name: string): void {
+    const slot = this.schema.sourceSlot(name);
+    const route = slot !== undefined ? (slot === LEFT_OUT ? null : slot.name) : this.schema.routeOf(name);
+    if (route === TAKEN) this.reject('column-name-conflict', { column: name, actualType: 'NONE' });
+    else if (route !== null) this.deleted.push(route);
   }
 
   endRow(_deleteMarker: boolean, hasSequence: boolean, epoch: number, timestampUs: number, rowIndex: number): void {
@@ -236,16 +246,20 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
     b.appendEncoded(out, 0, 34);
   }
 
+  /** A value of source column `name` (the decoder's name; the selection maps it to its lake column). */
   private put(name: string, type: ValueType, bytes: Buffer, at: number, len: number, resolvable: boolean): void {
     this.rowBytes = bytes;
-    const slot = this.schema.lookup(name);
+    const slot = this.schema.sourceSlot(name);
     if (slot !== undefined) {
       if (slot.valueType === type) this.stage(slot.index, RAW, at, len, undefined);
-      else if (resolvable && this.policy !== 'dead-letter' && type !== VT.NONE) this.putConflicting(slot, type, cellValueOf(type, bytes, at, len));
-      else this.reject('type-mismatch', { column: name, expectedType: slot.type, actualType: valueTypeName(type) });
+      else if (slot === LEFT_OUT) return;
+      else if (resolvable && this.policy !== 'dead-letter' && type !== VT.NONE) this.putConflicting(name, slot, type, cellValueOf(type, bytes, at, len));
+      else this.reject('type-mismatch', typeMismatch(name, slot, type));
       return;
     }
-    this.putUnknown(name, type, RAW, at, len, undefined);
+    const route = this.schema.routeOf(name);
+    if (route === TAKEN) this.reject('column-name-conflict', { column: name, actualType: valueTypeName(type) });
+    else if (route !== null) this.putUnknown(route, type, RAW, at, len, undefined);
   }
 
   private stage(index: number, kind: number, at: number, len: number, value: unknown): void {
@@ -274,17 +288,17 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
   }
 
   /** A value of the wrong type for `slot`, landed in its companion column under the policy. */
-  private putConflicting(slot: ColumnSlot, type: ValueType, value: CellValue): void {
+  private putConflicting(source: string, slot: ColumnSlot, type: ValueType, value: CellValue): void {
     const outcome = resolveTypeConflict(slot.name, slot.type, value, this.policy);
     if (outcome.action !== 'land') {
-      this.reject('type-mismatch', { column: slot.name, expectedType: slot.type, actualType: valueTypeName(type) });
+      this.reject('type-mismatch', typeMismatch(source, slot, type));
       return;
     }
     const landedType = outcome.policy === 'string' ? VT.STRING : type;
     const target = this.schema.lookup(outcome.column);
     if (target !== undefined && target.valueType !== landedType) {
       // The companion name is taken by a column of another type: nowhere to land it.
-      this.reject('type-mismatch', { column: slot.name, expectedType: slot.type, actualType: valueTypeName(type) });
+      this.reject('type-mismatch', typeMismatch(source, slot, type));
       return;
     }
     this.conflicts.push(slot.name);
@@ -292,7 +306,7 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
     else this.putUnknown(outcome.column, landedType, VALUE, 0, 0, outcome.value);
   }
 
-  /** A column the schema does not have: discovered (staged) or rejected. */
+  /** A lake column the schema does not have: discovered (staged) or rejected. */
   private putUnknown(name: string, type: ValueType, kind: number, at: number, len: number, value: unknown): void {
     const discovery = this.schema.discoveryOf(name, type, this.staged);
     if (discovery === 'staged') return;

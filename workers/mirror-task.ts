@@ -24,7 +24,12 @@ export async function runMergeMirrorTask(input: MergeMirrorTaskInput, store: Obj
       });
     }
   }
-  const staged = await readStagedChanges(store, input.stagedFiles, input.keyColumns, input.bucketCount, { buckets: owned, ...(signal ? { signal } : {}) });
+  const prefix = input.metadataPrefix === undefined ? {} : { metadataPrefix: input.metadataPrefix };
+  const staged = await readStagedChanges(store, input.stagedFiles, input.keyColumns, input.bucketCount, {
+    buckets: owned,
+    ...prefix,
+    ...(signal ? { signal } : {}),
+  });
   const removes: MirrorFile[] = [];
   const adds: MirrorAddFile[] = [];
   const cdc: WrittenFile[] = [];
@@ -49,6 +54,7 @@ export async function runMergeMirrorTask(input: MergeMirrorTaskInput, store: Obj
         columns: input.columns,
         changeDataFeed: input.changeDataFeed,
         targetFileBytes: input.targetFileBytes,
+        ...prefix,
         ...(input.minFileBytes === undefined ? {} : { minFileBytes: input.minFileBytes }),
         ...(signal ? { signal } : {}),
       });

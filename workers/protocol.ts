@@ -41,6 +41,17 @@ export interface DataColumn {
   readonly type: ColumnType;
 }
 
+/**
+ * tables[].select as a task applies it (workers/column-selection.ts): source names in include/exclude and as
+ * rename keys, lake names as rename values. The pipeline adds the primary key's source names to a non-empty
+ * include list, and never sends an exclude that names one.
+ */
+export interface ColumnSelectionSpec {
+  readonly include?: readonly string[];
+  readonly exclude?: readonly string[];
+  readonly rename?: Readonly<Record<string, string>>;
+}
+
 export interface TaskBudget {
   /** Stop after this many records (batch.maxRecordsPerChannel). */
   readonly maxRecords: number;
@@ -89,6 +100,11 @@ export interface ChannelTaskInput {
   readonly materializePartitions?: boolean;
   /** tables[].metadataPrefix: the metadata columns are `<prefix>op`, `<prefix>ts`, … (common/metadata-columns.ts); absent = `_`. */
   readonly metadataPrefix?: string;
+  /**
+   * tables[].select: source columns left out or landed under another name; absent = every column under its
+   * own name. `primaryKey`, `columns`, `partitionColumns` and `fieldIds` name lake columns.
+   */
+  readonly select?: ColumnSelectionSpec;
   /** Unknown attribute columns become new columns (reported in `newColumns`) instead of dead letters. */
   readonly discoverColumns: boolean;
   /** A record whose raw bytes exceed this is dead-lettered, not decoded. */
@@ -253,6 +269,8 @@ export interface MergeMirrorTaskInput {
   readonly keyColumns: readonly KeyColumnSpec[];
   /** Every column of a mirror file: data columns (as of this batch, new ones included), then `_ts`, `_seq`. */
   readonly columns: readonly FileColumn[];
+  /** tables[].metadataPrefix: the staged rows' metadata columns and the rows' `ts`, `seq` are `<prefix>…`; absent = `_`. */
+  readonly metadataPrefix?: string;
   readonly changeDataFeed: boolean;
   /** Files are cut to about this size. */
   readonly targetFileBytes: number;

@@ -11,6 +11,7 @@ import { DEFAULT_METADATA_PREFIX, metadataColumnNames, reservedColumnNames } fro
 import type { ColumnSpec, ColumnType } from '../lake/parquet-columns.js';
 import type { PartitionColumnSpec } from '../lake/partition-columns.js';
 import { VT, type ValueType } from '../tunnel/plainbuffer.js';
+import type { ColumnSelection, Route } from './column-selection.js';
 import type { ChannelTaskInput, DataColumn, PrimaryKeyColumn, PrimaryKeyType } from './protocol.js';
 
 /** The metadata columns of a data file with `prefix` (tables[].metadataPrefix), in file order, after the data columns (docs/changelog.md §Columns). */
@@ -120,6 +121,12 @@ export interface PartitionSource {
   readonly slot: ColumnSlot | null;
 }
 
+/**
+ * What a source column left out by the selection resolves to: a slot no value's wire type matches (so the
+ * sinks' common path, a value of its column's type, needs no test for it) and no builder has.
+ */
+export const LEFT_OUT: ColumnSlot = Object.freeze({ name: '', type: 'string', valueType: -1 as ValueType, index: -1 });
+
 /** Why a name cannot become a column: it shadows a metadata column or differs from one only in case. */
 export type NameConflict = 'reserved' | 'case-duplicate';
 
@@ -128,7 +135,10 @@ export type NameConflict = 'reserved' | 'case-duplicate';
  * are case-insensitive while Tablestore's are not, hence the lower-cased index.
  */
 export class BatchSchema {
+  /** By lake name. */
   private readonly slots = new Map<string, ColumnSlot>();
+  /** By source name (the decoder's): `slots` itself without a selection, else aliases and LEFT_OUT entries. */
+  private readonly bySource: Map<string, ColumnSlot>;
   private readonly lowerNames = new Set<string>();
   private readonly ordered: ColumnSlot[] = [];
   private readonly discovered: DataColumn[] = [];
@@ -153,7 +163,9 @@ export class BatchSchema {
     readonly discover: boolean,
     partitionColumns: readonly string[] = [],
     metadataPrefix: string = DEFAULT_METADATA_PREFIX,
+    private readonly selection: ColumnSelection | null = null,
   ) {
+    this.bySource = selection === null ? this.slots : new Map();
     this.metadata = metadataColumns(metadataPrefix);
     this.metadataNames = new Set(reservedColumnNames(metadataPrefix).map((n) => n.toLowerCase()));
     this.dateColumn = metadataColumnNames(metadataPrefix).date;
@@ -200,8 +212,30 @@ export class BatchSchema {
     this.refreshFileSlots();
   }
 
+  /** The column of a lake name. */
   lookup(name: string): ColumnSlot | undefined {
     return this.slots.get(name);
+  }
+
+  /**
+   * The column a source column (as the decoder names it) lands in: LEFT_OUT when the selection leaves it out
+   * (known after its first routeOf), undefined when it is not (yet) a column.
+   */
+  sourceSlot(name: string): ColumnSlot | undefined {
+    return this.bySource.get(name);
+  }
+
+  /** Whether source and lake names may differ: only then do deleted-column names need routeOf. */
+  get selective(): boolean {
+    return this.selection !== null;
+  }
+
+  /** Where a source column goes (the rare path: a name sourceSlot does not know); a left-out one is remembered. */
+  routeOf(source: string): Route {
+    if (this.selection === null) return source;
+    const route = this.selection.route(source);
+    if (route === null) this.bySource.set(source, LEFT_OUT);
+    return route;
   }
 
   /** Data columns in file order. */
@@ -289,6 +323,7 @@ export class BatchSchema {
   private insert(name: string, type: ColumnType): ColumnSlot {
     const slot: ColumnSlot = { name, type, valueType: valueTypeOfColumn(type) ?? VT.NONE, index: this.ordered.length };
     this.slots.set(name, slot);
+    if (this.selection !== null) for (const source of this.selection.sourcesOf(name)) this.bySource.set(source, slot);
     this.lowerNames.add(name.toLowerCase());
     this.ordered.push(slot);
     this.version++;

@@ -11,9 +11,10 @@
  * older than that change. Why this is enough for the snapshot/stream overlap: docs/mirror.md §Overlap of the full snapshot and the stream.
  *
  * Mirror rows keep two metadata columns: `_ts` (µs of the last change applied) and `_seq` (its
- * sequence, null while the row only comes from the full snapshot).
+ * sequence, null while the row only comes from the full snapshot), named with the table's metadataPrefix.
  */
 import { OtslakeError } from '../../common/errors.js';
+import { DEFAULT_METADATA_PREFIX, metadataColumnNames, type MetadataColumnNames } from '../../common/metadata-columns.js';
 import type { ColumnSpec } from '../parquet-columns.js';
 import { encodeKey, type KeyColumn } from './key-encoding.js';
 
@@ -35,43 +36,81 @@ export interface RowChange {
 
 export type MirrorRow = Record<string, unknown>;
 
+/**
+ * The metadata names of a mirror table (tables[].metadataPrefix, `_` by default): its rows keep `ts` and `seq`;
+ * its staged changelog rows carry all five, none of which is ever copied into a mirror row.
+ */
+export interface MirrorMetadataNames extends Omit<MetadataColumnNames, 'date'> {
+  /** The staged metadata column names. */
+  readonly staged: ReadonlySet<string>;
+}
+
+const namesByPrefix = new Map<string, MirrorMetadataNames>();
+
+export function mirrorMetadataNames(prefix: string = DEFAULT_METADATA_PREFIX): MirrorMetadataNames {
+  let names = namesByPrefix.get(prefix);
+  if (names === undefined) {
+    const n = metadataColumnNames(prefix);
+    names = {
+      op: n.op,
+      ts: n.ts,
+      seq: n.seq,
+      channel: n.channel,
+      deletedColumns: n.deletedColumns,
+      staged: new Set([n.op, n.ts, n.seq, n.channel, n.deletedColumns]),
+    };
+    namesByPrefix.set(prefix, names);
+  }
+  return names;
+}
+
+const DEFAULT_NAMES = mirrorMetadataNames();
+
 /** The columns a mirror file holds after the table's data columns. */
-export const MIRROR_METADATA_COLUMNS: readonly ColumnSpec[] = [
-  { name: '_ts', type: 'timestamp', nullable: true },
-  { name: '_seq', type: 'string', nullable: true },
-];
+export function mirrorMetadataColumns(prefix: string = DEFAULT_METADATA_PREFIX): ColumnSpec[] {
+  const n = mirrorMetadataNames(prefix);
+  return [
+    { name: n.ts, type: 'timestamp', nullable: true },
+    { name: n.seq, type: 'string', nullable: true },
+  ];
+}
 
-/** Changelog metadata columns of a staged row: never copied into a mirror row. */
-const STAGED_METADATA = new Set(['_op', '_ts', '_seq', '_channel', '_deleted_columns']);
+export const MIRROR_METADATA_COLUMNS: readonly ColumnSpec[] = mirrorMetadataColumns();
 
-function tsOf(value: unknown): bigint | null {
+function tsOf(value: unknown, column: string): bigint | null {
   if (value === null || value === undefined) return null;
   if (typeof value === 'bigint') return value;
   if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value);
   if (value instanceof Date) return BigInt(value.getTime()) * 1000n;
-  throw new OtslakeError('OTSL_LAKE_SCHEMA', `staged _ts is not a µs timestamp: ${String(value)}`, { context: { column: '_ts' } });
+  throw new OtslakeError('OTSL_LAKE_SCHEMA', `staged ${column} is not a µs timestamp: ${String(value)}`, { context: { column } });
 }
 
 /** A staged changelog row (as read from a staging file) as a RowChange. Bad `_op` or key is OTSL_LAKE_SCHEMA. */
-export function changeOfStagedRow(row: Readonly<Record<string, unknown>>, keyColumns: readonly KeyColumn[], order: number, file?: string): RowChange {
-  const op = row._op;
+export function changeOfStagedRow(
+  row: Readonly<Record<string, unknown>>,
+  keyColumns: readonly KeyColumn[],
+  order: number,
+  file?: string,
+  names: MirrorMetadataNames = DEFAULT_NAMES,
+): RowChange {
+  const op = row[names.op];
   if (op !== 'PUT' && op !== 'UPDATE' && op !== 'DELETE') {
-    throw new OtslakeError('OTSL_LAKE_SCHEMA', `staged row ${order} has _op ${JSON.stringify(op)}, expected PUT, UPDATE or DELETE`, {
-      context: { column: '_op', row: order, ...(file === undefined ? {} : { file }) },
+    throw new OtslakeError('OTSL_LAKE_SCHEMA', `staged row ${order} has ${names.op} ${JSON.stringify(op)}, expected PUT, UPDATE or DELETE`, {
+      context: { column: names.op, row: order, ...(file === undefined ? {} : { file }) },
     });
   }
   const values: Record<string, unknown> = {};
   for (const name in row) {
     const v = row[name];
-    if (v !== null && v !== undefined && !STAGED_METADATA.has(name)) values[name] = v;
+    if (v !== null && v !== undefined && !names.staged.has(name)) values[name] = v;
   }
-  const deleted = row._deleted_columns;
-  const seq = row._seq;
+  const deleted = row[names.deletedColumns];
+  const seq = row[names.seq];
   return {
     key: encodeKey(keyColumns, row),
     op,
     seq: typeof seq === 'string' ? seq : null,
-    tsUs: tsOf(row._ts),
+    tsUs: tsOf(row[names.ts], names.ts),
     values,
     deletedColumns: Array.isArray(deleted) ? (deleted as string[]) : [],
     order,
@@ -141,6 +180,7 @@ export function applyChanges(
   changes: readonly RowChange[],
   keyColumns: readonly KeyColumn[],
   families: ColumnFamilies,
+  names: Pick<MirrorMetadataNames, 'ts' | 'seq'> = DEFAULT_NAMES,
 ): MirrorRow | undefined {
   let row: MirrorRow | undefined = before;
   let copied = false;
@@ -152,7 +192,7 @@ export function applyChanges(
     return row!;
   };
   for (const c of changes) {
-    if (c.seq === null && row !== undefined && row._seq !== null && row._seq !== undefined) continue;
+    if (c.seq === null && row !== undefined && row[names.seq] !== null && row[names.seq] !== undefined) continue;
     if (c.op === 'DELETE') {
       row = undefined;
       copied = false;
@@ -170,8 +210,8 @@ export function applyChanges(
       for (const m of families.membersOf(name)) if (m !== name) target[m] = null;
       target[name] = c.values[name];
     }
-    target._ts = c.tsUs;
-    target._seq = c.seq;
+    target[names.ts] = c.tsUs;
+    target[names.seq] = c.seq;
   }
   return row;
 }

@@ -11,7 +11,7 @@ import type { ObjectStore } from '../object-store.js';
 import type { ColumnSpec } from '../parquet-columns.js';
 import { ParquetFileWriter, type ParquetCompression, type WrittenFile } from '../parquet-file.js';
 import { readParquetRows, type ParquetRow } from '../parquet-read.js';
-import { applyChanges, ColumnFamilies, type MirrorRow, type RowChange } from './apply.js';
+import { applyChanges, ColumnFamilies, mirrorMetadataNames, type MirrorRow, type RowChange } from './apply.js';
 import { ChangeDataWriter, type ChangeCounts } from './change-data.js';
 import { encodeKey, type KeyColumn } from './key-encoding.js';
 import { mirrorTags, objectKeyOf, type MirrorFile } from './layout.js';
@@ -53,6 +53,8 @@ export interface MergeOptions {
   readonly minFileBytes?: number;
   readonly compression?: ParquetCompression;
   readonly signal?: AbortSignal;
+  /** tables[].metadataPrefix: the rows' `ts` and `seq` columns are `<prefix>ts`, `<prefix>seq`; absent = `_`. */
+  readonly metadataPrefix?: string;
 }
 
 /** Read options that keep every value exact: binary stays bytes, timestamps stay µs bigint. */
@@ -86,7 +88,8 @@ export async function mergeBucket(
 ): Promise<MergeOutcome> {
   const keys = [...changes.keys()].sort();
   const runs = planBucketRewrite(files, keys, options.minFileBytes ?? options.targetFileBytes / 4);
-  const attributeNames = options.columns.map((c) => c.name).filter((n) => !options.keyColumns.some((k) => k.name === n) && n !== '_ts' && n !== '_seq');
+  const names = mirrorMetadataNames(options.metadataPrefix);
+  const attributeNames = options.columns.map((c) => c.name).filter((n) => !options.keyColumns.some((k) => k.name === n) && n !== names.ts && n !== names.seq);
   const families = new ColumnFamilies(attributeNames);
   const cdf = new ChangeDataWriter(options.columns, {
     store: options.store,
@@ -141,7 +144,7 @@ async function mergeRun(
   }
   const out: { key: string; row: MirrorRow }[] = [];
   const apply = async (key: string, before: MirrorRow | undefined) => {
-    const after = applyChanges(before, changes.get(key) ?? [], options.keyColumns, families);
+    const after = applyChanges(before, changes.get(key) ?? [], options.keyColumns, families, mirrorMetadataNames(options.metadataPrefix));
     await cdf.record(before, after);
     if (after !== undefined) out.push({ key, row: after });
   };

@@ -9,13 +9,13 @@ import { columnTypeOf, dataColumnsOf, type ColumnSpec } from '../parquet-columns
 import type { WrittenFile } from '../parquet-file.js';
 import { newTableMetadata } from '../table-create.js';
 import { addActionFor, commit, type CommitResult } from '../transaction.js';
-import { MIRROR_METADATA_COLUMNS } from './apply.js';
+import { mirrorMetadataColumns } from './apply.js';
 import { cdcActionFor } from './change-data.js';
 import { keyColumnsOf, type KeyColumn } from './key-encoding.js';
 import { mirrorProtocol, mirrorSettingsOf, mirrorTableConfiguration, type MirrorFile, type MirrorSettings } from './layout.js';
 
 export interface CreateMirrorTableOptions {
-  /** Data columns (primary key first is customary); `_ts` and `_seq` are appended here. */
+  /** Data columns (primary key first is customary); `_ts` and `_seq` (under metadataPrefix) are appended here. */
   readonly schema: StructType;
   readonly primaryKey: readonly string[];
   readonly buckets?: number;
@@ -24,12 +24,14 @@ export interface CreateMirrorTableOptions {
   readonly configuration?: Record<string, string>;
   readonly name?: string;
   readonly signal?: AbortSignal;
+  /** tables[].metadataPrefix: `<prefix>ts` and `<prefix>seq` are appended; absent = `_`. */
+  readonly metadataPrefix?: string;
 }
 
 /** The schema with the mirror metadata columns appended (unless present). */
-function withMirrorColumns(schema: StructType): StructType {
+function withMirrorColumns(schema: StructType, metadataPrefix?: string): StructType {
   const fields = [...schema.fields];
-  for (const c of MIRROR_METADATA_COLUMNS) {
+  for (const c of mirrorMetadataColumns(metadataPrefix)) {
     if (!fields.some((f) => f.name === c.name)) fields.push({ name: c.name, type: c.type, nullable: true, metadata: {} });
   }
   return { type: 'struct', fields };
@@ -37,7 +39,7 @@ function withMirrorColumns(schema: StructType): StructType {
 
 /** Version 0 of a mirror table; `{kind:'conflict'}` when the table exists. */
 export async function createMirrorTable(store: ObjectStore, options: CreateMirrorTableOptions): Promise<CommitResult & { metadata: Metadata }> {
-  const schema = withMirrorColumns(options.schema);
+  const schema = withMirrorColumns(options.schema, options.metadataPrefix);
   for (const name of options.primaryKey) {
     const field = schema.fields.find((f) => f.name === name);
     if (!field) throw new OtslakeError('OTSL_LAKE_SCHEMA', `primary-key column "${name}" is not in the schema`, { context: { column: name } });

@@ -7,7 +7,7 @@
 import { OtslakeError } from '../../common/errors.js';
 import type { ObjectStore } from '../object-store.js';
 import { readParquetRows } from '../parquet-read.js';
-import { changeOfStagedRow, groupChanges, type RowChange } from './apply.js';
+import { changeOfStagedRow, groupChanges, mirrorMetadataNames, type RowChange } from './apply.js';
 import { encodeKey, type KeyColumn } from './key-encoding.js';
 import { bucketOf } from './layout.js';
 import { EXACT_READ } from './merge-bucket.js';
@@ -38,8 +38,9 @@ export async function readStagedChanges(
   files: readonly string[],
   keyColumns: readonly KeyColumn[],
   bucketCount: number,
-  options: { buckets?: Iterable<number>; signal?: AbortSignal } = {},
+  options: { buckets?: Iterable<number>; signal?: AbortSignal; metadataPrefix?: string } = {},
 ): Promise<StagedChanges> {
+  const names = mirrorMetadataNames(options.metadataPrefix);
   const wanted = options.buckets ? new Set(options.buckets) : null;
   const flat = new Map<number, RowChange[]>();
   let order = 0;
@@ -54,7 +55,7 @@ export async function readStagedChanges(
       const n = order++;
       const bucket = bucketOf(encodeKey(keyColumns, row), bucketCount);
       if (wanted && !wanted.has(bucket)) continue;
-      const change = changeOfStagedRow(row, keyColumns, n, file);
+      const change = changeOfStagedRow(row, keyColumns, n, file, names);
       const list = flat.get(bucket);
       if (list) list.push(change);
       else flat.set(bucket, [change]);

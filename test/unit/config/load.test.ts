@@ -65,6 +65,7 @@ describe('loadConfig', () => {
       mode: 'changelog',
       path: 'orders',
       columns: [{ name: 'amount', type: 'DOUBLE' }],
+      select: { include: [], exclude: [], rename: {} },
       partitionBy: [],
       retentionMs: 0,
       metadataPrefix: '_',
@@ -131,13 +132,13 @@ describe('loadConfig', () => {
       expect.arrayContaining([
         'tables[1].mode: must be one of changelog, mirror, got "append"',
         'tables[1].tunnel.type: must be one of BaseData, Stream, BaseAndStream, got "Full"',
-        'tables[1].colour: unknown key (allowed here: table, tunnel, mode, path, columns, partitionBy, metadataPrefix, retention, typeConflictPolicy, iceberg, changeDataFeed, mirror)',
+        'tables[1].colour: unknown key (allowed here: table, tunnel, mode, path, columns, select, partitionBy, metadataPrefix, retention, typeConflictPolicy, iceberg, changeDataFeed, mirror)',
         'tables[2].table: must be a Tablestore table name: letters, digits and "_", not starting with a digit, got "9bad"',
         'tables[3].path: "orders" is already used by tables[0]',
         'tables[4].columns[0].name: "_op" is reserved for otslake\'s metadata columns (_op, _ts, _seq, _channel, _deleted_columns, _date); to land a source column of this name, set metadataPrefix (e.g. "otslake_")',
         'tables[4].columns[1].type: must be one of INTEGER, DOUBLE, BOOLEAN, STRING, BINARY, got "TEXT"',
         'tables[4].columns[2].name: column "a" is declared twice',
-        'tables[5]: must be an object with keys table, tunnel, mode, path, columns, partitionBy, metadataPrefix, retention, typeConflictPolicy, iceberg, changeDataFeed, mirror',
+        'tables[5]: must be an object with keys table, tunnel, mode, path, columns, select, partitionBy, metadataPrefix, retention, typeConflictPolicy, iceberg, changeDataFeed, mirror',
       ]),
     );
     expect(issues.some((i) => i.startsWith('tables[2].path: segment ".." is not allowed'))).toBe(true);

@@ -34,7 +34,6 @@ describe('tables[] entries: what run would refuse, found offline', () => {
       ]),
     ).toEqual([
       expect.stringMatching(/^tables\[0\]\.metadataPrefix: must be 1 to 32 letters/),
-      'tables[1].metadataPrefix: is only allowed with mode changelog (a mirror table keeps _ts and _seq)',
       'tables[1].retention: is only allowed with mode changelog (a mirror holds the current rows, not their history)',
     ]);
   });
@@ -130,5 +129,67 @@ describe('tables[] entries: what run would refuse, found offline', () => {
 
   it("reserves exactly the workers' changelog metadata columns", () => {
     expect(RESERVED_COLUMNS).toEqual([...METADATA_COLUMNS.map((c) => c.name), DATE_COLUMN]);
+  });
+});
+
+describe('tables[].select: column selection and renaming, checked offline', () => {
+  it('resolves include, exclude and rename; declared columns and partitionBy use lake names', () => {
+    const [a, b, c] = tablesOf([
+      { table: 'a', select: { exclude: ['secret', '_op'], rename: { customer_email: 'email' } }, columns: [{ name: 'email', type: 'STRING' }] },
+      {
+        table: 'b',
+        select: { include: ['amount', 'region_code'], rename: { region_code: 'region' } },
+        columns: [{ name: 'region', type: 'STRING' }],
+        partitionBy: ['region'],
+      },
+      { table: 'c' },
+    ]);
+    expect(a!.select).toEqual({ include: [], exclude: ['secret', '_op'], rename: { customer_email: 'email' } });
+    expect(b!.select).toEqual({ include: ['amount', 'region_code'], exclude: [], rename: { region_code: 'region' } });
+    expect(c!.select).toEqual({ include: [], exclude: [], rename: {} });
+  });
+
+  it('names every contradiction by its key', () => {
+    expect(
+      issuesOf([
+        { table: 'a', select: { include: ['x', 'x'], exclude: ['y'] } },
+        { table: 'b', select: { rename: { a: 'a', b: '_TS', c: 'same', d: 'SAME', e: 'kept' }, include: ['a', 'b', 'c', 'd', 'kept'] } },
+        { table: 'c', select: { exclude: ['gone', 'dropped'], rename: { gone: 'back' } }, columns: [{ name: 'dropped', type: 'STRING' }] },
+        { table: 'd', select: { rename: { old: 'new' } }, columns: [{ name: 'old', type: 'STRING' }] },
+        { table: 'e', select: { include: ['_op', 'v'], rename: { w: 'z' } }, columns: [{ name: 'other', type: 'STRING' }] },
+        { table: 'f', metadataPrefix: 'meta_', select: { rename: { _op: 'meta_OP' } } },
+        { table: 'g', select: { rename: { a: 3 }, include: 'x' } },
+      ]),
+    ).toEqual([
+      // Formats first (every entry), then what the entries say against themselves.
+      'tables[6].select.include: must be a list of column names, got "x"',
+      expect.stringMatching(/^tables\[6\]\.select\.rename: "a" must map to a column name/),
+      'tables[0].select.include[1]: "x" is listed twice',
+      'tables[0].select.exclude: set include or exclude, not both (include lands only what it lists)',
+      'tables[1].select.rename.a: renames "a" to itself',
+      'tables[1].select.rename.b: "_TS" is the metadata column "_ts" (Delta names ignore case); pick another name or set metadataPrefix',
+      'tables[1].select.rename.d: "SAME" is already the lake name of "c" (Delta names ignore case)',
+      'tables[1].select.rename.e: "kept" is the lake name of the included column "kept", which lands under its own name',
+      'tables[1].select.rename.e: "e" is not in tables[1].select.include: list the source name there to land it renamed',
+      'tables[2].select.rename.gone: "gone" is excluded in tables[2].select.exclude: renaming it has no effect',
+      'tables[2].columns[0].name: "dropped" is left out by tables[2].select.exclude: a declared column must land',
+      'tables[3].columns[0].name: "old" is renamed to "new" by tables[3].select.rename: declare the lake name "new"',
+      'tables[4].select.include[0]: "_op" is named like a metadata column: rename it in tables[4].select.rename or set metadataPrefix',
+      'tables[4].select.rename.w: "w" is not in tables[4].select.include: list the source name there to land it renamed',
+      'tables[4].columns[0].name: "other" is left out by tables[4].select.include: a declared column must land',
+      'tables[5].select.rename._op: "meta_OP" is the metadata column "meta_op" (Delta names ignore case); pick another name or set metadataPrefix',
+    ]);
+  });
+
+  it('takes partitionBy by lake names: a renamed source name is not a column', () => {
+    const table = { table: 'p', select: { rename: { region_code: 'region' } }, columns: [{ name: 'region', type: 'STRING' }] };
+    expect(tablesOf([{ ...table, partitionBy: ['region'] }])[0]!.partitionBy).toEqual(['region']);
+    expect(issuesOf([{ ...table, partitionBy: ['region_code'] }])).toEqual([
+      'tables[0].partitionBy[0]: "region_code" is not a declared column: declare it in tables[0].columns with type INTEGER, STRING, BOOLEAN (primary-key columns cannot be partition columns)',
+    ]);
+  });
+
+  it('lets a mirror table set metadataPrefix', () => {
+    expect(tablesOf([{ table: 'm', mode: 'mirror', metadataPrefix: 'otslake_' }])[0]).toMatchObject({ mode: 'mirror', metadataPrefix: 'otslake_' });
   });
 });

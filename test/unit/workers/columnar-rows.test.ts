@@ -20,7 +20,9 @@ import { createColumnBuilder } from '../../../lake/column-builders.js';
 import { PlainBufferDecoder } from '../../../tunnel/plainbuffer.js';
 import { ActionType, type RecordMsg } from '../../../tunnel/proto.js';
 import { ChangelogRowSink } from '../../../workers/changelog-rows.js';
+import { ColumnSelection } from '../../../workers/column-selection.js';
 import { ColumnarRowSink } from '../../../workers/columnar-rows.js';
+import type { ColumnSelectionSpec } from '../../../workers/protocol.js';
 import { BatchSchema, columnTypeOfPrimaryKey } from '../../../workers/schema-map.js';
 import { runChdb } from '../../helpers/chdb.js';
 import { bin, bool, dbl, encodeRow, int, str, type EncCell, type EncValue } from '../../helpers/plainbuffer-encoder.js';
@@ -135,10 +137,21 @@ class Files {
   }
 }
 
-const keyColumns = keyColumnsOf(PK.map((k) => ({ name: k.name, type: columnTypeOfPrimaryKey(k.type) })));
+/** The lake side of a task: its columns and key by lake name, and the selection that maps source names to them. */
+interface Shape {
+  columns: typeof COLUMNS;
+  pk: typeof PK;
+  select?: ColumnSelectionSpec;
+}
 
-async function runReference(records: RecordMsg[], dir: string, policy: TypeConflictPolicy, discover: boolean) {
-  const schema = new BatchSchema(COLUMNS, PK, discover);
+const AS_IS: Shape = { columns: COLUMNS, pk: PK };
+
+const schemaOf = (shape: Shape, discover: boolean) => new BatchSchema(shape.columns, shape.pk, discover, [], undefined, ColumnSelection.of(shape.select));
+const keyColumnsFor = (shape: Shape) => keyColumnsOf(shape.pk.map((k) => ({ name: k.name, type: columnTypeOfPrimaryKey(k.type) })));
+
+async function runReference(records: RecordMsg[], dir: string, policy: TypeConflictPolicy, discover: boolean, shape: Shape = AS_IS) {
+  const schema = schemaOf(shape, discover);
+  const keyColumns = keyColumnsFor(shape);
   const sink = new ChangelogRowSink(schema, 'ch-1', policy);
   const files = new Files(new LocalStore(dir, { fsync: false }), schema);
   const decoder = new PlainBufferDecoder();
@@ -162,8 +175,9 @@ async function runReference(records: RecordMsg[], dir: string, policy: TypeConfl
   return { outcomes, files: await files.close(), newColumns: schema.newColumns, conflicts: sink.typeConflicts() };
 }
 
-async function runColumnar(records: RecordMsg[], dir: string, policy: TypeConflictPolicy, discover: boolean) {
-  const schema = new BatchSchema(COLUMNS, PK, discover);
+async function runColumnar(records: RecordMsg[], dir: string, policy: TypeConflictPolicy, discover: boolean, shape: Shape = AS_IS) {
+  const schema = schemaOf(shape, discover);
+  const keyColumns = keyColumnsFor(shape);
   const sink = new ColumnarRowSink(schema, 'ch-1', policy);
   const files = new Files(new LocalStore(dir, { fsync: false }), schema);
   const decoder = new PlainBufferDecoder();
@@ -182,7 +196,7 @@ async function runColumnar(records: RecordMsg[], dir: string, policy: TypeConfli
       continue;
     }
     sink.acceptRow();
-    outcomes.push({ verdict: 'ok', seq: sink.sequenceText(), ts, key: encodeKey(keyColumns, sink.primaryKeyRow(PK)) });
+    outcomes.push({ verdict: 'ok', seq: sink.sequenceText(), ts, key: encodeKey(keyColumns, sink.primaryKeyRow(shape.pk)) });
     files.current().appendWith(sink);
   }
   return { outcomes, files: await files.close(), newColumns: schema.newColumns, conflicts: sink.typeConflicts() };
@@ -243,6 +257,79 @@ describe('ColumnarRowSink against ChangelogRowSink (differential)', () => {
       expect(got.files.map((f) => [f.numRecords, f.stats])).toEqual(ref.files.map((f) => [f.numRecords, f.stats]));
       expect(got.files.length).toBeGreaterThan(0);
       expect(await rowsOf(newDir, got.files)).toEqual(await rowsOf(refDir, ref.files));
+    });
+  }
+
+  // tables[].select: left-out columns never reach a builder or `_deleted_columns`, renamed ones (the key too) land
+  // under their lake names, and a source column named like another's lake name is a conflict, in both paths.
+  const SELECTIONS: Array<{ name: string; shape: Shape; policy: TypeConflictPolicy }> = [
+    {
+      name: 'exclude + rename (key, metadata name)',
+      policy: 'companion',
+      shape: {
+        pk: [PK[0]!, { name: 'key', type: 'STRING' }],
+        columns: [
+          { name: 'id', type: 'long' },
+          { name: 'key', type: 'string' },
+          { name: 'text', type: 'string' },
+          { name: 'extra', type: 'long' },
+          { name: 'd', type: 'double' },
+          { name: 'flag', type: 'boolean' },
+        ],
+        select: { exclude: ['x', 'more'], rename: { k: 'key', s: 'text', n: 'extra', b: 'flag', _op: 'src_op' } },
+      },
+    },
+    {
+      name: 'include + rename onto a source name',
+      policy: 'dead-letter',
+      shape: {
+        pk: PK,
+        columns: [
+          { name: 'id', type: 'long' },
+          { name: 'k', type: 'string' },
+          { name: 'b', type: 'string' },
+          { name: 'dbl', type: 'double' },
+        ],
+        select: { include: ['id', 'k', 's', 'd', 'extra', 'n__string'], rename: { d: 'dbl', s: 'b' } },
+      },
+    },
+  ];
+  for (const { name, shape, policy } of SELECTIONS) {
+    it(`lands the same rows with a selection: ${name}`, async () => {
+      const records = generate(3000, name.length);
+      const refDir = join(tmp.path, `select-${name.length}-ref`);
+      const newDir = join(tmp.path, `select-${name.length}-new`);
+      const ref = await runReference(records, refDir, policy, true, shape);
+      const got = await runColumnar(records, newDir, policy, true, shape);
+      expect(got.outcomes).toEqual(ref.outcomes);
+      expect(got.newColumns).toEqual(ref.newColumns);
+      expect(got.conflicts).toEqual(ref.conflicts);
+      expect(got.files.map((f) => [f.numRecords, f.stats])).toEqual(ref.files.map((f) => [f.numRecords, f.stats]));
+      const rows = await rowsOf(newDir, got.files);
+      expect(rows).toEqual(await rowsOf(refDir, ref.files));
+
+      const landed = rows.flat().map((r) => JSON.parse(r) as Record<string, unknown>);
+      expect(landed.length).toBeGreaterThan(1000);
+      const names = new Set(landed.flatMap((r) => Object.keys(r)));
+      const deleted = new Set(landed.flatMap((r) => (r._deleted_columns as string[] | null) ?? []));
+      const sources = Object.keys(shape.select!.rename!).filter((n) => n !== '_op'); // `_op` is also the metadata column
+      const leftOut = shape.select!.include ? ['x', 'n', 'more'] : shape.select!.exclude!;
+      for (const source of [...sources, ...leftOut]) {
+        if (shape.columns.some((c) => c.name === source)) continue;
+        expect(names.has(source), source).toBe(false);
+        expect(deleted.has(source), source).toBe(false);
+      }
+      for (const lake of Object.values(shape.select!.rename!)) if (lake !== 'src_op') expect(names.has(lake), lake).toBe(true);
+      const conflicts = ref.outcomes.filter((o) => o.verdict === 'column-name-conflict').map((o) => (o.problem as { column: string }).column);
+      const mismatches = ref.outcomes.filter((o) => o.verdict === 'type-mismatch').map((o) => o.problem as { column: string; sourceColumn?: string });
+      if (shape.select!.exclude) {
+        expect(deleted.has('text') && deleted.has('extra')).toBe(true);
+        expect(ref.newColumns.map((c) => c.name)).toContain('src_op');
+        // Source `extra` lands nowhere: its lake name belongs to the renamed `n`.
+        expect(conflicts).toContain('extra');
+      } else {
+        expect(mismatches).toContainEqual({ column: 'dbl', sourceColumn: 'd', expectedType: 'double', actualType: expect.any(String) });
+      }
     });
   }
 

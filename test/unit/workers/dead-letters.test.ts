@@ -4,7 +4,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LocalStore } from '../../../lake/local-store.js';
 import { ActionType } from '../../../tunnel/proto.js';
 import { DeadLetters, deadLetterKey, renderValue } from '../../../workers/dead-letters.js';
-import { encodeRow, int, bin } from '../../helpers/plainbuffer-encoder.js';
+import { PlainBufferDecoder } from '../../../tunnel/plainbuffer.js';
+import { ColumnSelection } from '../../../workers/column-selection.js';
+import { ColumnarRowSink } from '../../../workers/columnar-rows.js';
+import { BatchSchema } from '../../../workers/schema-map.js';
+import { encodeRow, int, bin, str } from '../../helpers/plainbuffer-encoder.js';
 import { createTmpDir, type TmpDir } from '../../helpers/tmp-dir.js';
 
 let dir: TmpDir | undefined;
@@ -61,5 +65,36 @@ describe('dead letters', () => {
     });
     // The row is the record's own columns only: otslake's metadata lives in `meta`.
     expect(Object.keys(lines[1].row as object).sort()).toEqual(['id', 'k']);
+  });
+
+  it('shows a row the selection renames or leaves out as the source wrote it, naming the lake column at fault', async () => {
+    const selection = ColumnSelection.of({ exclude: ['secret'], rename: { id: 'order_id', qty: 'quantity' } });
+    const schema = new BatchSchema([{ name: 'quantity', type: 'long' }], [{ name: 'order_id', type: 'INTEGER' }], true, [], '_', selection);
+    const sink = new ColumnarRowSink(schema, 'ch', 'dead-letter');
+    const record = {
+      action_type: ActionType.PUT_ROW,
+      record: encodeRow({
+        pk: [{ name: 'id', value: int(7) }],
+        cells: [
+          { name: 'qty', value: str('many'), timestampMs: 3 },
+          { name: 'secret', value: str('s'), timestampMs: 3 },
+        ],
+      }),
+    };
+    new PlainBufferDecoder().decodeRecordRaw(record, sink, { channelId: 'ch', firstRecordIndex: 0 });
+    expect(sink.verdict).toBe('type-mismatch');
+    const dl = new DeadLetters('ch', 'b1');
+    dl.addRow('type-mismatch', record, { token: 't0', recordIndex: 0 }, sink.problem!);
+    dir = await createTmpDir('otslake-dead-letters-');
+    const meta = await dl.write(new LocalStore(dir.path));
+    const line = JSON.parse(await readFile(join(dir.path, meta!.path), 'utf8'));
+    expect(line).toMatchObject({
+      column: 'quantity',
+      sourceColumn: 'qty',
+      expectedType: 'long',
+      actualType: 'STRING',
+      row: { id: '7', qty: 'many', secret: 's' },
+      types: { id: 'INTEGER', qty: 'STRING', secret: 'STRING' },
+    });
   });
 });
