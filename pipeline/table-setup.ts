@@ -82,7 +82,8 @@ function checkMode(table: TableConfig, metadata: Metadata, primaryKey: readonly 
 
 /**
  * What is fixed at creation and stops only this table when the config contradicts it (OTSL_TABLE_COLUMN_CONFLICT):
- * a mirror's metadataPrefix (its changes would be staged under names the merge cannot find), and the key's lake
+ * the metadataPrefix (a mirror's changes would be staged under names the merge cannot find; a changelog would grow
+ * a second set of metadata columns, its older rows null in them), and the key's lake
  * names (a key renamed by tables[].select after creation would be a column the table does not have).
  */
 function checkFixedColumns(table: TableConfig, metadata: Metadata, primaryKey: readonly KeyColumn[]): void {
@@ -90,9 +91,9 @@ function checkFixedColumns(table: TableConfig, metadata: Metadata, primaryKey: r
   const conflict = (message: string, column: string, key: string) =>
     new OtslakeError('OTSL_TABLE_COLUMN_CONFLICT', `table ${table.table}: ${message}`, { context: { table: table.table, column, key, path: table.path } });
   const { ts, seq } = metadataColumnNames(table.metadataPrefix);
-  if (table.mode === 'mirror' && !(names.has(ts) && names.has(seq))) {
+  if (!(names.has(ts) && names.has(seq))) {
     throw conflict(
-      `the config says metadataPrefix "${table.metadataPrefix}", but the mirror table at ${table.path} has no ${ts}, ${seq} columns; a table's metadataPrefix is fixed at creation`,
+      `the config says metadataPrefix "${table.metadataPrefix}", but the ${table.mode} table at ${table.path} has no ${ts}, ${seq} columns; a table's metadataPrefix is fixed at creation`,
       ts,
       'tables[].metadataPrefix',
     );

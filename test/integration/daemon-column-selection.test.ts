@@ -186,16 +186,23 @@ describe('daemon: column selection and renaming', () => {
     await stop();
   }, 90_000);
 
-  it('stops only a table whose key rename or mirror metadataPrefix contradicts the existing Delta table', async () => {
+  it('stops only a table whose key rename or metadataPrefix (mirror or changelog) contradicts the existing Delta table', async () => {
     h = await createHarness();
     await createStreamTable(h.sdk, 'later', [{ name: 'k', type: 'STRING' }]);
     await createStreamTable(h.sdk, 'mlater', [{ name: 'k', type: 'STRING' }]);
+    await createStreamTable(h.sdk, 'clater', [{ name: 'k', type: 'STRING' }]);
     const base = h.config().tables[0]!;
     const orders = { table: base.table, tunnel: base.tunnel, mode: base.mode, path: base.path, columns: base.columns };
-    await h.start({ config: h.config({ tables: [orders, { table: 'later' }, { table: 'mlater', mode: 'mirror' }] }), untilIdle: true }).done;
+    await h.start({ config: h.config({ tables: [orders, { table: 'later' }, { table: 'mlater', mode: 'mirror' }, { table: 'clater' }] }), untilIdle: true })
+      .done;
 
     const changed = h.config({
-      tables: [orders, { table: 'later', select: { rename: { k: 'key' } } }, { table: 'mlater', mode: 'mirror', metadataPrefix: 'otslake_' }],
+      tables: [
+        orders,
+        { table: 'later', select: { rename: { k: 'key' } } },
+        { table: 'mlater', mode: 'mirror', metadataPrefix: 'otslake_' },
+        { table: 'clater', metadataPrefix: 'otslake_' },
+      ],
     });
     const { daemon, stop } = h.start({ config: changed });
     const stopped = new Map<string, OtslakeError>();
@@ -204,7 +211,7 @@ describe('daemon: column selection and renaming', () => {
       'table-stopped',
       (table, err) => {
         stopped.set(table, err);
-        return stopped.size === 2;
+        return stopped.size === 3;
       },
       30_000,
     );
@@ -212,6 +219,8 @@ describe('daemon: column selection and renaming', () => {
     expect(stopped.get('later')?.message).toContain('primary-key column "key" is not a column of the Delta table');
     expect(stopped.get('mlater')?.code).toBe('OTSL_TABLE_COLUMN_CONFLICT');
     expect(stopped.get('mlater')?.message).toContain('has no otslake_ts, otslake_seq columns');
+    expect(stopped.get('clater')?.code).toBe('OTSL_TABLE_COLUMN_CONFLICT');
+    expect(stopped.get('clater')?.message).toContain('the changelog table at clater has no otslake_ts, otslake_seq columns');
     await h.putRow(1, 'o1', 1);
     await waitForLakeRows([daemon], h.tablePath, 1, 30_000);
     expect(daemon.state).toBe('running');
