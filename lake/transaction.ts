@@ -181,7 +181,8 @@ export async function commit(store: ObjectStore, actions: readonly Action[], opt
     if (!last) await sleep(options.onLostRace ? options.onLostRace(race.others, attempt) : raceBackoffMs(attempt, options.raceBackoff), options.signal);
     const outcome = await catchUp(store, race, actions, txnId, attempt, options, (fn) => withRetry(fn, retry));
     if (outcome) return outcome;
-    if (last) return { kind: 'conflict', winningVersion: race.version - 1, fenced: false, reason: `gave up after ${maxAttempts} lost races`, others: race.others };
+    if (last)
+      return { kind: 'conflict', winningVersion: race.version - 1, fenced: false, reason: `gave up after ${maxAttempts} lost races`, others: race.others };
   }
 }
 

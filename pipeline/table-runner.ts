@@ -213,6 +213,8 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     // A daemon joining a busy table paces itself from its first batch: it reads who committed lately.
     const view = await this.ctx.view.refresh(signal);
     pacer.observeHistory(await readCommitInfos(store, Math.max(0, view.version - PACER_HISTORY_COMMITS + 1), { toVersion: view.version, signal }));
+    // …and counts the tunnel's clients: a crowd starting together is counted before it commits.
+    await this.assess(this.ctx, signal);
     log.info('table ready', { tunnelId, clientId: session.clientId, path: table.path });
   }
 
@@ -246,6 +248,8 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
   async loop(signal: AbortSignal): Promise<void> {
     const ctx = this.ctx;
     if (!ctx) throw new OtslakeError('OTSL_DAEMON_STATE', 'table runner loop before start', { context: { table: this.name } });
+    // Daemons that start together (a deploy) spread their first commits over one paced interval.
+    await this.holdUntil(Date.now() + ctx.pacer.startDelayMs(), signal);
     while (!this.stopping && !signal.aborted) {
       const startedMs = Date.now();
       const confirming = this.idleConfirmations.splice(0);
@@ -306,8 +310,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       for (const answer of confirming) answer(confirmed);
       await this.pauseBeforeNextBatch(ctx, startedMs, behind, signal);
       // After a failure: the backoff, which only stop() cuts short (a channel change does not).
-      const backoffUntil = Date.now() + backoffMs;
-      while (!this.stopping && !signal.aborted && Date.now() < backoffUntil) await this.pauseBetweenBatches.wait(backoffUntil - Date.now(), signal);
+      await this.holdUntil(Date.now() + backoffMs, signal);
     }
     for (const answer of this.idleConfirmations.splice(0)) answer(false);
     await this.maintenance?.settle();
@@ -327,8 +330,12 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     const pacing = ctx.pacer.status(now);
     this.options.metrics.commitPacing(this.name, { commitRate: pacing.commitRate, writers: pacing.writers, delayMs: Math.max(0, pacedMs - cadenceMs) });
     if (cadenceMs > 0 && this.idleConfirmations.length === 0) await this.pauseBetweenBatches.wait(cadenceMs, signal);
-    const pacedUntil = now + pacedMs;
-    while (!this.stopping && !signal.aborted && Date.now() < pacedUntil) await this.pauseBetweenBatches.wait(pacedUntil - Date.now(), signal);
+    await this.holdUntil(now + pacedMs, signal);
+  }
+
+  /** Waits until `untilMs`; only stop() (or the signal) ends it early, not a change of our channels. */
+  private async holdUntil(untilMs: number, signal: AbortSignal): Promise<void> {
+    while (!this.stopping && !signal.aborted && Date.now() < untilMs) await this.pauseBetweenBatches.wait(untilMs - Date.now(), signal);
   }
 
   /**
@@ -356,6 +363,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     );
     this.progress = progress;
     this.progressAtMs = Date.now();
+    ctx.pacer.observeClients(fleetClients(progress.channels).clients.length);
     this.options.log.debug('tunnel progress', { stage: progress.stage, unowned: progress.unowned, caughtUp: progress.caughtUp, reading: ctx.positions.size });
     if (!progress.caughtUp) {
       // Channels wait for an owner (children of a finished parent, the stream after the base stage), or
