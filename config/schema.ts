@@ -91,6 +91,12 @@ export const CONFIG_SCHEMA = {
       default: 60_000,
       env: 'OTSLAKE_SOURCE_HEARTBEAT_TIMEOUT_MS',
     },
+    maxChannelsPerTable: {
+      doc: "Channels of one table this daemon reads at most; those beyond it are handed back to the Tunnel (reported CLOSE, their positions dropped) for the other daemons of the fleet to take. 0 = no cap: the Tunnel service spreads a tunnel's channels evenly over its clients as they join and leave, a channel handed back that no other daemon has room for is read by nobody, and a daemon holding more channels than its worker slots (workers.threads × workers.tasksPerThread) reads them in turns within each batch, later but completely. Set it on hosts smaller than the rest of the fleet, to at least channels ÷ daemons (docs/operations.md §Balanced work).",
+      format: integerIn(0, 100_000),
+      default: 0,
+      env: 'OTSLAKE_SOURCE_MAX_CHANNELS_PER_TABLE',
+    },
   },
   lake: {
     uri: {

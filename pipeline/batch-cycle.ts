@@ -27,7 +27,7 @@ import type { TunnelSession } from '../tunnel/tunnel-session.js';
 import type { WorkerPool } from '../workers/pool.js';
 import { PROTOCOL_VERSION, type ChannelTaskInput, type TaskBudget } from '../workers/protocol.js';
 import type { BatchCommitter, MirrorBatchStats } from './batch-committer.js';
-import { needsCheckpoint, partitionOwned, resolvePosition, type ChannelPosition, type ChannelPositions } from './channel-positions.js';
+import { capOwned, needsCheckpoint, partitionOwned, resolvePosition, type ChannelPosition, type ChannelPositions } from './channel-positions.js';
 import type { ChannelResult } from './commit-plan.js';
 import type { CommitPacer } from './commit-pacer.js';
 import type { PipelineMetrics } from './pipeline-metrics.js';
@@ -59,6 +59,8 @@ export interface TableContext {
   /** The table's commit budget, shared with every daemon of the table. */
   readonly pacer: CommitPacer;
   readonly typeConflicts: TypeConflictCounts;
+  /** source.maxChannelsPerTable: channels beyond it are handed back; 0 or absent = no cap. */
+  readonly maxChannels?: number;
 }
 
 export interface BatchReport {
@@ -102,8 +104,11 @@ export interface ChannelRead {
 
 /** GetOffset + Commit + GetBatch: the channels this batch reads, with their start positions. */
 async function planChannels(ctx: TableContext, view: TableView, signal?: AbortSignal): Promise<{ planned: ChannelPosition[]; pendingCheckpoint: boolean }> {
-  const { open, closing } = partitionOwned(ctx.session.ownedChannels());
-  for (const ch of closing) releaseChannel(ctx, ch.channelId, 'closing');
+  const owned = partitionOwned(ctx.session.ownedChannels());
+  for (const ch of owned.closing) releaseChannel(ctx, ch.channelId, 'closing');
+  // More than this daemon may read: the rest go back to the Tunnel for the other daemons (docs/operations.md §Balanced work).
+  const { keep: open, handBack } = capOwned(owned.open, ctx.maxChannels ?? 0, ctx.positions.channelIds());
+  for (const ch of handBack) releaseChannel(ctx, ch.channelId, 'over source.maxChannelsPerTable');
   ctx.positions.keepOnly(new Set(open.map((c) => c.channelId)));
 
   for (const ch of open) {

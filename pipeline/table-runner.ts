@@ -209,6 +209,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       positions,
       pacer,
       typeConflicts: this.typeConflicts,
+      maxChannels: config.source.maxChannelsPerTable,
     };
     // A daemon joining a busy table paces itself from its first batch: it reads who committed lately.
     const view = await this.ctx.view.refresh(signal);
