@@ -96,7 +96,7 @@ describe('loadConfig', () => {
       ),
     );
     expect(issues).toContain(
-      'source.endpiont: unknown key (allowed here: endpoint, instance, accessKeyId, accessKeySecret, securityToken, requestTimeoutMs, heartbeatIntervalMs, heartbeatTimeoutMs)',
+      'source.endpiont: unknown key (allowed here: endpoint, instance, accessKeyId, accessKeySecret, securityToken, requestTimeoutMs, heartbeatIntervalMs, heartbeatTimeoutMs, maxChannelsPerTable)',
     );
     expect(issues.some((i) => i.startsWith('lake.oss.bucket: unknown key'))).toBe(true);
     expect(issues.some((i) => i.startsWith('extra: unknown key'))).toBe(true);
