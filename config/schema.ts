@@ -208,7 +208,7 @@ export const CONFIG_SCHEMA = {
       env: 'OTSLAKE_BATCH_RETRY_MAX_MS',
     },
     maxTableCommitsPerSecond: {
-      doc: "Commit budget of one table, summed over every daemon that shares its tunnel. Each daemon counts the writers it sees in the table's log and starts its batches at least writers ÷ budget seconds apart, so a hundred daemons on one table stay near this rate instead of racing each other for every version (freshness then is about writers ÷ budget seconds). 10 keeps a local or OSS Delta log far from the rate where commits start losing races most of the time.",
+      doc: "Commit budget of one table, summed over every daemon that shares its tunnel. Each daemon counts the writers it sees in the table's log (and, as a floor, the tunnel's clients holding channels) and starts its batches at least writers ÷ budget seconds apart, so a hundred daemons on one table stay near this rate instead of racing each other for every version (freshness then is about writers ÷ budget seconds). 10 keeps a local or OSS Delta log far from the rate where commits start losing races most of the time.",
       format: integerIn(1, 1000),
       default: 10,
       env: 'OTSLAKE_BATCH_MAX_TABLE_COMMITS_PER_SECOND',
