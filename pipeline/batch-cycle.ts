@@ -27,8 +27,9 @@ import type { TunnelSession } from '../tunnel/tunnel-session.js';
 import type { WorkerPool } from '../workers/pool.js';
 import { PROTOCOL_VERSION, type ChannelTaskInput, type TaskBudget } from '../workers/protocol.js';
 import type { BatchCommitter, MirrorBatchStats } from './batch-committer.js';
-import { capOwned, needsCheckpoint, partitionOwned, resolvePosition, type ChannelPosition, type ChannelPositions } from './channel-positions.js';
+import { needsCheckpoint, partitionOwned, resolvePosition, type ChannelPosition, type ChannelPositions } from './channel-positions.js';
 import type { ChannelResult } from './commit-plan.js';
+import type { ChannelCap } from './channel-cap.js';
 import type { CommitPacer } from './commit-pacer.js';
 import type { PipelineMetrics } from './pipeline-metrics.js';
 import { channelTaskColumnsOf, type KeyColumn } from './table-schema.js';
@@ -59,8 +60,8 @@ export interface TableContext {
   /** The table's commit budget, shared with every daemon of the table. */
   readonly pacer: CommitPacer;
   readonly typeConflicts: TypeConflictCounts;
-  /** source.maxChannelsPerTable: channels beyond it are handed back; 0 or absent = no cap. */
-  readonly maxChannels?: number;
+  /** source.maxChannelsPerTable: channels beyond it are not read, and handed back; absent = no cap. */
+  readonly channelCap?: ChannelCap;
 }
 
 export interface BatchReport {
@@ -107,7 +108,7 @@ async function planChannels(ctx: TableContext, view: TableView, signal?: AbortSi
   const owned = partitionOwned(ctx.session.ownedChannels());
   for (const ch of owned.closing) releaseChannel(ctx, ch.channelId, 'closing');
   // More than this daemon may read: the rest go back to the Tunnel for the other daemons (docs/operations.md §Balanced work).
-  const { keep: open, handBack } = capOwned(owned.open, ctx.maxChannels ?? 0, ctx.positions.channelIds());
+  const { keep: open, handBack } = ctx.channelCap?.plan(owned.open, ctx.positions.channelIds()) ?? { keep: owned.open, handBack: [] };
   for (const ch of handBack) releaseChannel(ctx, ch.channelId, 'over source.maxChannelsPerTable');
   ctx.positions.keepOnly(new Set(open.map((c) => c.channelId)));
 

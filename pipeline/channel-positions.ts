@@ -179,14 +179,3 @@ export function partitionOwned(owned: readonly OwnedChannel[]): { open: OwnedCha
   }
   return { open, closing };
 }
-
-/**
- * The OPEN channels to read under a cap (source.maxChannelsPerTable; 0 = none) and those to hand back:
- * the channels already being read are kept first (their positions are resolved, their work goes on),
- * then the others in id order, so the same ones are kept from batch to batch.
- */
-export function capOwned(open: readonly OwnedChannel[], maxChannels: number, reading: ReadonlySet<string>): { keep: OwnedChannel[]; handBack: OwnedChannel[] } {
-  if (maxChannels <= 0 || open.length <= maxChannels) return { keep: [...open], handBack: [] };
-  const ranked = [...open].sort((a, b) => Number(reading.has(b.channelId)) - Number(reading.has(a.channelId)) || (a.channelId < b.channelId ? -1 : 1));
-  return { keep: ranked.slice(0, maxChannels), handBack: ranked.slice(maxChannels) };
-}

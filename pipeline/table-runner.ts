@@ -32,6 +32,7 @@ import { ChangelogCommitter } from './changelog-committer.js';
 import { ChannelPositions } from './channel-positions.js';
 import { MirrorCommitter } from './mirror-committer.js';
 import { TableViewCache } from './table-view.js';
+import { ChannelCap } from './channel-cap.js';
 import { CommitPacer } from './commit-pacer.js';
 import { fleetClients } from './fleet.js';
 import type { CommitIdentity } from './commit-plan.js';
@@ -186,7 +187,11 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       ...(s.clientTag !== undefined ? { clientTag: s.clientTag } : {}),
     });
     session.on('failed', (err) => void this.sessionFailed(err, tunnelId));
-    session.on('channels', () => this.pauseBetweenBatches.wake());
+    session.on('channels', () => {
+      // Our channels moved, so the fleet changed: describe the tunnel after the next batch (the pacer counts its clients).
+      this.progressAtMs = 0;
+      this.pauseBetweenBatches.wake();
+    });
     this.session = session;
     await session.start(signal);
     const positions = new ChannelPositions(log, tunnelId);
@@ -209,7 +214,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       positions,
       pacer,
       typeConflicts: this.typeConflicts,
-      maxChannels: config.source.maxChannelsPerTable,
+      channelCap: new ChannelCap(config.source.maxChannelsPerTable, 3 * (s.heartbeatIntervalMs ?? config.source.heartbeatIntervalMs)),
     };
     // A daemon joining a busy table paces itself from its first batch: it reads who committed lately.
     const view = await this.ctx.view.refresh(signal);
@@ -366,9 +371,10 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     this.progressAtMs = Date.now();
     ctx.pacer.observeClients(fleetClients(progress.channels).clients.length);
     this.options.log.debug('tunnel progress', { stage: progress.stage, unowned: progress.unowned, caughtUp: progress.caughtUp, reading: ctx.positions.size });
-    if (!progress.caughtUp) {
+    if (!progress.caughtUp && !ctx.channelCap?.full(ctx.positions.size)) {
       // Channels wait for an owner (children of a finished parent, the stream after the base stage), or
-      // our TERMINATED/CLOSE reports wait for a heartbeat: heartbeat now instead of at the next tick.
+      // our TERMINATED/CLOSE reports wait for a heartbeat: heartbeat now instead of at the next tick. Not
+      // at our cap: we would hand them back, and the Tunnel would offer them again, heartbeat after heartbeat.
       await ctx.session.heartbeatNow(signal).catch(() => undefined);
     }
     return progress;
