@@ -8,11 +8,19 @@
  * Every N runs twice in the same process on a fresh table: with the commit budget (default 10/s) and,
  * as the reference, without it (budget 1,000,000/s: what every daemon did before pacing). Printed per
  * run: commits/s, batches that lost ≥ 1 race, versions tried per commit, p50/p99 commit latency,
- * snapshot reloads, failed batches (dropped or an error), and the freshness cost (p50/p99 time
- * between one daemon's commits).
+ * snapshot reloads, failed batches (dropped or an error), the freshness cost (p50/p99 time
+ * between one daemon's commits) and how long a daemon waited for its first commit (p50/p99).
+ * `steadyCommitsPerS` counts the commits after `--steady-after-s` (default: half the run), when the
+ * crowd that started together has been seen; `firstCommitsPerS` the first 20 s.
+ *
+ * The daemons start together (within `--interval-ms`), as a fleet does after a deploy. Like the table
+ * runner, each one connects to the tunnel and counts the tunnel's clients holding channels
+ * (DescribeTunnel, modelled here by the daemons started so far), at start and every `--describe-s`;
+ * `--no-tunnel-clients` leaves the pacer with the commits it sees alone.
  *
  *   npx tsx bench/commit-fleet.ts [--daemons 2,8,32,128] [--seconds 10] [--interval-ms 100] [--budget 10]
  *                                 [--store local,oss] [--oss-latency-ms 30] [--no-reference]
+ *                                 [--steady-after-s S] [--describe-s 30] [--no-tunnel-clients]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -41,11 +49,17 @@ const { values } = parseArgs({
     store: { type: 'string', default: 'local,oss' },
     'oss-latency-ms': { type: 'string', default: '30' },
     'no-reference': { type: 'boolean', default: false },
+    'steady-after-s': { type: 'string' },
+    'describe-s': { type: 'string', default: '30' },
+    'no-tunnel-clients': { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(values.seconds);
 const INTERVAL_MS = Number(values['interval-ms']);
 const BUDGET = Number(values.budget);
+const STEADY_AFTER_S = values['steady-after-s'] !== undefined ? Number(values['steady-after-s']) : SECONDS / 2;
+const DESCRIBE_MS = Number(values['describe-s']) * 1000;
+const TUNNEL_CLIENTS = !values['no-tunnel-clients'];
 const UNPACED = 1_000_000;
 const TUNNEL = 'bench-tunnel';
 
@@ -58,6 +72,10 @@ interface RunFigures {
   /** When each commit landed (ms since epoch), for the steady-state rate. */
   commitTimes: number[];
   gaps: number[];
+  /** Per daemon: from its start to its first commit. */
+  firstCommits: number[];
+  /** The tunnel's clients: the daemons connected so far. */
+  connected: Set<number>;
   snapshotLoads: number;
   failedBatches: number;
 }
@@ -107,11 +125,21 @@ async function daemonLoop(store: ObjectStore, id: number, budget: number, deadli
   });
   let seq = 0;
   let lastCommitAt: number | null = null;
-  // Daemons do not start in the same millisecond; like the table runner, each reads the table's recent history first.
+  // Daemons do not start in the same millisecond; like the table runner, each connects to the tunnel, counts
+  // its clients, reads the table's recent history and waits a random part of its paced interval.
   await new Promise((r) => setTimeout(r, Math.random() * INTERVAL_MS));
+  const startedAt = Date.now();
+  figures.connected.add(id);
+  let describedAt = Date.now();
+  if (TUNNEL_CLIENTS) pacer.observeClients(figures.connected.size);
   const first = await view.refresh();
   pacer.observeHistory(await readCommitInfos(store, Math.max(0, first.version - 199), { toVersion: first.version }));
+  await new Promise((r) => setTimeout(r, pacer.startDelayMs()));
   while (Date.now() < deadline) {
+    if (TUNNEL_CLIENTS && Date.now() - describedAt >= DESCRIBE_MS) {
+      pacer.observeClients(figures.connected.size);
+      describedAt = Date.now();
+    }
     const started = Date.now();
     figures.batches++;
     try {
@@ -146,6 +174,7 @@ async function daemonLoop(store: ObjectStore, id: number, budget: number, deadli
         seq = entry.seq;
         const now = Date.now();
         if (lastCommitAt !== null) figures.gaps.push(now - lastCommitAt);
+        else figures.firstCommits.push(now - startedAt);
         lastCommitAt = now;
       } else if (out.kind === 'dropped') {
         figures.failedBatches++;
@@ -175,6 +204,8 @@ async function run(label: string, store: ObjectStore, daemons: number, budget: n
     latencies: [],
     commitTimes: [],
     gaps: [],
+    firstCommits: [],
+    connected: new Set(),
     snapshotLoads: 0,
     failedBatches: 0,
   };
@@ -184,6 +215,10 @@ async function run(label: string, store: ObjectStore, daemons: number, budget: n
   const elapsedS = (Date.now() - started) / 1000;
   const lat = [...figures.latencies].sort((a, b) => a - b);
   const gaps = [...figures.gaps].sort((a, b) => a - b);
+  const firsts = [...figures.firstCommits].sort((a, b) => a - b);
+  const steadyFrom = started + STEADY_AFTER_S * 1000;
+  const rateBetween = (fromMs: number, toMs: number) =>
+    Number((figures.commitTimes.filter((t) => t >= fromMs && t < toMs).length / Math.max(0.001, (toMs - fromMs) / 1000)).toFixed(2));
   process.stdout.write(
     JSON.stringify({
       bench: 'commit-fleet',
@@ -192,8 +227,10 @@ async function run(label: string, store: ObjectStore, daemons: number, budget: n
       budgetPerS: budget === UNPACED ? 'none (reference)' : budget,
       intervalMs: INTERVAL_MS,
       commitsPerS: Number((figures.commits / elapsedS).toFixed(1)),
-      // The second half of the run: past the start, when every daemon committed at once knowing nobody.
-      steadyCommitsPerS: Number((figures.commitTimes.filter((t) => t >= started + (SECONDS * 1000) / 2).length / (SECONDS / 2)).toFixed(1)),
+      tunnelClients: TUNNEL_CLIENTS,
+      firstCommitsPerS: rateBetween(started, started + Math.min(20, SECONDS) * 1000),
+      steadyAfterS: STEADY_AFTER_S,
+      steadyCommitsPerS: rateBetween(steadyFrom, deadline),
       batches: figures.batches,
       batchesLosingARacePct: Number(((100 * figures.batchesLosingARace) / Math.max(1, figures.batches)).toFixed(1)),
       versionsTriedPerCommit: Number((figures.versionsTried / Math.max(1, figures.commits)).toFixed(2)),
@@ -204,6 +241,9 @@ async function run(label: string, store: ObjectStore, daemons: number, budget: n
       failedPct: Number(((100 * figures.failedBatches) / Math.max(1, figures.batches)).toFixed(1)),
       perDaemonGapP50Ms: percentile(gaps, 50),
       perDaemonGapP99Ms: percentile(gaps, 99),
+      daemonsCommitted: firsts.length,
+      firstCommitP50Ms: percentile(firsts, 50),
+      firstCommitP99Ms: percentile(firsts, 99),
     }) + '\n',
   );
 }

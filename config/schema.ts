@@ -109,6 +109,12 @@ export const CONFIG_SCHEMA = {
       default: 80,
       env: 'OTSLAKE_SOURCE_RETENTION_CRITICAL_PERCENT',
     },
+    maxChannelsPerTable: {
+      doc: "Channels of one table this daemon reads at most; those beyond it are handed back to the Tunnel (reported CLOSE, their positions dropped) for the other daemons of the fleet to take. 0 = no cap: the Tunnel service spreads a tunnel's channels evenly over its clients as they join and leave, a channel handed back that no other daemon has room for is read by nobody, and a daemon holding more channels than its worker slots (workers.threads × workers.tasksPerThread) reads them in turns within each batch, later but completely. Set it on hosts smaller than the rest of the fleet, to at least channels ÷ daemons (docs/operations.md §Balanced work).",
+      format: integerIn(0, 100_000),
+      default: 0,
+      env: 'OTSLAKE_SOURCE_MAX_CHANNELS_PER_TABLE',
+    },
   },
   lake: {
     uri: {
@@ -220,7 +226,7 @@ export const CONFIG_SCHEMA = {
       env: 'OTSLAKE_BATCH_RETRY_MAX_MS',
     },
     maxTableCommitsPerSecond: {
-      doc: "Commit budget of one table, summed over every daemon that shares its tunnel. Each daemon counts the writers it sees in the table's log and starts its batches at least writers ÷ budget seconds apart, so a hundred daemons on one table stay near this rate instead of racing each other for every version (freshness then is about writers ÷ budget seconds). 10 keeps a local or OSS Delta log far from the rate where commits start losing races most of the time.",
+      doc: "Commit budget of one table, summed over every daemon that shares its tunnel. Each daemon counts the writers it sees in the table's log (and, as a floor, the tunnel's clients holding channels) and starts its batches at least writers ÷ budget seconds apart, so a hundred daemons on one table stay near this rate instead of racing each other for every version (freshness then is about writers ÷ budget seconds). 10 keeps a local or OSS Delta log far from the rate where commits start losing races most of the time.",
       format: integerIn(1, 1000),
       default: 10,
       env: 'OTSLAKE_BATCH_MAX_TABLE_COMMITS_PER_SECOND',

@@ -47,8 +47,9 @@ export interface CommitOptions {
   /** Pause between attempts after a lost race (default 10 ms doubling, full jitter, capped at 1 s); false for none. */
   raceBackoff?: { baseMs?: number; capMs?: number } | false;
   /**
-   * Called after each lost race with the winners it read (and how many races this commit lost so
-   * far); returns the pause before the next attempt, instead of raceBackoff. Commit pacing uses it to
+   * Called after each lost race, before the commits that won are read, with the other writers' commits
+   * this call read so far (none at the first loss) and how many races it lost; returns the pause before
+   * reading the winners and trying the next version, instead of raceBackoff. Commit pacing uses it to
    * learn the crowd and wait for its turn.
    */
   onLostRace?: (winners: readonly CommitSummary[], lost: number) => number;
@@ -145,10 +146,9 @@ export async function commit(store: ObjectStore, actions: readonly Action[], opt
     policy: { maxAttempts: 5, initialDelayMs: 50, maxDelayMs: 2_000, ...options.retryPolicy },
     ...(options.signal ? { signal: options.signal } : {}),
   };
-  let version = options.readVersion + 1;
-  const others: CommitSummary[] = [];
+  const race: RaceState = { version: options.readVersion + 1, readMetadata: options.readMetadata, others: [] };
 
-  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+  for (let attempt = 1; ; attempt++) {
     const info: CommitInfo = {
       timestamp: now(),
       operation: options.operation,
@@ -164,7 +164,7 @@ export async function commit(store: ObjectStore, actions: readonly Action[], opt
     };
     const written: Action[] = [{ commitInfo: info }, ...orderActions(actions)];
     const body = encodeActions(written);
-    const key = commitKey(version);
+    const key = commitKey(race.version);
     const created = await withRetry(async () => {
       try {
         await store.put(key, body, { ifAbsent: true, ...(options.signal ? { signal: options.signal } : {}) });
@@ -174,33 +174,56 @@ export async function commit(store: ObjectStore, actions: readonly Action[], opt
         throw err;
       }
     }, retry);
-    if (created) return { kind: 'committed', version, attempts: attempt, others, actions: written };
+    if (created) return { kind: 'committed', version: race.version, attempts: attempt, others: race.others, actions: written };
 
-    // Lost the race for `version` (or our own earlier put landed unseen): look at every commit that exists now.
-    const winners = await readCommitsAfter(store, version - 1, {
-      ...(options.signal ? { signal: options.signal } : {}),
-      attempt: (fn) => withRetry(fn, retry),
-    });
-    for (const { version: w, actions: winnerActions } of winners) {
-      const winnerInfo = winnerActions.find((a): a is { commitInfo: CommitInfo } => 'commitInfo' in a);
-      if (winnerInfo?.commitInfo.txnId === txnId) return { kind: 'committed', version: w, attempts: attempt, others, actions: winnerActions };
-      if (options.readVersion < 0) return { kind: 'conflict', winningVersion: w, fenced: false, reason: 'the table already exists', others };
-      others.push(summarizeCommit(w, winnerActions));
-      const conflict = findConflict(actions, winnerActions, options.readMetadata);
-      if (conflict) return { kind: 'conflict', winningVersion: w, ...conflict, others };
-      const newMetadata = winnerActions.find((a): a is { metaData: Metadata } => 'metaData' in a);
-      if (newMetadata && options.readMetadata) options = { ...options, readMetadata: newMetadata.metaData };
-    }
-    // The put said "exists", so there is at least one winner (or the commit vanished: try the same version again).
-    version = winners.length > 0 ? winners[winners.length - 1]!.version + 1 : version;
-    // Everyone who lost this version retries at once: spread them out, more with every loss, so that
-    // a crowd of writers does not keep colliding on each next version (docs/delta-rules.md).
-    if (attempt < maxAttempts) {
-      const read = others.slice(others.length - winners.length);
-      await sleep(options.onLostRace ? options.onLostRace(read, attempt) : raceBackoffMs(attempt, options.raceBackoff), options.signal);
-    }
+    // Lost the race for the version. Everyone who lost it would retry at once: pause first, more with every
+    // loss, so that a crowd of writers spreads out (docs/delta-rules.md), and only then read every commit
+    // that exists, so the next put follows that read at once — read before the pause, the commits landing
+    // during it would take the version we then try, and a long pause would lose every time.
+    const last = attempt >= maxAttempts;
+    if (!last) await sleep(options.onLostRace ? options.onLostRace(race.others, attempt) : raceBackoffMs(attempt, options.raceBackoff), options.signal);
+    const outcome = await catchUp(store, race, actions, txnId, attempt, options, (fn) => withRetry(fn, retry));
+    if (outcome) return outcome;
+    if (last)
+      return { kind: 'conflict', winningVersion: race.version - 1, fenced: false, reason: `gave up after ${maxAttempts} lost races`, others: race.others };
   }
-  return { kind: 'conflict', winningVersion: version - 1, fenced: false, reason: `gave up after ${maxAttempts} lost races`, others };
+}
+
+interface RaceState {
+  /** The version the next put tries. */
+  version: number;
+  readMetadata: Metadata | undefined;
+  /** Other writers' commits read so far, in version order. */
+  others: CommitSummary[];
+}
+
+/**
+ * Reads every commit from `race.version` on: our own earlier put that landed unseen ends the commit as
+ * committed, a winner that forbids ours as a conflict; otherwise `race.version` moves past them.
+ */
+async function catchUp(
+  store: ObjectStore,
+  race: RaceState,
+  actions: readonly Action[],
+  txnId: string,
+  attempt: number,
+  options: CommitOptions,
+  retried: <T>(fn: () => Promise<T>) => Promise<T>,
+): Promise<CommitResult | null> {
+  const winners = await readCommitsAfter(store, race.version - 1, { ...(options.signal ? { signal: options.signal } : {}), attempt: retried });
+  for (const { version: w, actions: winnerActions } of winners) {
+    const winnerInfo = winnerActions.find((a): a is { commitInfo: CommitInfo } => 'commitInfo' in a);
+    if (winnerInfo?.commitInfo.txnId === txnId) return { kind: 'committed', version: w, attempts: attempt, others: race.others, actions: winnerActions };
+    if (options.readVersion < 0) return { kind: 'conflict', winningVersion: w, fenced: false, reason: 'the table already exists', others: race.others };
+    race.others.push(summarizeCommit(w, winnerActions));
+    const conflict = findConflict(actions, winnerActions, race.readMetadata);
+    if (conflict) return { kind: 'conflict', winningVersion: w, ...conflict, others: race.others };
+    const newMetadata = winnerActions.find((a): a is { metaData: Metadata } => 'metaData' in a);
+    if (newMetadata && race.readMetadata) race.readMetadata = newMetadata.metaData;
+  }
+  // The put said "exists", so there is at least one winner (or the commit vanished: try the same version again).
+  if (winners.length > 0) race.version = winners[winners.length - 1]!.version + 1;
+  return null;
 }
 
 /** Spark's order: commitInfo, protocol, metaData, txn, then file actions (removes before adds). */

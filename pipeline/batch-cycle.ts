@@ -30,6 +30,7 @@ import { PROTOCOL_VERSION, type ChannelTaskInput, type ColumnSelectionSpec, type
 import type { BatchCommitter, MirrorBatchStats } from './batch-committer.js';
 import { needsCheckpoint, partitionOwned, resolvePosition, type ChannelPosition, type ChannelPositions } from './channel-positions.js';
 import type { ChannelResult } from './commit-plan.js';
+import type { ChannelCap } from './channel-cap.js';
 import type { CommitPacer } from './commit-pacer.js';
 import type { PipelineMetrics } from './pipeline-metrics.js';
 import { channelTaskColumnsOf, type KeyColumn } from './table-schema.js';
@@ -65,6 +66,8 @@ export interface TableContext {
   readonly typeConflicts: TypeConflictCounts;
   /** Called with each version this table's batches commit, as it is in the log (the Iceberg sync, which then need not read it back). */
   readonly onCommitted?: (version: number, actions: readonly Action[]) => void;
+  /** source.maxChannelsPerTable: channels beyond it are not read, and handed back; absent = no cap. */
+  readonly channelCap?: ChannelCap;
 }
 
 export interface BatchReport {
@@ -108,8 +111,11 @@ export interface ChannelRead {
 
 /** GetOffset + Commit + GetBatch: the channels this batch reads, with their start positions. */
 async function planChannels(ctx: TableContext, view: TableView, signal?: AbortSignal): Promise<{ planned: ChannelPosition[]; pendingCheckpoint: boolean }> {
-  const { open, closing } = partitionOwned(ctx.session.ownedChannels());
-  for (const ch of closing) releaseChannel(ctx, ch.channelId, 'closing');
+  const owned = partitionOwned(ctx.session.ownedChannels());
+  for (const ch of owned.closing) releaseChannel(ctx, ch.channelId, 'closing');
+  // More than this daemon may read: the rest go back to the Tunnel for the other daemons (docs/operations.md §Balanced work).
+  const { keep: open, handBack } = ctx.channelCap?.plan(owned.open, ctx.positions.channelIds()) ?? { keep: owned.open, handBack: [] };
+  for (const ch of handBack) releaseChannel(ctx, ch.channelId, 'over source.maxChannelsPerTable');
   ctx.positions.keepOnly(new Set(open.map((c) => c.channelId)));
 
   for (const ch of open) {

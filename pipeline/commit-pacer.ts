@@ -6,11 +6,14 @@
  * table at ≤ B commits/s in sum. Freshness then degrades to about k / B seconds — never correctness.
  *
  * A writer is the `commitInfo.otslake.writer` of its commits; commits without one (compaction, other
- * engines) count toward the rate but do not stretch anyone's interval. The window (10 s) widens to
- * twice the paced interval, since each writer commits only about once per interval; a daemon that
- * joins reads the table's recent history first, so it paces itself from its first batch. The phase of each daemon's
- * batches is jittered (±20 % of the interval) so that daemons that started together drift apart
- * instead of racing for the same version forever.
+ * engines) count toward the rate but do not stretch anyone's interval. A writer stays counted for four
+ * paced intervals after it was last seen (each writer commits about once per interval, and we see it
+ * only at our next batch), the rate is measured over at least two. Writers that have not committed yet
+ * are counted through the Tunnel: every client holding channels of the table's tunnel may commit, so
+ * their number (DescribeTunnel) is a floor. A daemon that joins reads the table's recent history first
+ * and waits a random part of its paced interval before its first batch, so that a crowd starting
+ * together spreads over one interval. The phase of each daemon's batches is jittered (±20 % of the
+ * interval) so that daemons drift apart instead of racing for the same version forever.
  */
 import type { CommitSummary } from '../lake/commit-summary.js';
 import { raceBackoffMs } from '../lake/transaction.js';
@@ -42,6 +45,10 @@ export interface PacerStatus {
 }
 
 const DEFAULT_WINDOW_MS = 10_000;
+/** The commit rate is measured over at least this many paced intervals. */
+const RATE_WINDOW_INTERVALS = 2;
+/** A writer is counted until it has not been seen for this many paced intervals (see expire()). */
+const WRITER_MEMORY_INTERVALS = 4;
 
 /** `commitInfo.otslake.writer` of a commit, or null. */
 export function writerOf(commit: Pick<CommitSummary, 'commitInfo'>): string | null {
@@ -50,15 +57,18 @@ export function writerOf(commit: Pick<CommitSummary, 'commitInfo'>): string | nu
 }
 
 export class CommitPacer {
+  /** Commits seen lately, in time order: the table's commit rate. */
   private readonly seen: Seen[] = [];
   private readonly versions = new Set<number>();
+  /** When each writer was last seen committing (ourselves included once we committed). */
+  private readonly writers = new Map<string, number>();
+  /** Clients holding channels of the table's tunnel at the last DescribeTunnel (observeClients). */
+  private tunnelClients = 0;
   private readonly windowMs: number;
-  private effectiveWindowMs: number;
   private readonly random: () => number;
 
   constructor(private readonly options: PacerOptions) {
     this.windowMs = options.windowMs ?? DEFAULT_WINDOW_MS;
-    this.effectiveWindowMs = this.windowMs;
     this.random = options.random ?? Math.random;
   }
 
@@ -82,13 +92,21 @@ export class CommitPacer {
   }
 
   /**
-   * The pause before our commit tries the next version after losing `lost` races to `winners`: the
-   * crowd is learnt from the winners at once, and the backoff (full jitter, doubling from 10 ms) may
-   * grow up to the paced interval — a crowd that started together then takes turns instead of all
-   * chasing every next version.
+   * How many clients of the table's tunnel hold channels (DescribeTunnel; ourselves included): every
+   * one of them may commit, so the count is a floor of the writers until the next DescribeTunnel —
+   * a crowd that has not committed yet is counted before its first commits race ours.
    */
-  backoffAfterLostRace(winners: readonly CommitSummary[], lost: number, nowMs = Date.now()): number {
-    this.observe(winners, nowMs);
+  observeClients(count: number): void {
+    this.tunnelClients = Math.max(0, count);
+  }
+
+  /**
+   * The pause before our commit reads the winners and tries the next version after losing `lost`
+   * races: full jitter doubling from 10 ms, up to the paced interval — a crowd that started together
+   * then takes turns instead of all chasing every next version. `others`: the commits read so far.
+   */
+  backoffAfterLostRace(others: readonly CommitSummary[], lost: number, nowMs = Date.now()): number {
+    this.observe(others, nowMs);
     return raceBackoffMs(lost, { baseMs: 10, capMs: Math.max(1_000, this.status(nowMs).minIntervalMs) }, this.random);
   }
 
@@ -99,20 +117,13 @@ export class CommitPacer {
 
   status(nowMs = Date.now()): PacerStatus {
     this.expire(nowMs);
-    const status = this.measure(nowMs);
-    // Each writer commits about once per paced interval: a window shorter than that would miss some.
-    this.effectiveWindowMs = Math.max(this.windowMs, 2 * status.minIntervalMs);
-    return status;
-  }
-
-  private measure(nowMs: number): PacerStatus {
-    const writers = new Set<string>([this.options.writer]);
-    for (const s of this.seen) if (s.writer !== null) writers.add(s.writer);
-    const span = Math.min(this.effectiveWindowMs, Math.max(1_000, nowMs - (this.seen[0]?.atMs ?? nowMs)));
+    const writers = this.writerCount();
+    const rateWindow = Math.max(this.windowMs, RATE_WINDOW_INTERVALS * this.intervalFor(writers));
+    const span = Math.min(rateWindow, Math.max(1_000, nowMs - (this.seen[0]?.atMs ?? nowMs)));
     return {
       commitRate: (this.seen.length * 1000) / span,
-      writers: writers.size,
-      minIntervalMs: Math.ceil((writers.size * 1000) / this.options.commitsPerSecond),
+      writers,
+      minIntervalMs: this.intervalFor(writers),
       budget: this.options.commitsPerSecond,
     };
   }
@@ -127,16 +138,46 @@ export class CommitPacer {
     return Math.max(0, lastStartMs + minIntervalMs * jitter - nowMs);
   }
 
+  /**
+   * The pause before a daemon's first batch: a random part of the paced interval, so that daemons
+   * that start together (a deploy, a reboot of the fleet) commit spread over one interval instead of
+   * all racing for the first versions.
+   */
+  startDelayMs(nowMs = Date.now()): number {
+    const { minIntervalMs, writers } = this.status(nowMs);
+    return writers > 1 ? this.random() * minIntervalMs : 0;
+  }
+
+  private intervalFor(writers: number): number {
+    return Math.ceil((writers * 1000) / this.options.commitsPerSecond);
+  }
+
+  private writerCount(): number {
+    return Math.max(this.tunnelClients, this.writers.size + (this.writers.has(this.options.writer) ? 0 : 1));
+  }
+
   private add(s: Seen): void {
     if (this.versions.has(s.version)) return;
     this.versions.add(s.version);
+    if (s.writer !== null) this.writers.set(s.writer, Math.max(this.writers.get(s.writer) ?? s.atMs, s.atMs));
     // Kept in time order (history is placed back in time, live commits arrive in order).
     let i = this.seen.length;
     while (i > 0 && this.seen[i - 1]!.atMs > s.atMs) i--;
     this.seen.splice(i, 0, s);
   }
 
+  /**
+   * Forgets commits past the rate window and writers not seen for WRITER_MEMORY_INTERVALS paced
+   * intervals. Both horizons follow from the count *before* forgetting: a writer commits about once
+   * per paced interval (±20 %, plus its batch), and we see its commit only at our next batch, so two
+   * of our sightings of one writer can be ~2.4 intervals apart; forgetting sooner would count fewer
+   * writers than there are, shorten everyone's interval and overrun the budget.
+   */
   private expire(nowMs: number): void {
-    while (this.seen.length > 0 && this.seen[0]!.atMs < nowMs - this.effectiveWindowMs) this.versions.delete(this.seen.shift()!.version);
+    const interval = this.intervalFor(this.writerCount());
+    const rateWindow = Math.max(this.windowMs, RATE_WINDOW_INTERVALS * interval);
+    while (this.seen.length > 0 && this.seen[0]!.atMs < nowMs - rateWindow) this.versions.delete(this.seen.shift()!.version);
+    const memory = Math.max(this.windowMs, WRITER_MEMORY_INTERVALS * interval);
+    for (const [writer, lastMs] of this.writers) if (lastMs < nowMs - memory) this.writers.delete(writer);
   }
 }

@@ -27,6 +27,7 @@ import type { WorkerPool } from '../workers/pool.js';
 import { runBatch, type BatchReport, type TableContext, type TypeConflictCounts } from './batch-cycle.js';
 import { ChannelPositions } from './channel-positions.js';
 import { TableViewCache } from './table-view.js';
+import { ChannelCap } from './channel-cap.js';
 import { CommitPacer } from './commit-pacer.js';
 import { committerForTable } from './committer-for-table.js';
 import { fleetClients } from './fleet.js';
@@ -188,7 +189,11 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       ...(s.clientTag !== undefined ? { clientTag: s.clientTag } : {}),
     });
     session.on('failed', (err) => void this.sessionFailed(err, tunnelId));
-    session.on('channels', () => this.pauseBetweenBatches.wake());
+    session.on('channels', () => {
+      // Our channels moved, so the fleet changed: describe the tunnel after the next batch (the pacer counts its clients).
+      this.progressAtMs = 0;
+      this.pauseBetweenBatches.wake();
+    });
     this.session = session;
     await session.start(signal);
     const positions = new ChannelPositions(log, tunnelId);
@@ -214,10 +219,13 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       typeConflicts: this.typeConflicts,
       // The Iceberg sync is handed the commit it mirrors: no listing or reading of the log in the usual case.
       onCommitted: (version, actions) => this.iceberg?.afterCommit({ version, actions }),
+      channelCap: new ChannelCap(config.source.maxChannelsPerTable, 3 * (s.heartbeatIntervalMs ?? config.source.heartbeatIntervalMs)),
     };
     // A daemon joining a busy table paces itself from its first batch: it reads who committed lately.
     const view = await this.ctx.view.refresh(signal);
     pacer.observeHistory(await readCommitInfos(store, Math.max(0, view.version - PACER_HISTORY_COMMITS + 1), { toVersion: view.version, signal }));
+    // …and counts the tunnel's clients: a crowd starting together is counted before it commits.
+    await this.assess(this.ctx, signal);
     log.info('table ready', { tunnelId, clientId: session.clientId, path: table.path });
   }
 
@@ -233,6 +241,8 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
   async loop(signal: AbortSignal): Promise<void> {
     const ctx = this.ctx;
     if (!ctx) throw new OtslakeError('OTSL_DAEMON_STATE', 'table runner loop before start', { context: { table: this.name } });
+    // Daemons that start together (a deploy) spread their first commits over one paced interval.
+    await this.holdUntil(Date.now() + ctx.pacer.startDelayMs(), signal);
     while (!this.stopping && !signal.aborted) {
       const startedMs = Date.now();
       const confirming = this.idleConfirmations.splice(0);
@@ -294,8 +304,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       for (const answer of confirming) answer(confirmed);
       await this.pauseBeforeNextBatch(ctx, startedMs, behind, signal);
       // After a failure: the backoff, which only stop() cuts short (a channel change does not).
-      const backoffUntil = Date.now() + backoffMs;
-      while (!this.stopping && !signal.aborted && Date.now() < backoffUntil) await this.pauseBetweenBatches.wait(backoffUntil - Date.now(), signal);
+      await this.holdUntil(Date.now() + backoffMs, signal);
     }
     for (const answer of this.idleConfirmations.splice(0)) answer(false);
     await this.maintenance?.settle();
@@ -315,8 +324,12 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     const pacing = ctx.pacer.status(now);
     this.options.metrics.commitPacing(this.name, { commitRate: pacing.commitRate, writers: pacing.writers, delayMs: Math.max(0, pacedMs - cadenceMs) });
     if (cadenceMs > 0 && this.idleConfirmations.length === 0) await this.pauseBetweenBatches.wait(cadenceMs, signal);
-    const pacedUntil = now + pacedMs;
-    while (!this.stopping && !signal.aborted && Date.now() < pacedUntil) await this.pauseBetweenBatches.wait(pacedUntil - Date.now(), signal);
+    await this.holdUntil(now + pacedMs, signal);
+  }
+
+  /** Waits until `untilMs`; only stop() (or the signal) ends it early, not a change of our channels. */
+  private async holdUntil(untilMs: number, signal: AbortSignal): Promise<void> {
+    while (!this.stopping && !signal.aborted && Date.now() < untilMs) await this.pauseBetweenBatches.wait(untilMs - Date.now(), signal);
   }
 
   /**
@@ -345,10 +358,12 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     this.progress = progress;
     this.retention.tunnelPhase(progress);
     this.progressAtMs = Date.now();
+    ctx.pacer.observeClients(fleetClients(progress.channels).clients.length);
     this.options.log.debug('tunnel progress', { stage: progress.stage, unowned: progress.unowned, caughtUp: progress.caughtUp, reading: ctx.positions.size });
-    if (!progress.caughtUp) {
+    if (!progress.caughtUp && !ctx.channelCap?.full(ctx.positions.size)) {
       // Channels wait for an owner (children of a finished parent, the stream after the base stage), or
-      // our TERMINATED/CLOSE reports wait for a heartbeat: heartbeat now instead of at the next tick.
+      // our TERMINATED/CLOSE reports wait for a heartbeat: heartbeat now instead of at the next tick. Not
+      // at our cap: we would hand them back, and the Tunnel would offer them again, heartbeat after heartbeat.
       await ctx.session.heartbeatNow(signal).catch(() => undefined);
     }
     return progress;

@@ -40,6 +40,13 @@ export interface TunnelServiceOptions {
   describeSchedulableAsOpen?: boolean;
   /** ReadRecords with token "finished": 'error' = OTSParameterInvalid, 'finished' = empty page, finished again. */
   finishedTokenRead?: 'error' | 'finished';
+  /**
+   * How many channels each live client should hold when the heartbeat rebalances: 'even' = the counts
+   * differ by at most one (floor, one more for the remainder); 'ceil' = ceil(channels / clients) each.
+   */
+  balance?: 'even' | 'ceil';
+  /** A channel its owner reports CLOSE may be granted back to that owner in the same heartbeat (else another client's next heartbeat gets it first). */
+  regrantReleased?: boolean;
 }
 
 export type ResolvedTunnelOptions = Required<Omit<TunnelServiceOptions, 'dataDir' | 'clock'>> & Pick<TunnelServiceOptions, 'dataDir' | 'clock'>;
@@ -56,6 +63,8 @@ export const TUNNEL_DEFAULTS = {
   ownership: 'enforce',
   describeSchedulableAsOpen: false,
   finishedTokenRead: 'error',
+  balance: 'even',
+  regrantReleased: false,
 } as const satisfies Omit<ResolvedTunnelOptions, 'instance' | 'dataDir' | 'clock'>;
 
 export function resolveTunnelOptions(options: TunnelServiceOptions): ResolvedTunnelOptions {

@@ -13,7 +13,7 @@ import { RpcError } from './rpc.js';
 import type { ResolvedTunnelOptions } from './tunnel-options.js';
 import type { ChannelRecord, ChannelState, ClientRecord, TunnelRecord } from './tunnel-state.js';
 
-type SchedulerOptions = Pick<ResolvedTunnelOptions, 'initDelayMs' | 'completionSignal'>;
+type SchedulerOptions = Pick<ResolvedTunnelOptions, 'initDelayMs' | 'completionSignal'> & Partial<Pick<ResolvedTunnelOptions, 'balance' | 'regrantReleased'>>;
 
 export function isComplete(channel: ChannelRecord, options: SchedulerOptions): boolean {
   const byCheckpoint = channel.checkpoint?.token === FINISHED_TOKEN;
@@ -70,6 +70,7 @@ export function applyHeartbeat(
   options: SchedulerOptions,
 ): HeartbeatOutcome {
   let changed = false;
+  const released = new Set<string>();
   for (const report of reported) {
     const channel = tunnel.channels.find((c) => c.id === report.channel_id);
     if (channel === undefined || channel.owner !== client.id) continue;
@@ -77,6 +78,7 @@ export function applyHeartbeat(
     if (version <= channel.version) continue;
     if (report.status === ChannelStatus.CLOSE) {
       setStatus(channel, 'CLOSE', null, version);
+      released.add(channel.id);
     } else if (report.status === ChannelStatus.TERMINATED) {
       setStatus(channel, 'TERMINATED', null, version);
       channel.terminated = true;
@@ -86,15 +88,27 @@ export function applyHeartbeat(
     }
     changed = true;
   }
-  if (rebalance(tunnel, client, liveClients, stageOf(tunnel, nowMs, options), options)) changed = true;
+  if (rebalance(tunnel, client, liveClients, stageOf(tunnel, nowMs, options), options, options.regrantReleased ? new Set() : released)) changed = true;
   const channels = ownedBy(tunnel, client.id).map(toChannelMsg);
   return { channels, changed };
 }
 
-function rebalance(tunnel: TunnelRecord, client: ClientRecord, liveClients: ClientRecord[], stage: TunnelStage, options: SchedulerOptions): boolean {
+/**
+ * The heartbeating client's share, then: its OPEN channels beyond the share go CLOSING, or it gets
+ * schedulable channels up to the share. `released`: channels this client handed back in this very
+ * heartbeat, which go to another client rather than straight back to it.
+ */
+function rebalance(
+  tunnel: TunnelRecord,
+  client: ClientRecord,
+  liveClients: ClientRecord[],
+  stage: TunnelStage,
+  options: SchedulerOptions,
+  released: ReadonlySet<string>,
+): boolean {
   const schedulable = tunnel.channels.filter((c) => isSchedulable(tunnel, c, stage, options));
   const ownedTotal = tunnel.channels.filter((c) => c.owner !== null).length;
-  const target = Math.ceil((schedulable.length + ownedTotal) / Math.max(1, liveClients.length));
+  const target = shareOf(tunnel, client, liveClients, schedulable.length + ownedTotal, options.balance ?? 'even');
   const mine = ownedBy(tunnel, client.id);
   const open = mine.filter((c) => c.status === 'OPEN');
   let changed = false;
@@ -102,12 +116,28 @@ function rebalance(tunnel: TunnelRecord, client: ClientRecord, liveClients: Clie
     for (const channel of open.slice(target)) setStatus(channel, 'CLOSING', client.id, channel.version + 1);
     return true;
   }
-  const grant = Math.min(schedulable.length, Math.max(0, target - mine.length));
-  for (const channel of schedulable.slice(0, grant)) {
+  const grantable = schedulable.filter((c) => !released.has(c.id));
+  const grant = Math.min(grantable.length, Math.max(0, target - mine.length));
+  for (const channel of grantable.slice(0, grant)) {
     setStatus(channel, 'OPEN', client.id, channel.version + 1);
     changed = true;
   }
   return changed;
+}
+
+/**
+ * How many channels a client should hold. 'ceil': ceil(total / clients) each, so the last clients may
+ * get fewer (7 channels, 3 clients: 3, 3, 1). 'even': floor(total / clients), and one more for as many
+ * clients as the remainder — those holding the most already (then by id), so nothing moves needlessly:
+ * the counts differ by at most one (3, 2, 2).
+ */
+function shareOf(tunnel: TunnelRecord, client: ClientRecord, liveClients: ClientRecord[], total: number, balance: 'even' | 'ceil'): number {
+  const clients = Math.max(1, liveClients.length);
+  if (balance === 'ceil') return Math.ceil(total / clients);
+  const held = (id: string) => tunnel.channels.filter((c) => c.owner === id).length;
+  const ranked = [...liveClients].sort((a, b) => held(b.id) - held(a.id) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const rank = ranked.findIndex((c) => c.id === client.id);
+  return Math.floor(total / clients) + (rank >= 0 && rank < total % clients ? 1 : 0);
 }
 
 /** Releases every channel of a departed client so that others can take them (version + 1). */

@@ -97,7 +97,7 @@ describe('loadConfig', () => {
       ),
     );
     expect(issues).toContain(
-      'source.endpiont: unknown key (allowed here: endpoint, instance, accessKeyId, accessKeySecret, securityToken, requestTimeoutMs, heartbeatIntervalMs, heartbeatTimeoutMs, streamRetentionMs, retentionWarningPercent, retentionCriticalPercent)',
+      'source.endpiont: unknown key (allowed here: endpoint, instance, accessKeyId, accessKeySecret, securityToken, requestTimeoutMs, heartbeatIntervalMs, heartbeatTimeoutMs, streamRetentionMs, retentionWarningPercent, retentionCriticalPercent, maxChannelsPerTable)',
     );
     expect(issues.some((i) => i.startsWith('lake.oss.bucket: unknown key'))).toBe(true);
     expect(issues.some((i) => i.startsWith('extra: unknown key'))).toBe(true);

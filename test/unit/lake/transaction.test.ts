@@ -1,8 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Action, Metadata } from '../../../lake/actions.js';
 import { addColumns } from '../../../lake/table-create.js';
 import { commit, findConflict } from '../../../lake/transaction.js';
 import type { ObjectStore } from '../../../lake/object-store.js';
+import { LocalStore } from '../../../lake/local-store.js';
+import { createTmpDir, type TmpDir } from '../../helpers/tmp-dir.js';
 
 const meta: Metadata = {
   id: 'table-1',
@@ -59,5 +61,37 @@ describe('commit input checks', () => {
 
   it('refuses a column that exists already', () => {
     expect(() => addColumns(meta, [{ name: 'ID', type: 'long' }])).toThrow(expect.objectContaining({ code: 'OTSL_LAKE_SCHEMA' }));
+  });
+});
+
+describe('commit after a lost race', () => {
+  let dir: TmpDir;
+  beforeEach(async () => {
+    dir = await createTmpDir();
+  });
+  afterEach(() => dir.cleanup());
+
+  it('reads the winners after its pause, so the commits that landed during the pause do not cost it another race', async () => {
+    const store = new LocalStore(dir.path);
+    await commit(store, [add('a')], { readVersion: -1, operation: 'CREATE TABLE' });
+    await commit(store, [add('b')], { readVersion: 0, operation: 'WRITE' }); // v1: we lose it
+    let during: Promise<unknown> = Promise.resolve();
+    const seen: number[][] = [];
+    const ours = await commit(store, [add('ours')], {
+      readVersion: 0,
+      operation: 'WRITE',
+      onLostRace: (others, lost) => {
+        seen.push(others.map((c) => c.version));
+        // Two more writers commit while we pause (v2, v3).
+        during = commit(store, [add('c')], { readVersion: 1, operation: 'WRITE' }).then(() =>
+          commit(store, [add('d')], { readVersion: 2, operation: 'WRITE' }),
+        );
+        return lost === 1 ? 200 : 0;
+      },
+    });
+    await during;
+    expect(ours).toMatchObject({ kind: 'committed', version: 4, attempts: 2 });
+    expect(ours.others.map((c) => c.version)).toEqual([1, 2, 3]);
+    expect(seen).toEqual([[]]);
   });
 });
