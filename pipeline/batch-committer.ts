@@ -6,6 +6,7 @@
  */
 import type { Action, Metadata } from '../lake/actions.js';
 import type { CommitSummary } from '../lake/commit-summary.js';
+import type { CommitResult } from '../lake/transaction.js';
 import type { ChannelTaskInput } from '../workers/protocol.js';
 import type { ChannelResult, CommitPlan } from './commit-plan.js';
 import type { TableView } from './table-view.js';
@@ -59,4 +60,24 @@ export interface BatchCommitter {
   /** Where this mode's channel tasks write their rows. */
   readonly taskOutput: Pick<ChannelTaskInput, 'destination' | 'mirrorBuckets'>;
   commit(batch: BatchCommit): Promise<BatchCommitOutcome>;
+}
+
+/** A committed lake commit as the batch's outcome (either mode): `startedMs` is when the commit began. */
+export function committedOutcome(
+  result: Extract<CommitResult, { kind: 'committed' }>,
+  plan: CommitPlan,
+  startedMs: number,
+  mirror?: MirrorBatchStats,
+): Extract<BatchCommitOutcome, { kind: 'committed' }> {
+  return {
+    kind: 'committed',
+    version: result.version,
+    metadata: plan.metadata,
+    plan,
+    latencyMs: Date.now() - startedMs,
+    attempts: result.attempts,
+    others: result.others,
+    actions: result.actions,
+    ...(mirror ? { mirror } : {}),
+  };
 }

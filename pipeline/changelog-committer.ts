@@ -11,7 +11,7 @@
 import type { Logger } from '../common/log.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import { addActionFor, commit, type CommitOptions } from '../lake/transaction.js';
-import type { BatchCommit, BatchCommitOutcome, BatchCommitter } from './batch-committer.js';
+import { committedOutcome, type BatchCommit, type BatchCommitOutcome, type BatchCommitter } from './batch-committer.js';
 import { planCommit, type CommitIdentity, type CommitPlan } from './commit-plan.js';
 
 export interface ChangelogCommitterOptions {
@@ -51,16 +51,6 @@ export class ChangelogCommitter implements BatchCommitter {
     if (result.kind === 'conflict') {
       return { kind: 'dropped', fenced: result.fenced, reason: result.reason, winningVersion: result.winningVersion, plan, others: result.others };
     }
-    const latencyMs = Date.now() - started;
-    return {
-      kind: 'committed',
-      version: result.version,
-      metadata: plan.metadata,
-      plan,
-      latencyMs,
-      attempts: result.attempts,
-      others: result.others,
-      actions: result.actions,
-    };
+    return committedOutcome(result, plan, started);
   }
 }

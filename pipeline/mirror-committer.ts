@@ -28,7 +28,7 @@ import { loadSnapshot } from '../lake/snapshot.js';
 import { commit } from '../lake/transaction.js';
 import type { WorkerPool } from '../workers/pool.js';
 import { PROTOCOL_VERSION, type MergeMirrorTaskInput, type MergeMirrorTaskOk } from '../workers/protocol.js';
-import type { BatchCommit, BatchCommitOutcome, BatchCommitter, MirrorBatchStats } from './batch-committer.js';
+import { committedOutcome, type BatchCommit, type BatchCommitOutcome, type BatchCommitter, type MirrorBatchStats } from './batch-committer.js';
 import { logDeferred } from './changelog-committer.js';
 import { planCommit, type CommitIdentity } from './commit-plan.js';
 import type { TableView } from './table-view.js';
@@ -147,18 +147,7 @@ export class MirrorCommitter implements BatchCommitter {
     }
     this.advanceFiles(view.version, result.version, fileActions);
     await deleteStaging(store, batchId, signal).catch((err: unknown) => log.warn('staging files of a committed batch not deleted', { batchId, error: err }));
-    const latencyMs = Date.now() - started;
-    return {
-      kind: 'committed',
-      version: result.version,
-      metadata: plan.metadata,
-      plan,
-      latencyMs,
-      attempts: result.attempts,
-      others: result.others,
-      actions: result.actions,
-      mirror: stats,
-    };
+    return committedOutcome(result, plan, started, stats);
   }
 
   /** The live files at `view.version`: the cache when it is at that version, else a snapshot load. */

@@ -12,6 +12,7 @@ import { TunnelService } from '../../emulator/tablestore/tunnel-service.js';
 import type { TunnelClient } from '../../tunnel/tunnel-client.js';
 import type { BatchReport } from '../../pipeline/batch-cycle.js';
 import { asChanges, createHarness, readChangelog, sortChanges, TABLE, type Change, type Harness, type RunningDaemon } from '../helpers/daemon-harness.js';
+import { startChangeWriter } from '../helpers/change-writer.js';
 
 const HEARTBEAT_MS = 300;
 let h: Harness | undefined;
@@ -24,29 +25,6 @@ afterEach(async () => {
   await h?.close();
   h = undefined;
 });
-
-/** Writes a change about every 20 ms until stopped: puts of new keys, updates and deletes of earlier ones. */
-function startWriter(harness: Harness): { changes: Change[]; stop(): Promise<void> } {
-  const changes: Change[] = [];
-  let stopped = false;
-  const done = (async () => {
-    let id = 0;
-    while (!stopped) {
-      id++;
-      changes.push(await harness.putRow(id, `order-${id}`, id));
-      if (id % 3 === 0) changes.push(await harness.updateRow(id - 1, { qty: id }));
-      if (id % 7 === 0) changes.push(await harness.deleteRow(id - 2));
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  })();
-  writing = {
-    stop: async () => {
-      stopped = true;
-      await done;
-    },
-  };
-  return { changes, stop: writing.stop };
-}
 
 /** Channels per client (unfinished channels only) and how many nobody holds. */
 async function holdings(client: TunnelClient): Promise<{ counts: number[]; unowned: number }> {
@@ -108,7 +86,7 @@ describe('daemon: balanced work across a tunnel', () => {
     const a = h.start({ config: config(h) });
     const b = h.start({ config: config(h) });
     await Promise.all([a, b].map((d) => new Promise((r) => d.daemon.once('table-ready', r))));
-    const writer = startWriter(h);
+    const writer = (writing = startChangeWriter(h));
 
     const two = await untilBalanced(client, 2, 30_000);
     expect(two.counts).toEqual([4, 3]);
@@ -140,7 +118,7 @@ describe('daemon: balanced work across a tunnel', () => {
     const a = h.start({ config: config(h, { maxChannelsPerTable: 2 }) });
     track(a);
     await new Promise((r) => a.daemon.once('table-ready', r));
-    const writer = startWriter(h);
+    const writer = (writing = startChangeWriter(h));
     // Alone, it reads its cap; it hands the rest back once, and holds them unread when the Tunnel offers them again.
     const deadline = Date.now() + 20_000;
     while ((read.get(a) ?? 0) === 0) {

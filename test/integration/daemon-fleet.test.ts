@@ -10,7 +10,8 @@ import { openStore } from '../../lake/store.js';
 import { loadSnapshot, readCommitInfos } from '../../lake/snapshot.js';
 import { writerOf } from '../../pipeline/commit-pacer.js';
 import { killSpawned, spawnCli, type CliProcess } from '../helpers/cli-process.js';
-import { asChanges, createHarness, lakeRowCount, readChangelog, sortChanges, TABLE, type Change, type Harness } from '../helpers/daemon-harness.js';
+import { asChanges, createHarness, lakeRowCount, readChangelog, sortChanges, TABLE, type Harness } from '../helpers/daemon-harness.js';
+import { startChangeWriter } from '../helpers/change-writer.js';
 
 const BUDGET = 3;
 let h: Harness | undefined;
@@ -20,29 +21,6 @@ afterEach(async () => {
   await h?.close();
   h = undefined;
 });
-
-/** Writes one change about every 25 ms until stopped: puts of new keys, updates and deletes of earlier ones. */
-function startWriter(harness: Harness): { changes: Change[]; stop(): Promise<void> } {
-  const changes: Change[] = [];
-  let stopped = false;
-  const done = (async () => {
-    let id = 1_000;
-    while (!stopped) {
-      id++;
-      changes.push(await harness.putRow(id, `order-${id}`, id));
-      if (id % 3 === 0) changes.push(await harness.updateRow(id - 1, { qty: id }));
-      if (id % 7 === 0) changes.push(await harness.deleteRow(id - 2));
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  })();
-  return {
-    changes,
-    stop: async () => {
-      stopped = true;
-      await done;
-    },
-  };
-}
 
 async function until(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -73,7 +51,7 @@ describe('daemon: a fleet of processes on one table', () => {
     const a = daemon();
     const b = daemon();
     await Promise.all([a.logged('table ready', 30_000), b.logged('table ready', 30_000)]);
-    const writer = startWriter(harness);
+    const writer = startChangeWriter(harness, { firstId: 1_000, everyMs: 25 });
     await Promise.all([a.logged('batch committed', 30_000), b.logged('batch committed', 30_000)]);
 
     const c = daemon();
