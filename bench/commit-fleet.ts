@@ -15,12 +15,15 @@
  *
  * The daemons start together (within `--interval-ms`), as a fleet does after a deploy. Like the table
  * runner, each one connects to the tunnel and counts the tunnel's clients holding channels
- * (DescribeTunnel, modelled here by the daemons started so far), at start and every `--describe-s`;
- * `--no-tunnel-clients` leaves the pacer with the commits it sees alone.
+ * (DescribeTunnel, modelled here by the daemons started so far) and the tunnel's channels (one per daemon here),
+ * at start, then at its next heartbeat (`--heartbeat-s`, the config's default 10 s) once the fleet has changed —
+ * the Tunnel service moves channels to new clients at heartbeats, which makes the table runner describe the
+ * tunnel again — and every `--describe-s`; for its first two heartbeats it presumes a daemon per channel (the
+ * pacer's slow start). `--no-tunnel-clients` leaves the pacer with the commits it sees alone.
  *
  *   npx tsx bench/commit-fleet.ts [--daemons 2,8,32,128] [--seconds 10] [--interval-ms 100] [--budget 10]
  *                                 [--store local,oss] [--oss-latency-ms 30] [--no-reference]
- *                                 [--steady-after-s S] [--describe-s 30] [--no-tunnel-clients]
+ *                                 [--steady-after-s S] [--describe-s 30] [--heartbeat-s 10] [--no-tunnel-clients]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -51,6 +54,7 @@ const { values } = parseArgs({
     'no-reference': { type: 'boolean', default: false },
     'steady-after-s': { type: 'string' },
     'describe-s': { type: 'string', default: '30' },
+    'heartbeat-s': { type: 'string', default: '10' },
     'no-tunnel-clients': { type: 'boolean', default: false },
   },
 });
@@ -59,6 +63,7 @@ const INTERVAL_MS = Number(values['interval-ms']);
 const BUDGET = Number(values.budget);
 const STEADY_AFTER_S = values['steady-after-s'] !== undefined ? Number(values['steady-after-s']) : SECONDS / 2;
 const DESCRIBE_MS = Number(values['describe-s']) * 1000;
+const HEARTBEAT_MS = Number(values['heartbeat-s']) * 1000;
 const TUNNEL_CLIENTS = !values['no-tunnel-clients'];
 const UNPACED = 1_000_000;
 const TUNNEL = 'bench-tunnel';
@@ -110,7 +115,7 @@ function fakeResult(channel: string, offsetSeq: number, i: number): ChannelTaskO
 }
 
 /** One simulated daemon's batch loop until `deadline`. */
-async function daemonLoop(store: ObjectStore, id: number, budget: number, deadline: number, figures: RunFigures): Promise<void> {
+async function daemonLoop(store: ObjectStore, id: number, daemons: number, budget: number, deadline: number, figures: RunFigures): Promise<void> {
   const channel = `ch-${id}`;
   const writer = `bench-${id}`;
   const positions = new ChannelPositions(silentLogger, TUNNEL);
@@ -131,13 +136,19 @@ async function daemonLoop(store: ObjectStore, id: number, budget: number, deadli
   const startedAt = Date.now();
   figures.connected.add(id);
   let describedAt = Date.now();
-  if (TUNNEL_CLIENTS) pacer.observeClients(figures.connected.size);
+  let clientsSeen = figures.connected.size;
+  if (TUNNEL_CLIENTS) {
+    pacer.observeClients(clientsSeen);
+    pacer.observeChannels(daemons, startedAt + 2 * HEARTBEAT_MS);
+  }
   const first = await view.refresh();
   pacer.observeHistory(await readCommitInfos(store, Math.max(0, first.version - 199), { toVersion: first.version }));
   await new Promise((r) => setTimeout(r, pacer.startDelayMs()));
   while (Date.now() < deadline) {
-    if (TUNNEL_CLIENTS && Date.now() - describedAt >= DESCRIBE_MS) {
-      pacer.observeClients(figures.connected.size);
+    const fleetMoved = figures.connected.size !== clientsSeen && Date.now() - describedAt >= HEARTBEAT_MS;
+    if (TUNNEL_CLIENTS && (fleetMoved || Date.now() - describedAt >= DESCRIBE_MS)) {
+      clientsSeen = figures.connected.size;
+      pacer.observeClients(clientsSeen);
       describedAt = Date.now();
     }
     const started = Date.now();
@@ -211,7 +222,7 @@ async function run(label: string, store: ObjectStore, daemons: number, budget: n
   };
   const started = Date.now();
   const deadline = started + SECONDS * 1000;
-  await Promise.all(Array.from({ length: daemons }, (_, i) => daemonLoop(store, i, budget, deadline, figures)));
+  await Promise.all(Array.from({ length: daemons }, (_, i) => daemonLoop(store, i, daemons, budget, deadline, figures)));
   const elapsedS = (Date.now() - started) / 1000;
   const lat = [...figures.latencies].sort((a, b) => a - b);
   const gaps = [...figures.gaps].sort((a, b) => a - b);

@@ -10,9 +10,13 @@
  * paced intervals after it was last seen (each writer commits about once per interval, and we see it
  * only at our next batch), the rate is measured over at least two. Writers that have not committed yet
  * are counted through the Tunnel: every client holding channels of the table's tunnel may commit, so
- * their number (DescribeTunnel) is a floor. A daemon that joins reads the table's recent history first
+ * their number (DescribeTunnel) is a floor. Until that count can be trusted — the Tunnel service spreads the
+ * channels over a crowd of new clients only at their next heartbeats — a starting daemon presumes that every
+ * channel of the tunnel may have a daemon of its own (observeChannels: a slow start of about two heartbeats;
+ * a lone daemon on a table of C channels paces at C ÷ budget meanwhile, which matters only while it is
+ * behind). A daemon that joins reads the table's recent history first
  * and waits a random part of its paced interval before its first batch, so that a crowd starting
- * together spreads over one interval. The phase of each daemon's batches is jittered (±20 % of the
+ * together spreads over one interval. The phase of each daemon's batches is jittered (±20 % of its rate, about the
  * interval) so that daemons drift apart instead of racing for the same version forever.
  */
 import type { CommitSummary } from '../lake/commit-summary.js';
@@ -64,6 +68,9 @@ export class CommitPacer {
   private readonly writers = new Map<string, number>();
   /** Clients holding channels of the table's tunnel at the last DescribeTunnel (observeClients). */
   private tunnelClients = 0;
+  /** observeChannels: the tunnel's channels, counted as writers until `presumedUntilMs`. */
+  private presumedWriters = 0;
+  private presumedUntilMs = 0;
   private readonly windowMs: number;
   private readonly random: () => number;
 
@@ -101,6 +108,16 @@ export class CommitPacer {
   }
 
   /**
+   * The tunnel's channels at start (DescribeTunnel): only a client holding a channel commits, so at most
+   * that many daemons share the table. Counted as writers until `untilMs` — about two heartbeats, by when the
+   * Tunnel has handed every client that started with us its share and observeClients counts them all.
+   */
+  observeChannels(channels: number, untilMs: number): void {
+    this.presumedWriters = Math.max(0, channels);
+    this.presumedUntilMs = untilMs;
+  }
+
+  /**
    * The pause before our commit reads the winners and tries the next version after losing `lost`
    * races: full jitter doubling from 10 ms, up to the paced interval — a crowd that started together
    * then takes turns instead of all chasing every next version. `others`: the commits read so far.
@@ -117,7 +134,7 @@ export class CommitPacer {
 
   status(nowMs = Date.now()): PacerStatus {
     this.expire(nowMs);
-    const writers = this.writerCount();
+    const writers = this.writerCount(nowMs);
     const rateWindow = Math.max(this.windowMs, RATE_WINDOW_INTERVALS * this.intervalFor(writers));
     const span = Math.min(rateWindow, Math.max(1_000, nowMs - (this.seen[0]?.atMs ?? nowMs)));
     return {
@@ -134,7 +151,9 @@ export class CommitPacer {
    */
   pacedDelayMs(lastStartMs: number, nowMs = Date.now()): number {
     const { minIntervalMs, writers } = this.status(nowMs);
-    const jitter = writers > 1 ? 1 + (this.random() - 0.5) * 0.4 : 1;
+    // The jitter is on the rate (±20 %), not on the interval: 1/x of an interval jittered evenly averages above
+    // 1 (by 1.4 % for ±20 %), which a crowd would add up to a table ~1.4 % over its budget.
+    const jitter = writers > 1 ? 1 / (1 + (this.random() - 0.5) * 0.4) : 1;
     return Math.max(0, lastStartMs + minIntervalMs * jitter - nowMs);
   }
 
@@ -152,8 +171,9 @@ export class CommitPacer {
     return Math.ceil((writers * 1000) / this.options.commitsPerSecond);
   }
 
-  private writerCount(): number {
-    return Math.max(this.tunnelClients, this.writers.size + (this.writers.has(this.options.writer) ? 0 : 1));
+  private writerCount(nowMs: number): number {
+    const presumed = nowMs < this.presumedUntilMs ? this.presumedWriters : 0;
+    return Math.max(presumed, this.tunnelClients, this.writers.size + (this.writers.has(this.options.writer) ? 0 : 1));
   }
 
   private add(s: Seen): void {
@@ -174,7 +194,7 @@ export class CommitPacer {
    * writers than there are, shorten everyone's interval and overrun the budget.
    */
   private expire(nowMs: number): void {
-    const interval = this.intervalFor(this.writerCount());
+    const interval = this.intervalFor(this.writerCount(nowMs));
     const rateWindow = Math.max(this.windowMs, RATE_WINDOW_INTERVALS * interval);
     while (this.seen.length > 0 && this.seen[0]!.atMs < nowMs - rateWindow) this.versions.delete(this.seen.shift()!.version);
     const memory = Math.max(this.windowMs, WRITER_MEMORY_INTERVALS * interval);

@@ -16,7 +16,7 @@ const commitBy = (version: number, writer: string | null): CommitSummary => ({
 });
 
 describe('CommitPacer', () => {
-  it('alone, paces at 1 / budget; with k writers at k / budget, jittered by at most ±20 %', () => {
+  it('alone, paces at 1 / budget; with k writers at k / budget, their rate jittered by at most ±20 % (the interval ×0.83–1.25)', () => {
     const pacer = new CommitPacer({ commitsPerSecond: 10, writer: 'me', random: () => 0.5 });
     expect(pacer.status(1_000)).toMatchObject({ writers: 1, minIntervalMs: 100 });
     expect(pacer.pacedDelayMs(1_000, 1_000)).toBe(100);
@@ -27,8 +27,8 @@ describe('CommitPacer', () => {
     const low = new CommitPacer({ commitsPerSecond: 10, writer: 'me', random: () => 0 });
     const high = new CommitPacer({ commitsPerSecond: 10, writer: 'me', random: () => 1 });
     for (const p of [low, high]) p.observe([commitBy(1, 'a')], 0);
-    expect(low.pacedDelayMs(0, 0)).toBeCloseTo(160, 5);
-    expect(high.pacedDelayMs(0, 0)).toBeCloseTo(240, 5);
+    expect(low.pacedDelayMs(0, 0)).toBeCloseTo(250, 5);
+    expect(high.pacedDelayMs(0, 0)).toBeCloseTo(200 / 1.2, 5);
   });
 
   it('counts each version once and forgets writers that stopped committing', () => {
