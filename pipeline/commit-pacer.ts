@@ -41,8 +41,10 @@ interface Seen {
 export interface PacerStatus {
   /** Commits per second over the window, every writer. */
   readonly commitRate: number;
-  /** Distinct writers over the window, ourselves included. */
+  /** Writers known: distinct committers over the window (ourselves included) or the tunnel's clients holding channels. */
   readonly writers: number;
+  /** The writers the interval is paced for: `writers`, or more during the slow start (observeChannels). */
+  readonly pacedForWriters: number;
   /** The least time between the starts of two of our batches that keeps the table within its budget. */
   readonly minIntervalMs: number;
   readonly budget: number;
@@ -134,13 +136,15 @@ export class CommitPacer {
 
   status(nowMs = Date.now()): PacerStatus {
     this.expire(nowMs);
-    const writers = this.writerCount(nowMs);
-    const rateWindow = Math.max(this.windowMs, RATE_WINDOW_INTERVALS * this.intervalFor(writers));
+    const writers = this.knownWriters();
+    const pacedFor = this.pacedFor(nowMs);
+    const rateWindow = Math.max(this.windowMs, RATE_WINDOW_INTERVALS * this.intervalFor(pacedFor));
     const span = Math.min(rateWindow, Math.max(1_000, nowMs - (this.seen[0]?.atMs ?? nowMs)));
     return {
       commitRate: (this.seen.length * 1000) / span,
       writers,
-      minIntervalMs: this.intervalFor(writers),
+      pacedForWriters: pacedFor,
+      minIntervalMs: this.intervalFor(pacedFor),
       budget: this.options.commitsPerSecond,
     };
   }
@@ -150,7 +154,7 @@ export class CommitPacer {
    * the paced interval after the last start, jittered so that daemons do not stay in step.
    */
   pacedDelayMs(lastStartMs: number, nowMs = Date.now()): number {
-    const { minIntervalMs, writers } = this.status(nowMs);
+    const { minIntervalMs, pacedForWriters: writers } = this.status(nowMs);
     // The jitter is on the rate (±20 %), not on the interval: 1/x of an interval jittered evenly averages above
     // 1 (by 1.4 % for ±20 %), which a crowd would add up to a table ~1.4 % over its budget.
     const jitter = writers > 1 ? 1 / (1 + (this.random() - 0.5) * 0.4) : 1;
@@ -163,7 +167,7 @@ export class CommitPacer {
    * all racing for the first versions.
    */
   startDelayMs(nowMs = Date.now()): number {
-    const { minIntervalMs, writers } = this.status(nowMs);
+    const { minIntervalMs, pacedForWriters: writers } = this.status(nowMs);
     return writers > 1 ? this.random() * minIntervalMs : 0;
   }
 
@@ -171,9 +175,12 @@ export class CommitPacer {
     return Math.ceil((writers * 1000) / this.options.commitsPerSecond);
   }
 
-  private writerCount(nowMs: number): number {
-    const presumed = nowMs < this.presumedUntilMs ? this.presumedWriters : 0;
-    return Math.max(presumed, this.tunnelClients, this.writers.size + (this.writers.has(this.options.writer) ? 0 : 1));
+  private pacedFor(nowMs: number): number {
+    return Math.max(this.knownWriters(), nowMs < this.presumedUntilMs ? this.presumedWriters : 0);
+  }
+
+  private knownWriters(): number {
+    return Math.max(this.tunnelClients, this.writers.size + (this.writers.has(this.options.writer) ? 0 : 1));
   }
 
   private add(s: Seen): void {
@@ -194,7 +201,7 @@ export class CommitPacer {
    * writers than there are, shorten everyone's interval and overrun the budget.
    */
   private expire(nowMs: number): void {
-    const interval = this.intervalFor(this.writerCount(nowMs));
+    const interval = this.intervalFor(this.pacedFor(nowMs));
     const rateWindow = Math.max(this.windowMs, RATE_WINDOW_INTERVALS * interval);
     while (this.seen.length > 0 && this.seen[0]!.atMs < nowMs - rateWindow) this.versions.delete(this.seen.shift()!.version);
     const memory = Math.max(this.windowMs, WRITER_MEMORY_INTERVALS * interval);

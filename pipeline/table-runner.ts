@@ -448,6 +448,8 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       describedAtMs: this.progressAtMs || null,
       commitsPerSecond: Number(pacing.commitRate.toFixed(2)),
       writers: pacing.writers,
+      /** More than `writers` during the slow start after a start: a daemon per tunnel channel is presumed. */
+      pacedForWriters: pacing.pacedForWriters,
       commitBudgetPerSecond: pacing.budget,
       pacedIntervalMs: pacing.minIntervalMs,
     };

@@ -3,10 +3,23 @@
  * committed, the daemon still ends stopped), and destroy() during the drain ends it at once.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { lakeRowCount, createHarness, waitForEvent, type Harness } from '../helpers/daemon-harness.js';
+import { BroadcastChannel } from 'node:worker_threads';
+import { STUCK_TASK_STARTED } from '../fixtures/daemon-stuck-task.js';
+import { lakeRowCount, createHarness, type Harness } from '../helpers/daemon-harness.js';
 
 const STUCK = new URL('../fixtures/daemon-stuck-task.ts', import.meta.url).href;
 let h: Harness | undefined;
+
+/** Resolves when a stuck channel task has started on a worker thread (the fixture says so). */
+function firstStuckTask(): Promise<void> {
+  const channel = new BroadcastChannel(STUCK_TASK_STARTED);
+  return new Promise((resolve) => {
+    channel.onmessage = () => {
+      channel.close();
+      resolve();
+    };
+  });
+}
 
 afterEach(async () => {
   await h?.close();
@@ -17,8 +30,9 @@ describe('daemon: shutdown bounds', () => {
   it('abandons an in-flight batch once the grace expires', async () => {
     h = await createHarness();
     await h.putRow(1, 'one', 1);
+    const taskStarted = firstStuckTask();
     const { daemon, done, states } = h.start({ config: h.config({ shutdown: { graceMs: '300ms' } }), workerFile: STUCK });
-    await waitForEvent(daemon, 'table-ready');
+    await taskStarted;
     const started = Date.now();
     daemon.shutdown('test');
     daemon.shutdown('again'); // idempotent
@@ -31,8 +45,9 @@ describe('daemon: shutdown bounds', () => {
 
   it('destroy() during the drain stops at once, and run() cannot be called twice', async () => {
     h = await createHarness();
+    const taskStarted = firstStuckTask();
     const { daemon, done, states } = h.start({ config: h.config({ shutdown: { graceMs: '30s' } }), workerFile: STUCK });
-    await waitForEvent(daemon, 'table-ready');
+    await taskStarted; // a batch in flight: without destroy() the drain would wait the 30 s grace
     daemon.shutdown('test');
     const started = Date.now();
     daemon.destroy();
