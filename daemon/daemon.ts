@@ -74,6 +74,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   /** Wakes run() when a table's run is added or the daemon stops. */
   private tablesChanged: () => void = () => undefined;
   private reloaded = false;
+  /** Runners a reload is taking out: a resync that ends after that must not start their table again. */
+  private readonly retiring = new WeakSet<TableRunner>();
   private readonly destroyController = new AbortController();
   private readonly stopController = new AbortController();
   private stateValue: DaemonState = 'created';
@@ -161,6 +163,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
 
   /** A table leaving the config: its in-flight batch commits, its channels go back to the Tunnel, it is forgotten. */
   private async retire(runner: TableRunner, forget = true): Promise<void> {
+    if (forget) this.retiring.add(runner);
     runner.stop();
     await this.tableRuns.get(runner);
     await runner.close(AbortSignal.timeout(5_000)).catch((err: unknown) => this.log.warn('tunnel session shutdown failed', { table: runner.name, error: err }));
@@ -179,8 +182,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     const runner = this.runners.find((r) => r.name === name || r.table.path === name);
     if (this.stateValue !== 'running') throw new OtslakeError('OTSL_DAEMON_STATE', `resync refused: the daemon is ${this.stateValue}`);
     if (!runner) throw new OtslakeError('OTSL_CONFIG_INVALID', `resync refused: no table "${name}" in the running config`, { context: { table: name } });
-    if (runner.health.state === 'resyncing')
+    if (this.resyncs.of(runner.name)?.state === 'resyncing' || runner.health.state === 'resyncing')
       throw new OtslakeError('OTSL_DAEMON_STATE', `resync refused: table ${name} is resyncing already`, { context: { table: name } });
+    if (this.retiring.has(runner))
+      throw new OtslakeError('OTSL_DAEMON_STATE', `resync refused: table ${name} is leaving the config (reload)`, { context: { table: name } });
     // The table is away for a while: the daemon must not take an empty table set for its end (tablesDone).
     this.reloaded = true;
     runner.health.resyncing();
@@ -219,7 +224,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       held.finally(() => {
         this.tableRuns.delete(runner);
         this.runners = this.runners.filter((r) => r !== runner);
-        if (this.stateValue !== 'running') return;
+        // A reload that removed or changed the table meanwhile waited for this (retire): it starts what the new config says.
+        if (this.stateValue !== 'running' || this.retiring.has(runner)) return;
         const fresh = this.createRunner(options.config, runner.table);
         this.runners.push(fresh);
         this.startTable(fresh);

@@ -55,6 +55,15 @@ function isLoopback(address: string | undefined): boolean {
   return address === '::1' || address?.startsWith('127.') === true || address?.startsWith('::ffff:127.') === true;
 }
 
+/**
+ * A client on this host: over loopback, or to one of this host's own addresses from that same address (what
+ * `otslake resync` does when http.host names an interface address: the request then never comes from 127.0.0.1).
+ */
+function isThisHost(req: IncomingMessage): boolean {
+  const { remoteAddress, localAddress } = req.socket;
+  return isLoopback(remoteAddress) || (remoteAddress !== undefined && remoteAddress === localAddress);
+}
+
 function writeResponse(res: ServerResponse, status: number, contentType: string, body: string, head: boolean, headers: Record<string, string> = {}): void {
   res.writeHead(status, {
     'content-type': contentType,
@@ -129,7 +138,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n', false);
       return;
     }
-    if (!isLoopback(req.socket.remoteAddress)) {
+    if (!isThisHost(req)) {
       send(res, 403, 'text/plain; charset=utf-8', 'forbidden: resync is only accepted from this host\n', false);
       return;
     }

@@ -15,6 +15,7 @@
  * After 3 the table goes on from the new tunnel's stream, wherever the staging left it. A crash before 3 leaves
  * the live table untouched (a rerun resumes the staging); after 3 a rerun only finishes 4.
  */
+import { OtslakeError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { ResolvedConfig, TableConfig } from '../config/load.js';
 import { mirrorSettingsOf } from '../lake/mirror/layout.js';
@@ -98,7 +99,7 @@ async function landStaging(deps: StagingDeps, client: TunnelClient, table: Table
     });
     const loop = runner.loop(controller.signal);
     try {
-      await Promise.race([outcome, loop.then(() => Promise.reject(new Error('the staging runner stopped before it caught up')))]);
+      await Promise.race([outcome, loop.then(() => Promise.reject(stagingInterrupted(table)))]);
     } finally {
       runner.stop();
       await loop.catch(() => undefined);
@@ -107,6 +108,15 @@ async function landStaging(deps: StagingDeps, client: TunnelClient, table: Table
     signal?.removeEventListener('abort', abort);
     await runner.close(AbortSignal.timeout(5_000)).catch((err: unknown) => log.warn('staging session shutdown failed', { error: err }));
   }
+}
+
+/** The staging's runner ended before the snapshot was complete: the daemon or the command is stopping. */
+function stagingInterrupted(table: TableConfig): OtslakeError {
+  return new OtslakeError(
+    'OTSL_DAEMON_STATE',
+    `table ${table.table}: the resync stopped before the new snapshot was complete (the process is stopping); the live table is untouched, run the resync again: it resumes the staging`,
+    { context: { table: table.table, path: table.path } },
+  );
 }
 
 /**

@@ -7,7 +7,7 @@
  * resync brings it back. The guard compares the table's lag with that window:
  *
  *   lag      = the age of the oldest change not yet in the lake (TableHealth), or, while a BaseAndStream
- *              tunnel is still in its full phase, the age of the tunnel: its stream starts at its creation and
+ *              tunnel (by DescribeTunnel's type: a resync's tunnel is one whatever the config says) is still in its full phase, the age of the tunnel: its stream starts at its creation and
  *              nothing of it is read before the snapshot ends (the health's lag then dates snapshot rows by
  *              their cells, which can be years old and are never trimmed); 0 for a BaseData tunnel (no stream)
  *   headroom = window − lag (never below 0), fraction = lag / window
@@ -49,6 +49,8 @@ export interface RetentionGuardOptions {
 export interface TunnelPhase {
   stage: string;
   createdAtMs?: number | null;
+  /** DescribeTunnel's tunnel_type; when given it overrides tables[].tunnel.type (a resync's tunnel is BaseAndStream). */
+  tunnelType?: string;
 }
 
 const HOUR_MS = 3_600_000;
@@ -59,7 +61,8 @@ const HYSTERESIS = 0.9;
  * The lag that counts against the retention (module comment): `phase` is the last DescribeTunnel, null while
  * none was made; a full phase whose tunnel age is unknown counts as 0 (nothing older is known to wait).
  */
-export function retentionLagMs(healthLagMs: number, tunnelType: string, phase: TunnelPhase | null, nowMs: number): number {
+export function retentionLagMs(healthLagMs: number, configuredType: string, phase: TunnelPhase | null, nowMs: number): number {
+  const tunnelType = phase?.tunnelType || configuredType;
   if (tunnelType === 'BaseData') return 0;
   if (tunnelType !== 'BaseAndStream' || phase?.stage === 'ProcessStream') return healthLagMs;
   if (phase === null || phase.createdAtMs === undefined || phase.createdAtMs === null) return 0;
@@ -97,7 +100,7 @@ export class RetentionGuard {
 
   /** What the last DescribeTunnel said of the tunnel's stage and age. */
   tunnelPhase(phase: TunnelPhase): void {
-    this.phase = { stage: phase.stage, createdAtMs: phase.createdAtMs ?? null };
+    this.phase = { stage: phase.stage, createdAtMs: phase.createdAtMs ?? null, ...(phase.tunnelType ? { tunnelType: phase.tunnelType } : {}) };
   }
 
   get level(): RetentionLevel {

@@ -164,7 +164,11 @@ export class TableHealth {
     if (this.stateValue !== 'stopped') this.transition('stopped', { error: err });
   }
 
-  /** The daemon took the table down to resync it (docs/operations.md §Table lifecycle); its next runner starts afresh. */
+  /**
+   * The daemon took the table down to resync it (docs/operations.md §Table lifecycle); its next runner starts
+   * afresh. Final for this health: the in-flight batch that still ends after it (caught up, failed) must not
+   * show the table running again, nor let the daemon take a second resync of it for a first that ended.
+   */
   resyncing(): void {
     this.transition('resyncing', {});
   }
@@ -227,6 +231,7 @@ export class TableHealth {
   }
 
   private transition(next: TableState, fields: Record<string, unknown>): void {
+    if (this.stateValue === 'resyncing') return; // see resyncing()
     const previous = this.stateValue;
     this.stateValue = next;
     this.sinceMs = this.now();

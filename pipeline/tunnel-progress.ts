@@ -45,6 +45,8 @@ export interface TunnelProgress {
   checkpointedChangeAtMs: number | null;
   /** When the tunnel was created (ms since epoch; its stream starts there); null when the server does not say. */
   createdAtMs?: number | null;
+  /** The tunnel's type as the server has it: a resync's tunnel is BaseAndStream whatever tables[].tunnel.type says. */
+  tunnelType?: string;
 }
 
 type Summary = Omit<TunnelProgress, 'caughtUp' | 'waitingFor'>;
@@ -68,6 +70,7 @@ export function summarizeTunnel(described: DescribeTunnelResponse): Summary {
     unowned: channels.filter((c) => c.status !== 'TERMINATED' && c.owner === null).length,
     checkpointedChangeAtMs: rpo !== undefined && rpo > 0n ? Number(rpo / 1_000_000n) : null,
     createdAtMs: created !== undefined && created > 0n ? Number(created / 1_000_000n) : null,
+    tunnelType: described.tunnel.tunnel_type,
   };
 }
 

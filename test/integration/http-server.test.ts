@@ -1,5 +1,6 @@
 import { createServer, request, Agent } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OtslakeError } from '../../common/errors.js';
 import { createHttpServer, type HttpServer, type HttpServerOptions, type Readiness } from '../../daemon/http-server.js';
@@ -86,6 +87,27 @@ describe('http endpoints', () => {
     expect(head.status).toBe(200);
     expect(Number(head.headers.get('content-length'))).toBeGreaterThan(0);
     expect(await head.text()).toBe('');
+  });
+
+  it('POST /tables/NAME/resync: accepted from this host, also over an interface address http.host names', async () => {
+    const asked: string[] = [];
+    const resync = (table: string) => {
+      if (table === 'nope') throw new OtslakeError('OTSL_CONFIG_INVALID', 'no table "nope"');
+      asked.push(table);
+    };
+    const { address } = await startServer({ resync });
+    expect((await get(`${address.url}/tables/orders/resync`, { method: 'POST' })).status).toBe(202);
+    expect((await get(`${address.url}/tables/nope/resync`, { method: 'POST' })).status).toBe(404);
+    expect((await get(`${address.url}/tables/orders/resync`)).status).toBe(405);
+    const own = Object.values(networkInterfaces())
+      .flat()
+      .find((i) => i !== undefined && i.family === 'IPv4' && !i.internal);
+    if (own) {
+      // The daemon bound to the host's own address: the command on the same host comes from that address.
+      const bound = await startServer({ host: own.address, resync });
+      expect((await get(`${bound.address.url}/tables/items/resync`, { method: 'POST' })).status).toBe(202);
+    }
+    expect(asked).toEqual(own ? ['orders', 'items'] : ['orders']);
   });
 
   it('a failing callback gives 500 with only the error code, and the server keeps serving', async () => {

@@ -99,4 +99,14 @@ describe('RetentionGuard', () => {
     guard.tunnelPhase({ stage: 'ProcessStream', createdAtMs: created });
     expect(guard.assess(0, NOW)).toMatchObject({ lagSeconds: 0, headroomSeconds: 86_400, level: 'ok' });
   });
+
+  it("takes the tunnel's type from DescribeTunnel over the config's: a resynced Stream table reads a BaseAndStream tunnel", () => {
+    const created = NOW - 2 * HOUR;
+    const yearsOld = 3 * 365 * 24 * HOUR;
+    const resyncTunnel = { stage: 'ProcessBaseData', createdAtMs: created, tunnelType: 'BaseAndStream' };
+    expect(retentionLagMs(yearsOld, 'Stream', resyncTunnel, NOW)).toBe(2 * HOUR);
+    const guard = RetentionGuard.fromConfig('orders', recordingLogger([]), source, 'Stream');
+    guard.tunnelPhase(resyncTunnel);
+    expect(guard.assess(yearsOld, NOW)).toMatchObject({ lagSeconds: 2 * 3600, level: 'ok' });
+  });
 });

@@ -127,6 +127,22 @@ describe('TableHealth', () => {
     expect(health.snapshot()).toMatchObject({ state: 'stopped', lagMs: now() - lastOk });
   });
 
+  it('resyncing is final: the in-flight batch that ends after it does not show the table running again', () => {
+    const { health, lines } = setup();
+    health.started();
+    health.batchSucceeded([]);
+    health.resyncing();
+    health.batchSucceeded([{ channelId: 'a', records: 3, readToTail: true, lastRecordTimeMs: null }]);
+    health.caughtUp();
+    expect(health.state).toBe('resyncing');
+    health.failed(lakeDown, 'batch');
+    health.notCaughtUp([]);
+    health.busy();
+    expect(health.state).toBe('resyncing');
+    expect(health.reason).toMatch(/^resyncing since /);
+    expect(lines.filter((l) => l.msg === 'table state changed').map((l) => l.fields.to)).toEqual(['running', 'resyncing']);
+  });
+
   it('waiting: says for whom and for how long; not ready', () => {
     const { health } = setup();
     health.started();
