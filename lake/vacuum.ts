@@ -58,6 +58,21 @@ function isProtectedKey(key: string): boolean {
   return rest.split('/').some((segment) => segment.startsWith('_') || segment.startsWith('.'));
 }
 
+/**
+ * Folders under the staging root that hold a table's own log: a resync still staging its new snapshot
+ * (pipeline/resync-mirror.ts). Its files are referenced by that log, not by the live one, and a resync may
+ * be resumed days later: they are kept until the switch commit takes them over and the staged log is dropped.
+ */
+function unfinishedStagedTables(listed: readonly ObjectMeta[]): string[] {
+  const folders = new Set<string>();
+  for (const { key } of listed) {
+    if (!key.startsWith(STAGING_ROOT)) continue;
+    const at = key.indexOf('/_delta_log/', STAGING_ROOT.length);
+    if (at > 0) folders.add(key.slice(0, at + 1));
+  }
+  return [...folders];
+}
+
 export async function vacuum(store: ObjectStore, options: VacuumOptions = {}): Promise<VacuumResult> {
   const signal = options.signal ? { signal: options.signal } : {};
   const now = options.nowMs ?? Date.now();
@@ -87,9 +102,12 @@ export async function vacuum(store: ObjectStore, options: VacuumOptions = {}): P
     if ((remove.deletionTimestamp ?? now) > cutoff) keep.add(keyOf(remove.path));
   }
 
+  const listed = await store.list('', signal);
+  const unfinished = unfinishedStagedTables(listed);
   const files: ObjectMeta[] = [];
-  for (const meta of await store.list('', signal)) {
+  for (const meta of listed) {
     if (isProtectedKey(meta.key) || keep.has(meta.key) || meta.lastModified > cutoff) continue;
+    if (unfinished.some((folder) => meta.key.startsWith(folder))) continue;
     files.push(meta);
   }
   const dryRun = options.dryRun ?? true;

@@ -167,11 +167,23 @@ describe('vacuum', () => {
 });
 
 describe('vacuum of data under _ folders', () => {
-  it('removes expired change-data files and crashed mirror staging, never other daemon state', async () => {
+  it('removes expired change-data files and crashed mirror staging, never other daemon state nor an unfinished resync', async () => {
     await createTable(store, { schema: SCHEMA, partitionColumns: ['part'] });
     await appendSmallFiles(store, 1);
-    const state = ['_otslake/offsets/t/c/00000000000000000001.json', '_otslake/dead-letters/c/b1.jsonl', '_delta_log/_sidecars/x.parquet'];
-    const garbage = ['_change_data/cdc-00000-x.c000.zstd.parquet', '_otslake/staging/batch-1/part-00000-y.c000.zstd.parquet'];
+    const state = [
+      '_otslake/offsets/t/c/00000000000000000001.json',
+      '_otslake/dead-letters/c/b1.jsonl',
+      '_delta_log/_sidecars/x.parquet',
+      // A resync still staging its snapshot (its own log names the file): it may be resumed after the retention.
+      '_otslake/staging/resync-t2/_delta_log/00000000000000000000.json',
+      '_otslake/staging/resync-t2/b0/part-00000-z.c000.zstd.parquet',
+    ];
+    const garbage = [
+      '_change_data/cdc-00000-x.c000.zstd.parquet',
+      '_otslake/staging/batch-1/part-00000-y.c000.zstd.parquet',
+      // A finished resync's staged file the live table no longer names (its staged log was dropped at the switch).
+      '_otslake/staging/resync-t1/b0/part-00000-w.c000.zstd.parquet',
+    ];
     for (const key of [...state, ...garbage]) {
       await mkdir(path.dirname(path.join(dir, key)), { recursive: true });
       await writeFile(path.join(dir, key), 'x');
