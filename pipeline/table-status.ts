@@ -17,6 +17,7 @@ import type { TunnelClient } from '../tunnel/tunnel-client.js';
 import { fleetClients, fleetCommits, type TableFleet } from './fleet.js';
 import { summarizeTunnel, type TunnelProgress } from './tunnel-progress.js';
 import { describeTunnel, findTunnelId } from './tunnel-setup.js';
+import { lakeTunnelOf } from './tunnel-binding.js';
 import { retentionLagMs } from './retention-guard.js';
 import type { DescribeSourceTable } from './table-schema.js';
 
@@ -140,9 +141,16 @@ export async function collectTableStatus(
     return l;
   };
 
+  let snapshot;
+  try {
+    snapshot = await loadSnapshot(store);
+  } catch (err) {
+    if (!hasCode(err, 'OTSL_LAKE_NOT_A_TABLE')) status.lake.error = sideError(err);
+  }
   let tunnelId: string | null = null;
   try {
-    tunnelId = await findTunnelId(client, table);
+    // The tunnel the lake's positions belong to (after a resync not the one the config names), else the config's.
+    tunnelId = lakeTunnelOf(snapshot?.metadata ?? null, snapshot ? [...snapshot.txns.values()].map((t) => t.appId) : []) ?? (await findTunnelId(client, table));
     status.tunnel.id = tunnelId;
     if (tunnelId !== null) {
       const described = await describeTunnel(client, table, tunnelId);
@@ -171,12 +179,6 @@ export async function collectTableStatus(
     if (r.fullPhaseSeconds !== null) r.fullPhaseHeadroomSeconds = Math.max(0, r.windowSeconds! - r.fullPhaseSeconds);
   }
 
-  let snapshot;
-  try {
-    snapshot = await loadSnapshot(store);
-  } catch (err) {
-    if (!hasCode(err, 'OTSL_LAKE_NOT_A_TABLE')) status.lake.error = sideError(err);
-  }
   if (snapshot) {
     let rows: number | null = 0;
     for (const add of snapshot.files.values()) {

@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openTunnelClient } from '../../daemon/connections.js';
 import { loadSnapshot } from '../../lake/snapshot.js';
 import { openStore } from '../../lake/store.js';
+import { collectTableStatus } from '../../pipeline/table-status.js';
 import { readDeltaTable } from '../helpers/chdb.js';
 import { killSpawned, spawnCli } from '../helpers/cli-process.js';
 import { createHarness, waitForEvent, waitForLakeRows, TABLE, type Harness } from '../helpers/daemon-harness.js';
@@ -101,6 +102,10 @@ describe('otslake resync', () => {
 
       const after = h.start({ untilIdle: true });
       await after.done;
+      // `otslake status` follows the lake's tunnel, not the name in the config (the resync's tunnel has its own).
+      const outside = await collectTableStatus(config.tables[0]!, openStore(pathToFileURL(h.lake.path).href), client);
+      expect(outside.tunnel.id).toBe(tunnelId);
+      expect(outside.tunnel.error).toBeNull();
       // The baseline: every row committed after the RESYNC commit, marked by `_seq` null and the new tunnel's channels.
       const before = await readDeltaTable(h.tablePath, { version, select: 'count() AS n' });
       const baseline = await readDeltaTable(h.tablePath, {
