@@ -96,7 +96,14 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     const head = req.method === 'HEAD';
     const resync = /^\/tables\/([^/]+)\/resync$/.exec(path ?? '');
     if (resync && options.resync) {
-      postResync(req, res, decodeURIComponent(resync[1]!));
+      let table: string;
+      try {
+        table = decodeURIComponent(resync[1]!);
+      } catch {
+        send(res, 404, 'text/plain; charset=utf-8', 'not found: the table name is not valid percent-encoding\n', false);
+        return;
+      }
+      postResync(req, res, table);
       return;
     }
     if (req.method !== 'GET' && !head) {

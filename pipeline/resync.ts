@@ -98,7 +98,7 @@ export async function resyncTable(
   if (mirror && !switched) {
     const tunnelName = resyncTunnelName(table, previousTunnelId);
     const step = await stageAndSwitch(staging!, client, table, store, snapshot.metadata.configuration, tunnelName, previousTunnelId, log, signal);
-    const deleted = await finish(client, table, store, previous, step.tunnelId, log, signal);
+    const deleted = await finish(client, table, store, previous, step.tunnelId, mirror, log, signal);
     return { previousTunnelId, tunnelId: step.tunnelId, tunnelName, version: step.switched.version, deletedPreviousTunnel: deleted, mirror: step.switched };
   }
   const tunnelName = switched
@@ -136,7 +136,7 @@ export async function resyncTable(
     log.info('table resynced: the lake reads a fresh tunnel', { table: table.table, tunnelId, previousTunnelId, version });
     crashPoint('resync-after-switch');
   }
-  const deletedPreviousTunnel = await finish(client, table, store, previous, tunnelId, log, signal);
+  const deletedPreviousTunnel = await finish(client, table, store, previous, tunnelId, mirror, log, signal);
   return { previousTunnelId, tunnelId, tunnelName, version, deletedPreviousTunnel };
 }
 
@@ -147,10 +147,12 @@ async function finish(
   store: ObjectStore,
   previous: { tunnel_id: string; tunnel_name?: string } | undefined,
   tunnelId: string,
+  /** The table is a mirror (by its lake, or its config): its staged log is dropped. */
+  mirror: boolean,
   log: Logger,
   signal?: AbortSignal,
 ): Promise<boolean> {
-  if (table.mode === 'mirror') await dropStagingLog(store, tunnelId, signal);
+  if (mirror) await dropStagingLog(store, tunnelId, signal);
   if (previous === undefined || previous.tunnel_id === tunnelId) return false;
   crashPoint('resync-before-tunnel-delete');
   await client.deleteTunnel(

@@ -76,7 +76,8 @@ export function summarizeTunnel(described: DescribeTunnelResponse): Summary {
 
 function isCaughtUp(summary: Summary, table: TableConfig, clientId: string, readByUs: ReadonlySet<string>, live: (owner: string) => boolean): boolean {
   if (summary.stage === INIT_STAGE) return false;
-  if (table.tunnel.type === 'BaseAndStream' && summary.stage !== 'ProcessStream') return false;
+  // The tunnel's own type when the service says it: a resync moves a Stream table to a BaseAndStream tunnel.
+  if ((summary.tunnelType || table.tunnel.type) === 'BaseAndStream' && summary.stage !== 'ProcessStream') return false;
   for (const c of summary.channels) {
     if (c.status === 'TERMINATED') continue;
     if (c.owner === null || c.status !== 'OPEN') return false;

@@ -98,6 +98,7 @@ describe('http endpoints', () => {
     const { address } = await startServer({ resync });
     expect((await get(`${address.url}/tables/orders/resync`, { method: 'POST' })).status).toBe(202);
     expect((await get(`${address.url}/tables/nope/resync`, { method: 'POST' })).status).toBe(404);
+    expect((await get(`${address.url}/tables/%E0%A4%A/resync`, { method: 'POST' })).status).toBe(404); // not valid percent-encoding
     expect((await get(`${address.url}/tables/orders/resync`)).status).toBe(405);
     const own = Object.values(networkInterfaces())
       .flat()
