@@ -8,6 +8,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { command as statusCommand } from '../../cli/commands/status.js';
+import { captureOutput, type CapturedRun } from '../helpers/capture-output.js';
 import type { OssEmulator } from '../../emulator/oss/server.js';
 import type { Daemon } from '../../daemon/daemon.js';
 import type { TableStatus } from '../../pipeline/table-status.js';
@@ -74,16 +75,8 @@ function sourceVia(harness: Harness, endpoint: string) {
 const FAST_BACKOFF = { intervalMs: 100, maxDurationMs: 2_000, retryInitialMs: 200, retryMaxMs: 1_000 };
 const SESSION = { heartbeatIntervalMs: 300, heartbeatTimeoutMs: 3_000 };
 
-async function runStatus(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((out += String(chunk)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((err += String(chunk)), true));
-  try {
-    return { code: await statusCommand.run(args), out, err };
-  } finally {
-    vi.restoreAllMocks();
-  }
+function runStatus(args: string[]): Promise<CapturedRun> {
+  return captureOutput(() => statusCommand.run(args));
 }
 
 describe('daemon health', () => {

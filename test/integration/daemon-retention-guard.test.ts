@@ -16,8 +16,9 @@
  * A daemon stopped for longer than the retention finds its table's tunnel expired at the next start: the
  * table stops with OTSL_TUNNEL_LOST (cause expired) and no replacement tunnel is created.
  */
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { command as statusCommand } from '../../cli/commands/status.js';
+import { captureOutput, type CapturedRun } from '../helpers/capture-output.js';
 import { createLogger } from '../../common/log.js';
 import type { OtslakeError } from '../../common/errors.js';
 import type { Daemon } from '../../daemon/daemon.js';
@@ -61,17 +62,8 @@ async function until(daemon: Daemon, what: string, check: () => boolean | Promis
   }
 }
 
-/** `otslake status` in-process, its output captured. */
-async function runStatus(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((out += String(chunk)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((err += String(chunk)), true));
-  try {
-    return { code: await statusCommand.run(args), out, err };
-  } finally {
-    vi.restoreAllMocks();
-  }
+function runStatus(args: string[]): Promise<CapturedRun> {
+  return captureOutput(() => statusCommand.run(args));
 }
 
 /** One gauge sample of a scrape. */

@@ -5,6 +5,7 @@
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { command as statusCommand } from '../../cli/commands/status.js';
+import { captureOutput, type CapturedRun } from '../helpers/capture-output.js';
 import type { TableStatus } from '../../pipeline/table-status.js';
 import { createHarness, TABLE, waitForEvent, type Harness } from '../helpers/daemon-harness.js';
 
@@ -16,17 +17,8 @@ afterEach(async () => {
   h = undefined;
 });
 
-async function runStatus(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((out += String(chunk)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((err += String(chunk)), true));
-  try {
-    const code = await statusCommand.run(args);
-    return { code, out, err };
-  } finally {
-    vi.restoreAllMocks();
-  }
+function runStatus(args: string[]): Promise<CapturedRun> {
+  return captureOutput(() => statusCommand.run(args));
 }
 
 describe('daemon: status', () => {

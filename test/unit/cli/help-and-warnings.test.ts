@@ -9,20 +9,11 @@ import { command as run } from '../../../cli/commands/run.js';
 import { command as status } from '../../../cli/commands/status.js';
 import type { Logger } from '../../../common/log.js';
 import { routeProcessWarnings } from '../../../daemon/main.js';
+import { captureOutput } from '../../helpers/capture-output.js';
 
 afterEach(() => vi.restoreAllMocks());
 
-async function capture(fn: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
-  try {
-    return { code: await fn(), out, err };
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
+const capture = captureOutput;
 
 describe('CLI help', () => {
   it('run --help and status --help exit 0 with every flag listed', async () => {
