@@ -24,11 +24,12 @@ import type { ObjectStore } from '../lake/object-store.js';
 import { planReload, type ReloadPlan } from './config-reload.js';
 import { redactedConfig, type ResolvedConfig, type TableConfig } from '../config/load.js';
 import type { DaemonEvents } from './daemon-events.js';
+import type { DaemonStatus } from './daemon-status.js';
 import type { TunnelClient } from '../tunnel/tunnel-client.js';
 import type { WorkerPool } from '../workers/pool.js';
 import { createHttpServer, type BoundAddress, type HttpServer, type Readiness } from './http-server.js';
 import { Metrics, batchResultOf, type DaemonStateName } from './metrics.js';
-import { liveStatus, secretsOf, type RunnerStatus } from './status-page/live-status.js';
+import { liveStatus, secretsOf } from './status-page/live-status.js';
 import { DaemonActivity } from './status-page/table-activity.js';
 import { resyncTable, type ResyncResult } from '../pipeline/resync.js';
 import { TableRunner, type SessionSettings } from '../pipeline/table-runner.js';
@@ -466,7 +467,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       readiness: this.readiness(),
       startedAtMs: this.startedAtMs,
       workers: { capacity: this.options.pool.capacity, running: this.options.pool.running, waiting: this.options.pool.waiting },
-      tables: this.runners.map((r) => r.status() as unknown as RunnerStatus),
+      tables: this.runners.map((r) => r.status()),
       activity: this.activity,
       metrics: this.metrics,
       secrets: secretsOf(this.options.config),
@@ -474,7 +475,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     });
   }
 
-  status(): Record<string, unknown> {
+  status(): DaemonStatus {
     return {
       state: this.stateValue,
       tables: this.runners.map((r) => ({ ...r.status(), resync: this.resyncs.of(r.name) })),

@@ -27,6 +27,14 @@ export interface TableIcebergOptions {
   readonly nowMs?: () => number;
 }
 
+/** `/status`'s `iceberg` of a table: the Delta version its Iceberg metadata mirrors, and the sync's last error. */
+export interface TableIcebergStatus {
+  readonly deltaVersion: number | null;
+  readonly metadataVersion: number | null;
+  readonly syncing: boolean;
+  readonly lastError: { code: string; message: string } | null;
+}
+
 export class TableIceberg {
   private readonly sync: IcebergSync;
   private running: Promise<void> | null = null;
@@ -104,7 +112,7 @@ export class TableIceberg {
     while (this.running) await this.running;
   }
 
-  status(): Record<string, unknown> {
+  status(): TableIcebergStatus {
     return {
       deltaVersion: this.last?.deltaVersion ?? null,
       metadataVersion: this.last?.metadataVersion ?? null,

@@ -33,6 +33,7 @@ import { committerForTable } from './committer-for-table.js';
 import { fleetClients } from './fleet.js';
 import { TableMaintenance, type MaintenanceRun } from './maintenance.js';
 import { TableIceberg } from './table-iceberg.js';
+import type { RunnerFleet, TableRunnerStatus } from './table-runner-status.js';
 import type { PipelineMetrics } from './pipeline-metrics.js';
 import { checkKeyNames, lakePrimaryKey, taskSelectionOf, type DescribeSourceTable } from './table-schema.js';
 import { RetentionGuard, type RetentionStatus } from './retention-guard.js';
@@ -439,8 +440,7 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     await this.session?.shutdown(signal);
   }
 
-  /** The tunnel's clients (last DescribeTunnel) and the table's commit pacing as this daemon sees it. */
-  private fleet(ctx: TableContext): Record<string, unknown> {
+  private fleet(ctx: TableContext): RunnerFleet {
     const pacing = ctx.pacer.status();
     return {
       writer: this.options.writer,
@@ -448,14 +448,13 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
       describedAtMs: this.progressAtMs || null,
       commitsPerSecond: Number(pacing.commitRate.toFixed(2)),
       writers: pacing.writers,
-      /** More than `writers` during the slow start after a start: a daemon per tunnel channel is presumed. */
       pacedForWriters: pacing.pacedForWriters,
       commitBudgetPerSecond: pacing.budget,
       pacedIntervalMs: pacing.minIntervalMs,
     };
   }
 
-  status(): Record<string, unknown> {
+  status(): TableRunnerStatus {
     const ctx = this.ctx;
     const health = this.health.snapshot();
     return {
@@ -484,7 +483,6 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
         : [],
       lastBatch: this.lastBatch,
       stage: this.progress?.stage ?? null,
-      /** Every channel of the tunnel as the last DescribeTunnel saw it (after a batch at the tail, else at most PROGRESS_REFRESH_MS old): state, owner, newest checkpointed change. */
       tunnelChannels: this.progress?.channels ?? null,
       fleet: ctx ? this.fleet(ctx) : null,
       lastError: health.lastError,

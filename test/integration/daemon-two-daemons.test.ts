@@ -22,7 +22,7 @@ function committedBy(daemon: Daemon): { batches: number } {
 
 /** Resolves once the daemon holds at least one channel (its status lists the positions it tracks). */
 async function untilHoldsChannels(daemon: Daemon): Promise<void> {
-  const holds = () => ((daemon.status().tables as { channels: unknown[] }[])[0]?.channels.length ?? 0) > 0;
+  const holds = () => (daemon.status().tables[0]?.channels.length ?? 0) > 0;
   while (!holds()) await waitForEvent(daemon, 'batch', 10_000);
 }
 
