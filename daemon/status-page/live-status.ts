@@ -4,6 +4,7 @@
  * dead letters and the last error. It carries no configuration, and every string in it is scrubbed
  * of the configured credentials, so that an error message quoting a key can never show one.
  */
+import type { RetentionStatus } from '../../pipeline/retention-guard.js';
 import type { ResolvedConfig } from '../../config/load.js';
 import { listConfigKeys } from '../../config/schema.js';
 import type { Readiness } from '../http-server.js';
@@ -31,6 +32,8 @@ export interface RunnerStatus {
   readonly lagMs?: number;
   readonly failures?: number;
   readonly lastError?: { code: string; message: string; at: string } | null;
+  /** The table's lag against the Tunnel's stream retention (pipeline/retention-guard.ts). */
+  readonly retention?: RetentionStatus;
 }
 
 export interface LiveStatusInput {
@@ -138,6 +141,9 @@ export function liveStatus(input: LiveStatusInput): unknown {
       lastSuccessMs:
         r.lastSuccessfulBatchAt !== undefined ? (r.lastSuccessfulBatchAt === null ? null : Date.parse(r.lastSuccessfulBatchAt)) : activity.lastSuccessMs,
       lagSeconds: r.lagMs !== undefined ? r.lagMs / 1000 : lags.length > 0 ? Math.max(...lags) : null,
+      retention: r.retention
+        ? { fraction: r.retention.fraction, level: r.retention.level, windowSeconds: r.retention.windowSeconds, headroomSeconds: r.retention.headroomSeconds }
+        : null,
       channels: channelsOf(r, totals.channelLagSeconds),
       series: activity.series(input.nowMs),
       recentCommits: activity.commits,

@@ -52,6 +52,19 @@ function figure(label, value, field) {
   return h('div', {}, h('dt', {}, label), h('dd', { 'data-field': field }, value));
 }
 
+/** How much of the Tunnel's stream retention the lag uses: past 50 % (warning) and 80 % (critical) it is marked. */
+function retentionFigure(r) {
+  if (!r) return figure('retention used', '–', 'retention');
+  const text = `${Math.round(r.fraction * 100)} % of ${duration(r.windowSeconds * 1000)}`;
+  const title = `${duration(r.headroomSeconds * 1000)} left before unread changes are trimmed`;
+  return h(
+    'div',
+    { class: r.level === 'ok' ? '' : `retention ${r.level}`, title },
+    h('dt', {}, 'retention used'),
+    h('dd', { 'data-field': 'retention', 'data-level': r.level }, text),
+  );
+}
+
 /**
  * A line chart of `values` (one per bucket, null = no data) over the window, with a light grid,
  * the maximum on the y axis and the time span on the x axis. `summary` is read by screen readers.
@@ -189,6 +202,7 @@ function tableSection(t, nowMs, startedAtMs) {
       figure('records read', num(t.recordsRead), 'records'),
       figure('rows/s (last min)', recent < 10 ? recent.toFixed(1) : num(Math.round(recent)), 'rate'),
       figure('lag', t.lagSeconds === null ? '–' : duration(t.lagSeconds * 1000), 'lag'),
+      retentionFigure(t.retention),
       figure('last good batch', ago(t.lastSuccessMs, nowMs), 'last-success'),
       figure('failed batches', num(t.failedBatches), 'failed-batches'),
       figure('tunnel stage', t.stage || '–', 'stage'),

@@ -85,6 +85,9 @@ describe.skipIf(chromium.path === null)(`status page in headless Chromium ${chro
     expect(await page.locator('section[data-table="orders"] h2').textContent()).toContain('orders');
     expect(await field(page, 'orders', 'mode')).toBe('changelog');
     expect(await field(page, 'orders', 'state')).toBe('caught up');
+    // The lag against the Tunnel's stream retention: a caught-up table uses none of it.
+    expect(await field(page, 'orders', 'retention')).toMatch(/^0 % of \d+(\.\d)? [a-z]+$/);
+    expect(await page.locator('section[data-table="orders"] [data-field="retention"]').getAttribute('data-level')).toBe('ok');
     const versionBefore = asNumber(await field(page, 'orders', 'lake-version'));
     expect(versionBefore).toBeGreaterThan(0);
     expect(await page.locator('section[data-table="orders"] table').first().locator('tbody tr').count()).toBeGreaterThan(0);
