@@ -11,7 +11,7 @@
  * which readers treat as a hint only (they list the log). An existing checkpoint is left alone:
  * every writer would produce the same content for a version.
  */
-import * as arrow from 'apache-arrow';
+import * as arrow from './arrow.js';
 import * as pw from 'parquet-wasm';
 import { OtslakeError, hasCode } from '../common/errors.js';
 import type { Add, DomainMetadata, Metadata, Protocol, Remove, Txn } from './actions.js';

@@ -4,7 +4,7 @@
  * as JS values (`append`, the row-object path) or as encoded bytes (`appendEncoded`, the columnar path
  * of workers/columnar-rows.ts, where no JS value is ever made).
  */
-import type * as arrow from 'apache-arrow';
+import type * as arrow from './arrow.js';
 import { OtslakeError } from '../common/errors.js';
 import type { ColumnSpec, ColumnStats } from './parquet-columns.js';
 

@@ -8,7 +8,7 @@
  * as JS values (`append`) or as their encoded bytes (`appendEncoded`, lake/column-builder-base.ts).
  * Fixed-width builders are here, variable-width ones in varwidth-builders.ts.
  */
-import * as arrow from 'apache-arrow';
+import * as arrow from './arrow.js';
 import { ColumnBuilder, grow } from './column-builder-base.js';
 import { arrowTypeOf, type ColumnSpec } from './parquet-columns.js';
 import { StringListBuilder, VarBinaryBuilder } from './varwidth-builders.js';

@@ -8,7 +8,7 @@
  * Files are read back with parquet-rs (parquet-wasm) into Arrow: it decodes zstd itself and keeps
  * int64 and µs timestamps exact, which the rows must survive bit for bit.
  */
-import * as arrow from 'apache-arrow';
+import * as arrow from './arrow.js';
 import * as pw from 'parquet-wasm';
 import { OtslakeError } from '../common/errors.js';
 import type { Add } from './actions.js';

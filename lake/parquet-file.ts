@@ -8,7 +8,7 @@
  * Encoder choice, page format and figures: docs/parquet.md.
  */
 import { randomUUID } from 'node:crypto';
-import * as arrow from 'apache-arrow';
+import * as arrow from './arrow.js';
 import * as pw from 'parquet-wasm';
 import { OtslakeError, hasCode } from '../common/errors.js';
 import type { FileStats } from './actions.js';

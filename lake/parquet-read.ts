@@ -12,7 +12,7 @@
  * by size and returns the same shapes either way.
  */
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
-import * as arrow from 'apache-arrow';
+import * as arrow from './arrow.js';
 import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
 import * as pw from 'parquet-wasm';
 import type { Compressors, FileMetaData, ParquetParsers } from 'hyparquet';

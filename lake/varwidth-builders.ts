@@ -4,7 +4,7 @@
  * (`appendEncoded`, no JS string made); min/max then stay bytes until the stats are read, which is
  * exact because UTF-8 byte order is code-point order, the order Delta and Parquet compare strings in.
  */
-import * as arrow from 'apache-arrow';
+import * as arrow from './arrow.js';
 import { isUtf8 } from 'node:buffer';
 import { ColumnBuilder, grow } from './column-builder-base.js';
 import { arrowTypeOf, compareStrings } from './parquet-columns.js';
