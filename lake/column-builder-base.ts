@@ -33,7 +33,7 @@ export class Validity {
       // Every earlier row was valid.
       for (let i = 0; i < row; i++) this.bits[i >> 3]! |= 1 << (i & 7);
     }
-    this.bits = grow(this.bits, (row >> 3) + 1);
+    if (this.bits.length <= row >> 3) this.bits = grow(this.bits, (row >> 3) + 1);
     this.nullCount += 1;
   }
 

@@ -202,12 +202,12 @@ class BoolBuilder extends ColumnBuilder {
     return (this.length + 7) >> 3;
   }
   protected appendNull(): void {
-    this.bits = grow(this.bits, (this.length >> 3) + 1);
+    if (this.bits.length <= this.length >> 3) this.bits = grow(this.bits, (this.length >> 3) + 1);
   }
 
   protected appendValue(value: unknown): void {
     if (typeof value !== 'boolean') throw this.badValue(value, 'a boolean');
-    this.bits = grow(this.bits, (this.length >> 3) + 1);
+    if (this.bits.length <= this.length >> 3) this.bits = grow(this.bits, (this.length >> 3) + 1);
     if (value) this.bits[this.length >> 3]! |= 1 << (this.length & 7);
   }
 
