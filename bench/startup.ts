@@ -9,7 +9,10 @@
  *   worker-task  the same, plus what the first channel task loads (parquet-wasm's module, by writing a file)
  * Cases alternate within each round, so a busy machine weighs on all of them.
  *
- *   npx tsx bench/startup.ts [--runs 5]
+ *   npx tsx bench/startup.ts [--runs 5] [--against /other/checkout/dist]
+ *
+ * With --against, every case also runs from that build (e.g. the code before a change, built elsewhere),
+ * alternating with this one in each round, so that the two are compared under the same load.
  *
  * Prints one JSON line per case (median and range of the runs' CPU ms, minus nothing) and the reference.
  */
@@ -17,26 +20,34 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, against: { type: 'string' } } });
 const RUNS = Number(values.runs);
-const dist = (p: string): string => pathToFileURL(fileURLToPath(new URL(`../dist/${p}`, import.meta.url))).href;
+const OWN_DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 
 const REPORT = `const u = process.cpuUsage(); console.log(JSON.stringify({ cpuMs: (u.user + u.system) / 1000 }));`;
 
-const CASES: Record<string, string> = {
-  reference: REPORT,
-  main: `
+function casesOf(root: string, label: string): Record<string, string> {
+  const dist = (p: string): string => pathToFileURL(`${root.replace(/\/$/, '')}/${p}`).href;
+  return {
+    [`main${label}`]: `
     const cli = await import(${JSON.stringify(dist('cli/main.js'))});
     await import(${JSON.stringify(dist('cli/commands/run.js'))});
     const { createRequire } = await import('node:module');
     createRequire(${JSON.stringify(dist('pipeline/table-schema.js'))})('tablestore');
     void cli; ${REPORT}`,
-  worker: workerCase(false),
-  'worker-task': workerCase(true),
+    [`worker${label}`]: workerCase(dist, false),
+    [`worker-task${label}`]: workerCase(dist, true),
+  };
+}
+
+const CASES: Record<string, string> = {
+  reference: REPORT,
+  ...casesOf(OWN_DIST, ''),
+  ...(values.against ? casesOf(values.against, '@against') : {}),
 };
 
 /** Loads the worker entry in a thread; with `task`, also writes one tiny Parquet file there (parquet-wasm's compile). */
-function workerCase(task: boolean): string {
+function workerCase(dist: (p: string) => string, task: boolean): string {
   const body = `
     const started = process.cpuUsage();
     await import(${JSON.stringify(dist('workers/entry.js'))});
