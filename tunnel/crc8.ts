@@ -17,8 +17,24 @@ export function crc8Byte(crc: number, byte: number): number {
   return CRC8_TABLE[(crc ^ byte) & 0xff]!;
 }
 
+/**
+ * Two bytes per lookup: CRC8_PAIRS[((crc ^ b0) << 8) | b1] is the CRC after b0 then b1 (64 KiB, built once
+ * per thread). A CRC is a chain of dependent table loads; halving the chain makes long ranges (strings, the
+ * 8 bytes of every cell's timestamp) about twice as fast.
+ */
+const CRC8_PAIRS: Uint8Array = (() => {
+  const pairs = new Uint8Array(65536);
+  for (let a = 0; a < 256; a++) {
+    const first = CRC8_TABLE[a]!;
+    for (let b = 0; b < 256; b++) pairs[(a << 8) | b] = CRC8_TABLE[first ^ b]!;
+  }
+  return pairs;
+})();
+
 /** CRC over bytes[start, end). */
 export function crc8Range(crc: number, bytes: Uint8Array, start: number, end: number): number {
-  for (let i = start; i < end; i++) crc = CRC8_TABLE[crc ^ bytes[i]!]!;
+  let i = start;
+  for (const pairsEnd = end - 1; i < pairsEnd; i += 2) crc = CRC8_PAIRS[((crc ^ bytes[i]!) << 8) | bytes[i + 1]!]!;
+  if (i < end) crc = CRC8_TABLE[crc ^ bytes[i]!]!;
   return crc;
 }
