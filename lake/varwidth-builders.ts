@@ -140,11 +140,14 @@ export class VarBinaryBuilder extends ColumnBuilder {
     if (this.maxAt < 0) {
       this.minAt = this.maxAt = start;
       this.minLen = this.maxLen = len;
-    } else if (compareBytes(bytes, start, len, bytes, this.maxAt, this.maxLen) > 0) {
-      // Above the max is not below the min: ascending keys (`_seq`) compare once.
+      return;
+    }
+    // Above the max, or equal to it, is not below the min: ascending keys (`_seq`) and a repeated max (`_channel`) compare once.
+    const vsMax = compareBytes(bytes, start, len, bytes, this.maxAt, this.maxLen);
+    if (vsMax > 0) {
       this.maxAt = start;
       this.maxLen = len;
-    } else if (compareBytes(bytes, start, len, bytes, this.minAt, this.minLen) < 0) {
+    } else if (vsMax < 0 && compareBytes(bytes, start, len, bytes, this.minAt, this.minLen) < 0) {
       this.minAt = start;
       this.minLen = len;
     }

@@ -18,23 +18,19 @@ export function crc8Byte(crc: number, byte: number): number {
 }
 
 /**
- * Two bytes per lookup: CRC8_PAIRS[((crc ^ b0) << 8) | b1] is the CRC after b0 then b1 (64 KiB, built once
- * per thread). A CRC is a chain of dependent table loads; halving the chain makes long ranges (strings, the
- * 8 bytes of every cell's timestamp) about twice as fast.
+ * Slice-by-4 tables: the CRC has no init or final XOR, so it is linear, and the state after four bytes is
+ * T4[s ^ b0] ^ T3[b1] ^ T2[b2] ^ T1[b3] (Tk: the table applied k times). One dependent lookup per four bytes
+ * instead of four, from four 256-byte tables that stay in the L1 cache.
  */
-const CRC8_PAIRS: Uint8Array = (() => {
-  const pairs = new Uint8Array(65536);
-  for (let a = 0; a < 256; a++) {
-    const first = CRC8_TABLE[a]!;
-    for (let b = 0; b < 256; b++) pairs[(a << 8) | b] = CRC8_TABLE[first ^ b]!;
-  }
-  return pairs;
-})();
+const T1 = CRC8_TABLE;
+const T2 = T1.map((x) => T1[x]!);
+const T3 = T2.map((x) => T1[x]!);
+const T4 = T3.map((x) => T1[x]!);
 
 /** CRC over bytes[start, end). */
 export function crc8Range(crc: number, bytes: Uint8Array, start: number, end: number): number {
   let i = start;
-  for (const pairsEnd = end - 1; i < pairsEnd; i += 2) crc = CRC8_PAIRS[((crc ^ bytes[i]!) << 8) | bytes[i + 1]!]!;
-  if (i < end) crc = CRC8_TABLE[crc ^ bytes[i]!]!;
+  for (const quadsEnd = end - 3; i < quadsEnd; i += 4) crc = T4[crc ^ bytes[i]!]! ^ T3[bytes[i + 1]!]! ^ T2[bytes[i + 2]!]! ^ T1[bytes[i + 3]!]!;
+  for (; i < end; i++) crc = T1[crc ^ bytes[i]!]!;
   return crc;
 }

@@ -374,18 +374,18 @@ export class PlainBufferDecoder {
         this.end = fieldEnd;
         if (this.readU8() !== TAG.SEQ_INFO_EPOCH) this.corrupt('expected TAG_SEQ_INFO_EPOCH', -1);
         this.need(4);
-        this.seqEpoch = this.buf.readInt32LE(this.pos);
+        this.seqEpoch = this.i32At(this.pos);
         this.pos += 4;
         if (this.readU8() !== TAG.SEQ_INFO_TS) this.corrupt('expected TAG_SEQ_INFO_TS', -1);
         this.need(8);
         const lo = this.u32At(this.pos);
-        const hi = this.buf.readInt32LE(this.pos + 4);
+        const hi = this.i32At(this.pos + 4);
         if (hi > MAX_HI_SAFE || hi < -MAX_HI_SAFE) this.corrupt('sequence timestamp beyond 2^53 µs');
         this.seqTimestampUs = hi * TWO_32 + lo;
         this.pos += 8;
         if (this.readU8() !== TAG.SEQ_INFO_ROW_INDEX) this.corrupt('expected TAG_SEQ_INFO_ROW_INDEX', -1);
         this.need(4);
-        this.seqRowIndex = this.buf.readInt32LE(this.pos);
+        this.seqRowIndex = this.i32At(this.pos);
         this.pos += 4;
         if (this.pos !== fieldEnd) this.corrupt('sequence info longer than its fields');
         this.end = savedEnd;
@@ -417,6 +417,12 @@ export class PlainBufferDecoder {
   private u32At(p: number): number {
     const b = this.buf;
     return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16)) + b[p + 3]! * 0x1000000;
+  }
+
+  /** A little-endian int32 (bounds checked by the caller): Buffer#readInt32LE checks its argument again, per record. */
+  private i32At(p: number): number {
+    const b = this.buf;
+    return b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
   }
 
   /** Checks that `len` bytes follow; returns the end offset. */
