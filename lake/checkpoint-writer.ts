@@ -11,8 +11,8 @@
  * which readers treat as a hint only (they list the log). An existing checkpoint is left alone:
  * every writer would produce the same content for a version.
  */
-import * as arrow from 'apache-arrow';
-import * as pw from 'parquet-wasm';
+import * as arrow from './arrow.js';
+import { parquetWasm } from './parquet-wasm.js';
 import { OtslakeError, hasCode } from '../common/errors.js';
 import type { Add, DomainMetadata, Metadata, Protocol, Remove, Txn } from './actions.js';
 import { readLastCheckpoint } from './last-checkpoint.js';
@@ -309,6 +309,7 @@ export function encodeCheckpoint(snapshot: Snapshot): { bytes: Uint8Array; actio
   for (const field of CHECKPOINT_FIELDS)
     columns[field.name] = arrow.makeVector(columnData(field.type, sparseOf(rows.map((row) => row[field.name as keyof Row]))));
   const table = new arrow.Table(columns);
+  const pw = parquetWasm();
   const props = new pw.WriterPropertiesBuilder().setWriterVersion(pw.WriterVersion.V1).setCompression(pw.Compression.SNAPPY).setCreatedBy(ENGINE_INFO).build();
   try {
     const bytes = pw.writeParquet(pw.Table.fromIPCStream(arrow.tableToIPC(table, 'stream')), props);

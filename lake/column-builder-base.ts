@@ -4,7 +4,7 @@
  * as JS values (`append`, the row-object path) or as encoded bytes (`appendEncoded`, the columnar path
  * of workers/columnar-rows.ts, where no JS value is ever made).
  */
-import type * as arrow from 'apache-arrow';
+import type * as arrow from './arrow.js';
 import { OtslakeError } from '../common/errors.js';
 import type { ColumnSpec, ColumnStats } from './parquet-columns.js';
 
@@ -33,7 +33,7 @@ export class Validity {
       // Every earlier row was valid.
       for (let i = 0; i < row; i++) this.bits[i >> 3]! |= 1 << (i & 7);
     }
-    this.bits = grow(this.bits, (row >> 3) + 1);
+    if (this.bits.length <= row >> 3) this.bits = grow(this.bits, (row >> 3) + 1);
     this.nullCount += 1;
   }
 

@@ -8,7 +8,7 @@
  * as JS values (`append`) or as their encoded bytes (`appendEncoded`, lake/column-builder-base.ts).
  * Fixed-width builders are here, variable-width ones in varwidth-builders.ts.
  */
-import * as arrow from 'apache-arrow';
+import * as arrow from './arrow.js';
 import { ColumnBuilder, grow } from './column-builder-base.js';
 import { arrowTypeOf, type ColumnSpec } from './parquet-columns.js';
 import { StringListBuilder, VarBinaryBuilder } from './varwidth-builders.js';
@@ -202,12 +202,12 @@ class BoolBuilder extends ColumnBuilder {
     return (this.length + 7) >> 3;
   }
   protected appendNull(): void {
-    this.bits = grow(this.bits, (this.length >> 3) + 1);
+    if (this.bits.length <= this.length >> 3) this.bits = grow(this.bits, (this.length >> 3) + 1);
   }
 
   protected appendValue(value: unknown): void {
     if (typeof value !== 'boolean') throw this.badValue(value, 'a boolean');
-    this.bits = grow(this.bits, (this.length >> 3) + 1);
+    if (this.bits.length <= this.length >> 3) this.bits = grow(this.bits, (this.length >> 3) + 1);
     if (value) this.bits[this.length >> 3]! |= 1 << (this.length & 7);
   }
 

@@ -8,8 +8,8 @@
  * Files are read back with parquet-rs (parquet-wasm) into Arrow: it decodes zstd itself and keeps
  * int64 and µs timestamps exact, which the rows must survive bit for bit.
  */
-import * as arrow from 'apache-arrow';
-import * as pw from 'parquet-wasm';
+import * as arrow from './arrow.js';
+import { parquetWasm } from './parquet-wasm.js';
 import { OtslakeError } from '../common/errors.js';
 import type { Add } from './actions.js';
 import type { ObjectStore } from './object-store.js';
@@ -95,7 +95,7 @@ async function copyFileRows(store: ObjectStore, add: Add, columns: readonly Colu
   const bytes = await store.get(key, signal ? { signal } : {});
   let table: arrow.Table;
   try {
-    table = arrow.tableFromIPC(pw.readParquet(bytes).intoIPCStream());
+    table = arrow.tableFromIPC(parquetWasm().readParquet(bytes).intoIPCStream());
   } catch (err) {
     throw new OtslakeError('OTSL_PARQUET_READ', `cannot read ${key} for compaction: ${(err as Error).message}`, { cause: err, context: { file: key } });
   }

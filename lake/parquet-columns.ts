@@ -2,7 +2,7 @@
  * The columns of a data file: their types, how Delta types map to them and to Arrow, and the order
  * strings compare in. The builders that fill them row by row are in column-builders.ts.
  */
-import * as arrow from 'apache-arrow';
+import * as arrow from './arrow.js';
 import { OtslakeError } from '../common/errors.js';
 import type { DataType, StructType } from './actions.js';
 import { fieldIdsOf, type ColumnIds } from './iceberg/schema.js';

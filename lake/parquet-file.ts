@@ -8,8 +8,8 @@
  * Encoder choice, page format and figures: docs/parquet.md.
  */
 import { randomUUID } from 'node:crypto';
-import * as arrow from 'apache-arrow';
-import * as pw from 'parquet-wasm';
+import * as arrow from './arrow.js';
+import type * as pw from 'parquet-wasm';
 import { OtslakeError, hasCode } from '../common/errors.js';
 import type { FileStats } from './actions.js';
 import { computeFileStats, type StatsOptions } from './file-stats.js';
@@ -17,6 +17,7 @@ import type { ObjectStore } from './object-store.js';
 import { createColumnBuilder, type ColumnBuilder } from './column-builders.js';
 import { ConstantColumn, type PartitionColumnSpec } from './partition-columns.js';
 import { arrowSchemaOf, type ColumnSpec } from './parquet-columns.js';
+import { parquetWasm } from './parquet-wasm.js';
 import { partitionDirectory } from './partition-path.js';
 
 export type ParquetCompression = 'zstd' | 'snappy' | 'uncompressed';
@@ -74,11 +75,10 @@ interface OpenFile {
   result?: WrittenFile;
 }
 
-const CODECS: Record<ParquetCompression, pw.Compression> = {
-  zstd: pw.Compression.ZSTD,
-  snappy: pw.Compression.SNAPPY,
-  uncompressed: pw.Compression.UNCOMPRESSED,
-};
+function codecOf(compression: ParquetCompression): pw.Compression {
+  const { Compression } = parquetWasm();
+  return compression === 'zstd' ? Compression.ZSTD : compression === 'snappy' ? Compression.SNAPPY : Compression.UNCOMPRESSED;
+}
 
 /**
  * The dictionary rule (docs/parquet.md §Settings of the channel task): a column gets a dictionary when, in a sample of
@@ -104,10 +104,11 @@ function writerProperties(
   dictionary: readonly boolean[],
 ): pw.WriterProperties {
   // Data Page V1: the Delta spec's default `delta.parquet.format.version` 1.0.0 and what every engine reads.
-  let builder = new pw.WriterPropertiesBuilder()
-    .setWriterVersion(pw.WriterVersion.V1)
-    .setCompression(CODECS[compression])
-    .setStatisticsEnabled(pw.EnabledStatistics.Chunk)
+  const { WriterPropertiesBuilder, WriterVersion, EnabledStatistics } = parquetWasm();
+  let builder = new WriterPropertiesBuilder()
+    .setWriterVersion(WriterVersion.V1)
+    .setCompression(codecOf(compression))
+    .setStatisticsEnabled(EnabledStatistics.Chunk)
     .setMaxRowGroupSize(rowGroupRows)
     .setCreatedBy(ENGINE);
   // DELTA_BINARY_PACKED would make int64 columns smaller still, but Spark before 3.3 cannot read it vectorized.
@@ -263,7 +264,7 @@ export class ParquetFileWriter {
     const file = (this.current ??= this.openFile());
     const ipc = this.takeRowGroupIPC(rows);
     try {
-      const table = pw.Table.fromIPCStream(ipc);
+      const table = parquetWasm().Table.fromIPCStream(ipc);
       // The batches share the table's buffers; freeing the table now (not at some GC) drops its references,
       // and parquet-rs frees each batch once written, so wasm memory holds about one row group.
       const batches = table.recordBatches();
@@ -299,10 +300,8 @@ export class ParquetFileWriter {
     let bytes: Uint8Array;
     try {
       // writeParquet consumes (frees) the wasm table.
-      bytes = pw.writeParquet(
-        pw.Table.fromIPCStream(this.takeRowGroupIPC(rows)),
-        writerProperties(this.columns, this.compression, this.rowGroupRows, dictionary),
-      );
+      const { writeParquet, Table } = parquetWasm();
+      bytes = writeParquet(Table.fromIPCStream(this.takeRowGroupIPC(rows)), writerProperties(this.columns, this.compression, this.rowGroupRows, dictionary));
     } catch (err) {
       this.failure = new OtslakeError('OTSL_PARQUET_WRITE', `encoding ${path} failed: ${(err as Error).message}`, { cause: err, context: { file: path } });
       throw this.failure;
@@ -371,7 +370,7 @@ export class ParquetFileWriter {
   private async upload(file: OpenFile, input: ReadableStream<pw.RecordBatch>): Promise<WrittenFile> {
     const properties = writerProperties(this.columns, this.compression, this.rowGroupRows, file.dictionary);
     const body = (async function* () {
-      const output = await pw.transformParquetStream(input, properties);
+      const output = await parquetWasm().transformParquetStream(input, properties);
       const reader = (output as ReadableStream<Uint8Array>).getReader();
       try {
         for (;;) {

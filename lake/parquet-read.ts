@@ -12,11 +12,11 @@
  * by size and returns the same shapes either way.
  */
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
-import * as arrow from 'apache-arrow';
+import * as arrow from './arrow.js';
 import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
-import * as pw from 'parquet-wasm';
 import type { Compressors, FileMetaData, ParquetParsers } from 'hyparquet';
 import { OtslakeError } from '../common/errors.js';
+import { parquetWasm } from './parquet-wasm.js';
 
 let zstdDecompress: ((buf: Uint8Array, opts?: { defaultHeapSize?: number }) => Uint8Array) | undefined;
 
@@ -203,7 +203,7 @@ export async function readSparseRows(bytes: Uint8Array, options: { columns: stri
  */
 export function readRowsViaArrow(bytes: Uint8Array, columns: string[]): ParquetRow[] | null {
   try {
-    const table = arrow.tableFromIPC(pw.readParquet(bytes, { columns, batchSize: 65_536 }).intoIPCStream());
+    const table = arrow.tableFromIPC(parquetWasm().readParquet(bytes, { columns, batchSize: 65_536 }).intoIPCStream());
     const converters = table.schema.fields.map((f) => ({ name: f.name, bind: converterOf(f.type) }));
     if (converters.some((c) => c.bind === null)) return null;
     const rows: ParquetRow[] = Array.from({ length: table.numRows }, () => ({}));

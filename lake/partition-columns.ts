@@ -10,7 +10,7 @@
  * partition value the file is written for. That keeps the hot path (workers/columnar-rows.ts) as it is
  * and makes the file value the Delta partition value by construction (`''` and null are both null).
  */
-import * as arrow from 'apache-arrow';
+import * as arrow from './arrow.js';
 import { OtslakeError } from '../common/errors.js';
 import type { Metadata, Protocol, StructType } from './actions.js';
 import { fieldIdsOf } from './iceberg/schema.js';

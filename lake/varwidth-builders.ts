@@ -4,7 +4,7 @@
  * (`appendEncoded`, no JS string made); min/max then stay bytes until the stats are read, which is
  * exact because UTF-8 byte order is code-point order, the order Delta and Parquet compare strings in.
  */
-import * as arrow from 'apache-arrow';
+import * as arrow from './arrow.js';
 import { isUtf8 } from 'node:buffer';
 import { ColumnBuilder, grow } from './column-builder-base.js';
 import { arrowTypeOf, compareStrings } from './parquet-columns.js';
@@ -30,11 +30,11 @@ function writeUtf8(bytes: Uint8Array, at: number, value: string): number {
   return encoder.encodeInto(value, bytes.subarray(at)).written;
 }
 
-/** Unsigned byte order of a[aAt, aAt + aLen) against b[0, bLen). */
-function compareBytes(a: Uint8Array, aAt: number, aLen: number, b: Uint8Array, bLen: number): number {
+/** Unsigned byte order of a[aAt, aAt + aLen) against b[bAt, bAt + bLen). */
+function compareBytes(a: Uint8Array, aAt: number, aLen: number, b: Uint8Array, bAt: number, bLen: number): number {
   const n = aLen < bLen ? aLen : bLen;
   for (let i = 0; i < n; i++) {
-    const d = a[aAt + i]! - b[i]!;
+    const d = a[aAt + i]! - b[bAt + i]!;
     if (d !== 0) return d;
   }
   return aLen - bLen;
@@ -53,6 +53,11 @@ class ByteBound {
     this.length = len;
   }
 
+  /** Keeps src[at, at + len) if it is beyond the bound: `sign` 1 for a max, -1 for a min. */
+  fold(src: Uint8Array, at: number, len: number, sign: number): void {
+    if (this.length < 0 || compareBytes(src, at, len, this.bytes, 0, this.length) * sign > 0) this.set(src, at, len);
+  }
+
   /** The bound as a string, and cleared. */
   take(): string | undefined {
     if (this.length < 0) return undefined;
@@ -68,6 +73,14 @@ export class VarBinaryBuilder extends ColumnBuilder {
   private used = 0;
   private readonly byteMin = new ByteBound();
   private readonly byteMax = new ByteBound();
+  /**
+   * The current row group's bounds as ranges of `bytes` (at -1: none yet), folded into byteMin/byteMax when
+   * the row group is taken or the stats are read: a new max (ascending keys, `_seq`: every row) is noted, not copied.
+   */
+  private minAt = -1;
+  private minLen = 0;
+  private maxAt = -1;
+  private maxLen = 0;
 
   get byteSize(): number {
     return this.used + this.length * 4;
@@ -124,19 +137,32 @@ export class VarBinaryBuilder extends ColumnBuilder {
     }
     this.used += len;
     this.pushOffset();
-    const min = this.byteMin;
-    const max = this.byteMax;
-    if (max.length < 0) {
-      min.set(src, at, len);
-      max.set(src, at, len);
-    } else if (compareBytes(src, at, len, max.bytes, max.length) > 0) {
-      max.set(src, at, len); // above the max is not below the min: ascending keys (`_seq`) compare once
-    } else if (compareBytes(src, at, len, min.bytes, min.length) < 0) {
-      min.set(src, at, len);
+    if (this.maxAt < 0) {
+      this.minAt = this.maxAt = start;
+      this.minLen = this.maxLen = len;
+      return;
+    }
+    // Above the max, or equal to it, is not below the min: ascending keys (`_seq`) and a repeated max (`_channel`) compare once.
+    const vsMax = compareBytes(bytes, start, len, bytes, this.maxAt, this.maxLen);
+    if (vsMax > 0) {
+      this.maxAt = start;
+      this.maxLen = len;
+    } else if (vsMax < 0 && compareBytes(bytes, start, len, bytes, this.minAt, this.minLen) < 0) {
+      this.minAt = start;
+      this.minLen = len;
     }
   }
 
+  /** The row group's byte bounds into the builder's (before its bytes are reused or the stats read). */
+  private foldBounds(): void {
+    if (this.maxAt < 0) return;
+    this.byteMin.fold(this.bytes, this.minAt, this.minLen, -1);
+    this.byteMax.fold(this.bytes, this.maxAt, this.maxLen, 1);
+    this.minAt = this.maxAt = -1;
+  }
+
   protected override settleStats(): void {
+    this.foldBounds();
     const min = this.byteMin.take();
     const max = this.byteMax.take();
     if (min !== undefined) this.stringStats(min);
@@ -147,12 +173,13 @@ export class VarBinaryBuilder extends ColumnBuilder {
     super.resetStats();
     this.byteMin.length = -1;
     this.byteMax.length = -1;
+    this.minAt = this.maxAt = -1;
   }
 
   /** Also used by the list builder for its elements. */
   appendString(value: string): void {
     // A UTF-8 string is at most 3 bytes per UTF-16 unit.
-    this.bytes = grow(this.bytes, this.used + value.length * 3);
+    if (this.bytes.length < this.used + value.length * 3) this.bytes = grow(this.bytes, this.used + value.length * 3);
     this.used += writeUtf8(this.bytes, this.used, value);
     this.pushOffset();
   }
@@ -166,8 +193,8 @@ export class VarBinaryBuilder extends ColumnBuilder {
   /** Element count when used as a list child (validity is not tracked there). */
   elementCount = 0;
   appendElement(value: string): void {
-    this.offsets = grow(this.offsets, this.elementCount + 2);
-    this.bytes = grow(this.bytes, this.used + value.length * 3);
+    if (this.offsets.length < this.elementCount + 2) this.offsets = grow(this.offsets, this.elementCount + 2);
+    if (this.bytes.length < this.used + value.length * 3) this.bytes = grow(this.bytes, this.used + value.length * 3);
     this.used += writeUtf8(this.bytes, this.used, value);
     this.offsets[this.elementCount + 1] = this.used;
     this.elementCount += 1;
@@ -214,6 +241,7 @@ export class VarBinaryBuilder extends ColumnBuilder {
   }
 
   protected resetBuffers(): void {
+    this.foldBounds();
     this.used = 0;
   }
 }
@@ -248,7 +276,7 @@ export class StringListBuilder extends ColumnBuilder {
   }
 
   private pushOffset(): void {
-    this.offsets = grow(this.offsets, this.length + 2);
+    if (this.offsets.length < this.length + 2) this.offsets = grow(this.offsets, this.length + 2);
     this.offsets[this.length + 1] = this.elements;
   }
 

@@ -12,6 +12,8 @@ interface Entry {
 
 export class NameCache {
   private readonly entries = new Map<number, Entry>();
+  /** The cached bytes of the name the last `resolve` returned, or null when it is not cached (a collision, a full cache). */
+  lastBytes: Uint8Array | null = null;
 
   /**
    * `hash` is FNV-1a over bytes[start, end), computed by the caller. Invalid UTF-8 decodes with U+FFFD, as
@@ -19,10 +21,18 @@ export class NameCache {
    */
   resolve(bytes: Buffer, start: number, end: number, hash: number): string {
     const hit = this.entries.get(hash);
-    if (hit !== undefined && sameBytes(hit.bytes, bytes, start, end)) return hit.value;
+    if (hit !== undefined && sameBytes(hit.bytes, bytes, start, end)) {
+      this.lastBytes = hit.bytes;
+      return hit.value;
+    }
     const value = bytes.toString('utf8', start, end);
+    this.lastBytes = null;
     // On a hash collision keep the first name; the second is simply not cached.
-    if (hit === undefined && this.entries.size < MAX_ENTRIES) this.entries.set(hash, { bytes: bytes.slice(start, end), value });
+    if (hit === undefined && this.entries.size < MAX_ENTRIES) {
+      const entry = { bytes: bytes.slice(start, end), value };
+      this.entries.set(hash, entry);
+      this.lastBytes = entry.bytes;
+    }
     return value;
   }
 
@@ -31,7 +41,7 @@ export class NameCache {
   }
 }
 
-function sameBytes(cached: Uint8Array, bytes: Uint8Array, start: number, end: number): boolean {
+export function sameBytes(cached: Uint8Array, bytes: Uint8Array, start: number, end: number): boolean {
   if (cached.length !== end - start) return false;
   for (let i = 0; i < cached.length; i++) if (cached[i] !== bytes[start + i]) return false;
   return true;

@@ -20,7 +20,7 @@
  */
 import { OtslakeError } from '../common/errors.js';
 import { CRC8_TABLE, crc8Byte, crc8Range } from './crc8.js';
-import { FNV_OFFSET, FNV_PRIME, NameCache } from './name-cache.js';
+import { FNV_OFFSET, FNV_PRIME, NameCache, sameBytes } from './name-cache.js';
 import type { ActionType, RecordMsg } from './proto.js';
 
 export const PB_HEADER = 0x75;
@@ -119,6 +119,8 @@ export interface DecodeOptions {
 }
 
 const TWO_32 = 4294967296;
+/** Cell positions of a row that remember the name they last held (wider rows resolve the rest by hash). */
+const POSITION_HINTS = 64;
 const MAX_HI_SAFE = 0x1fffff; // hi word bound that keeps hi * 2^32 + lo within Number.MAX_SAFE_INTEGER
 
 export class PlainBufferDecoder {
@@ -130,6 +132,15 @@ export class PlainBufferDecoder {
   private channelId: string | undefined;
   private origin = false;
   private readonly values = new ValueSink();
+  /**
+   * Per cell position in a row: the name's bytes, string and CRC-8 of the last row's cell there. Records of a
+   * batch repeat their layout, so the name at a position is usually the same bytes; a match costs one compare
+   * instead of hashing, checksumming and looking the name up (the CRC after the name is a function of it alone).
+   */
+  private readonly hintBytes: (Uint8Array | null)[] = new Array<Uint8Array | null>(POSITION_HINTS).fill(null);
+  private readonly hintNames: string[] = new Array<string>(POSITION_HINTS).fill('');
+  private readonly hintCrcs = new Uint8Array(POSITION_HINTS);
+  private cellIndex = 0;
 
   /** Decodes every record (and its origin_record) into the sink; returns the number of records. */
   decodeRecords(records: readonly RecordMsg[], sink: RecordSink, options: DecodeOptions = {}): number {
@@ -178,6 +189,7 @@ export class PlainBufferDecoder {
       this.corrupt('missing PlainBuffer header 0x75');
     }
     sink.beginRow(this.recordIndex, actionType, origin);
+    this.cellIndex = 0;
     let rowCrc = 0;
     let tag = this.nextTag();
     if (tag === TAG.ROW_PK) {
@@ -259,14 +271,27 @@ export class PlainBufferDecoder {
     const nameLen = this.readU32();
     const nameStart = this.pos;
     const nameEnd = this.need(nameLen);
+    const position = this.cellIndex++;
+    const hint = position < POSITION_HINTS ? this.hintBytes[position]! : null;
     let crc = 0;
-    let hash = FNV_OFFSET;
-    for (let i = nameStart; i < nameEnd; i++) {
-      const byte = b[i]!;
-      crc = CRC8_TABLE[crc ^ byte]!;
-      hash = Math.imul(hash ^ byte, FNV_PRIME);
+    let name: string;
+    if (hint !== null && sameBytes(hint, b, nameStart, nameEnd)) {
+      name = this.hintNames[position]!;
+      crc = this.hintCrcs[position]!;
+    } else {
+      let hash = FNV_OFFSET;
+      for (let i = nameStart; i < nameEnd; i++) {
+        const byte = b[i]!;
+        crc = CRC8_TABLE[crc ^ byte]!;
+        hash = Math.imul(hash ^ byte, FNV_PRIME);
+      }
+      name = this.names.resolve(b, nameStart, nameEnd, hash);
+      if (position < POSITION_HINTS) {
+        this.hintBytes[position] = this.names.lastBytes;
+        this.hintNames[position] = name;
+        this.hintCrcs[position] = crc;
+      }
     }
-    const name = this.names.resolve(b, nameStart, nameEnd, hash);
     this.pos = nameEnd;
 
     let tag = this.nextTag();
@@ -299,7 +324,7 @@ export class PlainBufferDecoder {
       const start = this.pos;
       this.need(8);
       const lo = this.u32At(start);
-      const hi = b.readInt32LE(start + 4);
+      const hi = b[start + 4]! | (b[start + 5]! << 8) | (b[start + 6]! << 16) | (b[start + 7]! << 24);
       if (hi < 0) this.corrupt('negative cell timestamp');
       if (hi > MAX_HI_SAFE) this.corrupt('cell timestamp beyond 2^53 ms');
       timestampMs = hi * TWO_32 + lo;
@@ -349,18 +374,18 @@ export class PlainBufferDecoder {
         this.end = fieldEnd;
         if (this.readU8() !== TAG.SEQ_INFO_EPOCH) this.corrupt('expected TAG_SEQ_INFO_EPOCH', -1);
         this.need(4);
-        this.seqEpoch = this.buf.readInt32LE(this.pos);
+        this.seqEpoch = this.i32At(this.pos);
         this.pos += 4;
         if (this.readU8() !== TAG.SEQ_INFO_TS) this.corrupt('expected TAG_SEQ_INFO_TS', -1);
         this.need(8);
         const lo = this.u32At(this.pos);
-        const hi = this.buf.readInt32LE(this.pos + 4);
+        const hi = this.i32At(this.pos + 4);
         if (hi > MAX_HI_SAFE || hi < -MAX_HI_SAFE) this.corrupt('sequence timestamp beyond 2^53 µs');
         this.seqTimestampUs = hi * TWO_32 + lo;
         this.pos += 8;
         if (this.readU8() !== TAG.SEQ_INFO_ROW_INDEX) this.corrupt('expected TAG_SEQ_INFO_ROW_INDEX', -1);
         this.need(4);
-        this.seqRowIndex = this.buf.readInt32LE(this.pos);
+        this.seqRowIndex = this.i32At(this.pos);
         this.pos += 4;
         if (this.pos !== fieldEnd) this.corrupt('sequence info longer than its fields');
         this.end = savedEnd;
@@ -392,6 +417,12 @@ export class PlainBufferDecoder {
   private u32At(p: number): number {
     const b = this.buf;
     return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16)) + b[p + 3]! * 0x1000000;
+  }
+
+  /** A little-endian int32 (bounds checked by the caller): Buffer#readInt32LE checks its argument again, per record. */
+  private i32At(p: number): number {
+    const b = this.buf;
+    return b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
   }
 
   /** Checks that `len` bytes follow; returns the end offset. */

@@ -8,10 +8,18 @@
  * The emulator uses these same message definitions (they are the protocol, not the client), but never
  * the client's PlainBuffer decoder.
  */
-import protobuf from 'protobufjs';
-import Long from 'long';
+import { createRequire } from 'node:module';
+import type protobufTypes from 'protobufjs';
+import type LongType from 'long';
 import { OtslakeError } from '../common/errors.js';
-import { ActionType, decodeReadRecordsResponse, encodeReadRecordsResponse, type ReadRecordsResponse, type RecordMsg } from './read-records-wire.js';
+import {
+  ActionType,
+  decodeReadRecordsResponse,
+  encodeReadRecordsRequest,
+  encodeReadRecordsResponse,
+  type ReadRecordsResponse,
+  type RecordMsg,
+} from './read-records-wire.js';
 
 // The ReadRecords messages are defined beside their direct codec; re-exported so callers see one message module.
 export { ActionType, type ReadRecordsResponse, type RecordMsg };
@@ -106,7 +114,24 @@ message ScheduleRequest  { required string tunnel_id = 1; repeated Channel chann
 message ScheduleResponse {}
 `;
 
-const tunnelRoot: protobuf.Root = protobuf.parse(TUNNEL_PROTO, { keepCase: true }).root;
+/**
+ * protobufjs, Long and the parsed definitions, made by the first message that needs them: ReadRecords (a worker
+ * thread's only RPC) has its direct codec, so a worker never loads them (~25 ms of its start-up).
+ */
+interface Protobuf {
+  protobuf: typeof protobufTypes;
+  Long: typeof LongType;
+  root: protobufTypes.Root;
+}
+let loaded: Protobuf | null = null;
+function pb(): Protobuf {
+  if (loaded === null) {
+    const require = createRequire(import.meta.url);
+    const protobuf = require('protobufjs') as typeof protobufTypes;
+    loaded = { protobuf, Long: require('long') as typeof LongType, root: protobuf.parse(TUNNEL_PROTO, { keepCase: true }).root };
+  }
+  return loaded;
+}
 
 // ---- TypeScript shapes (field names as on the wire; 64-bit integers as bigint) ----
 
@@ -304,7 +329,7 @@ export type MessageName = keyof Messages;
 
 const LONG_TYPES = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
 
-function toWire(type: protobuf.Type, value: Record<string, unknown>): Record<string, unknown> {
+function toWire(type: protobufTypes.Type, value: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const field of type.fieldsArray) {
     const v = value[field.name];
@@ -314,16 +339,16 @@ function toWire(type: protobuf.Type, value: Record<string, unknown>): Record<str
   return out;
 }
 
-function convertOut(field: protobuf.Field, v: unknown): unknown {
+function convertOut(field: protobufTypes.Field, v: unknown): unknown {
   if (LONG_TYPES.has(field.type)) {
     const big = typeof v === 'bigint' ? v : BigInt(v as number | string);
-    return Long.fromString(big.toString(), field.type === 'uint64' || field.type === 'fixed64');
+    return pb().Long.fromString(big.toString(), field.type === 'uint64' || field.type === 'fixed64');
   }
-  if (field.resolvedType instanceof protobuf.Type) return toWire(field.resolvedType, v as Record<string, unknown>);
+  if (field.resolvedType instanceof pb().protobuf.Type) return toWire(field.resolvedType, v as Record<string, unknown>);
   return v;
 }
 
-function fromWire(type: protobuf.Type, msg: Record<string, unknown>): Record<string, unknown> {
+function fromWire(type: protobufTypes.Type, msg: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const field of type.fieldsArray) {
     const present = field.repeated ? true : Object.prototype.hasOwnProperty.call(msg, field.name);
@@ -337,21 +362,21 @@ function fromWire(type: protobuf.Type, msg: Record<string, unknown>): Record<str
   return out;
 }
 
-function convertIn(field: protobuf.Field, v: unknown): unknown {
+function convertIn(field: protobufTypes.Field, v: unknown): unknown {
   if (LONG_TYPES.has(field.type)) {
     if (typeof v === 'number') return BigInt(v);
     return BigInt((v as { toString(): string }).toString());
   }
-  if (field.resolvedType instanceof protobuf.Type) return fromWire(field.resolvedType, v as Record<string, unknown>);
+  if (field.resolvedType instanceof pb().protobuf.Type) return fromWire(field.resolvedType, v as Record<string, unknown>);
   if (field.type === 'bytes') return v instanceof Uint8Array ? v : new Uint8Array(v as ArrayLike<number>);
   return v;
 }
 
-const typeCache = new Map<string, protobuf.Type>();
-function lookup(name: string): protobuf.Type {
+const typeCache = new Map<string, protobufTypes.Type>();
+function lookup(name: string): protobufTypes.Type {
   let t = typeCache.get(name);
   if (!t) {
-    t = tunnelRoot.lookupType(name);
+    t = pb().root.lookupType(name);
     typeCache.set(name, t);
   }
   return t;
@@ -361,6 +386,9 @@ export function encodeMessage<N extends MessageName>(name: N, value: Messages[N]
   // The data-carrying message skips the per-record object copies; same bytes (read-records-wire.ts).
   if (name === 'ReadRecordsResponse') {
     const fast = encodeReadRecordsResponse(value as ReadRecordsResponse);
+    if (fast !== null) return fast;
+  } else if (name === 'ReadRecordsRequest') {
+    const fast = encodeReadRecordsRequest(value as ReadRecordsRequest);
     if (fast !== null) return fast;
   }
   return encodeMessageGeneric(name, value);

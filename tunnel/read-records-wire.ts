@@ -4,6 +4,10 @@
  *   ReadRecordsResponse { repeated Record records = 1; required string next_token = 2; optional bool may_more_record = 3; }
  *   Record              { required ActionType action_type = 1; required bytes record = 2; optional bytes origin_record = 3; }
  *
+ * and an encoder for its request (`ReadRecordsRequest { required string tunnel_id = 1; required string client_id = 2;
+ * required string channel_id = 3; required string token = 4; }`), so that a worker thread, which sends no other
+ * message, never loads protobufjs.
+ *
  * The generic path (proto.ts) copies every record into a wire object, then through protobufjs's
  * fromObject, and on the way in through fromWire: three objects per record for a few hundred bytes.
  * This codec reads and writes the bytes directly and returns exactly what the generic path returns
@@ -59,6 +63,31 @@ function recordBodySize(r: RecordMsg): number {
     size += 1 + varintSize(origin.length) + origin.length;
   }
   return size;
+}
+
+/** The bytes `encodeMessage('ReadRecordsRequest', msg)` produces, or null (a field that is not a string) to use the generic path. */
+export function encodeReadRecordsRequest(msg: { tunnel_id: string; client_id: string; channel_id: string; token: string }): Buffer | null {
+  const fields = [msg.tunnel_id, msg.client_id, msg.channel_id, msg.token];
+  let size = 0;
+  for (const f of fields) {
+    if (typeof f !== 'string') return null;
+    const n = Buffer.byteLength(f, 'utf8');
+    size += 1 + varintSize(n) + n;
+  }
+  const out = Buffer.allocUnsafe(size);
+  let pos = 0;
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i]!;
+    out[pos++] = ((i + 1) << 3) | 2;
+    let n = Buffer.byteLength(f, 'utf8');
+    while (n >= 0x80) {
+      out[pos++] = (n & 0x7f) | 0x80;
+      n >>>= 7;
+    }
+    out[pos++] = n;
+    pos += out.write(f, pos, 'utf8');
+  }
+  return out;
 }
 
 /** The bytes `encodeMessage('ReadRecordsResponse', msg)` produces, or null to use the generic path. */

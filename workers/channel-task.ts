@@ -15,7 +15,7 @@ import type { ObjectStore } from '../lake/object-store.js';
 import { ParquetFileWriter, type WrittenFile } from '../lake/parquet-file.js';
 import { encodeKey, keyColumnsOf } from '../lake/mirror/key-encoding.js';
 import { bucketOf } from '../lake/mirror/layout.js';
-import { stagingDirectory } from '../lake/mirror/staging.js';
+import { stagingDirectory } from '../lake/mirror/staging-directory.js';
 import { parseTypeConflictPolicy } from '../lake/mirror/type-conflict.js';
 import { PlainBufferDecoder } from '../tunnel/plainbuffer.js';
 import { FINISHED_TOKEN, type RecordMsg } from '../tunnel/proto.js';

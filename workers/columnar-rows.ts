@@ -19,10 +19,11 @@ import { formatSequence, typeMismatch, type RowProblem, type RowVerdict, type Ty
 import { TAKEN } from './column-selection.js';
 import { LEFT_OUT, valueTypeName, type BatchSchema, type ColumnSlot } from './schema-map.js';
 
-const OP_NAMES: Record<ActionType, string> = {
-  [ActionType.PUT_ROW]: 'PUT',
-  [ActionType.UPDATE_ROW]: 'UPDATE',
-  [ActionType.DELETE_ROW]: 'DELETE',
+/** `_op` per action type as UTF-8: appended as bytes, like every other string of the row. */
+const OP_BYTES: Record<ActionType, Uint8Array> = {
+  [ActionType.PUT_ROW]: new TextEncoder().encode('PUT'),
+  [ActionType.UPDATE_ROW]: new TextEncoder().encode('UPDATE'),
+  [ActionType.DELETE_ROW]: new TextEncoder().encode('DELETE'),
 };
 
 /** A staged cell holds a payload range of the record's bytes, or (rare paths) a JS value. */
@@ -78,12 +79,16 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
   private readonly conflicts: string[] = [];
   private readonly conflictCounts = new Map<string, number>();
   private readonly seqBytes = new Uint8Array(34);
+  /** `_channel` as UTF-8, the same for every row. */
+  private readonly channelBytes: Uint8Array;
 
   constructor(
     private readonly schema: BatchSchema,
-    private readonly channelId: string,
+    channelId: string,
     private readonly policy: TypeConflictPolicy = 'dead-letter',
-  ) {}
+  ) {
+    this.channelBytes = new TextEncoder().encode(channelId);
+  }
 
   /** Values landed under the policy so far, per original column. */
   typeConflicts(): TypeConflictCount[] {
@@ -176,11 +181,12 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
       else if (kinds[i] === RAW) b.appendEncoded(rowBytes, ats[i]!, lens[i]!);
       else b.append(this.values[i]);
     }
-    builders[n]!.append(OP_NAMES[this.actionType]);
+    const op = OP_BYTES[this.actionType];
+    builders[n]!.appendEncoded(op, 0, op.length);
     if (this.timestampUs < 0) builders[n + 1]!.appendNullValue();
     else builders[n + 1]!.append(this.timestampUs);
     this.fillSequence(builders[n + 2]!);
-    builders[n + 3]!.append(this.channelId);
+    builders[n + 3]!.appendEncoded(this.channelBytes, 0, this.channelBytes.length);
     // Deleted columns name what an UPDATE removed; the list builder copies the names.
     if (this.actionType === ActionType.UPDATE_ROW) builders[n + 4]!.append(this.deleted);
     else builders[n + 4]!.appendNullValue();

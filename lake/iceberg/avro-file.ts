@@ -7,35 +7,49 @@
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { deflateRawSync, inflateRaw } from 'node:zlib';
-import avro from 'avsc';
+import { createRequire } from 'node:module';
+import type avroTypes from 'avsc';
 import { OtslakeError } from '../../common/errors.js';
+
+type Avsc = typeof avroTypes;
+/** avsc is loaded by the first Iceberg file: a daemon without Iceberg tables never pays for it (~25 ms at start). */
+let loaded: Avsc | null = null;
+function avsc(): Avsc {
+  return (loaded ??= createRequire(import.meta.url)('avsc') as Avsc);
+}
 
 export type AvroSchema = Record<string, unknown>;
 
-const typeCache = new Map<string, avro.Type>();
+const typeCache = new Map<string, avroTypes.Type>();
 
 /** The avsc type of a schema, compiled once per distinct schema (compiling costs ~0.1 ms). */
-export function avroType(schema: AvroSchema): avro.Type {
+export function avroType(schema: AvroSchema): avroTypes.Type {
   const key = JSON.stringify(schema);
   let type = typeCache.get(key);
   if (!type) {
-    type = avro.Type.forSchema(schema as avro.Schema);
+    type = avsc().Type.forSchema(schema as avroTypes.Schema);
     typeCache.set(key, type);
     if (typeCache.size > 256) typeCache.delete(typeCache.keys().next().value!);
   }
   return type;
 }
 
-const HEADER = avro.Type.forSchema({
-  type: 'record',
-  name: 'org.apache.avro.file.Header',
-  fields: [
-    { name: 'magic', type: { type: 'fixed', name: 'Magic', size: 4 } },
-    { name: 'meta', type: { type: 'map', values: 'bytes' } },
-    { name: 'sync', type: { type: 'fixed', name: 'Sync', size: 16 } },
-  ],
-} as avro.Schema);
-const LONG = avro.Type.forSchema('long');
+let framing: { header: avroTypes.Type; long: avroTypes.Type } | null = null;
+/** The container's header record and block counts, compiled with avsc on first use. */
+function frame(): { header: avroTypes.Type; long: avroTypes.Type } {
+  return (framing ??= {
+    header: avsc().Type.forSchema({
+      type: 'record',
+      name: 'org.apache.avro.file.Header',
+      fields: [
+        { name: 'magic', type: { type: 'fixed', name: 'Magic', size: 4 } },
+        { name: 'meta', type: { type: 'map', values: 'bytes' } },
+        { name: 'sync', type: { type: 'fixed', name: 'Sync', size: 16 } },
+      ],
+    } as avroTypes.Schema),
+    long: avsc().Type.forSchema('long'),
+  });
+}
 const MAGIC = Buffer.from('Obj\u0001', 'latin1');
 /** Records per block: a manifest of a few thousand entries is a handful of deflate calls. */
 const BLOCK_RECORDS = 1000;
@@ -53,12 +67,12 @@ export function encodeAvroFile(schema: AvroSchema, records: readonly unknown[], 
   const meta: Record<string, Buffer> = { 'avro.schema': Buffer.from(JSON.stringify(schema)), 'avro.codec': Buffer.from('deflate') };
   for (const [k, v] of Object.entries(metadata)) meta[k] = Buffer.from(v, 'utf8');
   const sync = randomBytes(16);
-  const parts: Buffer[] = [HEADER.toBuffer({ magic: MAGIC, meta, sync })];
+  const parts: Buffer[] = [frame().header.toBuffer({ magic: MAGIC, meta, sync })];
   try {
     for (let i = 0; i < records.length; i += BLOCK_RECORDS) {
       const block = records.slice(i, i + BLOCK_RECORDS);
       const body = deflateRawSync(Buffer.concat(block.map((r) => type.toBuffer(r))));
-      parts.push(LONG.toBuffer(block.length), LONG.toBuffer(body.byteLength), body, sync);
+      parts.push(frame().long.toBuffer(block.length), frame().long.toBuffer(body.byteLength), body, sync);
     }
   } catch (err) {
     throw new OtslakeError('OTSL_ICEBERG_WRITE', `encoding an Avro file failed: ${(err as Error).message}`, { cause: err });
@@ -73,9 +87,9 @@ export interface DecodedAvroFile {
 
 /** Reads a container file back: its key-value metadata and every record (with the writer's schema). */
 export async function decodeAvroFile(bytes: Uint8Array, file: string): Promise<DecodedAvroFile> {
-  const decoder = new avro.streams.BlockDecoder({ codecs: { deflate: inflateRaw } as never });
+  const decoder = new (avsc().streams.BlockDecoder)({ codecs: { deflate: inflateRaw } as never });
   const metadata: Record<string, string> = {};
-  decoder.on('metadata', (_type: avro.Type, _codec: string, header: { meta: Record<string, Buffer> }) => {
+  decoder.on('metadata', (_type: avroTypes.Type, _codec: string, header: { meta: Record<string, Buffer> }) => {
     for (const [k, v] of Object.entries(header.meta)) metadata[k] = v.toString('utf8');
   });
   const records: Record<string, unknown>[] = [];

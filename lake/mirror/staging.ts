@@ -4,23 +4,15 @@
  * merge tasks read them back, keep the keys of their buckets, and apply them. Staging files of a
  * batch that never committed are garbage: `deleteStaging` after the commit, vacuum otherwise.
  */
-import { OtslakeError } from '../../common/errors.js';
 import type { ObjectStore } from '../object-store.js';
 import { readParquetRows } from '../parquet-read.js';
 import { changeOfStagedRow, groupChanges, mirrorMetadataNames, type RowChange } from './apply.js';
 import { encodeKey, type KeyColumn } from './key-encoding.js';
 import { bucketOf } from './layout.js';
 import { EXACT_READ } from './merge-bucket.js';
+import { stagingDirectory } from './staging-directory.js';
 
-export const STAGING_ROOT = '_otslake/staging/';
-
-/** Directory (inside the table) of one batch's staged changelog files. */
-export function stagingDirectory(batchId: string): string {
-  if (!/^[A-Za-z0-9._-]+$/.test(batchId)) {
-    throw new OtslakeError('OTSL_INTERNAL', `batch id "${batchId}" cannot name a staging directory`, { context: { batchId } });
-  }
-  return `${STAGING_ROOT}${batchId}/`;
-}
+export { STAGING_ROOT, stagingDirectory } from './staging-directory.js';
 
 export interface StagedChanges {
   /** Per bucket: changes grouped by key, each key's list in sequence order. */

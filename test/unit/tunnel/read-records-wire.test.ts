@@ -8,7 +8,7 @@ import {
   type ReadRecordsResponse,
   type RecordMsg,
 } from '../../../tunnel/proto.js';
-import { decodeReadRecordsResponse, encodeReadRecordsResponse } from '../../../tunnel/read-records-wire.js';
+import { decodeReadRecordsResponse, encodeReadRecordsRequest, encodeReadRecordsResponse } from '../../../tunnel/read-records-wire.js';
 import { seededRandom as prng } from '../../helpers/seeded-random.js';
 
 function randomBytes(rand: () => number, maxLen: number): Uint8Array {
@@ -116,5 +116,31 @@ describe('ReadRecordsResponse fast path', () => {
     const missing = { records: [] } as unknown as ReadRecordsResponse;
     expect(encodeReadRecordsResponse(missing)).toBeNull();
     expect(() => encodeMessage('ReadRecordsResponse', missing)).toThrow(expect.objectContaining({ code: 'OTSL_TUNNEL_PROTOCOL' }));
+  });
+});
+
+describe('ReadRecordsRequest fast path', () => {
+  it('encodes byte-identically to protobufjs, across varint boundaries and non-ASCII text', () => {
+    const rand = prng(7);
+    const text = (len: number): string => Array.from({ length: len }, () => (rand() < 0.1 ? 'é' : rand() < 0.02 ? '🙂' : 'a')).join('');
+    for (let i = 0; i < 100; i++) {
+      const msg = {
+        tunnel_id: text(Math.floor(rand() * 40)),
+        client_id: text(Math.floor(rand() * 200)),
+        channel_id: text(36),
+        token: text(Math.floor(rand() * 20_000)),
+      };
+      const fast = encodeReadRecordsRequest(msg);
+      expect(fast).not.toBeNull();
+      expect(hex(fast!)).toBe(hex(encodeMessageGeneric('ReadRecordsRequest', msg)));
+      expect(hex(encodeMessage('ReadRecordsRequest', msg))).toBe(hex(fast!));
+      expect(decodeMessageGeneric('ReadRecordsRequest', fast!)).toEqual(msg);
+    }
+  });
+
+  it('leaves a missing field to the generic encoder, which rejects it as before', () => {
+    const missing = { tunnel_id: 't', client_id: 'c', channel_id: 'p' } as never;
+    expect(encodeReadRecordsRequest(missing)).toBeNull();
+    expect(() => encodeMessage('ReadRecordsRequest', missing)).toThrow(expect.objectContaining({ code: 'OTSL_TUNNEL_PROTOCOL' }));
   });
 });
