@@ -139,7 +139,8 @@ async function daemonLoop(store: ObjectStore, id: number, daemons: number, budge
   let clientsSeen = figures.connected.size;
   if (TUNNEL_CLIENTS) {
     pacer.observeClients(clientsSeen);
-    pacer.observeChannels(daemons, startedAt + 2 * HEARTBEAT_MS);
+    // The slow start of a fleet forming: the first daemon sees itself alone, as a lone daemon would, and skips it.
+    if (clientsSeen > 1) pacer.observeChannels(daemons, startedAt + 2 * HEARTBEAT_MS);
   }
   const first = await view.refresh();
   pacer.observeHistory(await readCommitInfos(store, Math.max(0, first.version - 199), { toVersion: first.version }));

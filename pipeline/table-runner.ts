@@ -225,9 +225,12 @@ export class TableRunner extends EventEmitter<RunnerEvents> {
     // A daemon joining a busy table paces itself from its first batch: it reads who committed lately.
     const view = await this.ctx.view.refresh(signal);
     pacer.observeHistory(await readCommitInfos(store, Math.max(0, view.version - PACER_HISTORY_COMMITS + 1), { toVersion: view.version, signal }));
-    // …and counts the tunnel's clients and channels: a crowd starting together is counted before it commits.
+    // …and counts the tunnel's clients: a crowd starting together is counted before it commits. A fleet forming
+    // (another client holds channels) gets the slow start; a lone daemon does not (channels waiting for an owner
+    // are no sign of one: a BaseAndStream tunnel's stream channels wait for the end of the base phase).
     const progress = await this.assess(this.ctx, signal);
-    pacer.observeChannels(progress.channels.length, Date.now() + 2 * (s.heartbeatIntervalMs ?? config.source.heartbeatIntervalMs));
+    if (fleetClients(progress.channels).clients.some((c) => c.clientId !== session.clientId))
+      pacer.observeChannels(progress.channels.length, Date.now() + 2 * (s.heartbeatIntervalMs ?? config.source.heartbeatIntervalMs));
     log.info('table ready', { tunnelId, clientId: session.clientId, path: table.path });
   }
 
