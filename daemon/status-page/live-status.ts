@@ -4,37 +4,35 @@
  * dead letters and the last error. It carries no configuration, and every string in it is scrubbed
  * of the configured credentials, so that an error message quoting a key can never show one.
  */
-import type { RetentionStatus } from '../../pipeline/retention-guard.js';
+import type { TableRunnerStatus } from '../../pipeline/table-runner-status.js';
 import type { ResolvedConfig } from '../../config/load.js';
 import { listConfigKeys } from '../../config/schema.js';
 import type { Readiness } from '../http-server.js';
-import type { Metrics, TableStateName } from '../metrics.js';
+import type { Metrics } from '../metrics.js';
 import { BUCKET_MS, WINDOW_MS, type DaemonActivity, type TableActivity } from './table-activity.js';
 
 /** What a table runner's status() holds that the page reads (the rest passes through unread). */
-export interface RunnerStatus {
-  readonly table: string;
-  readonly ready: boolean;
-  readonly idle: boolean;
-  readonly state?: TableStateName;
-  readonly mode: string;
-  readonly stage: string | null;
-  readonly tunnelId: string | null;
-  readonly clientId: string | null;
-  readonly lakeVersion: number | null;
-  readonly channels: readonly { channelId: string; committedSeq: number; finished: boolean; checkpointed: boolean }[];
-  readonly tunnelChannels: readonly { channelId: string; type: string; status: string; owner: string | null; checkpointedChangeAtMs: number | null }[] | null;
-  readonly maintenance: Record<string, unknown> | null;
-  readonly typeConflicts: readonly { column: string; policy: string; count: number }[];
-  /** The table's health (pipeline/table-health.ts), the one source of its state, error, last success and lag. */
-  readonly since?: string;
-  readonly lastSuccessfulBatchAt?: string | null;
-  readonly lagMs?: number;
-  readonly failures?: number;
-  readonly lastError?: { code: string; message: string; at: string } | null;
-  /** The table's lag against the Tunnel's stream retention (pipeline/retention-guard.ts). */
-  readonly retention?: RetentionStatus;
-}
+/** What the page needs of a table runner's status (pipeline/table-runner-status.ts). */
+export type RunnerStatus = Pick<
+  TableRunnerStatus,
+  | 'table'
+  | 'mode'
+  | 'stage'
+  | 'tunnelId'
+  | 'clientId'
+  | 'lakeVersion'
+  | 'channels'
+  | 'tunnelChannels'
+  | 'maintenance'
+  | 'typeConflicts'
+  | 'state'
+  | 'since'
+  | 'lastSuccessfulBatchAt'
+  | 'lagMs'
+  | 'failures'
+  | 'lastError'
+  | 'retention'
+>;
 
 export interface LiveStatusInput {
   readonly state: string;
@@ -47,14 +45,6 @@ export interface LiveStatusInput {
   /** Strings that must never appear in the answer (secretsOf(config)). */
   readonly secrets: readonly string[];
   readonly nowMs: number;
-}
-
-export function tableStateOf(runner: { ready: boolean; idle: boolean; state?: TableStateName }, activity: TableActivity): TableStateName {
-  // The runner's own health (pipeline/table-health.ts) when it reports one: it also knows 'waiting'.
-  if (runner.state !== undefined) return runner.state;
-  if (!runner.ready) return 'starting';
-  if (activity.failingSinceMs !== null) return 'failing';
-  return runner.idle ? 'caught-up' : 'running';
 }
 
 /** The configured credentials: every sensitive key's value, and the access key ids beside them. */
@@ -123,13 +113,12 @@ export function liveStatus(input: LiveStatusInput): unknown {
   const tables = input.tables.map((r) => {
     const activity = input.activity.table(r.table);
     const totals = input.metrics.tableTotals(r.table);
-    const lags = Object.values(totals.channelLagSeconds);
     return {
       table: r.table,
       mode: r.mode,
-      state: tableStateOf(r, activity),
-      // From the table's health when it reports one, so that the page, /status and /readyz say the same thing.
-      failingSinceMs: r.state === undefined ? activity.failingSinceMs : r.state === 'failing' && r.since ? Date.parse(r.since) : null,
+      // All from the table's health (pipeline/table-health.ts), so that the page, /status and /readyz say the same thing.
+      state: r.state,
+      failingSinceMs: r.state === 'failing' ? Date.parse(r.since) : null,
       stage: r.stage,
       tunnelId: r.tunnelId,
       lakeVersion: r.lakeVersion,
@@ -138,12 +127,14 @@ export function liveStatus(input: LiveStatusInput): unknown {
       commits: totals.commits,
       batches: totals.batches,
       failedBatches: totals.failedBatches,
-      lastSuccessMs:
-        r.lastSuccessfulBatchAt !== undefined ? (r.lastSuccessfulBatchAt === null ? null : Date.parse(r.lastSuccessfulBatchAt)) : activity.lastSuccessMs,
-      lagSeconds: r.lagMs !== undefined ? r.lagMs / 1000 : lags.length > 0 ? Math.max(...lags) : null,
-      retention: r.retention
-        ? { fraction: r.retention.fraction, level: r.retention.level, windowSeconds: r.retention.windowSeconds, headroomSeconds: r.retention.headroomSeconds }
-        : null,
+      lastSuccessMs: r.lastSuccessfulBatchAt === null ? null : Date.parse(r.lastSuccessfulBatchAt),
+      lagSeconds: r.lagMs / 1000,
+      retention: {
+        fraction: r.retention.fraction,
+        level: r.retention.level,
+        windowSeconds: r.retention.windowSeconds,
+        headroomSeconds: r.retention.headroomSeconds,
+      },
       channels: channelsOf(r, totals.channelLagSeconds),
       series: activity.series(input.nowMs),
       recentCommits: activity.commits,

@@ -2,7 +2,8 @@
  * What the status page charts and lists about each table, kept in memory by the daemon: rows and
  * records per 5-second bucket over the last 15 minutes (a ring, so memory is fixed per table), the
  * lag seen at each batch, the last commits and maintenance runs, and the last error with when it
- * happened and when the table recovered from it. Fed by the daemon's own events; owns no other state.
+ * happened and when the table recovered from it — a history, which the table's health (its state, last
+ * success and lag, pipeline/table-health.ts) does not keep. Fed by the daemon's own events; owns no other state.
  */
 import type { BatchReport } from '../../pipeline/batch-cycle.js';
 import type { MaintenanceRun } from '../../pipeline/maintenance.js';
@@ -50,12 +51,6 @@ export class TableActivity {
   readonly commits: CommitLine[] = [];
   readonly maintenance: MaintenanceRun[] = [];
   lastError: ErrorLine | null = null;
-  lastSuccessMs: number | null = null;
-
-  /** Non-null while the table fails: since the first failed batch after its last good one. */
-  get failingSinceMs(): number | null {
-    return this.lastError !== null && this.lastError.clearedAtMs === null ? this.lastError.atMs : null;
-  }
 
   private bucket(nowMs: number): ActivityBucket {
     const startMs = nowMs - (nowMs % BUCKET_MS);
@@ -91,7 +86,6 @@ export class TableActivity {
       const e = report.taskErrors?.[0];
       this.failed(e?.code ?? 'OTSL_INTERNAL', e?.message ?? `${report.failedTasks} channel task(s) failed`, e?.channelId ?? null, nowMs);
     } else if (result === 'ok') {
-      this.lastSuccessMs = nowMs;
       if (this.lastError && this.lastError.clearedAtMs === null) this.lastError.clearedAtMs = nowMs;
     }
   }
