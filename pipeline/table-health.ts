@@ -130,7 +130,7 @@ export class TableHealth {
     for (const c of channels) if (!this.pendingSince.has(c)) this.pendingSince.set(c, this.lastSuccessMs ?? this.createdMs);
     this.failures++;
     this.failedTasksWhileFailing += failedTasks;
-    this.lastErrorValue = { code: err.code, message: err.message, atMs: now };
+    if (this.stateValue !== 'stopped') this.lastErrorValue = { code: err.code, message: err.message, atMs: now };
     const ceiling = Math.min(this.options.backoff.maxMs, this.options.backoff.initialMs * 2 ** Math.min(30, this.failures - 1));
     const delayMs = Math.round(ceiling / 2 + (this.random() * ceiling) / 2);
     this.nextAttemptAtMs = now + delayMs;
@@ -232,6 +232,9 @@ export class TableHealth {
 
   private transition(next: TableState, fields: Record<string, unknown>): void {
     if (this.stateValue === 'resyncing') return; // see resyncing()
+    // Stopped is final for this health too (see stopped()), but for a resync, which is how a stopped table is
+    // rebuilt: a batch or a DescribeTunnel still in flight when the table stopped must not show it running again.
+    if (this.stateValue === 'stopped' && next !== 'resyncing') return;
     const previous = this.stateValue;
     this.stateValue = next;
     this.sinceMs = this.now();

@@ -127,6 +127,24 @@ describe('TableHealth', () => {
     expect(health.snapshot()).toMatchObject({ state: 'stopped', lagMs: now() - lastOk });
   });
 
+  it('stopped is final but for a resync: what was in flight when the table stopped does not show it running again', () => {
+    const { health } = setup();
+    health.started();
+    health.batchSucceeded([]);
+    health.stopped(new OtslakeError('OTSL_TUNNEL_LOST', 'tunnel gone'));
+    // A DescribeTunnel and a batch still in flight end after the stop.
+    health.notCaughtUp([]);
+    health.busy();
+    health.caughtUp();
+    health.failed(lakeDown, 'batch');
+    health.batchSucceeded([{ channelId: 'a', records: 3, readToTail: true, lastRecordTimeMs: null }]);
+    expect(health.snapshot()).toMatchObject({ state: 'stopped', lastError: { code: 'OTSL_TUNNEL_LOST' } });
+    expect(health.reason).toMatch(/^stopped since .*OTSL_TUNNEL_LOST/);
+    // The way back: a resync (the daemon's next runner starts with a health of its own).
+    health.resyncing();
+    expect(health.state).toBe('resyncing');
+  });
+
   it('resyncing is final: the in-flight batch that ends after it does not show the table running again', () => {
     const { health, lines } = setup();
     health.started();
