@@ -10,7 +10,7 @@
  */
 import { ActionType } from '../tunnel/proto.js';
 import { CELL_OP, VT, type CellOp, type CellValue, type RecordSink, type ValueType } from '../tunnel/plainbuffer.js';
-import { resolveTypeConflict, type TypeConflictPolicy } from '../lake/mirror/type-conflict.js';
+import type { TypeConflictPolicy } from '../lake/mirror/type-conflict.js';
 import { TAKEN } from './column-selection.js';
 import { LEFT_OUT, valueTypeName, type BatchSchema, type ColumnSlot } from './schema-map.js';
 
@@ -213,21 +213,14 @@ export class ChangelogRowSink implements RecordSink {
 
   /** A value of the wrong type for lake column `slot`, landed in its companion column under the policy. */
   private putConflicting(source: string, slot: ColumnSlot, type: ValueType, value: CellValue): void {
-    const outcome = resolveTypeConflict(slot.name, slot.type, value, this.policy);
-    if (outcome.action !== 'land') {
-      this.reject('type-mismatch', typeMismatch(source, slot, type));
-      return;
-    }
-    const landedType = outcome.policy === 'string' ? VT.STRING : type;
-    const target = this.schema.lookup(outcome.column);
-    if (target !== undefined && target.valueType !== landedType) {
-      // The companion name is taken by a column of another type: nowhere to land it.
+    const landing = this.schema.conflictLandingOf(slot, type, value, this.policy);
+    if (landing === null) {
       this.reject('type-mismatch', typeMismatch(source, slot, type));
       return;
     }
     this.conflicts.push(slot.name);
-    if (target !== undefined) this.row[outcome.column] = outcome.value;
-    else this.putUnknown(outcome.column, landedType, outcome.value as CellValue);
+    if (landing.target !== undefined) this.row[landing.column] = landing.value;
+    else this.putUnknown(landing.column, landing.type, landing.value as CellValue);
   }
 
   /** A lake column the schema does not have: discovered (staged) or rejected. */

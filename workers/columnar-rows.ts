@@ -14,7 +14,7 @@ import { ActionType } from '../tunnel/proto.js';
 import { CELL_OP, VT, cellValueOf, type CellOp, type CellValue, type RawRecordSink, type ValueType } from '../tunnel/plainbuffer.js';
 import type { ColumnBuilder } from '../lake/column-builders.js';
 import type { RowFiller } from '../lake/parquet-file.js';
-import { resolveTypeConflict, type TypeConflictPolicy } from '../lake/mirror/type-conflict.js';
+import type { TypeConflictPolicy } from '../lake/mirror/type-conflict.js';
 import { formatSequence, typeMismatch, type RowProblem, type RowVerdict, type TypeConflictCount } from './changelog-rows.js';
 import { TAKEN } from './column-selection.js';
 import { LEFT_OUT, valueTypeName, type BatchSchema, type ColumnSlot } from './schema-map.js';
@@ -295,21 +295,14 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
 
   /** A value of the wrong type for `slot`, landed in its companion column under the policy. */
   private putConflicting(source: string, slot: ColumnSlot, type: ValueType, value: CellValue): void {
-    const outcome = resolveTypeConflict(slot.name, slot.type, value, this.policy);
-    if (outcome.action !== 'land') {
-      this.reject('type-mismatch', typeMismatch(source, slot, type));
-      return;
-    }
-    const landedType = outcome.policy === 'string' ? VT.STRING : type;
-    const target = this.schema.lookup(outcome.column);
-    if (target !== undefined && target.valueType !== landedType) {
-      // The companion name is taken by a column of another type: nowhere to land it.
+    const landing = this.schema.conflictLandingOf(slot, type, value, this.policy);
+    if (landing === null) {
       this.reject('type-mismatch', typeMismatch(source, slot, type));
       return;
     }
     this.conflicts.push(slot.name);
-    if (target !== undefined) this.stage(target.index, VALUE, 0, 0, outcome.value);
-    else this.putUnknown(outcome.column, landedType, VALUE, 0, 0, outcome.value);
+    if (landing.target !== undefined) this.stage(landing.target.index, VALUE, 0, 0, landing.value);
+    else this.putUnknown(landing.column, landing.type, VALUE, 0, 0, landing.value);
   }
 
   /** A lake column the schema does not have: discovered (staged) or rejected. */

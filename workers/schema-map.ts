@@ -10,7 +10,8 @@ import { OtslakeError } from '../common/errors.js';
 import { DEFAULT_METADATA_PREFIX, metadataColumnNames, reservedColumnNames } from '../common/metadata-columns.js';
 import type { ColumnSpec, ColumnType } from '../lake/parquet-columns.js';
 import type { PartitionColumnSpec } from '../lake/partition-columns.js';
-import { VT, type ValueType } from '../tunnel/plainbuffer.js';
+import { resolveTypeConflict, type TypeConflictPolicy } from '../lake/mirror/type-conflict.js';
+import { VT, type CellValue, type ValueType } from '../tunnel/plainbuffer.js';
 import type { ColumnSelection, Route } from './column-selection.js';
 import type { ChannelTaskInput, DataColumn, PrimaryKeyColumn, PrimaryKeyType } from './protocol.js';
 
@@ -307,6 +308,26 @@ export class BatchSchema {
       return { verdict: 'column-name-conflict', column: name, actualType };
     }
     return 'stage';
+  }
+
+  /**
+   * Where a value of the wrong type for `slot` lands under the table's type-conflict policy — the one rule for
+   * both row sinks: its companion column (`target`, or a new column named `column` of `type` when the schema
+   * has none yet), or nowhere (null: the row is a type mismatch, also when the companion name is taken by a
+   * column of another type).
+   */
+  conflictLandingOf(
+    slot: ColumnSlot,
+    type: ValueType,
+    value: CellValue,
+    policy: TypeConflictPolicy,
+  ): { column: string; type: ValueType; value: unknown; target: ColumnSlot | undefined } | null {
+    const outcome = resolveTypeConflict(slot.name, slot.type, value, policy);
+    if (outcome.action !== 'land') return null;
+    const landedType = outcome.policy === 'string' ? VT.STRING : type;
+    const target = this.lookup(outcome.column);
+    if (target !== undefined && target.valueType !== landedType) return null;
+    return { column: outcome.column, type: landedType, value: outcome.value, target };
   }
 
   /** Adds a column discovered from a value of `valueType`; the caller checked conflictOf() first. */
