@@ -160,8 +160,7 @@ export class ChangelogRowSink implements RecordSink {
 
   /** A deleted source column: named by its lake name, or not at all when the selection leaves it out. */
   private deleteColumn(name: string): void {
-    const slot = this.schema.sourceSlot(name);
-    const route = slot !== undefined ? (slot === LEFT_OUT ? null : slot.name) : this.schema.routeOf(name);
+    const route = this.schema.deletedRouteOf(name);
     if (route === TAKEN) this.reject('column-name-conflict', { column: name, actualType: 'NONE' });
     else if (route !== null) this.deleted.push(route);
   }

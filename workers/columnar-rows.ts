@@ -134,8 +134,7 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
 
   /** A deleted column under a selection: named by its lake name, or not at all when left out. */
   private deleteSelected(name: string): void {
-    const slot = this.schema.sourceSlot(name);
-    const route = slot !== undefined ? (slot === LEFT_OUT ? null : slot.name) : this.schema.routeOf(name);
+    const route = this.schema.deletedRouteOf(name);
     if (route === TAKEN) this.reject('column-name-conflict', { column: name, actualType: 'NONE' });
     else if (route !== null) this.deleted.push(route);
   }

@@ -239,6 +239,13 @@ export class BatchSchema {
     return route;
   }
 
+  /** The lake name a deleted source column is reported under in `_deleted_columns`: null when left out, TAKEN when its name is another column's rename. */
+  deletedRouteOf(source: string): Route {
+    const slot = this.sourceSlot(source);
+    if (slot === undefined) return this.routeOf(source);
+    return slot === LEFT_OUT ? null : slot.name;
+  }
+
   /** Data columns in file order. */
   get columns(): readonly ColumnSlot[] {
     return this.ordered;
