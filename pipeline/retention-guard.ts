@@ -17,6 +17,7 @@
  * the lag is read by a batch, a scrape or /status: the guard owns the level.
  */
 import type { Logger } from '../common/log.js';
+import { tunnelTypeOf } from './tunnel-progress.js';
 
 export type RetentionLevel = 'ok' | 'warning' | 'critical';
 
@@ -62,7 +63,7 @@ const HYSTERESIS = 0.9;
  * none was made; a full phase whose tunnel age is unknown counts as 0 (nothing older is known to wait).
  */
 export function retentionLagMs(healthLagMs: number, configuredType: string, phase: TunnelPhase | null, nowMs: number): number {
-  const tunnelType = phase?.tunnelType || configuredType;
+  const tunnelType = tunnelTypeOf(phase, configuredType);
   if (tunnelType === 'BaseData') return 0;
   if (tunnelType !== 'BaseAndStream' || phase?.stage === 'ProcessStream') return healthLagMs;
   if (phase === null || phase.createdAtMs === undefined || phase.createdAtMs === null) return 0;

@@ -74,10 +74,17 @@ export function summarizeTunnel(described: DescribeTunnelResponse): Summary {
   };
 }
 
+/**
+ * The tunnel's own type when the service says it (DescribeTunnel), else the config's: a resync moves a Stream
+ * table to a BaseAndStream tunnel, whose base phase must end before the table is caught up or its age counts.
+ */
+export function tunnelTypeOf(described: { readonly tunnelType?: string | undefined } | null, configuredType: string): string {
+  return described?.tunnelType || configuredType;
+}
+
 function isCaughtUp(summary: Summary, table: TableConfig, clientId: string, readByUs: ReadonlySet<string>, live: (owner: string) => boolean): boolean {
   if (summary.stage === INIT_STAGE) return false;
-  // The tunnel's own type when the service says it: a resync moves a Stream table to a BaseAndStream tunnel.
-  if ((summary.tunnelType || table.tunnel.type) === 'BaseAndStream' && summary.stage !== 'ProcessStream') return false;
+  if (tunnelTypeOf(summary, table.tunnel.type) === 'BaseAndStream' && summary.stage !== 'ProcessStream') return false;
   for (const c of summary.channels) {
     if (c.status === 'TERMINATED') continue;
     if (c.owner === null || c.status !== 'OPEN') return false;
