@@ -119,8 +119,6 @@ interface SdkModule {
   Client: new (config: Record<string, unknown>) => SdkClient;
 }
 
-export type DescribePrimaryKey = (table: string, signal?: AbortSignal) => Promise<KeyColumn[]>;
-
 /** What the pipeline reads of DescribeTable: the primary key, and how long the table's stream keeps changes. */
 export interface SourceTableDescription {
   primaryKey: KeyColumn[];
@@ -129,12 +127,6 @@ export interface SourceTableDescription {
 }
 
 export type DescribeSourceTable = (table: string, signal?: AbortSignal) => Promise<SourceTableDescription>;
-
-/** The primary key alone (DescribeTable through the official SDK). */
-export function sdkPrimaryKeyDescriber(source: TablestoreConnection): DescribePrimaryKey {
-  const describe = sdkTableDescriber(source);
-  return async (table, signal) => (await describe(table, signal)).primaryKey;
-}
 
 /** DescribeTable through the official SDK (it has no types; only the fields read here are assumed). */
 export function sdkTableDescriber(source: TablestoreConnection): DescribeSourceTable {

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeParquetFiles } from '../../lake/parquet-file.js';
-import { sdkPrimaryKeyDescriber } from '../../pipeline/table-schema.js';
+import { sdkTableDescriber } from '../../pipeline/table-schema.js';
 import { createStreamTable, startTestEmulator, TEST_CREDENTIALS, type TestEmulator } from '../helpers/emulator.js';
 import { openTestOssStore, startTestOss } from '../helpers/oss.js';
 import { reservePort } from '../helpers/tcp-proxy.js';
@@ -19,8 +19,10 @@ afterEach(async () => {
 
 const PRINTABLE = /^[\x20-\x7e]*$/;
 
+/** DescribeTable's primary key, through the daemon's describer. */
 function describer(endpoint: string, accessKeyId: string, accessKeySecret: string) {
-  return sdkPrimaryKeyDescriber({ endpoint, instanceName: TEST_CREDENTIALS.instance, accessKeyId, accessKeySecret } as never);
+  const describe = sdkTableDescriber({ endpoint, instanceName: TEST_CREDENTIALS.instance, accessKeyId, accessKeySecret } as never);
+  return async (table: string) => (await describe(table)).primaryKey;
 }
 
 describe('error causes', () => {
