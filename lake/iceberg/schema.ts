@@ -175,8 +175,3 @@ export function nameMappingOf(schema: IcebergSchema): string {
     ),
   );
 }
-
-/** The type of a schema field by id (partition sources, stats). */
-export function fieldById(schema: IcebergSchema, id: number): IcebergField | undefined {
-  return schema.fields.find((f) => f.id === id);
-}

@@ -75,8 +75,6 @@ export function mirrorMetadataColumns(prefix: string = DEFAULT_METADATA_PREFIX):
   ];
 }
 
-export const MIRROR_METADATA_COLUMNS: readonly ColumnSpec[] = mirrorMetadataColumns();
-
 function tsOf(value: unknown, column: string): bigint | null {
   if (value === null || value === undefined) return null;
   if (typeof value === 'bigint') return value;
