@@ -77,6 +77,9 @@ class ChangelogFiles {
   private readonly writers = new Map<string, OpenWriter>();
   private readonly closing: Promise<WrittenFile[]>[] = [];
   private readonly partitioned: boolean;
+  /** The last row's partition values (`schema.partitions` order) and their key; null before the first row. */
+  private readonly partitionTexts: (string | null)[];
+  private lastKey: string | null = null;
   rows = 0;
 
   constructor(
@@ -86,27 +89,42 @@ class ChangelogFiles {
     private readonly resources: WorkerResources,
   ) {
     this.partitioned = schema.partitions.length > 0;
+    this.partitionTexts = schema.partitions.map(() => null);
   }
 
   /** One row, put into its partition's column builders by `sink`. */
   append(sink: ColumnarRowSink): void {
     let key = '';
-    let values: Record<string, string | null> | null = null;
-    if (this.partitioned) {
-      values = sink.partitionValues();
-      key = JSON.stringify(Object.values(values));
-    }
+    if (this.partitioned) key = this.partitionKey(sink);
     let open = this.writers.get(key);
     if (open !== undefined && open.version !== this.schema.version) {
       this.retire(open.writer);
       open = undefined;
     }
     if (open === undefined) {
-      open = { writer: this.openWriter(values), version: this.schema.version };
+      open = { writer: this.openWriter(this.partitioned ? sink.partitionValues() : null), version: this.schema.version };
       this.writers.set(key, open);
     }
     open.writer.appendWith(sink);
     this.rows++;
+  }
+
+  /**
+   * The writers' key of the row's partition: the last row's key when the values are the same (rows of a
+   * batch mostly share their partition), so a row costs no object, array or JSON text for it.
+   */
+  private partitionKey(sink: ColumnarRowSink): string {
+    const texts = this.partitionTexts;
+    let same = this.lastKey !== null;
+    for (let k = 0; k < texts.length; k++) {
+      const text = sink.partitionText(k);
+      if (text !== texts[k]) {
+        texts[k] = text;
+        same = false;
+      }
+    }
+    if (!same) this.lastKey = JSON.stringify(texts);
+    return this.lastKey!;
   }
 
   /** Backpressure: lets the encoders catch up between pages. */

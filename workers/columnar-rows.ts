@@ -79,6 +79,9 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
   private readonly conflicts: string[] = [];
   private readonly conflictCounts = new Map<string, number>();
   private readonly seqBytes = new Uint8Array(34);
+  /** The day (since the epoch, UTC) `lastDayText` formats; NaN for none yet. */
+  private lastDay = NaN;
+  private lastDayText = '';
   /** `_channel` as UTF-8, the same for every row. */
   private readonly channelBytes: Uint8Array;
 
@@ -198,23 +201,32 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
    */
   partitionValues(): Record<string, string | null> {
     const out: Record<string, string | null> = {};
-    for (const { name, slot } of this.schema.partitions) {
-      if (slot === null) {
-        // `_date`: the UTC day of `_ts` (Delta serializes a date as YYYY-MM-DD).
-        out[name] = this.timestampUs < 0 ? null : new Date(Math.floor(this.timestampUs / 1000)).toISOString().slice(0, 10);
-        continue;
-      }
-      const i = slot.index;
-      if (i >= this.stamps.length || this.stamps[i] !== this.stamp) {
-        out[name] = null;
-        continue;
-      }
-      const value = this.kinds[i] === RAW ? cellValueOf(slot.valueType, this.rowBytes as Buffer, this.ats[i]!, this.lens[i]!) : this.values[i];
-      const text =
-        typeof value === 'string' ? value : typeof value === 'bigint' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : null;
-      out[name] = text === '' ? null : text;
-    }
+    const partitions = this.schema.partitions;
+    for (let k = 0; k < partitions.length; k++) out[partitions[k]!.name] = this.partitionText(k);
     return out;
+  }
+
+  /** The value of partition column `k` (of `schema.partitions`) as `partitionValues` gives it; no object per row. */
+  partitionText(k: number): string | null {
+    const slot = this.schema.partitions[k]!.slot;
+    if (slot === null) return this.dateText();
+    const i = slot.index;
+    if (i >= this.stamps.length || this.stamps[i] !== this.stamp) return null;
+    const value = this.kinds[i] === RAW ? cellValueOf(slot.valueType, this.rowBytes as Buffer, this.ats[i]!, this.lens[i]!) : this.values[i];
+    const text =
+      typeof value === 'string' ? value : typeof value === 'bigint' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : null;
+    return text === '' ? null : text;
+  }
+
+  /** `_date`: the UTC day of `_ts` (Delta serializes a date as YYYY-MM-DD). Rows of a batch mostly share a day: its text is kept. */
+  private dateText(): string | null {
+    if (this.timestampUs < 0) return null;
+    const day = Math.floor(this.timestampUs / 86_400_000_000);
+    if (day !== this.lastDay) {
+      this.lastDay = day;
+      this.lastDayText = new Date(day * 86_400_000).toISOString().slice(0, 10);
+    }
+    return this.lastDayText;
   }
 
   /** The row's primary-key values as JS values (mirror bucket keys only). */
