@@ -95,7 +95,8 @@ class Int64Builder extends ColumnBuilder {
     const step = Math.max(1, Math.floor(this.length / sampleSize));
     const seen = new Set<number>();
     let sampled = 0;
-    for (let i = 0; i < this.length; i += step, sampled++) seen.add(this.words[2 * i]! * TWO_32 + this.words[2 * i + 1]!);
+    // High word × 2³² + low word (little-endian pairs): exact below 2⁵³, where the reverse order lost the high word.
+    for (let i = 0; i < this.length; i += step, sampled++) seen.add(this.words[2 * i + 1]! * TWO_32 + this.words[2 * i]!);
     return sampled === 0 ? -1 : seen.size / sampled;
   }
 
