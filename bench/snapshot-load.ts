@@ -9,7 +9,7 @@
  * Prints one JSON line per figure.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,7 +17,7 @@ import { LocalStore } from '../lake/local-store.js';
 import { readParquetRows } from '../lake/parquet-read.js';
 import { loadSnapshot } from '../lake/snapshot.js';
 // Where the optional conformance data lives is the test helper's to say (../shared or OTSLAKE_DELTA_TESTDATA).
-import { KERNEL_DATA } from '../test/helpers/conformance-data.js';
+import { KERNEL_DATA, optionalData } from '../test/helpers/conformance-data.js';
 
 function emit(record: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify(record) + '\n');
@@ -41,8 +41,10 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } } });
   const runs = Math.max(1, Number(values.runs));
   const archive = path.join(KERNEL_DATA, '300k-add-files-100-col-partitioned.tar.zst');
-  if (!existsSync(archive)) {
-    emit({ bench: 'snapshot-load', skipped: `missing ${archive}: the optional Delta conformance data (../shared/testdata/delta or OTSLAKE_DELTA_TESTDATA)` });
+  // Skips loudly (SKIPPED on stderr, and in the figures), or throws under OTSLAKE_REQUIRE_CONFORMANCE=1.
+  const missing = optionalData('bench/snapshot-load.ts', [archive]);
+  if (missing) {
+    emit({ bench: 'snapshot-load', skipped: missing });
     return;
   }
   const tmp = mkdtempSync(path.join(tmpdir(), 'otsl-bench-snapshot-'));

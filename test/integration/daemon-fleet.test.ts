@@ -12,8 +12,19 @@ import { writerOf } from '../../pipeline/commit-pacer.js';
 import { killSpawned, spawnCli, type CliProcess } from '../helpers/cli-process.js';
 import { asChanges, createHarness, lakeRowCount, readChangelog, sortChanges, TABLE, type Harness } from '../helpers/daemon-harness.js';
 import { startChangeWriter } from '../helpers/change-writer.js';
+import { captureOutput } from '../helpers/capture-output.js';
+import { command as statusCommand } from '../../cli/commands/status.js';
 
 const BUDGET = 3;
+
+interface Fleet {
+  clients: { clientId: string }[];
+  writers: number;
+  pacedForWriters: number;
+  commitsPerSecond: number;
+  commitBudgetPerSecond: number;
+  pacedIntervalMs: number;
+}
 let h: Harness | undefined;
 
 afterEach(async () => {
@@ -55,12 +66,42 @@ describe('daemon: a fleet of processes on one table', () => {
     await Promise.all([a.logged('batch committed', 30_000), b.logged('batch committed', 30_000)]);
 
     const c = daemon();
+    const cPort = Number((await c.logged('http endpoints listening', 30_000)).port);
     await c.logged('batch committed', 30_000);
     const fleetStarted = Date.now();
+
+    // What the third daemon reports while the three share the table: three writers in /status and /metrics,
+    // paced for at least that many at the table's budget, and it waited for its turn (a pacing delay).
+    const cUrl = `http://127.0.0.1:${cPort}`;
+    const cFleet = async () => ((await (await fetch(`${cUrl}/status`)).json()) as { tables: { fleet: Fleet }[] }).tables[0]!.fleet;
+    const cMetric = async (name: string) => {
+      const m = new RegExp(`^${name}\\{table="${TABLE}"\\} (\\S+)$`, 'm').exec(await (await fetch(`${cUrl}/metrics`)).text());
+      return m ? Number(m[1]) : null;
+    };
+    await until(
+      async () => {
+        const f = await cFleet();
+        return f.writers === 3 && f.clients.length === 3 && (await cMetric('otslake_table_writers')) === 3;
+      },
+      20_000,
+      'the third daemon to count 3 writers',
+    );
+    const seen = await cFleet();
+    expect(seen.pacedForWriters).toBeGreaterThanOrEqual(3);
+    expect(seen.commitBudgetPerSecond).toBe(BUDGET);
+    expect(seen.pacedIntervalMs).toBeGreaterThanOrEqual(Math.ceil((3 * 1000) / BUDGET));
 
     a.child.kill('SIGTERM');
     expect(await a.exited).toBe(0);
     await new Promise((r) => setTimeout(r, 3_000));
+    // The rate it measures is the table's, every daemon's commits, and it is near the budget, as is the metric.
+    const late = await cFleet();
+    expect(late.commitsPerSecond).toBeGreaterThan(0);
+    expect(late.commitsPerSecond).toBeLessThanOrEqual(BUDGET * 1.5);
+    const rateMetric = await cMetric('otslake_table_commit_rate');
+    expect(rateMetric).toBeGreaterThan(0);
+    expect(rateMetric).toBeLessThanOrEqual(BUDGET * 1.5);
+    expect(await cMetric('otslake_commit_pacing_delay_seconds_sum')).toBeGreaterThan(0);
     await writer.stop();
     const fleetEnded = Date.now();
 
@@ -99,6 +140,18 @@ describe('daemon: a fleet of processes on one table', () => {
     const rate = during.length / ((fleetEnded - fleetStarted) / 1000);
     // One daemon alone under these writes commits ~10/s (a 100 ms interval); three without a budget ~30/s.
     expect(rate).toBeLessThanOrEqual(BUDGET * 1.5);
+
+    // `otslake status` from the outside reads the same commits: how many, and from how many daemons, in its last minute.
+    const out = await captureOutput(() => statusCommand.run(['--config', configPath, '--json']));
+    expect(out.code).toBe(0);
+    const fleet = (JSON.parse(out.out) as { tables: { fleet: { commits: { commits: number; writers: number; perSecond: number } } }[] }).tables[0]!.fleet;
+    // Its window: the last minute of the 100 newest commits (the daemons made no commit since `version`).
+    const recent = await readCommitInfos(store, Math.max(0, version - 99), { toVersion: version });
+    const newest = Math.max(...recent.map((x) => x.timestamp));
+    const lastMinute = recent.filter((x) => x.timestamp > newest - 60_000);
+    expect(fleet.commits.commits).toBe(lastMinute.length);
+    expect(fleet.commits.writers).toBe(new Set(lastMinute.map(writerOf).filter((w) => w !== null)).size);
+    expect(fleet.commits.writers).toBeGreaterThanOrEqual(2);
     await store.close?.();
   }, 180_000);
 });

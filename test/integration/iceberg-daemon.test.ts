@@ -82,11 +82,12 @@ describe('daemon: Iceberg metadata', () => {
     for (let i = 31; i <= 40; i++) await h.putRow(i, `n${i}`, i);
     const last = h.start({ config, untilIdle: true });
     await last.done;
-    const status = last.daemon.status() as { tables: { iceberg: { deltaVersion: number | null; lastError: unknown } }[] };
+    const status = last.daemon.status() as { tables: { iceberg: { deltaVersion: number | null; syncing: boolean; lastError: unknown } }[] };
 
     const latest = await latestDeltaVersion(h.tablePath);
     expect(await mirrored(h.tablePath)).toBe(latest);
-    expect(status.tables[0]!.iceberg).toMatchObject({ lastError: null });
+    // /status tells the Delta version the Iceberg metadata now mirrors: the lake's newest.
+    expect(status.tables[0]!.iceberg).toMatchObject({ deltaVersion: latest, syncing: false, lastError: null });
     // The daemon's files carry the ids the Iceberg metadata assigned (metadata columns and the list element too).
     const ids = await icebergIds(h.tablePath);
     const inFile = await fieldIdsOfNewestFile(h.tablePath);

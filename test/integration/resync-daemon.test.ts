@@ -27,6 +27,8 @@ interface TableStatus {
   table: string;
   state: string;
   lakeVersion: number | null;
+  tunnelId: string | null;
+  resync: { state: string; tunnelId: string | null; version: number | null; error: unknown } | null;
 }
 
 describe('resync through the running daemon', () => {
@@ -84,7 +86,12 @@ describe('resync through the running daemon', () => {
     expect(await Promise.race([started, command])).toEqual(['orders']);
     const during = await status();
     expect(during.find((t) => t.table === 'orders')!.state).toBe('resyncing');
+    expect(during.find((t) => t.table === 'orders')!.resync).toMatchObject({ state: 'resyncing', tunnelId: null, version: null, error: null });
+    expect(during.find((t) => t.table === 'items')!.resync).toBeNull();
     expect(await (await fetch(`${url}/readyz`)).text()).toMatch(/table orders .*resyncing since/);
+    const metricsDuring = await (await fetch(`${url}/metrics`)).text();
+    expect(metricsDuring).toContain('otslake_table_state{table="orders",state="resyncing"} 1');
+    expect(metricsDuring).toContain('otslake_table_state{table="orders",state="stopped"} 0');
     expect((await fetch(`${url}/tables/orders/resync`, { method: 'POST' })).status).toBe(409);
 
     // The other table lands while orders is resyncing.
@@ -100,11 +107,18 @@ describe('resync through the running daemon', () => {
     await ordersIdle;
     await h.putRow(50, 'after', 50);
     await waitForEventWhere(daemon, 'batch-committed', (table: string) => table === 'orders', 30_000);
+    const after = (await status()).find((t) => t.table === 'orders')!;
+    const afterMetrics = await (await fetch(`${url}/metrics`)).text();
     await running.stop();
 
     const [commit] = await resyncCommits(h.tablePath);
     expect(commit!.previousTunnelId).toBe(old!.id);
     expect((await tunnelsOf(h)).map((t) => t.id)).toEqual([commit!.tunnelId]);
+    // /status tells the resync as it went: the new tunnel and the RESYNC commit, and the table runs on that tunnel.
+    expect(after.resync).toMatchObject({ state: 'done', tunnelId: commit!.tunnelId, version: commit!.version, error: null });
+    expect(after.tunnelId).toBe(commit!.tunnelId);
+    expect(after.state).not.toBe('resyncing');
+    expect(afterMetrics).toContain('otslake_table_state{table="orders",state="resyncing"} 0');
     expect(await lakeRows(h.tablePath)).toEqual(await sourceRows(h));
     expect(await changesAt(h.tablePath, commit!.version)).toEqual(
       ['delete:20:o20:20', 'delete:3:o3:3', 'delete:7:o7:7', 'update_postimage:8:eight:8', 'update_preimage:8:o8:8'].sort(),
