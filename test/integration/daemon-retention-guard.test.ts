@@ -10,13 +10,17 @@
  * in /status, /readyz's reason, the metrics and the log — while `customers`, caught up with full headroom
  * throughout, keeps landing. `otslake status` then shows the window and which tunnel expired.
  *
+ * The status page, in headless Chromium where the machine has it, marks the lagging table's retention figure
+ * at each level (warning, then critical) and leaves the caught-up table's unmarked.
+ *
  * A full snapshot of rows written long ago counts against the retention from the tunnel's creation (the
  * stream waits since then), never by the rows' old cell times: no warning.
  *
  * A daemon stopped for longer than the retention finds its table's tunnel expired at the next start: the
  * table stops with OTSL_TUNNEL_LOST (cause expired) and no replacement tunnel is created.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { command as statusCommand } from '../../cli/commands/status.js';
 import { captureOutput, type CapturedRun } from '../helpers/capture-output.js';
 import { createLogger } from '../../common/log.js';
@@ -28,10 +32,20 @@ import type { RetentionStatus } from '../../pipeline/retention-guard.js';
 import type { TableStatus } from '../../pipeline/table-status.js';
 import { createHarness, lakeRowCount, TABLE, waitForEvent, waitForEventWhere, waitForLakeRows, type Harness } from '../helpers/daemon-harness.js';
 import { createStreamTable, tablestoreSdk as TS } from '../helpers/emulator.js';
+import { chromiumTool, launchChromium } from '../helpers/external-tools.js';
 import { openTestOssStore, startTestOss, TEST_CREDENTIALS as OSS_CREDENTIALS } from '../helpers/oss.js';
 
 let h: Harness | undefined;
 let oss: OssEmulator | undefined;
+const chromium = chromiumTool();
+let browser: Browser | undefined;
+beforeAll(async () => {
+  if (chromium.path === null) console.warn(`daemon-retention-guard: the status page's retention marking is not checked here: ${chromium.skipReason}`);
+  else browser = await launchChromium(chromium.path);
+});
+afterAll(async () => {
+  await browser?.close();
+});
 afterEach(async () => {
   await h?.close();
   await oss?.close();
@@ -59,6 +73,28 @@ async function until(daemon: Daemon, what: string, check: () => boolean | Promis
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`not ${what} within ${timeoutMs} ms; status ${JSON.stringify((daemon.status() as { tables: unknown }).tables)}`);
     await waitForEvent(daemon, 'batch', 1_000).catch(() => undefined);
+  }
+}
+
+/** The retention figure of each table as the status page renders it on its first load (null: no browser here). */
+async function pageRetention(url: string): Promise<Record<string, { level: string | null; marked: string | null; text: string }> | null> {
+  if (browser === undefined) return null;
+  const page = await browser.newPage();
+  try {
+    await page.goto(`${url}/`);
+    await page.locator('section[data-table] [data-field="retention"]').first().waitFor();
+    const out: Record<string, { level: string | null; marked: string | null; text: string }> = {};
+    for (const section of await page.locator('section[data-table]').all()) {
+      const dd = section.locator('[data-field="retention"]');
+      out[(await section.getAttribute('data-table')) ?? ''] = {
+        level: await dd.getAttribute('data-level'),
+        marked: await dd.locator('xpath=..').getAttribute('class'),
+        text: (await dd.textContent()) ?? '',
+      };
+    }
+    return out;
+  } finally {
+    await page.close();
   }
 }
 
@@ -137,6 +173,11 @@ describe('daemon: retention guard and an expired tunnel', () => {
       expect(sample(lagging, 'otslake_table_retention_used_ratio', TABLE)).toBeGreaterThanOrEqual(0.5);
       expect(sample(lagging, 'otslake_table_retention_headroom_seconds', TABLE)).toBeLessThanOrEqual(11 * 3600);
 
+      const warnedPage = await pageRetention(url);
+      if (warnedPage !== null) {
+        expect(warnedPage[TABLE]).toEqual({ level: 'warning', marked: 'retention warning', text: expect.stringMatching(/^[5-7]\d % of 24\.0 h$/) as string });
+      }
+
       // customers goes on: it lands, and once caught up it has the whole window again.
       await putCustomer('c1');
       await until(daemon, 'customers landed', async () => (await customerRows()) >= 1);
@@ -151,6 +192,12 @@ describe('daemon: retention guard and an expired tunnel', () => {
         ['error', 'warning', 'critical', 0.8],
       ]);
       expect(sample(await scrape(), 'otslake_table_retention_used_ratio', TABLE)).toBeGreaterThanOrEqual(0.8);
+      const criticalPage = await pageRetention(url);
+      if (criticalPage !== null) {
+        expect(criticalPage[TABLE]).toMatchObject({ level: 'critical', marked: 'retention critical' });
+        expect(criticalPage.customers).toMatchObject({ level: 'ok', text: '0 % of 24.0 h' });
+        expect(criticalPage.customers!.marked ?? '').not.toMatch(/retention/);
+      }
       // The level never fell back on the way (a reconnect after each clock jump must not hide the lag).
       expect(lines.filter((l) => l.msg === 'table lag back within the tunnel retention')).toEqual([]);
 
