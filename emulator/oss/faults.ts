@@ -65,6 +65,7 @@ export class FaultInjector {
   private random: RandomFaults = {};
   /** How many faults were applied, by kind: lets a test prove a fault actually fired. */
   readonly fired: Record<FaultKind, number> = { error: 0, 'drop-before': 0, 'drop-after': 0, delay: 0 };
+  private readonly listeners = new Set<(kind: FaultKind, facts: RequestFacts) => void>();
 
   constructor(private readonly rand: () => number = Math.random) {}
 
@@ -99,6 +100,15 @@ export class FaultInjector {
     return { rules: this.rules.map(({ remaining, ...r }) => ({ ...r, times: remaining })), random: { ...this.random }, fired: { ...this.fired } };
   }
 
+  /**
+   * Calls `listener` for every fault fired from now on, as the request arrives (before a delay starts): a test
+   * awaits "the request is at the server" instead of sleeping. Returns the unsubscribe.
+   */
+  onFired(listener: (kind: FaultKind, facts: RequestFacts) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   /** Decides the fate of one request; consumes a rule when one matches. */
   decide(facts: RequestFacts): FaultDecision {
     const index = this.rules.findIndex((r) => matches(r, facts));
@@ -106,18 +116,19 @@ export class FaultInjector {
       const rule = this.rules[index]!;
       rule.remaining -= 1;
       if (rule.remaining <= 0) this.rules.splice(index, 1);
-      return this.fire({ kind: rule.kind, status: rule.status, code: rule.code, delayMs: rule.delayMs });
+      return this.fire({ kind: rule.kind, status: rule.status, code: rule.code, delayMs: rule.delayMs }, facts);
     }
     const r = this.random;
-    if (r.dropBeforeRate && this.rand() < r.dropBeforeRate) return this.fire({ kind: 'drop-before' });
-    if (r.errorRate && this.rand() < r.errorRate) return this.fire({ kind: 'error', status: r.errorStatus });
-    if (r.dropAfterRate && this.rand() < r.dropAfterRate) return this.fire({ kind: 'drop-after' });
+    if (r.dropBeforeRate && this.rand() < r.dropBeforeRate) return this.fire({ kind: 'drop-before' }, facts);
+    if (r.errorRate && this.rand() < r.errorRate) return this.fire({ kind: 'error', status: r.errorStatus }, facts);
+    if (r.dropAfterRate && this.rand() < r.dropAfterRate) return this.fire({ kind: 'drop-after' }, facts);
     if (r.latencyMs) return { kind: 'delay', delayMs: r.latencyMs };
     return { kind: 'none' };
   }
 
-  private fire(decision: FaultDecision & { kind: FaultKind }): FaultDecision {
+  private fire(decision: FaultDecision & { kind: FaultKind }, facts: RequestFacts): FaultDecision {
     this.fired[decision.kind] += 1;
+    for (const listener of this.listeners) listener(decision.kind, facts);
     return decision;
   }
 }
