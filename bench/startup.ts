@@ -3,7 +3,8 @@
  * (user + system of all its threads, `process.cpuUsage`) that loads one module graph, beside the reference
  * measured in the same run, a process that loads nothing. Cases:
  *   main         what `otslake run` loads on the main thread: the CLI, the run command (daemon, pipeline,
- *                config, lake) and the official tablestore SDK (DescribeTable at every table start)
+ *                config, lake); with --against, the other build may load more (a build before 2026-12-03 loaded
+ *                the official tablestore SDK for DescribeTable: add --against-sdk to load it there)
  *   worker       a worker thread importing workers/entry.js; threadCpuMs is the process's CPU from the
  *                thread's first line to the end of the import (the main thread waits meanwhile)
  *   worker-task  the same, plus what the first channel task loads (parquet-wasm's module, by writing a file)
@@ -20,20 +21,21 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, against: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '5' }, against: { type: 'string' }, 'against-sdk': { type: 'boolean', default: false } },
+});
 const RUNS = Number(values.runs);
 const OWN_DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 
 const REPORT = `const u = process.cpuUsage(); console.log(JSON.stringify({ cpuMs: (u.user + u.system) / 1000 }));`;
 
-function casesOf(root: string, label: string): Record<string, string> {
+function casesOf(root: string, label: string, loadsSdk: boolean): Record<string, string> {
   const dist = (p: string): string => pathToFileURL(`${root.replace(/\/$/, '')}/${p}`).href;
   return {
     [`main${label}`]: `
     const cli = await import(${JSON.stringify(dist('cli/main.js'))});
     await import(${JSON.stringify(dist('cli/commands/run.js'))});
-    const { createRequire } = await import('node:module');
-    createRequire(${JSON.stringify(dist('pipeline/table-schema.js'))})('tablestore');
+    ${loadsSdk ? `const { createRequire } = await import('node:module'); createRequire(${JSON.stringify(dist('pipeline/table-schema.js'))})('tablestore');` : ''}
     void cli; ${REPORT}`,
     [`worker${label}`]: workerCase(dist, false),
     [`worker-task${label}`]: workerCase(dist, true),
@@ -42,8 +44,8 @@ function casesOf(root: string, label: string): Record<string, string> {
 
 const CASES: Record<string, string> = {
   reference: REPORT,
-  ...casesOf(OWN_DIST, ''),
-  ...(values.against ? casesOf(values.against, '@against') : {}),
+  ...casesOf(OWN_DIST, '', false),
+  ...(values.against ? casesOf(values.against, '@against', values['against-sdk']) : {}),
 };
 
 /** Loads the worker entry in a thread; with `task`, also writes one tiny Parquet file there (parquet-wasm's compile). */

@@ -13,7 +13,7 @@ import { Daemon, type DaemonOptions } from './daemon.js';
 import { openLakeRoot, openTunnelClient } from './connections.js';
 import { Metrics } from './metrics.js';
 import type { SessionSettings } from '../pipeline/table-runner.js';
-import { sdkTableDescriber } from '../pipeline/table-schema.js';
+import { tableDescriber } from '../pipeline/table-schema.js';
 
 export interface BuildDaemonOptions {
   untilIdle?: boolean;
@@ -52,7 +52,7 @@ export function buildDaemon(config: ResolvedConfig, options: BuildDaemonOptions 
     tunnelClient,
     lakeRoot,
     pool,
-    describeTable: sdkTableDescriber(config.connections.tablestore),
+    describeTable: tableDescriber(config.connections.tablestore),
     metrics,
     log,
     ...(options.http !== undefined ? { http: options.http } : {}),

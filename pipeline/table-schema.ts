@@ -1,13 +1,12 @@
 /**
  * The Delta schema a table starts with (docs/changelog.md §Columns): the primary-key columns as DescribeTable reports
- * them (asked through the official `tablestore` SDK, the same client users write with), the attribute
+ * them (tunnel/table-api-client.ts), the attribute
  * columns the config declares, and the changelog's metadata columns. Columns discovered later are
  * appended by the committer in the commit that carries their first data.
  */
-import { createRequire } from 'node:module';
 import type { TablestoreConnection } from '../common/connections.js';
 import { OtslakeError } from '../common/errors.js';
-import { classifyServerError, credentialCharacterError } from '../tunnel/server-errors.js';
+import { TableApiClient } from '../tunnel/table-api-client.js';
 import type { StructField, StructType } from '../lake/actions.js';
 import { columnTypeOf, deltaTypeOf, type ColumnType as LakeColumnType } from '../lake/parquet-columns.js';
 import type { TableConfig } from '../config/load.js';
@@ -33,9 +32,8 @@ const SOURCE_TO_LAKE: Record<SourceColumnType, LakeColumnType> = {
   BINARY: 'binary',
 };
 
-/** DescribeTable's PrimaryKeyType enum as the SDK returns it. */
+/** DescribeTable's PrimaryKeyType enum. */
 const PK_TYPE_BY_NUMBER: Record<number, PrimaryKeyType> = { 1: 'INTEGER', 2: 'STRING', 3: 'BINARY' };
-const PK_TYPES: readonly string[] = ['INTEGER', 'STRING', 'BINARY'];
 
 export function lakeTypeOf(type: SourceColumnType): LakeColumnType {
   return SOURCE_TO_LAKE[type];
@@ -109,16 +107,6 @@ export function taskSelectionOf(table: TableConfig, primaryKey: readonly KeyColu
   };
 }
 
-interface SdkClient {
-  describeTable(params: { tableName: string }): Promise<{
-    tableMeta: { primaryKey: { name: string; type: number | string }[] };
-    streamDetails?: { enableStream?: boolean; expirationTime?: number | null } | null;
-  }>;
-}
-interface SdkModule {
-  Client: new (config: Record<string, unknown>) => SdkClient;
-}
-
 /** What the pipeline reads of DescribeTable: the primary key, and how long the table's stream keeps changes. */
 export interface SourceTableDescription {
   primaryKey: KeyColumn[];
@@ -128,28 +116,19 @@ export interface SourceTableDescription {
 
 export type DescribeSourceTable = (table: string, signal?: AbortSignal) => Promise<SourceTableDescription>;
 
-/** DescribeTable through the official SDK (it has no types; only the fields read here are assumed). */
-export function sdkTableDescriber(source: TablestoreConnection): DescribeSourceTable {
-  const sdk = createRequire(import.meta.url)('tablestore') as SdkModule;
-  const client = new sdk.Client({
-    accessKeyId: source.accessKeyId,
-    secretAccessKey: source.accessKeySecret,
-    ...(source.securityToken ? { stsToken: source.securityToken } : {}),
-    endpoint: source.endpoint,
-    instancename: source.instanceName,
-    maxRetries: 3,
-  });
-  return async (table) => {
-    let described;
-    try {
-      described = await client.describeTable({ tableName: table });
-    } catch (err) {
-      throw describeTableError(table, err);
-    }
-    const stream = described.streamDetails;
-    const hours = stream?.enableStream === true && typeof stream.expirationTime === 'number' && stream.expirationTime > 0 ? stream.expirationTime : null;
-    const primaryKey = described.tableMeta.primaryKey.map((k) => {
-      const type = typeof k.type === 'number' ? PK_TYPE_BY_NUMBER[k.type] : PK_TYPES.includes(k.type) ? (k.type as PrimaryKeyType) : undefined;
+/**
+ * DescribeTable over the daemon's own transport: its failures are already named by cause (auth codes
+ * OTSL_TUNNEL_AUTH, a configuration error; socket errors OTSL_TUNNEL_HTTP, an outage; the rest classified like
+ * the Tunnel RPCs), with the table in their context.
+ */
+export function tableDescriber(source: TablestoreConnection): DescribeSourceTable {
+  const client = new TableApiClient(source);
+  return async (table, signal) => {
+    const described = await client.describeTable(table, signal);
+    const stream = described.stream_details;
+    const hours = stream?.enable_stream === true && typeof stream.expiration_time === 'number' && stream.expiration_time > 0 ? stream.expiration_time : null;
+    const primaryKey = described.table_meta.primary_key.map((k) => {
+      const type = PK_TYPE_BY_NUMBER[k.type];
       if (type === undefined) {
         throw new OtslakeError('OTSL_LAKE_SCHEMA', `primary-key column ${k.name} of ${table} has unsupported type ${String(k.type)}`, {
           context: { table, column: k.name },
@@ -159,43 +138,4 @@ export function sdkTableDescriber(source: TablestoreConnection): DescribeSourceT
     });
     return { primaryKey, streamExpirationHours: hours };
   };
-}
-
-/**
- * A DescribeTable failure as the SDK reports it, named by its cause: auth codes are OTSL_TUNNEL_AUTH
- * (a configuration error), socket errors OTSL_TUNNEL_HTTP (an outage), the rest OTSL_TUNNEL_SERVER
- * classified like our own calls. The SDK may put an undecoded protobuf body in its message: only the
- * printable text of it is kept.
- */
-function describeTableError(table: string, err: unknown): OtslakeError {
-  const e = (err ?? {}) as { code?: unknown; message?: unknown; statusCode?: unknown };
-  const message = printable(String(e.message ?? err));
-  const context = { table, rpc: 'DescribeTable' };
-  if (e.code === 'ERR_INVALID_CHAR' || e.code === 'ERR_INVALID_HTTP_TOKEN') return credentialCharacterError(`DescribeTable for ${table}`, message, context);
-  // The SDK reports a server error as {code: <HTTP status>, message: <the undecoded protobuf Error>}.
-  const httpStatus = typeof e.code === 'number' ? e.code : typeof e.statusCode === 'number' ? e.statusCode : 0;
-  const serverCode = typeof e.code === 'string' && e.code.startsWith('OTS') ? e.code : (/\bOTS[A-Za-z]+/.exec(message)?.[0] ?? '');
-  if (httpStatus === 0 && serverCode === '') {
-    return new OtslakeError('OTSL_TUNNEL_HTTP', `DescribeTable for ${table} could not reach the endpoint: ${message}`, {
-      retriable: true,
-      context: { ...context, networkCode: String(e.code ?? '') },
-    });
-  }
-  const cls = classifyServerError(serverCode, httpStatus, true);
-  const auth = cls.code === 'OTSL_TUNNEL_AUTH' || (serverCode === '' && (httpStatus === 401 || httpStatus === 403));
-  return new OtslakeError(
-    auth ? 'OTSL_TUNNEL_AUTH' : cls.code,
-    auth
-      ? `DescribeTable for ${table}: the server rejected the credentials; check source.accessKeyId / source.accessKeySecret (and the host's clock): ${message}`
-      : `DescribeTable failed for ${table}: ${message}`,
-    { retriable: !auth && cls.retriable, context: { ...context, serverCode, httpStatus } },
-  );
-}
-
-/** Control characters and undecodable bytes out, runs of them as one space; bounded length. */
-function printable(text: string): string {
-  return text
-    .replace(/[^\x20-\x7e\u00a0-\ud7ff\ue000-\ufffc]+/g, ' ')
-    .trim()
-    .slice(0, 300);
 }

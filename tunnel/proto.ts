@@ -1,5 +1,6 @@
 /**
- * proto2 messages of the Tunnel API, wire-exact with the SDKs' definitions (names, numbers, labels; docs/tunnel-protocol.md §Messages).
+ * proto2 messages of the Tunnel API, wire-exact with the SDKs' definitions (names, numbers, labels; docs/tunnel-protocol.md §Messages),
+ * and of the one table-API call the daemon makes, DescribeTable (only the fields it reads: a decoder skips the rest).
  *
  * protobufjs encodes proto2 `required` fields even when they hold the default value, which the Java SDK
  * needs. Its int64 support is `Long` only (a bigint is silently encoded as 0), so this module is
@@ -112,6 +113,13 @@ message TokenContentV2 { optional bytes primary_key = 1; optional string iterato
 
 message ScheduleRequest  { required string tunnel_id = 1; repeated Channel channels = 3; }
 message ScheduleResponse {}
+
+enum PrimaryKeyType { INTEGER = 1; STRING = 2; BINARY = 3; }
+message PrimaryKeySchema { required string name = 1; required PrimaryKeyType type = 2; }
+message TableMeta { required string table_name = 1; repeated PrimaryKeySchema primary_key = 2; }
+message StreamDetails { required bool enable_stream = 1; optional string stream_id = 2; optional int32 expiration_time = 3; optional int64 last_enable_time = 4; }
+message DescribeTableRequest  { required string table_name = 1; }
+message DescribeTableResponse { required TableMeta table_meta = 1; optional StreamDetails stream_details = 5; }
 `;
 
 /**
@@ -294,6 +302,25 @@ export interface ScheduleRequest {
   channels: ChannelMsg[];
 }
 export type ScheduleResponse = Record<string, never>;
+export interface DescribeTableRequest {
+  table_name: string;
+}
+/** PrimaryKeyType: 1 INTEGER, 2 STRING, 3 BINARY. */
+export interface PrimaryKeySchemaMsg {
+  name: string;
+  type: number;
+}
+export interface StreamDetailsMsg {
+  enable_stream: boolean;
+  stream_id?: string;
+  /** Hours the stream keeps a change. */
+  expiration_time?: number;
+  last_enable_time?: bigint;
+}
+export interface DescribeTableResponse {
+  table_meta: { table_name: string; primary_key: PrimaryKeySchemaMsg[] };
+  stream_details?: StreamDetailsMsg;
+}
 
 /** Message name → TS shape, so that encode/decode are typed by name. */
 export interface Messages {
@@ -324,6 +351,8 @@ export interface Messages {
   TokenContentV2: TokenContentV2;
   ScheduleRequest: ScheduleRequest;
   ScheduleResponse: ScheduleResponse;
+  DescribeTableRequest: DescribeTableRequest;
+  DescribeTableResponse: DescribeTableResponse;
 }
 export type MessageName = keyof Messages;
 

@@ -16,7 +16,7 @@ import { hostname } from 'node:os';
 import { Metrics } from '../../daemon/metrics.js';
 import { resyncTable } from '../../pipeline/resync.js';
 import type { StagingDeps } from '../../pipeline/resync-mirror.js';
-import { sdkTableDescriber } from '../../pipeline/table-schema.js';
+import { tableDescriber } from '../../pipeline/table-schema.js';
 import { createWorkerPool, entryWorkerFile, type WorkerPool } from '../../workers/pool.js';
 import { workerSetupFrom } from '../../workers/worker-setup.js';
 import type { Command } from '../command.js';
@@ -81,7 +81,7 @@ export const command: Command = {
         closeTimeoutMs: config.shutdown.graceMs,
         log,
       });
-      const describeTable = sdkTableDescriber(config.connections.tablestore);
+      const describeTable = tableDescriber(config.connections.tablestore);
       staging = { config, lakeRoot: root, pool, metrics: new Metrics(), describeTable, writer: `${hostname()}:${process.pid}:resync` };
     }
     try {

@@ -10,7 +10,7 @@ import type { TunnelClient } from '../../tunnel/tunnel-client.js';
 import type { Command } from '../command.js';
 import { openLakeRoot, openTunnelClient } from '../../daemon/connections.js';
 import { collectTableStatus, renderTableStatus } from '../../pipeline/table-status.js';
-import { sdkTableDescriber } from '../../pipeline/table-schema.js';
+import { tableDescriber } from '../../pipeline/table-schema.js';
 
 const USAGE = `usage: otslake status --config FILE [--json]
 
@@ -45,7 +45,7 @@ export const command: Command = {
       const lakeRoot = openLakeRoot(config);
       client = openTunnelClient(config, { retry: { maxAttempts: 3 } });
       const tables = [];
-      const retention = { describeTable: sdkTableDescriber(config.connections.tablestore), fallbackWindowMs: config.source.streamRetentionMs };
+      const retention = { describeTable: tableDescriber(config.connections.tablestore), fallbackWindowMs: config.source.streamRetentionMs };
       for (const t of config.tables) tables.push(await collectTableStatus(t, lakeRoot, client, retention));
       process.stdout.write(args.values.json === true ? JSON.stringify({ tables }, null, 2) + '\n' : tables.map(renderTableStatus).join('\n\n') + '\n');
       await lakeRoot.close?.();

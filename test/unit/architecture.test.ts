@@ -87,6 +87,12 @@ describe('architecture', () => {
     expect(violations).toEqual([]);
   });
 
+  it('only the demo loads the official tablestore SDK: a daemon start never pays for it (docs/tunnel-protocol.md §DescribeTable)', () => {
+    const loaders = files.filter(({ path }) => /(?:from\s+|\(\s*)'tablestore'/.test(readFileSync(join(ROOT, path), 'utf8'))).map(({ path }) => path);
+    expect(loaders.filter((path) => !path.startsWith('cli/demo/') && !path.startsWith('emulator/'))).toEqual([]);
+    expect(loaders).toContain('cli/demo/writer.ts'); // the pattern finds the way the demo loads it
+  });
+
   it('every folder with source files is a layer the rules know', () => {
     const unknown = readdirSync(ROOT).filter(
       (name) =>
