@@ -76,7 +76,7 @@ const { tunnelId, channelId } = await openChannel('bench');
 
 async function readAll(
   { tunnelId, channelId } = { tunnelId: warm.tunnelId, channelId: warm.channelId },
-): Promise<{ records: number; bytes: number; ms: number }> {
+): Promise<{ records: number; bytes: number; ms: number; cpuUs: number }> {
   const cp = await svc.handle(
     '/tunnel/getcheckpoint',
     encodeMessage('GetCheckpointRequest', { tunnel_id: tunnelId, client_id: 'b', channel_id: channelId }),
@@ -86,6 +86,7 @@ async function readAll(
   let records = 0;
   let bytes = 0;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   for (;;) {
     const body = encodeMessage('ReadRecordsRequest', { tunnel_id: tunnelId, client_id: 'b', channel_id: channelId, token });
     const out = await svc.handle('/tunnel/readrecords', body, ctx());
@@ -95,7 +96,8 @@ async function readAll(
     if (res.records.length === 0 || res.next_token === FINISHED_TOKEN) break;
     token = res.next_token;
   }
-  return { records, bytes, ms: performance.now() - t0 };
+  const cpu = process.cpuUsage(cpu0);
+  return { records, bytes, ms: performance.now() - t0, cpuUs: cpu.user + cpu.system };
 }
 
 function encodeAll(): { ms: number; bytes: number } {
@@ -114,9 +116,23 @@ const read = await readAll({ tunnelId, channelId });
 const ref = encodeAll();
 if (read.records !== rows || uncached.records !== rows) throw new Error(`read ${uncached.records} then ${read.records} records, expected ${rows}`);
 console.log(
-  JSON.stringify({ bench: 'tunnel-read', figure: 'readrecords_uncached_records_per_s', value: Math.round(uncached.records / (uncached.ms / 1000)), rows }),
+  JSON.stringify({
+    bench: 'tunnel-read',
+    figure: 'readrecords_uncached_records_per_s',
+    value: Math.round(uncached.records / (uncached.ms / 1000)),
+    cpu_us_per_record: +(uncached.cpuUs / uncached.records).toFixed(3),
+    rows,
+  }),
 );
-console.log(JSON.stringify({ bench: 'tunnel-read', figure: 'readrecords_records_per_s', value: Math.round(read.records / (read.ms / 1000)), rows }));
+console.log(
+  JSON.stringify({
+    bench: 'tunnel-read',
+    figure: 'readrecords_records_per_s',
+    value: Math.round(read.records / (read.ms / 1000)),
+    cpu_us_per_record: +(read.cpuUs / read.records).toFixed(3),
+    rows,
+  }),
+);
 console.log(JSON.stringify({ bench: 'tunnel-read', figure: 'readrecords_mb_per_s', value: +(read.bytes / 1e6 / (read.ms / 1000)).toFixed(1), rows }));
 console.log(JSON.stringify({ bench: 'tunnel-read', figure: 'reference_encode_records_per_s', value: Math.round(rows / (ref.ms / 1000)), rows }));
 console.log(JSON.stringify({ bench: 'tunnel-read', figure: 'service_overhead_ratio', value: +(read.ms / ref.ms).toFixed(2), rows }));
