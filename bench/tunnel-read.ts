@@ -148,7 +148,14 @@ for (const [figure, r] of [
   ['base_re_read_records_per_s', baseAgain],
 ] as const) {
   console.log(
-    JSON.stringify({ bench: 'tunnel-read', figure, value: Math.round(r.records / (r.ms / 1000)), mb_per_s: +(r.bytes / 1e6 / (r.ms / 1000)).toFixed(1), rows }),
+    JSON.stringify({
+      bench: 'tunnel-read',
+      figure,
+      value: Math.round(r.records / (r.ms / 1000)),
+      mb_per_s: +(r.bytes / 1e6 / (r.ms / 1000)).toFixed(1),
+      cpu_us_per_record: +(r.cpuUs / r.records).toFixed(3),
+      rows,
+    }),
   );
 }
 /** ms per page for `fn` over the pages, best of 3 passes. */
