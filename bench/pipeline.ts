@@ -94,6 +94,8 @@ interface DaemonRun {
   cpuMs: number;
   /** CPU of the daemon between its "table ready" and "every table caught up" log lines (/proc/<pid>/stat). */
   ingestCpuMs: number | null;
+  /** CPU of this process (the emulator serving the reads) between the same two lines. */
+  emulatorCpuMs: number | null;
 }
 
 const TICK_MS = 10; // USER_HZ = 100 on Linux
@@ -117,10 +119,21 @@ async function runDaemon(configPath: string, extra: string[], until?: (logs: Rec
   const logs: Record<string, unknown>[] = [];
   let readyCpu: number | null = null;
   let caughtUpCpu: number | null = null;
+  let ownAtReady: NodeJS.CpuUsage | null = null;
+  let emulatorCpuMs: number | null = null;
   onLogLines(child.stderr!, (rec) => {
     logs.push(rec);
-    if (rec.msg === 'table ready' && readyCpu === null) readyCpu = cpuTicksMs(child.pid!, false);
-    if (rec.msg === 'every table caught up' && caughtUpCpu === null) caughtUpCpu = cpuTicksMs(child.pid!, false);
+    if (rec.msg === 'table ready' && readyCpu === null) {
+      readyCpu = cpuTicksMs(child.pid!, false);
+      ownAtReady = process.cpuUsage();
+    }
+    if (rec.msg === 'every table caught up' && caughtUpCpu === null) {
+      caughtUpCpu = cpuTicksMs(child.pid!, false);
+      if (ownAtReady !== null) {
+        const own = process.cpuUsage(ownAtReady);
+        emulatorCpuMs = (own.user + own.system) / 1000;
+      }
+    }
   });
   const exited = once(child, 'exit').then(([code]) => code as number | null);
   const peak = watchPeakRss(child.pid!, exited);
@@ -131,7 +144,7 @@ async function runDaemon(configPath: string, extra: string[], until?: (logs: Rec
   const code = await exited;
   const cpuMs = (cpuTicksMs('self', true) ?? 0) - childCpuBefore;
   const ingestCpuMs = readyCpu !== null && caughtUpCpu !== null ? caughtUpCpu - readyCpu : null;
-  return { logs, code, wallMs: performance.now() - started, peakRssMiB: await peak, cpuMs, ingestCpuMs };
+  return { logs, code, wallMs: performance.now() - started, peakRssMiB: await peak, cpuMs, ingestCpuMs, emulatorCpuMs };
 }
 
 function logTimeMs(logs: Record<string, unknown>[], msg: string): number | null {
@@ -327,6 +340,7 @@ try {
         daemonCpuMs: run.cpuMs,
         cpuUsPerRow: +((run.cpuMs * 1000) / rows).toFixed(2),
         ingestCpuUsPerRow: run.ingestCpuMs === null ? null : +((run.ingestCpuMs * 1000) / rows).toFixed(2),
+        emulatorCpuUsPerRow: run.emulatorCpuMs === null ? null : +((run.emulatorCpuMs * 1000) / rows).toFixed(2),
         referenceRatio: +(rows / (ingestMs / 1000) / (ROWS / (ref.ms / 1000))).toFixed(3),
         reference: 'DuckDB COPY of the same rows to one zstd Parquet file, 1 thread',
         referenceRowsPerSec: Math.round(ROWS / (ref.ms / 1000)),

@@ -7,11 +7,15 @@
  * Two reads of the same table: the first encodes every record (`uncached`), the second finds the
  * bytes kept per change-log record (what several tunnels or a redo after a crash get). A second
  * table of the same rows warms the JIT first, so the uncached read is not also the cold one.
+ * The same for the base data (a BaseData tunnel: every current row as a PUT_ROW image): the first
+ * read encodes each row, a second tunnel's read finds the bytes kept per row until it is written.
  *
  * Also the ReadRecordsResponse codec alone on pages of 1000 of these records: the direct codec
  * (read-records-wire.ts, what encodeMessage/decodeMessage use) beside the generic protobufjs path.
  *
  *   npx tsx bench/tunnel-read.ts [rows=20000]
+ *   node --expose-gc --import tsx bench/tunnel-read.ts 200000   # a full GC before each timed read: what a read
+ *                                                               # costs, not where the previous steps' GC lands
  *
  * Prints one JSON line per figure.
  */
@@ -20,6 +24,7 @@ import {
   decodeMessageGeneric,
   encodeMessage,
   encodeMessageGeneric,
+  FINISHED_TOKEN,
   StartOffsetFlag,
   TunnelType,
   type ReadRecordsResponse,
@@ -51,43 +56,52 @@ for (let i = 0; i < writes.length; i += 1000) {
   store.writeRows('warm-up', writes.slice(i, i + 1000));
 }
 
-const svc = new TunnelService(store, { instance: 'bench', initDelayMs: 0, sweepIntervalMs: 0 });
+// No ownership check: the bench reads channels without a ConnectTunnel/Heartbeat round.
+const svc = new TunnelService(store, { instance: 'bench', initDelayMs: 0, sweepIntervalMs: 0, ownership: 'off' });
 
-async function openChannel(table: string): Promise<{ tunnelId: string; channelId: string }> {
+async function openChannel(table: string, type = TunnelType.Stream, name = 't'): Promise<{ tunnelId: string; channelId: string }> {
   const created = await svc.handle(
     '/tunnel/create',
     encodeMessage('CreateTunnelRequest', {
-      tunnel: { table_name: table, tunnel_name: 't', tunnel_type: TunnelType.Stream, stream_tunnel_config: { flag: StartOffsetFlag.EARLIEST } },
+      tunnel: { table_name: table, tunnel_name: name, tunnel_type: type, stream_tunnel_config: { flag: StartOffsetFlag.EARLIEST } },
     }),
     ctx(),
   );
-  return { tunnelId: decodeMessage('CreateTunnelResponse', created).tunnel_id, channelId: store.partitions(table)[0]!.id };
+  const partitionId = store.partitions(table)[0]!.id;
+  return {
+    tunnelId: decodeMessage('CreateTunnelResponse', created).tunnel_id,
+    channelId: type === TunnelType.BaseData ? `BaseData_${partitionId}` : partitionId,
+  };
 }
 const warm = await openChannel('warm-up');
 const { tunnelId, channelId } = await openChannel('bench');
 
 async function readAll(
   { tunnelId, channelId } = { tunnelId: warm.tunnelId, channelId: warm.channelId },
-): Promise<{ records: number; bytes: number; ms: number }> {
+): Promise<{ records: number; bytes: number; ms: number; cpuUs: number }> {
   const cp = await svc.handle(
     '/tunnel/getcheckpoint',
     encodeMessage('GetCheckpointRequest', { tunnel_id: tunnelId, client_id: 'b', channel_id: channelId }),
     ctx(),
   );
   let token = decodeMessage('GetCheckpointResponse', cp).checkpoint;
+  // With --expose-gc: no garbage of earlier steps is collected (and billed) during this read.
+  (globalThis as { gc?: () => void }).gc?.();
   let records = 0;
   let bytes = 0;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   for (;;) {
     const body = encodeMessage('ReadRecordsRequest', { tunnel_id: tunnelId, client_id: 'b', channel_id: channelId, token });
     const out = await svc.handle('/tunnel/readrecords', body, ctx());
     const res = decodeMessage('ReadRecordsResponse', out);
     records += res.records.length;
     bytes += out.length;
-    if (res.records.length === 0) break;
+    if (res.records.length === 0 || res.next_token === FINISHED_TOKEN) break;
     token = res.next_token;
   }
-  return { records, bytes, ms: performance.now() - t0 };
+  const cpu = process.cpuUsage(cpu0);
+  return { records, bytes, ms: performance.now() - t0, cpuUs: cpu.user + cpu.system };
 }
 
 function encodeAll(): { ms: number; bytes: number } {
@@ -106,12 +120,48 @@ const read = await readAll({ tunnelId, channelId });
 const ref = encodeAll();
 if (read.records !== rows || uncached.records !== rows) throw new Error(`read ${uncached.records} then ${read.records} records, expected ${rows}`);
 console.log(
-  JSON.stringify({ bench: 'tunnel-read', figure: 'readrecords_uncached_records_per_s', value: Math.round(uncached.records / (uncached.ms / 1000)), rows }),
+  JSON.stringify({
+    bench: 'tunnel-read',
+    figure: 'readrecords_uncached_records_per_s',
+    value: Math.round(uncached.records / (uncached.ms / 1000)),
+    cpu_us_per_record: +(uncached.cpuUs / uncached.records).toFixed(3),
+    rows,
+  }),
 );
-console.log(JSON.stringify({ bench: 'tunnel-read', figure: 'readrecords_records_per_s', value: Math.round(read.records / (read.ms / 1000)), rows }));
+console.log(
+  JSON.stringify({
+    bench: 'tunnel-read',
+    figure: 'readrecords_records_per_s',
+    value: Math.round(read.records / (read.ms / 1000)),
+    cpu_us_per_record: +(read.cpuUs / read.records).toFixed(3),
+    rows,
+  }),
+);
 console.log(JSON.stringify({ bench: 'tunnel-read', figure: 'readrecords_mb_per_s', value: +(read.bytes / 1e6 / (read.ms / 1000)).toFixed(1), rows }));
 console.log(JSON.stringify({ bench: 'tunnel-read', figure: 'reference_encode_records_per_s', value: Math.round(rows / (ref.ms / 1000)), rows }));
 console.log(JSON.stringify({ bench: 'tunnel-read', figure: 'service_overhead_ratio', value: +(read.ms / ref.ms).toFixed(2), rows }));
+
+// Base data: a BaseData tunnel per read, so each starts from the first row (the warm-up table's first).
+await readAll(await openChannel('warm-up', TunnelType.BaseData, 'base-warm'));
+const baseFirst = await readAll(await openChannel('bench', TunnelType.BaseData, 'base-1'));
+const baseAgain = await readAll(await openChannel('bench', TunnelType.BaseData, 'base-2'));
+if (baseFirst.records !== rows || baseAgain.records !== rows)
+  throw new Error(`base read ${baseFirst.records} then ${baseAgain.records} records, expected ${rows}`);
+for (const [figure, r] of [
+  ['base_first_read_records_per_s', baseFirst],
+  ['base_re_read_records_per_s', baseAgain],
+] as const) {
+  console.log(
+    JSON.stringify({
+      bench: 'tunnel-read',
+      figure,
+      value: Math.round(r.records / (r.ms / 1000)),
+      mb_per_s: +(r.bytes / 1e6 / (r.ms / 1000)).toFixed(1),
+      cpu_us_per_record: +(r.cpuUs / r.records).toFixed(3),
+      rows,
+    }),
+  );
+}
 /** ms per page for `fn` over the pages, best of 3 passes. */
 function timePages<T>(pages: T[], fn: (page: T) => unknown): number {
   let best = Infinity;

@@ -87,6 +87,19 @@ export interface ScanPage {
   done: boolean;
 }
 
+/** A ChangePage with each record's Tunnel bytes (sequence extension included), shared: never alter them. */
+export interface StreamPage extends ChangePage {
+  bytes: Uint8Array[];
+}
+
+/** Base-data records (PUT_ROW images, no sequence extension) and their primary keys, index by index; bytes shared. */
+export interface BasePage {
+  records: Uint8Array[];
+  primaryKeys: PkCell[][];
+  /** No row in the range after the last one returned. */
+  done: boolean;
+}
+
 export type TableStoreEvent =
   | { kind: 'change'; table: string; record: ChangeRecord }
   | { kind: 'partitions'; table: string; partitions: PartitionInfo[] }
@@ -100,14 +113,20 @@ export interface TableStoreView {
   partitions(table: string): PartitionInfo[];
   /** Change-log records of one partition from index `fromIndex`, at most `limit` of them. */
   changes(table: string, partitionId: string, fromIndex: number, limit: number): ChangePage;
+  /** changes() with each record's Tunnel bytes (what ReadRecords answers). */
+  streamPage(table: string, partitionId: string, fromIndex: number, limit: number): StreamPage;
   /** Index after the last change-log record of the partition (records before logStart are trimmed). */
   changeCount(table: string, partitionId: string): number;
   /** Index of the oldest record still kept: older ones are past the table's stream retention. */
   logStart(table: string, partitionId: string): number;
   /** Switches the table's stream on (CreateTunnel does this for Stream / BaseAndStream tunnels). */
   enableStream(table: string, expirationHours: number): void;
-  /** Current rows whose hash falls in [hashStart, hashEnd), sorted by primary key, strictly after `afterPk`. */
-  scan(table: string, range: { hashStart: number; hashEnd: number }, afterPk: PkCell[] | null, limit: number): ScanPage;
+  /**
+   * Base-data records of the current rows whose hash falls in [hashStart, hashEnd), sorted by
+   * primary key, strictly after `afterPk`, at most `limit`: each row's newest version of every
+   * column, as encodeStreamRecord(image, { withSequence: false }) writes it.
+   */
+  basePage(table: string, range: { hashStart: number; hashEnd: number }, afterPk: PkCell[] | null, limit: number): BasePage;
   /** Subscribe to changes; returns an unsubscribe function. */
   subscribe(listener: (event: TableStoreEvent) => void): () => void;
 }

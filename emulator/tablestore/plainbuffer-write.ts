@@ -7,7 +7,9 @@
  * straight into one growable scratch buffer and the CRCs are table lookups over the bytes just
  * written. That works because the writers feed integers to the CRC low byte first, i.e. in their
  * little-endian wire order, and a value's CRC covers exactly its (vt, payload) bytes. Change-log
- * records never change once appended, so their bytes are encoded once and kept (recordBytesOf).
+ * records never change once appended, so their bytes are encoded once and kept (keepStreamRecord,
+ * per log index in the table store); base-data images are written straight from a row's columns
+ * (writeBaseImage) and kept per row until it is written (base-images.ts).
  */
 import type { Cell, CellChange, ChangeRecord, ColumnValue, PkCell, SequenceInfo, StoredRow } from './model.js';
 import { CELL_OP, HEADER, TAG, VT, crcByte } from './plainbuffer-format.js';
@@ -299,19 +301,29 @@ function writeStreamRecord(record: ChangeRecord | StoredRow, withSequence: boole
  * ArrayBuffer per record (a few hundred bytes) costs an allocation the GC must track, which was
  * the largest single cost of a base-data page. Records beyond an eighth of a slab get their own.
  */
-class SlabCopier {
-  private slab: Uint8Array;
+export class RecordSlabs {
+  private slab: Uint8Array | null = null;
   private used = 0;
+  /** Bytes of the slabs (and own buffers) handed out since creation or the last reset. */
+  allocatedBytes = 0;
 
-  constructor(private readonly slabBytes: number) {
-    this.slab = new Uint8Array(slabBytes);
+  constructor(private readonly slabBytes: number) {}
+
+  /** Bytes copyScratch() would newly allocate for the scratch bytes now encoded (0: they fit the current slab). */
+  copyCost(): number {
+    if (pos > this.slabBytes / 8) return pos;
+    return this.slab !== null && this.used + pos <= this.slabBytes ? 0 : this.slabBytes;
   }
 
   copyScratch(): Uint8Array {
-    if (pos > this.slabBytes / 8) return finish();
-    if (this.used + pos > this.slabBytes) {
+    if (pos > this.slabBytes / 8) {
+      this.allocatedBytes += pos;
+      return finish();
+    }
+    if (this.slab === null || this.used + pos > this.slabBytes) {
       this.slab = new Uint8Array(this.slabBytes);
       this.used = 0;
+      this.allocatedBytes += this.slabBytes;
     }
     const out = this.slab.subarray(this.used, this.used + pos);
     out.set(buf.subarray(0, pos));
@@ -319,12 +331,19 @@ class SlabCopier {
     this.used = (this.used + pos + 7) & ~7;
     return out;
   }
+
+  /** Starts afresh: the bytes handed out so far stay valid, and are freed with their last view. */
+  reset(): void {
+    this.slab = null;
+    this.used = 0;
+    this.allocatedBytes = 0;
+  }
 }
 
 /** Short-lived records (a ReadRecords answer); their slabs die with the answers. */
-const transientSlabs = new SlabCopier(64 * 1024);
+const transientSlabs = new RecordSlabs(64 * 1024);
 /** Kept change-log records: separate slabs, so answers never pin long-lived memory or vice versa. */
-const keptSlabs = new SlabCopier(256 * 1024);
+const keptSlabs = new RecordSlabs(256 * 1024);
 
 /**
  * Exact Tunnel `Record.record` bytes for a change-log record or a base-data row: header, PK,
@@ -337,19 +356,76 @@ export function encodeStreamRecord(record: ChangeRecord | StoredRow, options: St
   return transientSlabs.copyScratch();
 }
 
+/**
+ * `encodeStreamRecord(record, { withSequence: true })` in long-lived slabs, for a caller that keeps
+ * the bytes per change-log record (the table store); they are shared, so nobody may alter them.
+ */
+export function keepStreamRecord(record: ChangeRecord): Uint8Array {
+  writeStreamRecord(record, true);
+  return keptSlabs.copyScratch();
+}
+
 const streamBytes = new WeakMap<ChangeRecord, Uint8Array>();
 
 /**
- * `encodeStreamRecord(record, { withSequence: true })`, encoded once per change-log record and
- * shared afterwards: re-reads (several tunnels, a redo after a crash) never encode again. The
- * bytes are shared, so callers must not alter them (copy first, as the record tamper does).
+ * keepStreamRecord, once per record object (a WeakMap): for views of the store that keep no bytes
+ * of their own. The bytes are shared, so callers must not alter them (copy first, as the record
+ * tamper does).
  */
 export function recordBytesOf(record: ChangeRecord): Uint8Array {
   let bytes = streamBytes.get(record);
   if (bytes === undefined) {
-    writeStreamRecord(record, true);
-    bytes = keptSlabs.copyScratch();
+    bytes = keepStreamRecord(record);
     streamBytes.set(record, bytes);
   }
   return bytes;
+}
+
+/** The newest version of a column as a base image shows it. */
+export interface LatestVersion {
+  value: ColumnValue;
+  timestamp: number;
+}
+
+/** Column names of the image being written, sorted in place (a few, usually already in order). */
+const nameScratch: string[] = [];
+
+function sortNames(columns: ReadonlyMap<string, unknown>): number {
+  let n = 0;
+  for (const name of columns.keys()) {
+    // Insertion sort by UTF-16 code units, the order Array.prototype.sort gives strings.
+    let i = n++;
+    while (i > 0 && nameScratch[i - 1]! > name) {
+      nameScratch[i] = nameScratch[i - 1]!;
+      i--;
+    }
+    nameScratch[i] = name;
+  }
+  return n;
+}
+
+/**
+ * The base-data record of a stored row, as encodeStreamRecord(row image, { withSequence: false })
+ * writes it, straight from its columns (versions newest first): PK, the newest version of every
+ * column by name, row CRC. Into the scratch; copy out with copyBaseImage or a RecordSlabs.
+ */
+export function writeBaseImage(primaryKey: PkCell[], columns: ReadonlyMap<string, readonly LatestVersion[]>): void {
+  begin();
+  let crc = writePrimaryKey(primaryKey);
+  const n = sortNames(columns);
+  if (n > 0) {
+    reserve(1);
+    buf[pos++] = TAG.ROW_DATA;
+    for (let i = 0; i < n; i++) {
+      const name = nameScratch[i]!;
+      const newest = columns.get(name)![0]!;
+      crc = CRC8_TABLE[crc ^ writeCell(name, newest.value, -1, newest.timestamp)]!;
+    }
+  }
+  writeRowChecksum(crc, false);
+}
+
+/** The scratch bytes (writeBaseImage's) as short-lived bytes of their own, for one answer. */
+export function copyTransient(): Uint8Array {
+  return transientSlabs.copyScratch();
 }

@@ -3,6 +3,7 @@
  * scans. A write touches the array only when a row appears or disappears (binary search + splice),
  * which stays cheap at emulator scale and keeps scans a plain walk.
  */
+import { BaseImages, type ImageBudget } from './base-images.js';
 import type { ChangeRecord, ColumnValue, PkCell, StoredRow } from './model.js';
 import { comparePks, partitionHash, pkKey, type KeyHash } from './pk-order.js';
 import type { KeyValue } from './plainbuffer-read.js';
@@ -23,6 +24,8 @@ export interface RowState {
   hash: number;
   /** Versions newest first. */
   columns: Map<string, Version[]>;
+  /** The row's kept base-data record (base-images.ts); undefined until a base read, and after every write. */
+  image: Uint8Array | undefined;
 }
 
 type Key = ReadonlyArray<{ value: KeyValue }>;
@@ -33,11 +36,25 @@ export class RowIndex {
   sorted: RowState[] = [];
   /** Loading a journal: rows are not kept sorted until endBulk(), so a load is n log n, not n². */
   private bulk = false;
+  private readonly images: BaseImages;
 
   constructor(
     private readonly maxVersions: number,
     private readonly keyHash: KeyHash = 'spread',
-  ) {}
+    imageBudget: ImageBudget = { limitBytes: 0, usedBytes: 0 },
+  ) {
+    this.images = new BaseImages(imageBudget, () => this.byKey.values());
+  }
+
+  /** The row's base-data record bytes (PUT_ROW image), kept until the row is next written; shared, never alter them. */
+  baseRecord(row: RowState): Uint8Array {
+    return this.images.bytesOf(row);
+  }
+
+  /** The table is going away: its kept base records leave the shared budget. */
+  dispose(): void {
+    this.images.dispose();
+  }
 
   beginBulk(): void {
     this.bulk = true;
@@ -52,8 +69,9 @@ export class RowIndex {
   /** A row exactly as a snapshot holds it (versions newest first). */
   restore(primaryKey: PkCell[], columns: Array<[string, Version[]]>): void {
     const key = pkKey(primaryKey);
-    const row: RowState = { key, primaryKey, hash: partitionHash(primaryKey[0]!.value, this.keyHash), columns: new Map(columns) };
+    const row: RowState = { key, primaryKey, hash: partitionHash(primaryKey[0]!.value, this.keyHash), columns: new Map(columns), image: undefined };
     const old = this.byKey.get(key);
+    if (old) this.images.forget(old);
     if (old && !this.bulk) this.remove(old);
     this.byKey.set(key, row);
     if (!this.bulk) this.sorted.splice(this.lowerBound(primaryKey), 0, row);
@@ -100,6 +118,8 @@ export class RowIndex {
   apply(record: ChangeRecord): void {
     const key = pkKey(record.primaryKey);
     let row = this.byKey.get(key);
+    // Whatever the change, the kept image no longer shows the row.
+    if (row) this.images.forget(row);
     if (record.action === 'DELETE_ROW') {
       if (row) this.remove(row);
       return;
@@ -110,7 +130,13 @@ export class RowIndex {
       return; // deletes on a missing row leave nothing behind
     }
     if (!row) {
-      row = { key, primaryKey: record.primaryKey, hash: partitionHash(record.primaryKey[0]!.value, this.keyHash), columns: new Map() };
+      row = {
+        key,
+        primaryKey: record.primaryKey,
+        hash: partitionHash(record.primaryKey[0]!.value, this.keyHash),
+        columns: new Map(),
+        image: undefined,
+      };
       this.byKey.set(key, row);
       if (!this.bulk) this.sorted.splice(this.lowerBound(row.primaryKey), 0, row);
     }
@@ -128,6 +154,7 @@ export class RowIndex {
   }
 
   private remove(row: RowState): void {
+    this.images.forget(row);
     this.byKey.delete(row.key);
     if (this.bulk) return;
     const i = this.lowerBound(row.primaryKey);

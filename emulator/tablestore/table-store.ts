@@ -14,6 +14,7 @@ import { decodeEntry, encodeEntry, legacyEntry, type StoreEntry, type TableDetai
 import type {
   CellChange,
   ChangeAction,
+  BasePage,
   ChangePage,
   ChangeRecord,
   ColumnValue,
@@ -22,10 +23,12 @@ import type {
   ScanPage,
   SequenceInfo,
   StoredRow,
+  StreamPage,
   TableInfo,
   TableStoreEvent,
   TableStoreView,
 } from './model.js';
+import { keepStreamRecord } from './plainbuffer-write.js';
 import { HASH_SPACE, comparePks, partitionHash } from './pk-order.js';
 import { RowIndex, latestImage, versionsOf, type RowVersions } from './row-index.js';
 import type { DecodedKeyCell } from './plainbuffer-read.js';
@@ -70,6 +73,8 @@ interface PartitionState {
   info: PartitionInfo;
   /** Change-log records from index logBase on (older ones were trimmed by the stream retention). */
   log: ChangeRecord[];
+  /** Each log record's Tunnel bytes, index by index, encoded at its first stream read (never persisted). */
+  bytes: Array<Uint8Array | undefined>;
   logBase: number;
   lastTs: bigint;
   lastRowIndex: number;
@@ -90,14 +95,34 @@ export interface TableStoreOptions {
   clockUs?: () => bigint;
   /** Journal tail size that triggers a compaction into the snapshot (default 64 MiB). */
   compactAfterBytes?: number;
+  /**
+   * Bytes of base-data records kept across all tables so that re-reads of a row copy them
+   * (base-images.ts); default 256 MiB, 0 = encode on every read.
+   */
+  baseImageBytes?: number;
 }
 
 const US_PER_HOUR = 3_600_000_000n;
 /** Trimmed records are dropped from memory in batches, so trimming stays O(1) per record. */
 const TRIM_BATCH = 1024;
 const SNAPSHOT_CHUNK = 500;
+const DEFAULT_BASE_IMAGE_BYTES = 256 * 1024 * 1024;
 
 const defaultClockUs = (): bigint => BigInt(Math.floor((performance.timeOrigin + performance.now()) * 1000));
+
+function appendLog(p: PartitionState, record: ChangeRecord): void {
+  p.log.push(record);
+  p.bytes.push(undefined);
+}
+
+/** Whether a row from index `from` on lies in the hash range. */
+function anyInRange(sorted: ReadonlyArray<{ hash: number }>, from: number, range: { hashStart: number; hashEnd: number }): boolean {
+  for (let i = from; i < sorted.length; i++) {
+    const h = sorted[i]!.hash;
+    if (h >= range.hashStart && h < range.hashEnd) return true;
+  }
+  return false;
+}
 
 function notFound(table: string): RpcError {
   return new RpcError(404, 'OTSObjectNotExist', `Requested table does not exist: ${table}`);
@@ -108,10 +133,12 @@ export class TableStore implements TableStoreView {
   private readonly listeners = new Set<(event: TableStoreEvent) => void>();
   private readonly partitionsPerTable: number;
   private readonly clockUs: () => bigint;
+  private readonly imageBudget: { limitBytes: number; usedBytes: number };
   private journal: Journal | null = null;
 
   constructor(options: TableStoreOptions = {}) {
     this.partitionsPerTable = options.partitionsPerTable ?? 4;
+    this.imageBudget = { limitBytes: options.baseImageBytes ?? DEFAULT_BASE_IMAGE_BYTES, usedBytes: 0 };
     this.clockUs = options.clockUs ?? defaultClockUs;
     if (!Number.isInteger(this.partitionsPerTable) || this.partitionsPerTable < 1 || this.partitionsPerTable > 256) {
       throw new OtslakeError('OTSL_EMULATOR', `partitionsPerTable must be an integer in 1..256, got ${options.partitionsPerTable}`);
@@ -186,6 +213,20 @@ export class TableStore implements TableStoreView {
     return { records, nextIndex, drained: p.info.closed && nextIndex >= p.logBase + p.log.length };
   }
 
+  streamPage(table: string, partitionId: string, fromIndex: number, limit: number): StreamPage {
+    const page = this.changes(table, partitionId, fromIndex, limit);
+    const p = this.partition(table, partitionId);
+    const at = page.nextIndex - page.records.length - p.logBase;
+    const bytes: Uint8Array[] = [];
+    for (let i = 0; i < page.records.length; i++) {
+      // Change-log records never change once appended: encoded once, then shared by every read.
+      let kept = p.bytes[at + i];
+      if (kept === undefined) p.bytes[at + i] = kept = keepStreamRecord(page.records[i]!);
+      bytes.push(kept);
+    }
+    return { ...page, bytes };
+  }
+
   changeCount(table: string, partitionId: string): number {
     const p = this.partition(table, partitionId);
     return p.logBase + p.log.length;
@@ -201,6 +242,22 @@ export class TableStore implements TableStoreView {
     this.apply({ op: 'stream', table, enabled: true, expirationHours, lastEnableUs: this.clockUs() });
   }
 
+  basePage(table: string, range: { hashStart: number; hashEnd: number }, afterPk: PkCell[] | null, limit: number): BasePage {
+    const t = this.table(table);
+    const sorted = t.rows.sorted;
+    let i = afterPk === null ? 0 : t.rows.upperBound(afterPk);
+    const records: Uint8Array[] = [];
+    const primaryKeys: PkCell[][] = [];
+    for (; i < sorted.length && records.length < limit; i++) {
+      const row = sorted[i]!;
+      if (row.hash < range.hashStart || row.hash >= range.hashEnd) continue;
+      records.push(t.rows.baseRecord(row));
+      primaryKeys.push(row.primaryKey);
+    }
+    return { records, primaryKeys, done: !anyInRange(sorted, i, range) };
+  }
+
+  /** The rows basePage() encodes, as objects (tests compare the two). */
   scan(table: string, range: { hashStart: number; hashEnd: number }, afterPk: PkCell[] | null, limit: number): ScanPage {
     const t = this.table(table);
     const sorted = t.rows.sorted;
@@ -210,15 +267,7 @@ export class TableStore implements TableStoreView {
       const row = sorted[i]!;
       if (row.hash >= range.hashStart && row.hash < range.hashEnd) rows.push(latestImage(row));
     }
-    let done = true;
-    for (; i < sorted.length; i++) {
-      const h = sorted[i]!.hash;
-      if (h >= range.hashStart && h < range.hashEnd) {
-        done = false;
-        break;
-      }
-    }
-    return { rows, done };
+    return { rows, done: !anyInRange(sorted, i, range) };
   }
 
   subscribe(listener: (event: TableStoreEvent) => void): () => void {
@@ -411,12 +460,12 @@ export class TableStore implements TableStoreView {
     switch (entry.op) {
       case 'create-table':
       case 'table': {
-        const rows = new RowIndex(entry.details.maxVersions, entry.details.keyHash ?? 'fnv1a');
+        const rows = new RowIndex(entry.details.maxVersions, entry.details.keyHash ?? 'fnv1a', this.imageBudget);
         if (loading) rows.beginBulk();
         const partitions =
           entry.op === 'table'
-            ? entry.partitions.map((p) => ({ ...p, log: [] }))
-            : entry.partitions.map((info) => ({ info, log: [], logBase: 0, lastTs: 0n, lastRowIndex: -1 }));
+            ? entry.partitions.map((p) => ({ ...p, log: [], bytes: [] }))
+            : entry.partitions.map((info) => ({ info, log: [], bytes: [], logBase: 0, lastTs: 0n, lastRowIndex: -1 }));
         this.tables.set(entry.details.name, { details: entry.details, rows, partitions });
         return;
       }
@@ -427,7 +476,7 @@ export class TableStore implements TableStoreView {
       }
       case 'log': {
         const p = this.tables.get(entry.table)?.partitions.find((x) => x.info.id === entry.partitionId);
-        for (const record of entry.records) p?.log.push(record);
+        if (p) for (const record of entry.records) appendLog(p, record);
         return;
       }
       case 'stream': {
@@ -437,6 +486,7 @@ export class TableStore implements TableStoreView {
         return;
       }
       case 'delete-table':
+        this.tables.get(entry.table)?.rows.dispose();
         this.tables.delete(entry.table);
         return;
       case 'change': {
@@ -458,7 +508,7 @@ export class TableStore implements TableStoreView {
           }
         }
         // Children continue the parents' sequence so that (timestamp, rowIndex) keeps rising.
-        for (const info of entry.created) t.partitions.push({ info, log: [], logBase: 0, lastTs, lastRowIndex });
+        for (const info of entry.created) t.partitions.push({ info, log: [], bytes: [], logBase: 0, lastTs, lastRowIndex });
         return;
       }
     }
@@ -501,7 +551,7 @@ export class TableStore implements TableStoreView {
   private applyChange(t: TableState, record: ChangeRecord, notify = true): void {
     const p = t.partitions.find((x) => x.info.id === record.partitionId);
     if (p) {
-      p.log.push(record);
+      appendLog(p, record);
       // Replay restores the sequence position; live writes already advanced it in prepare().
       if (record.seq.timestamp > p.lastTs || (record.seq.timestamp === p.lastTs && record.seq.rowIndex > p.lastRowIndex)) {
         p.lastTs = record.seq.timestamp;
@@ -527,6 +577,7 @@ export class TableStore implements TableStoreView {
     }
     if (lo >= TRIM_BATCH || (lo > 0 && lo * 2 >= p.log.length)) {
       p.log.splice(0, lo);
+      p.bytes.splice(0, lo);
       p.logBase += lo;
       return p.logBase;
     }

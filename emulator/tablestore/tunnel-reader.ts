@@ -9,7 +9,6 @@
  */
 import { ActionType, FINISHED_TOKEN, type ReadRecordsResponse, type RecordMsg } from '../../tunnel/proto.js';
 import type { ChangeAction, TableStoreView } from './model.js';
-import { encodeStreamRecord, recordBytesOf } from './plainbuffer-write.js';
 import { RpcError } from './rpc.js';
 import type { ResolvedTunnelOptions } from './tunnel-options.js';
 import type { ChannelRecord, TunnelRecord } from './tunnel-state.js';
@@ -76,21 +75,21 @@ function positionOf(channel: ChannelRecord, token: string): BasePosition | Strea
 }
 
 function readBase(store: TableStoreView, tunnel: TunnelRecord, channel: ChannelRecord, position: BasePosition, options: ReaderOptions): ReadRecordsResponse {
-  const page = store.scan(tunnel.table, { hashStart: channel.hashStart, hashEnd: channel.hashEnd }, position.lastPk, options.readMaxRecords);
+  const page = store.basePage(tunnel.table, { hashStart: channel.hashStart, hashEnd: channel.hashEnd }, position.lastPk, options.readMaxRecords);
   const records: RecordMsg[] = [];
   let bytes = 0;
-  for (const row of page.rows) {
-    const record = encodeStreamRecord(row, { withSequence: false });
+  // Shared bytes (kept per row until it is written): the protobuf encoder copies them out.
+  for (const record of page.records) {
     if (records.length > 0 && bytes + record.length > options.readMaxBytes) break;
     bytes += record.length;
     records.push({ action_type: ActionType.PUT_ROW, record });
   }
-  const all = records.length === page.rows.length;
+  const all = records.length === page.records.length;
   if (page.done && all) return { records, next_token: FINISHED_TOKEN, may_more_record: false };
-  const last = page.rows[records.length - 1];
+  const last = page.primaryKeys[records.length - 1];
   const next = encodeToken({
     kind: 'base',
-    lastPk: last === undefined ? position.lastPk : last.primaryKey,
+    lastPk: last === undefined ? position.lastPk : last,
     totalCount: position.totalCount + records.length,
   });
   return { records, next_token: next, may_more_record: true };
@@ -114,18 +113,19 @@ function readStream(
       `channel ${channel.id}: records from index ${position.index} are past the stream retention of table ${tunnel.table}`,
     );
   }
-  const page = store.changes(tunnel.table, channel.partitionId, position.index, options.readMaxRecords);
+  const page = store.streamPage(tunnel.table, channel.partitionId, position.index, options.readMaxRecords);
   const records: RecordMsg[] = [];
   let bytes = 0;
   let pastEnd = false;
   let timestampUs = position.timestampUs;
-  for (const change of page.records) {
+  for (let i = 0; i < page.records.length; i++) {
+    const change = page.records[i]!;
     if (endUs !== undefined && change.seq.timestamp >= endUs) {
       pastEnd = true;
       break;
     }
     // Shared bytes, encoded once per change-log record: the protobuf encoder copies them out.
-    const record = recordBytesOf(change);
+    const record = page.bytes[i]!;
     if (records.length > 0 && bytes + record.length > options.readMaxBytes) break;
     bytes += record.length;
     records.push({ action_type: ACTION[change.action], record });

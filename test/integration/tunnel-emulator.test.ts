@@ -182,6 +182,48 @@ describe('BaseAndStream tunnel', () => {
   });
 });
 
+describe('BaseData tunnels one after the other', () => {
+  it('a second tunnel reads the rows as they are now, not the bytes the first read kept', async () => {
+    const { sdk, tunnel } = await setup();
+    for (const n of [1, 2, 3, 4]) {
+      await sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: id(n), attributeColumns: [{ name: `n${n}` }, { v: TS.Long.fromNumber(n) }] });
+    }
+    const readBase = async (name: string): Promise<Record<string, string>> => {
+      const tunnelId = await createTunnel(tunnel, TunnelType.BaseData, name);
+      const session = startSession(tunnel, tunnelId, { tag: name });
+      await session.start();
+      const rows: Record<string, string> = {};
+      for (const ch of session.ownedChannels()) {
+        const { records, token } = await readChannel(tunnel, session, tunnelId, ch.channelId);
+        expect(token).toBe('finished');
+        for (const r of records) rows[String(r.decoded.pk.id)] = summarise(r);
+      }
+      return rows;
+    };
+    expect(await readBase('first')).toEqual({
+      '1': 'PUT_ROW name=put:n1 v=put:1',
+      '2': 'PUT_ROW name=put:n2 v=put:2',
+      '3': 'PUT_ROW name=put:n3 v=put:3',
+      '4': 'PUT_ROW name=put:n4 v=put:4',
+    });
+    await sdk.updateRow({
+      tableName: TABLE,
+      condition: IGNORE(),
+      primaryKey: id(1),
+      updateOfAttributeColumns: [{ PUT: [{ name: 'changed' }, { paid: true }] }, { DELETE_ALL: ['v'] }],
+    });
+    await sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: id(2), attributeColumns: [{ other: 'replaced' }] });
+    await sdk.deleteRow({ tableName: TABLE, condition: IGNORE(), primaryKey: id(3) });
+    await sdk.putRow({ tableName: TABLE, condition: IGNORE(), primaryKey: id(5), attributeColumns: [{ name: 'n5' }] });
+    expect(await readBase('second')).toEqual({
+      '1': 'PUT_ROW name=put:changed paid=put:true',
+      '2': 'PUT_ROW other=put:replaced',
+      '4': 'PUT_ROW name=put:n4 v=put:4',
+      '5': 'PUT_ROW name=put:n5',
+    });
+  });
+});
+
 describe('partition split', () => {
   it('hands out children only after the parent channel finished', async () => {
     const { emu, sdk, tunnel } = await setup({ partitionsPerTable: 1 });

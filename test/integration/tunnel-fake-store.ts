@@ -3,7 +3,9 @@
  * HTTP server: one INTEGER primary key `id`, partitions by hash range, an append-only change log
  * per partition, and a split that closes a partition and opens two children.
  */
+import { encodeStreamRecord, recordBytesOf } from '../../emulator/tablestore/plainbuffer-write.js';
 import type {
+  BasePage,
   ChangePage,
   ChangeRecord,
   CellChange,
@@ -11,6 +13,7 @@ import type {
   PartitionInfo,
   ScanPage,
   StoredRow,
+  StreamPage,
   TableInfo,
   TableStoreEvent,
   TableStoreView,
@@ -139,6 +142,10 @@ export class FakeTableStore implements TableStoreView {
     const closed = t.partitions.find((p) => p.id === partitionId)?.closed ?? false;
     return { records, nextIndex, drained: closed && nextIndex >= log.length };
   }
+  streamPage(table: string, partitionId: string, fromIndex: number, limit: number): StreamPage {
+    const page = this.changes(table, partitionId, fromIndex, limit);
+    return { ...page, bytes: page.records.map(recordBytesOf) };
+  }
   changeCount(table: string, partitionId: string): number {
     return this.table(table).logs.get(partitionId)?.length ?? 0;
   }
@@ -157,6 +164,11 @@ export class FakeTableStore implements TableStoreView {
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([, row]) => row);
     return { rows: all.slice(0, limit), done: all.length <= limit };
+  }
+  /** Encoded on every read: the fake keeps no bytes. */
+  basePage(table: string, range: { hashStart: number; hashEnd: number }, afterPk: PkCell[] | null, limit: number): BasePage {
+    const { rows, done } = this.scan(table, range, afterPk, limit);
+    return { records: rows.map((row) => encodeStreamRecord(row, { withSequence: false })), primaryKeys: rows.map((row) => row.primaryKey), done };
   }
   subscribe(listener: (event: TableStoreEvent) => void): () => void {
     this.listeners.add(listener);

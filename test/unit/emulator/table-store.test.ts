@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChangeRecord, PkCell, TableStoreEvent } from '../../../emulator/tablestore/model.js';
+import { encodeStreamRecord } from '../../../emulator/tablestore/plainbuffer-write.js';
 import { TableStore } from '../../../emulator/tablestore/table-store.js';
 
 const int = (name: string, v: number | bigint): PkCell => ({ name, value: { type: 'INTEGER', value: BigInt(v) } });
@@ -267,5 +268,28 @@ describe('TableStore persistence and retention', () => {
     expect(page.records.map((r) => r.primaryKey[0]!.value)).toEqual([{ type: 'INTEGER', value: 3n }]);
     expect(page.nextIndex).toBe(3);
     expect(store.rowCount('t')).toBe(3); // rows are not trimmed
+  });
+
+  it('answers stream pages with the bytes of each record, kept per log index and still aligned after a trim', () => {
+    let nowUs = 1_700_000_000_000_000n;
+    const store = new TableStore({ partitionsPerTable: 1, clockUs: () => nowUs });
+    store.createTable({ name: 't', primaryKey: [{ name: 'id', type: 'INTEGER' }], streamEnabled: true, streamExpirationHours: 1 });
+    const p = store.partitions('t')[0]!.id;
+    for (let i = 0; i < 3000; i++) {
+      if (i === 2000) nowUs += 1_800_000_000n;
+      store.writeRows('t', [put(i)]);
+    }
+    const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+    const before = store.streamPage('t', p, 0, 3000);
+    expect(before.bytes.map(hex)).toEqual(before.records.map((r) => hex(encodeStreamRecord(r, { withSequence: true }))));
+    nowUs += 1_800_000_001n; // the first 2000 are past the retention: more than a trim batch is dropped
+    expect(store.logStart('t', p)).toBe(2000);
+    const after = store.streamPage('t', p, 2000, 1000);
+    expect(after.records[0]!.primaryKey[0]!.value).toEqual({ type: 'INTEGER', value: 2000n });
+    // Same bytes objects as before the trim: the kept array was trimmed with the log.
+    expect(after.bytes.every((b, i) => b === before.bytes[2000 + i])).toBe(true);
+    store.writeRows('t', [put(3000)]);
+    const tail = store.streamPage('t', p, 3000, 10);
+    expect(tail.bytes.map(hex)).toEqual(tail.records.map((r) => hex(encodeStreamRecord(r, { withSequence: true }))));
   });
 });
