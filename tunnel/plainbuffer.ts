@@ -22,6 +22,7 @@ import { OtslakeError } from '../common/errors.js';
 import { CRC8_TABLE, crc8Byte, crc8Range } from './crc8.js';
 import { FNV_OFFSET, FNV_PRIME, NameCache, sameBytes } from './name-cache.js';
 import type { ActionType, RecordMsg } from './proto.js';
+import { RECORD_PAGE_SLOTS, type RecordPage } from './read-records-wire.js';
 
 export const PB_HEADER = 0x75;
 export const TAG = {
@@ -126,6 +127,8 @@ const MAX_HI_SAFE = 0x1fffff; // hi word bound that keeps hi * 2^32 + lo within 
 export class PlainBufferDecoder {
   private readonly names = new NameCache();
   private buf: Buffer = Buffer.alloc(0);
+  /** Where the current row starts in `buf` (error offsets count from here). */
+  private start = 0;
   private pos = 0;
   private end = 0;
   private recordIndex = 0;
@@ -170,22 +173,39 @@ export class PlainBufferDecoder {
     this.decodeOne(record, sink);
   }
 
-  private decodeOne(r: RecordMsg, sink: RawRecordSink): void {
-    this.decodeRow(r.record, r.action_type, sink, false);
-    if (r.origin_record !== undefined && r.origin_record.length > 0) this.decodeRow(r.origin_record, r.action_type, sink, true);
+  /**
+   * Decodes record `i` of a page (and its origin_record) into a raw sink, straight from the page's body: payload
+   * ranges are of `page.body`. `options.firstRecordIndex` is its index for errors.
+   */
+  decodePageRecordRaw(page: RecordPage, i: number, sink: RawRecordSink, options: DecodeOptions = {}): void {
+    this.channelId = options.channelId;
+    this.recordIndex = options.firstRecordIndex ?? 0;
+    const layout = page.layout;
+    const o = i * RECORD_PAGE_SLOTS; // action, record at, record length, origin at, origin length
+    const action = layout[o]! as ActionType;
+    this.decodeRow(page.body, layout[o + 1]!, layout[o + 2]!, action, sink, false);
+    if (layout[o + 4]! > 0) this.decodeRow(page.body, layout[o + 3]!, layout[o + 4]!, action, sink, true);
   }
 
-  private decodeRow(bytes: Uint8Array, actionType: ActionType, sink: RawRecordSink, origin: boolean): void {
-    this.buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.pos = 0;
-    this.end = bytes.byteLength;
+  private decodeOne(r: RecordMsg, sink: RawRecordSink): void {
+    this.decodeRow(bufferOf(r.record), 0, r.record.byteLength, r.action_type, sink, false);
+    if (r.origin_record !== undefined && r.origin_record.length > 0)
+      this.decodeRow(bufferOf(r.origin_record), 0, r.origin_record.byteLength, r.action_type, sink, true);
+  }
+
+  /** The row in buf[at, at + len): positions (and the payload ranges the sink gets) are of `buf`, errors count from `at`. */
+  private decodeRow(buf: Buffer, at: number, len: number, actionType: ActionType, sink: RawRecordSink, origin: boolean): void {
+    this.buf = buf;
+    this.start = at;
+    this.pos = at;
+    this.end = at + len;
     this.origin = origin;
     this.seqEpoch = 0;
     this.seqTimestampUs = 0;
     this.seqRowIndex = 0;
     if (actionType !== 1 && actionType !== 2 && actionType !== 3) this.corrupt(`unknown action type ${String(actionType)}`);
-    if (this.end < 4 || this.readU32() !== PB_HEADER) {
-      this.pos = 0;
+    if (len < 4 || this.readU32() !== PB_HEADER) {
+      this.pos = at;
       this.corrupt('missing PlainBuffer header 0x75');
     }
     sink.beginRow(this.recordIndex, actionType, origin);
@@ -434,7 +454,7 @@ export class PlainBufferDecoder {
 
   /** `delta` points the reported offset at the byte just consumed (-1) when that byte is the culprit. */
   private corrupt(reason: string, delta = 0): never {
-    const byteOffset = Math.max(0, this.pos + delta);
+    const byteOffset = Math.max(0, this.pos + delta - this.start);
     const where = this.channelId === undefined ? '' : ` of channel ${this.channelId}`;
     throw new OtslakeError(
       'OTSL_DECODE_CORRUPT_RECORD',
@@ -450,6 +470,10 @@ export class PlainBufferDecoder {
       },
     );
   }
+}
+
+function bufferOf(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** A decoder per worker thread is enough: decoding is synchronous and the name cache is worth sharing. */
