@@ -11,7 +11,7 @@
  * into bytes. Only the rare paths make JS values: type conflicts under a policy, and mirror bucket keys.
  */
 import { ActionType } from '../tunnel/proto.js';
-import { CELL_OP, VT, cellValueOf, type CellOp, type CellValue, type RawRecordSink, type ValueType } from '../tunnel/plainbuffer.js';
+import { CELL_OP, VT, cellValueOf, int53At, type CellOp, type CellValue, type RawRecordSink, type ValueType } from '../tunnel/plainbuffer.js';
 import type { ColumnBuilder } from '../lake/column-builders.js';
 import type { RowFiller } from '../lake/parquet-file.js';
 import type { TypeConflictPolicy } from '../lake/mirror/type-conflict.js';
@@ -65,7 +65,8 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
 
   private inOrigin = false;
   private actionType: ActionType = ActionType.PUT_ROW;
-  private newestCellMs = -1;
+  /** Where the row's newest cell timestamp lies in its bytes, -1 for none: an offset, not a number stored per cell. */
+  private newestCellAt = -1;
   private rowBytes: Uint8Array = new Uint8Array(0);
   /** Per data column (slot index): the row stamp that staged it, its kind, payload range or value. */
   private stamp = 0;
@@ -79,6 +80,7 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
   private readonly conflicts: string[] = [];
   private readonly conflictCounts = new Map<string, number>();
   private readonly seqBytes = new Uint8Array(34);
+  private readonly tsBytes = new Uint8Array(8);
   /** The day (since the epoch, UTC) `lastDayText` formats; NaN for none yet. */
   private lastDay = NaN;
   private lastDayText = '';
@@ -114,7 +116,7 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
     this.problem = null;
     this.hasSequence = false;
     this.timestampUs = -1;
-    this.newestCellMs = -1;
+    this.newestCellAt = -1;
     // Setting an array's length is a runtime call even when it is 0 already: only when needed.
     if (this.deleted.length !== 0) this.deleted.length = 0;
     if (this.staged.length !== 0) this.staged.length = 0;
@@ -127,9 +129,9 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
     if (!this.inOrigin) this.put(name, type, bytes, at, len, false);
   }
 
-  cell(name: string, op: CellOp, type: ValueType, bytes: Buffer, at: number, len: number, timestampMs: number): void {
+  cell(name: string, op: CellOp, type: ValueType, bytes: Buffer, at: number, len: number, timestampAt: number): void {
     if (this.inOrigin) return;
-    if (timestampMs > this.newestCellMs) this.newestCellMs = timestampMs;
+    if (timestampAt >= 0 && (this.newestCellAt < 0 || int53At(bytes, timestampAt) > int53At(bytes, this.newestCellAt))) this.newestCellAt = timestampAt;
     if (op === CELL_OP.PUT) this.put(name, type, bytes, at, len, true);
     else if (!this.schema.selective) this.deleted.push(name);
     else this.deleteSelected(name);
@@ -142,16 +144,16 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
     else if (route !== null) this.deleted.push(route);
   }
 
-  endRow(_deleteMarker: boolean, hasSequence: boolean, epoch: number, timestampUs: number, rowIndex: number): void {
+  endRow(_deleteMarker: boolean, bytes: Buffer, sequenceAt: number, epoch: number, rowIndex: number): void {
     if (this.inOrigin) return;
-    this.hasSequence = hasSequence;
-    if (hasSequence) {
+    this.hasSequence = sequenceAt >= 0;
+    if (sequenceAt >= 0) {
       this.seqEpoch = epoch;
-      this.seqTimestampUs = timestampUs;
+      this.seqTimestampUs = int53At(bytes, sequenceAt);
       this.seqRowIndex = rowIndex;
-      this.timestampUs = timestampUs;
+      this.timestampUs = this.seqTimestampUs;
     } else {
-      this.timestampUs = this.newestCellMs >= 0 ? this.newestCellMs * 1000 : -1;
+      this.timestampUs = this.newestCellAt >= 0 ? int53At(bytes, this.newestCellAt) * 1000 : -1;
     }
   }
 
@@ -185,8 +187,7 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
     }
     const op = OP_BYTES[this.actionType];
     builders[n]!.appendEncoded(op, 0, op.length);
-    if (this.timestampUs < 0) builders[n + 1]!.appendNullValue();
-    else builders[n + 1]!.append(this.timestampUs);
+    this.fillTimestamp(builders[n + 1]!);
     this.fillSequence(builders[n + 2]!);
     builders[n + 3]!.appendEncoded(this.channelBytes, 0, this.channelBytes.length);
     // Deleted columns name what an UPDATE removed; the list builder copies the names.
@@ -239,6 +240,31 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
       row[k.name] = this.kinds[i] === RAW ? cellValueOf(slot.valueType, this.rowBytes as Buffer, this.ats[i]!, this.lens[i]!) : this.values[i];
     }
     return row;
+  }
+
+  /** `_ts` as its 8 bytes, like every other int64 of the row: a number argument would be a heap number per row. */
+  private fillTimestamp(b: ColumnBuilder): void {
+    const ts = this.timestampUs;
+    if (ts < 0) {
+      b.appendNullValue();
+      return;
+    }
+    if (ts > Number.MAX_SAFE_INTEGER) {
+      b.append(ts); // the builder's own error, as before
+      return;
+    }
+    const high = Math.floor(ts / TWO_32);
+    const low = ts - high * TWO_32;
+    const out = this.tsBytes;
+    out[0] = low;
+    out[1] = low >>> 8;
+    out[2] = low >>> 16;
+    out[3] = low >>> 24;
+    out[4] = high;
+    out[5] = high >>> 8;
+    out[6] = high >>> 16;
+    out[7] = high >>> 24;
+    b.appendEncoded(out, 0, 8);
   }
 
   private fillSequence(b: ColumnBuilder): void {
