@@ -232,11 +232,12 @@ async function writeOnly(dir: string): Promise<number> {
   return performance.now() - t0;
 }
 
+/** The pages as response bytes, served to the task the way the client reads them (a RecordPage over the body). */
+const pageBytes = new Map(pages.map((p, i) => [i === 0 ? 'start' : pages[i - 1]!.next_token, encodeReadRecordsResponse(p)!]));
+
 async function task(dir: string, partitionColumns: readonly string[] = []): Promise<number> {
   const store = new LocalStore(dir, { fsync: false });
-  // Each page is served as its response bytes, read as the client reads them (RecordPage over the body).
-  const byToken = new Map(pages.map((p, i) => [i === 0 ? 'start' : pages[i - 1]!.next_token, encodeReadRecordsResponse(p)!]));
-  const client = { readRecordPage: async (req: { token: string }) => decodeRecordPage(byToken.get(req.token)!, undefined, null)! } as unknown as TunnelClient;
+  const client = { readRecordPage: async (req: { token: string }) => decodeRecordPage(pageBytes.get(req.token)!, undefined, null)! } as unknown as TunnelClient;
   const resources = { tunnelClient: () => client, tableStore: () => store, compression: 'zstd', rowGroupRows: ROW_GROUP_ROWS } as unknown as WorkerResources;
   const input: ChannelTaskInput = {
     kind: 'read-channel',

@@ -255,7 +255,7 @@ export class ParquetFileWriter {
 
   private bufferedBytes(): number {
     let sum = 0;
-    for (const b of this.builders) sum += b.byteSize;
+    for (let i = 0; i < this.builders.length; i++) sum += this.builders[i]!.byteSize;
     return sum;
   }
 

@@ -162,11 +162,14 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
    * unknown columns join the schema now, so a record dead-lettered after all never adds a column.
    */
   acceptRow(): void {
-    for (const s of this.staged) {
-      const slot = this.schema.discoverColumn(s.name, s.valueType);
-      this.stage(slot.index, s.kind, s.at, s.len, s.value);
+    // Per row, most rows with nothing staged: no iterator for an empty array.
+    if (this.staged.length !== 0) {
+      for (const s of this.staged) {
+        const slot = this.schema.discoverColumn(s.name, s.valueType);
+        this.stage(slot.index, s.kind, s.at, s.len, s.value);
+      }
+      this.staged.length = 0;
     }
-    if (this.staged.length !== 0) this.staged.length = 0;
     if (this.conflicts.length === 0) return;
     for (const c of this.conflicts) this.conflictCounts.set(c, (this.conflictCounts.get(c) ?? 0) + 1);
     this.conflicts.length = 0;
