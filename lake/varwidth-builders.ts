@@ -68,6 +68,7 @@ class ByteBound {
 }
 
 export class VarBinaryBuilder extends ColumnBuilder {
+  private readonly isString = this.spec.type === 'string';
   private bytes = this.pooled('bytes', Uint8Array, 16 * 1024);
   private offsets = this.pooled('offsets', Int32Array, 1025);
   private used = 0;
@@ -114,7 +115,7 @@ export class VarBinaryBuilder extends ColumnBuilder {
     const start = this.used;
     if (this.bytes.length < start + len) this.bytes = grow(this.bytes, start + len);
     const bytes = this.bytes;
-    const isString = this.spec.type === 'string';
+    const isString = this.isString;
     let valid = true;
     if (len < 128) {
       let high = 0;

@@ -31,7 +31,6 @@ const RAW = 1;
 const VALUE = 2;
 
 const HEX = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
-const COLON = 0x3a;
 const TWO_32 = 4294967296;
 
 /** `%08x` of an unsigned 32-bit integer into out[at, at + 8). */
@@ -79,7 +78,10 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
   private readonly staged: StagedColumn[] = [];
   private readonly conflicts: string[] = [];
   private readonly conflictCounts = new Map<string, number>();
-  private readonly seqBytes = new Uint8Array(34);
+  /** `_seq` as text, and which epoch and high timestamp word its digits show (-1: none yet). */
+  private readonly seqBytes = Uint8Array.from('00000000:0000000000000000:00000000', (c) => c.charCodeAt(0));
+  private seqEpochShown = -1;
+  private seqHighShown = -1;
   private readonly tsBytes = new Uint8Array(8);
   /** The day (since the epoch, UTC) `lastDayText` formats; NaN for none yet. */
   private lastDay = NaN;
@@ -280,14 +282,20 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
       b.append(this.sequenceText());
       return;
     }
-    // `%08x:%016x:%08x`, sortable as text within a channel (docs/plainbuffer.md §Sequence info).
+    // `%08x:%016x:%08x`, sortable as text within a channel (docs/plainbuffer.md §Sequence info). The epoch and
+    // the timestamp's high word rarely change from row to row: their digits stay in seqBytes from the last row.
     const out = this.seqBytes;
     const high = Math.floor(ts / TWO_32);
-    hex32Into(out, 0, this.seqEpoch >>> 0);
-    out[8] = COLON;
-    hex32Into(out, 9, high);
+    const epoch = this.seqEpoch >>> 0;
+    if (epoch !== this.seqEpochShown) {
+      hex32Into(out, 0, epoch);
+      this.seqEpochShown = epoch;
+    }
+    if (high !== this.seqHighShown) {
+      hex32Into(out, 9, high);
+      this.seqHighShown = high;
+    }
     hex32Into(out, 17, ts - high * TWO_32);
-    out[25] = COLON;
     hex32Into(out, 26, this.seqRowIndex >>> 0);
     b.appendEncoded(out, 0, 34);
   }
