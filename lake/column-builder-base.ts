@@ -68,6 +68,9 @@ export class Validity {
   /** The buffer of an earlier row group, for the next one that has a null. */
   private spare: Uint8Array | null = null;
 
+  /** `poolKey`: where in `builderBuffers` the bits of an earlier writer's column may wait. */
+  constructor(private readonly poolKey: string) {}
+
   set(row: number, valid: boolean): void {
     if (valid) {
       if (this.bits) {
@@ -78,12 +81,9 @@ export class Validity {
     }
     if (!this.bits) {
       const needed = Math.max(64, (row >> 3) + 1);
-      if (this.spare !== null && this.spare.length >= needed) {
-        this.bits = this.spare.fill(0);
-        this.spare = null;
-      } else {
-        this.bits = new Uint8Array(needed);
-      }
+      if (this.spare !== null && this.spare.length >= needed) this.bits = this.spare.fill(0);
+      else this.bits = builderBuffers.take(this.poolKey, Uint8Array, needed).fill(0);
+      this.spare = null;
       // Every earlier row was valid.
       for (let i = 0; i < row; i++) this.bits[i >> 3]! |= 1 << (i & 7);
     }
@@ -108,10 +108,12 @@ export class Validity {
 
 export abstract class ColumnBuilder {
   length = 0;
-  protected readonly validity = new Validity();
+  protected readonly validity: Validity;
   readonly stats: ColumnStats = { nullCount: 0, min: undefined, max: undefined, unbounded: false };
 
-  constructor(readonly spec: ColumnSpec) {}
+  constructor(readonly spec: ColumnSpec) {
+    this.validity = new Validity(this.poolKey('validity'));
+  }
 
   /** `null`/`undefined` is a null; anything of the wrong kind is OTSL_LAKE_SCHEMA. */
   append(value: unknown): void {
