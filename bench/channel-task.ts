@@ -34,6 +34,7 @@ import { createColumnBuilder } from '../lake/column-builders.js';
 import { ParquetFileWriter } from '../lake/parquet-file.js';
 import { PlainBufferDecoder, type RawRecordSink } from '../tunnel/plainbuffer.js';
 import { ActionType, type ReadRecordsResponse, type RecordMsg } from '../tunnel/proto.js';
+import { decodeRecordPage, encodeReadRecordsResponse } from '../tunnel/read-records-wire.js';
 import type { TunnelClient } from '../tunnel/tunnel-client.js';
 import { readChannel } from '../workers/channel-task.js';
 import { PROTOCOL_VERSION, type ChannelTaskInput } from '../workers/protocol.js';
@@ -231,10 +232,12 @@ async function writeOnly(dir: string): Promise<number> {
   return performance.now() - t0;
 }
 
+/** The pages as response bytes, served to the task the way the client reads them (a RecordPage over the body). */
+const pageBytes = new Map(pages.map((p, i) => [i === 0 ? 'start' : pages[i - 1]!.next_token, encodeReadRecordsResponse(p)!]));
+
 async function task(dir: string, partitionColumns: readonly string[] = []): Promise<number> {
   const store = new LocalStore(dir, { fsync: false });
-  const byToken = new Map(pages.map((p, i) => [i === 0 ? 'start' : pages[i - 1]!.next_token, p]));
-  const client = { readRecords: async (req: { token: string }) => ({ ...byToken.get(req.token)!, responseBytes: 0 }) } as unknown as TunnelClient;
+  const client = { readRecordPage: async (req: { token: string }) => decodeRecordPage(pageBytes.get(req.token)!, undefined, null)! } as unknown as TunnelClient;
   const resources = { tunnelClient: () => client, tableStore: () => store, compression: 'zstd', rowGroupRows: ROW_GROUP_ROWS } as unknown as WorkerResources;
   const input: ChannelTaskInput = {
     kind: 'read-channel',

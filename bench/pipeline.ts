@@ -18,7 +18,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,7 +48,8 @@ const FROM_SOURCES = values.daemon === 'dist' ? false : import.meta.url.endsWith
 
 /**
  * `otslake <args>` from dist/ (bin/otslake) or, under tsx, from the sources. BENCH_DAEMON_NODE_ARGS
- * adds node options to the daemon only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
+ * adds node options to the daemon only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it;
+ * BENCH_DAEMON_STDOUT=<file> keeps the daemon's stdout there (e.g. for "--trace-gc"), else it is dropped.
  */
 function spawnCli(args: string[]) {
   const nodeArgs = (process.env.BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
@@ -65,7 +66,9 @@ function spawnCli(args: string[]) {
         ]
       : [fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../bin/otslake' : '../../bin/otslake', import.meta.url)), ...args]),
   ];
-  return spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  return spawn(process.execPath, argv, {
+    stdio: ['ignore', process.env.BENCH_DAEMON_STDOUT ? openSync(process.env.BENCH_DAEMON_STDOUT, 'w') : 'ignore', 'pipe'],
+  });
 }
 
 /** Peak resident set of a live process (Linux VmHWM), polled until it exits. */

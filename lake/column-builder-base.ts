@@ -8,6 +8,52 @@ import type * as arrow from './arrow.js';
 import { OtslakeError } from '../common/errors.js';
 import type { ColumnSpec, ColumnStats } from './parquet-columns.js';
 
+type Buffer_ = BigInt64Array | Float64Array | Uint8Array | Int32Array;
+
+/**
+ * The buffers of finished writers' builders, kept per thread for the next writer's builders of the same column:
+ * a worker's channel tasks write the same columns task after task, and a builder that starts with last task's
+ * buffers never grows (doubling from 1 KiB to a row group's size copies and faults in about twice its memory,
+ * every task). Keyed by column name and role; bounded, oldest dropped first.
+ */
+class BufferPool {
+  private readonly free = new Map<string, Buffer_>();
+  private bytes = 0;
+  static readonly MAX_BYTES = 64 * 1024 * 1024;
+  static readonly MAX_ENTRIES = 512;
+
+  /** The pooled buffer for `key` if it is of `ctor`'s type (taken out of the pool), else a new one of `length`. */
+  take<T extends Buffer_>(key: string, ctor: new (n: number) => T, length: number): T {
+    const buf = this.free.get(key);
+    if (buf !== undefined && buf.constructor === ctor && buf.length >= length) {
+      this.free.delete(key);
+      this.bytes -= buf.byteLength;
+      return buf as T;
+    }
+    return new ctor(length);
+  }
+
+  give(key: string, buf: Buffer_): void {
+    const held = this.free.get(key);
+    if (held !== undefined) {
+      if (held.byteLength >= buf.byteLength) return;
+      this.free.delete(key);
+      this.bytes -= held.byteLength;
+    }
+    if (buf.byteLength > BufferPool.MAX_BYTES) return;
+    this.free.set(key, buf);
+    this.bytes += buf.byteLength;
+    for (const [k, b] of this.free) {
+      if (this.bytes <= BufferPool.MAX_BYTES && this.free.size <= BufferPool.MAX_ENTRIES) break;
+      this.free.delete(k);
+      this.bytes -= b.byteLength;
+    }
+  }
+}
+
+/** One pool per thread (module state is per thread): builders of concurrent writers never share a buffer. */
+export const builderBuffers = new BufferPool();
+
 export function grow<T extends BigInt64Array | Float64Array | Uint8Array | Int32Array>(buf: T, needed: number): T {
   if (needed <= buf.length) return buf;
   const next = new (buf.constructor as new (n: number) => T)(Math.max(needed, buf.length * 2, 64));
@@ -19,6 +65,11 @@ export function grow<T extends BigInt64Array | Float64Array | Uint8Array | Int32
 export class Validity {
   bits: Uint8Array | null = null;
   nullCount = 0;
+  /** The buffer of an earlier row group, for the next one that has a null. */
+  private spare: Uint8Array | null = null;
+
+  /** `poolKey`: where in `builderBuffers` the bits of an earlier writer's column may wait. */
+  constructor(private readonly poolKey: string) {}
 
   set(row: number, valid: boolean): void {
     if (valid) {
@@ -29,7 +80,10 @@ export class Validity {
       return;
     }
     if (!this.bits) {
-      this.bits = new Uint8Array(Math.max(64, (row >> 3) + 1));
+      const needed = Math.max(64, (row >> 3) + 1);
+      if (this.spare !== null && this.spare.length >= needed) this.bits = this.spare.fill(0);
+      else this.bits = builderBuffers.take(this.poolKey, Uint8Array, needed).fill(0);
+      this.spare = null;
       // Every earlier row was valid.
       for (let i = 0; i < row; i++) this.bits[i >> 3]! |= 1 << (i & 7);
     }
@@ -37,18 +91,29 @@ export class Validity {
     this.nullCount += 1;
   }
 
+  /** Call once the row group's data is serialized (its bitmap was a view of `bits`). */
   reset(): void {
+    if (this.bits !== null) this.spare = this.bits;
     this.bits = null;
     this.nullCount = 0;
+  }
+
+  /** The buffer to pool, if any (the validity is unusable after). */
+  release(): Uint8Array | null {
+    const buf = this.bits ?? this.spare;
+    this.bits = this.spare = null;
+    return buf;
   }
 }
 
 export abstract class ColumnBuilder {
   length = 0;
-  protected readonly validity = new Validity();
+  protected readonly validity: Validity;
   readonly stats: ColumnStats = { nullCount: 0, min: undefined, max: undefined, unbounded: false };
 
-  constructor(readonly spec: ColumnSpec) {}
+  constructor(readonly spec: ColumnSpec) {
+    this.validity = new Validity(this.poolKey('validity'));
+  }
 
   /** `null`/`undefined` is a null; anything of the wrong kind is OTSL_LAKE_SCHEMA. */
   append(value: unknown): void {
@@ -82,6 +147,22 @@ export abstract class ColumnBuilder {
 
   /** Bytes held by the current row group's buffers (uncompressed). */
   abstract get byteSize(): number;
+  /** Hands the builder's buffers to `builderBuffers` (`pooled`); the builder is unusable after. */
+  releaseBuffers(): void {
+    const bits = this.validity.release();
+    if (bits !== null) builderBuffers.give(this.poolKey('validity'), bits);
+    this.releaseOwnBuffers();
+  }
+  protected abstract releaseOwnBuffers(): void;
+
+  /** A buffer for `role` of this column: last writer's if pooled, else new. */
+  protected pooled<T extends Buffer_>(role: string, ctor: new (n: number) => T, length: number): T {
+    return builderBuffers.take(this.poolKey(role), ctor, length);
+  }
+
+  protected poolKey(role: string): string {
+    return `${this.spec.name}\0${this.spec.type}\0${role}`;
+  }
   protected abstract appendNull(): void;
   protected abstract appendValue(value: unknown): void;
   protected abstract appendEncodedValue(src: Uint8Array, at: number, len: number): void;

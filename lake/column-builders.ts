@@ -9,7 +9,7 @@
  * Fixed-width builders are here, variable-width ones in varwidth-builders.ts.
  */
 import * as arrow from './arrow.js';
-import { ColumnBuilder, grow } from './column-builder-base.js';
+import { ColumnBuilder, builderBuffers, grow } from './column-builder-base.js';
 import { arrowTypeOf, type ColumnSpec } from './parquet-columns.js';
 import { StringListBuilder, VarBinaryBuilder } from './varwidth-builders.js';
 
@@ -23,7 +23,7 @@ const TWO_32 = 4294967296;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 class Int64Builder extends ColumnBuilder {
-  private values = new BigInt64Array(1024);
+  private values = this.pooled('values', BigInt64Array, 1024);
   private words = new Uint32Array(this.values.buffer);
   /** Bounds of the number values since the last settleStats (`_ts` comes as numbers): no bigint per row. */
   private numberMin = Infinity;
@@ -130,10 +130,17 @@ class Int64Builder extends ColumnBuilder {
   protected resetBuffers(): void {
     /* the buffer is reused; takeRowGroup copied out the used part */
   }
+
+  protected releaseOwnBuffers(): void {
+    builderBuffers.give(this.poolKey('values'), this.values);
+    // Never the pooled buffer again: it may be another builder's by now.
+    this.values = new BigInt64Array(0);
+    this.words = new Uint32Array(this.values.buffer);
+  }
 }
 
 class DoubleBuilder extends ColumnBuilder {
-  private values = new Float64Array(1024);
+  private values = this.pooled('values', Float64Array, 1024);
   private bytes = new Uint8Array(this.values.buffer);
 
   get byteSize(): number {
@@ -194,10 +201,16 @@ class DoubleBuilder extends ColumnBuilder {
   }
 
   protected resetBuffers(): void {}
+
+  protected releaseOwnBuffers(): void {
+    builderBuffers.give(this.poolKey('values'), this.values);
+    this.values = new Float64Array(0);
+    this.bytes = new Uint8Array(this.values.buffer);
+  }
 }
 
 class BoolBuilder extends ColumnBuilder {
-  private bits = new Uint8Array(128);
+  private bits = this.pooled('bits', Uint8Array, 128).fill(0); // a true sets its bit, a false leaves it: zeroed
 
   get byteSize(): number {
     return (this.length + 7) >> 3;
@@ -229,6 +242,11 @@ class BoolBuilder extends ColumnBuilder {
 
   protected resetBuffers(): void {
     this.bits = new Uint8Array(this.bits.length); // not fill(0): the row group just taken is a view of the old bits
+  }
+
+  protected releaseOwnBuffers(): void {
+    builderBuffers.give(this.poolKey('bits'), this.bits.fill(0));
+    this.bits = new Uint8Array(0);
   }
 }
 

@@ -226,6 +226,8 @@ export class ParquetFileWriter {
     if (this.current === null && this.bufferedRows > 0) this.writeWholeFile();
     if (this.bufferedRows > 0) this.flushRowGroup();
     if (this.current) this.finishFile();
+    // Every row is serialized and the stats are taken: the next writer on this thread may have the buffers.
+    for (const b of this.builders) b.releaseBuffers();
     const files = await Promise.all(this.uploads);
     return files;
   }
@@ -253,7 +255,7 @@ export class ParquetFileWriter {
 
   private bufferedBytes(): number {
     let sum = 0;
-    for (const b of this.builders) sum += b.byteSize;
+    for (let i = 0; i < this.builders.length; i++) sum += this.builders[i]!.byteSize;
     return sum;
   }
 

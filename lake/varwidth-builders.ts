@@ -6,7 +6,7 @@
  */
 import * as arrow from './arrow.js';
 import { isUtf8 } from 'node:buffer';
-import { ColumnBuilder, grow } from './column-builder-base.js';
+import { ColumnBuilder, builderBuffers, grow } from './column-builder-base.js';
 import { arrowTypeOf, compareStrings } from './parquet-columns.js';
 
 const encoder = new TextEncoder();
@@ -68,8 +68,9 @@ class ByteBound {
 }
 
 export class VarBinaryBuilder extends ColumnBuilder {
-  private bytes = new Uint8Array(16 * 1024);
-  private offsets = new Int32Array(1025);
+  private readonly isString = this.spec.type === 'string';
+  private bytes = this.pooled('bytes', Uint8Array, 16 * 1024);
+  private offsets = this.pooled('offsets', Int32Array, 1025);
   private used = 0;
   private readonly byteMin = new ByteBound();
   private readonly byteMax = new ByteBound();
@@ -114,7 +115,7 @@ export class VarBinaryBuilder extends ColumnBuilder {
     const start = this.used;
     if (this.bytes.length < start + len) this.bytes = grow(this.bytes, start + len);
     const bytes = this.bytes;
-    const isString = this.spec.type === 'string';
+    const isString = this.isString;
     let valid = true;
     if (len < 128) {
       let high = 0;
@@ -244,12 +245,20 @@ export class VarBinaryBuilder extends ColumnBuilder {
     this.foldBounds();
     this.used = 0;
   }
+
+  protected releaseOwnBuffers(): void {
+    builderBuffers.give(this.poolKey('bytes'), this.bytes);
+    builderBuffers.give(this.poolKey('offsets'), this.offsets);
+    // Never the pooled buffers again: they may be another builder's by now.
+    this.bytes = new Uint8Array(0);
+    this.offsets = new Int32Array(1);
+  }
 }
 
 /** list<string> with non-null elements (column names in `_deleted_columns`). */
 export class StringListBuilder extends ColumnBuilder {
-  private offsets = new Int32Array(1025);
-  private readonly child = new VarBinaryBuilder({ name: 'element', type: 'string', nullable: true });
+  private offsets = this.pooled('offsets', Int32Array, 1025);
+  private readonly child = new VarBinaryBuilder({ name: `${this.spec.name}.element`, type: 'string', nullable: true });
   private elements = 0;
   private elementBytes = 0;
 
@@ -296,5 +305,11 @@ export class StringListBuilder extends ColumnBuilder {
   protected resetBuffers(): void {
     this.elements = 0;
     this.elementBytes = 0;
+  }
+
+  protected releaseOwnBuffers(): void {
+    builderBuffers.give(this.poolKey('offsets'), this.offsets);
+    this.offsets = new Int32Array(1);
+    this.child.releaseBuffers();
   }
 }

@@ -37,12 +37,19 @@ export interface CallOptions {
   signal?: AbortSignal | undefined;
   /** Operator context added to every error (tunnelId, channelId…). */
   context?: ErrorContext;
+  /**
+   * The body may land in a buffer the transport reuses: the response then has `release`, to be called once
+   * nothing reads the body any more (ReadRecords pages, ~1 MiB each: no new buffer per page in steady state).
+   */
+  reuseBody?: boolean;
 }
 
 export interface RpcResponse {
   body: Uint8Array;
   httpStatus: number;
   requestId?: string | undefined;
+  /** With `reuseBody`: hands the body's buffer back to the transport (absent when the body is not reusable). */
+  release?: () => void;
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -60,6 +67,7 @@ interface ResponseCall {
   readonly path: string;
   readonly idempotent: boolean;
   readonly ctx: ErrorContext;
+  readonly reuseBody: boolean;
   settled(): boolean;
   finish(err: OtslakeError | undefined, value?: RpcResponse): void;
 }
@@ -71,6 +79,7 @@ export class TunnelTransport {
   private readonly timeoutMs: number;
   private readonly maxResponseBytes: number;
   private readonly logger: Logger;
+  private readonly bodies = new BodyPool();
 
   constructor(private readonly options: TransportOptions) {
     try {
@@ -98,7 +107,8 @@ export class TunnelTransport {
   async call(path: string, body: Uint8Array, options: CallOptions): Promise<RpcResponse> {
     const policy = { ...retryPolicyFor(path), ...this.options.retry };
     const context: ErrorContext = { ...options.context, rpc: path, endpoint: this.endpointLabel };
-    return withRetry((attempt) => this.sendOnce(path, body, options.idempotent, context, attempt, options.signal), {
+    const reuse = options.reuseBody === true;
+    return withRetry((attempt) => this.sendOnce(path, body, options.idempotent, context, attempt, reuse, options.signal), {
       policy,
       ...(options.signal ? { signal: options.signal } : {}),
       onRetry: (err, attempt, delayMs) => {
@@ -121,7 +131,15 @@ export class TunnelTransport {
     this.agent.destroy();
   }
 
-  private sendOnce(path: string, body: Uint8Array, idempotent: boolean, context: ErrorContext, attempt: number, signal?: AbortSignal): Promise<RpcResponse> {
+  private sendOnce(
+    path: string,
+    body: Uint8Array,
+    idempotent: boolean,
+    context: ErrorContext,
+    attempt: number,
+    reuseBody: boolean,
+    signal?: AbortSignal,
+  ): Promise<RpcResponse> {
     const fullPath = joinPath(this.url.pathname, path);
     const headers = this.headersFor(fullPath, body);
     const ctx = attempt > 1 ? { ...context, attempts: attempt } : context;
@@ -177,7 +195,7 @@ export class TunnelTransport {
         else socket.once(this.url.protocol === 'https:' ? 'secureConnect' : 'connect', () => (phase = 'sent'));
       });
       req.on('error', (err: NodeJS.ErrnoException) => finish(this.requestError(path, err, phase, idempotent, ctx)));
-      req.on('response', (res) => this.readResponse(res, { path, idempotent, ctx, settled: () => settled, finish }));
+      req.on('response', (res) => this.readResponse(res, { path, idempotent, ctx, reuseBody, settled: () => settled, finish }));
       req.end(body);
     });
   }
@@ -207,14 +225,19 @@ export class TunnelTransport {
     });
   }
 
-  /** Collects the body (bounded by maxResponseBytes) and settles the call with the response or its error. */
+  /**
+   * Collects the body (bounded by maxResponseBytes) and settles the call with the response or its error. With
+   * `reuseBody` and a Content-Length, the chunks are copied into a pooled buffer as they arrive (the copy
+   * Buffer.concat would make at the end, into a buffer that is not new every time).
+   */
   private readResponse(res: IncomingMessage, call: ResponseCall): void {
     const { path, idempotent, ctx, finish } = call;
     const chunks: Buffer[] = [];
     let received = 0;
+    const expected = call.reuseBody ? Number(res.headers['content-length']) : NaN;
+    let pooled = expected > 0 && expected <= this.maxResponseBytes && res.statusCode === 200 ? this.bodies.take(expected) : null;
     res.on('data', (chunk: Buffer) => {
-      received += chunk.length;
-      if (received > this.maxResponseBytes) {
+      if (received + chunk.length > this.maxResponseBytes) {
         finish(
           new OtslakeError('OTSL_TUNNEL_PROTOCOL', `${path} response exceeds ${this.maxResponseBytes} bytes`, {
             context: { ...ctx, maxResponseBytes: this.maxResponseBytes },
@@ -222,7 +245,15 @@ export class TunnelTransport {
         );
         return;
       }
-      chunks.push(chunk);
+      if (pooled !== null && received + chunk.length <= expected) {
+        pooled.set(chunk, received);
+      } else {
+        // More than announced (the parser would refuse it anyway): plain chunks from here on.
+        if (pooled !== null) chunks.push(pooled.subarray(0, received));
+        pooled = null;
+        chunks.push(chunk);
+      }
+      received += chunk.length;
     });
     res.on('error', (err: NodeJS.ErrnoException) => {
       finish(
@@ -237,6 +268,16 @@ export class TunnelTransport {
       if (call.settled()) return;
       const status = res.statusCode ?? 0;
       const requestId = headerString(res.headers['x-ots-requestid']);
+      if (pooled !== null) {
+        let buffer: Buffer | null = pooled;
+        // Once only: a buffer given back twice would be handed to two responses.
+        const release = () => {
+          if (buffer !== null && received === expected) this.bodies.give(buffer);
+          buffer = null;
+        };
+        finish(undefined, { body: pooled.subarray(0, received), httpStatus: status, requestId, release });
+        return;
+      }
       const responseBody = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
       if (status >= 200 && status < 300) finish(undefined, { body: responseBody, httpStatus: status, requestId });
       else finish(this.errorFromResponse(path, status, requestId, responseBody, idempotent, ctx));
@@ -272,6 +313,33 @@ export class TunnelTransport {
       retriable,
       context: { ...base, serverCode },
     });
+  }
+}
+
+/**
+ * Response buffers handed back by their readers, for the next responses. A few are enough: a channel task
+ * holds two pages at a time (the one it decodes, the one in flight). Sizes round up to 64 KiB so pages of
+ * slightly different sizes share buffers; buffers above 16 MiB are not kept.
+ */
+class BodyPool {
+  private readonly free: Buffer[] = [];
+
+  take(size: number): Buffer {
+    for (let i = 0; i < this.free.length; i++) {
+      const b = this.free[i]!;
+      // Not a buffer far bigger than needed: that one waits for a page its size.
+      if (b.length >= size && b.length <= size * 4 + 65536) {
+        this.free.splice(i, 1);
+        return b;
+      }
+    }
+    return Buffer.allocUnsafeSlow(Math.ceil(size / 65536) * 65536);
+  }
+
+  give(buffer: Buffer): void {
+    if (buffer.length > 16 * 1024 * 1024) return;
+    if (this.free.length >= 4) this.free.shift();
+    this.free.push(buffer);
   }
 }
 

@@ -29,7 +29,8 @@ export class NameCache {
     this.lastBytes = null;
     // On a hash collision keep the first name; the second is simply not cached.
     if (hit === undefined && this.entries.size < MAX_ENTRIES) {
-      const entry = { bytes: bytes.slice(start, end), value };
+      // A copy: Buffer#slice is a view, which would pin the record's buffer and change with it when it is reused.
+      const entry = { bytes: Uint8Array.prototype.slice.call(bytes, start, end), value };
       this.entries.set(hash, entry);
       this.lastBytes = entry.bytes;
     }

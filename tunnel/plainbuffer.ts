@@ -22,6 +22,7 @@ import { OtslakeError } from '../common/errors.js';
 import { CRC8_TABLE, crc8Byte, crc8Range } from './crc8.js';
 import { FNV_OFFSET, FNV_PRIME, NameCache, sameBytes } from './name-cache.js';
 import type { ActionType, RecordMsg } from './proto.js';
+import { RECORD_PAGE_SLOTS, type RecordPage } from './read-records-wire.js';
 
 export const PB_HEADER = 0x75;
 export const TAG = {
@@ -69,12 +70,26 @@ export interface RecordSink {
  * and DOUBLE, one byte (0 or 1) for BOOLEAN, the UTF-8 or raw bytes for STRING and BINARY, nothing
  * (`len` 0) for delete cells. The columnar sink (workers/columnar-rows.ts) copies them straight into
  * column buffers: no bigint, string or view per cell.
+ *
+ * Timestamps come as where their 8 little-endian bytes lie in `bytes` (-1: none), read with `int53At`
+ * (checked below 2^53 by the decoder): a timestamp as a number argument would be a heap number per cell.
  */
 export interface RawRecordSink {
   beginRow(recordIndex: number, actionType: ActionType, origin: boolean): void;
   primaryKey(name: string, type: ValueType, bytes: Buffer, at: number, len: number): void;
-  cell(name: string, op: CellOp, type: ValueType, bytes: Buffer, at: number, len: number, timestampMs: number): void;
-  endRow(deleteMarker: boolean, hasSequence: boolean, epoch: number, timestampUs: number, rowIndex: number): void;
+  /** `timestampAt`: the cell's timestamp (ms), -1 when absent (DELETE_ALL_VERSION). */
+  cell(name: string, op: CellOp, type: ValueType, bytes: Buffer, at: number, len: number, timestampAt: number): void;
+  /** `sequenceAt`: the sequence timestamp (µs) of stream records, -1 for none (base rows; epoch and rowIndex are then 0). */
+  endRow(deleteMarker: boolean, bytes: Buffer, sequenceAt: number, epoch: number, rowIndex: number): void;
+}
+
+const TWO_32 = 4294967296;
+
+/** The little-endian int64 at bytes[at, at + 8) as a number: exact for the timestamps the decoder hands over (|v| < 2^53). */
+export function int53At(bytes: Uint8Array, at: number): number {
+  const lo = (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
+  const hi = bytes[at + 4]! | (bytes[at + 5]! << 8) | (bytes[at + 6]! << 16) | (bytes[at + 7]! << 24);
+  return hi * TWO_32 + lo;
 }
 
 /** A raw payload as the JS value a RecordSink gets (BINARY stays a view into `bytes`). */
@@ -103,11 +118,12 @@ class ValueSink implements RawRecordSink {
   primaryKey(name: string, type: ValueType, bytes: Buffer, at: number, len: number): void {
     this.target!.primaryKey(name, type, cellValueOf(type, bytes, at, len));
   }
-  cell(name: string, op: CellOp, type: ValueType, bytes: Buffer, at: number, len: number, timestampMs: number): void {
+  cell(name: string, op: CellOp, type: ValueType, bytes: Buffer, at: number, len: number, timestampAt: number): void {
+    const timestampMs = timestampAt < 0 ? -1 : int53At(bytes, timestampAt);
     this.target!.cell(name, op, type, type === VT.NONE ? undefined : cellValueOf(type, bytes, at, len), timestampMs);
   }
-  endRow(deleteMarker: boolean, hasSequence: boolean, epoch: number, timestampUs: number, rowIndex: number): void {
-    this.target!.endRow(deleteMarker, hasSequence, epoch, timestampUs, rowIndex);
+  endRow(deleteMarker: boolean, bytes: Buffer, sequenceAt: number, epoch: number, rowIndex: number): void {
+    this.target!.endRow(deleteMarker, sequenceAt >= 0, epoch, sequenceAt < 0 ? 0 : int53At(bytes, sequenceAt), rowIndex);
   }
 }
 
@@ -118,7 +134,6 @@ export interface DecodeOptions {
   firstRecordIndex?: number;
 }
 
-const TWO_32 = 4294967296;
 /** Cell positions of a row that remember the name they last held (wider rows resolve the rest by hash). */
 const POSITION_HINTS = 64;
 const MAX_HI_SAFE = 0x1fffff; // hi word bound that keeps hi * 2^32 + lo within Number.MAX_SAFE_INTEGER
@@ -126,6 +141,8 @@ const MAX_HI_SAFE = 0x1fffff; // hi word bound that keeps hi * 2^32 + lo within 
 export class PlainBufferDecoder {
   private readonly names = new NameCache();
   private buf: Buffer = Buffer.alloc(0);
+  /** Where the current row starts in `buf` (error offsets count from here). */
+  private start = 0;
   private pos = 0;
   private end = 0;
   private recordIndex = 0;
@@ -170,22 +187,39 @@ export class PlainBufferDecoder {
     this.decodeOne(record, sink);
   }
 
-  private decodeOne(r: RecordMsg, sink: RawRecordSink): void {
-    this.decodeRow(r.record, r.action_type, sink, false);
-    if (r.origin_record !== undefined && r.origin_record.length > 0) this.decodeRow(r.origin_record, r.action_type, sink, true);
+  /**
+   * Decodes record `i` of a page (and its origin_record) into a raw sink, straight from the page's body: payload
+   * ranges are of `page.body`. `options.firstRecordIndex` is its index for errors.
+   */
+  decodePageRecordRaw(page: RecordPage, i: number, sink: RawRecordSink, options: DecodeOptions = {}): void {
+    this.channelId = options.channelId;
+    this.recordIndex = options.firstRecordIndex ?? 0;
+    const layout = page.layout;
+    const o = i * RECORD_PAGE_SLOTS; // action, record at, record length, origin at, origin length
+    const action = layout[o]! as ActionType;
+    this.decodeRow(page.body, layout[o + 1]!, layout[o + 2]!, action, sink, false);
+    if (layout[o + 4]! > 0) this.decodeRow(page.body, layout[o + 3]!, layout[o + 4]!, action, sink, true);
   }
 
-  private decodeRow(bytes: Uint8Array, actionType: ActionType, sink: RawRecordSink, origin: boolean): void {
-    this.buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.pos = 0;
-    this.end = bytes.byteLength;
+  private decodeOne(r: RecordMsg, sink: RawRecordSink): void {
+    this.decodeRow(bufferOf(r.record), 0, r.record.byteLength, r.action_type, sink, false);
+    if (r.origin_record !== undefined && r.origin_record.length > 0)
+      this.decodeRow(bufferOf(r.origin_record), 0, r.origin_record.byteLength, r.action_type, sink, true);
+  }
+
+  /** The row in buf[at, at + len): positions (and the payload ranges the sink gets) are of `buf`, errors count from `at`. */
+  private decodeRow(buf: Buffer, at: number, len: number, actionType: ActionType, sink: RawRecordSink, origin: boolean): void {
+    this.buf = buf;
+    this.start = at;
+    this.pos = at;
+    this.end = at + len;
     this.origin = origin;
     this.seqEpoch = 0;
-    this.seqTimestampUs = 0;
+    this.seqAt = -1;
     this.seqRowIndex = 0;
     if (actionType !== 1 && actionType !== 2 && actionType !== 3) this.corrupt(`unknown action type ${String(actionType)}`);
-    if (this.end < 4 || this.readU32() !== PB_HEADER) {
-      this.pos = 0;
+    if (len < 4 || this.readU32() !== PB_HEADER) {
+      this.pos = at;
       this.corrupt('missing PlainBuffer header 0x75');
     }
     sink.beginRow(this.recordIndex, actionType, origin);
@@ -213,9 +247,8 @@ export class PlainBufferDecoder {
       deleteMarker = true;
       tag = this.nextTag();
     }
-    let hasSequence = false;
     if (tag === TAG.EXTENSION) {
-      hasSequence = this.readExtension();
+      this.readExtension();
       tag = this.nextTag();
     }
     if (tag !== TAG.ROW_CHECKSUM) this.corrupt(`expected TAG_ROW_CHECKSUM, found 0x${tag.toString(16)}`, -1);
@@ -223,11 +256,12 @@ export class PlainBufferDecoder {
     rowCrc = crc8Byte(rowCrc, deleteMarker ? 1 : 0);
     if (expected !== rowCrc) this.corrupt(`row checksum mismatch (stored 0x${expected.toString(16)}, computed 0x${rowCrc.toString(16)})`, -1);
     if (this.pos !== this.end) this.corrupt('trailing bytes after the row (a record holds exactly one row)');
-    sink.endRow(deleteMarker, hasSequence, this.seqEpoch, this.seqTimestampUs, this.seqRowIndex);
+    sink.endRow(deleteMarker, this.buf, this.seqAt, this.seqEpoch, this.seqRowIndex);
   }
 
   private seqEpoch = 0;
-  private seqTimestampUs = 0;
+  /** Where the sequence timestamp lies in `buf`, -1 for none. */
+  private seqAt = -1;
   private seqRowIndex = 0;
 
   /** Where the current cell's value lies, set by checkValue (fields, not a result object: this runs per cell). */
@@ -319,15 +353,14 @@ export class PlainBufferDecoder {
       op = this.readU8();
       tag = this.nextTag();
     }
-    let timestampMs = -1;
+    let timestampAt = -1;
     if (tag === TAG.CELL_TIMESTAMP) {
       const start = this.pos;
       this.need(8);
-      const lo = this.u32At(start);
       const hi = b[start + 4]! | (b[start + 5]! << 8) | (b[start + 6]! << 16) | (b[start + 7]! << 24);
       if (hi < 0) this.corrupt('negative cell timestamp');
       if (hi > MAX_HI_SAFE) this.corrupt('cell timestamp beyond 2^53 ms');
-      timestampMs = hi * TWO_32 + lo;
+      timestampAt = start;
       crc = crc8Range(crc, b, start, start + 8);
       this.pos = start + 8;
       tag = this.nextTag();
@@ -338,19 +371,19 @@ export class PlainBufferDecoder {
     if (stored !== crc) this.corrupt(`cell "${name}" checksum mismatch (stored 0x${stored.toString(16)}, computed 0x${crc.toString(16)})`, -1);
 
     if (isPk) {
-      if (!hasValue || op >= 0 || timestampMs >= 0) this.corrupt(`primary-key cell "${name}" must have a value and no type or timestamp`);
+      if (!hasValue || op >= 0 || timestampAt >= 0) this.corrupt(`primary-key cell "${name}" must have a value and no type or timestamp`);
       sink.primaryKey(name, type, b, valueAt, valueLen);
       return crc;
     }
     // Cell forms of a Tunnel record (J:PlainBufferConversion.toRecordColumn).
     if (op < 0) {
-      if (!hasValue || timestampMs < 0) this.corrupt(`PUT cell "${name}" should have both value and timestamp`);
-      sink.cell(name, CELL_OP.PUT, type, b, valueAt, valueLen, timestampMs);
+      if (!hasValue || timestampAt < 0) this.corrupt(`PUT cell "${name}" should have both value and timestamp`);
+      sink.cell(name, CELL_OP.PUT, type, b, valueAt, valueLen, timestampAt);
     } else if (op === CELL_OP.DELETE_ONE_VERSION) {
-      if (hasValue || timestampMs < 0) this.corrupt(`DELETE_ONE_VERSION cell "${name}" should not have value but should have timestamp`);
-      sink.cell(name, CELL_OP.DELETE_ONE_VERSION, VT.NONE, b, 0, 0, timestampMs);
+      if (hasValue || timestampAt < 0) this.corrupt(`DELETE_ONE_VERSION cell "${name}" should not have value but should have timestamp`);
+      sink.cell(name, CELL_OP.DELETE_ONE_VERSION, VT.NONE, b, 0, 0, timestampAt);
     } else if (op === CELL_OP.DELETE_ALL_VERSION) {
-      if (hasValue || timestampMs >= 0) this.corrupt(`DELETE_ALL_VERSION cell "${name}" should not have value and timestamp`);
+      if (hasValue || timestampAt >= 0) this.corrupt(`DELETE_ALL_VERSION cell "${name}" should not have value and timestamp`);
       sink.cell(name, CELL_OP.DELETE_ALL_VERSION, VT.NONE, b, 0, 0, -1);
     } else {
       this.corrupt(`unknown cell type 0x${op.toString(16)} on "${name}"`);
@@ -358,13 +391,12 @@ export class PlainBufferDecoder {
     return crc;
   }
 
-  /** After TAG_EXTENSION. Unknown extension entries are skipped by their length (the Java reader's rule). */
-  private readExtension(): boolean {
+  /** After TAG_EXTENSION (sets seqAt and its fields). Unknown extension entries are skipped by their length (the Java reader's rule). */
+  private readExtension(): void {
     const extLen = this.readU32();
     const extEnd = this.need(extLen);
     const outerEnd = this.end;
     this.end = extEnd; // bounds checks now stop at the extension's end
-    let hasSequence = false;
     while (this.pos < extEnd) {
       const tag = this.readU8();
       const len = this.readU32();
@@ -378,10 +410,9 @@ export class PlainBufferDecoder {
         this.pos += 4;
         if (this.readU8() !== TAG.SEQ_INFO_TS) this.corrupt('expected TAG_SEQ_INFO_TS', -1);
         this.need(8);
-        const lo = this.u32At(this.pos);
         const hi = this.i32At(this.pos + 4);
         if (hi > MAX_HI_SAFE || hi < -MAX_HI_SAFE) this.corrupt('sequence timestamp beyond 2^53 µs');
-        this.seqTimestampUs = hi * TWO_32 + lo;
+        const seqAt = this.pos;
         this.pos += 8;
         if (this.readU8() !== TAG.SEQ_INFO_ROW_INDEX) this.corrupt('expected TAG_SEQ_INFO_ROW_INDEX', -1);
         this.need(4);
@@ -389,12 +420,11 @@ export class PlainBufferDecoder {
         this.pos += 4;
         if (this.pos !== fieldEnd) this.corrupt('sequence info longer than its fields');
         this.end = savedEnd;
-        hasSequence = true;
+        this.seqAt = seqAt;
       }
       this.pos = fieldEnd;
     }
     this.end = outerEnd;
-    return hasSequence;
   }
 
   private nextTag(): number {
@@ -434,7 +464,7 @@ export class PlainBufferDecoder {
 
   /** `delta` points the reported offset at the byte just consumed (-1) when that byte is the culprit. */
   private corrupt(reason: string, delta = 0): never {
-    const byteOffset = Math.max(0, this.pos + delta);
+    const byteOffset = Math.max(0, this.pos + delta - this.start);
     const where = this.channelId === undefined ? '' : ` of channel ${this.channelId}`;
     throw new OtslakeError(
       'OTSL_DECODE_CORRUPT_RECORD',
@@ -450,6 +480,10 @@ export class PlainBufferDecoder {
       },
     );
   }
+}
+
+function bufferOf(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** A decoder per worker thread is enough: decoding is synchronous and the name cache is worth sharing. */

@@ -234,3 +234,167 @@ export function decodeReadRecordsResponse(bytes: Uint8Array): ReadRecordsRespons
   if (token === undefined) return null;
   return mayMore === undefined ? { records, next_token: token } : { records, next_token: token, may_more_record: mayMore };
 }
+
+/** Int32 slots per record in a RecordPage's layout: action type, record at, record length, origin at, origin length. */
+export const RECORD_PAGE_SLOTS = 5;
+const SLOTS = RECORD_PAGE_SLOTS;
+
+/**
+ * A ReadRecords page as offsets into its response body: no object and no view per record (the channel task
+ * decodes a page of a thousand records straight from the bytes). The body may be a buffer the transport
+ * reuses: call `release()` once nothing reads the page any more (the channel task, after landing it); a page
+ * never released is simply collected. `record(i)` makes the RecordMsg of one record (dead letters, tests).
+ */
+export class RecordPage {
+  /** Record and origin bytes of every record: what the byte budget counts. */
+  readonly recordBytes: number;
+
+  constructor(
+    /** The bytes every record lies in. */
+    readonly body: Buffer,
+    readonly count: number,
+    /** Per record SLOTS int32s (see SLOTS). */
+    readonly layout: Int32Array,
+    readonly next_token: string,
+    readonly may_more_record: boolean | undefined,
+    /** The response's size on the wire. */
+    readonly responseBytes: number,
+    readonly requestId: string | undefined,
+    private releaseBody: (() => void) | null = null,
+  ) {
+    let bytes = 0;
+    for (let i = 0; i < count; i++) bytes += layout[i * SLOTS + 2]! + layout[i * SLOTS + 4]!;
+    this.recordBytes = bytes;
+  }
+
+  actionType(i: number): ActionType {
+    return this.layout[i * SLOTS]! as ActionType;
+  }
+
+  /** Bytes of record i with its origin_record. */
+  sizeOf(i: number): number {
+    return this.layout[i * SLOTS + 2]! + this.layout[i * SLOTS + 4]!;
+  }
+
+  /** Record i as the message object (views into the body: copy them to keep them past `release`). */
+  record(i: number): RecordMsg {
+    const l = this.layout;
+    const o = i * SLOTS;
+    const record = this.body.subarray(l[o + 1]!, l[o + 1]! + l[o + 2]!);
+    if (l[o + 4]! === 0) return { action_type: l[o]! as ActionType, record };
+    return { action_type: l[o]! as ActionType, record, origin_record: this.body.subarray(l[o + 3]!, l[o + 3]! + l[o + 4]!) };
+  }
+
+  /** Hands the body back to its owner for reuse; the page must not be read afterwards. */
+  release(): void {
+    const release = this.releaseBody;
+    this.releaseBody = null;
+    release?.();
+  }
+
+  /**
+   * A page of record objects (the generic decoder's answer to a response not in the canonical form): their
+   * bytes copied into one body. Rare, so the copy does not matter.
+   */
+  static fromRecords(response: ReadRecordsResponse, responseBytes: number, requestId: string | undefined): RecordPage {
+    const records = response.records;
+    let size = 0;
+    for (const r of records) size += r.record.length + (r.origin_record?.length ?? 0);
+    const body = Buffer.allocUnsafe(size);
+    const layout = new Int32Array(records.length * SLOTS);
+    let at = 0;
+    records.forEach((r, i) => {
+      layout[i * SLOTS] = r.action_type;
+      layout[i * SLOTS + 1] = at;
+      layout[i * SLOTS + 2] = r.record.length;
+      body.set(r.record, at);
+      at += r.record.length;
+      const origin = r.origin_record;
+      layout[i * SLOTS + 3] = at;
+      layout[i * SLOTS + 4] = origin?.length ?? 0;
+      if (origin) {
+        body.set(origin, at);
+        at += origin.length;
+      }
+    });
+    return new RecordPage(body, records.length, layout, response.next_token, response.may_more_record, responseBytes, requestId);
+  }
+}
+
+/**
+ * `decodeReadRecordsResponse` as a RecordPage over `bytes` (not copied), or null to use the generic path.
+ * `release` is handed to the page: the owner of `bytes` gets them back when the page is released.
+ */
+export function decodeRecordPage(bytes: Buffer, requestId: string | undefined, release: (() => void) | null): RecordPage | null {
+  const c = new Cursor(bytes, bytes.length);
+  let layout = new Int32Array(1024 * SLOTS);
+  let count = 0;
+  let token: string | undefined;
+  let mayMore: boolean | undefined;
+  while (c.pos < bytes.length) {
+    const tag = bytes[c.pos++]!;
+    if (tag === TAG_RECORDS) {
+      const start = c.span();
+      if (start < 0) return null;
+      const end = c.pos;
+      c.pos = start;
+      if ((count + 1) * SLOTS > layout.length) {
+        const wider = new Int32Array(layout.length * 2);
+        wider.set(layout);
+        layout = wider;
+      }
+      if (!recordInto(c, end, layout, count * SLOTS)) return null;
+      count++;
+    } else if (tag === TAG_NEXT_TOKEN) {
+      const start = c.span();
+      if (start < 0) return null;
+      for (let i = start; i < c.pos; i++) if (bytes[i]! >= 0x80) return null;
+      token = bytes.toString('latin1', start, c.pos);
+    } else if (tag === TAG_MAY_MORE) {
+      if (c.pos >= bytes.length) return null;
+      const v = bytes[c.pos++]!;
+      if (v > 1) return null;
+      mayMore = v === 1;
+    } else {
+      return null;
+    }
+  }
+  if (token === undefined) return null;
+  return new RecordPage(bytes, count, layout, token, mayMore, bytes.length, requestId, release);
+}
+
+/** decodeRecord's rules, the record's place written into layout[o, o + SLOTS); false when not canonical. */
+function recordInto(c: Cursor, end: number, layout: Int32Array, o: number): boolean {
+  const b = c.bytes;
+  let action = -1;
+  let recordAt = -1;
+  let originAt = -1;
+  layout[o + 2] = 0;
+  layout[o + 4] = 0;
+  while (c.pos < end) {
+    const tag = b[c.pos++]!;
+    if (tag === TAG_RECORD || tag === TAG_ORIGIN) {
+      const start = c.span();
+      if (start < 0 || c.pos > end) return false;
+      if (tag === TAG_RECORD) {
+        recordAt = start;
+        layout[o + 2] = c.pos - start;
+      } else {
+        originAt = start;
+        layout[o + 4] = c.pos - start;
+      }
+    } else if (tag === TAG_ACTION) {
+      if (c.pos >= end) return false;
+      const value = b[c.pos++]!;
+      if (!isAction(value)) return false;
+      action = value;
+    } else {
+      return false;
+    }
+  }
+  if (c.pos !== end || action === -1 || recordAt < 0) return false;
+  layout[o] = action;
+  layout[o + 1] = recordAt;
+  layout[o + 3] = originAt < 0 ? recordAt : originAt;
+  return true;
+}

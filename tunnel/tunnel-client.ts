@@ -8,6 +8,7 @@ import type { ErrorContext } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { RetryPolicy } from '../common/retry.js';
 import { TunnelTransport, type RpcResponse } from './http.js';
+import { RecordPage, decodeRecordPage } from './read-records-wire.js';
 import {
   decodeMessage,
   encodeMessage,
@@ -149,6 +150,28 @@ export class TunnelClient {
     const raw = await this.send('readRecords', req, opts);
     const decoded = decodeMessage('ReadRecordsResponse', raw.body);
     return { ...decoded, responseBytes: raw.body.byteLength, requestId: raw.requestId };
+  }
+
+  /**
+   * readRecords as a RecordPage: the records stay in the response body (no object per record), which lands in
+   * a buffer the transport reuses once the caller calls `page.release()` (read-records-wire.ts).
+   */
+  async readRecordPage(req: ReadRecordsRequest, opts?: RpcOptions): Promise<RecordPage> {
+    const spec = RPCS.readRecords;
+    const raw = await this.transport.call(spec.path, encodeMessage(spec.request, req), {
+      idempotent: spec.idempotent,
+      signal: opts?.signal,
+      context: contextOf(req),
+      reuseBody: true,
+    });
+    const body = Buffer.isBuffer(raw.body) ? raw.body : Buffer.from(raw.body.buffer, raw.body.byteOffset, raw.body.byteLength);
+    const page = decodeRecordPage(body, raw.requestId, raw.release ?? null);
+    if (page !== null) return page;
+    // Not the canonical form: the generic decoder decides (or throws), and its records are copied out of the body.
+    const decoded = decodeMessage('ReadRecordsResponse', raw.body);
+    const copied = RecordPage.fromRecords(decoded, raw.body.byteLength, raw.requestId);
+    raw.release?.();
+    return copied;
   }
 
   /** Throws OTSL_TUNNEL_SEQUENCE_MISMATCH on a stale sequence number; see Checkpointer for the recovery. */

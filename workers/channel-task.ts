@@ -18,7 +18,8 @@ import { bucketOf } from '../lake/mirror/layout.js';
 import { stagingDirectory } from '../lake/mirror/staging-directory.js';
 import { parseTypeConflictPolicy } from '../lake/mirror/type-conflict.js';
 import { PlainBufferDecoder } from '../tunnel/plainbuffer.js';
-import { FINISHED_TOKEN, type RecordMsg } from '../tunnel/proto.js';
+import { FINISHED_TOKEN } from '../tunnel/proto.js';
+import type { RecordPage } from '../tunnel/read-records-wire.js';
 import { ColumnSelection } from './column-selection.js';
 import { ColumnarRowSink } from './columnar-rows.js';
 import { formatSequence } from './changelog-rows.js';
@@ -26,7 +27,7 @@ import { DeadLetters } from './dead-letters.js';
 import type { ChannelTaskInput, ChannelTaskOk, TaskStats } from './protocol.js';
 import { BatchSchema, columnTypeOfPrimaryKey } from './schema-map.js';
 import { threadResources, type WorkerResources } from './worker-setup.js';
-import type { ReadRecordsResult, TunnelClient } from '../tunnel/tunnel-client.js';
+import type { TunnelClient } from '../tunnel/tunnel-client.js';
 
 /** One decoder per thread: its column-name cache serves every task of the thread. */
 const decoder = new PlainBufferDecoder();
@@ -237,8 +238,8 @@ interface ReadEnd {
  */
 async function readPages(input: ChannelTaskInput, client: TunnelClient, lander: RecordLander, startedMs: number): Promise<ReadEnd> {
   const { maxRecords, maxBytes, maxDurationMs } = input.budget;
-  const read = (token: string): Promise<ReadRecordsResult> => {
-    const page = client.readRecords({ tunnel_id: input.tunnelId, client_id: input.clientId, channel_id: input.channelId, token });
+  const read = (token: string): Promise<RecordPage> => {
+    const page = client.readRecordPage({ tunnel_id: input.tunnelId, client_id: input.clientId, channel_id: input.channelId, token });
     page.catch(() => undefined); // awaited below, or abandoned at the time budget: never unhandled
     return page;
   };
@@ -253,31 +254,27 @@ async function readPages(input: ChannelTaskInput, client: TunnelClient, lander: 
     // The live tail (an empty page, or the server saying no more is there), or a budget this page reaches.
     const last =
       token === FINISHED_TOKEN ||
-      page.records.length === 0 ||
+      page.count === 0 ||
       page.may_more_record === false ||
-      records + page.records.length >= maxRecords ||
-      lander.bytesRead + recordBytes(page.records) >= maxBytes ||
+      records + page.count >= maxRecords ||
+      lander.bytesRead + page.recordBytes >= maxBytes ||
       performance.now() - startedMs >= maxDurationMs;
     if (!last) {
       pending = read(token);
       readRequests++;
     }
-    for (let i = 0; i < page.records.length; i++) lander.land(page.records[i]!, pageToken, i);
-    records += page.records.length;
+    for (let i = 0; i < page.count; i++) lander.land(page, i, pageToken);
+    records += page.count;
+    // The builders copied what they keep, dead letters their base64: the body can serve the next response.
+    page.release();
     await lander.output.drain();
     if (token === FINISHED_TOKEN) return { token, finished: true, endedOnBudget: false, records, readRequests };
     // The live tail (an empty page, or the server saying no more is there): stop instead of spinning.
-    const atTail = page.records.length === 0 || page.may_more_record === false;
+    const atTail = page.count === 0 || page.may_more_record === false;
     if (atTail) break;
     if (last || performance.now() - startedMs >= maxDurationMs) return { token, finished: false, endedOnBudget: true, records, readRequests };
   }
   return { token, finished: false, endedOnBudget: false, records, readRequests };
-}
-
-function recordBytes(records: readonly RecordMsg[]): number {
-  let bytes = 0;
-  for (const r of records) bytes += r.record.byteLength + (r.origin_record?.byteLength ?? 0);
-  return bytes;
 }
 
 /** Files closed, dead letters written, the offset entry claimed (when the position moved): the task's result. */
@@ -356,20 +353,22 @@ class RecordLander {
     this.output = new ChangelogFiles(store, this.schema, input, resources);
   }
 
-  land(record: RecordMsg, pageToken: string, recordIndex: number): void {
+  /** Record `recordIndex` of `page`. */
+  land(page: RecordPage, recordIndex: number, pageToken: string): void {
     const { input, sink } = this;
-    const size = record.record.byteLength + (record.origin_record?.byteLength ?? 0);
+    const size = page.sizeOf(recordIndex);
     this.bytesRead += size;
     if (size > input.maxRowBytes) {
-      this.deadLetters.addRawRecord('oversized-row', record, { token: pageToken, recordIndex }, { bytes: size });
+      this.deadLetters.addRawRecord('oversized-row', page.record(recordIndex), { token: pageToken, recordIndex }, { bytes: size });
       return;
     }
     try {
       this.decodeOptions.firstRecordIndex = recordIndex;
-      decoder.decodeRecordRaw(record, sink, this.decodeOptions);
+      decoder.decodePageRecordRaw(page, recordIndex, sink, this.decodeOptions);
     } catch (err) {
       if (!hasCode(err, 'OTSL_DECODE_CORRUPT_RECORD')) throw err;
       const e = err as OtslakeError;
+      const record = page.record(recordIndex);
       this.deadLetters.addRawRecord('corrupt-record', record, { token: pageToken, recordIndex }, { error: { code: e.code, message: e.message } });
       return;
     }
@@ -383,7 +382,7 @@ class RecordLander {
     if (sink.verdict !== 'ok') {
       const column = sink.problem!.column;
       if (sink.verdict === 'type-mismatch') this.deadLetteredConflicts.set(column, (this.deadLetteredConflicts.get(column) ?? 0) + 1);
-      this.deadLetters.addRow(sink.verdict, record, { token: pageToken, recordIndex }, sink.problem!);
+      this.deadLetters.addRow(sink.verdict, page.record(recordIndex), { token: pageToken, recordIndex }, sink.problem!);
       return;
     }
     sink.acceptRow();

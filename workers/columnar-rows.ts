@@ -11,7 +11,7 @@
  * into bytes. Only the rare paths make JS values: type conflicts under a policy, and mirror bucket keys.
  */
 import { ActionType } from '../tunnel/proto.js';
-import { CELL_OP, VT, cellValueOf, type CellOp, type CellValue, type RawRecordSink, type ValueType } from '../tunnel/plainbuffer.js';
+import { CELL_OP, VT, cellValueOf, int53At, type CellOp, type CellValue, type RawRecordSink, type ValueType } from '../tunnel/plainbuffer.js';
 import type { ColumnBuilder } from '../lake/column-builders.js';
 import type { RowFiller } from '../lake/parquet-file.js';
 import type { TypeConflictPolicy } from '../lake/mirror/type-conflict.js';
@@ -31,7 +31,6 @@ const RAW = 1;
 const VALUE = 2;
 
 const HEX = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
-const COLON = 0x3a;
 const TWO_32 = 4294967296;
 
 /** `%08x` of an unsigned 32-bit integer into out[at, at + 8). */
@@ -65,7 +64,8 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
 
   private inOrigin = false;
   private actionType: ActionType = ActionType.PUT_ROW;
-  private newestCellMs = -1;
+  /** Where the row's newest cell timestamp lies in its bytes, -1 for none: an offset, not a number stored per cell. */
+  private newestCellAt = -1;
   private rowBytes: Uint8Array = new Uint8Array(0);
   /** Per data column (slot index): the row stamp that staged it, its kind, payload range or value. */
   private stamp = 0;
@@ -78,7 +78,11 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
   private readonly staged: StagedColumn[] = [];
   private readonly conflicts: string[] = [];
   private readonly conflictCounts = new Map<string, number>();
-  private readonly seqBytes = new Uint8Array(34);
+  /** `_seq` as text, and which epoch and high timestamp word its digits show (-1: none yet). */
+  private readonly seqBytes = Uint8Array.from('00000000:0000000000000000:00000000', (c) => c.charCodeAt(0));
+  private seqEpochShown = -1;
+  private seqHighShown = -1;
+  private readonly tsBytes = new Uint8Array(8);
   /** The day (since the epoch, UTC) `lastDayText` formats; NaN for none yet. */
   private lastDay = NaN;
   private lastDayText = '';
@@ -114,7 +118,7 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
     this.problem = null;
     this.hasSequence = false;
     this.timestampUs = -1;
-    this.newestCellMs = -1;
+    this.newestCellAt = -1;
     // Setting an array's length is a runtime call even when it is 0 already: only when needed.
     if (this.deleted.length !== 0) this.deleted.length = 0;
     if (this.staged.length !== 0) this.staged.length = 0;
@@ -127,9 +131,9 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
     if (!this.inOrigin) this.put(name, type, bytes, at, len, false);
   }
 
-  cell(name: string, op: CellOp, type: ValueType, bytes: Buffer, at: number, len: number, timestampMs: number): void {
+  cell(name: string, op: CellOp, type: ValueType, bytes: Buffer, at: number, len: number, timestampAt: number): void {
     if (this.inOrigin) return;
-    if (timestampMs > this.newestCellMs) this.newestCellMs = timestampMs;
+    if (timestampAt >= 0 && (this.newestCellAt < 0 || int53At(bytes, timestampAt) > int53At(bytes, this.newestCellAt))) this.newestCellAt = timestampAt;
     if (op === CELL_OP.PUT) this.put(name, type, bytes, at, len, true);
     else if (!this.schema.selective) this.deleted.push(name);
     else this.deleteSelected(name);
@@ -142,16 +146,16 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
     else if (route !== null) this.deleted.push(route);
   }
 
-  endRow(_deleteMarker: boolean, hasSequence: boolean, epoch: number, timestampUs: number, rowIndex: number): void {
+  endRow(_deleteMarker: boolean, bytes: Buffer, sequenceAt: number, epoch: number, rowIndex: number): void {
     if (this.inOrigin) return;
-    this.hasSequence = hasSequence;
-    if (hasSequence) {
+    this.hasSequence = sequenceAt >= 0;
+    if (sequenceAt >= 0) {
       this.seqEpoch = epoch;
-      this.seqTimestampUs = timestampUs;
+      this.seqTimestampUs = int53At(bytes, sequenceAt);
       this.seqRowIndex = rowIndex;
-      this.timestampUs = timestampUs;
+      this.timestampUs = this.seqTimestampUs;
     } else {
-      this.timestampUs = this.newestCellMs >= 0 ? this.newestCellMs * 1000 : -1;
+      this.timestampUs = this.newestCellAt >= 0 ? int53At(bytes, this.newestCellAt) * 1000 : -1;
     }
   }
 
@@ -160,11 +164,14 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
    * unknown columns join the schema now, so a record dead-lettered after all never adds a column.
    */
   acceptRow(): void {
-    for (const s of this.staged) {
-      const slot = this.schema.discoverColumn(s.name, s.valueType);
-      this.stage(slot.index, s.kind, s.at, s.len, s.value);
+    // Per row, most rows with nothing staged: no iterator for an empty array.
+    if (this.staged.length !== 0) {
+      for (const s of this.staged) {
+        const slot = this.schema.discoverColumn(s.name, s.valueType);
+        this.stage(slot.index, s.kind, s.at, s.len, s.value);
+      }
+      this.staged.length = 0;
     }
-    if (this.staged.length !== 0) this.staged.length = 0;
     if (this.conflicts.length === 0) return;
     for (const c of this.conflicts) this.conflictCounts.set(c, (this.conflictCounts.get(c) ?? 0) + 1);
     this.conflicts.length = 0;
@@ -185,8 +192,7 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
     }
     const op = OP_BYTES[this.actionType];
     builders[n]!.appendEncoded(op, 0, op.length);
-    if (this.timestampUs < 0) builders[n + 1]!.appendNullValue();
-    else builders[n + 1]!.append(this.timestampUs);
+    this.fillTimestamp(builders[n + 1]!);
     this.fillSequence(builders[n + 2]!);
     builders[n + 3]!.appendEncoded(this.channelBytes, 0, this.channelBytes.length);
     // Deleted columns name what an UPDATE removed; the list builder copies the names.
@@ -241,6 +247,31 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
     return row;
   }
 
+  /** `_ts` as its 8 bytes, like every other int64 of the row: a number argument would be a heap number per row. */
+  private fillTimestamp(b: ColumnBuilder): void {
+    const ts = this.timestampUs;
+    if (ts < 0) {
+      b.appendNullValue();
+      return;
+    }
+    if (ts > Number.MAX_SAFE_INTEGER) {
+      b.append(ts); // the builder's own error, as before
+      return;
+    }
+    const high = Math.floor(ts / TWO_32);
+    const low = ts - high * TWO_32;
+    const out = this.tsBytes;
+    out[0] = low;
+    out[1] = low >>> 8;
+    out[2] = low >>> 16;
+    out[3] = low >>> 24;
+    out[4] = high;
+    out[5] = high >>> 8;
+    out[6] = high >>> 16;
+    out[7] = high >>> 24;
+    b.appendEncoded(out, 0, 8);
+  }
+
   private fillSequence(b: ColumnBuilder): void {
     if (!this.hasSequence) {
       b.appendNullValue();
@@ -251,14 +282,20 @@ export class ColumnarRowSink implements RawRecordSink, RowFiller {
       b.append(this.sequenceText());
       return;
     }
-    // `%08x:%016x:%08x`, sortable as text within a channel (docs/plainbuffer.md §Sequence info).
+    // `%08x:%016x:%08x`, sortable as text within a channel (docs/plainbuffer.md §Sequence info). The epoch and
+    // the timestamp's high word rarely change from row to row: their digits stay in seqBytes from the last row.
     const out = this.seqBytes;
     const high = Math.floor(ts / TWO_32);
-    hex32Into(out, 0, this.seqEpoch >>> 0);
-    out[8] = COLON;
-    hex32Into(out, 9, high);
+    const epoch = this.seqEpoch >>> 0;
+    if (epoch !== this.seqEpochShown) {
+      hex32Into(out, 0, epoch);
+      this.seqEpochShown = epoch;
+    }
+    if (high !== this.seqHighShown) {
+      hex32Into(out, 9, high);
+      this.seqHighShown = high;
+    }
     hex32Into(out, 17, ts - high * TWO_32);
-    out[25] = COLON;
     hex32Into(out, 26, this.seqRowIndex >>> 0);
     b.appendEncoded(out, 0, 34);
   }

@@ -326,24 +326,22 @@ describe('reading ahead', () => {
     const real = resources.tunnelClient();
     const events: string[] = [];
     let calls = 0;
-    // A page's first record notes when the decoder reads it (its action type is read first thing).
+    // A page notes when the decoder first reads its records' layout (the first thing landing a record reads).
     const client = {
-      readRecords: async (...args: Parameters<TunnelClient['readRecords']>) => {
+      readRecordPage: async (...args: Parameters<TunnelClient['readRecordPage']>) => {
         const n = ++calls;
         events.push(`request ${n}`);
-        const page = await real.readRecords(...args);
-        const records = page.records.map((r, i) => {
-          const copy = { ...r };
-          if (i === 0)
-            Object.defineProperty(copy, 'action_type', {
-              get: () => {
-                events.push(`decode page ${n}`);
-                return r.action_type;
-              },
-            });
-          return copy;
+        const page = await real.readRecordPage(...args);
+        const layout = page.layout;
+        let noted = false;
+        Object.defineProperty(page, 'layout', {
+          get: () => {
+            if (!noted) events.push(`decode page ${n}`);
+            noted = true;
+            return layout;
+          },
         });
-        return { ...page, records };
+        return page;
       },
     } as unknown as TunnelClient;
     const result = ok(
@@ -544,9 +542,9 @@ describe('a failing read', () => {
     let reads = 0;
     // The second ReadRecords meets a real server error (not retriable), after the first page's files were written.
     const client = {
-      readRecords: async (...args: Parameters<TunnelClient['readRecords']>) => {
+      readRecordPage: async (...args: Parameters<TunnelClient['readRecordPage']>) => {
         if (++reads === 2) emu.emulator.faults.set({ path: '/tunnel/readrecords', errorRate: 1, errorStatus: 400, errorCode: 'OTSParameterInvalid', times: 1 });
-        return real.readRecords(...args);
+        return real.readRecordPage(...args);
       },
     } as unknown as TunnelClient;
     // Row groups of 2 rows and a 1-byte target: every row group becomes its own uploaded file.

@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OtslakeError } from '../../common/errors.js';
 import { createLogger } from '../../common/log.js';
-import { decodeMessage, encodeMessage, ChannelStatus, type MessageName, type Messages } from '../../tunnel/proto.js';
+import { ActionType, decodeMessage, encodeMessage, ChannelStatus, type MessageName, type Messages } from '../../tunnel/proto.js';
+import type { RecordPage } from '../../tunnel/read-records-wire.js';
 import { verifySignature } from '../../tunnel/signing.js';
 import { TunnelClient, type TunnelClientOptions } from '../../tunnel/tunnel-client.js';
 import { otslakeRejectionOf } from '../helpers/rejection.js';
@@ -112,6 +113,40 @@ describe('tunnel transport against a real HTTP server', () => {
       expect(hb.channels[0]).toEqual({ channel_id: 'c1', version: 2n, status: ChannelStatus.OPEN });
     }
     expect(ports.size).toBe(1);
+  });
+
+  it("reads ReadRecords pages into a reused buffer: a released page's serves the next, one still held is never written over", async () => {
+    const pageOf = (n: number) => ({ records: [{ action_type: ActionType.PUT_ROW, record: Buffer.alloc(20_000 + n, n) }], next_token: `t${n}` });
+    let n = 0;
+    server.handler = (_req, res) => {
+      n++;
+      if (n === 4) {
+        // No Content-Length (chunked): read as before, into a buffer of its own.
+        const bytes = Buffer.from(encodeMessage('ReadRecordsResponse', pageOf(n)));
+        res.writeHead(200);
+        res.write(bytes.subarray(0, 1000));
+        res.end(bytes.subarray(1000));
+        return;
+      }
+      const bytes = Buffer.from(encodeMessage('ReadRecordsResponse', pageOf(n)));
+      res.writeHead(200, { 'content-length': bytes.length }).end(bytes);
+    };
+    const read = () => client.readRecordPage({ tunnel_id: 't', client_id: 'c', channel_id: 'ch', token: 'x' });
+    const content = (page: RecordPage) => [page.next_token, page.count, Buffer.from(page.record(0).record).toString('hex')];
+    const first = await read();
+    expect(content(first)).toEqual(['t1', 1, Buffer.alloc(20_001, 1).toString('hex')]);
+    first.release();
+    const second = await read();
+    expect(second.body.buffer === first.body.buffer).toBe(true);
+    expect(content(second)).toEqual(['t2', 1, Buffer.alloc(20_002, 2).toString('hex')]);
+    const third = await read(); // the second is still held: a buffer of its own
+    expect(third.body.buffer === second.body.buffer).toBe(false);
+    expect(content(second)).toEqual(['t2', 1, Buffer.alloc(20_002, 2).toString('hex')]);
+    expect(content(third)).toEqual(['t3', 1, Buffer.alloc(20_003, 3).toString('hex')]);
+    second.release();
+    third.release();
+    const chunked = await read();
+    expect(content(chunked)).toEqual(['t4', 1, Buffer.alloc(20_004, 4).toString('hex')]);
   });
 
   it('retries an idempotent RPC on 503 OTSTunnelServerUnavailable, then succeeds', async () => {

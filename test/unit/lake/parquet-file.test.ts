@@ -125,6 +125,29 @@ describe('ParquetFileWriter', () => {
     }
   });
 
+  it("a writer that starts from an earlier writer's buffers writes only its own rows (no stale bytes, bits or nulls)", async () => {
+    // The first writer fills every buffer (long strings, all true, many nulls, lists); the second writes fewer,
+    // shorter values into the same columns on this thread, from the buffers the first one handed back at close.
+    const wide = Array.from({ length: 3000 }, (_, i) => ({
+      ...rowAt(i),
+      name: i % 2 === 0 ? null : `a long name that fills the byte buffer ${i}`,
+      paid: true,
+      _deleted_columns: ['x', 'y', 'z'],
+    }));
+    await writeParquetFiles(wide, { store, columns: COLUMNS, rowGroupRows: 1000 });
+    const narrow = Array.from({ length: 700 }, (_, i) => ({ ...rowAt(i), name: `n${i}`, paid: false, amount: i, _deleted_columns: null }));
+    const [f] = await writeParquetFiles(narrow, { store, columns: COLUMNS, rowGroupRows: 500 });
+    const table = arrow.tableFromIPC(pw.readParquet(await readFile(path.join(dir, f!.path))).intoIPCStream());
+    const column = (name: string) => Array.from({ length: table.numRows }, (_, i) => table.getChild(name)!.get(i) as unknown);
+    const hex = (b: unknown) => (b instanceof Uint8Array ? Buffer.from(b).toString('hex') : null);
+    expect(column('name')).toEqual(narrow.map((r) => r.name));
+    expect(column('paid')).toEqual(narrow.map(() => false));
+    expect(column('amount')).toEqual(narrow.map((r) => r.amount));
+    expect(column('blob').map(hex)).toEqual(narrow.map((r) => hex((r as Record<string, unknown>).blob)));
+    expect(column('_deleted_columns')).toEqual(narrow.map(() => null));
+    expect(f!.stats.nullCount).toMatchObject({ name: 0, amount: 0, paid: 0 });
+  });
+
   it('computes Delta stats from the rows it wrote', async () => {
     const rows = Array.from({ length: 50 }, (_, i) => rowAt(i));
     const [f] = await writeParquetFiles(rows, { store, columns: COLUMNS });

@@ -276,6 +276,23 @@ describe('PlainBuffer decoding', () => {
   });
 });
 
+describe('records read from a reused buffer', () => {
+  it('decodes the names of the bytes now in the buffer, not of the record it held before (the name cache keeps copies)', () => {
+    const row = (name: string) => encodeRow({ pk: [{ name: 'id', value: int(1) }], cells: [{ name, value: int(2), timestampMs: TS }] });
+    const first = row('alpha');
+    const second = row('gamma'); // same length, same layout: only the name's bytes differ
+    expect(second.length).toBe(first.length);
+    const buffer = Buffer.from(first);
+    const names: string[] = [];
+    const sink: RecordSink = { beginRow() {}, primaryKey() {}, cell: (name) => void names.push(name), endRow() {} };
+    const decoder = new PlainBufferDecoder();
+    decoder.decodeRecord({ action_type: ActionType.PUT_ROW, record: buffer }, sink);
+    buffer.set(second); // the transport hands a released page's buffer to the next response
+    decoder.decodeRecord({ action_type: ActionType.PUT_ROW, record: buffer }, sink);
+    expect(names).toEqual(['alpha', 'gamma']);
+  });
+});
+
 describe('PlainBuffer fuzzing: every mutation decodes or throws the typed error', () => {
   const noopSink: RecordSink = { beginRow() {}, primaryKey() {}, cell() {}, endRow() {} };
   const decoder = new PlainBufferDecoder();

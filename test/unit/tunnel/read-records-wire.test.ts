@@ -8,7 +8,13 @@ import {
   type ReadRecordsResponse,
   type RecordMsg,
 } from '../../../tunnel/proto.js';
-import { decodeReadRecordsResponse, encodeReadRecordsRequest, encodeReadRecordsResponse } from '../../../tunnel/read-records-wire.js';
+import {
+  RecordPage,
+  decodeReadRecordsResponse,
+  decodeRecordPage,
+  encodeReadRecordsRequest,
+  encodeReadRecordsResponse,
+} from '../../../tunnel/read-records-wire.js';
 import { seededRandom as prng } from '../../helpers/seeded-random.js';
 
 function randomBytes(rand: () => number, maxLen: number): Uint8Array {
@@ -142,5 +148,65 @@ describe('ReadRecordsRequest fast path', () => {
     const missing = { tunnel_id: 't', client_id: 'c', channel_id: 'p' } as never;
     expect(encodeReadRecordsRequest(missing)).toBeNull();
     expect(() => encodeMessage('ReadRecordsRequest', missing)).toThrow(expect.objectContaining({ code: 'OTSL_TUNNEL_PROTOCOL' }));
+  });
+});
+
+describe('RecordPage', () => {
+  /** What a page says about its records, as the decoder's objects would (an empty origin_record counts as none). */
+  const view = (page: RecordPage) => ({
+    records: Array.from({ length: page.count }, (_, i) => {
+      const r = page.record(i);
+      return { action: page.actionType(i), record: hex(r.record), origin: r.origin_record ? hex(r.origin_record) : '', size: page.sizeOf(i) };
+    }),
+    token: page.next_token,
+    mayMore: page.may_more_record,
+    recordBytes: page.recordBytes,
+  });
+  const expected = (msg: ReadRecordsResponse) => ({
+    records: msg.records.map((r) => ({
+      action: r.action_type,
+      record: hex(r.record),
+      origin: r.origin_record ? hex(r.origin_record) : '',
+      size: r.record.length + (r.origin_record?.length ?? 0),
+    })),
+    token: msg.next_token,
+    mayMore: msg.may_more_record,
+    recordBytes: msg.records.reduce((n, r) => n + r.record.length + (r.origin_record?.length ?? 0), 0),
+  });
+
+  it('reads the records where they lie in the body, as decodeReadRecordsResponse does, on 200 random messages', () => {
+    const rand = prng(7);
+    for (let n = 0; n < 200; n++) {
+      const msg = randomMessage(rand);
+      const bytes = encodeReadRecordsResponse(msg)!;
+      const page = decodeRecordPage(bytes, 'req-1', null)!;
+      expect(view(page)).toEqual(expected(decodeReadRecordsResponse(bytes)!));
+      expect(page.body).toBe(bytes);
+      expect(page).toMatchObject({ responseBytes: bytes.length, requestId: 'req-1' });
+      expect(view(RecordPage.fromRecords(msg, bytes.length, undefined))).toEqual(expected(msg));
+    }
+  });
+
+  it('grows its layout past 1024 records', () => {
+    const records = Array.from({ length: 2500 }, (_, i) => ({ action_type: ActionType.PUT_ROW, record: Uint8Array.of(i & 0xff, i >> 8) }));
+    const page = decodeRecordPage(encodeReadRecordsResponse({ records, next_token: 't' })!, undefined, null)!;
+    expect(page.count).toBe(2500);
+    expect(hex(page.record(2499).record)).toBe('c309');
+  });
+
+  it('declines what is not the canonical form (the client then asks the generic decoder)', () => {
+    const good = encodeReadRecordsResponse({ records: [{ action_type: ActionType.PUT_ROW, record: Uint8Array.of(1) }], next_token: 't' })!;
+    expect(decodeRecordPage(Buffer.concat([good, Buffer.of(0x20, 1)]), undefined, null)).toBeNull(); // unknown field 4
+    const badAction = Buffer.from(good);
+    badAction[3] = 9;
+    expect(decodeRecordPage(badAction, undefined, null)).toBeNull();
+  });
+
+  it('hands its body back once, on the first release', () => {
+    let released = 0;
+    const page = decodeRecordPage(encodeReadRecordsResponse({ records: [], next_token: 't' })!, undefined, () => released++)!;
+    page.release();
+    page.release();
+    expect(released).toBe(1);
   });
 });
