@@ -173,69 +173,18 @@ class Cursor {
   }
 }
 
-function decodeRecord(c: Cursor, end: number): RecordMsg | null {
-  const b = c.bytes;
-  let action: ActionType | -1 = -1;
-  let record: Uint8Array | undefined;
-  let origin: Uint8Array | undefined;
-  while (c.pos < end) {
-    const tag = b[c.pos++]!;
-    if (tag === TAG_RECORD || tag === TAG_ORIGIN) {
-      const start = c.span();
-      if (start < 0 || c.pos > end) return null;
-      const view = b.subarray(start, c.pos);
-      if (tag === TAG_RECORD) record = view;
-      else origin = view;
-    } else if (tag === TAG_ACTION) {
-      if (c.pos >= end) return null;
-      const value = b[c.pos++]!;
-      if (!isAction(value)) return null;
-      action = value;
-    } else {
-      return null;
-    }
-  }
-  if (c.pos !== end || action === -1 || record === undefined) return null;
-  return origin === undefined ? { action_type: action, record } : { action_type: action, record, origin_record: origin };
-}
-
 /** What `decodeMessage('ReadRecordsResponse', bytes)` returns, or null to use the generic path. */
 export function decodeReadRecordsResponse(bytes: Uint8Array): ReadRecordsResponse | null {
   if (!(bytes instanceof Uint8Array)) return null;
-  const text = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const c = new Cursor(bytes, bytes.length);
-  const records: RecordMsg[] = [];
-  let token: string | undefined;
-  let mayMore: boolean | undefined;
-  while (c.pos < bytes.length) {
-    const tag = bytes[c.pos++]!;
-    if (tag === TAG_RECORDS) {
-      const start = c.span();
-      if (start < 0) return null;
-      const end = c.pos;
-      c.pos = start;
-      const record = decodeRecord(c, end);
-      if (record === null) return null;
-      records.push(record);
-    } else if (tag === TAG_NEXT_TOKEN) {
-      const start = c.span();
-      if (start < 0) return null;
-      for (let i = start; i < c.pos; i++) if (bytes[i]! >= 0x80) return null;
-      token = text.toString('latin1', start, c.pos);
-    } else if (tag === TAG_MAY_MORE) {
-      if (c.pos >= bytes.length) return null;
-      const v = bytes[c.pos++]!;
-      if (v > 1) return null;
-      mayMore = v === 1;
-    } else {
-      return null;
-    }
-  }
-  if (token === undefined) return null;
-  return mayMore === undefined ? { records, next_token: token } : { records, next_token: token, may_more_record: mayMore };
+  const page = decodeRecordPage(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), undefined, null);
+  if (page === null) return null;
+  // Views of the input's own type, as protobufjs gives (a Buffer for a Buffer, else a plain Uint8Array).
+  const records = Array.from({ length: page.count }, (_, i) => page.record(i, bytes));
+  const mayMore = page.may_more_record;
+  return mayMore === undefined ? { records, next_token: page.next_token } : { records, next_token: page.next_token, may_more_record: mayMore };
 }
 
-/** Int32 slots per record in a RecordPage's layout: action type, record at, record length, origin at, origin length. */
+/** Int32 slots per record in a RecordPage's layout: action type, record at, record length, origin at (-1: none), origin length. */
 export const RECORD_PAGE_SLOTS = 5;
 const SLOTS = RECORD_PAGE_SLOTS;
 
@@ -276,13 +225,13 @@ export class RecordPage {
     return this.layout[i * SLOTS + 2]! + this.layout[i * SLOTS + 4]!;
   }
 
-  /** Record i as the message object (views into the body: copy them to keep them past `release`). */
-  record(i: number): RecordMsg {
+  /** Record i as the message object: views into the body (copy them to keep them past `release`), or into `of`, a body's twin. */
+  record(i: number, of: Uint8Array = this.body): RecordMsg {
     const l = this.layout;
     const o = i * SLOTS;
-    const record = this.body.subarray(l[o + 1]!, l[o + 1]! + l[o + 2]!);
-    if (l[o + 4]! === 0) return { action_type: l[o]! as ActionType, record };
-    return { action_type: l[o]! as ActionType, record, origin_record: this.body.subarray(l[o + 3]!, l[o + 3]! + l[o + 4]!) };
+    const record = of.subarray(l[o + 1]!, l[o + 1]! + l[o + 2]!);
+    if (l[o + 3]! < 0) return { action_type: l[o]! as ActionType, record };
+    return { action_type: l[o]! as ActionType, record, origin_record: of.subarray(l[o + 3]!, l[o + 3]! + l[o + 4]!) };
   }
 
   /** Hands the body back to its owner for reuse; the page must not be read afterwards. */
@@ -310,7 +259,7 @@ export class RecordPage {
       body.set(r.record, at);
       at += r.record.length;
       const origin = r.origin_record;
-      layout[i * SLOTS + 3] = at;
+      layout[i * SLOTS + 3] = origin === undefined ? -1 : at;
       layout[i * SLOTS + 4] = origin?.length ?? 0;
       if (origin) {
         body.set(origin, at);
@@ -363,7 +312,7 @@ export function decodeRecordPage(bytes: Buffer, requestId: string | undefined, r
   return new RecordPage(bytes, count, layout, token, mayMore, bytes.length, requestId, release);
 }
 
-/** decodeRecord's rules, the record's place written into layout[o, o + SLOTS); false when not canonical. */
+/** One Record message, canonical only: its place written into layout[o, o + SLOTS); false when not canonical. */
 function recordInto(c: Cursor, end: number, layout: Int32Array, o: number): boolean {
   const b = c.bytes;
   let action = -1;
@@ -395,6 +344,6 @@ function recordInto(c: Cursor, end: number, layout: Int32Array, o: number): bool
   if (c.pos !== end || action === -1 || recordAt < 0) return false;
   layout[o] = action;
   layout[o + 1] = recordAt;
-  layout[o + 3] = originAt < 0 ? recordAt : originAt;
+  layout[o + 3] = originAt; // -1: no origin_record (present but empty is 0 bytes at originAt)
   return true;
 }

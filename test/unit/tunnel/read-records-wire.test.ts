@@ -174,13 +174,13 @@ describe('RecordPage', () => {
     recordBytes: msg.records.reduce((n, r) => n + r.record.length + (r.origin_record?.length ?? 0), 0),
   });
 
-  it('reads the records where they lie in the body, as decodeReadRecordsResponse does, on 200 random messages', () => {
+  it('reads the records where they lie in the body, as they were encoded, on 200 random messages', () => {
     const rand = prng(7);
     for (let n = 0; n < 200; n++) {
       const msg = randomMessage(rand);
       const bytes = encodeReadRecordsResponse(msg)!;
       const page = decodeRecordPage(bytes, 'req-1', null)!;
-      expect(view(page)).toEqual(expected(decodeReadRecordsResponse(bytes)!));
+      expect(view(page)).toEqual(expected(msg));
       expect(page.body).toBe(bytes);
       expect(page).toMatchObject({ responseBytes: bytes.length, requestId: 'req-1' });
       expect(view(RecordPage.fromRecords(msg, bytes.length, undefined))).toEqual(expected(msg));
