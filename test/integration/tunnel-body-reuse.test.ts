@@ -12,8 +12,8 @@ import { ActionType, encodeMessage } from '../../tunnel/proto.js';
 import type { RecordPage } from '../../tunnel/read-records-wire.js';
 import { TunnelClient } from '../../tunnel/tunnel-client.js';
 
-/** What the server does with a response's bytes: all of them, or part and then cut / stall. */
-type Answer = { kind: 'whole' } | { kind: 'cut'; after: number } | { kind: 'stall'; after: number };
+/** What the server does with a response's bytes: all of them (with an unknown trailing field: not the canonical form), or part and then cut / stall. */
+type Answer = { kind: 'whole'; unknownField?: true } | { kind: 'cut'; after: number } | { kind: 'stall'; after: number };
 
 /** Page `n`: one record of `size` bytes, every byte n (mod 256), and a token naming n. */
 function pageBytes(n: number, size: number): Buffer {
@@ -43,7 +43,9 @@ describe('reused ReadRecords bodies under faults', () => {
           res.writeHead(500).end();
           return;
         }
-        const bytes = pageBytes(step.n, step.size);
+        let bytes = pageBytes(step.n, step.size);
+        // Field 15, varint 1: a field the page decoder does not know, so the generic decoder reads the page.
+        if (step.answer.kind === 'whole' && step.answer.unknownField) bytes = Buffer.concat([bytes, Buffer.from([0x78, 0x01])]);
         res.writeHead(200, { 'content-length': bytes.length });
         if (step.answer.kind === 'whole') {
           res.end(bytes);
@@ -142,5 +144,19 @@ describe('reused ReadRecords bodies under faults', () => {
     p4.release();
     script.push({ n: 5, size: 1_000, answer: { kind: 'whole' } });
     expect(content(await read())).toEqual(expected(5, 1_000));
+  });
+
+  it('a page read by the generic decoder (not the canonical form) keeps its records when its body serves the next response', async () => {
+    script.push({ n: 1, size: 50_000, answer: { kind: 'whole', unknownField: true } }, { n: 2, size: 50_000, answer: { kind: 'whole' } });
+    const generic = await read();
+    expect(content(generic)).toEqual(expected(1, 50_000));
+    expect(generic.layout[1]).toBe(0); // its records copied into a body of their own (the canonical page's start past the tags)
+    // Its response body went back to the pool as it was copied out: the next page lands in it.
+    const next = await read();
+    expect(next.layout[1]).toBeGreaterThan(0);
+    expect(content(next)).toEqual(expected(2, 50_000));
+    expect(content(generic)).toEqual(expected(1, 50_000));
+    generic.release();
+    next.release();
   });
 });
