@@ -291,6 +291,19 @@ describe('page bodies and builder buffers overwritten as soon as they are handed
     }
   });
 
+  it('one channel read by two tasks at once (an abandoned task still running beside its retry): both the output of one alone', async () => {
+    const over: Partial<ChannelTaskInput> = { typeConflictPolicy: 'string', partitionColumns: ['p'] };
+    const reference = await freshTask('no-reuse');
+    const expected = await outputOf('twice-ref', ok(await reference(inputOf('probe', seeded, 'twice-ref', over), probeResources('no-reuse'))));
+    const task = await freshTask('poisoned');
+    const [a, b] = await Promise.all([
+      task(inputOf('probe', seeded, 'twice-a', over), probeResources('poisoned')),
+      task(inputOf('probe', seeded, 'twice-b', over), probeResources('poisoned')),
+    ]);
+    expect(await outputOf('twice-a', ok(a))).toEqual(expected);
+    expect(await outputOf('twice-b', ok(b))).toEqual(expected);
+  });
+
   it('on a real worker thread running two tasks at once, tasks after tasks: each the same output as alone', async () => {
     const other = await seedVariedTable('probe3', 60, 5);
     const over: Partial<ChannelTaskInput> = { typeConflictPolicy: 'companion', partitionColumns: ['p'] };
