@@ -67,10 +67,16 @@ class ByteBound {
   }
 }
 
+/** Offsets start at 0: a pooled buffer's first word is not trusted to be (whatever its last owner did). */
+function startOffsets(offsets: Int32Array): Int32Array {
+  offsets[0] = 0;
+  return offsets;
+}
+
 export class VarBinaryBuilder extends ColumnBuilder {
   private readonly isString = this.spec.type === 'string';
   private bytes = this.pooled('bytes', Uint8Array, 16 * 1024);
-  private offsets = this.pooled('offsets', Int32Array, 1025);
+  private offsets = startOffsets(this.pooled('offsets', Int32Array, 1025));
   private used = 0;
   private readonly byteMin = new ByteBound();
   private readonly byteMax = new ByteBound();
@@ -257,7 +263,7 @@ export class VarBinaryBuilder extends ColumnBuilder {
 
 /** list<string> with non-null elements (column names in `_deleted_columns`). */
 export class StringListBuilder extends ColumnBuilder {
-  private offsets = this.pooled('offsets', Int32Array, 1025);
+  private offsets = startOffsets(this.pooled('offsets', Int32Array, 1025));
   private readonly child = new VarBinaryBuilder({ name: `${this.spec.name}.element`, type: 'string', nullable: true });
   private elements = 0;
   private elementBytes = 0;
