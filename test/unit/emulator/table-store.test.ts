@@ -160,6 +160,47 @@ describe('TableStore', () => {
     );
   });
 
+  it('keeps column versions newest first within max_versions, whatever order the timestamps come in', () => {
+    // Against a plain model of the rule: equal timestamp overwrites, newest first, oldest beyond the limit go.
+    for (const maxVersions of [1, 3]) {
+      const store = new TableStore();
+      store.createTable({ name: 't', primaryKey: [{ name: 'id', type: 'INTEGER' }], maxVersions });
+      const model: Array<{ value: number; timestamp: number }> = [];
+      const steps: Array<['put', number, number] | ['delete-one', number]> = [
+        ['put', 1, 100],
+        ['put', 2, 300],
+        ['put', 3, 200],
+        ['put', 4, 300],
+        ['put', 5, 50],
+        ['delete-one', 300],
+        ['put', 6, 400],
+        ['put', 7, 250],
+      ];
+      for (const step of steps) {
+        const change =
+          step[0] === 'put'
+            ? { op: 'put' as const, name: 'c', value: { type: 'DOUBLE' as const, value: step[1] }, timestamp: step[2] }
+            : { op: 'delete-one' as const, name: 'c', timestamp: step[1] };
+        store.writeRows('t', [{ kind: 'update', primaryKey: [int('id', 1)], changes: [change], condition: 'IGNORE' }]);
+        if (step[0] === 'put') {
+          const same = model.findIndex((v) => v.timestamp === step[2]);
+          if (same >= 0) model.splice(same, 1);
+          model.push({ value: step[1], timestamp: step[2] });
+          model.sort((a, b) => b.timestamp - a.timestamp);
+          model.length = Math.min(model.length, maxVersions);
+        } else {
+          const gone = model.findIndex((v) => v.timestamp === step[1]);
+          if (gone >= 0) model.splice(gone, 1);
+        }
+        const row = store.getRow('t', [int('id', 1)]);
+        // Exactly {value, timestamp}: a stored version is the change's own put cell, not handed out as is.
+        expect(row?.columns[0]?.versions ?? []).toStrictEqual(model.map((v) => ({ value: { type: 'DOUBLE', value: v.value }, timestamp: v.timestamp })));
+      }
+      const [record] = allRecords(store, 't').slice(-1);
+      expect(record?.changes).toEqual([{ op: 'put', name: 'c', value: { type: 'DOUBLE', value: 7 }, timestamp: 250 }]);
+    }
+  });
+
   it('notifies subscribers of changes, partition changes and deletions', () => {
     const store = new TableStore({ partitionsPerTable: 1 });
     const events: TableStoreEvent['kind'][] = [];
