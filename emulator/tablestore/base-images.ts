@@ -73,8 +73,10 @@ export class BaseImages {
       this.budget.usedBytes += bytes;
       return true;
     }
-    // Over budget: start this table over if at least half of what it holds is dead bytes.
-    if (this.liveBytes * 2 > this.slabs.allocatedBytes) return false;
+    // Over budget: start this table over if at least half of what it holds is dead bytes. A table
+    // that holds nothing has nothing to give back (without this test, every row read past the
+    // budget, or with a zero budget, walked every row of the table: quadratic in the table size).
+    if (this.slabs.allocatedBytes === 0 || this.liveBytes * 2 > this.slabs.allocatedBytes) return false;
     for (const row of this.rows()) row.image = undefined;
     this.dispose();
     if (this.budget.usedBytes + bytes > this.budget.limitBytes) return false;
