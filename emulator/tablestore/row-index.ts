@@ -24,7 +24,7 @@ export interface RowState {
   hash: number;
   /** Versions newest first. */
   columns: Map<string, Version[]>;
-  /** The row's kept base-data record (base-images.ts); undefined until a base read, and after every write. */
+  /** The row's kept base-data record, or its read-once mark (base-images.ts); undefined until a base read, and after every write. */
   image: Uint8Array | undefined;
 }
 
