@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ColumnValue, PkCell } from '../../../emulator/tablestore/model.js';
 import { encodeStreamRecord } from '../../../emulator/tablestore/plainbuffer-write.js';
+import { BaseImages, type ImageRow } from '../../../emulator/tablestore/base-images.js';
 import { TableStore, type RowWrite } from '../../../emulator/tablestore/table-store.js';
 import { seededRandom } from '../../helpers/seeded-random.js';
 
@@ -224,6 +225,40 @@ describe('basePage: kept base-data records', () => {
       // Kept in both rounds: the first table's slab left the budget with the table.
       expect(store.basePage('t', ALL, null, 10).records[0], `round ${round}`).toBe(first);
       store.deleteTable('t');
+    }
+  });
+
+  it('never walks the rows of a table that holds no slab (zero budget, or the budget held by other tables)', () => {
+    for (const budget of [
+      { limitBytes: 0, usedBytes: 0 },
+      { limitBytes: 256 * 1024, usedBytes: 256 * 1024 },
+    ]) {
+      const rows: ImageRow[] = Array.from({ length: 50 }, (_, i) => ({
+        primaryKey: key(i),
+        columns: new Map([['v', [{ value: { type: 'INTEGER' as const, value: BigInt(i) }, timestamp: 1 }]]]),
+        image: undefined,
+      }));
+      let walks = 0;
+      const images = new BaseImages(budget, () => {
+        walks++;
+        return rows;
+      });
+      // Three reads: the second and third would keep, but the budget allows nothing.
+      for (let read = 0; read < 3; read++) {
+        for (const row of rows) {
+          const bytes = images.bytesOf(row);
+          expect(hex(bytes)).toBe(
+            hex(
+              encodeStreamRecord(
+                { primaryKey: row.primaryKey, cells: [{ name: 'v', value: row.columns.get('v')![0]!.value, timestamp: 1 }] },
+                { withSequence: false },
+              ),
+            ),
+          );
+        }
+      }
+      expect(walks).toBe(0);
+      expect(budget.usedBytes).toBe(budget.limitBytes);
     }
   });
 });
