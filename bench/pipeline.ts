@@ -307,6 +307,9 @@ try {
       rows: ROWS,
       ms: Math.round(performance.now() - loadStarted),
       rowsPerSec: Math.round(ROWS / ((performance.now() - loadStarted) / 1000)),
+      // The emulator's memory holding the table (this process): JS heap and RSS.
+      emulatorHeapMiB: Math.round(process.memoryUsage().heapUsed / 2 ** 20),
+      emulatorRssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
     }),
   );
 

@@ -24,7 +24,7 @@ export interface RowState {
   hash: number;
   /** Versions newest first. */
   columns: Map<string, Version[]>;
-  /** The row's kept base-data record (base-images.ts); undefined until a base read, and after every write. */
+  /** The row's kept base-data record, or its read-once mark (base-images.ts); undefined until a base read, and after every write. */
   image: Uint8Array | undefined;
 }
 
@@ -141,7 +141,8 @@ export class RowIndex {
       if (!this.bulk) this.sorted.splice(this.lowerBound(row.primaryKey), 0, row);
     }
     for (const change of record.changes) {
-      if (change.op === 'put') this.putVersion(row, change.name, { value: change.value, timestamp: change.timestamp });
+      // The put itself is the version (it has value and timestamp): no second object per cell.
+      if (change.op === 'put') this.putVersion(row, change.name, change);
       else if (change.op === 'delete-all') row.columns.delete(change.name);
       else {
         const versions = row.columns.get(change.name);
@@ -161,16 +162,29 @@ export class RowIndex {
     if (this.sorted[i] === row) this.sorted.splice(i, 1);
   }
 
-  /** An equal timestamp overwrites; beyond maxVersions the oldest versions go. */
+  /**
+   * An equal timestamp overwrites; beyond maxVersions the oldest versions go. The list is built
+   * anew at its exact length: a list grown by splice keeps room for 16 versions (~150 bytes), and
+   * a million rows of four columns would carry half a gigabyte of empty slots for the GC to walk.
+   */
   private putVersion(row: RowState, name: string, version: Version): void {
-    const versions = row.columns.get(name) ?? [];
-    const same = versions.findIndex((v) => v.timestamp === version.timestamp);
-    if (same >= 0) versions.splice(same, 1);
-    let i = 0;
-    while (i < versions.length && versions[i]!.timestamp > version.timestamp) i++;
-    versions.splice(i, 0, version);
-    if (versions.length > this.maxVersions) versions.length = this.maxVersions;
-    row.columns.set(name, versions);
+    const versions = row.columns.get(name);
+    if (versions === undefined || (this.maxVersions === 1 && version.timestamp >= versions[0]!.timestamp)) {
+      row.columns.set(name, [version]);
+      return;
+    }
+    const next: Version[] = [];
+    let placed = false;
+    for (const v of versions) {
+      if (!placed && v.timestamp <= version.timestamp) {
+        next.push(version);
+        placed = true;
+      }
+      if (v.timestamp !== version.timestamp) next.push(v);
+    }
+    if (!placed) next.push(version);
+    if (next.length > this.maxVersions) next.length = this.maxVersions;
+    row.columns.set(name, next.slice());
   }
 }
 
@@ -180,7 +194,11 @@ function sortedNames(row: RowState): string[] {
 
 /** Every version of every column, columns by name. */
 export function versionsOf(row: RowState): RowVersions {
-  return { primaryKey: row.primaryKey, columns: sortedNames(row).map((name) => ({ name, versions: row.columns.get(name)!.slice() })) };
+  // Fresh {value, timestamp} objects: a stored version may be the change record's put cell itself.
+  return {
+    primaryKey: row.primaryKey,
+    columns: sortedNames(row).map((name) => ({ name, versions: row.columns.get(name)!.map((v) => ({ value: v.value, timestamp: v.timestamp })) })),
+  };
 }
 
 /** The base-data image of a row: the newest version of every column. */

@@ -28,7 +28,7 @@ import type {
   TableStoreEvent,
   TableStoreView,
 } from './model.js';
-import { keepStreamRecord } from './plainbuffer-write.js';
+import { encodeStreamRecord, keepStreamRecord } from './plainbuffer-write.js';
 import { HASH_SPACE, comparePks, partitionHash } from './pk-order.js';
 import { RowIndex, latestImage, versionsOf, type RowVersions } from './row-index.js';
 import type { DecodedKeyCell } from './plainbuffer-read.js';
@@ -73,7 +73,7 @@ interface PartitionState {
   info: PartitionInfo;
   /** Change-log records from index logBase on (older ones were trimmed by the stream retention). */
   log: ChangeRecord[];
-  /** Each log record's Tunnel bytes, index by index, encoded at its first stream read (never persisted). */
+  /** Each log record's Tunnel bytes, index by index, kept from its second stream read on (never persisted). */
   bytes: Array<Uint8Array | undefined>;
   logBase: number;
   lastTs: bigint;
@@ -107,6 +107,8 @@ const US_PER_HOUR = 3_600_000_000n;
 const TRIM_BATCH = 1024;
 const SNAPSHOT_CHUNK = 500;
 const DEFAULT_BASE_IMAGE_BYTES = 256 * 1024 * 1024;
+/** A change-log record's `bytes` entry after its first read: nothing kept yet, the next read keeps them. */
+const READ_ONCE = new Uint8Array(0);
 
 const defaultClockUs = (): bigint => BigInt(Math.floor((performance.timeOrigin + performance.now()) * 1000));
 
@@ -219,9 +221,13 @@ export class TableStore implements TableStoreView {
     const at = page.nextIndex - page.records.length - p.logBase;
     const bytes: Uint8Array[] = [];
     for (let i = 0; i < page.records.length; i++) {
-      // Change-log records never change once appended: encoded once, then shared by every read.
+      // Change-log records never change once appended: kept from their second read on (as base
+      // images are, base-images.ts: a log read once keeps no memory outside the heap), then shared.
       let kept = p.bytes[at + i];
-      if (kept === undefined) p.bytes[at + i] = kept = keepStreamRecord(page.records[i]!);
+      if (kept === undefined) {
+        p.bytes[at + i] = READ_ONCE;
+        kept = encodeStreamRecord(page.records[i]!, { withSequence: true });
+      } else if (kept === READ_ONCE) p.bytes[at + i] = kept = keepStreamRecord(page.records[i]!);
       bytes.push(kept);
     }
     return { ...page, bytes };

@@ -1,12 +1,13 @@
 /**
  * Base-data records kept per row (base-images.ts): basePage() must answer exactly what encoding
  * the current row image answers (scan() + encodeStreamRecord), whatever was kept before, after
- * every kind of write; kept bytes are shared between reads of an unchanged row; the budget bounds
+ * every kind of write; kept bytes (from a row's second read on) are shared between reads of an unchanged row; the budget bounds
  * what is kept without changing what is answered.
  */
 import { describe, expect, it } from 'vitest';
 import type { ColumnValue, PkCell } from '../../../emulator/tablestore/model.js';
 import { encodeStreamRecord } from '../../../emulator/tablestore/plainbuffer-write.js';
+import { BaseImages, type ImageRow } from '../../../emulator/tablestore/base-images.js';
 import { TableStore, type RowWrite } from '../../../emulator/tablestore/table-store.js';
 import { seededRandom } from '../../helpers/seeded-random.js';
 
@@ -123,8 +124,12 @@ describe('basePage: kept base-data records', () => {
         ]),
       ),
     );
+    const once = store.basePage('t', ALL, null, 100);
     const first = store.basePage('t', ALL, null, 100);
     expect(first.records.map(hex)).toEqual(expected(store, 't'));
+    // Kept from a row's second read on: the first read kept nothing, the third shares the second's bytes.
+    expect(first.records.some((b, i) => b === once.records[i])).toBe(false);
+    expect(store.basePage('t', ALL, null, 100).records.every((b, i) => b === first.records[i])).toBe(true);
 
     store.writeRows('t', [
       { kind: 'update', primaryKey: key(1), changes: [{ op: 'put', name: 'name', value: s('changed'), timestamp: 2000 }], condition: 'IGNORE' },
@@ -139,9 +144,13 @@ describe('basePage: kept base-data records', () => {
     expect(Buffer.from(at(second, 1)).includes('changed')).toBe(true);
     expect(Buffer.from(at(second, 2)).includes('replaced')).toBe(true);
     expect(Buffer.from(at(second, 2)).includes('n2')).toBe(false);
-    // The untouched row is answered from the bytes kept at the first read; the written ones were encoded again.
+    // The untouched row is answered from the bytes kept before; the written ones were encoded again,
+    // and are kept again only from their next read on.
     expect(at(second, 4)).toBe(at(first, 4));
     expect(at(second, 1)).not.toBe(at(first, 1));
+    const third = store.basePage('t', ALL, null, 100);
+    expect(at(third, 1)).not.toBe(at(second, 1));
+    expect(store.basePage('t', ALL, null, 100).records.every((b, i) => b === third.records[i])).toBe(true);
     // A deleted and re-created row is a new row: no image survives from before.
     store.writeRows('t', [put(3, [['name', s('back')]])]);
     expect(store.basePage('t', ALL, null, 100).records.map(hex)).toEqual(expected(store, 't'));
@@ -169,6 +178,7 @@ describe('basePage: kept base-data records', () => {
         })),
       );
     write('a');
+    basePages(store, 't', 1000); // read once: nothing kept yet
     const once = basePages(store, 't', 1000);
     const twice = basePages(store, 't', 1000);
     expect(twice.map(hex)).toEqual(expected(store, 't'));
@@ -179,6 +189,7 @@ describe('basePage: kept base-data records', () => {
     expect(shared * 90).toBeLessThanOrEqual(slab);
     // Every kept row written again: its slab is dead bytes, so the table starts over within the same budget.
     write('b');
+    basePages(store, 't', 1000);
     const after = basePages(store, 't', 1000);
     expect(after.map(hex)).toEqual(expected(store, 't'));
     const again = basePages(store, 't', 1000);
@@ -209,10 +220,45 @@ describe('basePage: kept base-data records', () => {
         ],
       });
       store.writeRows('t', [{ kind: 'put', primaryKey: key(1), cells: [], condition: 'IGNORE' }]);
+      store.basePage('t', ALL, null, 10);
       const first = store.basePage('t', ALL, null, 10).records[0]!;
       // Kept in both rounds: the first table's slab left the budget with the table.
       expect(store.basePage('t', ALL, null, 10).records[0], `round ${round}`).toBe(first);
       store.deleteTable('t');
+    }
+  });
+
+  it('never walks the rows of a table that holds no slab (zero budget, or the budget held by other tables)', () => {
+    for (const budget of [
+      { limitBytes: 0, usedBytes: 0 },
+      { limitBytes: 256 * 1024, usedBytes: 256 * 1024 },
+    ]) {
+      const rows: ImageRow[] = Array.from({ length: 50 }, (_, i) => ({
+        primaryKey: key(i),
+        columns: new Map([['v', [{ value: { type: 'INTEGER' as const, value: BigInt(i) }, timestamp: 1 }]]]),
+        image: undefined,
+      }));
+      let walks = 0;
+      const images = new BaseImages(budget, () => {
+        walks++;
+        return rows;
+      });
+      // Three reads: the second and third would keep, but the budget allows nothing.
+      for (let read = 0; read < 3; read++) {
+        for (const row of rows) {
+          const bytes = images.bytesOf(row);
+          expect(hex(bytes)).toBe(
+            hex(
+              encodeStreamRecord(
+                { primaryKey: row.primaryKey, cells: [{ name: 'v', value: row.columns.get('v')![0]!.value, timestamp: 1 }] },
+                { withSequence: false },
+              ),
+            ),
+          );
+        }
+      }
+      expect(walks).toBe(0);
+      expect(budget.usedBytes).toBe(budget.limitBytes);
     }
   });
 });
