@@ -1,5 +1,25 @@
-/** A read-channel task input with test defaults (changelog mode, an `id` key, generous budgets). */
-import { PROTOCOL_VERSION, type ChannelTaskInput } from '../../workers/protocol.js';
+/** A read-channel task input with test defaults (changelog mode, an `id` key, generous budgets), and a worker's setup against the emulator. */
+import { pathToFileURL } from 'node:url';
+import { PROTOCOL_VERSION, type ChannelTaskInput, type WorkerSetup } from '../../workers/protocol.js';
+import type { TestEmulator } from './emulator.js';
+
+/** What a worker thread is configured with: the emulator's Tablestore, a local lake, zstd row groups of `rowGroupRows`. */
+export function emulatorWorkerSetup(emu: TestEmulator, lakePath: string, rowGroupRows: number): WorkerSetup {
+  return {
+    protocol: PROTOCOL_VERSION,
+    tablestore: {
+      endpoint: emu.endpoint,
+      instanceName: emu.instance,
+      accessKeyId: emu.accessKeyId,
+      accessKeySecret: emu.accessKeySecret,
+      securityToken: null,
+      requestTimeoutMs: 10_000,
+    },
+    lake: { uri: pathToFileURL(lakePath).href, oss: null },
+    parquet: { compression: 'zstd', rowGroupRows },
+    logLevel: 'silent',
+  };
+}
 
 export function channelTaskInput(
   over: Partial<ChannelTaskInput> & Pick<ChannelTaskInput, 'table' | 'tunnelId' | 'channelId' | 'startToken' | 'clientId'>,

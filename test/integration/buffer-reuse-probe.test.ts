@@ -15,7 +15,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readParquetRows } from '../../lake/parquet-read.js';
 import type { RecordPage } from '../../tunnel/read-records-wire.js';
@@ -23,9 +22,9 @@ import { TunnelType } from '../../tunnel/proto.js';
 import type { TunnelClient } from '../../tunnel/tunnel-client.js';
 import { TunnelSession } from '../../tunnel/tunnel-session.js';
 import { createWorkerPool } from '../../workers/pool.js';
-import { PROTOCOL_VERSION, type ChannelTaskInput, type ChannelTaskOk, type ChannelTaskResult, type WorkerSetup } from '../../workers/protocol.js';
+import { type ChannelTaskInput, type ChannelTaskOk, type ChannelTaskResult, type WorkerSetup } from '../../workers/protocol.js';
 import { closeWorkerResources, configureWorker, type WorkerResources } from '../../workers/worker-setup.js';
-import { channelTaskInput } from '../helpers/channel-task-input.js';
+import { channelTaskInput, emulatorWorkerSetup } from '../helpers/channel-task-input.js';
 import { createStreamTable, startTestEmulator, tablestoreSdk as TS, type TablestoreSdkClient, type TestEmulator } from '../helpers/emulator.js';
 import { createTmpDir, type TmpDir } from '../helpers/tmp-dir.js';
 
@@ -45,21 +44,8 @@ beforeAll(async () => {
   sdk = emu.sdkClient();
   tunnel = emu.tunnelClient();
   lake = await createTmpDir('otslake-reuse-probe-');
-  setup = {
-    protocol: PROTOCOL_VERSION,
-    tablestore: {
-      endpoint: emu.endpoint,
-      instanceName: emu.instance,
-      accessKeyId: emu.accessKeyId,
-      accessKeySecret: emu.accessKeySecret,
-      securityToken: null,
-      requestTimeoutMs: 10_000,
-    },
-    lake: { uri: pathToFileURL(lake.path).href, oss: null },
-    // Row groups of 7 rows: builders reset and refill many times, nulls come and go between row groups.
-    parquet: { compression: 'zstd', rowGroupRows: 7 },
-    logLevel: 'silent',
-  };
+  // Row groups of 7 rows: builders reset and refill many times, nulls come and go between row groups.
+  setup = emulatorWorkerSetup(emu, lake.path, 7);
   resources = await configureWorker(setup);
 });
 
@@ -89,8 +75,8 @@ async function freshTask(mode: Mode): Promise<ReadChannel> {
     const give = builderBuffers.give.bind(builderBuffers);
     builderBuffers.give = (key, buf) => {
       const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-      // Offsets start at 0 by construction (every offsets buffer ever pooled had offset[0] = 0): keep that word.
-      bytes.fill(0xa5, key.endsWith('\0offsets') ? 4 : 0);
+      // Every byte, offsets[0] too: a builder sets what it relies on when it takes a pooled buffer.
+      bytes.fill(0xa5);
       give(key, buf);
     };
   }

@@ -6,7 +6,6 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasCode } from '../../common/errors.js';
 import { LocalStore } from '../../lake/local-store.js';
@@ -20,7 +19,6 @@ import { readChannel } from '../../workers/channel-task.js';
 import { createWorkerPool } from '../../workers/pool.js';
 import {
   createTaskHandler,
-  PROTOCOL_VERSION,
   type ChannelTaskInput,
   type ChannelTaskOk,
   type ChannelTaskResult,
@@ -30,7 +28,7 @@ import {
 import { closeWorkerResources, configureWorker, type WorkerResources } from '../../workers/worker-setup.js';
 import { createStreamTable, startTestEmulator, tablestoreSdk as TS, type TablestoreSdkClient, type TestEmulator } from '../helpers/emulator.js';
 import { createTmpDir, type TmpDir } from '../helpers/tmp-dir.js';
-import { channelTaskInput } from '../helpers/channel-task-input.js';
+import { channelTaskInput, emulatorWorkerSetup } from '../helpers/channel-task-input.js';
 
 const IGNORE = () => new TS.Condition(TS.RowExistenceExpectation.IGNORE, null);
 const BIG = '9007199254740993'; // 2^53 + 1: not representable as a JS number
@@ -49,20 +47,7 @@ beforeAll(async () => {
   sdk = emu.sdkClient();
   tunnel = emu.tunnelClient();
   lake = await createTmpDir('otslake-channel-task-');
-  setup = {
-    protocol: PROTOCOL_VERSION,
-    tablestore: {
-      endpoint: emu.endpoint,
-      instanceName: emu.instance,
-      accessKeyId: emu.accessKeyId,
-      accessKeySecret: emu.accessKeySecret,
-      securityToken: null,
-      requestTimeoutMs: 10_000,
-    },
-    lake: { uri: pathToFileURL(lake.path).href, oss: null },
-    parquet: { compression: 'zstd', rowGroupRows: 1000 },
-    logLevel: 'silent',
-  };
+  setup = emulatorWorkerSetup(emu, lake.path, 1000);
   resources = await configureWorker(setup);
 });
 
