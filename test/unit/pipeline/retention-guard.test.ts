@@ -4,18 +4,10 @@
  * the full phase of a BaseAndStream tunnel counted from the tunnel's creation.
  */
 import { describe, expect, it } from 'vitest';
-import type { Logger } from '../../../common/log.js';
 import { RetentionGuard, retentionLagMs } from '../../../pipeline/retention-guard.js';
+import { recordingLogger, type LoggedLine } from '../../helpers/recording-logger.js';
 
-type Line = { level: string; msg: string; fields: Record<string, unknown> };
-function recordingLogger(lines: Line[]): Logger {
-  const at =
-    (level: string) =>
-    (msg: string, fields: Record<string, unknown> = {}) =>
-      lines.push({ level, msg, fields });
-  const log = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => log } as unknown as Logger;
-  return log;
-}
+type Line = LoggedLine;
 
 const HOUR = 3_600_000;
 const NOW = 1_800_000_000_000;

@@ -6,18 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { OtslakeError } from '../../../common/errors.js';
-import type { Logger } from '../../../common/log.js';
 import { TableHealth } from '../../../pipeline/table-health.js';
 import { OwnerWatch, type ChannelProgress } from '../../../pipeline/tunnel-progress.js';
-
-function recordingLogger(lines: { level: string; msg: string; fields: Record<string, unknown> }[]): Logger {
-  const at =
-    (level: string) =>
-    (msg: string, fields: Record<string, unknown> = {}) =>
-      lines.push({ level, msg, fields });
-  const log = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => log } as unknown as Logger;
-  return log;
-}
+import { recordingLogger } from '../../helpers/recording-logger.js';
 
 function setup() {
   let now = 1_000_000;
