@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Logger } from '../../../common/log.js';
-import { RetentionGuard, retentionLagMs } from '../../../pipeline/retention-guard.js';
+import { RetentionGuard, retentionLagMs, retentionWindowOf } from '../../../pipeline/retention-guard.js';
 
 type Line = { level: string; msg: string; fields: Record<string, unknown> };
 function recordingLogger(lines: Line[]): Logger {
@@ -43,6 +43,12 @@ describe('RetentionGuard', () => {
     });
     guard.tableWindow(null);
     expect(guard.assess(0, NOW).windowSource).toBe('config');
+  });
+
+  it('retentionWindowOf (the guard and `otslake status` alike): a positive expiration_time wins, none or 0 falls back to the config', () => {
+    expect(retentionWindowOf(24, 7 * 24 * HOUR)).toEqual({ ms: 24 * HOUR, source: 'table' });
+    expect(retentionWindowOf(null, 7 * 24 * HOUR)).toEqual({ ms: 7 * 24 * HOUR, source: 'config' });
+    expect(retentionWindowOf(0, 7 * 24 * HOUR)).toEqual({ ms: 7 * 24 * HOUR, source: 'config' });
   });
 
   it('logs once when the lag passes the warning and the critical threshold, and once when it is back', () => {
