@@ -45,7 +45,7 @@ export interface MirrorCommitterOptions {
   readonly tablePath: string;
   readonly log: Logger;
   /** tables[].metadataPrefix (fixed at creation): the names of the staged and the mirror metadata columns. */
-  readonly metadataPrefix?: string;
+  readonly metadataPrefix: string;
 }
 
 /** Mirror files hold the data columns first, then `_ts`, `_seq` (new columns are appended to the schema after them). */
@@ -187,10 +187,8 @@ export class MirrorCommitter implements BatchCommitter {
           buckets: a.buckets,
           files: a.files,
           keyColumns: shape.keyColumns,
-          columns: mirrorFileColumns(shape.columns, this.options.metadataPrefix ?? DEFAULT_METADATA_PREFIX),
-          ...(this.options.metadataPrefix === undefined || this.options.metadataPrefix === DEFAULT_METADATA_PREFIX
-            ? {}
-            : { metadataPrefix: this.options.metadataPrefix }),
+          columns: mirrorFileColumns(shape.columns, this.options.metadataPrefix),
+          ...(this.options.metadataPrefix === DEFAULT_METADATA_PREFIX ? {} : { metadataPrefix: this.options.metadataPrefix }),
           changeDataFeed: settings.changeDataFeed,
           targetFileBytes: settings.targetFileBytes,
         };

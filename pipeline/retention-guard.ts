@@ -70,8 +70,15 @@ export function retentionLagMs(healthLagMs: number, configuredType: string, phas
   return Math.max(0, nowMs - phase.createdAtMs);
 }
 
+/** The retention window: the table's stream `expiration_time` (hours) when it reports a positive one, else the config's. */
+export function retentionWindowOf(expirationHours: number | null | undefined, fallbackWindowMs: number): { ms: number; source: 'table' | 'config' } {
+  return typeof expirationHours === 'number' && expirationHours > 0
+    ? { ms: expirationHours * HOUR_MS, source: 'table' }
+    : { ms: fallbackWindowMs, source: 'config' };
+}
+
 export class RetentionGuard {
-  private tableWindowMs: number | null = null;
+  private expirationHours: number | null | undefined = null;
   private phase: TunnelPhase | null = null;
   private levelValue: RetentionLevel = 'ok';
 
@@ -96,7 +103,7 @@ export class RetentionGuard {
 
   /** DescribeTable's `stream_details.expiration_time` (hours); absent or not positive keeps the config's window. */
   tableWindow(expirationHours: number | null | undefined): void {
-    this.tableWindowMs = typeof expirationHours === 'number' && expirationHours > 0 ? expirationHours * HOUR_MS : null;
+    this.expirationHours = expirationHours;
   }
 
   /** What the last DescribeTunnel said of the tunnel's stage and age. */
@@ -111,12 +118,12 @@ export class RetentionGuard {
   /** The table's standing against its retention, its health's lag being `healthLagMs`; logs a change of level. */
   assess(healthLagMs: number, nowMs: number): RetentionStatus {
     const lagMs = retentionLagMs(healthLagMs, this.options.tunnelType, this.phase, nowMs);
-    const windowMs = this.tableWindowMs ?? this.options.fallbackWindowMs;
+    const { ms: windowMs, source: windowSource } = retentionWindowOf(this.expirationHours, this.options.fallbackWindowMs);
     const fraction = windowMs > 0 ? lagMs / windowMs : 0;
     const level = this.levelAt(fraction);
     const status: RetentionStatus = {
       windowSeconds: Math.round(windowMs / 1000),
-      windowSource: this.tableWindowMs !== null ? 'table' : 'config',
+      windowSource,
       lagSeconds: Math.round(lagMs / 1000),
       headroomSeconds: Math.round(Math.max(0, windowMs - lagMs) / 1000),
       fraction: Number(fraction.toFixed(4)),

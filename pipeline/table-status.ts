@@ -18,7 +18,7 @@ import { fleetClients, fleetCommits, type TableFleet } from './fleet.js';
 import { summarizeTunnel, type TunnelProgress } from './tunnel-progress.js';
 import { describeTunnel, findTunnelId } from './tunnel-setup.js';
 import { lakeTunnelOf } from './tunnel-binding.js';
-import { retentionLagMs } from './retention-guard.js';
+import { retentionLagMs, retentionWindowOf } from './retention-guard.js';
 import type { DescribeSourceTable } from './table-schema.js';
 
 export interface ChannelStatusLine {
@@ -224,8 +224,7 @@ export async function collectTableStatus(
 /** The table's stream retention: DescribeTable's expiration_time, else the config's; null when DescribeTable failed. */
 async function retentionWindowMs(table: TableConfig, source: RetentionSource): Promise<{ ms: number; source: 'table' | 'config' } | null> {
   try {
-    const hours = (await source.describeTable(table.table)).streamExpirationHours;
-    return hours !== null ? { ms: hours * 3_600_000, source: 'table' } : { ms: source.fallbackWindowMs, source: 'config' };
+    return retentionWindowOf((await source.describeTable(table.table)).streamExpirationHours, source.fallbackWindowMs);
   } catch {
     return null; // the Tunnel side reports the outage
   }

@@ -4,7 +4,7 @@
  * the full phase of a BaseAndStream tunnel counted from the tunnel's creation.
  */
 import { describe, expect, it } from 'vitest';
-import { RetentionGuard, retentionLagMs } from '../../../pipeline/retention-guard.js';
+import { RetentionGuard, retentionLagMs, retentionWindowOf } from '../../../pipeline/retention-guard.js';
 import { recordingLogger, type LoggedLine } from '../../helpers/recording-logger.js';
 
 type Line = LoggedLine;
@@ -35,6 +35,12 @@ describe('RetentionGuard', () => {
     });
     guard.tableWindow(null);
     expect(guard.assess(0, NOW).windowSource).toBe('config');
+  });
+
+  it('retentionWindowOf (the guard and `otslake status` alike): a positive expiration_time wins, none or 0 falls back to the config', () => {
+    expect(retentionWindowOf(24, 7 * 24 * HOUR)).toEqual({ ms: 24 * HOUR, source: 'table' });
+    expect(retentionWindowOf(null, 7 * 24 * HOUR)).toEqual({ ms: 7 * 24 * HOUR, source: 'config' });
+    expect(retentionWindowOf(0, 7 * 24 * HOUR)).toEqual({ ms: 7 * 24 * HOUR, source: 'config' });
   });
 
   it('logs once when the lag passes the warning and the critical threshold, and once when it is back', () => {
