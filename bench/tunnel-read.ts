@@ -125,28 +125,35 @@ function encodeAll(): { ms: number; bytes: number } {
   return { ms: performance.now() - t0, bytes };
 }
 
+/** One line per read: records/s, MB/s and CPU µs per record; every read must have returned all rows. */
+function printReads(reads: Array<readonly [string, { records: number; ms: number; bytes: number; cpuUs: number }]>): void {
+  for (const [figure, r] of reads) {
+    if (r.records !== rows) throw new Error(`${figure}: read ${r.records} records, expected ${rows}`);
+    const perS = (n: number) => n / (r.ms / 1000);
+    console.log(
+      JSON.stringify({
+        bench: 'tunnel-read',
+        figure,
+        value: Math.round(perS(r.records)),
+        mb_per_s: +(perS(r.bytes) / 1e6).toFixed(1),
+        cpu_us_per_record: +(r.cpuUs / r.records).toFixed(3),
+        rows,
+      }),
+    );
+  }
+}
+
 await readAll(); // warm-up: JIT and the other table's cache
 encodeAll();
 const uncached = await readAll({ tunnelId, channelId });
 const keeping = await readAll({ tunnelId, channelId });
 const read = await readAll({ tunnelId, channelId });
 const ref = encodeAll();
-for (const r of [uncached, keeping, read]) if (r.records !== rows) throw new Error(`read ${r.records} records, expected ${rows}`);
-for (const [figure, r] of [
+printReads([
   ['readrecords_uncached_records_per_s', uncached],
   ['readrecords_keeping_records_per_s', keeping],
   ['readrecords_records_per_s', read],
-] as const) {
-  console.log(
-    JSON.stringify({
-      bench: 'tunnel-read',
-      figure,
-      value: Math.round(r.records / (r.ms / 1000)),
-      cpu_us_per_record: +(r.cpuUs / r.records).toFixed(3),
-      rows,
-    }),
-  );
-}
+]);
 console.log(JSON.stringify({ bench: 'tunnel-read', figure: 'readrecords_mb_per_s', value: +(read.bytes / 1e6 / (read.ms / 1000)).toFixed(1), rows }));
 console.log(JSON.stringify({ bench: 'tunnel-read', figure: 'reference_encode_records_per_s', value: Math.round(rows / (ref.ms / 1000)), rows }));
 console.log(JSON.stringify({ bench: 'tunnel-read', figure: 'service_overhead_ratio', value: +(read.ms / ref.ms).toFixed(2), rows }));
@@ -156,23 +163,11 @@ await readAll(await openChannel('warm-up', TunnelType.BaseData, 'base-warm'));
 const baseFirst = await readAll(await openChannel('bench', TunnelType.BaseData, 'base-1'));
 const baseSecond = await readAll(await openChannel('bench', TunnelType.BaseData, 'base-2'));
 const baseAgain = await readAll(await openChannel('bench', TunnelType.BaseData, 'base-3'));
-for (const r of [baseFirst, baseSecond, baseAgain]) if (r.records !== rows) throw new Error(`base read ${r.records} records, expected ${rows}`);
-for (const [figure, r] of [
+printReads([
   ['base_first_read_records_per_s', baseFirst],
   ['base_second_read_records_per_s', baseSecond],
   ['base_re_read_records_per_s', baseAgain],
-] as const) {
-  console.log(
-    JSON.stringify({
-      bench: 'tunnel-read',
-      figure,
-      value: Math.round(r.records / (r.ms / 1000)),
-      mb_per_s: +(r.bytes / 1e6 / (r.ms / 1000)).toFixed(1),
-      cpu_us_per_record: +(r.cpuUs / r.records).toFixed(3),
-      rows,
-    }),
-  );
-}
+]);
 /** ms per page for `fn` over the pages, best of 3 passes. */
 function timePages<T>(pages: T[], fn: (page: T) => unknown): number {
   let best = Infinity;

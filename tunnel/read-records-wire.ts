@@ -179,7 +179,8 @@ export function decodeReadRecordsResponse(bytes: Uint8Array): ReadRecordsRespons
   const page = decodeRecordPage(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), undefined, null);
   if (page === null) return null;
   // Views of the input's own type, as protobufjs gives (a Buffer for a Buffer, else a plain Uint8Array).
-  const records = Array.from({ length: page.count }, (_, i) => page.record(i, bytes));
+  const records: RecordMsg[] = new Array(page.count);
+  for (let i = 0; i < page.count; i++) records[i] = page.record(i, bytes);
   const mayMore = page.may_more_record;
   return mayMore === undefined ? { records, next_token: page.next_token } : { records, next_token: page.next_token, may_more_record: mayMore };
 }
