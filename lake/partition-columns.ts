@@ -14,8 +14,9 @@ import * as arrow from './arrow.js';
 import { OtslakeError } from '../common/errors.js';
 import type { Metadata, Protocol, StructType } from './actions.js';
 import { fieldIdsOf } from './iceberg/schema.js';
+import { arrowTypeOf, fieldIdMetadata } from './parquet-columns.js';
 
-export const MATERIALIZE_PARTITION_COLUMNS = 'materializePartitionColumns';
+const MATERIALIZE_PARTITION_COLUMNS = 'materializePartitionColumns';
 
 /**
  * The protocol of a new partitioned table: writer version 7 with the features writer version 2 implies
@@ -61,31 +62,17 @@ export function materializedPartitionsOf(protocol: Protocol, metadata: Metadata,
   });
 }
 
+/** The Arrow type of a partition column: a data column's where the type is one (lake/parquet-columns.ts), else int32 or date. */
 function arrowTypeOfPartition(type: PartitionColumnType): arrow.DataType {
-  switch (type) {
-    case 'string':
-      return new arrow.Utf8();
-    case 'long':
-      return new arrow.Int64();
-    case 'integer':
-      return new arrow.Int32();
-    case 'boolean':
-      return new arrow.Bool();
-    case 'date':
-      return new arrow.DateDay();
-  }
-}
-
-/** The Arrow field of a materialized partition column (nullable: the null partition). */
-export function partitionArrowField(spec: PartitionColumnSpec): arrow.Field {
-  const metadata = spec.fieldId === undefined ? undefined : new Map([['PARQUET:field_id', String(spec.fieldId)]]);
-  return new arrow.Field(spec.name, arrowTypeOfPartition(spec.type), true, metadata);
+  if (type === 'integer') return new arrow.Int32();
+  if (type === 'date') return new arrow.DateDay();
+  return arrowTypeOf(type);
 }
 
 type Typed = string | bigint | number | boolean | null;
 
 /** A Delta partition value (docs/delta-rules.md §Partition values and paths) as the typed value the file holds. */
-export function typedPartitionValue(spec: PartitionColumnSpec, value: string | null | undefined): Typed {
+function typedPartitionValue(spec: PartitionColumnSpec, value: string | null | undefined): Typed {
   if (value === null || value === undefined || value === '') return null;
   const bad = () =>
     new OtslakeError('OTSL_LAKE_SCHEMA', `partition value ${JSON.stringify(value)} of "${spec.name}" is not a ${spec.type}`, {
@@ -126,7 +113,8 @@ export class ConstantColumn {
     readonly spec: PartitionColumnSpec,
     partitionValue: string | null | undefined,
   ) {
-    this.field = partitionArrowField(spec);
+    // Nullable: the null partition.
+    this.field = new arrow.Field(spec.name, arrowTypeOfPartition(spec.type), true, fieldIdMetadata(spec.fieldId));
     this.value = typedPartitionValue(spec, partitionValue);
     this.utf8 = typeof this.value === 'string' ? new TextEncoder().encode(this.value) : new Uint8Array(0);
   }
