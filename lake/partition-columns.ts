@@ -44,22 +44,23 @@ export interface PartitionColumnSpec {
   readonly fieldId?: number;
 }
 
-const PARTITION_TYPES = new Set<string>(['string', 'long', 'integer', 'boolean', 'date']);
+const PARTITION_TYPES = new Set<unknown>(['string', 'long', 'integer', 'boolean', 'date']);
+
+/** The spec of partition column `name` of Delta type `type`; OTSL_LAKE_SCHEMA for a type a partition column cannot have. */
+export function partitionColumnSpec(name: string, type: unknown, fieldId: number | undefined): PartitionColumnSpec {
+  if (!PARTITION_TYPES.has(type)) {
+    throw new OtslakeError('OTSL_LAKE_SCHEMA', `partition column "${name}" must be a string, long, integer, boolean or date column`, {
+      context: { column: name },
+    });
+  }
+  return { name, type: type as PartitionColumnType, ...(fieldId === undefined ? {} : { fieldId }) };
+}
 
 /** The partition columns a data file of this table holds: the table's partition columns when the protocol asks for them, else none. */
 export function materializedPartitionsOf(protocol: Protocol, metadata: Metadata, schema: StructType): PartitionColumnSpec[] {
   if (!materializesPartitions(protocol) || metadata.partitionColumns.length === 0) return [];
   const ids = fieldIdsOf(schema);
-  return metadata.partitionColumns.map((name) => {
-    const field = schema.fields.find((f) => f.name === name);
-    if (!field || typeof field.type !== 'string' || !PARTITION_TYPES.has(field.type)) {
-      throw new OtslakeError('OTSL_LAKE_SCHEMA', `partition column "${name}" must be a string, long, integer, boolean or date column`, {
-        context: { column: name },
-      });
-    }
-    const id = ids.get(name)?.id;
-    return { name, type: field.type as PartitionColumnType, ...(id === undefined ? {} : { fieldId: id }) };
-  });
+  return metadata.partitionColumns.map((name) => partitionColumnSpec(name, schema.fields.find((f) => f.name === name)?.type, ids.get(name)?.id));
 }
 
 /** The Arrow type of a partition column: a data column's where the type is one (lake/parquet-columns.ts), else int32 or date. */
