@@ -8,7 +8,7 @@ import type { ErrorContext } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { RetryPolicy } from '../common/retry.js';
 import { TunnelTransport, type RpcResponse } from './http.js';
-import { RecordPage, decodeRecordPage } from './read-records-wire.js';
+import { RecordPage, asBuffer, decodeRecordPage } from './read-records-wire.js';
 import {
   decodeMessage,
   encodeMessage,
@@ -158,8 +158,7 @@ export class TunnelClient {
    */
   async readRecordPage(req: ReadRecordsRequest, opts?: RpcOptions): Promise<RecordPage> {
     const raw = await this.send('readRecords', req, opts, true);
-    const body = Buffer.isBuffer(raw.body) ? raw.body : Buffer.from(raw.body.buffer, raw.body.byteOffset, raw.body.byteLength);
-    const page = decodeRecordPage(body, raw.requestId, raw.release ?? null);
+    const page = decodeRecordPage(asBuffer(raw.body), raw.requestId, raw.release ?? null);
     if (page !== null) return page;
     // Not the canonical form: the generic decoder decides (or throws), and its records are copied out of the body.
     const decoded = decodeMessage('ReadRecordsResponse', raw.body);
