@@ -8,6 +8,7 @@ import type * as arrow from './arrow.js';
 import { OtslakeError } from '../common/errors.js';
 import type { ColumnSpec, ColumnStats } from './parquet-columns.js';
 
+/** The typed arrays the builders hold (grown by `grow`, pooled by `builderBuffers`). */
 type Buffer_ = BigInt64Array | Float64Array | Uint8Array | Int32Array;
 
 /**
@@ -54,7 +55,7 @@ class BufferPool {
 /** One pool per thread (module state is per thread): builders of concurrent writers never share a buffer. */
 export const builderBuffers = new BufferPool();
 
-export function grow<T extends BigInt64Array | Float64Array | Uint8Array | Int32Array>(buf: T, needed: number): T {
+export function grow<T extends Buffer_>(buf: T, needed: number): T {
   if (needed <= buf.length) return buf;
   const next = new (buf.constructor as new (n: number) => T)(Math.max(needed, buf.length * 2, 64));
   next.set(buf as never);

@@ -90,14 +90,20 @@ export function compareStrings(a: string, b: string): number {
   return a.length - b.length;
 }
 
+/** The Arrow field metadata that stamps Iceberg field id `id` into the Parquet schema (none without an id). */
+export function fieldIdMetadata(id: number | undefined): Map<string, string> | undefined {
+  return id === undefined ? undefined : new Map([[PARQUET_FIELD_ID, String(id)]]);
+}
+
 /** The Arrow schema of a data file; Parquet nullability (OPTIONAL/REQUIRED) follows `nullable`. */
 export function arrowSchemaOf(columns: readonly ColumnSpec[]): arrow.Schema {
-  const idMeta = (id: number | undefined) => (id === undefined ? undefined : new Map([[PARQUET_FIELD_ID, String(id)]]));
   return new arrow.Schema(
     columns.map((c) => {
       const type =
-        c.type === 'array<string>' ? new arrow.List(new arrow.Field('element', new arrow.Utf8(), true, idMeta(c.elementFieldId))) : arrowTypeOf(c.type);
-      return new arrow.Field(c.name, type, c.nullable, idMeta(c.fieldId));
+        c.type === 'array<string>'
+          ? new arrow.List(new arrow.Field('element', new arrow.Utf8(), true, fieldIdMetadata(c.elementFieldId)))
+          : arrowTypeOf(c.type);
+      return new arrow.Field(c.name, type, c.nullable, fieldIdMetadata(c.fieldId));
     }),
   );
 }

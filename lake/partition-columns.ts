@@ -14,8 +14,9 @@ import * as arrow from './arrow.js';
 import { OtslakeError } from '../common/errors.js';
 import type { Metadata, Protocol, StructType } from './actions.js';
 import { fieldIdsOf } from './iceberg/schema.js';
+import { arrowTypeOf, fieldIdMetadata } from './parquet-columns.js';
 
-export const MATERIALIZE_PARTITION_COLUMNS = 'materializePartitionColumns';
+const MATERIALIZE_PARTITION_COLUMNS = 'materializePartitionColumns';
 
 /**
  * The protocol of a new partitioned table: writer version 7 with the features writer version 2 implies
@@ -43,49 +44,36 @@ export interface PartitionColumnSpec {
   readonly fieldId?: number;
 }
 
-const PARTITION_TYPES = new Set<string>(['string', 'long', 'integer', 'boolean', 'date']);
+const PARTITION_TYPES = new Set<unknown>(['string', 'long', 'integer', 'boolean', 'date']);
+
+/** The spec of partition column `name` of Delta type `type`; OTSL_LAKE_SCHEMA for a type a partition column cannot have. */
+export function partitionColumnSpec(name: string, type: unknown, fieldId: number | undefined): PartitionColumnSpec {
+  if (!PARTITION_TYPES.has(type)) {
+    throw new OtslakeError('OTSL_LAKE_SCHEMA', `partition column "${name}" must be a string, long, integer, boolean or date column`, {
+      context: { column: name },
+    });
+  }
+  return { name, type: type as PartitionColumnType, ...(fieldId === undefined ? {} : { fieldId }) };
+}
 
 /** The partition columns a data file of this table holds: the table's partition columns when the protocol asks for them, else none. */
 export function materializedPartitionsOf(protocol: Protocol, metadata: Metadata, schema: StructType): PartitionColumnSpec[] {
   if (!materializesPartitions(protocol) || metadata.partitionColumns.length === 0) return [];
   const ids = fieldIdsOf(schema);
-  return metadata.partitionColumns.map((name) => {
-    const field = schema.fields.find((f) => f.name === name);
-    if (!field || typeof field.type !== 'string' || !PARTITION_TYPES.has(field.type)) {
-      throw new OtslakeError('OTSL_LAKE_SCHEMA', `partition column "${name}" must be a string, long, integer, boolean or date column`, {
-        context: { column: name },
-      });
-    }
-    const id = ids.get(name)?.id;
-    return { name, type: field.type as PartitionColumnType, ...(id === undefined ? {} : { fieldId: id }) };
-  });
+  return metadata.partitionColumns.map((name) => partitionColumnSpec(name, schema.fields.find((f) => f.name === name)?.type, ids.get(name)?.id));
 }
 
+/** The Arrow type of a partition column: a data column's where the type is one (lake/parquet-columns.ts), else int32 or date. */
 function arrowTypeOfPartition(type: PartitionColumnType): arrow.DataType {
-  switch (type) {
-    case 'string':
-      return new arrow.Utf8();
-    case 'long':
-      return new arrow.Int64();
-    case 'integer':
-      return new arrow.Int32();
-    case 'boolean':
-      return new arrow.Bool();
-    case 'date':
-      return new arrow.DateDay();
-  }
-}
-
-/** The Arrow field of a materialized partition column (nullable: the null partition). */
-export function partitionArrowField(spec: PartitionColumnSpec): arrow.Field {
-  const metadata = spec.fieldId === undefined ? undefined : new Map([['PARQUET:field_id', String(spec.fieldId)]]);
-  return new arrow.Field(spec.name, arrowTypeOfPartition(spec.type), true, metadata);
+  if (type === 'integer') return new arrow.Int32();
+  if (type === 'date') return new arrow.DateDay();
+  return arrowTypeOf(type);
 }
 
 type Typed = string | bigint | number | boolean | null;
 
 /** A Delta partition value (docs/delta-rules.md §Partition values and paths) as the typed value the file holds. */
-export function typedPartitionValue(spec: PartitionColumnSpec, value: string | null | undefined): Typed {
+function typedPartitionValue(spec: PartitionColumnSpec, value: string | null | undefined): Typed {
   if (value === null || value === undefined || value === '') return null;
   const bad = () =>
     new OtslakeError('OTSL_LAKE_SCHEMA', `partition value ${JSON.stringify(value)} of "${spec.name}" is not a ${spec.type}`, {
@@ -126,7 +114,8 @@ export class ConstantColumn {
     readonly spec: PartitionColumnSpec,
     partitionValue: string | null | undefined,
   ) {
-    this.field = partitionArrowField(spec);
+    // Nullable: the null partition.
+    this.field = new arrow.Field(spec.name, arrowTypeOfPartition(spec.type), true, fieldIdMetadata(spec.fieldId));
     this.value = typedPartitionValue(spec, partitionValue);
     this.utf8 = typeof this.value === 'string' ? new TextEncoder().encode(this.value) : new Uint8Array(0);
   }

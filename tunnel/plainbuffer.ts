@@ -22,7 +22,7 @@ import { OtslakeError } from '../common/errors.js';
 import { CRC8_TABLE, crc8Byte, crc8Range } from './crc8.js';
 import { FNV_OFFSET, FNV_PRIME, NameCache, sameBytes } from './name-cache.js';
 import type { ActionType, RecordMsg } from './proto.js';
-import { RECORD_PAGE_SLOTS, type RecordPage } from './read-records-wire.js';
+import { RECORD_PAGE_SLOTS, asBuffer, type RecordPage } from './read-records-wire.js';
 
 export const PB_HEADER = 0x75;
 export const TAG = {
@@ -202,9 +202,9 @@ export class PlainBufferDecoder {
   }
 
   private decodeOne(r: RecordMsg, sink: RawRecordSink): void {
-    this.decodeRow(bufferOf(r.record), 0, r.record.byteLength, r.action_type, sink, false);
+    this.decodeRow(asBuffer(r.record), 0, r.record.byteLength, r.action_type, sink, false);
     if (r.origin_record !== undefined && r.origin_record.length > 0)
-      this.decodeRow(bufferOf(r.origin_record), 0, r.origin_record.byteLength, r.action_type, sink, true);
+      this.decodeRow(asBuffer(r.origin_record), 0, r.origin_record.byteLength, r.action_type, sink, true);
   }
 
   /** The row in buf[at, at + len): positions (and the payload ranges the sink gets) are of `buf`, errors count from `at`. */
@@ -480,10 +480,6 @@ export class PlainBufferDecoder {
       },
     );
   }
-}
-
-function bufferOf(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** A decoder per worker thread is enough: decoding is synchronous and the name cache is worth sharing. */

@@ -173,10 +173,15 @@ class Cursor {
   }
 }
 
+/** `bytes` as a Buffer over the same memory (no copy). */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** What `decodeMessage('ReadRecordsResponse', bytes)` returns, or null to use the generic path. */
 export function decodeReadRecordsResponse(bytes: Uint8Array): ReadRecordsResponse | null {
   if (!(bytes instanceof Uint8Array)) return null;
-  const page = decodeRecordPage(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), undefined, null);
+  const page = decodeRecordPage(asBuffer(bytes), undefined, null);
   if (page === null) return null;
   // Views of the input's own type, as protobufjs gives (a Buffer for a Buffer, else a plain Uint8Array).
   const records: RecordMsg[] = new Array(page.count);

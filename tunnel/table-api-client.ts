@@ -11,7 +11,7 @@ import { TunnelTransport } from './http.js';
 import { decodeMessage, encodeMessage, type DescribeTableResponse } from './proto.js';
 
 /** The `x-ots-apiversion` of the table API (the Tunnel RPCs send their own, tunnel/signing.ts). */
-export const TABLE_API_VERSION = '2015-12-31';
+const TABLE_API_VERSION = '2015-12-31';
 
 /** Like the SDK's default of 3 retries: the caller (a table's start) has its own backoff around it. */
 const DESCRIBE_RETRY: Partial<RetryPolicy> = { maxAttempts: 4, maxElapsedMs: 10_000 };

@@ -8,7 +8,7 @@ import type { ErrorContext } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { RetryPolicy } from '../common/retry.js';
 import { TunnelTransport, type RpcResponse } from './http.js';
-import { RecordPage, decodeRecordPage } from './read-records-wire.js';
+import { RecordPage, asBuffer, decodeRecordPage } from './read-records-wire.js';
 import {
   decodeMessage,
   encodeMessage,
@@ -157,15 +157,8 @@ export class TunnelClient {
    * a buffer the transport reuses once the caller calls `page.release()` (read-records-wire.ts).
    */
   async readRecordPage(req: ReadRecordsRequest, opts?: RpcOptions): Promise<RecordPage> {
-    const spec = RPCS.readRecords;
-    const raw = await this.transport.call(spec.path, encodeMessage(spec.request, req), {
-      idempotent: spec.idempotent,
-      signal: opts?.signal,
-      context: contextOf(req),
-      reuseBody: true,
-    });
-    const body = Buffer.isBuffer(raw.body) ? raw.body : Buffer.from(raw.body.buffer, raw.body.byteOffset, raw.body.byteLength);
-    const page = decodeRecordPage(body, raw.requestId, raw.release ?? null);
+    const raw = await this.send('readRecords', req, opts, true);
+    const page = decodeRecordPage(asBuffer(raw.body), raw.requestId, raw.release ?? null);
     if (page !== null) return page;
     // Not the canonical form: the generic decoder decides (or throws), and its records are copied out of the body.
     const decoded = decodeMessage('ReadRecordsResponse', raw.body);
@@ -202,10 +195,11 @@ export class TunnelClient {
     return decodeMessage(RPCS[rpc].response, raw.body) as Messages[(typeof RPCS)[K]['response']];
   }
 
-  private send<K extends RpcName>(rpc: K, req: Messages[(typeof RPCS)[K]['request']], opts?: RpcOptions): Promise<RpcResponse> {
+  /** `reuseBody`: the body may land in a buffer the transport reuses (tunnel/http.ts CallOptions). */
+  private send<K extends RpcName>(rpc: K, req: Messages[(typeof RPCS)[K]['request']], opts?: RpcOptions, reuseBody = false): Promise<RpcResponse> {
     const spec: RpcSpec = RPCS[rpc];
     const body = encodeMessage(spec.request, req as never);
-    return this.transport.call(spec.path, body, { idempotent: spec.idempotent, signal: opts?.signal, context: contextOf(req) });
+    return this.transport.call(spec.path, body, { idempotent: spec.idempotent, signal: opts?.signal, context: contextOf(req), reuseBody });
   }
 }
 

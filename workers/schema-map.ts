@@ -9,7 +9,7 @@
 import { OtslakeError } from '../common/errors.js';
 import { DEFAULT_METADATA_PREFIX, metadataColumnNames, reservedColumnNames } from '../common/metadata-columns.js';
 import type { ColumnSpec, ColumnType } from '../lake/parquet-columns.js';
-import type { PartitionColumnSpec } from '../lake/partition-columns.js';
+import { partitionColumnSpec, type PartitionColumnSpec } from '../lake/partition-columns.js';
 import { resolveTypeConflict, type TypeConflictPolicy } from '../lake/mirror/type-conflict.js';
 import { VT, type CellValue, type ValueType } from '../tunnel/plainbuffer.js';
 import type { ColumnSelection, Route } from './column-selection.js';
@@ -274,16 +274,7 @@ export class BatchSchema {
    * is a Delta date, the others keep their column's type.
    */
   partitionFileColumns(fieldIds: ChannelTaskInput['fieldIds'] = {}): PartitionColumnSpec[] {
-    return this.partitions.map(({ name, slot }) => {
-      const type = slot === null ? 'date' : slot.type;
-      if (type !== 'date' && type !== 'long' && type !== 'string' && type !== 'boolean') {
-        throw new OtslakeError('OTSL_LAKE_SCHEMA', `partition column "${name}" has type ${type}, which cannot be a partition column`, {
-          context: { column: name },
-        });
-      }
-      const id = fieldIds[name]?.id;
-      return { name, type, ...(id === undefined ? {} : { fieldId: id }) };
-    });
+    return this.partitions.map(({ name, slot }) => partitionColumnSpec(name, slot === null ? 'date' : slot.type, fieldIds[name]?.id));
   }
 
   conflictOf(name: string): NameConflict | null {
