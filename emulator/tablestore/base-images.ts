@@ -16,8 +16,11 @@ import { RecordSlabs, copyTransient, writeBaseImage, type LatestVersion } from '
 import type { PkCell } from './model.js';
 
 const SLAB_BYTES = 256 * 1024;
-/** `image` of a row read once since its last write: no bytes kept yet, the next read keeps them. */
-const READ_ONCE = new Uint8Array(0);
+/**
+ * Kept bytes of something read once since it last changed (a row's `image`, a change-log record's bytes in
+ * table-store.ts): nothing kept yet, the next read keeps them.
+ */
+export const READ_ONCE = new Uint8Array(0);
 
 /** Shared by the tables of one store: bytes of slabs they hold, against the limit. */
 export interface ImageBudget {

@@ -34,6 +34,7 @@ import { RowIndex, latestImage, versionsOf, type RowVersions } from './row-index
 import type { DecodedKeyCell } from './plainbuffer-read.js';
 import { RpcError } from './rpc.js';
 import { partitionFor, validatePrimaryKey } from './table-rules.js';
+import { READ_ONCE } from './base-images.js';
 
 export interface TableDefinition {
   name: string;
@@ -107,8 +108,6 @@ const US_PER_HOUR = 3_600_000_000n;
 const TRIM_BATCH = 1024;
 const SNAPSHOT_CHUNK = 500;
 const DEFAULT_BASE_IMAGE_BYTES = 256 * 1024 * 1024;
-/** A change-log record's `bytes` entry after its first read: nothing kept yet, the next read keeps them. */
-const READ_ONCE = new Uint8Array(0);
 
 const defaultClockUs = (): bigint => BigInt(Math.floor((performance.timeOrigin + performance.now()) * 1000));
 
