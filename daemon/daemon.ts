@@ -183,7 +183,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     const runner = this.runners.find((r) => r.name === name || r.table.path === name);
     if (this.stateValue !== 'running') throw new OtslakeError('OTSL_DAEMON_STATE', `resync refused: the daemon is ${this.stateValue}`);
     if (!runner) throw new OtslakeError('OTSL_CONFIG_INVALID', `resync refused: no table "${name}" in the running config`, { context: { table: name } });
-    if (this.resyncs.of(runner.name)?.state === 'resyncing' || runner.health.state === 'resyncing')
+    if (runner.health.state === 'resyncing')
       throw new OtslakeError('OTSL_DAEMON_STATE', `resync refused: table ${name} is resyncing already`, { context: { table: name } });
     if (this.retiring.has(runner))
       throw new OtslakeError('OTSL_DAEMON_STATE', `resync refused: table ${name} is leaving the config (reload)`, { context: { table: name } });
