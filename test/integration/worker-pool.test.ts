@@ -30,7 +30,7 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 describe('worker pool (real threads)', () => {
-  const gate = new SharedArrayBuffer(12);
+  const gate = new SharedArrayBuffer(16);
   const cells = new Int32Array(gate);
   const workerErrors: OtslakeError[] = [];
   let onWorkerError: (err: OtslakeError) => void = (err) => workerErrors.push(err);
@@ -98,8 +98,11 @@ describe('worker pool (real threads)', () => {
 
   it('reports a thread that dies between tasks through onWorkerError instead of crashing the process', async () => {
     const reported = new Promise<OtslakeError>((resolve) => (onWorkerError = resolve));
+    Atomics.store(cells, 3, 0);
     const result = await within(pool.run(task('late-crash')), 10_000, 'late-crash task');
     expect(result.kind).toBe('ok');
+    Atomics.store(cells, 3, 1); // the answer is here: the thread may die now
+    Atomics.notify(cells, 3);
     const err = await within(reported, 10_000, 'the pool error event');
     expect(err.code).toBe('OTSL_WORKER_CRASHED');
     expect(err.message).toContain('crash after the task');
@@ -147,7 +150,7 @@ describe('worker pool (real threads)', () => {
 
 describe('worker pool: several tasks per thread', () => {
   it('runs tasksPerThread tasks on one thread at once, so their waits overlap', async () => {
-    const gate = new SharedArrayBuffer(12);
+    const gate = new SharedArrayBuffer(16);
     const cells = new Int32Array(gate);
     const pool = createWorkerPool({ filename: FIXTURE, threads: 1, tasksPerThread: 3, workerData: { tag: 't', gate } });
     try {
