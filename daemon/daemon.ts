@@ -412,7 +412,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
 
   private async drain(): Promise<void> {
     for (const r of this.runners) r.stop();
-    const bound = AbortSignal.any([this.destroyController.signal, AbortSignal.timeout(5_000)]);
+    // The goodbye (ShutdownTunnel) hands our channels to the fleet's other daemons at once; unsaid, they wait out
+    // the Tunnel's client timeout unread. So a destroy (grace expired, a second Ctrl-C) does not cut it short: an
+    // abandoned batch holds no position, and the goodbye gets 2 s then instead of 5.
+    const bound = AbortSignal.timeout(this.destroyController.signal.aborted ? 2_000 : 5_000);
     await Promise.all(
       this.runners.map((r) => r.close(bound).catch((err: unknown) => this.log.warn('tunnel session shutdown failed', { table: r.name, error: err }))),
     );

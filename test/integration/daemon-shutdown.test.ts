@@ -1,11 +1,11 @@
 /**
  * Lifecycle bounds: a batch that cannot finish is abandoned when shutdown.graceMs expires (nothing
- * committed, the daemon still ends stopped), and destroy() during the drain ends it at once.
+ * committed, the daemon still ends stopped, its channels handed back), and destroy() during the drain ends it at once.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { BroadcastChannel } from 'node:worker_threads';
 import { STUCK_TASK_STARTED } from '../fixtures/daemon-stuck-task.js';
-import { lakeRowCount, createHarness, type Harness } from '../helpers/daemon-harness.js';
+import { lakeRowCount, createHarness, TABLE, type Harness } from '../helpers/daemon-harness.js';
 
 const STUCK = new URL('../fixtures/daemon-stuck-task.ts', import.meta.url).href;
 let h: Harness | undefined;
@@ -19,6 +19,14 @@ function firstStuckTask(): Promise<void> {
       resolve();
     };
   });
+}
+
+/** Channels of the table's tunnel that a client holds, as DescribeTunnel tells. */
+async function heldChannels(harness: Harness): Promise<number> {
+  const client = harness.emu.tunnelClient();
+  const tunnel = (await client.listTunnel({ table_name: TABLE })).tunnels.find((t) => t.tunnel_name === 'otslake-orders')!;
+  const described = await client.describeTunnel({ table_name: TABLE, tunnel_name: 'otslake-orders', tunnel_id: tunnel.tunnel_id });
+  return described.channels.filter((c) => c.channel_status !== 'TERMINATED' && c.client_id).length;
 }
 
 afterEach(async () => {
@@ -41,6 +49,8 @@ describe('daemon: shutdown bounds', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
     expect(states).toEqual(['running', 'draining', 'stopped']);
     expect(await lakeRowCount(h.tablePath)).toBe(0);
+    // The goodbye (ShutdownTunnel) was said all the same: no channel waits out the client timeout for another daemon.
+    expect(await heldChannels(h)).toBe(0);
   }, 20_000);
 
   it('destroy() during the drain stops at once, and run() cannot be called twice', async () => {
