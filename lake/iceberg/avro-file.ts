@@ -20,14 +20,52 @@ function avsc(): Avsc {
 
 export type AvroSchema = Record<string, unknown>;
 
+/**
+ * Names of the records whose `long` fields are exact: numbers while safe integers, bigints beyond
+ * ±(2^53 − 1). avsc's own long refuses anything beyond ±(2^53 − 2) both ways (it cannot be a JS
+ * number); an Iceberg long partition value can be any int64. Scoped to those records because avsc's
+ * custom long goes through an 8-byte buffer per value, ~3× slower over a whole manifest entry.
+ */
+export type ExactLongRecords = readonly string[];
+
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** One representation per value (number when safe, else bigint), so a value read back equals the one written. */
+function canonicalLong(n: bigint): number | bigint {
+  return n >= MIN_SAFE && n <= MAX_SAFE ? Number(n) : n;
+}
+
+let exactLongType: avroTypes.Type | null = null;
+function exactLong(): avroTypes.Type {
+  return (exactLongType ??= avsc().types.LongType.__with({
+    // avsc hands over and takes the value as 8 bytes, two's complement, little-endian.
+    fromBuffer: (buf: Buffer) => canonicalLong(buf.readBigInt64LE()),
+    toBuffer: (value: number | bigint) => {
+      const buf = Buffer.alloc(8);
+      buf.writeBigInt64LE(BigInt(value));
+      return buf;
+    },
+    fromJSON: (value: number | string | bigint) => canonicalLong(BigInt(value)),
+    toJSON: (value: number | bigint) => (typeof value === 'bigint' ? value.toString() : value),
+    isValid: (value: unknown) =>
+      (typeof value === 'number' && Number.isSafeInteger(value)) || (typeof value === 'bigint' && BigInt.asIntN(64, value) === value),
+    compare: (a: number | bigint, b: number | bigint) => (a < b ? -1 : a > b ? 1 : 0),
+  }));
+}
+
 const typeCache = new Map<string, avroTypes.Type>();
 
 /** The avsc type of a schema, compiled once per distinct schema (compiling costs ~0.1 ms). */
-export function avroType(schema: AvroSchema): avroTypes.Type {
-  const key = JSON.stringify(schema);
+export function avroType(schema: AvroSchema, exactLongRecords: ExactLongRecords = []): avroTypes.Type {
+  const key = `${exactLongRecords.join(',')}|${JSON.stringify(schema)}`;
   let type = typeCache.get(key);
   if (!type) {
-    type = avsc().Type.forSchema(schema as avroTypes.Schema);
+    const typeHook = (s: avroTypes.Schema): avroTypes.Type | undefined => {
+      const record = s as { type?: unknown; name?: unknown };
+      if (record.type !== 'record' || !exactLongRecords.includes(record.name as string)) return undefined;
+      return avsc().Type.forSchema(s, { registry: { long: exactLong() } });
+    };
+    type = avsc().Type.forSchema(schema as avroTypes.Schema, exactLongRecords.length > 0 ? { typeHook } : {});
     typeCache.set(key, type);
     if (typeCache.size > 256) typeCache.delete(typeCache.keys().next().value!);
   }
@@ -62,8 +100,13 @@ const BLOCK_RECORDS = 1000;
  * type per file costs more than the encoding). Written even without records: an Iceberg reader
  * opens an empty manifest list like any other. Codec deflate, as Iceberg writes by default.
  */
-export function encodeAvroFile(schema: AvroSchema, records: readonly unknown[], metadata: Record<string, string>): Uint8Array {
-  const type = avroType(schema);
+export function encodeAvroFile(
+  schema: AvroSchema,
+  records: readonly unknown[],
+  metadata: Record<string, string>,
+  exactLongRecords: ExactLongRecords = [],
+): Uint8Array {
+  const type = avroType(schema, exactLongRecords);
   const meta: Record<string, Buffer> = { 'avro.schema': Buffer.from(JSON.stringify(schema)), 'avro.codec': Buffer.from('deflate') };
   for (const [k, v] of Object.entries(metadata)) meta[k] = Buffer.from(v, 'utf8');
   const sync = randomBytes(16);
@@ -85,9 +128,16 @@ export interface DecodedAvroFile {
   records: Record<string, unknown>[];
 }
 
-/** Reads a container file back: its key-value metadata and every record (with the writer's schema). */
-export async function decodeAvroFile(bytes: Uint8Array, file: string): Promise<DecodedAvroFile> {
-  const decoder = new (avsc().streams.BlockDecoder)({ codecs: { deflate: inflateRaw } as never });
+/**
+ * Reads a container file back: its key-value metadata and every record (with the writer's schema,
+ * compiled as `avroType` does, so the longs of `exactLongRecords` read back exactly).
+ */
+export async function decodeAvroFile(bytes: Uint8Array, file: string, exactLongRecords: ExactLongRecords = []): Promise<DecodedAvroFile> {
+  const decoder = new (avsc().streams.BlockDecoder)({
+    codecs: { deflate: inflateRaw } as never,
+    // avsc compiles what the hook returns, and a compiled type compiles to itself.
+    parseHook: (schema: avroTypes.Schema) => avroType(schema as AvroSchema, exactLongRecords),
+  });
   const metadata: Record<string, string> = {};
   decoder.on('metadata', (_type: avroTypes.Type, _codec: string, header: { meta: Record<string, Buffer> }) => {
     for (const [k, v] of Object.entries(header.meta)) metadata[k] = v.toString('utf8');

@@ -5,9 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ObjectStore } from '../object-store.js';
-import { decodeAvroFile, encodeAvroFile, type AvroSchema } from './avro-file.js';
+import { decodeAvroFile, encodeAvroFile, type AvroSchema, type ExactLongRecords } from './avro-file.js';
 import type { IcebergPrimitive, IcebergSchema, PartitionSpec } from './schema.js';
-import { compareValues, serializeValue, type FileMetrics } from './values.js';
+import { compareValues, serializeValue, type FileMetrics, type PartitionValue } from './values.js';
 
 export const METADATA_DIR = 'metadata';
 
@@ -95,6 +95,10 @@ const AVRO_PRIMITIVE: Record<IcebergPrimitive, unknown> = {
   timestamptz: { type: 'long', logicalType: 'timestamp-micros', 'adjust-to-utc': true },
 };
 
+/** The record of a data file's partition data: its long fields hold any int64 (values.ts, avro-file.ts). */
+const PARTITION_RECORD = 'r102';
+const EXACT_LONGS: ExactLongRecords = [PARTITION_RECORD];
+
 /** The Avro schema of a manifest of `spec` over `schema` (the partition record depends on both). */
 export function manifestEntrySchema(spec: PartitionSpec, schema: IcebergSchema): AvroSchema {
   const partitionFields = spec.fields.map((f) => {
@@ -119,7 +123,7 @@ export function manifestEntrySchema(spec: PartitionSpec, schema: IcebergSchema):
             { name: 'content', type: 'int', 'field-id': 134 },
             { name: 'file_path', type: 'string', 'field-id': 100 },
             { name: 'file_format', type: 'string', 'field-id': 101 },
-            { name: 'partition', type: { type: 'record', name: 'r102', fields: partitionFields }, 'field-id': 102 },
+            { name: 'partition', type: { type: 'record', name: PARTITION_RECORD, fields: partitionFields }, 'field-id': 102 },
             { name: 'record_count', type: 'long', 'field-id': 103 },
             { name: 'file_size_in_bytes', type: 'long', 'field-id': 104 },
             map('column_sizes', 108, 117, 118, 'long'),
@@ -183,11 +187,11 @@ function partitionSummaries(spec: PartitionSpec, schema: IcebergSchema, entries:
   return spec.fields.map((f) => {
     const type = schema.fields.find((s) => s.id === f['source-id'])!.type as IcebergPrimitive;
     let containsNull = false;
-    let min: number | boolean | string | undefined;
-    let max: number | boolean | string | undefined;
+    let min: PartitionValue | undefined;
+    let max: PartitionValue | undefined;
     for (const e of entries) {
       if (e.status === STATUS_DELETED) continue;
-      const v = e.data_file.partition[f.name] as number | boolean | string | null;
+      const v = e.data_file.partition[f.name] as PartitionValue | null;
       if (v === null || v === undefined) containsNull = true;
       else {
         if (min === undefined || compareValues(v, min) < 0) min = v;
@@ -222,14 +226,19 @@ export async function writeManifest(
   entries: readonly ManifestEntry[],
 ): Promise<{ file: ManifestFile; key: string; put: Promise<unknown> }> {
   const key = `${METADATA_DIR}/${randomUUID()}-m0.avro`;
-  const bytes = encodeAvroFile(manifestEntrySchema(ctx.spec, ctx.schema), entries, {
-    schema: JSON.stringify(ctx.schema),
-    'schema-id': String(ctx.schema['schema-id']),
-    'partition-spec': JSON.stringify(ctx.spec.fields),
-    'partition-spec-id': String(ctx.spec['spec-id']),
-    'format-version': '2',
-    content: 'data',
-  });
+  const bytes = encodeAvroFile(
+    manifestEntrySchema(ctx.spec, ctx.schema),
+    entries,
+    {
+      schema: JSON.stringify(ctx.schema),
+      'schema-id': String(ctx.schema['schema-id']),
+      'partition-spec': JSON.stringify(ctx.spec.fields),
+      'partition-spec-id': String(ctx.spec['spec-id']),
+      'format-version': '2',
+      content: 'data',
+    },
+    EXACT_LONGS,
+  );
   const put = ctx.store.put(key, bytes);
   put.catch(() => undefined); // awaited by the caller; never an unhandled rejection meanwhile
   const count = (status: number) => entries.filter((e) => e.status === status);
@@ -283,5 +292,5 @@ export async function readManifestList(store: ObjectStore, key: string): Promise
 }
 
 export async function readManifest(store: ObjectStore, key: string): Promise<ManifestEntry[]> {
-  return (await decodeAvroFile(await store.get(key), key)).records as unknown as ManifestEntry[];
+  return (await decodeAvroFile(await store.get(key), key, EXACT_LONGS)).records as unknown as ManifestEntry[];
 }

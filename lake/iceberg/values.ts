@@ -8,12 +8,21 @@
  * prunes on it: a string max cut to a prefix comes with a tie-breaker character that keeps it an
  * upper bound (UTF-8 byte order = code-point order, the order Iceberg compares in); a timestamp is
  * truncated to ms, so its upper bound is widened to the last µs of that ms; a long beyond ±2^53
- * lost precision in JSON.parse and gets no bounds at all.
+ * lost precision in JSON.parse and gets no bounds at all. Partition values are exact: Delta keeps
+ * them as strings, so a long partition value is parsed as a bigint (a number while it is a safe
+ * integer), written to the manifest as such, compared and serialized for the summaries exactly.
  */
+import { OtslakeError } from '../../common/errors.js';
 import type { FileStats } from '../actions.js';
 import type { IcebergField, IcebergPrimitive, IcebergSchema, PartitionSpec } from './schema.js';
 
 const DAY_MS = 86_400_000;
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const INTEGER = /^[+-]?\d+$/;
+
+/** A typed, non-null partition value; a long is a number while safe, a bigint beyond (one form per value). */
+export type PartitionValue = number | bigint | boolean | string;
 const utf8 = new TextEncoder();
 
 /** Binary single-value serialization of a value of `type`. */
@@ -51,13 +60,25 @@ export function serializeValue(type: IcebergPrimitive, value: number | bigint | 
   }
 }
 
-/** A Delta partition value (always a string, null or '' for the null partition) as the Iceberg value. */
-export function partitionValueOf(type: IcebergPrimitive, value: string | null | undefined): number | boolean | string | null {
+/**
+ * A Delta partition value (always a string, null or '' for the null partition) as the Iceberg value.
+ * A value that is not of the column's type (an int beyond int32, a long beyond int64, not an integer)
+ * is refused by name: written as is it would be refused by the Avro encoder without the column, or
+ * read back as something else.
+ */
+export function partitionValueOf(type: IcebergPrimitive, value: string | null | undefined, column = ''): PartitionValue | null {
   if (value === null || value === undefined || value === '') return null;
   switch (type) {
-    case 'long':
-    case 'int':
-      return Number(value);
+    case 'long': {
+      const n = INTEGER.test(value) ? BigInt(value) : null;
+      if (n === null || BigInt.asIntN(64, n) !== n) throw badPartitionValue(type, value, column);
+      return n >= MIN_SAFE && n <= MAX_SAFE ? Number(n) : n;
+    }
+    case 'int': {
+      const n = INTEGER.test(value) ? Number(value) : NaN;
+      if (!(n >= -(2 ** 31) && n < 2 ** 31)) throw badPartitionValue(type, value, column);
+      return n;
+    }
     case 'boolean':
       return value === 'true';
     case 'date':
@@ -65,6 +86,12 @@ export function partitionValueOf(type: IcebergPrimitive, value: string | null | 
     default:
       return value;
   }
+}
+
+function badPartitionValue(type: IcebergPrimitive, value: string, column: string): OtslakeError {
+  return new OtslakeError('OTSL_LAKE_SCHEMA', `the Delta partition value ${JSON.stringify(value)} of column ${column} is not an Iceberg ${type}`, {
+    context: { column, value, type },
+  });
 }
 
 /** The `partition` record of a data file: one field per spec field, named as the spec names it. */
@@ -76,7 +103,7 @@ export function partitionRecordOf(
   const out: Record<string, unknown> = {};
   for (const f of spec.fields) {
     const source = schema.fields.find((s) => s.id === f['source-id']);
-    out[f.name] = partitionValueOf(source!.type as IcebergPrimitive, partitionValues[source!.name]);
+    out[f.name] = partitionValueOf(source!.type as IcebergPrimitive, partitionValues[source!.name], source!.name);
   }
   return out;
 }
@@ -149,12 +176,15 @@ export function metricsOf(stats: FileStats | null, schema: IcebergSchema, partit
   return { value_counts: values, null_value_counts: nulls, lower_bounds: lower, upper_bounds: upper };
 }
 
-/** Code-point order of two partition values of one type (null sorts nowhere: callers skip it). */
-export function compareValues(a: number | boolean | string, b: number | boolean | string): number {
+/**
+ * Order of two partition values of one type (null sorts nowhere: callers skip it): strings in
+ * code-point order, numbers and bigints exactly (JS compares a number with a bigint by value).
+ */
+export function compareValues(a: PartitionValue, b: PartitionValue): number {
   if (typeof a === 'string' && typeof b === 'string') {
     const x = Buffer.from(a, 'utf8');
     const y = Buffer.from(b, 'utf8');
     return Buffer.compare(x, y);
   }
-  return Number(a) - Number(b);
+  return a < b ? -1 : a > b ? 1 : 0;
 }

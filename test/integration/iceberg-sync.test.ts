@@ -2,8 +2,9 @@
  * Iceberg metadata kept in step with Delta tables written by otslake's own lake code, read back by
  * ClickHouse's Iceberg reader (chdb icebergLocal) and compared with delta-kernel-rs (chdb
  * deltaLakeLocal) at every version: changelog-like appends, a schema addition, compaction, a
- * copy-on-write overwrite, a partitioned table, vacuum with aligned snapshot expiry, racing syncs,
- * a sync that crashed between the Delta and the Iceberg commit.
+ * copy-on-write overwrite, a partitioned table (and one partitioned by longs beyond 2^53), vacuum
+ * with aligned snapshot expiry, racing syncs, a sync that crashed between the Delta and the Iceberg
+ * commit.
  */
 import { cp, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -23,7 +24,7 @@ import { loadSnapshot } from '../../lake/snapshot.js';
 import { addColumns, createTable } from '../../lake/table-create.js';
 import { addActionFor, commit, removeActionFor, txnAction } from '../../lake/transaction.js';
 import { vacuum } from '../../lake/vacuum.js';
-import { runChdb } from '../helpers/chdb.js';
+import { icebergSql, runChdb } from '../helpers/chdb.js';
 import { expectSameAtEveryVersion, icebergMetadata, parquetFieldIds } from '../helpers/iceberg.js';
 import { createTmpDir, type TmpDir } from '../helpers/tmp-dir.js';
 
@@ -350,6 +351,49 @@ describe('Iceberg metadata of a partitioned table', () => {
     // reads the partition columns of such files as NULL (ClickHouse#116129), so only from 26.8 on all of them.
     await expectPartitionDataOfDelta();
     await expectSameAtEveryVersion(tmp.path, [0, v, v + 1], { select: (await chdbFillsIdentity()) ? '*' : 'id, v' });
+  });
+});
+
+describe('Iceberg metadata of a table partitioned by a long column', () => {
+  it('holds values beyond 2^53 exactly: in the manifests, their summaries, and as chdb reads and filters them', async () => {
+    const schema: StructType = {
+      type: 'struct',
+      fields: [
+        { name: 'id', type: 'long', nullable: false, metadata: {} },
+        { name: 'v', type: 'string', nullable: true, metadata: {} },
+        { name: 'shard', type: 'long', nullable: true, metadata: {} },
+      ],
+    };
+    // Each beside the neighbour a double would round it to: a value read through a double lands in the wrong partition.
+    const shards = [9007199254740993n, -9007199254740993n, 9007199254740992n, -9007199254740992n, 1n];
+    await createTable(store, { schema, partitionColumns: ['shard'] });
+    const v = await append(
+      schema,
+      Array.from({ length: 10 }, (_, i) => ({ id: BigInt(i), v: `v${i}`, shard: shards[i % shards.length]! })),
+      0,
+      { partitionColumns: ['shard'] },
+    );
+    await new IcebergSync(store).sync();
+
+    const metadata = await icebergMetadata(tmp.path);
+    const relative = (p: string) => p.slice(metadata.location.length + 1);
+    const manifestList = await readManifestList(store, relative(metadata.snapshots.at(-1)!['manifest-list']));
+    const entries = (await Promise.all(manifestList.map((m) => readManifest(store, relative(m.manifest_path))))).flat();
+    expect(new Set(entries.map((e) => e.data_file.partition.shard))).toEqual(
+      new Set([9007199254740993n, -9007199254740993n, 9007199254740992n, -9007199254740992n, 1]),
+    );
+    const summaries = manifestList.flatMap((m) => m.partitions!);
+    const lowest = summaries.map((s) => Buffer.from(s.lower_bound!).readBigInt64LE()).reduce((a, b) => (a < b ? a : b));
+    const highest = summaries.map((s) => Buffer.from(s.upper_bound!).readBigInt64LE()).reduce((a, b) => (a > b ? a : b));
+    expect([lowest, highest]).toEqual([-9007199254740993n, 9007199254740993n]);
+
+    await expectSameAtEveryVersion(tmp.path, [v]);
+    const values = ['9007199254740993', '-9007199254740993', '9007199254740992'];
+    const out = await runChdb(values.map((s) => icebergSql(tmp.path, { select: 'id, shard', where: `shard = ${s}`, orderBy: 'id' })));
+    for (const [i, s] of values.entries()) {
+      const ids = Array.from({ length: 10 }, (_, n) => n).filter((n) => shards[n % shards.length] === BigInt(s));
+      expect(out[i], `shard = ${s}`).toEqual({ ok: true, rows: ids.map((n) => ({ id: String(n), shard: s })) });
+    }
   });
 });
 

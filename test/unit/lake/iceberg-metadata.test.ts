@@ -8,9 +8,17 @@ import { parquetMetadata } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
 import type { StructType } from '../../../lake/actions.js';
 import { decodeAvroFile, encodeAvroFile } from '../../../lake/iceberg/avro-file.js';
-import { MANIFEST_LIST_SCHEMA, manifestEntrySchema } from '../../../lake/iceberg/manifests.js';
+import {
+  MANIFEST_LIST_SCHEMA,
+  manifestEntrySchema,
+  readManifest,
+  readManifestList,
+  writeManifest,
+  writeManifestList,
+  type ManifestEntry,
+} from '../../../lake/iceberg/manifests.js';
 import { assignFieldIds, fieldIdsOf, icebergSchemaOf, nameMappingOf, partitionSpecOf } from '../../../lake/iceberg/schema.js';
-import { metricsOf, partitionRecordOf, serializeValue } from '../../../lake/iceberg/values.js';
+import { compareValues, metricsOf, partitionRecordOf, partitionValueOf, serializeValue } from '../../../lake/iceberg/values.js';
 import { dataColumnsOf } from '../../../lake/parquet-columns.js';
 import { writeParquetFiles } from '../../../lake/parquet-file.js';
 import { LocalStore } from '../../../lake/local-store.js';
@@ -137,6 +145,25 @@ describe('values', () => {
     expect(partitionRecordOf(spec, schema, { day: '2024-01-01', name: '', id: '42' })).toEqual({ day: 19723, name: null, id: 42 });
     expect(partitionRecordOf(spec, schema, { day: null, name: 'x', id: null })).toEqual({ day: null, name: 'x', id: null });
   });
+
+  it('long partition values are exact beyond 2^53 (bigint there); values not of the type are refused by name', () => {
+    const schema = icebergSchemaOf(SCHEMA, fieldIdsOf(SCHEMA), 0);
+    const spec = partitionSpecOf(['id'], schema);
+    expect(partitionRecordOf(spec, schema, { id: '9007199254740993' })).toEqual({ id: 9007199254740993n });
+    expect(partitionRecordOf(spec, schema, { id: '-9223372036854775808' })).toEqual({ id: -(2n ** 63n) });
+    // Safe integers stay numbers: one form per value, as the manifest reads them back.
+    expect(partitionRecordOf(spec, schema, { id: '9007199254740991' })).toEqual({ id: 9007199254740991 });
+    expect(compareValues(9007199254740993n, 9007199254740992n)).toBe(1);
+    expect(compareValues(-9007199254740993n, -9007199254740991)).toBe(-1);
+    expect(compareValues(5, 5)).toBe(0);
+    const refused = (column: string, value: string) =>
+      expect.objectContaining({ code: 'OTSL_LAKE_SCHEMA', context: expect.objectContaining({ column, value }) });
+    expect(() => partitionRecordOf(spec, schema, { id: '9223372036854775808' })).toThrow(refused('id', '9223372036854775808'));
+    expect(() => partitionRecordOf(spec, schema, { id: '1e3' })).toThrow(refused('id', '1e3'));
+    expect(partitionValueOf('int', '-2147483648')).toBe(-(2 ** 31));
+    expect(() => partitionValueOf('int', '2147483648', 'n')).toThrow(refused('n', '2147483648'));
+    expect(() => partitionValueOf('int', '1.5', 'n')).toThrow(refused('n', '1.5'));
+  });
 });
 
 describe('Avro container files', () => {
@@ -193,5 +220,55 @@ describe('Avro container files', () => {
     // An empty manifest list is still a valid container (header only).
     const empty = await decodeAvroFile(encodeAvroFile(MANIFEST_LIST_SCHEMA, [], { 'format-version': '2' }), 'l.avro');
     expect(empty).toMatchObject({ metadata: { 'format-version': '2' }, records: [] });
+  });
+
+  it('hold long partition values beyond 2^53 exactly, and the manifest list bounds them exactly', async () => {
+    const tmp = await createTmpDir();
+    try {
+      const store = new LocalStore(tmp.path, { fsync: false });
+      const schema = icebergSchemaOf(SCHEMA, fieldIdsOf(SCHEMA), 0);
+      const spec = partitionSpecOf(['id'], schema);
+      const ctx = { store, location: 'file:///t', schema, spec, snapshotId: 7, sequenceNumber: 3 };
+      const entryOf = (i: number, id: string | null): ManifestEntry => ({
+        status: 1,
+        snapshot_id: 7,
+        sequence_number: 3,
+        file_sequence_number: 3,
+        data_file: {
+          content: 0,
+          file_path: `file:///t/id=${id}/${i}.parquet`,
+          file_format: 'PARQUET',
+          partition: partitionRecordOf(spec, schema, { id }),
+          record_count: 1,
+          file_size_in_bytes: 100,
+          column_sizes: null,
+          value_counts: null,
+          null_value_counts: null,
+          nan_value_counts: null,
+          lower_bounds: null,
+          upper_bounds: null,
+          key_metadata: null,
+          split_offsets: null,
+          equality_ids: null,
+          sort_order_id: null,
+        },
+      });
+      // Each next to its neighbour that a double would round it to.
+      const ids = ['9007199254740993', '-9007199254740993', '9007199254740992', '-9007199254740992', '5', null];
+      const { file, key, put } = await writeManifest(
+        ctx,
+        ids.map((id, i) => entryOf(i, id)),
+      );
+      await put;
+      const entries = await readManifest(store, key);
+      expect(entries.map((e) => e.data_file.partition.id)).toEqual([9007199254740993n, -9007199254740993n, 9007199254740992n, -9007199254740992n, 5, null]);
+      const listKey = await writeManifestList({ ...ctx, parentSnapshotId: null }, [file]);
+      const [summary] = (await readManifestList(store, listKey))[0]!.partitions!;
+      expect(summary!.contains_null).toBe(true);
+      expect(Buffer.from(summary!.lower_bound!).readBigInt64LE()).toBe(-9007199254740993n);
+      expect(Buffer.from(summary!.upper_bound!).readBigInt64LE()).toBe(9007199254740993n);
+    } finally {
+      await tmp.cleanup();
+    }
   });
 });
