@@ -31,7 +31,7 @@ export type ExactLongRecords = readonly string[];
 const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 /** One representation per value (number when safe, else bigint), so a value read back equals the one written. */
-function canonicalLong(n: bigint): number | bigint {
+export function canonicalLong(n: bigint): number | bigint {
   return n >= MIN_SAFE && n <= MAX_SAFE ? Number(n) : n;
 }
 

@@ -14,11 +14,10 @@
  */
 import { OtslakeError } from '../../common/errors.js';
 import type { FileStats } from '../actions.js';
+import { canonicalLong } from './avro-file.js';
 import type { IcebergField, IcebergPrimitive, IcebergSchema, PartitionSpec } from './schema.js';
 
 const DAY_MS = 86_400_000;
-const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const INTEGER = /^[+-]?\d+$/;
 
 /** A typed, non-null partition value; a long is a number while safe, a bigint beyond (one form per value). */
@@ -72,7 +71,7 @@ export function partitionValueOf(type: IcebergPrimitive, value: string | null | 
     case 'long': {
       const n = INTEGER.test(value) ? BigInt(value) : null;
       if (n === null || BigInt.asIntN(64, n) !== n) throw badPartitionValue(type, value, column);
-      return n >= MIN_SAFE && n <= MAX_SAFE ? Number(n) : n;
+      return canonicalLong(n);
     }
     case 'int': {
       const n = INTEGER.test(value) ? Number(value) : NaN;
