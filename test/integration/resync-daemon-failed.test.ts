@@ -13,6 +13,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { pathToFileURL } from 'node:url';
 import { command as resyncCommand } from '../../cli/commands/resync.js';
+import type { DaemonStatus } from '../../daemon/daemon-status.js';
 import { captureOutput } from '../helpers/capture-output.js';
 import { createHarness, waitForEvent, waitForEventWhere, type Harness } from '../helpers/daemon-harness.js';
 import { lakeRows, mirrorTable, resyncCommits, sourceRows, tunnelsOf } from '../helpers/mirror-resync.js';
@@ -24,19 +25,8 @@ afterEach(async () => {
   h = undefined;
 });
 
-interface TableStatus {
-  table: string;
-  state: string;
-  tunnelId: string | null;
-  resync: {
-    state: string;
-    startedAt: string;
-    endedAt: string | null;
-    tunnelId: string | null;
-    version: number | null;
-    error: { code: string; message: string } | null;
-  } | null;
-}
+/** A table as /status shows it (the daemon's own type). */
+type TableStatus = DaemonStatus['tables'][number];
 
 const DENIED = {
   path: '/tunnel/create',

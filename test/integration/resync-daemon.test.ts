@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { once } from 'node:events';
 import { pathToFileURL } from 'node:url';
 import { command as resyncCommand } from '../../cli/commands/resync.js';
+import type { DaemonStatus } from '../../daemon/daemon-status.js';
 import { readDeltaTable } from '../helpers/chdb.js';
 import { createHarness, waitForEvent, waitForEventWhere, type Harness } from '../helpers/daemon-harness.js';
 import { createStreamTable, tablestoreSdk as TS } from '../helpers/emulator.js';
@@ -23,13 +24,8 @@ afterEach(async () => {
   h = undefined;
 });
 
-interface TableStatus {
-  table: string;
-  state: string;
-  lakeVersion: number | null;
-  tunnelId: string | null;
-  resync: { state: string; tunnelId: string | null; version: number | null; error: unknown } | null;
-}
+/** A table as /status shows it (the daemon's own type). */
+type TableStatus = DaemonStatus['tables'][number];
 
 describe('resync through the running daemon', () => {
   it('POST /tables/NAME/resync: the table resyncs and comes back, the other table lands meanwhile', async () => {

@@ -24,6 +24,35 @@ import { writeParquetFiles } from '../../../lake/parquet-file.js';
 import { LocalStore } from '../../../lake/local-store.js';
 import { createTmpDir } from '../../helpers/tmp-dir.js';
 
+/** A live manifest entry of snapshot 7 (sequence 3) for a one-row Parquet file, with `dataFile`'s fields. */
+function manifestEntryOf(dataFile: Partial<ManifestEntry['data_file']>): ManifestEntry {
+  return {
+    status: 1,
+    snapshot_id: 7,
+    sequence_number: 3,
+    file_sequence_number: 3,
+    data_file: {
+      content: 0,
+      file_path: 'file:///t/a.parquet',
+      file_format: 'PARQUET',
+      partition: {},
+      record_count: 1,
+      file_size_in_bytes: 100,
+      column_sizes: null,
+      value_counts: null,
+      null_value_counts: null,
+      nan_value_counts: null,
+      lower_bounds: null,
+      upper_bounds: null,
+      key_metadata: null,
+      split_offsets: null,
+      equality_ids: null,
+      sort_order_id: null,
+      ...dataFile,
+    },
+  };
+}
+
 const SCHEMA: StructType = {
   type: 'struct',
   fields: [
@@ -178,30 +207,16 @@ describe('Avro container files', () => {
       'format-version': '2',
       content: 'data',
     };
-    const entry = {
-      status: 1,
-      snapshot_id: 7,
-      sequence_number: 3,
-      file_sequence_number: 3,
-      data_file: {
-        content: 0,
-        file_path: 'file:///t/day=2024-01-01/a.parquet',
-        file_format: 'PARQUET',
-        partition: { day: 19723 },
-        record_count: 10,
-        file_size_in_bytes: 1234,
-        column_sizes: null,
-        value_counts: [{ key: 1, value: 10 }],
-        null_value_counts: [{ key: 1, value: 0 }],
-        nan_value_counts: null,
-        lower_bounds: [{ key: 1, value: serializeValue('long', 3) }],
-        upper_bounds: [{ key: 1, value: serializeValue('long', 9) }],
-        key_metadata: null,
-        split_offsets: null,
-        equality_ids: null,
-        sort_order_id: null,
-      },
-    };
+    const entry = manifestEntryOf({
+      file_path: 'file:///t/day=2024-01-01/a.parquet',
+      partition: { day: 19723 },
+      record_count: 10,
+      file_size_in_bytes: 1234,
+      value_counts: [{ key: 1, value: 10 }],
+      null_value_counts: [{ key: 1, value: 0 }],
+      lower_bounds: [{ key: 1, value: serializeValue('long', 3) }],
+      upper_bounds: [{ key: 1, value: serializeValue('long', 9) }],
+    });
     const bytes = encodeAvroFile(avroSchema, [entry], meta);
     expect(Buffer.from(bytes.subarray(0, 4)).toString('latin1')).toBe('Obj\u0001');
     const decoded = await decodeAvroFile(bytes, 'm.avro');
@@ -229,30 +244,8 @@ describe('Avro container files', () => {
       const schema = icebergSchemaOf(SCHEMA, fieldIdsOf(SCHEMA), 0);
       const spec = partitionSpecOf(['id'], schema);
       const ctx = { store, location: 'file:///t', schema, spec, snapshotId: 7, sequenceNumber: 3 };
-      const entryOf = (i: number, id: string | null): ManifestEntry => ({
-        status: 1,
-        snapshot_id: 7,
-        sequence_number: 3,
-        file_sequence_number: 3,
-        data_file: {
-          content: 0,
-          file_path: `file:///t/id=${id}/${i}.parquet`,
-          file_format: 'PARQUET',
-          partition: partitionRecordOf(spec, schema, { id }),
-          record_count: 1,
-          file_size_in_bytes: 100,
-          column_sizes: null,
-          value_counts: null,
-          null_value_counts: null,
-          nan_value_counts: null,
-          lower_bounds: null,
-          upper_bounds: null,
-          key_metadata: null,
-          split_offsets: null,
-          equality_ids: null,
-          sort_order_id: null,
-        },
-      });
+      const entryOf = (i: number, id: string | null): ManifestEntry =>
+        manifestEntryOf({ file_path: `file:///t/id=${id}/${i}.parquet`, partition: partitionRecordOf(spec, schema, { id }) });
       // Each next to its neighbour that a double would round it to.
       const ids = ['9007199254740993', '-9007199254740993', '9007199254740992', '-9007199254740992', '5', null];
       const { file, key, put } = await writeManifest(
