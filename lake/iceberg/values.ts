@@ -80,8 +80,12 @@ export function partitionValueOf(type: IcebergPrimitive, value: string | null | 
     }
     case 'boolean':
       return value === 'true';
-    case 'date':
-      return Math.floor(Date.parse(`${value}T00:00:00Z`) / DAY_MS);
+    case 'date': {
+      // Delta writes a date partition as YYYY-MM-DD; anything else would be NaN days, refused only by the Avro encoder.
+      const days = /^\d{4}-\d{2}-\d{2}$/.test(value) ? Math.floor(Date.parse(`${value}T00:00:00Z`) / DAY_MS) : NaN;
+      if (!Number.isFinite(days)) throw badPartitionValue(type, value, column);
+      return days;
+    }
     default:
       return value;
   }

@@ -192,6 +192,9 @@ describe('values', () => {
     expect(partitionValueOf('int', '-2147483648')).toBe(-(2 ** 31));
     expect(() => partitionValueOf('int', '2147483648', 'n')).toThrow(refused('n', '2147483648'));
     expect(() => partitionValueOf('int', '1.5', 'n')).toThrow(refused('n', '1.5'));
+    expect(partitionValueOf('date', '2024-01-01')).toBe(19723);
+    expect(() => partitionValueOf('date', '2024-13-01', '_date')).toThrow(refused('_date', '2024-13-01'));
+    expect(() => partitionValueOf('date', 'yesterday', '_date')).toThrow(refused('_date', 'yesterday'));
   });
 });
 
