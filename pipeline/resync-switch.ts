@@ -72,7 +72,10 @@ function unionSchema(live: StructType, staged: StructType): StructType {
   return { type: 'struct', fields: [...live.fields, ...staged.fields.filter((f) => !names.has(f.name))] };
 }
 
-/** 'resync-diff' tasks per worker thread: two keep a thread busy while the other task waits on the store. */
+/**
+ * 'resync-diff' tasks per worker thread. They run one at a time on a thread (runsAlone); more ranges than threads
+ * let a thread that finished a light range take the next one while a heavy range still runs elsewhere.
+ */
 const DIFF_TASKS_PER_THREAD = 2;
 
 /**
