@@ -170,6 +170,8 @@ export async function stageAndSwitch(
   const switched = await switchToStaged({
     table: table.table,
     live,
+    tablePath: table.path,
+    pool: deps.pool,
     stagingPrefix: stagingPrefixOf(tunnelId),
     tunnelId,
     previousTunnelId,

@@ -14,23 +14,26 @@
  *              table goes on from exactly where the staging stopped
  *
  * Readers see the old contents up to the version before and the new snapshot from this one: never a half.
- * Cost: one read of every live and staged file (a bucket at a time in memory) on the caller's thread.
+ * Cost: one read of every live and staged file, a bucket at a time in memory, on the worker pool: the buckets
+ * are split into contiguous ranges, about two 'resync-diff' tasks per thread (lake/mirror/resync-diff.ts), run
+ * in parallel. The caller's thread only loads both logs and commits, so a daemon's other tables, heartbeats
+ * and HTTP go on while a large mirror is diffed.
  */
-import { OtslakeError } from '../common/errors.js';
+import { OtslakeError, toOtslakeError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
+import { DEFAULT_METADATA_PREFIX } from '../common/metadata-columns.js';
 import { parseSchema, type Action, type Metadata, type StructType } from '../lake/actions.js';
-import { mirrorMetadataNames, sameRow, type MirrorRow } from '../lake/mirror/apply.js';
-import { ChangeDataWriter, cdcActionFor } from '../lake/mirror/change-data.js';
-import { encodeKey, type KeyColumn } from '../lake/mirror/key-encoding.js';
-import { filesByBucket, mirrorSettingsOf, type MirrorFile } from '../lake/mirror/layout.js';
-import { readMirrorFile } from '../lake/mirror/merge-bucket.js';
+import { cdcActionFor } from '../lake/mirror/change-data.js';
+import { filesByBucket, mirrorSettingsOf } from '../lake/mirror/layout.js';
 import { mirrorShapeOf } from '../lake/mirror/mirror-table.js';
+import { bucketRanges } from '../lake/mirror/resync-diff.js';
 import type { ObjectStore } from '../lake/object-store.js';
 import { offsetEntryKey, parseTxnAppId } from '../lake/offset-log.js';
-import type { ColumnSpec } from '../lake/parquet-columns.js';
 import { decodeLogPath, encodeLogPath } from '../lake/partition-path.js';
 import { loadSnapshot, type Snapshot } from '../lake/snapshot.js';
 import { commit } from '../lake/transaction.js';
+import type { WorkerPool } from '../workers/pool.js';
+import { PROTOCOL_VERSION, type AddFileMeta, type ResyncDiffTaskInput, type ResyncDiffTaskOk } from '../workers/protocol.js';
 import { mirrorFileColumns } from './mirror-committer.js';
 import { TUNNEL_ID_PROPERTY } from './tunnel-binding.js';
 
@@ -41,6 +44,10 @@ export interface SwitchOptions {
   readonly table: string;
   /** The live table (rooted at its path). */
   readonly live: ObjectStore;
+  /** The live table's folder under the lake root (tables[].path): where the pool's threads find it. */
+  readonly tablePath: string;
+  /** Runs the diff ('resync-diff' tasks); its threads' lake root must be the one `live` hangs from. */
+  readonly pool: WorkerPool;
   /** The staged table's folder, relative to the live table's root. */
   readonly stagingPrefix: string;
   readonly tunnelId: string;
@@ -65,51 +72,86 @@ function unionSchema(live: StructType, staged: StructType): StructType {
   return { type: 'struct', fields: [...live.fields, ...staged.fields.filter((f) => !names.has(f.name))] };
 }
 
-/** One bucket's rows with their keys, sorted by key (mirror files of a bucket hold disjoint sorted ranges). */
-async function bucketRows(store: ObjectStore, files: readonly MirrorFile[], keyColumns: readonly KeyColumn[], signal?: AbortSignal) {
-  const out: { key: string; row: MirrorRow }[] = [];
-  for (const f of files) for (const row of await readMirrorFile(store, f, signal)) out.push({ key: encodeKey(keyColumns, row), row });
-  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-}
+/**
+ * 'resync-diff' tasks per worker thread. They run one at a time on a thread (runsAlone); more ranges than threads
+ * let a thread that finished a light range take the next one while a heavy range still runs elsewhere.
+ */
+const DIFF_TASKS_PER_THREAD = 2;
 
-/** Writes the change data of live → staged, bucket by bucket; returns the cdc files' actions and the counts. */
-async function diffTables(live: Snapshot, staged: Snapshot, stagedStore: ObjectStore, options: SwitchOptions, schema: StructType, metadata: Metadata) {
+/**
+ * Writes the change data of live → staged on the worker pool, over contiguous bucket ranges in parallel; returns
+ * the cdc files' actions (in bucket order) and the counts. A failed task fails the whole diff: the change data
+ * the other tasks wrote is deleted (never committed, so never visible) and the first failure thrown.
+ */
+async function diffTables(live: Snapshot, staged: Snapshot, options: SwitchOptions, schema: StructType, metadata: Metadata) {
+  const { pool, signal } = options;
   const shape = mirrorShapeOf(metadata, schema);
-  const columns: ColumnSpec[] = mirrorFileColumns(shape.columns, options.metadataPrefix);
-  const { ts, seq } = mirrorMetadataNames(options.metadataPrefix);
-  const dataColumns = columns.filter((c) => c.name !== ts && c.name !== seq);
   const buckets = shape.settings.buckets;
   const liveFiles = filesByBucket(live.files.values(), buckets);
   const stagedFiles = filesByBucket(staged.files.values(), buckets);
-  const cdf = new ChangeDataWriter(columns, {
-    store: options.live,
-    enabled: shape.settings.changeDataFeed,
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
-  let rows = 0;
-  try {
-    for (let b = 0; b < buckets; b++) {
-      const before = await bucketRows(options.live, liveFiles.get(b) ?? [], shape.keyColumns, options.signal);
-      const after = await bucketRows(stagedStore, stagedFiles.get(b) ?? [], shape.keyColumns, options.signal);
-      rows += after.length;
-      let i = 0;
-      let j = 0;
-      while (i < before.length || j < after.length) {
-        const bk = before[i]?.key;
-        const ak = after[j]?.key;
-        if (ak === undefined || (bk !== undefined && bk < ak)) await cdf.record(before[i++]!.row, undefined);
-        else if (bk === undefined || ak < bk) await cdf.record(undefined, after[j++]!.row);
-        else {
-          const [b0, a0] = [before[i++]!.row, after[j++]!.row];
-          if (!sameRow(b0, a0, dataColumns)) await cdf.record(b0, a0);
-        }
+  const ranges = bucketRanges(buckets, pool.threads * DIFF_TASKS_PER_THREAD);
+  const base = {
+    kind: 'resync-diff' as const,
+    protocol: PROTOCOL_VERSION,
+    table: options.table,
+    tablePath: options.tablePath,
+    stagingPrefix: options.stagingPrefix,
+    keyColumns: shape.keyColumns,
+    columns: mirrorFileColumns(shape.columns, options.metadataPrefix),
+    ...(options.metadataPrefix === DEFAULT_METADATA_PREFIX ? {} : { metadataPrefix: options.metadataPrefix }),
+    changeDataFeed: shape.settings.changeDataFeed,
+  };
+  const outcomes: (ResyncDiffTaskOk | undefined)[] = ranges.map(() => undefined);
+  const failures: OtslakeError[] = [];
+  await Promise.all(
+    ranges.map(async (range, index) => {
+      const input: ResyncDiffTaskInput = {
+        ...base,
+        buckets: range,
+        liveFiles: range.flatMap((b) => liveFiles.get(b) ?? []),
+        stagedFiles: range.flatMap((b) => stagedFiles.get(b) ?? []),
+      };
+      try {
+        const outcome = await pool.run(input, signal ? { signal } : {});
+        if (outcome.kind === 'ok') outcomes[index] = outcome;
+        else failures.push(outcome.error);
+      } catch (err) {
+        failures.push(toOtslakeError(err));
       }
-    }
-    return { cdc: (await cdf.close()).map(cdcActionFor), counts: { ...cdf.counts }, rows };
-  } catch (err) {
-    await cdf.abort(err);
-    throw err;
+    }),
+  );
+  const done = outcomes.filter((o): o is ResyncDiffTaskOk => o !== undefined);
+  if (failures.length > 0) {
+    await deleteChangeData(
+      options.live,
+      done.flatMap((o) => o.cdc),
+    );
+    const first = failures[0]!;
+    if (signal?.aborted) throw first;
+    throw new OtslakeError(
+      first.code,
+      `table ${options.table}: the resync diff failed (${failures.length} of ${ranges.length} tasks); the live table is untouched: ${first.message}`,
+      {
+        cause: first,
+        retriable: first.retriable,
+        context: { ...first.context, table: options.table, path: options.stagingPrefix },
+      },
+    );
   }
+  const counts = { inserted: 0, updated: 0, deleted: 0 };
+  let rows = 0;
+  for (const o of done) {
+    counts.inserted += o.counts.inserted;
+    counts.updated += o.counts.updated;
+    counts.deleted += o.counts.deleted;
+    rows += o.rows;
+  }
+  options.log.debug('resync diff done', { table: options.table, tasks: ranges.length, ...counts, rows });
+  return { cdc: done.flatMap((o) => o.cdc.map(cdcActionFor)), counts, rows };
+}
+
+async function deleteChangeData(live: ObjectStore, files: readonly Pick<AddFileMeta, 'path'>[]): Promise<void> {
+  await Promise.allSettled(files.map((f) => live.delete(f.path)));
 }
 
 /** The switch commit. A table that moved meanwhile (another writer) is OTSL_DAEMON_STATE: nothing is visible, rerun. */
@@ -146,7 +188,7 @@ export async function switchToStaged(options: SwitchOptions): Promise<SwitchResu
     await live.put(key, await stagedStore.get(key, opts), opts);
     txns.push({ txn: { appId: txn.appId, version: txn.version, lastUpdated: Date.now() } });
   }
-  const diff = await diffTables(current, staged, stagedStore, options, schema, metadata);
+  const diff = await diffTables(current, staged, options, schema, metadata);
   const now = Date.now();
   const actions: Action[] = [{ metaData: metadata }];
   for (const add of current.files.values()) {

@@ -9,7 +9,7 @@ import { createTaskHandler } from './protocol.js';
 import { threadResources } from './worker-setup.js';
 
 /**
- * The mirror merge is loaded by the first merge task: a changelog table's threads never load it (nor the
+ * The mirror tasks are loaded by the first of them: a changelog table's threads never load them (nor the
  * Parquet reader under it). From dist/ by import(); a `.ts` entry (tests, `npx tsx`) runs in its thread under
  * tsx's require hook only, so there it is required by its `.ts` name.
  */
@@ -21,4 +21,5 @@ async function mirrorTask(): Promise<typeof import('./mirror-task.js')> {
 export default createTaskHandler({
   'read-channel': (input) => readChannel(input),
   'merge-mirror': async (input) => (await mirrorTask()).runMergeMirrorTask(input, threadResources().tableStore(input.tablePath)),
+  'resync-diff': async (input) => (await mirrorTask()).runResyncDiffTask(input, threadResources().tableStore(input.tablePath)),
 });

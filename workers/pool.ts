@@ -42,6 +42,9 @@ export interface WorkerPoolOptions {
 export type TaskOutcome<T extends TaskInput> = TaskResults[T['kind']] | { readonly kind: 'failed'; readonly error: OtslakeError };
 
 export interface WorkerPool {
+  /** Worker threads at most (workers.threads). */
+  readonly threads: number;
+  /** Tasks in flight at most: threads × tasksPerThread. */
   readonly capacity: number;
   /** Tasks handed to a thread. */
   readonly running: number;
@@ -182,6 +185,7 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
   let closing: Promise<void> | null = null;
 
   return {
+    threads: options.threads,
     capacity,
     get running() {
       return slots.running;

@@ -2,6 +2,7 @@
  * The whole contract between the pipeline and its worker threads: nothing else crosses.
  *
  *   TaskInput = ChannelTaskInput ('read-channel') | MergeMirrorTaskInput ('merge-mirror')
+ *             | ResyncDiffTaskInput ('resync-diff')
  *   result    = the kind's Ok result | TaskFailed
  *
  * Inputs and results are plain data (structured clone), spelled out here as wire types: no type of
@@ -16,7 +17,7 @@ import { OtslakeError, serializeError, type ErrorContext, type SerializedError }
 import type { LakeConnection, TablestoreConnection } from '../common/connections.js';
 
 /** Bumped on any incompatible change; a worker built from another version refuses the task. */
-export const PROTOCOL_VERSION = 5 as const;
+export const PROTOCOL_VERSION = 6 as const;
 
 /** Column types of the lake's data files (the Delta primitive types otslake writes, and `_deleted_columns`). */
 export type ColumnType = 'long' | 'double' | 'boolean' | 'string' | 'binary' | 'timestamp' | 'array<string>';
@@ -305,16 +306,55 @@ export interface MergeMirrorTaskOk {
   readonly stats: MergeMirrorTaskStats;
 }
 
+// ── resync-diff ────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * The change data of a mirror resync's switch for some buckets: the live table's rows against the staged
+ * snapshot's (lake/mirror/resync-diff.ts). Writes `_change_data/` files (with CDF) under the live table and
+ * returns them with the counts, for the switch's single commit. Never commits. New in protocol 6.
+ */
+export interface ResyncDiffTaskInput {
+  readonly kind: 'resync-diff';
+  readonly protocol: typeof PROTOCOL_VERSION;
+  readonly table: string;
+  /** The live table's folder under the lake root (as for channel tasks). */
+  readonly tablePath: string;
+  /** The staged table's folder, relative to the live table's root (`_otslake/staging/resync-<id>/`). */
+  readonly stagingPrefix: string;
+  /** The buckets this task owns, in the order it diffs them. */
+  readonly buckets: readonly number[];
+  /** The live files of those buckets (paths relative to the live table). */
+  readonly liveFiles: readonly MirrorFileMeta[];
+  /** The staged files of those buckets (paths relative to the staged table). */
+  readonly stagedFiles: readonly MirrorFileMeta[];
+  readonly keyColumns: readonly KeyColumnSpec[];
+  /** Every column of a mirror file of the switched table (the union of both schemas): data columns, then `_ts`, `_seq`. */
+  readonly columns: readonly FileColumn[];
+  /** tables[].metadataPrefix: the names of `_ts`/`_seq`; absent = `_`. */
+  readonly metadataPrefix?: string;
+  readonly changeDataFeed: boolean;
+}
+
+export interface ResyncDiffTaskOk {
+  readonly kind: 'ok';
+  /** `_change_data/` files, relative to the live table; empty without CDF. */
+  readonly cdc: AddFileMeta[];
+  readonly counts: { readonly inserted: number; readonly updated: number; readonly deleted: number };
+  /** Staged rows seen in the task's buckets. */
+  readonly rows: number;
+}
+
 // ── the union ─────────────────────────────────────────────────────────────────────────────────
 
 /** Every task kind the workers accept. */
-export type TaskInput = ChannelTaskInput | MergeMirrorTaskInput;
+export type TaskInput = ChannelTaskInput | MergeMirrorTaskInput | ResyncDiffTaskInput;
 export type TaskKind = TaskInput['kind'];
 
 /** The Ok result of each kind. */
 export interface TaskResults {
   'read-channel': ChannelTaskOk;
   'merge-mirror': MergeMirrorTaskOk;
+  'resync-diff': ResyncDiffTaskOk;
 }
 
 export type TaskInputOf<K extends TaskKind> = Extract<TaskInput, { kind: K }>;
@@ -322,10 +362,11 @@ export type TaskInputOf<K extends TaskKind> = Extract<TaskInput, { kind: K }>;
 /**
  * Kinds that run alone on their thread even when a thread may run several tasks: a merge-mirror
  * task streams Parquet from several files through the thread's one wasm instance, and two of them
- * interleaved on a thread were seen to stall a mirror batch under load.
+ * interleaved on a thread were seen to stall a mirror batch under load. A resync-diff task reads
+ * and writes Parquet the same way, and holds a whole bucket of two tables in memory.
  */
 export function runsAlone(kind: TaskKind): boolean {
-  return kind === 'merge-mirror';
+  return kind === 'merge-mirror' || kind === 'resync-diff';
 }
 export type TaskResultOf<K extends TaskKind> = TaskResults[K] | TaskFailed;
 
@@ -336,6 +377,8 @@ export function contextOf(input: TaskInput): ErrorContext {
       return { table: input.table, tunnelId: input.tunnelId, channelId: input.channelId, batchId: input.batchId };
     case 'merge-mirror':
       return { table: input.table, batchId: input.batchId, buckets: input.buckets.join(',') };
+    case 'resync-diff':
+      return { table: input.table, path: input.stagingPrefix, buckets: input.buckets.join(',') };
     default:
       return exhausted(input);
   }
@@ -348,6 +391,8 @@ export function describeTask(input: TaskInput): { noun: string; description: str
       return { noun: 'channel task', description: `channel ${input.channelId} of table ${input.table}` };
     case 'merge-mirror':
       return { noun: 'merge-mirror task', description: `the merge of buckets ${input.buckets.join(',')} of table ${input.table}` };
+    case 'resync-diff':
+      return { noun: 'resync-diff task', description: `the resync diff of buckets ${input.buckets.join(',')} of table ${input.table}` };
     default:
       return exhausted(input);
   }
@@ -366,7 +411,7 @@ export function failedResult(err: unknown, input?: TaskInput): TaskFailed {
 /** The implementation of each kind a worker module runs; a kind without one is refused as data. */
 export type TaskHandlers = { readonly [K in TaskKind]?: (input: TaskInputOf<K>) => Promise<TaskResultOf<K>> };
 
-const KINDS: readonly string[] = ['read-channel', 'merge-mirror'] satisfies TaskKind[];
+const KINDS: readonly string[] = ['read-channel', 'merge-mirror', 'resync-diff'] satisfies TaskKind[];
 
 /**
  * The piscina entry of a worker module (`export default createTaskHandler({...})`): the one place
@@ -393,6 +438,8 @@ export function createTaskHandler(handlers: TaskHandlers): (input: unknown) => P
           return await run(handlers['read-channel'], input);
         case 'merge-mirror':
           return await run(handlers['merge-mirror'], input);
+        case 'resync-diff':
+          return await run(handlers['resync-diff'], input);
         default:
           return exhausted(input);
       }

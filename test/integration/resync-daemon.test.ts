@@ -6,9 +6,11 @@
  * tunnel — while the daemon's other table (`items`, a changelog) keeps landing: its newest commit moves during
  * the resync. At the end the mirror equals the source (GetRange through the SDK vs chdb). The resync is asked for
  * as an operator would, with `otslake resync --config FILE --table orders` on the same host: the command finds the
- * daemon of that config listening, has it resync, follows it in /status and reports the RESYNC commit.
+ * daemon of that config listening, has it resync, follows it in /status and reports the RESYNC commit. The switch's
+ * diff runs on the daemon's worker threads: every bucket goes to a 'resync-diff' task handed to the pool.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { Piscina } from 'piscina';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { once } from 'node:events';
 import { pathToFileURL } from 'node:url';
 import { command as resyncCommand } from '../../cli/commands/resync.js';
@@ -16,10 +18,12 @@ import type { DaemonStatus } from '../../daemon/daemon-status.js';
 import { readDeltaTable } from '../helpers/chdb.js';
 import { createHarness, waitForEvent, waitForEventWhere, type Harness } from '../helpers/daemon-harness.js';
 import { createStreamTable, tablestoreSdk as TS } from '../helpers/emulator.js';
+import type { ResyncDiffTaskInput, TaskInput } from '../../workers/protocol.js';
 import { changesAt, deleteTunnel, lakeRows, mirrorTable, resyncCommits, sourceRows, tunnelsOf } from '../helpers/mirror-resync.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
+  vi.restoreAllMocks();
   await h?.close();
   h = undefined;
 });
@@ -30,6 +34,8 @@ type TableStatus = DaemonStatus['tables'][number];
 describe('resync through the running daemon', () => {
   it('POST /tables/NAME/resync: the table resyncs and comes back, the other table lands meanwhile', async () => {
     h = await createHarness({ pageRecords: 4 });
+    // Every task the daemon's pool hands to a thread passes here (the spy calls through).
+    const handed = vi.spyOn(Piscina.prototype, 'run');
     await createStreamTable(h.sdk, 'items', [{ name: 'id', type: 'INTEGER' }]);
     const putItem = (id: number) =>
       h!.sdk.putRow({
@@ -119,6 +125,12 @@ describe('resync through the running daemon', () => {
     expect(await changesAt(h.tablePath, commit!.version)).toEqual(
       ['delete:20:o20:20', 'delete:3:o3:3', 'delete:7:o7:7', 'update_postimage:8:eight:8', 'update_preimage:8:o8:8'].sort(),
     );
+    // The diff ran on the worker threads, not the daemon's own: its 4 buckets went out as contiguous ranges, one
+    // task each (2 threads × 2 tasks per thread), each bucket to exactly one task, all of this resync's staging.
+    const diffs = handed.mock.calls.map(([task]) => task as TaskInput).filter((t): t is ResyncDiffTaskInput => t.kind === 'resync-diff');
+    expect(diffs.map((t) => t.buckets).sort((a, b) => a[0]! - b[0]!)).toEqual([[0], [1], [2], [3]]);
+    expect(new Set(diffs.map((t) => t.stagingPrefix))).toEqual(new Set([`_otslake/staging/resync-${encodeURIComponent(commit!.tunnelId)}/`]));
+    expect(diffs.every((t) => t.table === 'orders' && t.changeDataFeed)).toBe(true);
     expect((await readDeltaTable(`${h.lake.path}/items`, { select: 'id' })).map((r) => Number(r.id))).toEqual([1]);
   }, 240_000);
 });

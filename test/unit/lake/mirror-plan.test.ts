@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TAG_BUCKET, TAG_KEY_MAX, TAG_KEY_MIN, type MirrorFile } from '../../../lake/mirror/layout.js';
 import { planBucketRewrite, planMergeTasks } from '../../../lake/mirror/plan.js';
+import { bucketRanges } from '../../../lake/mirror/resync-diff.js';
 
 const file = (path: string, keyMin: string, keyMax: string, size = 1000): MirrorFile => ({ path, bucket: 0, keyMin, keyMax, size, numRecords: 10 });
 const files = [file('f1', '10', '19'), file('f2', '30', '39'), file('f3', '50', '59'), file('f4', '70', '79')];
@@ -38,5 +39,23 @@ describe('mirror rewrite planning', () => {
     expect(tasks.map((t) => t.buckets)).toEqual([[0], [1, 2]]);
     expect(tasks[1]!.files.map((f) => f.path).sort()).toEqual(['b', 'c']);
     expect(planMergeTasks(adds, 4, { maxTasks: 8 }).length).toBe(4);
+  });
+});
+
+describe('resync diff task ranges', () => {
+  it('splits buckets into contiguous near-equal ranges in order, never more ranges than buckets', () => {
+    expect(bucketRanges(4, 4)).toEqual([[0], [1], [2], [3]]);
+    expect(bucketRanges(10, 4)).toEqual([
+      [0, 1],
+      [2, 3, 4],
+      [5, 6],
+      [7, 8, 9],
+    ]);
+    expect(bucketRanges(3, 8)).toEqual([[0], [1], [2]]);
+    expect(bucketRanges(5, 1)).toEqual([[0, 1, 2, 3, 4]]);
+    expect(bucketRanges(16, 0)).toEqual([Array.from({ length: 16 }, (_, i) => i)]);
+    const big = bucketRanges(4096, 6);
+    expect(big.flat()).toEqual(Array.from({ length: 4096 }, (_, i) => i));
+    expect(Math.max(...big.map((r) => r.length)) - Math.min(...big.map((r) => r.length))).toBeLessThanOrEqual(1);
   });
 });
