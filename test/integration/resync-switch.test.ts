@@ -24,19 +24,14 @@ import { deleteStaging, stagingDirectory } from '../../lake/mirror/staging.js';
 import { switchToStaged } from '../../pipeline/resync-switch.js';
 import { runMergeMirrorTask, runResyncDiffTask } from '../../workers/mirror-task.js';
 import type { TaskOutcome, WorkerPool } from '../../workers/pool.js';
+import type { ColumnSpec } from '../../lake/parquet-columns.js';
 import { PROTOCOL_VERSION, type ResyncDiffTaskInput, type ResyncDiffTaskOk, type TaskInput } from '../../workers/protocol.js';
+import { METADATA_COLUMNS } from '../../workers/schema-map.js';
 import { createTmpDir, type TmpDir } from '../helpers/tmp-dir.js';
 
 const STAGING = '_otslake/staging/resync-t2/';
-const STAGED_COLUMNS = [
-  { name: 'id', type: 'long', nullable: false },
-  { name: 'name', type: 'string', nullable: true },
-  { name: '_op', type: 'string', nullable: true },
-  { name: '_ts', type: 'timestamp', nullable: true },
-  { name: '_seq', type: 'string', nullable: true },
-  { name: '_channel', type: 'string', nullable: true },
-  { name: '_deleted_columns', type: 'array<string>', nullable: true },
-] as const;
+/** A staged changelog file of the table: its data columns, then the changelog's metadata columns. */
+const STAGED_COLUMNS: ColumnSpec[] = [{ name: 'id', type: 'long', nullable: false }, { name: 'name', type: 'string', nullable: true }, ...METADATA_COLUMNS];
 
 /** A mirror table of 4 buckets holding `rows`, landed by one batch through the merge engine. */
 async function mirrorOf(store: ObjectStore, rows: readonly [number, string][], tsUs: number, changeDataFeed: boolean): Promise<void> {
@@ -53,7 +48,7 @@ async function mirrorOf(store: ObjectStore, rows: readonly [number, string][], t
     changeDataFeed,
   });
   const staged = rows.map(([id, name]) => ({ id: BigInt(id), name, _op: 'PUT', _ts: tsUs, _seq: null, _channel: 'ch', _deleted_columns: null }));
-  const files = await writeParquetFiles(staged, { store, columns: STAGED_COLUMNS as never, directory: stagingDirectory('b0') });
+  const files = await writeParquetFiles(staged, { store, columns: STAGED_COLUMNS, directory: stagingDirectory('b0') });
   const snapshot = await loadSnapshot(store);
   const shape = mirrorShapeOf(snapshot.metadata, snapshot.schema);
   const outcomes = [];
