@@ -15,18 +15,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { LocalStore } from '../lake/local-store.js';
-import type { ObjectStore } from '../lake/object-store.js';
 import { writeParquetFiles, type WrittenFile } from '../lake/parquet-file.js';
 import { loadSnapshot } from '../lake/snapshot.js';
 import { commit } from '../lake/transaction.js';
-import type { RowChange } from '../lake/mirror/apply.js';
-import { encodeKey } from '../lake/mirror/key-encoding.js';
-import { bucketOf, filesByBucket } from '../lake/mirror/layout.js';
-import { mergeBucket, readMirrorFile } from '../lake/mirror/merge-bucket.js';
-import { createMirrorTable, mirrorFileActions, mirrorShapeOf } from '../lake/mirror/mirror-table.js';
+import { filesByBucket } from '../lake/mirror/layout.js';
+import { readMirrorFile } from '../lake/mirror/merge-bucket.js';
+import { mirrorFileActions, mirrorShapeOf } from '../lake/mirror/mirror-table.js';
 import { planMergeTasks } from '../lake/mirror/plan.js';
 import { stagingDirectory } from '../lake/mirror/staging.js';
 import { runMergeMirrorTask } from '../workers/mirror-task.js';
+import { buildMirrorTable, orderRow } from './mirror-tables.js';
 import { PROTOCOL_VERSION } from '../workers/protocol.js';
 
 const { values: args } = parseArgs({
@@ -42,40 +40,8 @@ const SIZES = args.sizes!.split(',').map(Number);
 const TARGET = Number(args['target-bytes']);
 const BUCKETS = Number(args.buckets);
 
-const SCHEMA = {
-  type: 'struct' as const,
-  fields: [
-    { name: 'id', type: 'long', nullable: false, metadata: {} },
-    { name: 'customer', type: 'string', nullable: true, metadata: {} },
-    { name: 'amount', type: 'double', nullable: true, metadata: {} },
-    { name: 'qty', type: 'long', nullable: true, metadata: {} },
-  ],
-};
-
-function rowOf(i: number): Record<string, unknown> {
-  return { id: BigInt(i), customer: `c${(i * 7919) % 100_000}`, amount: ((i * 31) % 100_000) / 100, qty: BigInt(i % 17) };
-}
-
-async function buildTable(store: ObjectStore, rows: number): Promise<void> {
-  await createMirrorTable(store, { schema: SCHEMA, primaryKey: ['id'], buckets: BUCKETS });
-  const snapshot = await loadSnapshot(store);
-  const shape = mirrorShapeOf(snapshot.metadata, snapshot.schema);
-  const byBucket = new Map<number, Map<string, RowChange[]>>();
-  for (let i = 0; i < rows; i++) {
-    const values = rowOf(i);
-    const key = encodeKey(shape.keyColumns, values);
-    const b = bucketOf(key, BUCKETS);
-    let m = byBucket.get(b);
-    if (!m) byBucket.set(b, (m = new Map()));
-    m.set(key, [{ key, op: 'PUT', seq: null, tsUs: null, values, deletedColumns: [], order: i }]);
-  }
-  const outcomes = [];
-  for (const [bucket, changes] of byBucket) {
-    outcomes.push(
-      await mergeBucket(bucket, [], changes, { store, keyColumns: shape.keyColumns, columns: shape.columns, changeDataFeed: false, targetFileBytes: TARGET }),
-    );
-  }
-  await commit(store, mirrorFileActions(outcomes), { readVersion: snapshot.version, operation: 'WRITE' });
+function* rowsOf(count: number): Generator<Record<string, unknown>> {
+  for (let i = 0; i < count; i++) yield orderRow(i);
 }
 
 async function measure(rows: number): Promise<Record<string, unknown>> {
@@ -83,14 +49,14 @@ async function measure(rows: number): Promise<Record<string, unknown>> {
   try {
     const store = new LocalStore(dir);
     const t0 = performance.now();
-    await buildTable(store, rows);
+    await buildMirrorTable(store, rowsOf(rows), { buckets: BUCKETS, targetFileBytes: TARGET });
     const buildMs = performance.now() - t0;
 
     // Stage one batch of KEYS random UPDATEs, as a channel task would.
     let seed = rows;
     const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     const staged = Array.from({ length: KEYS }, (_, n) => ({
-      ...rowOf(Math.floor(rand() * rows)),
+      ...orderRow(Math.floor(rand() * rows)),
       qty: BigInt(1000 + n),
       customer: null,
       amount: null,
