@@ -97,7 +97,7 @@ const AVRO_PRIMITIVE: Record<IcebergPrimitive, unknown> = {
 
 /** The record of a data file's partition data: its long fields hold any int64 (values.ts, avro-file.ts). */
 const PARTITION_RECORD = 'r102';
-const EXACT_LONGS: ExactLongRecords = [PARTITION_RECORD];
+export const EXACT_LONGS: ExactLongRecords = [PARTITION_RECORD];
 
 /** The Avro schema of a manifest of `spec` over `schema` (the partition record depends on both). */
 export function manifestEntrySchema(spec: PartitionSpec, schema: IcebergSchema): AvroSchema {
