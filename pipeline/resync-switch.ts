@@ -147,7 +147,8 @@ async function diffTables(live: Snapshot, staged: Snapshot, options: SwitchOptio
     rows += o.rows;
   }
   options.log.debug('resync diff done', { table: options.table, tasks: ranges.length, ...counts, rows });
-  return { cdc: done.flatMap((o) => o.cdc.map(cdcActionFor)), counts, rows };
+  const files = done.flatMap((o) => o.cdc);
+  return { cdc: files.map(cdcActionFor), files, counts, rows };
 }
 
 async function deleteChangeData(live: ObjectStore, files: readonly Pick<AddFileMeta, 'path'>[]): Promise<void> {
@@ -208,7 +209,7 @@ export async function switchToStaged(options: SwitchOptions): Promise<SwitchResu
     ...opts,
   });
   if (result.kind === 'conflict') {
-    await Promise.allSettled(diff.cdc.map((c) => live.delete(decodeLogPath(c.cdc.path))));
+    await deleteChangeData(live, diff.files);
     throw new OtslakeError(
       'OTSL_DAEMON_STATE',
       `table ${options.table}: the lake changed during the resync (${result.reason}); is a daemon still writing it?`,

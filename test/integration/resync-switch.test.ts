@@ -182,6 +182,32 @@ describe('resync switch: the diff as resync-diff tasks', () => {
     expect(info.commitInfo.otslake.resync).toMatchObject({ inserted: 2, updated: 2, deleted: 3, rows: STAGED.length });
   });
 
+  it('another writer commits during the diff: OTSL_DAEMON_STATE, the switch is not committed, its change data is deleted', async () => {
+    const live = await tables();
+    const before = await loadSnapshot(live);
+    const changeData = async () => (await live.list('_change_data/')).map((o) => o.key).sort();
+    const earlier = await changeData();
+    const { pool, outcomes } = inProcessPool(live);
+    // A daemon still writing the table: it removes a live file while the switch is diffing.
+    const [victim] = before.files.values();
+    const run = pool.run.bind(pool);
+    let raced = false;
+    pool.run = async (input) => {
+      if (!raced) {
+        raced = true;
+        const now = Date.now();
+        const remove = { path: victim!.path, deletionTimestamp: now, dataChange: true, extendedFileMetadata: true, partitionValues: {}, size: victim!.size };
+        expect((await commit(live, [{ remove }], { readVersion: before.version, readMetadata: before.metadata, operation: 'DELETE' })).kind).toBe('committed');
+      }
+      return run(input);
+    };
+    await expect(switchToStaged(switchOptions(live, pool))).rejects.toMatchObject({ code: 'OTSL_DAEMON_STATE', context: { table: 'orders' } });
+
+    expect([...outcomes.values()].flatMap((o) => o.cdc).length).toBeGreaterThan(0);
+    expect(await changeData()).toEqual(earlier);
+    expect((await loadSnapshot(live)).version).toBe(before.version + 1);
+  });
+
   it('a failed task: the failure is thrown, nothing is committed, the other tasks’ change data is deleted', async () => {
     const live = await tables();
     const before = await loadSnapshot(live);
