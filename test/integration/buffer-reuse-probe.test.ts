@@ -20,41 +20,31 @@ import { readParquetRows } from '../../lake/parquet-read.js';
 import type { RecordPage } from '../../tunnel/read-records-wire.js';
 import { TunnelType } from '../../tunnel/proto.js';
 import type { TunnelClient } from '../../tunnel/tunnel-client.js';
-import { TunnelSession } from '../../tunnel/tunnel-session.js';
+import type { TunnelSession } from '../../tunnel/tunnel-session.js';
 import { createWorkerPool } from '../../workers/pool.js';
 import { type ChannelTaskInput, type ChannelTaskOk, type ChannelTaskResult, type WorkerSetup } from '../../workers/protocol.js';
-import { closeWorkerResources, configureWorker, type WorkerResources } from '../../workers/worker-setup.js';
-import { channelTaskInput, emulatorWorkerSetup } from '../helpers/channel-task-input.js';
-import { createStreamTable, startTestEmulator, tablestoreSdk as TS, type TablestoreSdkClient, type TestEmulator } from '../helpers/emulator.js';
-import { createTmpDir, type TmpDir } from '../helpers/tmp-dir.js';
+import type { WorkerResources } from '../../workers/worker-setup.js';
+import { channelTaskInput, startChannelTaskWorld, type ChannelTaskWorld } from '../helpers/channel-task-input.js';
+import { createStreamTable, tablestoreSdk as TS, type TablestoreSdkClient, type TestEmulator } from '../helpers/emulator.js';
+import type { TmpDir } from '../helpers/tmp-dir.js';
 
 const IGNORE = () => new TS.Condition(TS.RowExistenceExpectation.IGNORE, null);
 
-let emu: TestEmulator;
+let world: ChannelTaskWorld | undefined;
 let sdk: TablestoreSdkClient;
-let tunnel: TunnelClient;
+let emu: TestEmulator;
 let lake: TmpDir;
 let setup: WorkerSetup;
 let resources: WorkerResources;
-const sessions: TunnelSession[] = [];
 
 beforeAll(async () => {
-  // 5 records per page: every task spans many pages, each released while the next is in flight.
-  emu = await startTestEmulator({ partitionsPerTable: 1, tunnel: { readMaxRecords: 5 } });
-  sdk = emu.sdkClient();
-  tunnel = emu.tunnelClient();
-  lake = await createTmpDir('otslake-reuse-probe-');
-  // Row groups of 7 rows: builders reset and refill many times, nulls come and go between row groups.
-  setup = emulatorWorkerSetup(emu, lake.path, 7);
-  resources = await configureWorker(setup);
+  // 5 records per page: every task spans many pages, each released while the next is in flight. Row groups of
+  // 7 rows: builders reset and refill many times, nulls come and go between row groups.
+  world = await startChannelTaskWorld({ readMaxRecords: 5, rowGroupRows: 7, lakePrefix: 'otslake-reuse-probe-' });
+  ({ emu, sdk, lake, setup, resources } = world);
 });
 
-afterAll(async () => {
-  for (const s of sessions) await s.shutdown();
-  await closeWorkerResources();
-  await emu?.close();
-  await lake?.cleanup();
-});
+afterAll(() => world?.close());
 
 type Mode = 'no-reuse' | 'poisoned';
 type ReadChannel = typeof import('../../workers/channel-task.js').readChannel;
@@ -163,9 +153,7 @@ async function seedVariedTable(
   salt: number,
 ): Promise<{ tunnelId: string; session: TunnelSession; channelId: string; token: string }> {
   await createStreamTable(sdk, table, [{ name: 'id', type: 'INTEGER' }]);
-  const tunnelId = (await tunnel.createTunnel({ tunnel: { table_name: table, tunnel_name: `${table}-s`, tunnel_type: TunnelType.Stream } })).tunnel_id;
-  const session = new TunnelSession({ client: tunnel, tunnelId, clientTag: 'probe', heartbeatIntervalMs: 60_000, heartbeatTimeoutMs: 300_000 });
-  sessions.push(session);
+  const { tunnelId, session } = await world!.ownTunnel(table, TunnelType.Stream, 'probe');
   const pk = (i: number) => [{ id: TS.Long.fromNumber(i) }];
   for (let i = 0; i < rows; i++) {
     const cols: Array<Record<string, unknown>> = [];

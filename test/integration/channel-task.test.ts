@@ -14,7 +14,7 @@ import { readOffsetEntry } from '../../lake/offset-log.js';
 import { readParquetRows, type ParquetRow } from '../../lake/parquet-read.js';
 import { TunnelType } from '../../tunnel/proto.js';
 import type { TunnelClient } from '../../tunnel/tunnel-client.js';
-import { TunnelSession } from '../../tunnel/tunnel-session.js';
+import type { TunnelSession } from '../../tunnel/tunnel-session.js';
 import { readChannel } from '../../workers/channel-task.js';
 import { createWorkerPool } from '../../workers/pool.js';
 import {
@@ -25,45 +25,32 @@ import {
   type DeadLetterMeta,
   type WorkerSetup,
 } from '../../workers/protocol.js';
-import { closeWorkerResources, configureWorker, type WorkerResources } from '../../workers/worker-setup.js';
-import { createStreamTable, startTestEmulator, tablestoreSdk as TS, type TablestoreSdkClient, type TestEmulator } from '../helpers/emulator.js';
-import { createTmpDir, type TmpDir } from '../helpers/tmp-dir.js';
-import { channelTaskInput, emulatorWorkerSetup } from '../helpers/channel-task-input.js';
+import type { WorkerResources } from '../../workers/worker-setup.js';
+import { createStreamTable, tablestoreSdk as TS, type TablestoreSdkClient, type TestEmulator } from '../helpers/emulator.js';
+import type { TmpDir } from '../helpers/tmp-dir.js';
+import { channelTaskInput, startChannelTaskWorld, type ChannelTaskWorld } from '../helpers/channel-task-input.js';
 
 const IGNORE = () => new TS.Condition(TS.RowExistenceExpectation.IGNORE, null);
 const BIG = '9007199254740993'; // 2^53 + 1: not representable as a JS number
 const SEQ = /^[0-9a-f]{8}:[0-9a-f]{16}:[0-9a-f]{8}$/;
 
+let world: ChannelTaskWorld | undefined;
 let emu: TestEmulator;
 let sdk: TablestoreSdkClient;
-let tunnel: TunnelClient;
 let lake: TmpDir;
 let setup: WorkerSetup;
 let resources: WorkerResources;
-const sessions: TunnelSession[] = [];
 
 beforeAll(async () => {
-  emu = await startTestEmulator({ partitionsPerTable: 1, tunnel: { readMaxRecords: 4 } });
-  sdk = emu.sdkClient();
-  tunnel = emu.tunnelClient();
-  lake = await createTmpDir('otslake-channel-task-');
-  setup = emulatorWorkerSetup(emu, lake.path, 1000);
-  resources = await configureWorker(setup);
+  world = await startChannelTaskWorld({ readMaxRecords: 4, rowGroupRows: 1000, lakePrefix: 'otslake-channel-task-' });
+  ({ emu, sdk, lake, setup, resources } = world);
 });
 
-afterAll(async () => {
-  for (const s of sessions) await s.shutdown();
-  await closeWorkerResources();
-  await emu?.close();
-  await lake?.cleanup();
-});
+afterAll(() => world?.close());
 
 /** Creates a tunnel and a session that owns its channels; returns the tunnel id and the session. */
-async function ownTunnel(table: string, type: TunnelType): Promise<{ tunnelId: string; session: TunnelSession }> {
-  const tunnelId = (await tunnel.createTunnel({ tunnel: { table_name: table, tunnel_name: `${table}-${type}`, tunnel_type: type } })).tunnel_id;
-  const session = new TunnelSession({ client: tunnel, tunnelId, clientTag: 'test', heartbeatIntervalMs: 60_000, heartbeatTimeoutMs: 300_000 });
-  sessions.push(session);
-  return { tunnelId, session };
+function ownTunnel(table: string, type: TunnelType): Promise<{ tunnelId: string; session: TunnelSession }> {
+  return world!.ownTunnel(table, type);
 }
 
 async function startChannel(session: TunnelSession): Promise<{ channelId: string; token: string }> {
