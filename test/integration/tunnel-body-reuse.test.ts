@@ -30,6 +30,8 @@ describe('reused ReadRecords bodies under faults', () => {
   let server: http.Server;
   let client: TunnelClient;
   const stalled: http.ServerResponse[] = [];
+  /** Resolved, first come first served, once a stalled response's first part is flushed to the socket. */
+  const onStall: Array<() => void> = [];
   /** Per request in order: the page to answer and how. */
   let script: Array<{ n: number; size: number; answer: Answer }> = [];
 
@@ -51,9 +53,13 @@ describe('reused ReadRecords bodies under faults', () => {
           res.end(bytes);
           return;
         }
-        res.write(bytes.subarray(0, step.answer.after));
-        if (step.answer.kind === 'cut') setImmediate(() => res.socket?.destroy());
-        else stalled.push(res);
+        if (step.answer.kind === 'cut') {
+          res.write(bytes.subarray(0, step.answer.after));
+          setImmediate(() => res.socket?.destroy());
+        } else {
+          stalled.push(res);
+          res.write(bytes.subarray(0, step.answer.after), () => onStall.shift()?.());
+        }
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -79,6 +85,16 @@ describe('reused ReadRecords bodies under faults', () => {
     client.readRecordPage({ tunnel_id: 't', client_id: 'c', channel_id: 'ch', token: 'x' }, signal ? { signal } : undefined);
   const expected = (n: number, size: number) => ({ token: `t${n}`, count: 1, size, uniform: true, first: n & 0xff });
 
+  /** Pages `a` and `b` read at once: distinct buffers, each page's exact bytes. */
+  async function twoAtOnce(a: number, b: number, size: number): Promise<[RecordPage, RecordPage]> {
+    script.push({ n: a, size, answer: { kind: 'whole' } }, { n: b, size, answer: { kind: 'whole' } });
+    const [p, q] = await Promise.all([read(), read()]);
+    expect(p.body.buffer === q.body.buffer).toBe(false);
+    const got = [content(p), content(q)].sort((x, y) => x.first - y.first);
+    expect(got).toEqual([expected(a, size), expected(b, size)]);
+    return [p, q];
+  }
+
   it('a response cut off mid-body, or stalled into a timeout, is retried into a page of its own; the pages around it stay intact', async () => {
     script.push({ n: 1, size: 40_000, answer: { kind: 'whole' } });
     const first = await read();
@@ -98,11 +114,7 @@ describe('reused ReadRecords bodies under faults', () => {
     second.release();
     third.release();
     // Two more held at once, after the failed attempts: distinct buffers, exact bytes.
-    script.push({ n: 4, size: 40_000, answer: { kind: 'whole' } }, { n: 5, size: 40_000, answer: { kind: 'whole' } });
-    const [p4, p5] = await Promise.all([read(), read()]);
-    expect(p4.body.buffer === p5.body.buffer).toBe(false);
-    const got = [content(p4), content(p5)].sort((a, b) => a.first - b.first);
-    expect(got).toEqual([expected(4, 40_000), expected(5, 40_000)]);
+    await twoAtOnce(4, 5, 40_000);
   });
 
   it('an abort mid-body leaves no buffer behind that a later page shares', async () => {
@@ -111,8 +123,9 @@ describe('reused ReadRecords bodies under faults', () => {
     first.release();
     script.push({ n: 2, size: 30_000, answer: { kind: 'stall', after: 10_000 } });
     const controller = new AbortController();
+    const midBody = new Promise<void>((resolve) => onStall.push(resolve));
     const aborted = read(controller.signal);
-    await new Promise<void>((resolve) => setTimeout(resolve, 50));
+    await midBody;
     controller.abort();
     const err = await aborted.catch((e: unknown) => e);
     expect(hasCode(err, 'OTSL_ABORTED')).toBe(true);
@@ -134,11 +147,7 @@ describe('reused ReadRecords bodies under faults', () => {
     big.release();
     big.release();
     // Both big enough for the big page's buffer: were it pooled twice, both would land in it.
-    script.push({ n: 3, size: 500_000, answer: { kind: 'whole' } }, { n: 4, size: 500_000, answer: { kind: 'whole' } });
-    const [p3, p4] = await Promise.all([read(), read()]);
-    expect(p3.body.buffer === p4.body.buffer).toBe(false);
-    const got = [content(p3), content(p4)].sort((a, b) => a.first - b.first);
-    expect(got).toEqual([expected(3, 500_000), expected(4, 500_000)]);
+    const [p3, p4] = await twoAtOnce(3, 4, 500_000);
     // A small page after the big one: exact, whichever buffer it gets.
     p3.release();
     p4.release();
